@@ -66,8 +66,8 @@ std::optional<Index> RaftLog::maybe_append(Index prev_index, Term prev_term, Ind
   }
   if (conflict < entries.size()) {
     RAFT_ASSERT(entries[conflict].index > committed_, "leader asked to overwrite committed entry");
-    append(std::vector<Entry>(entries.begin() + static_cast<std::ptrdiff_t>(conflict),
-                              entries.end()));
+    append(
+        std::vector<Entry>(entries.begin() + static_cast<std::ptrdiff_t>(conflict), entries.end()));
   }
   commit_to(std::min(commit, last_new));
   return last_new;
@@ -85,6 +85,7 @@ void RaftLog::append(std::vector<Entry>&& entries) {
     unstable_offset_ = after;
     unstable_.clear();
   } else {
+    RAFT_ASSERT(after < unstable_offset_ + unstable_.size(), "unstable append would leave a gap");
     unstable_.resize(after - unstable_offset_);
   }
   if (unstable_.empty()) {
@@ -152,7 +153,11 @@ void RaftLog::stable_to(Index index, Term t) {
 }
 
 void RaftLog::stable_snapshot_to(Index index) {
-  if (unstable_snapshot_ && unstable_snapshot_->index == index) unstable_snapshot_.reset();
+  if (!unstable_snapshot_ || unstable_snapshot_->index != index) return;
+  unstable_snapshot_.reset();
+  // Storage may have kept entries after the snapshot (§7, the log agreed at its index); they
+  // are ours again, so the unstable part now starts after them.
+  if (unstable_.empty()) unstable_offset_ = storage_.last_index() + 1;
 }
 
 bool RaftLog::has_next_committed_entries() const {

@@ -12,8 +12,7 @@ std::optional<Term> MemoryStorage::term(Index index) const {
   return log_[index - compacted_index_ - 1].term;
 }
 
-void MemoryStorage::entries(Index lo, Index hi, uint64_t max_bytes,
-                            std::vector<Entry>* out) const {
+void MemoryStorage::entries(Index lo, Index hi, uint64_t max_bytes, std::vector<Entry>* out) const {
   RAFT_ASSERT(lo >= first_index() && hi <= last_index() + 1 && lo <= hi,
               "entries() range outside the stored log");
   uint64_t bytes = 0;

@@ -81,8 +81,7 @@ bool Progress::is_paused() const {
 void ProgressTracker::set_conf(const ConfState& conf) {
   ConfState sorted = conf;
   std::sort(sorted.voters.begin(), sorted.voters.end());
-  sorted.voters.erase(std::unique(sorted.voters.begin(), sorted.voters.end()),
-                      sorted.voters.end());
+  sorted.voters.erase(std::unique(sorted.voters.begin(), sorted.voters.end()), sorted.voters.end());
   std::map<NodeId, Progress> peers;
   for (NodeId v : sorted.voters) {
     if (v == self_) continue;

@@ -18,8 +18,7 @@ bool is_vote_request(MessageType t) {
 }
 
 bool is_from_leader(MessageType t) {
-  return t == MessageType::kAppend || t == MessageType::kHeartbeat ||
-         t == MessageType::kSnapshot;
+  return t == MessageType::kAppend || t == MessageType::kHeartbeat || t == MessageType::kSnapshot;
 }
 
 }  // namespace
@@ -42,7 +41,7 @@ RaftCore::RaftCore(const Config& config, const Storage& storage)
   voted_for_ = hs.voted_for;
   const SnapshotMeta snap = storage.snapshot_meta();
   tracker_.set_conf(snap.index > 0 && !snap.conf.voters.empty() ? snap.conf
-                                                                 : ConfState{config.voters});
+                                                                : ConfState{config.voters});
   RAFT_ASSERT(!tracker_.conf().voters.empty(), "a cluster needs at least one voter");
   if (config.applied_index > 0) {
     RAFT_ASSERT(config.applied_index >= snap.index, "applied index older than the snapshot");
@@ -317,8 +316,7 @@ void RaftCore::step_follower(const Message& m) {
     case MessageType::kReadIndex:
       answer_read(m.context, m.from, 0, false);  // not the leader (any more)
       break;
-    default:
-      ++counters_.messages_ignored;
+    default: ++counters_.messages_ignored;
   }
 }
 
@@ -337,22 +335,24 @@ void RaftCore::step_candidate(const Message& m) {
     case MessageType::kVoteResp:
       if (role_ == Role::kCandidate) poll_vote(m.from, !m.reject);
       break;
-    case MessageType::kReadIndex:
-      answer_read(m.context, m.from, 0, false);
-      break;
-    default:
-      ++counters_.messages_ignored;
+    case MessageType::kReadIndex: answer_read(m.context, m.from, 0, false); break;
+    default: ++counters_.messages_ignored;
   }
 }
 
 void RaftCore::step_leader(const Message& m) {
+  if (tracker_.find(m.from) == nullptr) {
+    ++counters_.messages_ignored;  // not a voter: its answers count for nothing
+    return;
+  }
   switch (m.type) {
     case MessageType::kAppendResp: handle_append_response(m); break;
     case MessageType::kHeartbeatResp: handle_heartbeat_response(m); break;
     case MessageType::kSnapshotResp: handle_snapshot_response(m); break;
     case MessageType::kReadIndex: handle_read_index_request(m); break;
-    default: ++counters_.messages_ignored;  // e.g. late vote answers; a same-term Append is
-                                            // impossible (Election Safety) and is dropped
+    default:
+      ++counters_.messages_ignored;  // e.g. late vote answers; a same-term Append is
+                                     // impossible (Election Safety) and is dropped
   }
 }
 
@@ -431,8 +431,8 @@ void RaftCore::handle_snapshot_chunk(const Message& m) {
     send(std::move(resp));
     return;
   }
-  snapshot_chunks_.push_back(SnapshotChunk{meta, m.snapshot_offset, m.snapshot_data,
-                                           m.snapshot_last});
+  snapshot_chunks_.push_back(
+      SnapshotChunk{meta, m.snapshot_offset, m.snapshot_data, m.snapshot_last});
   receiving_offset_ += m.snapshot_data.size();
   counters_.snapshot_bytes_received += m.snapshot_data.size();
   resp.snapshot_offset = receiving_offset_;
@@ -646,6 +646,14 @@ void RaftCore::handle_snapshot_response(const Message& m) {
   if (!m.reject && m.snapshot_offset <= pr->snapshot_offset) return;  // duplicate answer
   pr->snapshot_offset = m.snapshot_offset;
   send_snapshot_chunk(m.from, *pr);
+}
+
+Status RaftCore::send_snapshot(NodeId to) {
+  if (role_ != Role::kLeader) return Status::kNotLeader;
+  Progress* pr = tracker_.find(to);
+  if (pr == nullptr || log_.storage().snapshot_meta().index == 0) return Status::kInvalidArgument;
+  start_snapshot(to, *pr);
+  return Status::kOk;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ namespace raft {
 [[noreturn]] void assertion_failed(const char* expr, const char* file, int line, const char* why);
 }  // namespace raft
 
-#define RAFT_ASSERT(expr, why)                                      \
-  do {                                                              \
+#define RAFT_ASSERT(expr, why)                                             \
+  do {                                                                     \
     if (!(expr)) ::raft::assertion_failed(#expr, __FILE__, __LINE__, why); \
   } while (0)

@@ -44,7 +44,7 @@ class RaftLog {
 
   [[nodiscard]] Index committed() const { return committed_; }
   [[nodiscard]] Index applied() const { return applied_; }
-  void commit_to(Index index);   // never moves backwards; index must exist
+  void commit_to(Index index);  // never moves backwards; index must exist
   void applied_to(Index index);
   // Set on restart from the caller's state machine.
   void set_applied(Index index);

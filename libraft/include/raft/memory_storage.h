@@ -22,8 +22,7 @@ class MemoryStorage final : public Storage {
   std::optional<Term> term(Index index) const override;
   void entries(Index lo, Index hi, uint64_t max_bytes, std::vector<Entry>* out) const override;
   SnapshotMeta snapshot_meta() const override { return snapshot_; }
-  Payload snapshot_chunk(Index snapshot_index, uint64_t offset,
-                         uint64_t max_bytes) const override;
+  Payload snapshot_chunk(Index snapshot_index, uint64_t offset, uint64_t max_bytes) const override;
 
   // --- mutators used when executing a Ready batch ---
   void set_hard_state(const HardState& hs) { hard_state_ = hs; }

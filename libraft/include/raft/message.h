@@ -11,18 +11,18 @@
 namespace raft {
 
 enum class MessageType : uint8_t {
-  kPreVote = 0,        // §9.6 of the Raft thesis: "would you vote for me at term+1?"
+  kPreVote = 0,  // §9.6 of the Raft thesis: "would you vote for me at term+1?"
   kPreVoteResp = 1,
-  kVote = 2,           // RequestVote (§5.2)
+  kVote = 2,  // RequestVote (§5.2)
   kVoteResp = 3,
-  kAppend = 4,         // AppendEntries carrying entries (§5.3)
+  kAppend = 4,  // AppendEntries carrying entries (§5.3)
   kAppendResp = 5,
-  kHeartbeat = 6,      // AppendEntries without entries; also carries ReadIndex rounds (§6.4)
+  kHeartbeat = 6,  // AppendEntries without entries; also carries ReadIndex rounds (§6.4)
   kHeartbeatResp = 7,
-  kSnapshot = 8,       // one chunk of InstallSnapshot (§7)
+  kSnapshot = 8,  // one chunk of InstallSnapshot (§7)
   kSnapshotResp = 9,
-  kTimeoutNow = 10,    // leadership transfer: "start an election now" (thesis §3.10)
-  kReadIndex = 11,     // follower asks the leader for a read index on behalf of a client (§6.4)
+  kTimeoutNow = 10,  // leadership transfer: "start an election now" (thesis §3.10)
+  kReadIndex = 11,   // follower asks the leader for a read index on behalf of a client (§6.4)
   kReadIndexResp = 12,
 };
 inline constexpr int kMessageTypeCount = 13;

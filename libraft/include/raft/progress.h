@@ -39,11 +39,11 @@ struct Progress {
   Index match_index = 0;
   Index next_index = 1;
   ProgressState state = ProgressState::kProbe;
-  bool probe_sent = false;    // kProbe: an Append is outstanding
-  bool recent_active = false; // heard from since the last CheckQuorum round
+  bool probe_sent = false;     // kProbe: an Append is outstanding
+  bool recent_active = false;  // heard from since the last CheckQuorum round
   Inflights inflights;
   Index match_at_last_heartbeat = 0;  // to detect a stalled pipeline (lost Appends)
-  int stalled_heartbeats = 0;          // heartbeat answers without match progress, in a row
+  int stalled_heartbeats = 0;         // heartbeat answers without match progress, in a row
 
   // kSnapshot: the snapshot being streamed and how much of it the follower holds.
   Index snapshot_index = 0;

@@ -38,8 +38,8 @@ struct Config {
 
   int election_timeout_ticks = 10;  // randomized per term in [t, 2t) (§5.2)
   int heartbeat_interval_ticks = 1;
-  bool pre_vote = true;     // thesis §9.6: a rejoining node must not depose a healthy leader
-  bool check_quorum = true; // thesis §6.2: a leader cut off from a majority steps down
+  bool pre_vote = true;      // thesis §9.6: a rejoining node must not depose a healthy leader
+  bool check_quorum = true;  // thesis §6.2: a leader cut off from a majority steps down
 
   uint64_t append_bytes_max = 1 << 20;          // entries per Append message, by size
   size_t inflight_appends_max = 256;            // pipelined Appends per follower (Replicate)
@@ -53,6 +53,8 @@ struct Config {
 
 // Operating outcomes the caller must handle (bad state, not a bug). [[nodiscard]]: a dropped
 // proposal that nobody checks is how writes get lost.
+// (clang-format 14 mangles attributes on enums.)
+// clang-format off
 enum class [[nodiscard]] Status : uint8_t {
   kOk = 0,
   kNotLeader,           // only the leader accepts this; see leader() for where to go
@@ -61,6 +63,7 @@ enum class [[nodiscard]] Status : uint8_t {
   kBusy,                // a bound was hit (uncommitted bytes, pending reads); retry later
   kInvalidArgument,     // e.g. transfer to a non-voter
 };
+// clang-format on
 const char* to_string(Status status);
 
 struct [[nodiscard]] ProposeResult {
@@ -94,11 +97,11 @@ struct SoftState {
 //   4. Hand out read_states once the state machine has applied their index.
 //   5. advance(ready).
 struct Ready {
-  std::optional<SoftState> soft_state;    // set when role, leader or term changed
-  std::optional<HardState> hard_state;    // set when it changed
-  std::vector<Entry> entries;             // append; may overwrite from entries[0].index onward
+  std::optional<SoftState> soft_state;  // set when role, leader or term changed
+  std::optional<HardState> hard_state;  // set when it changed
+  std::vector<Entry> entries;           // append; may overwrite from entries[0].index onward
   std::vector<SnapshotChunk> snapshot_chunks;
-  std::optional<SnapshotMeta> snapshot;   // install the staged snapshot with this meta
+  std::optional<SnapshotMeta> snapshot;  // install the staged snapshot with this meta
   std::vector<Entry> committed_entries;
   std::vector<Message> messages;
   std::vector<ReadState> read_states;
@@ -117,8 +120,8 @@ struct FollowerStatus {
   ProgressState state = ProgressState::kProbe;
   bool recent_active = false;
   size_t inflight_appends = 0;
-  Index snapshot_index = 0;       // snapshot being sent, 0 if none
-  uint64_t snapshot_offset = 0;   // bytes of it acknowledged
+  Index snapshot_index = 0;      // snapshot being sent, 0 if none
+  uint64_t snapshot_offset = 0;  // bytes of it acknowledged
 };
 
 struct CoreStatus {
@@ -157,6 +160,10 @@ class RaftCore {
   Status transfer_leadership(NodeId to);
   // Starts an election now (for tests and operators); no-op on a leader or a non-voter.
   void campaign();
+  // Leader only: stream the storage's current snapshot to `to` even if the log could serve it
+  // (operator-forced resync of a follower whose state is suspect). kInvalidArgument if `to` is
+  // not a peer or storage holds no snapshot.
+  Status send_snapshot(NodeId to);
 
   [[nodiscard]] bool has_ready() const;
   // The next batch. Call advance() with it before calling ready() again.
@@ -258,10 +265,10 @@ class RaftCore {
     Index index;
     uint64_t round;
   };
-  std::deque<PendingRead> pending_reads_;            // ordered by round
+  std::deque<PendingRead> pending_reads_;                         // ordered by round
   std::vector<std::pair<uint64_t, NodeId>> reads_before_commit_;  // before a current-term commit
-  uint64_t read_round_ = 0;        // last round broadcast
-  bool read_round_wanted_ = false; // a read is waiting for round read_round_ + 1
+  uint64_t read_round_ = 0;                                       // last round broadcast
+  bool read_round_wanted_ = false;  // a read is waiting for round read_round_ + 1
 
   // Appends are batched: proposals and commit advances between two Ready batches are sent as
   // one Append per follower when the batch is cut (flush_broadcasts), not one per proposal.

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project builds, tests and runs with. Idempotent: when all
+# are present it prints nothing and exits 0; otherwise it runs `apt-get update` once and installs
+# only the missing ones. Must run as root when something is missing.
+set -euo pipefail
+
+# The whole design card's toolchain (design.md §2, §6), so later issues rarely touch this list.
+packages=(
+  build-essential g++ cmake pkg-config git binutils  # compiler, build, nm/objdump (purity test)
+  libgtest-dev libgmock-dev googletest               # unit, paper and simulation tests
+  libbenchmark-dev                                   # benchmarks/
+  libboost-dev                                       # Boost.Asio and Boost.Beast (header-only)
+  nlohmann-json3-dev                                 # JSON for the HTTP API
+  librocksdb-dev                                     # libkv: log, hard state, state machine
+  libspdlog-dev libfmt-dev                           # logging
+  libcli11-dev                                       # command lines with subcommands
+  libxxhash-dev                                      # state hashes
+  clang-format                                       # .clang-format
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != "installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing Debian packages (run as root to install): ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
