@@ -1,0 +1,115 @@
+// The replicated data model and its binary codec.
+//
+// Everything nondeterministic about a write (the entry id, created_at_us, source_node) is chosen
+// by the node that receives it and travels inside the Command, so that applying a committed
+// entry is a pure function of the state and the entry (design.md §3). seq is the Raft index at
+// which the create was applied.
+//
+// Wire format (all commands, entries and stored results): one format-version byte
+// (kCodecVersion), then fields in a fixed order; integers are little-endian fixed width; strings
+// are a u32 length followed by the bytes. Decoding is strict: a wrong version, an unknown tag, a
+// length past the input or past its bound, a non-canonical id or trailing bytes is a kCorruption
+// Status, never a crash or an out-of-bounds read. Encoders check the same bounds.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "kv/status.h"
+#include "raft/types.h"
+
+namespace kv {
+
+inline constexpr uint8_t kCodecVersion = 1;
+
+// Bounds, checked by encoders and decoders alike. The HTTP layer bounds request bodies at 1 MiB
+// (design.md §4), so a value never needs more.
+inline constexpr size_t kIdBytes = 36;  // canonical UUID text
+inline constexpr size_t kKeyBytesMax = 4096;
+inline constexpr size_t kValueBytesMax = 1 << 20;
+inline constexpr size_t kIdempotencyKeyBytesMax = 256;
+
+// One stored record; the reference README's KVEntry.
+struct KvEntry {
+  std::string id;   // canonical lowercase UUID text, e.g. "0f8fad5b-d9cb-469f-a165-70867728950e"
+  std::string key;  // indexed (StateMachine::find_by_key); may repeat across entries
+  std::string value;
+  uint64_t seq = 0;  // Raft index of the create
+  uint64_t source_node = 0;
+  int64_t created_at_us = 0;  // UTC microseconds since the Unix epoch, chosen by source_node
+
+  friend bool operator==(const KvEntry&, const KvEntry&) = default;
+};
+
+struct CreateCommand {
+  std::string id;
+  std::string key;
+  std::string value;
+  int64_t created_at_us = 0;
+  uint64_t source_node = 0;
+  friend bool operator==(const CreateCommand&, const CreateCommand&) = default;
+};
+
+struct UpdateCommand {
+  std::string id;
+  std::string value;
+  std::optional<std::string> new_key;  // set: the entry moves to this key
+  friend bool operator==(const UpdateCommand&, const UpdateCommand&) = default;
+};
+
+struct DeleteCommand {
+  std::string id;
+  friend bool operator==(const DeleteCommand&, const DeleteCommand&) = default;
+};
+
+// The payload of a raft::Entry of type kNormal.
+struct Command {
+  std::variant<CreateCommand, UpdateCommand, DeleteCommand> op;
+  // Empty: none. Otherwise a command with a key already applied (within the idempotency window)
+  // changes nothing and answers with the stored original result (design.md §3).
+  std::string idempotency_key;
+  friend bool operator==(const Command&, const Command&) = default;
+};
+
+enum class ApplyStatus : uint8_t {
+  kCreated = 1,
+  kUpdated = 2,
+  kDeleted = 3,
+  kNotFound = 4,        // update or delete of an id that does not exist
+  kAlreadyExists = 5,   // create with an id that exists (ids are UUIDs: a client or node bug)
+  kInvalidCommand = 6,  // the payload failed to decode; nothing changed
+  kNoop = 7,            // a kNoop raft entry (a new leader's first entry)
+};
+const char* to_string(ApplyStatus status);
+
+struct ApplyResult {
+  raft::Index index = 0;  // the log index of the entry this result answers
+  ApplyStatus status = ApplyStatus::kNoop;
+  // kCreated/kUpdated: the entry as stored afterwards; kDeleted: the entry removed;
+  // kAlreadyExists: the existing entry; otherwise empty.
+  std::optional<KvEntry> entry;
+  // True when an earlier command with the same idempotency key decided this result (at
+  // original_index); the state did not change.
+  bool replayed = false;
+  raft::Index original_index = 0;
+
+  friend bool operator==(const ApplyResult&, const ApplyResult&) = default;
+};
+
+// True for 8-4-4-4-12 lowercase hex digits separated by '-'.
+[[nodiscard]] bool is_canonical_uuid(std::string_view text);
+
+// Encoders check the bounds above and the id format.
+[[nodiscard]] Result<std::string> encode_entry(const KvEntry& entry);
+[[nodiscard]] Result<KvEntry> decode_entry(std::string_view bytes);
+[[nodiscard]] Result<std::string> encode_command(const Command& command);
+[[nodiscard]] Result<Command> decode_command(std::string_view bytes);
+
+// The idempotency table's record: the result as first decided (index, status, entry).
+[[nodiscard]] Result<std::string> encode_apply_result(const ApplyResult& result);
+[[nodiscard]] Result<ApplyResult> decode_apply_result(std::string_view bytes);
+
+}  // namespace kv

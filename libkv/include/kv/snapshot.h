@@ -1,0 +1,84 @@
+// Snapshot files: the state machine at one applied index, as the bytes a leader streams to a
+// follower (§7) and a restarted node serves from.
+//
+// Body format, version kSnapshotFormatVersion (integers little-endian):
+//   u8  format version
+//   u64 applied_index          the Raft index the body reflects
+//   u64 idem_window_entries    must equal the receiver's (it defines replicated behaviour)
+//   u64 entry_count
+//   u64 idem_count
+//   entry_count x { u32 n, n bytes of encode_entry(KvEntry) }        strictly ascending id
+//   idem_count  x { u32 n, n bytes of idempotency key,
+//                   u32 m, m bytes of encode_apply_result(...) }     strictly ascending key
+// and nothing after. The secondary index (by_key, idem_by_index) is rebuilt on load. The
+// checksum in raft::SnapshotMeta::checksum is XXH64 (seed 0) of the whole body; size_bytes is
+// its length.
+//
+// Files live in the node's snapshot directory: snap-<index, 20 digits>.bin for the current
+// snapshot, staging.bin for one being received, *.tmp while being written. Anything else found
+// there on open is left over from a crash and removed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include "kv/status.h"
+#include "raft/types.h"
+
+namespace rocksdb {
+class Snapshot;
+}  // namespace rocksdb
+
+namespace kv {
+
+class Db;
+
+inline constexpr uint8_t kSnapshotFormatVersion = 1;
+
+[[nodiscard]] std::filesystem::path snapshot_file_path(const std::filesystem::path& snapshot_dir,
+                                                       raft::Index index);
+[[nodiscard]] std::filesystem::path snapshot_staging_path(
+    const std::filesystem::path& snapshot_dir);
+
+// A complete, durable snapshot body on disk.
+struct SnapshotFile {
+  raft::Index index = 0;
+  std::filesystem::path path;
+  uint64_t size_bytes = 0;
+  uint64_t checksum = 0;  // XXH64, seed 0, of the whole file
+};
+
+class SnapshotCapture;
+
+// Writes the captured state to snapshot_file_path(snapshot_dir, capture.index()): into a .tmp
+// file, fdatasync, rename, fsync of the directory. Any thread. Errors are the file system's.
+[[nodiscard]] Result<SnapshotFile> write_snapshot_file(const SnapshotCapture& capture,
+                                                       const std::filesystem::path& snapshot_dir);
+
+// A consistent point-in-time view of the state machine, cheap to take (a RocksDB snapshot
+// handle, no copying) on the apply thread; serialize it with write_snapshot_file() on any
+// thread while applies continue. It pins the versions it sees until destroyed, so don't keep it
+// longer than the serialization. Must not outlive the Db. Move-only.
+class SnapshotCapture {
+ public:
+  SnapshotCapture(SnapshotCapture&& other) noexcept;
+  SnapshotCapture& operator=(SnapshotCapture&& other) = delete;
+  SnapshotCapture(const SnapshotCapture&) = delete;
+  ~SnapshotCapture();
+
+  // The applied index the view reflects.
+  [[nodiscard]] raft::Index index() const { return index_; }
+
+ private:
+  friend class StateMachine;
+  friend Result<SnapshotFile> write_snapshot_file(const SnapshotCapture&,
+                                                  const std::filesystem::path&);
+  SnapshotCapture(const Db& db, const rocksdb::Snapshot* snapshot, raft::Index index)
+      : db_(&db), snapshot_(snapshot), index_(index) {}
+
+  const Db* db_;
+  const rocksdb::Snapshot* snapshot_;
+  raft::Index index_;
+};
+
+}  // namespace kv
