@@ -598,5 +598,24 @@ TEST(RaftCore, RepeatedVoteFromSameVoterCountsOnce) {
   EXPECT_EQ(n.core().role(), kLeader);
 }
 
+TEST(RaftCore, ForcedSnapshotReachesAFollowerThatLagsButIsNotCompactedAway) {
+  // An operator's force-resync: the leader streams its current snapshot although the log could
+  // still serve the follower; the follower installs it and replication resumes after it.
+  Cluster c(3);
+  c.campaign(1);
+  c.stop(3);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.propose(1, numbered("v", i)).status, Status::kOk);
+  TestNode& leader = c.node(1);
+  const Index snap = leader.take_snapshot(100);  // keeps the whole log
+  ASSERT_LE(leader.storage().first_index(), c.node(3).storage().last_index() + 1);
+  c.start(3);
+  EXPECT_EQ(leader.core().send_snapshot(3), Status::kOk);
+  EXPECT_EQ(leader.core().send_snapshot(9), Status::kInvalidArgument) << "not a peer";
+  EXPECT_EQ(c.node(2).core().send_snapshot(3), Status::kNotLeader);
+  ASSERT_TRUE(c.tick_until([&] { return c.node(3).applied() >= snap; }, 50));
+  EXPECT_EQ(c.node(3).core().counters().snapshots_installed, 1u);
+  EXPECT_EQ(c.node(3).state(), leader.state());
+}
+
 }  // namespace
 }  // namespace raft::test
