@@ -1,0 +1,230 @@
+// stress_node: wiring. Parses the command line, opens the store, starts the raft thread, the
+// peer transport and the HTTP server on one io_context, and stops gracefully on SIGTERM/SIGINT
+// (design.md §4). Exit codes: 0 clean stop, 1 startup failure, 2 bad flags.
+#include "common/asio.h"
+// (asio.h first: see design.md §6.)
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "common/http_client.h"
+#include "http_server.h"
+#include "kv/store.h"
+#include "kv_api.h"
+#include "metrics.h"
+#include "options.h"
+#include "peer_transport.h"
+#include "raft_api.h"
+#include "raft_node.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using node::Options;
+
+// Leadership hand-over on SIGTERM, then requests in flight get this long to be answered.
+constexpr auto kTransferTimeout = std::chrono::milliseconds(2000);
+constexpr auto kDrainTimeout = std::chrono::milliseconds(2000);
+// Writes forwarded from a follower wait for the leader's commit; this many may be in flight.
+constexpr size_t kForwardConnectionsMax = 64;
+
+// The console sink of the node's logger, once logging is set up.
+std::shared_ptr<spdlog::sinks::sink> console_sink;
+
+// One line on stderr (and the same into node.log, once it is open).
+int startup_failure(const std::string& message) {
+  std::fprintf(stderr, "stress_node: %s\n", message.c_str());
+  if (console_sink) {
+    console_sink->set_level(spdlog::level::off);  // already said on stderr
+    spdlog::critical("{}", message);
+  }
+  return 1;
+}
+
+bool setup_logging(const Options& options, std::string* error) {
+  try {
+    auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(
+        (options.data_dir / "node.log").string(), false);
+    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    console_sink = console;
+    auto logger = std::make_shared<spdlog::logger>(
+        "node", spdlog::sinks_init_list{std::move(file), std::move(console)});
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [node " + std::to_string(options.node_id) +
+                        "] %v");
+    logger->set_level(spdlog::level::from_str(options.log_level));
+    // Info lines are rare (elections, leader changes, snapshots): flushing each one keeps the
+    // log complete when the process is killed.
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(std::move(logger));
+    return true;
+  } catch (const spdlog::spdlog_ex& e) {
+    *error = e.what();
+    return false;
+  }
+}
+
+bool write_pid_file(const fs::path& path, std::string* error) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << ::getpid() << "\n";
+    if (!out.flush()) {
+      *error = "cannot write " + tmp.string();
+      return false;
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) *error = "cannot write " + path.string() + ": " + ec.message();
+  return !ec;
+}
+
+std::string member_summary(const Options& options) {
+  std::string out;
+  for (const auto& [id, endpoint] : options.members) {
+    out += (out.empty() ? "" : ", ") + std::to_string(id) + "=" + endpoint.to_string();
+  }
+  return out;
+}
+
+node::RaftNodeConfig raft_config(const Options& options) {
+  node::RaftNodeConfig config;
+  config.id = options.node_id;
+  config.voters = options.voters();
+  config.tick_ms = options.tick_ms;
+  config.election_timeout_ticks = options.election_ticks;
+  config.snapshot_threshold_entries = options.snapshot_threshold_entries;
+  config.commit_timeout = options.commit_timeout;
+  return config;
+}
+
+// Everything that runs, in construction order; destroyed in reverse (the raft node before the
+// transport it sends through, everything before the io_context).
+struct Process {
+  explicit Process(const Options& options, std::unique_ptr<kv::Store> store)
+      : server(io, router,
+               node::HttpServerOptions{.host = options.self.host,
+                                       .port = options.self.port,
+                                       .body_limit_bytes = options.body_limit_bytes},
+               [this](const std::string& route, unsigned status, std::chrono::nanoseconds took) {
+                 node::record_http_request(metrics, route, status, took);
+               }),
+        transport(io, options.node_id, options.peers()),
+        node(raft_config(options), std::move(store), transport),
+        pool(io, kForwardConnectionsMax),
+        kv_api(io, node, pool, metrics,
+               {.self_id = options.node_id,
+                .members = options.members,
+                .forward_timeout = options.commit_timeout + std::chrono::milliseconds(1000)}),
+        raft_api(io, node, &transport, metrics,
+                 {.self_id = options.node_id,
+                  .members = options.members,
+                  .contact_timeout =
+                      std::chrono::milliseconds(2 * options.tick_ms * options.election_ticks),
+                  .lag_desynced_min = options.snapshot_threshold_entries}),
+        signals(io, SIGINT, SIGTERM) {
+    kv_api.register_routes(router);
+    raft_api.register_routes(router);
+  }
+
+  void start() {
+    node.start();
+    server.start();
+    signals.async_wait([this](boost::system::error_code ec, int signal) {
+      if (!ec) shut_down(signal);
+    });
+  }
+
+  // Stop accepting; hand leadership over and stop the raft thread (off the io thread: the
+  // hand-over needs the transport and the peer endpoints, which run here); then let requests
+  // in flight finish, bounded, and stop the loop.
+  void shut_down(int signal) {
+    spdlog::info("signal {}: stopping (leadership hand-over, then draining requests)", signal);
+    server.stop_accepting();
+    signals.async_wait([](boost::system::error_code ec, int again) {
+      if (ec) return;
+      spdlog::warn("signal {} again: exiting without draining", again);
+      spdlog::shutdown();
+      std::_Exit(1);
+    });
+    stopper = std::thread([this] {
+      node.stop(kTransferTimeout);
+      asio::post(io, [this] {
+        server.stop(kDrainTimeout, [this] {
+          transport.stop();
+          pool.close();
+          io.stop();
+        });
+      });
+    });
+  }
+
+  asio::io_context io{1};
+  node::Registry metrics;
+  node::Router router;
+  node::HttpServer server;
+  node::PeerTransport transport;
+  node::RaftNode node;
+  common::HttpClientPool pool;
+  node::KvApi kv_api;
+  node::RaftApi raft_api;
+  asio::signal_set signals;
+  std::thread stopper;
+};
+
+int run(const Options& options) {
+  std::error_code fs_error;
+  fs::create_directories(options.data_dir, fs_error);
+  if (fs_error) {
+    return startup_failure("cannot create data directory " + options.data_dir.string() + ": " +
+                           fs_error.message());
+  }
+  std::string error;
+  if (!setup_logging(options, &error)) return startup_failure("cannot open the log: " + error);
+  // The store holds RocksDB's lock: once it is open no other process uses this directory, so
+  // only then is node.pid ours to write (and to remove).
+  auto store = kv::Store::open(options.data_dir, {});
+  if (!store.is_ok()) {
+    return startup_failure("cannot open the store in " + options.data_dir.string() + ": " +
+                           store.status().to_string());
+  }
+  const fs::path pid_path = options.data_dir / "node.pid";
+  if (!write_pid_file(pid_path, &error)) return startup_failure(error);
+  Process process(options, std::move(store).value());
+  if (auto ec = process.server.listen()) {
+    fs::remove(pid_path, fs_error);
+    return startup_failure("cannot listen on " + options.self.to_string() + ": " + ec.message());
+  }
+  spdlog::info("node {} v{} serving on {}; members {}; data {}", options.node_id,
+               node::kStressNodeVersion, options.self.to_string(), member_summary(options),
+               options.data_dir.string());
+  process.start();
+  process.io.run();
+  if (process.stopper.joinable()) process.stopper.join();
+  spdlog::info("stopped");
+  fs::remove(pid_path, fs_error);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const node::ParseOutcome parsed = node::parse_options(args);
+  if (!parsed.options) {
+    std::FILE* out = parsed.exit_code == 0 ? stdout : stderr;
+    std::fputs(parsed.output.c_str(), out);
+    if (!parsed.output.empty() && parsed.output.back() != '\n') std::fputc('\n', out);
+    return parsed.exit_code;
+  }
+  return run(*parsed.options);
+}

@@ -1,0 +1,266 @@
+#include "options.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+
+namespace node {
+
+namespace {
+
+constexpr const char* kDefaultPeerHost = "127.0.0.1";  // design.md §4: PORT means 127.0.0.1
+constexpr uint64_t kBodyLimitBytesMin = 4 << 10;
+constexpr uint64_t kBodyLimitBytesMax = 64 << 20;
+
+ParseOutcome usage_error(const std::string& message) {
+  ParseOutcome outcome;
+  outcome.exit_code = 2;
+  outcome.output = "stress_node: error: " + message + " (see --help)";
+  return outcome;
+}
+
+std::string member_list(const std::vector<common::Endpoint>& endpoints) {
+  std::string out;
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + std::to_string(i) + "=" + endpoints[i].to_string();
+  }
+  return out;
+}
+
+// The raw flag values before the membership rules are applied.
+struct RawFlags {
+  uint64_t node_id = 0;
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  std::vector<std::string> peers;
+  std::string data_dir;
+  std::string log_level;
+  int tick_ms = 50;
+  int election_ticks = 10;
+  uint64_t snapshot_threshold = 10000;
+  uint64_t body_limit_bytes = 1 << 20;
+  int commit_timeout_ms = 5000;
+};
+
+void define_flags(CLI::App& app, RawFlags& f) {
+  app.add_option("--node-id", f.node_id,
+                 "This member's id. Optional when peers carry no ids: it is then this node's "
+                 "position among all members sorted by (host, port), and must match if given");
+  app.add_option("--port", f.port, "HTTP port for clients and peers")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--host", f.host, "Address to bind and to advertise to peers")
+      ->capture_default_str();
+  app.add_option("--peers", f.peers,
+                 "The other members, comma-separated: PORT (host 127.0.0.1), HOST:PORT, "
+                 "ID@PORT or ID@HOST:PORT")
+      ->delimiter(',');
+  app.add_option("--data-dir", f.data_dir,
+                 "Data directory (RocksDB, node.log, node.pid) "
+                 "[default: $STRESS_TEST_DATA/node-<id>, STRESS_TEST_DATA defaulting to data]");
+  app.add_option("--log-level", f.log_level,
+                 "trace, debug, info, warn, error, critical or off "
+                 "[default: $SPDLOG_LEVEL, else info]");
+  app.add_option("--tick-ms", f.tick_ms, "Raft tick length in milliseconds")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  app.add_option("--election-ticks", f.election_ticks,
+                 "Election timeout in ticks, randomized in [t, 2t); heartbeats every tick")
+      ->check(CLI::Range(3, 10'000))
+      ->capture_default_str();
+  app.add_option("--snapshot-threshold", f.snapshot_threshold,
+                 "Take a snapshot and compact the log after this many applied entries")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--body-limit", f.body_limit_bytes,
+                 "Largest client request body in bytes; suffixes KiB, MiB (KB = 1024) accepted. "
+                 "Larger bodies get 413")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(kBodyLimitBytesMin, kBodyLimitBytesMax))
+      ->default_str("1MiB");
+  app.add_option("--commit-timeout-ms", f.commit_timeout_ms,
+                 "How long a write waits for commit before answering 504 (outcome unknown)")
+      ->check(CLI::Range(100, 600'000))
+      ->capture_default_str();
+  app.set_version_flag("--version", kStressNodeVersion);
+  app.footer(
+      "Environment: STRESS_TEST_DATA (data root, default 'data'), SPDLOG_LEVEL (log level).\n"
+      "SIGTERM/SIGINT: hand leadership over, finish requests in flight, exit 0.\n"
+      "Exit codes: 0 clean stop, 1 startup failure (data dir, port in use), 2 bad flags.");
+}
+
+std::optional<std::string> resolve_log_level(const RawFlags& f, const EnvLookup& env,
+                                             std::string* error) {
+  if (!f.log_level.empty()) {
+    if (is_log_level(f.log_level)) return f.log_level;
+    *error = "--log-level: unknown level '" + f.log_level + "'";
+    return std::nullopt;
+  }
+  const std::optional<std::string> from_env = env("SPDLOG_LEVEL");
+  if (!from_env || from_env->empty()) return "info";
+  if (is_log_level(*from_env)) return *from_env;
+  *error = "SPDLOG_LEVEL: unknown level '" + *from_env + "'";
+  return std::nullopt;
+}
+
+ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) {
+  std::string error;
+  std::vector<PeerSpec> peers;
+  for (const std::string& text : f.peers) {
+    if (text.empty()) continue;  // "--peers 8081," or "--peers ''" for a single node
+    auto peer = parse_peer(text, &error);
+    if (!peer) return usage_error("--peers: " + error);
+    peers.push_back(std::move(*peer));
+  }
+  auto self = common::Endpoint::parse(std::to_string(f.port), f.host, &error);
+  if (!self) return usage_error("--host: " + error);
+
+  Options options;
+  auto members =
+      resolve_members(node_id_given ? std::optional<raft::NodeId>(f.node_id) : std::nullopt, *self,
+                      peers, &options.node_id, &error);
+  if (!members) return usage_error(error);
+  auto level = resolve_log_level(f, env, &error);
+  if (!level) return usage_error(error);
+
+  options.self = *self;
+  options.members = std::move(*members);
+  options.log_level = std::move(*level);
+  if (!f.data_dir.empty()) {
+    options.data_dir = f.data_dir;
+  } else {
+    const auto root = env("STRESS_TEST_DATA");
+    options.data_dir = std::filesystem::path(root && !root->empty() ? *root : "data") /
+                       ("node-" + std::to_string(options.node_id));
+  }
+  options.tick_ms = f.tick_ms;
+  options.election_ticks = f.election_ticks;
+  options.snapshot_threshold_entries = f.snapshot_threshold;
+  options.body_limit_bytes = f.body_limit_bytes;
+  options.commit_timeout = std::chrono::milliseconds(f.commit_timeout_ms);
+  ParseOutcome outcome;
+  outcome.options = std::move(options);
+  return outcome;
+}
+
+}  // namespace
+
+std::map<raft::NodeId, common::Endpoint> Options::peers() const {
+  auto out = members;
+  out.erase(node_id);
+  return out;
+}
+
+std::vector<raft::NodeId> Options::voters() const {
+  std::vector<raft::NodeId> ids;
+  for (const auto& [id, endpoint] : members) ids.push_back(id);
+  return ids;
+}
+
+std::optional<std::string> process_env(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+bool is_log_level(std::string_view level) {
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info",     "warn", "warning",
+                                                 "err",   "error", "critical", "off"};
+  return std::find(std::begin(kLevels), std::end(kLevels), level) != std::end(kLevels);
+}
+
+std::optional<PeerSpec> parse_peer(std::string_view text, std::string* error) {
+  PeerSpec spec;
+  const size_t at = text.find('@');
+  if (at != std::string_view::npos) {
+    const std::string_view id_text = text.substr(0, at);
+    raft::NodeId id = 0;
+    const char* end = id_text.data() + id_text.size();
+    const auto [ptr, ec] = std::from_chars(id_text.data(), end, id);
+    if (id_text.empty() || ec != std::errc() || ptr != end || id == raft::kNoNode) {
+      *error = "'" + std::string(text) + "': the id before '@' must be a number";
+      return std::nullopt;
+    }
+    spec.id = id;
+    text.remove_prefix(at + 1);
+  }
+  std::string why;
+  auto endpoint = common::Endpoint::parse(text, kDefaultPeerHost, &why);
+  if (!endpoint) {
+    *error = "'" + std::string(text) + "': " + why;
+    return std::nullopt;
+  }
+  spec.endpoint = std::move(*endpoint);
+  return spec;
+}
+
+std::optional<std::map<raft::NodeId, common::Endpoint>> resolve_members(
+    std::optional<raft::NodeId> node_id, const common::Endpoint& self,
+    const std::vector<PeerSpec>& peers, raft::NodeId* self_id, std::string* error) {
+  std::vector<common::Endpoint> endpoints = {self};
+  for (const PeerSpec& peer : peers) {
+    if (std::find(endpoints.begin(), endpoints.end(), peer.endpoint) != endpoints.end()) {
+      *error = peer.endpoint == self
+                   ? "--peers: " + peer.endpoint.to_string() + " is this node itself"
+                   : "--peers: " + peer.endpoint.to_string() + " is listed twice";
+      return std::nullopt;
+    }
+    endpoints.push_back(peer.endpoint);
+  }
+  const auto with_id =
+      std::count_if(peers.begin(), peers.end(), [](const PeerSpec& p) { return p.id.has_value(); });
+  std::map<raft::NodeId, common::Endpoint> members;
+  if (with_id == 0) {
+    std::sort(endpoints.begin(), endpoints.end());
+    const auto position = static_cast<raft::NodeId>(
+        std::find(endpoints.begin(), endpoints.end(), self) - endpoints.begin());
+    if (node_id && *node_id != position) {
+      *error = "--node-id " + std::to_string(*node_id) + " does not match this node's position " +
+               std::to_string(position) + " among the members sorted by (host, port) [" +
+               member_list(endpoints) + "]; give ids explicitly with ID@HOST:PORT peers";
+      return std::nullopt;
+    }
+    for (size_t i = 0; i < endpoints.size(); ++i) members[i] = endpoints[i];
+    *self_id = position;
+    return members;
+  }
+  if (static_cast<size_t>(with_id) != peers.size()) {
+    *error = "--peers: give an id (ID@HOST:PORT) for every peer or for none";
+    return std::nullopt;
+  }
+  if (!node_id) {
+    *error = "--node-id is required when peers carry ids";
+    return std::nullopt;
+  }
+  members[*node_id] = self;
+  for (const PeerSpec& peer : peers) {
+    if (!members.emplace(*peer.id, peer.endpoint).second) {
+      *error = "--peers: node id " + std::to_string(*peer.id) + " is used twice";
+      return std::nullopt;
+    }
+  }
+  *self_id = *node_id;
+  return members;
+}
+
+ParseOutcome parse_options(const std::vector<std::string>& args, const EnvLookup& env) {
+  CLI::App app{"stress_node: one member of a Raft-replicated key-value store", "stress_node"};
+  RawFlags flags;
+  define_flags(app, flags);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses from the back
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return ParseOutcome{std::nullopt, 0, app.help()};
+  } catch (const CLI::CallForAllHelp&) {
+    return ParseOutcome{std::nullopt, 0, app.help()};
+  } catch (const CLI::CallForVersion& e) {
+    return ParseOutcome{std::nullopt, 0, std::string(e.what()) + "\n"};
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+  return build(flags, app.count("--node-id") > 0, env);
+}
+
+}  // namespace node

@@ -1,0 +1,79 @@
+// stress_node's command line (design.md §4): who this member is, who the others are, where its
+// data lives, and the few tunables.
+//
+//   stress_node --node-id 0 --port 8080 --peers 8081,8082
+//
+// A peer is PORT (host 127.0.0.1), HOST:PORT, or ID@PORT / ID@HOST:PORT to give its node id.
+// Without ids the members are this node and its peers sorted by (host, port) and each id is a
+// position in that list, so every member derives the same ids from its own flags; --node-id,
+// when given, must then equal this node's position. With ids, every peer carries one and
+// --node-id is required.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/endpoint.h"
+#include "raft/types.h"
+
+namespace node {
+
+inline constexpr const char* kStressNodeVersion = "0.1.0";
+
+struct Options {
+  raft::NodeId node_id = 0;
+  common::Endpoint self;                             // --host and --port: bind and advertise
+  std::map<raft::NodeId, common::Endpoint> members;  // every member, self included
+  std::filesystem::path data_dir;
+  std::string log_level = "info";  // a spdlog level name
+  int tick_ms = 50;
+  int election_ticks = 10;
+  uint64_t snapshot_threshold_entries = 10000;
+  uint64_t body_limit_bytes = 1 << 20;
+  std::chrono::milliseconds commit_timeout{5000};
+
+  // The other members.
+  [[nodiscard]] std::map<raft::NodeId, common::Endpoint> peers() const;
+  [[nodiscard]] std::vector<raft::NodeId> voters() const;
+};
+
+// What parsing decided: run with `options`, or exit with `exit_code` after printing `output`
+// (help or version text to stdout with code 0, a one-line error to stderr with code 2).
+struct ParseOutcome {
+  std::optional<Options> options;
+  int exit_code = 0;
+  std::string output;
+};
+
+// Environment lookup (STRESS_TEST_DATA, SPDLOG_LEVEL), injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+[[nodiscard]] std::optional<std::string> process_env(const std::string& name);
+
+// `args` excludes the program name.
+[[nodiscard]] ParseOutcome parse_options(const std::vector<std::string>& args,
+                                         const EnvLookup& env = process_env);
+
+struct PeerSpec {
+  std::optional<raft::NodeId> id;
+  common::Endpoint endpoint;
+};
+// One --peers element. On failure nullopt and a reason in *error.
+[[nodiscard]] std::optional<PeerSpec> parse_peer(std::string_view text, std::string* error);
+
+// The member map from this node's endpoint, its --node-id (if given) and its peers, per the
+// rules at the top of this file. On failure nullopt and a one-line reason in *error.
+[[nodiscard]] std::optional<std::map<raft::NodeId, common::Endpoint>> resolve_members(
+    std::optional<raft::NodeId> node_id, const common::Endpoint& self,
+    const std::vector<PeerSpec>& peers, raft::NodeId* self_id, std::string* error);
+
+// True for trace, debug, info, warn, warning, err, error, critical, off.
+[[nodiscard]] bool is_log_level(std::string_view level);
+
+}  // namespace node

@@ -1,0 +1,90 @@
+// PeerTransport: delivers the raft thread's outgoing messages to the other members over HTTP/1.1
+// keep-alive (common::HttpClientPool), bodies in the peer codec (peer_codec.h).
+//
+// Per peer: ONE bounded FIFO queue and at most one request in flight. Messages that arrive while
+// a request is in flight accumulate and leave together as the next batch; that is the batching.
+// When the queue is over its bounds the oldest non-snapshot message is dropped (Raft tolerates
+// loss and retransmits; a lost snapshot chunk costs a restart of the transfer). A failed request
+// (transport error or non-2xx) drops its batch and backs off exponentially before the next one,
+// so a dead peer costs one connection attempt per backoff, and nothing about it ever waits on
+// another peer or on the raft thread.
+//
+// Threads: send() is called on the raft thread and never blocks on I/O (it takes a short lock
+// and posts). stats() and stop() are thread-safe. Network work runs on the io_context.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/endpoint.h"
+#include "peer_sender.h"
+#include "raft/message.h"
+
+namespace node {
+
+inline constexpr std::string_view kRaftAppendPath = "/_raft/append";
+inline constexpr std::string_view kRaftVotePath = "/_raft/vote";
+inline constexpr std::string_view kRaftSnapshotPath = "/_raft/snapshot";
+
+// Which endpoint a message travels to. Votes get their own route so the receiver can answer
+// elections without waiting behind appends; snapshots theirs because their bodies are large.
+enum class PeerRoute : uint8_t { kAppend, kVote, kSnapshot };
+[[nodiscard]] PeerRoute route_of(raft::MessageType type);
+[[nodiscard]] std::string_view path_of(PeerRoute route);
+
+struct PeerTransportOptions {
+  size_t queue_messages_max = 4096;        // per peer; past it the oldest are dropped
+  uint64_t queue_bytes_max = 64ull << 20;  // per peer, by encoded_size_bound
+  size_t batch_messages_max = 1024;        // per request; <= kPeerBatchMessagesMax
+  // Per request body, by encoded_size_bound; a single larger message still goes alone. The
+  // receiving server's body limit on /_raft/* must allow this plus one snapshot chunk.
+  uint64_t batch_bytes_max = 4ull << 20;
+  std::chrono::milliseconds request_timeout{2000};
+  std::chrono::milliseconds snapshot_request_timeout{10000};
+  std::chrono::milliseconds backoff_min{50};  // after the first failure, doubling per failure
+  std::chrono::milliseconds backoff_max{1000};
+};
+
+struct PeerStats {
+  bool reachable = false;            // the last request got an HTTP answer (any status)
+  uint64_t batches_sent = 0;         // requests answered 2xx
+  uint64_t messages_sent = 0;        // messages in those requests
+  uint64_t messages_dropped = 0;     // dropped from the queue by its bounds (or unknown peer)
+  uint64_t send_failures = 0;        // requests failed (transport error or non-2xx); batch lost
+  uint64_t bytes_sent = 0;           // request bodies answered 2xx
+  int64_t last_success_ms_ago = -1;  // -1: never
+  uint64_t queued_messages = 0;      // waiting now
+};
+
+class PeerTransport final : public PeerSender {
+ public:
+  // `peers` maps every other member to its address; an entry for `self` is ignored.
+  PeerTransport(boost::asio::io_context& io, raft::NodeId self,
+                std::map<raft::NodeId, common::Endpoint> peers, PeerTransportOptions options = {});
+  ~PeerTransport() override;  // stop()
+  PeerTransport(const PeerTransport&) = delete;
+  PeerTransport& operator=(const PeerTransport&) = delete;
+
+  // Messages to unknown peers (or to self) are dropped and logged at debug level.
+  void send(std::vector<raft::Message>&& messages) override;
+
+  // `id` sent us a message: if we are backing off from it, retry at once.
+  void peer_alive(raft::NodeId id) override;
+
+  // One entry per peer.
+  [[nodiscard]] std::map<raft::NodeId, PeerStats> stats() const;
+
+  // Drops everything queued, aborts requests in flight; later send()s are ignored. Idempotent.
+  void stop();
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;  // shared with handlers still queued on the io_context
+};
+
+}  // namespace node

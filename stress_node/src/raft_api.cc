@@ -1,0 +1,296 @@
+#include "raft_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "options.h"
+#include "peer_codec.h"
+
+namespace node {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+std::string hex16(uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+json id_or_null(raft::NodeId id) { return id == raft::kNoNode ? json(nullptr) : json(id); }
+
+json snapshot_json(const raft::SnapshotMeta& meta) {
+  return {{"index", meta.index},
+          {"term", meta.term},
+          {"voters", meta.conf.voters},
+          {"size_bytes", meta.size_bytes},
+          {"checksum", hex16(meta.checksum)}};
+}
+
+Response not_leader(const json& leader) {
+  Response response =
+      Response::error(503, "not_leader", "only the leader answers this; ask the leader", leader);
+  response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
+}  // namespace
+
+const char* to_string(FollowerHealth health) {
+  switch (health) {
+    case FollowerHealth::kHealthy: return "healthy";
+    case FollowerHealth::kLagging: return "lagging";
+    case FollowerHealth::kDesynced: return "desynced";
+    case FollowerHealth::kSnapshotting: return "snapshotting";
+  }
+  return "unknown";
+}
+
+FollowerHealth classify_follower(const raft::FollowerStatus& follower,
+                                 raft::Index leader_last_index, int64_t last_contact_ms,
+                                 bool reachable, const RaftApiOptions& options) {
+  if (follower.state == raft::ProgressState::kSnapshot) return FollowerHealth::kSnapshotting;
+  const uint64_t lag =
+      leader_last_index > follower.match_index ? leader_last_index - follower.match_index : 0;
+  const bool silent = last_contact_ms < 0 || last_contact_ms > options.contact_timeout.count();
+  if (!reachable || silent || lag >= options.lag_desynced_min) return FollowerHealth::kDesynced;
+  if (lag > options.lag_healthy_max || !follower.recent_active) return FollowerHealth::kLagging;
+  return FollowerHealth::kHealthy;
+}
+
+RaftApi::RaftApi(asio::io_context& io, RaftNode& node, const PeerTransport* transport,
+                 Registry& metrics, RaftApiOptions options)
+    : io_(io),
+      node_(node),
+      transport_(transport),
+      metrics_(metrics),
+      options_(std::move(options)) {}
+
+void RaftApi::register_routes(Router& router) {
+  const auto bind = [this](void (RaftApi::*method)(Request, Respond)) {
+    return [this, method](Request request, Respond respond) {
+      (this->*method)(std::move(request), std::move(respond));
+    };
+  };
+  router.add(http::verb::get, "/status", bind(&RaftApi::status));
+  router.add(http::verb::get, "/metrics", bind(&RaftApi::metrics));
+  router.add(http::verb::get, "/_raft/health", bind(&RaftApi::health));
+  router.add(http::verb::get, "/_raft/sync-status", bind(&RaftApi::sync_status));
+  router.add(http::verb::get, "/_raft/resync_stats", bind(&RaftApi::resync_stats));
+  router.add(http::verb::post, "/_raft/force-resync", bind(&RaftApi::force_resync));
+  const RouteOptions peer{options_.peer_body_limit_bytes};
+  router.add(http::verb::post, std::string(kRaftAppendPath), bind(&RaftApi::peer_rpc), peer);
+  router.add(http::verb::post, std::string(kRaftVotePath), bind(&RaftApi::peer_rpc), peer);
+  router.add(http::verb::post, std::string(kRaftSnapshotPath), bind(&RaftApi::peer_rpc), peer);
+  router.add(http::verb::get, std::string(kRaftSnapshotPath), bind(&RaftApi::snapshot_meta));
+}
+
+std::string RaftApi::address_of(raft::NodeId id) const {
+  auto it = options_.members.find(id);
+  return it == options_.members.end() ? std::string() : it->second.to_string();
+}
+
+json RaftApi::address_or_null(raft::NodeId id) const {
+  const std::string address = address_of(id);
+  return address.empty() ? json(nullptr) : json(address);
+}
+
+json RaftApi::leader_fields(raft::NodeId leader) const {
+  return {{"leader_id", id_or_null(leader)}, {"leader", address_or_null(leader)}};
+}
+
+const kv::StateHash& RaftApi::state_hash() {
+  const kv::StateMachine& state = node_.state();
+  if (!hash_cache_ || hash_cache_->applied_index != state.applied_index()) {
+    hash_cache_ = state.state_hash();
+  }
+  return *hash_cache_;
+}
+
+void RaftApi::status(Request, Respond respond) {
+  const NodeStatus s = node_.status();
+  const kv::StateHash& hash = state_hash();
+  const auto uptime = std::chrono::steady_clock::now() - started_at_;
+  json body = {
+      {"node_id", options_.self_id},
+      {"address", address_of(options_.self_id)},
+      {"role", raft::to_string(s.core.soft.role)},
+      {"term", s.core.soft.term},
+      {"leader_id", id_or_null(s.core.soft.leader)},
+      {"leader", address_or_null(s.core.soft.leader)},
+      {"commit_index", s.core.hard.commit_index},
+      {"applied_index", s.core.applied_index},
+      {"last_index", s.core.last_index},
+      {"entry_count", s.entry_count},
+      {"state_hash", hex16(hash.hash)},
+      {"state_hash_index", hash.applied_index},  // the applied index the hash describes
+      {"snapshot_index", s.snapshot.index},
+      {"pending_writes", s.pending_writes},
+      {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
+      {"version", kStressNodeVersion},
+  };
+  json members = json::array();
+  for (const auto& [id, endpoint] : options_.members) {
+    members.push_back({{"id", id}, {"address", endpoint.to_string()}});
+  }
+  body["members"] = std::move(members);
+  respond(Response::json(200, body));
+}
+
+void RaftApi::metrics(Request, Respond respond) {
+  update_node_metrics(metrics_, node_.status());
+  if (transport_ != nullptr) {
+    for (const auto& [peer, stats] : transport_->stats()) {
+      const Labels labels = {{"peer", std::to_string(peer)}};
+      metrics_.gauge("raft_peer_reachable", "1 if the peer answered our last request.", labels)
+          .set(stats.reachable ? 1 : 0);
+      metrics_.counter("raft_peer_send_failures_total", "Peer requests that failed.", labels)
+          .set_total(stats.send_failures);
+      metrics_.counter("raft_peer_messages_sent_total", "Messages delivered to the peer.", labels)
+          .set_total(stats.messages_sent);
+      metrics_
+          .counter("raft_peer_messages_dropped_total", "Messages dropped by the queue bounds.",
+                   labels)
+          .set_total(stats.messages_dropped);
+      metrics_.counter("raft_peer_bytes_sent_total", "Request body bytes delivered.", labels)
+          .set_total(stats.bytes_sent);
+    }
+  }
+  Response response;
+  response.body = metrics_.render();
+  response.content_type = Registry::kContentType;
+  respond(std::move(response));
+}
+
+void RaftApi::health(Request, Respond respond) {
+  const NodeStatus s = node_.status();
+  respond(Response::json(200, {{"node_id", options_.self_id},
+                               {"role", raft::to_string(s.core.soft.role)},
+                               {"term", s.core.soft.term},
+                               {"leader_id", id_or_null(s.core.soft.leader)},
+                               {"leader", address_or_null(s.core.soft.leader)},
+                               {"commit_index", s.core.hard.commit_index},
+                               {"applied_index", s.core.applied_index}}));
+}
+
+void RaftApi::sync_status(Request, Respond respond) {
+  const NodeStatus s = node_.status();
+  if (s.core.soft.role != raft::Role::kLeader)
+    return respond(not_leader(leader_fields(s.core.soft.leader)));
+  const auto transport =
+      transport_ != nullptr ? transport_->stats() : std::map<raft::NodeId, PeerStats>{};
+  json followers = json::array();
+  for (const raft::FollowerStatus& f : s.core.followers) {
+    if (f.id == options_.self_id) continue;
+    const auto contact = s.last_contact_ms.find(f.id);
+    const int64_t contact_ms = contact == s.last_contact_ms.end() ? -1 : contact->second;
+    const auto peer = transport.find(f.id);
+    const bool reachable = peer == transport.end() || peer->second.reachable;
+    const uint64_t lag = s.core.last_index > f.match_index ? s.core.last_index - f.match_index : 0;
+    json entry = {
+        {"id", f.id},
+        {"address", address_of(f.id)},
+        {"match_index", f.match_index},
+        {"next_index", f.next_index},
+        {"lag", lag},
+        {"state",
+         to_string(classify_follower(f, s.core.last_index, contact_ms, reachable, options_))},
+        {"progress", raft::to_string(f.state)},
+        {"last_contact_ms", contact_ms < 0 ? json(nullptr) : json(contact_ms)},
+        {"reachable", reachable},
+        {"inflight_appends", f.inflight_appends},
+        {"failures", peer == transport.end() ? 0 : peer->second.send_failures},
+        {"messages_dropped", peer == transport.end() ? 0 : peer->second.messages_dropped},
+    };
+    if (f.snapshot_index != 0) {
+      entry["snapshot"] = {{"index", f.snapshot_index}, {"offset_bytes", f.snapshot_offset}};
+    }
+    followers.push_back(std::move(entry));
+  }
+  respond(Response::json(200, {{"leader_id", options_.self_id},
+                               {"leader", address_of(options_.self_id)},
+                               {"term", s.core.soft.term},
+                               {"commit_index", s.core.hard.commit_index},
+                               {"last_index", s.core.last_index},
+                               {"followers", std::move(followers)}}));
+}
+
+void RaftApi::resync_stats(Request, Respond respond) {
+  const NodeStatus s = node_.status();
+  const raft::CoreCounters& c = s.counters;
+  respond(Response::json(200, {{"snapshots_sent", c.snapshots_sent},
+                               {"snapshots_received", c.snapshots_installed},
+                               {"snapshots_installed", s.log.snapshots_installed},
+                               {"snapshots_created", s.log.snapshots_committed},
+                               {"snapshot_bytes_sent", c.snapshot_bytes_sent},
+                               {"snapshot_bytes_received", c.snapshot_bytes_received},
+                               {"forced_resyncs", forced_resyncs_},
+                               {"failures", forced_resync_failures_},
+                               {"current_snapshot", snapshot_json(s.snapshot)}}));
+}
+
+void RaftApi::force_resync(Request request, Respond respond) {
+  const auto target_text = request.query_param("target");
+  if (!target_text || target_text->empty()) {
+    return respond(Response::error(400, "bad_request", "missing ?target=HOST:PORT"));
+  }
+  std::string error;
+  const auto endpoint = common::Endpoint::parse(*target_text, "127.0.0.1", &error);
+  if (!endpoint) return respond(Response::error(400, "bad_request", "target: " + error));
+  raft::NodeId target = raft::kNoNode;
+  for (const auto& [id, member] : options_.members) {
+    if (member == *endpoint) target = id;
+  }
+  if (target == raft::kNoNode) {
+    return respond(Response::error(400, "unknown_target",
+                                   endpoint->to_string() + " is not a member of this cluster"));
+  }
+  if (target == options_.self_id) {
+    return respond(Response::error(400, "bad_request", "the target is this node (the leader)"));
+  }
+  node_.force_resync(target, [this, target, respond](raft::Status status) {
+    asio::post(io_, [this, target, respond, status] {
+      ++forced_resyncs_;
+      if (status == raft::Status::kOk) {
+        return respond(Response::json(202, {{"target_id", target},
+                                            {"target", address_of(target)},
+                                            {"status", "snapshot transfer started"}}));
+      }
+      ++forced_resync_failures_;
+      if (status == raft::Status::kNotLeader) {
+        return respond(not_leader(leader_fields(node_.status().core.soft.leader)));
+      }
+      Response response = Response::error(503, "resync_failed", raft::to_string(status));
+      response.headers.emplace_back("Retry-After", "1");
+      respond(std::move(response));
+    });
+  });
+}
+
+void RaftApi::peer_rpc(Request request, Respond respond) {
+  std::string error;
+  auto messages = decode_batch(request.body, &error);
+  if (!messages) return respond(Response::error(400, "bad_batch", error));
+  for (const raft::Message& m : *messages) {
+    if (m.to != options_.self_id) {
+      return respond(Response::error(400, "wrong_recipient",
+                                     "message for node " + std::to_string(m.to) + " sent to node " +
+                                         std::to_string(options_.self_id)));
+    }
+    if (m.from == options_.self_id || !options_.members.contains(m.from)) {
+      return respond(Response::error(400, "unknown_sender",
+                                     "node " + std::to_string(m.from) + " is not a peer"));
+    }
+  }
+  node_.receive(std::move(*messages));
+  respond(Response::no_content());
+}
+
+void RaftApi::snapshot_meta(Request, Respond respond) {
+  respond(Response::json(200, snapshot_json(node_.status().snapshot)));
+}
+
+}  // namespace node

@@ -1,0 +1,88 @@
+// The node's operational and peer endpoints (design.md §4):
+//
+//   GET  /status                  node id, address, role, term, leader, commit/applied/last
+//                                 index, entry count, state hash, uptime, version
+//   GET  /metrics                 Prometheus text format 0.0.4
+//   GET  /_raft/health            term, commit and applied index, role, leader
+//   GET  /_raft/sync-status       leader only (else 503 + leader): per follower match/next
+//                                 index, lag, state (healthy / lagging / desynced /
+//                                 snapshotting), last contact, transport failures
+//   GET  /_raft/resync_stats      snapshot transfer counters
+//   POST /_raft/force-resync?target=HOST:PORT   leader only: send that follower a fresh snapshot
+//   POST /_raft/append, /_raft/vote, /_raft/snapshot   peer RPCs: a peer-codec batch -> 204, or
+//                                 400 when it fails to decode or is not addressed to us
+//   GET  /_raft/snapshot          the current snapshot's meta
+//
+// Threads: handlers run on the io_context thread; RaftNode completions are posted back to it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/asio.h"
+#include "common/endpoint.h"
+#include "http_server.h"
+#include "kv/state_machine.h"
+#include "metrics.h"
+#include "peer_transport.h"
+#include "raft_node.h"
+
+namespace node {
+
+struct RaftApiOptions {
+  raft::NodeId self_id = 0;
+  std::map<raft::NodeId, common::Endpoint> members;  // every member's address, self included
+  // A follower silent for longer than this is "desynced": one maximal election timeout.
+  std::chrono::milliseconds contact_timeout{1000};
+  uint64_t lag_healthy_max = 100;           // entries behind the leader's last index
+  uint64_t lag_desynced_min = 10'000;       // this far behind it will need a snapshot
+  size_t peer_body_limit_bytes = 32 << 20;  // a transport batch plus one snapshot chunk
+};
+
+enum class FollowerHealth : uint8_t { kHealthy, kLagging, kDesynced, kSnapshotting };
+[[nodiscard]] const char* to_string(FollowerHealth health);
+
+// The sync-status verdict for one follower. `last_contact_ms` < 0: never heard from.
+[[nodiscard]] FollowerHealth classify_follower(const raft::FollowerStatus& follower,
+                                               raft::Index leader_last_index,
+                                               int64_t last_contact_ms, bool reachable,
+                                               const RaftApiOptions& options);
+
+class RaftApi {
+ public:
+  // `transport` may be null (a single node, tests): no per-peer transport figures then.
+  RaftApi(boost::asio::io_context& io, RaftNode& node, const PeerTransport* transport,
+          Registry& metrics, RaftApiOptions options);
+  void register_routes(Router& router);
+
+ private:
+  void status(Request request, Respond respond);
+  void metrics(Request request, Respond respond);
+  void health(Request request, Respond respond);
+  void sync_status(Request request, Respond respond);
+  void resync_stats(Request request, Respond respond);
+  void force_resync(Request request, Respond respond);
+  void peer_rpc(Request request, Respond respond);
+  void snapshot_meta(Request request, Respond respond);
+
+  [[nodiscard]] nlohmann::ordered_json leader_fields(raft::NodeId leader) const;
+  [[nodiscard]] std::string address_of(raft::NodeId id) const;  // "" when unknown
+  [[nodiscard]] nlohmann::ordered_json address_or_null(raft::NodeId id) const;
+  [[nodiscard]] const kv::StateHash& state_hash();
+
+  boost::asio::io_context& io_;
+  RaftNode& node_;
+  const PeerTransport* transport_;
+  Registry& metrics_;
+  const RaftApiOptions options_;
+  const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+  // state_hash() reads every entry: computed at most once per applied index (io thread only).
+  std::optional<kv::StateHash> hash_cache_;
+  uint64_t forced_resyncs_ = 0;
+  uint64_t forced_resync_failures_ = 0;
+};
+
+}  // namespace node

@@ -1,0 +1,171 @@
+// RaftNode: one Raft member's consensus thread. It owns the RaftCore and the kv::Store, runs
+// ticks, steps peer messages, executes every Ready batch through raft::execute_ready (persist
+// with fsync, send, apply) and completes client requests when their entries are applied or
+// their reads are confirmed.
+//
+// Threads: every public method is thread-safe. Completion callbacks run exactly once each, on
+// the raft thread (or on the calling thread when a request is refused at once because the
+// inbox is full or the node is stopping); they must be short and must not call back into
+// RaftNode synchronously (post the work to your own executor instead).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kv/codec.h"
+#include "kv/store.h"
+#include "peer_sender.h"
+#include "raft/batch.h"
+#include "raft/raft_core.h"
+
+namespace node {
+
+struct RaftNodeConfig {
+  raft::NodeId id = 0;
+  std::vector<raft::NodeId> voters;  // all members, self included
+  int tick_ms = 50;
+  int election_timeout_ticks = 10;  // randomized in [t, 2t) ticks: 500-1000 ms by default
+  int heartbeat_interval_ticks = 1;
+  uint64_t snapshot_threshold_entries = 10000;     // snapshot once this many applied past the last
+  uint64_t snapshot_keep_entries = 1000;           // log kept behind a snapshot for slow followers
+  std::chrono::milliseconds commit_timeout{5000};  // past it a write's outcome is unknown (504)
+  std::chrono::milliseconds read_timeout{3000};
+  size_t pending_writes_max = 20000;  // client writes waiting for commit; more get kBusy
+  size_t pending_reads_max = 20000;
+  size_t inbox_max = 100000;  // queued inputs to the raft thread; more are refused (kBusy)
+};
+
+enum class Outcome : uint8_t {
+  kOk,
+  kNotLeader,     // this node is not the leader; see `leader` (forward there)
+  kNoLeader,      // no leader known right now (election); retry after a short wait
+  kBusy,          // a bound was hit; retry later
+  kLost,          // definitely not applied (leadership changed before commit); safe to retry
+  kTimeout,       // not confirmed in time: the write may or may not be applied (504)
+  kShuttingDown,  // the node is stopping
+  kInvalid,       // the command breaks libkv's bounds (kv::encode_command refused it): 400
+};
+const char* to_string(Outcome outcome);
+
+struct WriteOutcome {
+  Outcome outcome = Outcome::kOk;
+  raft::NodeId leader = raft::kNoNode;
+  kv::ApplyResult result;  // kOk only
+};
+
+struct ReadOutcome {
+  Outcome outcome = Outcome::kOk;  // kOk: the local state machine may now be read linearizably
+  raft::NodeId leader = raft::kNoNode;
+};
+
+// A consistent copy of what /status, /_raft/health, /_raft/sync-status and /metrics show,
+// refreshed by the raft thread after every batch.
+struct NodeStatus {
+  raft::CoreStatus core;
+  raft::CoreCounters counters;
+  kv::LogStats log;
+  raft::SnapshotMeta snapshot;
+  uint64_t entry_count = 0;
+  uint64_t pending_writes = 0;
+  uint64_t pending_reads = 0;
+  uint64_t batches = 0;
+  // Follower last contact (leader only): ms since the last message from each peer.
+  std::map<raft::NodeId, int64_t> last_contact_ms;
+  std::map<raft::NodeId, uint64_t> send_failures;  // filled by the transport via note_*
+};
+
+class RaftNode {
+ public:
+  using WriteDone = std::function<void(WriteOutcome)>;
+  using ReadDone = std::function<void(ReadOutcome)>;
+
+  RaftNode(RaftNodeConfig config, std::unique_ptr<kv::Store> store, PeerSender& sender);
+  ~RaftNode();  // stops the thread if still running
+  RaftNode(const RaftNode&) = delete;
+  RaftNode& operator=(const RaftNode&) = delete;
+
+  void start();
+  // Hands leadership to the most up-to-date peer if we lead (bounded by `timeout`), then stops
+  // the raft thread; pending requests complete with kShuttingDown.
+  void stop(std::chrono::milliseconds transfer_timeout);
+
+  // A replicated write. On a follower completes at once with kNotLeader + leader.
+  void propose(kv::Command command, WriteDone done);
+  // A linearizable read barrier (ReadIndex): completes kOk once the local state machine has
+  // applied everything committed before the call. Works on followers too.
+  void read_barrier(ReadDone done);
+  // Messages from a peer (decoded by the transport).
+  void receive(std::vector<raft::Message> messages);
+  // Leader only: stream a full snapshot to `target` (creating one first if none exists).
+  void force_resync(raft::NodeId target, std::function<void(raft::Status)> done);
+
+  [[nodiscard]] NodeStatus status() const;
+  [[nodiscard]] const kv::StateMachine& state() const { return store_->state_machine(); }
+  [[nodiscard]] raft::NodeId id() const { return config_.id; }
+
+ private:
+  struct PendingWrite {
+    raft::Term term;
+    WriteDone done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct PendingRead {
+    ReadDone done;
+    std::chrono::steady_clock::time_point deadline;
+    raft::Index index = 0;  // set once confirmed; served when applied >= index
+    bool confirmed = false;
+  };
+  class Io;  // the raft::BatchIo
+
+  void run();
+  // Queues a task for the raft thread; false if the inbox is full or the node is stopping.
+  [[nodiscard]] bool post(std::function<void()> task);
+  [[nodiscard]] bool stopping() const;
+  void hand_over_leadership(std::chrono::milliseconds timeout);
+  void expire_requests(std::chrono::steady_clock::time_point now);
+  void fail_all_pending(Outcome outcome);
+  void on_applied(const std::vector<kv::ApplyResult>& results,
+                  const std::vector<raft::Entry>& entries);
+  void on_snapshot_installed(raft::Index index);
+  void on_read_states(const std::vector<raft::ReadState>& reads);
+  void serve_reads();
+  void maybe_snapshot();
+  void refresh_status();
+
+  const RaftNodeConfig config_;
+  std::unique_ptr<kv::Store> store_;
+  PeerSender& sender_;
+  std::unique_ptr<raft::RaftCore> core_;
+  std::unique_ptr<Io> io_;
+
+  // Inbox: tasks for the raft thread.
+  mutable std::mutex inbox_mutex_;
+  std::condition_variable inbox_cv_;
+  std::deque<std::function<void()>> inbox_;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  // Raft-thread state.
+  std::map<raft::Index, PendingWrite> pending_writes_;
+  std::map<uint64_t, PendingRead> pending_reads_;
+  uint64_t next_read_id_ = 1;
+  std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_contact_;
+  bool snapshot_in_progress_ = false;
+  std::thread snapshot_thread_;  // serializes one snapshot at a time off the raft thread
+
+  mutable std::mutex status_mutex_;
+  std::condition_variable status_cv_;  // notified after every refresh
+  NodeStatus status_;
+};
+
+}  // namespace node

@@ -1,0 +1,466 @@
+#include "http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_http.h"
+
+namespace node {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+using test::wait_until;
+
+// ---------------------------------------------------------------------------------------------
+// Router, without sockets
+
+struct Captured {
+  std::optional<Response> response;
+  int calls = 0;
+};
+
+Respond capture(Captured& out) {
+  return Respond([&out](Response r) {
+    ++out.calls;
+    out.response = std::move(r);
+  });
+}
+
+Request make_request(http::verb method, std::string target, std::string body = "") {
+  Request request;
+  request.method = method;
+  request.target = std::move(target);
+  request.path = request.target.substr(0, request.target.find('?'));
+  request.body = std::move(body);
+  return request;
+}
+
+Handler echo_handler() {
+  return [](Request request, Respond respond) {
+    json params = json::object();
+    for (const auto& [k, v] : request.params) params[k] = v;
+    json query = json::object();
+    for (const auto& [k, v] : request.query) query[k] = v;
+    respond(Response::json(200, {{"route", request.route}, {"params", params}, {"query", query}}));
+  };
+}
+
+Router kv_like_router() {
+  Router router;
+  router.add(http::verb::get, "/api/kv", echo_handler());
+  router.add(http::verb::post, "/api/kv", echo_handler());
+  router.add(http::verb::get, "/api/kv/:id", echo_handler());
+  router.add(http::verb::delete_, "/api/kv/:id", echo_handler());
+  return router;
+}
+
+json body_of(const Response& response) { return json::parse(response.body); }
+
+TEST(RouterTest, UnknownPathIs404WithJsonError) {
+  const Router router = kv_like_router();
+  Captured out;
+  router.dispatch(make_request(http::verb::get, "/nope"), capture(out));
+  ASSERT_TRUE(out.response);
+  EXPECT_EQ(out.response->status, 404u);
+  EXPECT_EQ(body_of(*out.response)["error"], "not_found");
+  EXPECT_TRUE(body_of(*out.response)["message"].is_string());
+}
+
+TEST(RouterTest, TrailingSegmentsDoNotMatch) {
+  const Router router = kv_like_router();
+  for (const char* path : {"/api/kv/", "/api/kv/x/y", "/api", "/"}) {
+    Captured out;
+    router.dispatch(make_request(http::verb::get, path), capture(out));
+    ASSERT_TRUE(out.response) << path;
+    EXPECT_EQ(out.response->status, 404u) << path;
+  }
+}
+
+TEST(RouterTest, WrongMethodIs405WithAllow) {
+  const Router router = kv_like_router();
+  Captured out;
+  router.dispatch(make_request(http::verb::put, "/api/kv"), capture(out));
+  ASSERT_TRUE(out.response);
+  EXPECT_EQ(out.response->status, 405u);
+  EXPECT_EQ(out.response->header("Allow"), "GET, POST");
+  EXPECT_EQ(body_of(*out.response)["error"], "method_not_allowed");
+
+  Captured item;
+  router.dispatch(make_request(http::verb::patch, "/api/kv/abc"), capture(item));
+  EXPECT_EQ(item.response->status, 405u);
+  EXPECT_EQ(item.response->header("Allow"), "DELETE, GET");
+}
+
+TEST(RouterTest, PathParamsAndQueryAreDecoded) {
+  const Router router = kv_like_router();
+  Captured out;
+  router.dispatch(make_request(http::verb::get, "/api/kv/a%20b?key=x+y&limit=5&key=ignored&flag"),
+                  capture(out));
+  ASSERT_TRUE(out.response);
+  EXPECT_EQ(out.response->status, 200u);
+  const json body = body_of(*out.response);
+  EXPECT_EQ(body["route"], "/api/kv/:id");
+  EXPECT_EQ(body["params"]["id"], "a b");
+  EXPECT_EQ(body["query"]["key"], "x y") << "the first occurrence wins";
+  EXPECT_EQ(body["query"]["limit"], "5");
+  EXPECT_EQ(body["query"]["flag"], "");
+}
+
+TEST(RouterTest, MalformedPercentEncodingIs400) {
+  const Router router = kv_like_router();
+  Captured path;
+  router.dispatch(make_request(http::verb::get, "/api/kv/%zz"), capture(path));
+  EXPECT_EQ(path.response->status, 400u);
+  EXPECT_EQ(body_of(*path.response)["error"], "bad_request");
+  Captured query;
+  router.dispatch(make_request(http::verb::get, "/api/kv?limit=%4"), capture(query));
+  EXPECT_EQ(query.response->status, 400u);
+}
+
+TEST(RouterTest, ThrowingHandlerAnswers500) {
+  Router router;
+  router.add(http::verb::get, "/boom", [](Request, Respond) { throw std::runtime_error("kaput"); });
+  Captured out;
+  router.dispatch(make_request(http::verb::get, "/boom"), capture(out));
+  ASSERT_TRUE(out.response);
+  EXPECT_EQ(out.response->status, 500u);
+  EXPECT_EQ(body_of(*out.response)["error"], "internal");
+}
+
+TEST(RouterTest, DroppedRespondAnswers500AndSecondAnswerIsIgnored) {
+  Router router;
+  router.add(http::verb::get, "/drop", [](Request, Respond) {});
+  router.add(http::verb::get, "/twice", [](Request, Respond respond) {
+    respond(Response::json(200, {{"n", 1}}));
+    respond(Response::json(200, {{"n", 2}}));
+  });
+  Captured dropped;
+  router.dispatch(make_request(http::verb::get, "/drop"), capture(dropped));
+  ASSERT_TRUE(dropped.response);
+  EXPECT_EQ(dropped.response->status, 500u);
+  Captured twice;
+  router.dispatch(make_request(http::verb::get, "/twice"), capture(twice));
+  EXPECT_EQ(twice.calls, 1);
+  EXPECT_EQ(body_of(*twice.response)["n"], 1);
+}
+
+TEST(RouterTest, BodyLimitIsPerRoute) {
+  Router router;
+  router.add(http::verb::post, "/small", echo_handler());
+  router.add(http::verb::post, "/big", echo_handler(), RouteOptions{8 << 20});
+  EXPECT_EQ(router.body_limit(http::verb::post, "/small", 1024), 1024u);
+  EXPECT_EQ(router.body_limit(http::verb::post, "/big", 1024), 8u << 20);
+  EXPECT_EQ(router.body_limit(http::verb::post, "/unknown", 1024), 1024u);
+  EXPECT_EQ(router.body_limit_max(1024), 8u << 20);
+  EXPECT_EQ(router.pattern_for("/big"), "/big");
+  EXPECT_EQ(router.pattern_for("/nothing"), "");
+}
+
+TEST(RouterTest, ErrorResponsesCarryExtraFields) {
+  const Response r = Response::error(503, "no_leader", "retry", {{"leader", "127.0.0.1:8081"}});
+  const json body = body_of(r);
+  EXPECT_EQ(body["error"], "no_leader");
+  EXPECT_EQ(body["message"], "retry");
+  EXPECT_EQ(body["leader"], "127.0.0.1:8081");
+}
+
+// ---------------------------------------------------------------------------------------------
+// HttpServer over loopback
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void start(HttpServerOptions options = {}) {
+    options.port = 0;
+    server_ = std::make_unique<HttpServer>(io_, router_, options,
+                                           [this](const std::string& route, unsigned status, auto) {
+                                             std::lock_guard lock(mutex_);
+                                             observed_.emplace_back(route, status);
+                                           });
+    ASSERT_FALSE(server_->listen());
+    server_->start();
+    port_ = server_->port();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    if (thread_.joinable()) {
+      io_.stop();
+      thread_.join();
+    }
+    server_.reset();
+  }
+
+  // Runs `fn` on the io thread and waits for it.
+  template <typename Fn>
+  void on_io(Fn fn) {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  test::Client connect() { return test::Client(port_); }
+
+  http::response<http::string_body> get(const std::string& target) {
+    return connect().send(http::verb::get, target);
+  }
+
+  asio::io_context io_;
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, unsigned>> observed_;
+};
+
+TEST_F(ServerTest, ServesARouteAndKeepsTheConnectionAlive) {
+  router_.add(http::verb::get, "/status", [](Request, Respond respond) {
+    respond(Response::json(200, {{"ok", true}}));
+  });
+  start();
+  auto client = connect();
+  for (int i = 0; i < 3; ++i) {
+    auto response = client.send(http::verb::get, "/status");
+    EXPECT_EQ(response.result_int(), 200);
+    EXPECT_EQ(json::parse(response.body())["ok"], true);
+    EXPECT_EQ(response[http::field::content_type], "application/json");
+    EXPECT_TRUE(response.keep_alive());
+  }
+}
+
+TEST_F(ServerTest, AnswersFromAnotherThreadLater) {
+  std::vector<std::thread> workers;
+  std::mutex workers_mutex;
+  router_.add(http::verb::get, "/slow", [&](Request, Respond respond) {
+    std::lock_guard lock(workers_mutex);
+    workers.emplace_back([respond] { respond(Response::json(200, {{"late", true}})); });
+  });
+  start();
+  auto response = get("/slow");
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_EQ(json::parse(response.body())["late"], true);
+  std::lock_guard lock(workers_mutex);
+  for (auto& worker : workers) worker.join();
+}
+
+TEST_F(ServerTest, UnknownRouteAndWrongMethodOverTheWire) {
+  router_.add(http::verb::get, "/status",
+              [](Request, Respond respond) { respond(Response::json(200, {})); });
+  start();
+  auto missing = get("/missing");
+  EXPECT_EQ(missing.result_int(), 404);
+  EXPECT_EQ(json::parse(missing.body())["error"], "not_found");
+  auto client = connect();
+  auto wrong = client.send(http::verb::delete_, "/status");
+  EXPECT_EQ(wrong.result_int(), 405);
+  EXPECT_EQ(wrong[http::field::allow], "GET");
+  EXPECT_TRUE(wrong.keep_alive()) << "a 405 leaves the connection usable";
+  EXPECT_EQ(client.send(http::verb::get, "/status").result_int(), 200);
+}
+
+TEST_F(ServerTest, BodyOverTheLimitIs413AndClosesTheConnection) {
+  router_.add(http::verb::post, "/api/kv",
+              [](Request, Respond respond) { respond(Response::json(201, {})); });
+  HttpServerOptions options;
+  options.body_limit_bytes = 1024;
+  start(options);
+  auto client = connect();
+  auto response = client.send(http::verb::post, "/api/kv", std::string(4096, 'x'));
+  EXPECT_EQ(response.result_int(), 413);
+  EXPECT_EQ(json::parse(response.body())["error"], "payload_too_large");
+  EXPECT_FALSE(response.keep_alive());
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
+  router_.add(http::verb::post, "/api/kv",
+              [](Request, Respond respond) { respond(Response::json(201, {})); });
+  HttpServerOptions options;
+  options.body_limit_bytes = 1024;
+  start(options);
+  auto client = connect();
+  http::request<http::string_body> request{http::verb::post, "/api/kv", 11};
+  request.body() = std::string(4096, 'x');
+  request.chunked(true);
+  http::write(client.socket(), request);
+  EXPECT_EQ(client.read().result_int(), 413);
+}
+
+TEST_F(ServerTest, RouteWithLargerLimitAcceptsLargerBodies) {
+  router_.add(
+      http::verb::post, "/_raft/append",
+      [](Request request, Respond respond) {
+        respond(Response::json(200, {{"size", request.body.size()}}));
+      },
+      RouteOptions{64 << 10});
+  HttpServerOptions options;
+  options.body_limit_bytes = 1024;
+  start(options);
+  auto response = connect().send(http::verb::post, "/_raft/append", std::string(32 << 10, 'x'));
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_EQ(json::parse(response.body())["size"], 32 << 10);
+}
+
+TEST_F(ServerTest, OversizedHeadersAre431) {
+  router_.add(http::verb::get, "/status",
+              [](Request, Respond respond) { respond(Response::json(200, {})); });
+  HttpServerOptions options;
+  options.header_limit_bytes = 2048;
+  start(options);
+  http::request<http::string_body> request{http::verb::get, "/status", 11};
+  request.set("X-Padding", std::string(4096, 'p'));
+  auto response = connect().send(std::move(request));
+  EXPECT_EQ(response.result_int(), 431);
+  EXPECT_EQ(json::parse(response.body())["error"], "header_too_large");
+}
+
+TEST_F(ServerTest, GarbageIs400) {
+  start();
+  auto client = connect();
+  asio::write(client.socket(), asio::buffer(std::string("NOT HTTP AT ALL\r\n\r\n")));
+  auto response = client.read();
+  EXPECT_EQ(response.result_int(), 400);
+  EXPECT_EQ(json::parse(response.body())["error"], "bad_request");
+}
+
+TEST_F(ServerTest, ExpectContinueGetsAnInterimResponse) {
+  router_.add(http::verb::post, "/echo", [](Request request, Respond respond) {
+    respond(Response::json(200, {{"body", request.body}}));
+  });
+  start();
+  auto client = connect();
+  const std::string head =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+  asio::write(client.socket(), asio::buffer(head));
+  http::response_parser<http::empty_body> interim;
+  http::read_header(client.socket(), client.buffer(), interim);
+  EXPECT_EQ(interim.get().result_int(), 100);
+  asio::write(client.socket(), asio::buffer(std::string("hello")));
+  auto response = client.read();
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_EQ(json::parse(response.body())["body"], "hello");
+}
+
+TEST_F(ServerTest, ConnectionsPastTheBoundGet503) {
+  router_.add(http::verb::get, "/status",
+              [](Request, Respond respond) { respond(Response::json(200, {})); });
+  HttpServerOptions options;
+  options.connections_max = 2;
+  start(options);
+  auto a = connect();
+  auto b = connect();
+  // Both are served (and so counted) before the third arrives.
+  EXPECT_EQ(a.send(http::verb::get, "/status").result_int(), 200);
+  EXPECT_EQ(b.send(http::verb::get, "/status").result_int(), 200);
+  auto c = connect();
+  auto response = c.read();
+  EXPECT_EQ(response.result_int(), 503);
+  EXPECT_EQ(json::parse(response.body())["error"], "overloaded");
+  EXPECT_EQ(response[http::field::retry_after], "1");
+}
+
+TEST_F(ServerTest, ObserverSeesRoutePatternsNotRawPaths) {
+  router_.add(http::verb::get, "/api/kv/:id",
+              [](Request, Respond respond) { respond(Response::json(200, {})); });
+  start();
+  get("/api/kv/123");
+  get("/elsewhere");
+  // The observer runs after the write completes: poll.
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(mutex_);
+    return observed_.size() >= 2;
+  }));
+  std::lock_guard lock(mutex_);
+  std::sort(observed_.begin(), observed_.end());
+  EXPECT_EQ(observed_[0], (std::pair<std::string, unsigned>{"/api/kv/:id", 200}));
+  EXPECT_EQ(observed_[1], (std::pair<std::string, unsigned>{"unmatched", 404}));
+}
+
+TEST_F(ServerTest, GracefulStopFinishesInFlightRequestsAndClosesIdleOnes) {
+  std::mutex pending_mutex;
+  std::optional<Respond> pending;
+  router_.add(http::verb::get, "/wait", [&](Request, Respond respond) {
+    std::lock_guard lock(pending_mutex);
+    pending = std::move(respond);
+  });
+  router_.add(http::verb::get, "/status",
+              [](Request, Respond respond) { respond(Response::json(200, {})); });
+  start();
+  auto idle = connect();
+  EXPECT_EQ(idle.send(http::verb::get, "/status").result_int(), 200);
+
+  auto busy = connect();
+  http::request<http::string_body> request{http::verb::get, "/wait", 11};
+  request.prepare_payload();
+  http::write(busy.socket(), request);
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(pending_mutex);
+    return pending.has_value();
+  }));
+
+  std::promise<void> stopped;
+  on_io([&] { server_->stop(std::chrono::seconds(10), [&] { stopped.set_value(); }); });
+  EXPECT_TRUE(idle.closed_by_peer()) << "idle keep-alive connections close at once";
+  EXPECT_THROW(connect(), boost::system::system_error) << "no new connections";
+  {
+    std::lock_guard lock(pending_mutex);
+    ASSERT_TRUE(pending);
+    (*pending)(Response::json(200, {{"finished", true}}));
+    pending.reset();
+  }
+  auto response = busy.read();
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_FALSE(response.keep_alive()) << "closed after the last response";
+  EXPECT_EQ(stopped.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+}
+
+TEST_F(ServerTest, GracefulStopGivesUpAfterTheGracePeriod) {
+  std::mutex pending_mutex;
+  std::optional<Respond> pending;
+  router_.add(http::verb::get, "/never", [&](Request, Respond respond) {
+    std::lock_guard lock(pending_mutex);
+    pending = std::move(respond);
+  });
+  start();
+  auto busy = connect();
+  http::request<http::string_body> request{http::verb::get, "/never", 11};
+  request.prepare_payload();
+  http::write(busy.socket(), request);
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(pending_mutex);
+    return pending.has_value();
+  }));
+  std::promise<void> stopped;
+  on_io([&] { server_->stop(std::chrono::milliseconds(50), [&] { stopped.set_value(); }); });
+  EXPECT_EQ(stopped.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_TRUE(busy.closed_by_peer());
+  std::lock_guard lock(pending_mutex);
+  pending.reset();  // answering a closed connection is harmless
+}
+
+TEST(PercentDecodeTest, DecodesEscapesAndOptionallyPlus) {
+  EXPECT_EQ(percent_decode("a%2Fb%20c", false), "a/b c");
+  EXPECT_EQ(percent_decode("a+b", false), "a+b");
+  EXPECT_EQ(percent_decode("a+b", true), "a b");
+  EXPECT_FALSE(percent_decode("%", false));
+  EXPECT_FALSE(percent_decode("%4", false));
+  EXPECT_FALSE(percent_decode("%g0", false));
+}
+
+}  // namespace
+}  // namespace node

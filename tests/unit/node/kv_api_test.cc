@@ -1,0 +1,337 @@
+#include "kv_api.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "raft_api.h"
+#include "test_http.h"
+
+namespace node {
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using test::wait_until;
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers
+
+TEST(KvApiParseTest, CreateBodyNeedsKeyAndValueStrings) {
+  std::string error;
+  auto ok = parse_create_body(R"({"key":"k","value":"v","extra":1})", &error);
+  ASSERT_TRUE(ok) << error;
+  EXPECT_EQ(ok->key, "k");
+  EXPECT_EQ(ok->value, "v");
+
+  const std::pair<const char*, const char*> bad[] = {
+      {"", "empty body"},
+      {"{", "malformed JSON"},
+      {"[1]", "must be a JSON object, not array"},
+      {R"({"value":"v"})", "missing field \"key\""},
+      {R"({"key":"k"})", "missing field \"value\""},
+      {R"({"key":1,"value":"v"})", "\"key\" must be a string, not number"},
+      {R"({"key":"k","value":null})", "\"value\" must be a string, not null"},
+  };
+  for (const auto& [body, expected] : bad) {
+    error.clear();
+    EXPECT_FALSE(parse_create_body(body, &error)) << body;
+    EXPECT_NE(error.find(expected), std::string::npos) << body << " -> " << error;
+  }
+}
+
+TEST(KvApiParseTest, CreateBodyEnforcesTheKeyBound) {
+  std::string error;
+  const json body = {{"key", std::string(kv::kKeyBytesMax + 1, 'k')}, {"value", "v"}};
+  EXPECT_FALSE(parse_create_body(body.dump(), &error));
+  EXPECT_NE(error.find("at most 4096"), std::string::npos) << error;
+}
+
+TEST(KvApiParseTest, UpdateBodyNeedsValueAndMayMoveKey) {
+  std::string error;
+  auto plain = parse_update_body(R"({"value":"v2"})", &error);
+  ASSERT_TRUE(plain) << error;
+  EXPECT_EQ(plain->value, "v2");
+  EXPECT_FALSE(plain->key);
+  auto moved = parse_update_body(R"({"value":"v2","key":"k2"})", &error);
+  ASSERT_TRUE(moved) << error;
+  EXPECT_EQ(moved->key, "k2");
+  EXPECT_FALSE(parse_update_body(R"({"key":"k2"})", &error));
+  EXPECT_FALSE(parse_update_body(R"({"value":"v","key":5})", &error));
+  EXPECT_NE(error.find("\"key\" must be a string"), std::string::npos) << error;
+}
+
+TEST(KvApiParseTest, IdsAreCanonicalizedToLowercase) {
+  EXPECT_EQ(normalize_id("0F8FAD5B-D9CB-469F-A165-70867728950E"),
+            "0f8fad5b-d9cb-469f-a165-70867728950e");
+  EXPECT_EQ(normalize_id("0f8fad5b-d9cb-469f-a165-70867728950e"),
+            "0f8fad5b-d9cb-469f-a165-70867728950e");
+  EXPECT_FALSE(normalize_id("not-a-uuid"));
+  EXPECT_FALSE(normalize_id("0f8fad5bd9cb469fa16570867728950e"));
+  EXPECT_FALSE(normalize_id("0f8fad5b-d9cb-469f-a165-70867728950g"));
+}
+
+TEST(KvApiParseTest, GeneratedUuidsAreVersion4CanonicalAndDistinct) {
+  std::mt19937_64 rng(7);
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = new_uuid_v4(rng);
+    ASSERT_TRUE(kv::is_canonical_uuid(id)) << id;
+    ASSERT_EQ(id[14], '4') << id;
+    ASSERT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(KvApiParseTest, TimestampsAreRfc3339UtcWithMicroseconds) {
+  EXPECT_EQ(format_rfc3339_us(0), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_rfc3339_us(1'795'319'701'123'456), "2026-11-22T03:55:01.123456Z");
+  EXPECT_EQ(format_rfc3339_us(-1), "1969-12-31T23:59:59.999999Z");
+}
+
+TEST(KvApiParseTest, EntryJsonHasTheReferenceFieldsInOrder) {
+  const kv::KvEntry entry{"0f8fad5b-d9cb-469f-a165-70867728950e", "k", "v", 12, 2, 0};
+  EXPECT_EQ(entry_to_json(entry).dump(),
+            R"({"id":"0f8fad5b-d9cb-469f-a165-70867728950e","key":"k","value":"v","seq":12,)"
+            R"("source_node":2,"created_at":"1970-01-01T00:00:00.000000Z"})");
+}
+
+Request with_query(std::map<std::string, std::string> query) {
+  Request request;
+  request.query = std::move(query);
+  return request;
+}
+
+TEST(KvApiParseTest, ListQueryDefaultsAndBounds) {
+  std::string error;
+  auto defaults = parse_list_query(with_query({}), &error);
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->limit, 100u);
+  EXPECT_EQ(defaults->after, "");
+  EXPECT_FALSE(defaults->key);
+  auto full = parse_list_query(
+      with_query(
+          {{"limit", "10000"}, {"after", "0F8FAD5B-D9CB-469F-A165-70867728950E"}, {"key", "k"}}),
+      &error);
+  ASSERT_TRUE(full) << error;
+  EXPECT_EQ(full->limit, 10000u);
+  EXPECT_EQ(full->after, "0f8fad5b-d9cb-469f-a165-70867728950e");
+  EXPECT_EQ(full->key, "k");
+  for (const char* limit : {"0", "10001", "-1", "ten", "5x", ""}) {
+    EXPECT_FALSE(parse_list_query(with_query({{"limit", limit}}), &error)) << limit;
+  }
+  EXPECT_FALSE(parse_list_query(with_query({{"after", "nope"}}), &error));
+}
+
+TEST(KvApiParseTest, ConsistencyIsLocalOrLinearizable) {
+  std::string error;
+  EXPECT_EQ(parse_local_read(with_query({}), &error), false);
+  EXPECT_EQ(parse_local_read(with_query({{"consistency", "local"}}), &error), true);
+  EXPECT_EQ(parse_local_read(with_query({{"consistency", "linearizable"}}), &error), false);
+  EXPECT_FALSE(parse_local_read(with_query({{"consistency", "eventual"}}), &error));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real single-member node behind the real server: the API end to end, without peers.
+
+class NullSender : public PeerSender {
+ public:
+  void send(std::vector<raft::Message>&&) override {}
+};
+
+std::filesystem::path make_temp_dir() {
+  const char* root = std::getenv("TEST_TMPDIR");
+  std::string pattern = std::string(root != nullptr ? root : "/tmp") + "/kv_api_test.XXXXXX";
+  const char* made = ::mkdtemp(pattern.data());
+  if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+  return made;
+}
+
+class SingleNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    auto store = kv::Store::open(dir_, {});
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    RaftNodeConfig config;
+    config.id = 0;
+    config.voters = {0};
+    config.tick_ms = 5;  // elects itself within ~100 ms
+    node_ = std::make_unique<RaftNode>(config, std::move(store).value(), sender_);
+    pool_ = std::make_unique<common::HttpClientPool>(io_);
+    const std::map<raft::NodeId, common::Endpoint> members = {{0, {"127.0.0.1", 1}}};
+    kv_api_ = std::make_unique<KvApi>(io_, *node_, *pool_, metrics_, KvApiOptions{0, members});
+    raft_api_ = std::make_unique<RaftApi>(io_, *node_, nullptr, metrics_,
+                                          RaftApiOptions{.self_id = 0, .members = members});
+    kv_api_->register_routes(router_);
+    raft_api_->register_routes(router_);
+    server_ = std::make_unique<HttpServer>(io_, router_, HttpServerOptions{});
+    ASSERT_FALSE(server_->listen());
+    server_->start();
+    node_->start();
+    thread_ = std::thread([this] { io_.run(); });
+    ASSERT_TRUE(wait_until([&] { return node_->status().core.soft.role == raft::Role::kLeader; }));
+  }
+
+  void TearDown() override {
+    if (node_) node_->stop(std::chrono::milliseconds(0));
+    if (thread_.joinable()) {
+      io_.stop();
+      thread_.join();
+    }
+    server_.reset();
+    raft_api_.reset();
+    kv_api_.reset();
+    pool_.reset();
+    node_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  http::response<http::string_body> call(http::verb method, const std::string& target,
+                                         std::string body = "",
+                                         std::map<std::string, std::string> headers = {}) {
+    test::Client client(server_->port());
+    http::request<http::string_body> request{method, target, 11};
+    request.body() = std::move(body);
+    for (const auto& [name, value] : headers) request.set(name, value);
+    return client.send(std::move(request));
+  }
+
+  static json parse(const http::response<http::string_body>& response) {
+    return json::parse(response.body());
+  }
+
+  std::filesystem::path dir_;
+  asio::io_context io_;
+  Registry metrics_;
+  Router router_;
+  NullSender sender_;
+  std::unique_ptr<RaftNode> node_;
+  std::unique_ptr<common::HttpClientPool> pool_;
+  std::unique_ptr<KvApi> kv_api_;
+  std::unique_ptr<RaftApi> raft_api_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+};
+
+TEST_F(SingleNodeTest, CreateReadUpdateDeleteRoundTrip) {
+  auto created = call(http::verb::post, "/api/kv", R"({"key":"k1","value":"hello"})");
+  ASSERT_EQ(created.result_int(), 201) << created.body();
+  const json entry = parse(created);
+  const std::string id = entry["id"];
+  EXPECT_TRUE(kv::is_canonical_uuid(id));
+  EXPECT_EQ(entry["key"], "k1");
+  EXPECT_EQ(entry["value"], "hello");
+  EXPECT_EQ(entry["source_node"], 0);
+  EXPECT_GT(entry["seq"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(entry["created_at"].get<std::string>().ends_with("Z"));
+
+  EXPECT_EQ(parse(call(http::verb::get, "/api/kv/" + id)), entry);
+  EXPECT_EQ(parse(call(http::verb::get, "/api/kv/" + id + "?consistency=local")), entry);
+  EXPECT_EQ(parse(call(http::verb::get, "/api/kv?key=k1")), json::array({entry}));
+
+  auto updated = call(http::verb::put, "/api/kv/" + id, R"({"value":"bye","key":"k2"})");
+  ASSERT_EQ(updated.result_int(), 200) << updated.body();
+  EXPECT_EQ(parse(updated)["value"], "bye");
+  EXPECT_EQ(parse(updated)["key"], "k2");
+  EXPECT_EQ(parse(updated)["seq"], entry["seq"]);
+
+  EXPECT_EQ(call(http::verb::delete_, "/api/kv/" + id).result_int(), 204);
+  auto gone = call(http::verb::get, "/api/kv/" + id);
+  EXPECT_EQ(gone.result_int(), 404);
+  EXPECT_EQ(parse(gone)["error"], "not_found");
+  EXPECT_EQ(call(http::verb::delete_, "/api/kv/" + id).result_int(), 404);
+}
+
+TEST_F(SingleNodeTest, IdempotencyKeyReplaysTheOriginalAnswer) {
+  const std::map<std::string, std::string> headers = {{"Idempotency-Key", "retry-1"}};
+  auto first = call(http::verb::post, "/api/kv", R"({"key":"k","value":"v"})", headers);
+  auto again = call(http::verb::post, "/api/kv", R"({"key":"k","value":"v"})", headers);
+  ASSERT_EQ(first.result_int(), 201);
+  ASSERT_EQ(again.result_int(), 201);
+  EXPECT_EQ(parse(first), parse(again));
+  EXPECT_EQ(again["Idempotent-Replayed"], "true");
+  EXPECT_EQ(parse(call(http::verb::get, "/api/kv")).size(), 1u);
+
+  const std::map<std::string, std::string> long_key = {
+      {"Idempotency-Key", std::string(kv::kIdempotencyKeyBytesMax + 1, 'i')}};
+  EXPECT_EQ(call(http::verb::post, "/api/kv", R"({"key":"k","value":"v"})", long_key).result_int(),
+            400);
+}
+
+TEST_F(SingleNodeTest, BadInputGetsTheDocumentedCodes) {
+  const auto code = [&](http::verb method, const std::string& target, std::string body = "") {
+    auto response = call(method, target, std::move(body));
+    const json error = parse(response);
+    EXPECT_TRUE(error.contains("error") && error.contains("message")) << response.body();
+    return std::make_pair(response.result_int(), error.value("error", ""));
+  };
+  using R = std::pair<unsigned, std::string>;
+  EXPECT_EQ(code(http::verb::post, "/api/kv", "{oops"), (R{400, "bad_request"}));
+  EXPECT_EQ(code(http::verb::post, "/api/kv", R"({"key":true,"value":"v"})"),
+            (R{400, "bad_request"}));
+  EXPECT_EQ(code(http::verb::get, "/api/kv/xyz"), (R{400, "invalid_id"}));
+  EXPECT_EQ(code(http::verb::put, "/api/kv/xyz", R"({"value":"v"})"), (R{400, "invalid_id"}));
+  EXPECT_EQ(code(http::verb::delete_, "/api/kv/xyz"), (R{400, "invalid_id"}));
+  EXPECT_EQ(
+      code(http::verb::put, "/api/kv/0f8fad5b-d9cb-469f-a165-70867728950e", R"({"value":"v"})"),
+      (R{404, "not_found"}));
+  EXPECT_EQ(code(http::verb::get, "/api/kv?limit=0"), (R{400, "bad_request"}));
+  EXPECT_EQ(code(http::verb::get, "/api/kv?consistency=maybe"), (R{400, "bad_request"}));
+  EXPECT_EQ(code(http::verb::patch, "/api/kv"), (R{405, "method_not_allowed"}));
+  EXPECT_EQ(code(http::verb::get, "/api/nothing"), (R{404, "not_found"}));
+  EXPECT_EQ(code(http::verb::post, "/_raft/append", "garbage"), (R{400, "bad_batch"}));
+  EXPECT_EQ(call(http::verb::get, "/_raft/sync-status").result_int(), 200) << "a single node leads";
+  // Still serving after all of that.
+  EXPECT_EQ(call(http::verb::get, "/status").result_int(), 200);
+}
+
+TEST_F(SingleNodeTest, ListPagesInIdOrder) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(
+        call(http::verb::post, "/api/kv", json({{"key", "k"}, {"value", std::to_string(i)}}).dump())
+            .result_int(),
+        201);
+  }
+  auto first = call(http::verb::get, "/api/kv?limit=3");
+  EXPECT_EQ(first["X-Total-Count"], "5");
+  const json page1 = parse(first);
+  ASSERT_EQ(page1.size(), 3u);
+  const json page2 =
+      parse(call(http::verb::get, "/api/kv?limit=3&after=" + page1[2]["id"].get<std::string>()));
+  ASSERT_EQ(page2.size(), 2u);
+  EXPECT_LT(page1[2]["id"], page2[0]["id"]);
+  EXPECT_EQ(parse(call(http::verb::get, "/api/kv?key=k&limit=10")).size(), 5u);
+  EXPECT_EQ(parse(call(http::verb::get, "/api/kv?key=other")).size(), 0u);
+}
+
+TEST_F(SingleNodeTest, StatusHealthAndMetricsDescribeTheNode) {
+  ASSERT_EQ(call(http::verb::post, "/api/kv", R"({"key":"k","value":"v"})").result_int(), 201);
+  const json status = parse(call(http::verb::get, "/status"));
+  EXPECT_EQ(status["node_id"], 0);
+  EXPECT_EQ(status["role"], "leader");
+  EXPECT_EQ(status["leader_id"], 0);
+  EXPECT_EQ(status["entry_count"], 1);
+  EXPECT_EQ(status["state_hash"].get<std::string>().size(), 16u);
+  EXPECT_GE(status["applied_index"].get<uint64_t>(), 2u);
+  for (const char* field :
+       {"address", "term", "leader", "commit_index", "last_index", "uptime_s", "version"}) {
+    EXPECT_TRUE(status.contains(field)) << field;
+  }
+  const json health = parse(call(http::verb::get, "/_raft/health"));
+  EXPECT_EQ(health["role"], "leader");
+  auto metrics = call(http::verb::get, "/metrics");
+  EXPECT_EQ(metrics.result_int(), 200);
+  EXPECT_TRUE(metrics[http::field::content_type].starts_with("text/plain; version=0.0.4"));
+  EXPECT_NE(metrics.body().find("\nraft_role 3\n"), std::string::npos);
+  EXPECT_NE(metrics.body().find("raft_append_latency_seconds_count 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace node

@@ -1,0 +1,166 @@
+#include "metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "raft_node.h"
+
+namespace node {
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  for (const auto& l : lines_of(text)) {
+    if (l == line) return true;
+  }
+  return false;
+}
+
+TEST(MetricsTest, CounterRendersHelpTypeAndLabelledSeries) {
+  Registry registry;
+  registry.counter("requests_total", "Requests.", {{"route", "/a"}, {"code", "200"}}).inc(3);
+  registry.counter("requests_total", "Requests.", {{"route", "/a"}, {"code", "404"}}).inc();
+  const std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, "# HELP requests_total Requests.")) << text;
+  EXPECT_TRUE(has_line(text, "# TYPE requests_total counter"));
+  EXPECT_TRUE(has_line(text, "requests_total{route=\"/a\",code=\"200\"} 3"));
+  EXPECT_TRUE(has_line(text, "requests_total{route=\"/a\",code=\"404\"} 1"));
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(MetricsTest, SameNameAndLabelsIsTheSameSeries) {
+  Registry registry;
+  Counter& a = registry.counter("c_total", "C.", {{"x", "1"}});
+  Counter& b = registry.counter("c_total", "C.", {{"x", "1"}});
+  EXPECT_EQ(&a, &b);
+  a.inc();
+  b.inc();
+  EXPECT_EQ(a.value(), 2u);
+}
+
+TEST(MetricsTest, GaugeWithoutLabelsRendersBareName) {
+  Registry registry;
+  registry.gauge("raft_term", "Term.").set(7);
+  registry.gauge("ratio", "Ratio.").set(0.25);
+  const std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, "# TYPE raft_term gauge"));
+  EXPECT_TRUE(has_line(text, "raft_term 7")) << text;
+  EXPECT_TRUE(has_line(text, "ratio 0.25"));
+}
+
+TEST(MetricsTest, LabelValuesAreEscaped) {
+  Registry registry;
+  registry.counter("e_total", "Line one\nback\\slash", {{"v", "a\"b\\c\nd"}}).inc();
+  const std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, "# HELP e_total Line one\\nback\\\\slash")) << text;
+  EXPECT_TRUE(has_line(text, "e_total{v=\"a\\\"b\\\\c\\nd\"} 1")) << text;
+}
+
+TEST(MetricsTest, HistogramRendersBucketsSumAndCount) {
+  Registry registry;
+  auto& h = registry.histogram("http_request_duration_seconds", "Latency.", {{"route", "/status"}});
+  h.observe(std::chrono::microseconds(800));
+  h.observe(std::chrono::milliseconds(30));
+  const std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, "# TYPE http_request_duration_seconds histogram"));
+  EXPECT_TRUE(
+      has_line(text, "http_request_duration_seconds_bucket{route=\"/status\",le=\"0.001\"} 1"))
+      << text;
+  EXPECT_TRUE(
+      has_line(text, "http_request_duration_seconds_bucket{route=\"/status\",le=\"0.05\"} 2"));
+  EXPECT_TRUE(
+      has_line(text, "http_request_duration_seconds_bucket{route=\"/status\",le=\"+Inf\"} 2"));
+  EXPECT_TRUE(has_line(text, "http_request_duration_seconds_sum{route=\"/status\"} 0.0308"));
+  EXPECT_TRUE(has_line(text, "http_request_duration_seconds_count{route=\"/status\"} 2"));
+}
+
+TEST(MetricsTest, SummaryRendersSumAndCountOnly) {
+  Registry registry;
+  registry.summary("raft_fsync_latency_seconds", "Fsync.").set(4, 0.5);
+  const std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, "# TYPE raft_fsync_latency_seconds summary"));
+  EXPECT_TRUE(has_line(text, "raft_fsync_latency_seconds_sum 0.5"));
+  EXPECT_TRUE(has_line(text, "raft_fsync_latency_seconds_count 4"));
+}
+
+TEST(MetricsTest, FamiliesRenderInNameOrderWithOneHeaderEach) {
+  Registry registry;
+  registry.gauge("zeta", "Z.").set(1);
+  registry.gauge("alpha", "A.", {{"k", "2"}}).set(1);
+  registry.gauge("alpha", "A.", {{"k", "1"}}).set(1);
+  const auto lines = lines_of(registry.render());
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines[0], "# HELP alpha A.");
+  EXPECT_EQ(lines[2], "alpha{k=\"1\"} 1");
+  EXPECT_EQ(lines[3], "alpha{k=\"2\"} 1");
+  EXPECT_EQ(lines[4], "# HELP zeta Z.");
+}
+
+TEST(MetricsTest, SeriesPastTheBoundShareOneOtherSeries) {
+  Registry registry(/*series_per_family_max=*/2);
+  registry.counter("r_total", "R.", {{"route", "a"}}).inc();
+  registry.counter("r_total", "R.", {{"route", "b"}}).inc();
+  registry.counter("r_total", "R.", {{"route", "c"}}).inc();
+  registry.counter("r_total", "R.", {{"route", "d"}}).inc();
+  const std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, "r_total{route=\"a\"} 1")) << text;
+  EXPECT_TRUE(has_line(text, "r_total{route=\"_other\"} 2")) << text;
+  EXPECT_FALSE(has_line(text, "r_total{route=\"d\"} 1"));
+}
+
+TEST(MetricsTest, HttpRequestsAreLabelledByRoutePatternAndCode) {
+  Registry registry;
+  record_http_request(registry, "/api/kv/:id", 404, std::chrono::milliseconds(2));
+  const std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, "http_requests_total{route=\"/api/kv/:id\",code=\"404\"} 1")) << text;
+  EXPECT_TRUE(has_line(text, "http_request_duration_seconds_count{route=\"/api/kv/:id\"} 1"));
+}
+
+TEST(MetricsTest, NodeStatusFillsTheRaftFamilies) {
+  NodeStatus status;
+  status.core.soft.term = 5;
+  status.core.soft.role = raft::Role::kLeader;
+  status.core.hard.commit_index = 42;
+  status.core.applied_index = 41;
+  status.counters.leader_changes = 3;
+  status.counters.proposals_accepted = 40;
+  status.log.persist_count = 10;
+  status.log.persist_latency_us_total = 20'000;
+  Registry registry;
+  update_node_metrics(registry, status);
+  const std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, "raft_term 5")) << text;
+  EXPECT_TRUE(has_line(text, "raft_role 3"));
+  EXPECT_TRUE(has_line(text, "raft_commit_index 42"));
+  EXPECT_TRUE(has_line(text, "raft_applied_index 41"));
+  EXPECT_TRUE(has_line(text, "raft_leader_changes_total 3"));
+  EXPECT_TRUE(has_line(text, "raft_proposals_total 40"));
+  EXPECT_TRUE(has_line(text, "raft_fsync_latency_seconds_sum 0.02"));
+  EXPECT_TRUE(has_line(text, "raft_fsync_latency_seconds_count 10"));
+}
+
+TEST(MetricsTest, EveryLineIsACommentOrASample) {
+  Registry registry;
+  update_node_metrics(registry, NodeStatus{});
+  record_http_request(registry, "/status", 200, std::chrono::microseconds(5));
+  for (const auto& line : lines_of(registry.render())) {
+    if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) continue;
+    const size_t space = line.rfind(' ');
+    ASSERT_NE(space, std::string::npos) << line;
+    const std::string name = line.substr(0, line.find_first_of("{ "));
+    ASSERT_FALSE(name.empty()) << line;
+    ASSERT_NE(line.substr(space + 1), "") << line;
+  }
+}
+
+}  // namespace
+}  // namespace node
