@@ -283,7 +283,34 @@ void KvApi::remove(Request request, Respond respond) {
   propose(std::move(command), std::move(request), std::move(respond));
 }
 
+namespace {
+
+// An Idempotency-Key names one request. A replayed result that could not have come from this
+// request means the key was reused for a different one: answering with the original result
+// would lie (a DELETE answered "201 Created"), so the API refuses it with 422, as the IETF
+// Idempotency-Key draft does.
+bool replay_matches(const kv::Command& command, const kv::ApplyResult& result) {
+  const auto& e = result.entry;
+  if (const auto* c = std::get_if<kv::CreateCommand>(&command.op)) {
+    return result.status == kv::ApplyStatus::kCreated && e && e->key == c->key &&
+           e->value == c->value;
+  }
+  if (const auto* u = std::get_if<kv::UpdateCommand>(&command.op)) {
+    if (result.status == kv::ApplyStatus::kNotFound) return true;
+    return result.status == kv::ApplyStatus::kUpdated && e && e->id == u->id &&
+           e->value == u->value && (!u->new_key || e->key == *u->new_key);
+  }
+  const auto& d = std::get<kv::DeleteCommand>(command.op);
+  if (result.status == kv::ApplyStatus::kNotFound) return true;
+  return result.status == kv::ApplyStatus::kDeleted && e && e->id == d.id;
+}
+
+}  // namespace
+
 void KvApi::propose(kv::Command command, Request request, Respond respond) {
+  // Kept only for keyed requests, to check a replayed answer against this request.
+  std::shared_ptr<const kv::Command> keyed =
+      command.idempotency_key.empty() ? nullptr : std::make_shared<const kv::Command>(command);
   const auto started = std::chrono::steady_clock::now();
   auto& latency = metrics_.histogram(
       "raft_append_latency_seconds",
@@ -291,14 +318,20 @@ void KvApi::propose(kv::Command command, Request request, Respond respond) {
   // Shared: the completion is copied on its way through the raft thread, the body may be 1 MiB.
   auto shared = std::make_shared<Request>(std::move(request));
   node_.propose(
-      std::move(command), [this, &latency, started, shared, respond](WriteOutcome outcome) {
+      std::move(command), [this, &latency, started, shared, keyed, respond](WriteOutcome outcome) {
         // Raft thread: only hand the work over.
-        asio::post(io_, [this, &latency, started, outcome = std::move(outcome), shared, respond] {
-          if (outcome.outcome == Outcome::kOk) {
-            latency.observe(std::chrono::steady_clock::now() - started);
-          }
-          on_write_done(outcome, std::move(*shared), respond);
-        });
+        asio::post(
+            io_, [this, &latency, started, outcome = std::move(outcome), shared, keyed, respond] {
+              if (outcome.outcome == Outcome::kOk) {
+                latency.observe(std::chrono::steady_clock::now() - started);
+                if (keyed && outcome.result.replayed && !replay_matches(*keyed, outcome.result)) {
+                  return respond(Response::error(
+                      422, "idempotency_key_reused",
+                      "this Idempotency-Key was already used for a different request"));
+                }
+              }
+              on_write_done(outcome, std::move(*shared), respond);
+            });
       });
 }
 
