@@ -206,7 +206,9 @@ void run_chaos(ClusterOptions options) {
   std::cout << "\n[chaos] answers:";
   for (const auto& [kind, count] : answers) std::cout << " {" << kind << ": " << count << "}";
   std::cout << std::endl;
-  EXPECT_GT(acked, ops / 2) << "most writes should succeed with a quorum always up";
+  // Availability under kills is not this test's subject (see Availability.*); it needs enough
+  // acknowledged writes for the checks below to mean something.
+  EXPECT_GE(acked, kWriters * kOpsPerWriterMin / 2) << "too few writes succeeded to check much";
 
   std::optional<std::map<std::string, Json>> reference;
   for (size_t i = 0; i < cluster.size(); ++i) {

@@ -199,7 +199,42 @@ bool wait_until(const std::function<bool()>& predicate, std::chrono::millisecond
   }
 }
 
+namespace {
+
+// [lo, hi] of the kernel's ephemeral ports (outgoing connections take their local port there).
+std::pair<uint16_t, uint16_t> ephemeral_port_range() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned lo = 32768, hi = 60999;
+  in >> lo >> hi;
+  return {static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)};
+}
+
+bool can_bind(uint16_t port) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io);
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), port);
+  boost::system::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  return !ec;
+}
+
+}  // namespace
+
 uint16_t free_loopback_port() {
+  // Below the ephemeral range, so that the thousands of client connections a test makes never
+  // take a node's port while it is down; random, so that concurrent tests rarely pick the same.
+  constexpr uint16_t kPortMin = 10000;
+  constexpr int kTriesMax = 200;
+  const uint16_t below = ephemeral_port_range().first;
+  if (below > kPortMin + 1000) {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    std::uniform_int_distribution<int> pick(kPortMin, below - 1);
+    for (int k = 0; k < kTriesMax; ++k) {
+      const auto port = static_cast<uint16_t>(pick(rng));
+      if (can_bind(port)) return port;
+    }
+  }
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor(io);
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), 0);
@@ -438,10 +473,8 @@ bool Cluster::start_all(std::string* error) {
   for (size_t i = 0; i < nodes_.size(); ++i) spawn(i);
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (wait_serving(i, kStartupTimeout)) continue;
-    const std::string output = file_text(output_path(i));
     *error = "node " + std::to_string(i) + " did not start serving on " + address(i);
-    const bool clash = output.find("cannot listen") != std::string::npos ||
-                       output.find("in use") != std::string::npos;
+    const bool clash = port_clash(i);
     stop_all();
     if (!clash) throw std::runtime_error(*error + ":\n" + tail_lines(output_path(i), 20));
     // Fresh data dirs for the next attempt: the members' addresses change with the ports.
@@ -492,27 +525,62 @@ std::optional<ExitStatus> Cluster::wait_exit(size_t i, std::chrono::milliseconds
 }
 
 void Cluster::restart(size_t i) {
-  spawn(i);
-  if (!wait_serving(i, kStartupTimeout)) {
-    throw std::runtime_error("node " + std::to_string(i) + " did not serve again after restart:\n" +
-                             tail_lines(output_path(i), 20));
+  for (int attempt = 1;; ++attempt) {
+    spawn(i);
+    if (wait_serving(i, kStartupTimeout)) return;
+    // Another process may hold the port for a moment (the members' ports cannot change): retry.
+    if (!port_clash(i) || attempt == kStartAttemptsMax) break;
+    std::cout << "[harness] node " << i << ": port " << port(i) << " busy at restart, retrying"
+              << std::endl;
+    std::this_thread::sleep_for(200ms);  // pacing between attempts, not a wait for a condition
   }
+  throw std::runtime_error("node " + std::to_string(i) + " did not serve again after restart:\n" +
+                           tail_lines(output_path(i), 20));
+}
+
+bool Cluster::port_clash(size_t i) const {
+  // Only what the latest start wrote (spawn() writes a banner before each start).
+  const std::string output = file_text(output_path(i));
+  const size_t banner = output.rfind("==== start");
+  const std::string latest = banner == std::string::npos ? output : output.substr(banner);
+  return latest.find("cannot listen") != std::string::npos;
 }
 
 bool Cluster::wait_serving(size_t i, std::chrono::milliseconds timeout) {
   const pid_t pid = nodes_.at(i).pid;
-  return wait_until(
-             [&] {
-               int status = 0;
-               if (std::this_thread::get_id() == owner_ &&
-                   ::waitpid(pid, &status, WNOHANG) == pid) {
-                 reap(i);
-                 return true;  // ended: stop waiting (reported as not serving below)
-               }
-               return request(i, "GET", "/status", {}, {}, 500ms).status == 200;
-             },
-             timeout, 10ms) &&
-         running(i);
+  const auto ended = [&] {
+    int status = 0;
+    if (std::this_thread::get_id() != owner_ || ::waitpid(pid, &status, WNOHANG) != pid) {
+      return false;
+    }
+    reap(i);
+    return true;
+  };
+  bool ours = false;
+  (void)wait_until(
+      [&] {
+        if (ended()) return true;  // stop waiting; reported as not serving
+        const auto s = state(i);
+        // Another test's node may answer on this port after a clash: check it is ours.
+        ours = s && is_ours(i, s->raw);
+        return ours;
+      },
+      timeout, 10ms);
+  // The process may have died right after answering (it was another one that answered).
+  return ours && !ended() && running(i);
+}
+
+bool Cluster::is_ours(size_t i, const Json& status) const {
+  if (status.value("node_id", uint64_t{999}) != i) return false;
+  const auto members = status.find("members");
+  if (members == status.end() || !members->is_array() || members->size() != nodes_.size()) {
+    return false;
+  }
+  for (const Json& member : *members) {
+    const uint64_t id = member.value("id", uint64_t{999});
+    if (id >= nodes_.size() || member.value("address", "") != address(id)) return false;
+  }
+  return true;
 }
 
 void Cluster::print_diagnostics() const {

@@ -212,6 +212,11 @@ class Cluster {
   void stop_all();
   void reap(size_t i);  // the process was waited for
   void check_owner_thread(const char* what) const;
+  // The latest start of node i failed to bind its port.
+  [[nodiscard]] bool port_clash(size_t i) const;
+  // `status` (a /status body) comes from node i of this cluster, not another test's node that
+  // took the same port.
+  [[nodiscard]] bool is_ours(size_t i, const Json& status) const;
   void print_diagnostics() const;
   [[nodiscard]] std::filesystem::path output_path(size_t i) const;
 
