@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Failover time of a 3-node stress_node cluster on loopback, over repeated leader kills.
+#
+# Usage: benchmarks/failover.sh [--kills 20] [--tick-ms 50] [--election-ticks 10] [--port 28180]
+#   Environment (same meaning as the flags): KILLS, TICK_MS, ELECTION_TICKS, PORT (the first of 3
+#   consecutive ports); STRESS_NODE (binary, default build/bin/stress_node); SLOW_MS (default
+#   1000: kills slower than this print the survivors' log lines since the kill); KEEP=1 keeps the
+#   temporary directory (data dirs and node logs) instead of removing it.
+#
+# What is measured, per kill: the leader is found through GET /status (role == "leader"), killed
+# with SIGKILL, and from that instant the script POSTs one logical write to /api/kv, alternating
+# between the two survivors (curl --max-time 1, the same Idempotency-Key on every retry, 10 ms
+# pause between attempts), until one answers 201. The failover time is the wall-clock time from
+# just before kill -9 to the receipt of that 201 (date +%s%N; it includes curl's own start-up, a
+# few ms). The killed node is then restarted with the same flags and data dir, and the next kill
+# waits until its applied_index has reached the leader's commit_index. At the end: each kill's
+# time, then min / median / p90 (nearest rank) / max. The aim is a worst case under 1 s.
+#
+# Every process it starts is stopped on exit. Exit codes: 0 done and every kill under SLOW_MS,
+# 1 setup failure or a step that did not finish in time (one line on stderr), 3 some kill slower.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+kills=${KILLS:-20}
+tick_ms=${TICK_MS:-50}
+election_ticks=${ELECTION_TICKS:-10}
+port=${PORT:-28180}
+stress_node=${STRESS_NODE:-$repo/build/bin/stress_node}
+slow_ms=${SLOW_MS:-1000}
+keep=${KEEP:-0}
+
+die() {
+  echo "failover: $*" >&2
+  exit 1
+}
+
+while (($#)); do
+  case $1 in
+    --kills) kills=${2:?--kills needs a value}; shift 2 ;;
+    --tick-ms) tick_ms=${2:?--tick-ms needs a value}; shift 2 ;;
+    --election-ticks) election_ticks=${2:?--election-ticks needs a value}; shift 2 ;;
+    --port) port=${2:?--port needs a value}; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+command -v curl >/dev/null || die "curl is needed (apt-get install -y curl)"
+command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
+[[ -x $stress_node ]] || die "no stress_node binary at $stress_node (build it or set STRESS_NODE)"
+
+ports=("$port" $((port + 1)) $((port + 2)))
+work=$(mktemp -d /tmp/failover.XXXXXX)
+pids=(0 0 0)
+
+cleanup() {
+  local pid deadline
+  for pid in "${pids[@]}"; do
+    if ((pid)); then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  deadline=$((SECONDS + 10))
+  for pid in "${pids[@]}"; do
+    ((pid)) || continue
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $keep == 1 ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "${ports[@]}"; do ! port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"; done
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# start_node I: starts member I with the cluster's flags, its own data dir, logs in node.log.
+start_node() {
+  local i=$1 j peers=()
+  for j in 0 1 2; do ((j == i)) || peers+=("$j@127.0.0.1:${ports[j]}"); done
+  "$stress_node" --node-id "$i" --port "${ports[i]}" --peers "$(IFS=,; echo "${peers[*]}")" \
+    --data-dir "$work/n$i" --tick-ms "$tick_ms" --election-ticks "$election_ticks" \
+    --log-level info >>"$work/n$i.out" 2>&1 &
+  pids[i]=$!
+}
+
+status_of() { curl -s --max-time 1 "http://127.0.0.1:${ports[$1]}/status"; }
+
+# Prints the index (0..2) of the node that says it leads, or nothing.
+leader_index() {
+  local i
+  for i in 0 1 2; do
+    if status_of "$i" | jq -e '.role == "leader"' >/dev/null 2>&1; then
+      echo "$i"
+      return
+    fi
+  done
+}
+
+# wait_leader SECONDS -> leader index, or die.
+wait_leader() {
+  local deadline=$((SECONDS + $1)) l
+  while ((SECONDS < deadline)); do
+    l=$(leader_index)
+    [[ -n $l ]] && { echo "$l"; return; }
+    sleep 0.05
+  done
+  die "no leader within $1 s (logs in $work/n*/node.log; KEEP=1 keeps them)"
+}
+
+# wait_caught_up I SECONDS: node I is up and its applied_index >= the leader's commit_index.
+wait_caught_up() {
+  local i=$1 deadline=$((SECONDS + $2)) l commit applied
+  while ((SECONDS < deadline)); do
+    kill -0 "${pids[i]}" 2>/dev/null || die "node $i exited after restart: $(tail -n 3 "$work/n$i.out")"
+    l=$(leader_index)
+    if [[ -n $l ]]; then
+      commit=$(status_of "$l" | jq -r '.commit_index' 2>/dev/null) || commit=
+      applied=$(status_of "$i" | jq -r '.applied_index' 2>/dev/null) || applied=
+      if [[ $commit =~ ^[0-9]+$ && $applied =~ ^[0-9]+$ ]] && ((applied >= commit)); then return; fi
+    fi
+    sleep 0.05
+  done
+  die "node $i did not catch up within $2 s (logs in $work/n$i/node.log; KEEP=1 keeps them)"
+}
+
+for i in 0 1 2; do start_node "$i"; done
+lead=$(wait_leader 30)
+for i in 0 1 2; do wait_caught_up "$i" 30; done
+echo "cluster up on ports ${ports[*]} (--tick-ms $tick_ms --election-ticks $election_ticks:" \
+  "election timeout $((tick_ms * election_ticks))-$((2 * tick_ms * election_ticks)) ms); leader is node $lead"
+echo "load: $(uptime | sed 's/.*load average/load average/')"
+
+value=$(printf 'v%.0s' {1..100})
+times=()
+slow=0
+for ((k = 1; k <= kills; k++)); do
+  lead=$(wait_leader 30)
+  old_term=$(status_of "$lead" | jq -r '.term')
+  survivors=()
+  for i in 0 1 2; do ((i == lead)) || survivors+=("$i"); done
+  declare -A log_lines=()
+  for i in "${survivors[@]}"; do log_lines[$i]=$(wc -l <"$work/n$i/node.log"); done
+
+  idem="failover-$$-$k"
+  body="{\"key\":\"failover-$k\",\"value\":\"$value\"}"
+  t0=$(now_ms)
+  kill -KILL "${pids[lead]}"
+  # Reaped at once (a few ms at most, inside the measured time): bash would otherwise report
+  # "Killed" on stderr whenever it next noticed.
+  wait "${pids[lead]}" 2>/dev/null || true
+  attempts=0
+  codes=()
+  while :; do
+    target=${survivors[attempts % 2]}
+    attempts=$((attempts + 1))
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -X POST \
+      -H 'Content-Type: application/json' -H "Idempotency-Key: $idem" -d "$body" \
+      "http://127.0.0.1:${ports[target]}/api/kv") || true
+    [[ $code == 201 ]] && break
+    codes+=("$code")
+    (($(now_ms) - t0 < 30000)) || die "kill $k: no 201 within 30 s (answers: ${codes[*]})"
+    sleep 0.01
+  done
+  t1=$(now_ms)
+  ms=$((t1 - t0))
+  times+=("$ms")
+
+  new_lead=$(leader_index)
+  new_term=$(if [[ -n $new_lead ]]; then status_of "$new_lead" | jq -r '.term'; fi)
+  # Answers before the 201, counted by status code (000: no answer within 1 s or refused).
+  summary=
+  if ((${#codes[@]})); then
+    summary=$(printf '%s\n' "${codes[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
+  fi
+  printf 'kill %2d: node %s (term %s) killed; first 201 after %5d ms from node %s; %d attempts%s; new leader node %s term %s\n' \
+    "$k" "$lead" "$old_term" "$ms" "$target" "$attempts" "${summary:+ (before it: $summary)}" \
+    "${new_lead:-?}" "${new_term:-?}"
+  if ((ms > slow_ms)); then
+    slow=1
+    for i in "${survivors[@]}"; do
+      echo "  node $i log since the kill at $(date -d "@$((t0 / 1000)).$(printf '%03d' $((t0 % 1000)))" '+%FT%T.%3N'):"
+      tail -n +"$((log_lines[$i] + 1))" "$work/n$i/node.log" | head -n 20 | sed 's/^/    | /'
+    done
+  fi
+  unset log_lines
+
+  start_node "$lead"
+  wait_caught_up "$lead" 60
+done
+
+echo
+echo "failover times over $kills kills (ms, kill -9 to first 201), --tick-ms $tick_ms --election-ticks $election_ticks:"
+echo "  ${times[*]}"
+printf '%s\n' "${times[@]}" | sort -n | awk '
+  { v[NR] = $1 }
+  END {
+    n = NR
+    median = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    p90 = v[int(0.9 * n + 0.999999)]
+    printf "  min %d  median %g  p90 %d  max %d\n", v[1], median, p90, v[n]
+  }'
+echo "load: $(uptime | sed 's/.*load average/load average/')"
+if ((slow)); then
+  echo "failover: some kills took over $slow_ms ms (see above)" >&2
+  exit 3
+fi
