@@ -36,7 +36,7 @@ struct RaftNodeConfig {
   int tick_ms = 50;
   int election_timeout_ticks = 10;  // randomized in [t, 2t) ticks: 500-1000 ms by default
   int heartbeat_interval_ticks = 1;
-  uint64_t snapshot_threshold_entries = 10000;     // snapshot once this many applied past the last
+  uint64_t snapshot_threshold_entries = 100000;    // snapshot once this many applied past the last
   uint64_t snapshot_keep_entries = 1000;           // log kept behind a snapshot for slow followers
   std::chrono::milliseconds commit_timeout{5000};  // past it a write's outcome is unknown (504)
   std::chrono::milliseconds read_timeout{3000};

@@ -47,7 +47,7 @@ TEST(OptionsTest, DefaultsMatchTheDesign) {
   EXPECT_EQ(o.log_level, "info");
   EXPECT_EQ(o.tick_ms, 50);
   EXPECT_EQ(o.election_ticks, 10);
-  EXPECT_EQ(o.snapshot_threshold_entries, 10000u);
+  EXPECT_EQ(o.snapshot_threshold_entries, 100000u);
   EXPECT_EQ(o.body_limit_bytes, 1u << 20);
   EXPECT_EQ(o.commit_timeout, std::chrono::milliseconds(5000));
 }
