@@ -1,32 +1,36 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian 12 machine (as root): installs the packages, builds (Release),
-# then runs a short demonstration. Until stress_node exists that is the deterministic cluster
-# simulator running the real consensus core; later issues make it start a cluster.
+# then runs the main job of the project (issue 4):
+#   1. bombarder cluster start            a 3-node stress_node cluster on 127.0.0.1:PORT..PORT+2
+#   2. bombarder storm --chaos            random creates/reads/updates/deletes on random nodes
+#                                         for DURATION seconds while a random node is killed
+#                                         (SIGKILL or SIGTERM) every KILL_INTERVAL seconds and
+#                                         restarted; every write carries an Idempotency-Key
+#   3. bombarder verify --deep            replicas identical (hashes, every entry), and every
+#                                         acknowledged write of the storm present on every node
+#   4. bombarder cluster stop
+# The data goes to a fresh directory under data/ (printed). Exits non-zero if a step fails.
+#
+# Environment: PORT (default 8080), DURATION (default 60), KILL_INTERVAL (default 10),
+# CONCURRENCY (default 50).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
 bash scripts/build.sh
 
-sim=build/tests/raft_sim
-seeds=200
-demo_seed=1
+port=${PORT:-8080}
+duration=${DURATION:-60}
+kill_interval=${KILL_INTERVAL:-10}
+concurrency=${CONCURRENCY:-50}
+export STRESS_TEST_DATA=${STRESS_TEST_DATA:-$PWD/data/run-$(date -u +%Y%m%dT%H%M%SZ)}
+bombarder=build/bin/bombarder
+echo "== data: $STRESS_TEST_DATA"
+trap '"$bombarder" cluster stop >/dev/null 2>&1 || true' EXIT
 
-echo
-echo "== $sim --seeds $seeds --start 0"
-echo "   $seeds simulated 3- or 5-node clusters, each from its own seed: a network that drops,"
-echo "   duplicates, delays and partitions, crashes that lose unsynced writes, restarts. The Raft"
-echo "   safety properties are checked after every event; each run ends with a liveness phase."
-"$sim" --seeds "$seeds" --start 0
-
-echo
-echo "== $sim --seed $demo_seed --verbose, milestones only"
-echo "   (cluster config, phases, faults, leader changes, transfers; the full trace has"
-echo "   every tick, message, proposal and snapshot)"
-trace=$(mktemp)
-trap 'rm -f "$trace"' EXIT
-"$sim" --seed "$demo_seed" --verbose >"$trace"
-{ grep -E '^seed |^t=[0-9]+ ([A-Z]+|transfer) |^t=[0-9]+ soft_state .* leader ' \
-    "$trace" || true; } | head -n 40
-tail -n 1 "$trace"
-echo "   full trace: $(wc -l <"$trace") lines; replay it with: $sim --seed $demo_seed --verbose"
+step() { echo; echo "== bombarder $*"; "$bombarder" "$@"; }
+step cluster start --port "$port" --nodes 3
+step storm --chaos --kill-interval "$kill_interval" --downtime 2 --duration "$duration" \
+  --concurrency "$concurrency"
+step verify --deep
+step cluster stop

@@ -280,12 +280,25 @@ namespace {
 
 // fork + exec with stdout and stderr appended to `output_path`; the child dies with the thread
 // that forked it (PR_SET_PDEATHSIG).
-pid_t spawn_process(const std::vector<std::string>& args, const std::string& output_path) {
+// `extra_env` entries ("NAME=VALUE") replace or extend the test's environment.
+pid_t spawn_process(const std::vector<std::string>& args, const std::string& output_path,
+                    const std::vector<std::string>& extra_env = {}) {
   // Everything the child needs is prepared before fork(): after it only async-signal-safe calls
   // (the test may have other threads).
   std::vector<char*> argv;
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const std::string& entry : extra_env) envp.push_back(const_cast<char*>(entry.c_str()));
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view current(*e);
+    const std::string_view name = current.substr(0, current.find('='));
+    const bool replaced = std::any_of(extra_env.begin(), extra_env.end(), [&](const auto& x) {
+      return std::string_view(x).substr(0, x.find('=')) == name;
+    });
+    if (!replaced) envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -303,7 +316,7 @@ pid_t spawn_process(const std::vector<std::string>& args, const std::string& out
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execv(argv[0], argv.data());
+  ::execve(argv[0], argv.data(), envp.data());
   ::_exit(127);
 }
 
@@ -332,11 +345,18 @@ std::optional<ExitStatus> wait_process(pid_t pid, std::chrono::milliseconds time
 RunResult run_stress_node(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   std::vector<std::string> argv = {STRESS_NODE_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::string out_path = (fs::temp_directory_path() / "stress_node_it.run.XXXXXX").string();
+  return run_program(argv, timeout);
+}
+
+std::string stress_node_binary() { return STRESS_NODE_BIN; }
+
+RunResult run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                      const std::vector<std::string>& extra_env) {
+  std::string out_path = (fs::temp_directory_path() / "integration.run.XXXXXX").string();
   const int fd = ::mkstemp(out_path.data());
   if (fd < 0) throw std::runtime_error("mkstemp: " + std::string(std::strerror(errno)));
   ::close(fd);
-  const pid_t pid = spawn_process(argv, out_path);
+  const pid_t pid = spawn_process(argv, out_path, extra_env);
   RunResult result;
   result.status = wait_process(pid, timeout);
   if (!result.status) {

@@ -110,6 +110,16 @@ struct RunResult {
 [[nodiscard]] RunResult run_stress_node(const std::vector<std::string>& args,
                                         std::chrono::milliseconds timeout = 10s);
 
+// Runs any program (`argv[0]` a path) to completion with stdout and stderr captured together,
+// bounded by `timeout` (then SIGKILLed: status nullopt). `extra_env` entries ("NAME=VALUE")
+// replace or extend the environment.
+[[nodiscard]] RunResult run_program(const std::vector<std::string>& argv,
+                                    std::chrono::milliseconds timeout,
+                                    const std::vector<std::string>& extra_env = {});
+
+// The stress_node binary this tree built.
+[[nodiscard]] std::string stress_node_binary();
+
 // /status of one node, the fields tests compare.
 struct NodeState {
   std::string role;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Is bombarder's load generator the bottleneck? (issue 4: it must reach at least half of what
+# wrk reaches against the same trivial local HTTP server.)
+#
+# Starts benchmarks' trivial_http_server (answers every POST with 201 and a fixed entry, does no
+# work) on a loopback port, then, side by side in one run, for each connection count:
+#   wrk -t2 -cN -dD --latency -s benchmarks/wrk_post_unique.lua      (unique-key POSTs)
+#   bombarder flood --nodes PORT --concurrency N --duration D         (the same POSTs, with
+#                                                                      Idempotency-Key headers,
+#                                                                      JSON parsing of answers)
+# and prints requests/s, p50 and p99 of both and the ratio bombarder/wrk.
+#
+# Usage: benchmarks/loadgen_vs_wrk.sh [BUILD_DIR]   env: DURATION (s, default 10),
+#        CONNECTIONS (default "10 50"), SERVER_THREADS (default 1)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+build=${1:-build}
+duration=${DURATION:-10}
+connections=${CONNECTIONS:-10 50}
+server_threads=${SERVER_THREADS:-1}
+server="$build/benchmarks/trivial_http_server"
+bombarder="$build/bin/bombarder"
+for binary in "$server" "$bombarder"; do
+  [[ -x "$binary" ]] || { echo "loadgen_vs_wrk: $binary missing; run scripts/build.sh" >&2; exit 1; }
+done
+command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
+port=$((20000 + RANDOM % 10000))
+work=$(mktemp -d)
+"$server" "$port" "$server_threads" &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$port/status" && break
+  sleep 0.05
+done
+
+# wrk's latency lines are "50%  484.00us"; print milliseconds.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}'; }
+
+printf "%-6s %-10s %12s %9s %9s\n" conns tool "req/s" "p50 ms" "p99 ms"
+for c in $connections; do
+  wrk -t2 -c"$c" -d"${duration}s" --latency -s benchmarks/wrk_post_unique.lua \
+    "http://127.0.0.1:$port" >"$work/wrk.txt"
+  wrk_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
+  wrk_p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt" | to_ms)
+  wrk_p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt" | to_ms)
+  STRESS_TEST_DATA="$work/data" "$bombarder" flood --nodes "$port" --concurrency "$c" \
+    --duration "$duration" --json >"$work/bombarder.json"
+  read -r b_rps b_p50 b_p99 < <(python3 -c 'import json,sys
+d=json.load(open(sys.argv[1])); l=d["latency"]
+print("%.0f %.2f %.2f" % (d["throughput_rps"], l["p50_ms"], l["p99_ms"]))' "$work/bombarder.json")
+  printf "%-6s %-10s %12.0f %9s %9s\n" "$c" wrk "$wrk_rps" "$wrk_p50" "$wrk_p99"
+  printf "%-6s %-10s %12.0f %9s %9s   %.0f%% of wrk\n" "$c" bombarder "$b_rps" "$b_p50" "$b_p99" \
+    "$(echo "100 * $b_rps / $wrk_rps" | bc -l)"
+done

@@ -1,0 +1,51 @@
+// `cluster start` and `cluster stop` (issue 4 "Cluster control"): local stress_node processes,
+// one per member, on consecutive ports, with data and logs under $STRESS_TEST_DATA/node-<id>
+// (design.md §4), recorded in cluster.json so that stop, chaos and every command's default node
+// list find them again.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bombarder {
+
+inline constexpr size_t kClusterNodesMax = 9;
+
+struct StartFlags {
+  int port = 8080;       // node i listens on port + i
+  int nodes = 3;         // [1, kClusterNodesMax]
+  std::string node_bin;  // "" = stress_node beside bombarder
+  std::string host = "127.0.0.1";
+  std::string log_level = "info";
+  // Passed to every node when set; unset leaves the node's own default.
+  std::optional<int> tick_ms;
+  std::optional<int> election_ticks;
+  std::optional<uint64_t> snapshot_threshold;
+  std::optional<int> commit_timeout_ms;
+  double timeout_s = 15;  // wait for every node to serve and a leader to be elected
+  bool fresh = false;     // remove the nodes' data directories first
+  bool json = false;
+};
+
+struct StopFlags {
+  double grace_s = 10;  // SIGTERM, then SIGKILL after this
+  bool json = false;
+};
+
+// The command line of member `id` (argv[0] = `node_binary`): its id, port base_port + id, the
+// other members as ID@HOST:PORT, its data directory `data_dir`, and the timing flags that are set.
+[[nodiscard]] std::vector<std::string> node_command_line(const StartFlags& flags,
+                                                         const std::string& node_binary,
+                                                         uint64_t id, const std::string& data_dir);
+
+// Validates the flags (CommandError kExitUsage), refuses a running cluster or a taken port
+// (kExitEnvironment), spawns and records the nodes, waits for a leader and prints the members.
+[[nodiscard]] int run_cluster_start(const StartFlags& flags);
+
+// Stops every recorded node that is still the process we started (SIGTERM, SIGKILL after the
+// grace period) and removes the record once none runs. No record: CommandError kExitEnvironment.
+[[nodiscard]] int run_cluster_stop(const StopFlags& flags);
+
+}  // namespace bombarder

@@ -1,0 +1,55 @@
+// $STRESS_TEST_DATA/cluster.json (design.md §4): what `cluster start` launched, so that
+// `cluster stop`, the chaos killer and the default node list of every command find it again.
+//
+// The file is rewritten atomically (temporary file + rename), so a reader never sees half of it.
+// A node's `args` are its whole command line: restarting it with them makes it the same member
+// with the same data directory (design.md §4).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/endpoint.h"
+
+namespace bombarder {
+
+struct NodeRecord {
+  uint64_t id = 0;
+  common::Endpoint endpoint;
+  pid_t pid = 0;
+  std::filesystem::path data_dir;
+  std::filesystem::path output_path;  // the node's stdout/stderr (console.log)
+  std::vector<std::string> args;      // argv, argv[0] the stress_node binary
+};
+
+struct ClusterRecord {
+  std::string started_at;  // ISO 8601 UTC
+  std::filesystem::path node_binary;
+  std::vector<NodeRecord> nodes;
+
+  [[nodiscard]] std::vector<common::Endpoint> endpoints() const;
+  [[nodiscard]] const NodeRecord* find(const common::Endpoint& endpoint) const;
+};
+
+[[nodiscard]] std::filesystem::path cluster_record_path();  // data_root() / "cluster.json"
+
+// nullopt when there is no record. Throws CommandError(kExitEnvironment) when it exists but
+// cannot be read or parsed (the message names the file, so the user can remove it).
+[[nodiscard]] std::optional<ClusterRecord> load_cluster_record();
+// Throws CommandError(kExitEnvironment) when it cannot be written.
+void save_cluster_record(const ClusterRecord& record);
+void remove_cluster_record();
+
+// The nodes a command addresses when --nodes is not given: the recorded cluster's members, or
+// the reference default 127.0.0.1:8080-8082.
+[[nodiscard]] std::vector<common::Endpoint> default_nodes();
+
+// "2026-11-22T07:41:02.123Z"
+[[nodiscard]] std::string utc_timestamp_now();
+
+}  // namespace bombarder

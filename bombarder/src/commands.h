@@ -1,0 +1,19 @@
+// The subcommands of bombarder (design.md §4). Each add_* registers its subcommand(s) on `app`;
+// when one is chosen, its callback runs the command and stores the exit code (cli.h) in
+// `exit_code`. Commands report failures by throwing CommandError.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace bombarder {
+
+// cluster start|stop|status|sync-status|resync (cluster_command.cc)
+void add_cluster_commands(CLI::App& app, int& exit_code);
+// flood, burst, mixed, storm [--chaos] (load_command.cc)
+void add_load_commands(CLI::App& app, int& exit_code);
+// verify (verify_command.cc)
+void add_verify_command(CLI::App& app, int& exit_code);
+// watch (watch_command.cc)
+void add_watch_command(CLI::App& app, int& exit_code);
+
+}  // namespace bombarder

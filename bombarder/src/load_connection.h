@@ -1,0 +1,60 @@
+// One keep-alive HTTP/1.1 connection of one load worker to one node, the way wrk drives load:
+// a worker sends its next request on the connection its previous answer came back on, the
+// request goes out as one preformatted buffer, and the answer is parsed by Beast. The hot path
+// has no pool, queue, strand or timer-per-operation stream. (common::HttpClientPool, with its
+// queues and strand, serves the control commands; through it the load engine reached about half
+// of wrk's rate against a do-nothing server, see benchmarks/loadgen_vs_wrk.sh.)
+//
+// Single-threaded: every call and callback happens on the one thread running `io`.
+// A failed or timed-out exchange closes the connection; the next send reconnects.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/asio.h"
+
+namespace bombarder {
+
+class LoadConnection {
+ public:
+  using Response = boost::beast::http::response<boost::beast::http::string_body>;
+  // `ec` empty: `response` holds the answer (any status). Otherwise a transport error:
+  // connection_refused, timed_out (the deadline passed), eof, connection_reset, ...
+  using Done = std::function<void(boost::system::error_code ec, Response& response)>;
+
+  LoadConnection(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint to)
+      : socket_(io), timer_(io), to_(to) {}
+
+  // `wire` (a complete HTTP/1.1 request, keep-alive) must stay alive until `done` runs. One
+  // exchange at a time.
+  void send(const std::string& wire, std::chrono::milliseconds timeout, Done done);
+  void close();
+
+  // Appends a request to `out`: request line, Host, Content-Type and Content-Length when there
+  // is a body, `extra_header` (already "Name: value\r\n" or empty), blank line, body.
+  static void format_request(std::string& out, std::string_view method, std::string_view target,
+                             std::string_view host, std::string_view extra_header,
+                             std::string_view body);
+
+ private:
+  void write();
+  void finish(boost::system::error_code ec);
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;
+  boost::asio::ip::tcp::endpoint to_;
+  bool connected_ = false;
+  bool timed_out_ = false;
+  uint64_t exchange_ = 0;  // numbers the exchanges, so a late timer cannot hit the next one
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
+  Response response_;
+  const std::string* wire_ = nullptr;
+  Done done_;
+};
+
+}  // namespace bombarder

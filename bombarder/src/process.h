@@ -1,0 +1,52 @@
+// Process control for the nodes bombarder starts: spawn detached (they outlive the command that
+// started them), recognise them by PID plus command line (a recycled PID is never signalled),
+// stop them with SIGTERM then SIGKILL.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bombarder {
+
+// fork + exec of argv[0] with `argv`, in its own session (setsid: a Ctrl-C on bombarder's
+// terminal does not reach the nodes), stdin from /dev/null, stdout and stderr appended to
+// `output_path`. Throws CommandError(kExitEnvironment) when fork fails; an exec failure makes
+// the child exit 127 with the reason in `output_path`.
+[[nodiscard]] pid_t spawn_detached(const std::vector<std::string>& argv,
+                                   const std::filesystem::path& output_path);
+
+// True if `pid` runs (not a zombie) and its command line is a stress_node whose arguments
+// include `--port <port>`: the check that keeps a recycled PID from being signalled. Reaps
+// `pid` first if it is an exited child of this process.
+[[nodiscard]] bool is_node_process(pid_t pid, uint16_t port);
+
+// True while `pid` exists and is not a zombie (reaping it if it is our exited child).
+[[nodiscard]] bool process_alive(pid_t pid);
+
+enum class StopOutcome {
+  kNotRunning,
+  kTerminated,        // ended after SIGTERM
+  kKilled,            // ended after SIGKILL (kill_process)
+  kKilledAfterGrace,  // SIGTERM was not enough within the grace period; SIGKILL ended it
+  kStillRunning,
+};
+[[nodiscard]] const char* to_string(StopOutcome outcome);
+
+// SIGTERM, wait up to `grace` for the process to end, then SIGKILL and wait up to 5 s more.
+[[nodiscard]] StopOutcome stop_process(pid_t pid, std::chrono::milliseconds grace);
+// SIGKILL and wait (bounded, 5 s) until it is gone.
+[[nodiscard]] StopOutcome kill_process(pid_t pid);
+
+// True if something accepts TCP connections on host:port right now, or the port cannot be
+// bound: either way a node cannot be started there.
+[[nodiscard]] bool port_in_use(const std::string& host, uint16_t port);
+
+// The directory of the running executable (/proc/self/exe), to find stress_node beside it.
+[[nodiscard]] std::filesystem::path executable_dir();
+
+}  // namespace bombarder

@@ -1,0 +1,44 @@
+// Runs the built bombarder binary in a test: each BombarderEnv is a fresh $STRESS_TEST_DATA
+// root, so the cluster.json, node data and run records of one test never meet another's.
+//
+// Cleanup: nodes started through `bombarder cluster start` are detached on purpose (they outlive
+// the command), so the destructor runs `cluster stop` and then, as a backstop, SIGKILLs every
+// PID still recorded in cluster.json that is a stress_node. The root is removed unless the test
+// failed or INTEGRATION_KEEP is set (then its path and the node logs' tails are printed).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cluster_harness.h"
+
+namespace integration {
+
+class BombarderEnv {
+ public:
+  BombarderEnv();
+  ~BombarderEnv();
+  BombarderEnv(const BombarderEnv&) = delete;
+  BombarderEnv& operator=(const BombarderEnv&) = delete;
+
+  [[nodiscard]] const std::filesystem::path& root() const { return root_; }
+
+  // bombarder <args...> with STRESS_TEST_DATA=root(); stdout and stderr together in `output`.
+  [[nodiscard]] RunResult run(const std::vector<std::string>& args,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+
+  // A base port P such that P .. P+count-1 are all free on 127.0.0.1 right now, below the
+  // ephemeral range so that outgoing connections do not take them meanwhile.
+  [[nodiscard]] static uint16_t free_port_range(size_t count);
+
+ private:
+  std::filesystem::path root_;
+};
+
+// The exit code of a run, or -1 when it was killed or timed out.
+[[nodiscard]] int exit_code(const RunResult& result);
+
+}  // namespace integration

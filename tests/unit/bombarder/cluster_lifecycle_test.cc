@@ -1,0 +1,111 @@
+// cluster_lifecycle.h without processes: the node command lines `cluster start` builds, and the
+// flag checks that must refuse (exit 2) before anything is started.
+#include "cluster_lifecycle.h"
+
+#include <gtest/gtest.h>
+
+#include "cli.h"
+
+namespace bombarder {
+namespace {
+
+TEST(NodeCommandLine, NamesEveryOtherMemberWithItsIdAndLeavesUnsetTimingsToTheNode) {
+  StartFlags flags;
+  flags.port = 9000;
+  flags.nodes = 3;
+  const std::vector<std::string> argv = node_command_line(flags, "/bin/stress_node", 1, "/d/n1");
+  const std::vector<std::string> expected = {"/bin/stress_node",
+                                             "--node-id",
+                                             "1",
+                                             "--host",
+                                             "127.0.0.1",
+                                             "--port",
+                                             "9001",
+                                             "--data-dir",
+                                             "/d/n1",
+                                             "--log-level",
+                                             "info",
+                                             "--peers",
+                                             "0@127.0.0.1:9000,2@127.0.0.1:9002"};
+  EXPECT_EQ(argv, expected);
+}
+
+TEST(NodeCommandLine, PassesTheTimingsThatAreSet) {
+  StartFlags flags;
+  flags.port = 9000;
+  flags.nodes = 2;
+  flags.host = "10.0.0.5";
+  flags.log_level = "debug";
+  flags.tick_ms = 20;
+  flags.election_ticks = 12;
+  flags.snapshot_threshold = 500;
+  flags.commit_timeout_ms = 1500;
+  const std::vector<std::string> argv = node_command_line(flags, "sn", 0, "d");
+  const std::vector<std::string> expected = {"sn",
+                                             "--node-id",
+                                             "0",
+                                             "--host",
+                                             "10.0.0.5",
+                                             "--port",
+                                             "9000",
+                                             "--data-dir",
+                                             "d",
+                                             "--log-level",
+                                             "debug",
+                                             "--peers",
+                                             "1@10.0.0.5:9001",
+                                             "--tick-ms",
+                                             "20",
+                                             "--election-ticks",
+                                             "12",
+                                             "--snapshot-threshold",
+                                             "500",
+                                             "--commit-timeout-ms",
+                                             "1500"};
+  EXPECT_EQ(argv, expected);
+}
+
+TEST(NodeCommandLine, SingleNodeHasNoPeers) {
+  StartFlags flags;
+  flags.nodes = 1;
+  const std::vector<std::string> argv = node_command_line(flags, "sn", 0, "d");
+  EXPECT_EQ(std::find(argv.begin(), argv.end(), "--peers"), argv.end());
+}
+
+int start_exit_code(const StartFlags& flags) {
+  try {
+    (void)run_cluster_start(flags);
+  } catch (const CommandError& e) {
+    return e.exit_code();
+  }
+  return kExitOk;
+}
+
+TEST(ClusterStartFlags, OutOfRangeValuesAreUsageErrors) {
+  StartFlags f;
+  f.nodes = 0;
+  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  f.nodes = static_cast<int>(kClusterNodesMax) + 1;
+  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  f = {};
+  f.port = 65534;  // 3 nodes would need 65536
+  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  f = {};
+  f.host = "not a host";
+  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  f = {};
+  f.timeout_s = 0;
+  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  f = {};
+  f.tick_ms = 0;
+  EXPECT_EQ(start_exit_code(f), kExitUsage);
+}
+
+TEST(ClusterStartFlags, MissingNodeBinaryIsAnEnvironmentError) {
+  StartFlags f;
+  f.node_bin = "/nonexistent/stress_node";
+  EXPECT_EQ(start_exit_code(f), kExitEnvironment);
+}
+
+}  // namespace
+}  // namespace bombarder

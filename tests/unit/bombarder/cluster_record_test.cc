@@ -1,0 +1,135 @@
+// cluster_record.h and the node addresses of cli.h: what `cluster start` writes is what `cluster
+// stop`, chaos and the default node list read back; node URLs as users write them.
+#include "cluster_record.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "cli.h"
+
+namespace bombarder {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh $STRESS_TEST_DATA for one test; the previous value is restored afterwards.
+class ClusterRecordTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const char* old = std::getenv("STRESS_TEST_DATA")) saved_ = old;
+    std::string pattern = (fs::temp_directory_path() / "cluster_record_test.XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+    ::setenv("STRESS_TEST_DATA", root_.c_str(), 1);
+  }
+  void TearDown() override {
+    if (saved_) {
+      ::setenv("STRESS_TEST_DATA", saved_->c_str(), 1);
+    } else {
+      ::unsetenv("STRESS_TEST_DATA");
+    }
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  fs::path root_;
+  std::optional<std::string> saved_;
+};
+
+TEST_F(ClusterRecordTest, SavedRecordLoadsBackFieldForField) {
+  ClusterRecord record;
+  record.started_at = "2026-01-01T00:00:00.000Z";
+  record.node_binary = "/opt/bin/stress_node";
+  for (uint64_t id = 0; id < 2; ++id) {
+    NodeRecord node;
+    node.id = id;
+    node.endpoint = {"127.0.0.1", static_cast<uint16_t>(9000 + id)};
+    node.pid = static_cast<pid_t>(4000 + id);
+    node.data_dir = root_ / ("node-" + std::to_string(id));
+    node.output_path = node.data_dir / "console.log";
+    node.args = {"/opt/bin/stress_node", "--node-id", std::to_string(id)};
+    record.nodes.push_back(node);
+  }
+  save_cluster_record(record);
+  EXPECT_EQ(cluster_record_path(), root_ / "cluster.json");
+
+  const std::optional<ClusterRecord> loaded = load_cluster_record();
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->started_at, record.started_at);
+  EXPECT_EQ(loaded->node_binary, record.node_binary);
+  ASSERT_EQ(loaded->nodes.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(loaded->nodes[i].id, record.nodes[i].id);
+    EXPECT_EQ(loaded->nodes[i].endpoint, record.nodes[i].endpoint);
+    EXPECT_EQ(loaded->nodes[i].pid, record.nodes[i].pid);
+    EXPECT_EQ(loaded->nodes[i].data_dir, record.nodes[i].data_dir);
+    EXPECT_EQ(loaded->nodes[i].output_path, record.nodes[i].output_path);
+    EXPECT_EQ(loaded->nodes[i].args, record.nodes[i].args);
+  }
+  // The recorded members are every command's default nodes.
+  EXPECT_EQ(default_nodes(), record.endpoints());
+  ASSERT_NE(loaded->find({"127.0.0.1", 9001}), nullptr);
+  EXPECT_EQ(loaded->find({"127.0.0.1", 9001})->id, 1u);
+  EXPECT_EQ(loaded->find({"127.0.0.1", 9009}), nullptr);
+
+  remove_cluster_record();
+  EXPECT_FALSE(load_cluster_record().has_value());
+}
+
+TEST_F(ClusterRecordTest, WithoutARecordTheDefaultNodesAreTheReferencePorts) {
+  const std::vector<common::Endpoint> expected = {
+      {"127.0.0.1", 8080}, {"127.0.0.1", 8081}, {"127.0.0.1", 8082}};
+  EXPECT_EQ(default_nodes(), expected);
+}
+
+TEST_F(ClusterRecordTest, UnreadableRecordIsAnEnvironmentErrorNamingTheFile) {
+  std::ofstream(root_ / "cluster.json") << "{\"nodes\": [ {\"id\": 0 } ]";
+  try {
+    (void)load_cluster_record();
+    FAIL() << "a broken record loaded";
+  } catch (const CommandError& e) {
+    EXPECT_EQ(e.exit_code(), kExitEnvironment);
+    EXPECT_NE(std::string(e.what()).find((root_ / "cluster.json").string()), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ParseNodeUrl, AcceptsTheFormsUsersWrite) {
+  const common::Endpoint expected{"127.0.0.1", 8081};
+  EXPECT_EQ(parse_node_url("http://127.0.0.1:8081"), expected);
+  EXPECT_EQ(parse_node_url("http://127.0.0.1:8081/"), expected);
+  EXPECT_EQ(parse_node_url("127.0.0.1:8081"), expected);
+  EXPECT_EQ(parse_node_url("8081"), expected);
+  EXPECT_EQ(parse_node_url("http://node-a.local:80"), (common::Endpoint{"node-a.local", 80}));
+  EXPECT_EQ(node_url(expected), "http://127.0.0.1:8081");
+}
+
+int usage_code(std::string_view text) {
+  try {
+    (void)parse_node_url(text);
+  } catch (const CommandError& e) {
+    return e.exit_code();
+  }
+  return kExitOk;
+}
+
+TEST(ParseNodeUrl, RefusesWhatIsNotANodeAddressAsAUsageError) {
+  EXPECT_EQ(usage_code("http://x:notaport"), kExitUsage);
+  EXPECT_EQ(usage_code("https://127.0.0.1:8080"), kExitUsage);
+  EXPECT_EQ(usage_code("http://127.0.0.1:8080/status"), kExitUsage);
+  EXPECT_EQ(usage_code("127.0.0.1:70000"), kExitUsage);
+  EXPECT_EQ(usage_code(""), kExitUsage);
+}
+
+TEST(ParseNodeList, SplitsCommasAndRefusesEmptyItems) {
+  const std::vector<common::Endpoint> nodes =
+      parse_node_list({"8080,http://127.0.0.1:8081", "8082"});
+  ASSERT_EQ(nodes.size(), 3u);
+  EXPECT_EQ(nodes[2], (common::Endpoint{"127.0.0.1", 8082}));
+  EXPECT_THROW((void)parse_node_list({"8080,,8081"}), CommandError);
+}
+
+}  // namespace
+}  // namespace bombarder
