@@ -96,7 +96,7 @@ std::string member_summary(const Options& options) {
   return out;
 }
 
-node::RaftNodeConfig raft_config(const Options& options) {
+node::RaftNodeConfig raft_config(const Options& options, node::Registry& metrics) {
   node::RaftNodeConfig config;
   config.id = options.node_id;
   config.voters = options.voters();
@@ -104,6 +104,10 @@ node::RaftNodeConfig raft_config(const Options& options) {
   config.election_timeout_ticks = options.election_ticks;
   config.snapshot_threshold_entries = options.snapshot_threshold_entries;
   config.commit_timeout = options.commit_timeout;
+  config.persist_latency = &metrics.histogram(
+      "raft_log_persist_duration_seconds",
+      "Time to make one batch of log entries and hard state durable (one synced RocksDB "
+      "WriteBatch: fsync included).");
   return config;
 }
 
@@ -119,7 +123,7 @@ struct Process {
                  node::record_http_request(metrics, route, status, took);
                }),
         transport(io, options.node_id, options.peers()),
-        node(raft_config(options), std::move(store), transport),
+        node(raft_config(options, metrics), std::move(store), transport),
         pool(io, kForwardConnectionsMax),
         kv_api(io, node, pool, metrics,
                {.self_id = options.node_id,

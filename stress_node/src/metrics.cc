@@ -244,7 +244,8 @@ void update_node_metrics(Registry& registry, const NodeStatus& status) {
   counter("raft_log_bytes_persisted_total", "Bytes written to the log.", log.bytes_persisted);
   counter("raft_fsyncs_total", "Synced log writes.", log.sync_count);
   // The storage keeps only a total and the latest value, so this is a summary (sum/count),
-  // not a histogram: rate(_sum)/rate(_count) is the mean persist latency.
+  // not a histogram: rate(_sum)/rate(_count) is the mean persist latency. The distribution is
+  // raft_log_persist_duration_seconds, observed by the raft thread around each persist.
   registry
       .summary("raft_fsync_latency_seconds",
                "Time to persist one batch to the log, fsync included (sum and count).")

@@ -35,7 +35,11 @@ class RaftNode::Io final : public raft::BatchIo {
   explicit Io(RaftNode& node) : node_(node) {}
 
   void persist(const raft::Ready& ready) override {
+    const auto started = Clock::now();
     const kv::Status status = node_.store_->persist(ready);
+    if (node_.config_.persist_latency != nullptr) {
+      node_.config_.persist_latency->observe(Clock::now() - started);
+    }
     if (!status.is_ok()) {
       // Continuing would send promises (votes, acknowledgements) we did not keep.
       spdlog::critical("persist failed: {}; aborting", status.to_string());

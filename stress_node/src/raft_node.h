@@ -24,6 +24,7 @@
 
 #include "kv/codec.h"
 #include "kv/store.h"
+#include "metrics.h"
 #include "peer_sender.h"
 #include "raft/batch.h"
 #include "raft/raft_core.h"
@@ -43,6 +44,8 @@ struct RaftNodeConfig {
   size_t pending_writes_max = 20000;  // client writes waiting for commit; more get kBusy
   size_t pending_reads_max = 20000;
   size_t inbox_max = 100000;  // queued inputs to the raft thread; more are refused (kBusy)
+  // Observes every log persist (one synced WriteBatch per Ready batch), when set.
+  LatencyHistogram* persist_latency = nullptr;
 };
 
 enum class Outcome : uint8_t {

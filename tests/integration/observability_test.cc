@@ -37,6 +37,10 @@ TEST(Observability, MetricsArePrometheusTextWithRaftFigures) {
     EXPECT_EQ(cluster.metric(i, "raft_is_leader"), i == *leader ? 1.0 : 0.0) << "node " << i;
     EXPECT_GE(cluster.metric(i, "raft_applied_index").value_or(0), 2.0) << "node " << i;
     EXPECT_EQ(cluster.metric(i, "kv_entries"), 1.0) << "node " << i;
+    // Every node persisted at least its first entries: the fsync histogram has observations.
+    EXPECT_NE(r.body.find("# TYPE raft_log_persist_duration_seconds histogram"), std::string::npos);
+    EXPECT_GE(cluster.metric(i, "raft_log_persist_duration_seconds_count").value_or(0), 1.0)
+        << "node " << i;
   }
   // The leader counted the proposal and the client request by route and code.
   EXPECT_GE(cluster.metric(*leader, "raft_proposals_total").value_or(0), 1.0);
