@@ -46,10 +46,13 @@ for c in $connections; do
   wrk_p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt" | to_ms)
   STRESS_TEST_DATA="$work/data" "$bombarder" flood --nodes "$port" --concurrency "$c" \
     --duration "$duration" --json >"$work/bombarder.json"
-  read -r b_rps b_p50 b_p99 < <(python3 -c 'import json,sys
-d=json.load(open(sys.argv[1])); l=d["latency"]
-print("%.0f %.2f %.2f" % (d["throughput_rps"], l["p50_ms"], l["p99_ms"]))' "$work/bombarder.json")
+  # The summary is pretty-printed JSON with sorted keys: the first p50_ms/p99_ms are the
+  # overall latency's (the "latency" object precedes "operations").
+  json_number() { grep -m1 "\"$1\":" "$work/bombarder.json" | tr -dc '0-9.\n'; }
+  b_rps=$(json_number throughput_rps)
+  b_p50=$(printf "%.2f" "$(json_number p50_ms)")
+  b_p99=$(printf "%.2f" "$(json_number p99_ms)")
   printf "%-6s %-10s %12.0f %9s %9s\n" "$c" wrk "$wrk_rps" "$wrk_p50" "$wrk_p99"
   printf "%-6s %-10s %12.0f %9s %9s   %.0f%% of wrk\n" "$c" bombarder "$b_rps" "$b_p50" "$b_p99" \
-    "$(echo "100 * $b_rps / $wrk_rps" | bc -l)"
+    "$(awk -v b="$b_rps" -v w="$wrk_rps" 'BEGIN {print 100 * b / w}')"
 done
