@@ -40,19 +40,19 @@ void add_start(CLI::App& cluster, int& exit_code) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cmd->add_option_function<int>(
          "--tick-ms", [f](const int& v) { f->tick_ms = v; },
-         "Raft tick length of every node in ms [default: the node's, 50]")
+         "Raft tick length of every node in ms [default: the node's own]")
       ->check(CLI::Range(1, 10000));
   cmd->add_option_function<int>(
          "--election-ticks", [f](const int& v) { f->election_ticks = v; },
-         "Election timeout in ticks [default: the node's, 10]")
+         "Election timeout in ticks [default: the node's own]")
       ->check(CLI::Range(3, 10000));
   cmd->add_option_function<uint64_t>(
          "--snapshot-threshold", [f](const uint64_t& v) { f->snapshot_threshold = v; },
-         "Applied entries between snapshots [default: the node's, 10000]")
+         "Applied entries between snapshots [default: the node's own]")
       ->check(CLI::PositiveNumber);
   cmd->add_option_function<int>(
          "--commit-timeout-ms", [f](const int& v) { f->commit_timeout_ms = v; },
-         "How long a write waits for commit before 504 [default: the node's, 5000]")
+         "How long a write waits for commit before 504 [default: the node's own]")
       ->check(CLI::Range(100, 600000));
   cmd->add_option("--timeout", f->timeout_s,
                   "Seconds to wait for the nodes to serve and elect a leader")

@@ -15,5 +15,9 @@ void add_load_commands(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
 // watch (watch_command.cc)
 void add_watch_command(CLI::App& app, int& exit_code);
+// check: linearizability of a recorded history (check_command.cc)
+void add_check_command(CLI::App& app, int& exit_code);
+// proxy: the Toxiproxy-compatible network-fault proxy (proxy_command.cc)
+void add_proxy_command(CLI::App& app, int& exit_code);
 
 }  // namespace bombarder

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   bombarder::add_load_commands(app, exit_code);
   bombarder::add_verify_command(app, exit_code);
   bombarder::add_watch_command(app, exit_code);
+  bombarder::add_check_command(app, exit_code);
+  bombarder::add_proxy_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
