@@ -30,6 +30,23 @@ json snapshot_json(const raft::SnapshotMeta& meta) {
           {"checksum", hex16(meta.checksum)}};
 }
 
+json duration_json(const DurationStats& d) {
+  return {{"count", d.count},
+          {"last", d.last_ms},
+          {"max", d.max_ms},
+          {"mean", d.count == 0 ? 0.0 : static_cast<double>(d.total_ms) / d.count}};
+}
+
+json timings_json(const SnapshotTimings& t) {
+  json sending = json::object();
+  for (const auto& [id, ms] : t.sending_for_ms) sending[std::to_string(id)] = ms;
+  return {{"created", duration_json(t.created)},
+          {"sent", duration_json(t.sent)},
+          {"sends_abandoned", t.sends_abandoned},
+          {"installed", duration_json(t.installed)},
+          {"sending_now", std::move(sending)}};
+}
+
 Response not_leader(const json& leader) {
   Response response =
       Response::error(503, "not_leader", "only the leader answers this; ask the leader", leader);
@@ -229,7 +246,8 @@ void RaftApi::resync_stats(Request, Respond respond) {
                                {"snapshot_bytes_received", c.snapshot_bytes_received},
                                {"forced_resyncs", forced_resyncs_},
                                {"failures", forced_resync_failures_},
-                               {"current_snapshot", snapshot_json(s.snapshot)}}));
+                               {"current_snapshot", snapshot_json(s.snapshot)},
+                               {"durations_ms", timings_json(s.snapshot_timings)}}));
 }
 
 void RaftApi::force_resync(Request request, Respond respond) {

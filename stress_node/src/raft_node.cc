@@ -37,8 +37,11 @@ class RaftNode::Io final : public raft::BatchIo {
   void persist(const raft::Ready& ready) override {
     const auto started = Clock::now();
     const kv::Status status = node_.store_->persist(ready);
-    if (node_.config_.persist_latency != nullptr) {
-      node_.config_.persist_latency->observe(Clock::now() - started);
+    const auto took = Clock::now() - started;
+    if (node_.config_.persist_latency != nullptr) node_.config_.persist_latency->observe(took);
+    if (ready.snapshot && status.is_ok()) {
+      node_.snapshot_timings_.installed.add(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
     }
     if (!status.is_ok()) {
       // Continuing would send promises (votes, acknowledgements) we did not keep.
@@ -302,11 +305,44 @@ void RaftNode::maybe_snapshot() {
         spdlog::error("snapshot commit failed: {}", st.to_string());
         return;
       }
+      snapshot_timings_.created.add(static_cast<uint64_t>(took_ms));
       spdlog::info("snapshot at index {} written in {} ms; log compacted",
                    store_->log().snapshot_meta().index, took_ms);
     };
     if (!post(std::move(commit))) snapshot_in_progress_ = false;
   });
+}
+
+void RaftNode::track_snapshot_sends(const raft::CoreStatus& core, Clock::time_point now) {
+  const auto ms = [now](Clock::time_point since) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count();
+  };
+  std::map<raft::NodeId, std::pair<Clock::time_point, raft::Index>> still;
+  snapshot_timings_.sending_for_ms.clear();
+  if (core.soft.role == raft::Role::kLeader) {
+    for (const raft::FollowerStatus& f : core.followers) {
+      auto it = snapshot_sends_.find(f.id);
+      if (f.state == raft::ProgressState::kSnapshot) {
+        const auto entry =
+            it != snapshot_sends_.end() ? it->second : std::make_pair(now, f.snapshot_index);
+        still.emplace(f.id, entry);
+        snapshot_timings_.sending_for_ms[f.id] = ms(entry.first);
+      } else if (it != snapshot_sends_.end()) {
+        if (f.match_index >= it->second.second) {
+          snapshot_timings_.sent.add(static_cast<uint64_t>(ms(it->second.first)));
+        } else {
+          ++snapshot_timings_.sends_abandoned;
+        }
+      }
+    }
+  }
+  // Transfers to followers we no longer track (we stopped leading) count as abandoned.
+  for (const auto& [id, entry] : snapshot_sends_) {
+    if (!still.contains(id) && core.soft.role != raft::Role::kLeader) {
+      ++snapshot_timings_.sends_abandoned;
+    }
+  }
+  snapshot_sends_ = std::move(still);
 }
 
 void RaftNode::refresh_status() {
@@ -319,6 +355,8 @@ void RaftNode::refresh_status() {
   s.pending_writes = pending_writes_.size();
   s.pending_reads = pending_reads_.size();
   const auto now = Clock::now();
+  track_snapshot_sends(s.core, now);
+  s.snapshot_timings = snapshot_timings_;
   for (const auto& [peer, at] : last_contact_) {
     s.last_contact_ms[peer] =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - at).count();

@@ -9,6 +9,7 @@
 // RaftNode synchronously (post the work to your own executor instead).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -73,6 +74,31 @@ struct ReadOutcome {
 
 // A consistent copy of what /status, /_raft/health, /_raft/sync-status and /metrics show,
 // refreshed by the raft thread after every batch.
+// Count, total, last and longest of one kind of timed operation (milliseconds).
+struct DurationStats {
+  uint64_t count = 0;
+  uint64_t total_ms = 0;
+  uint64_t last_ms = 0;
+  uint64_t max_ms = 0;
+  void add(uint64_t ms) {
+    ++count;
+    total_ms += ms;
+    last_ms = ms;
+    max_ms = std::max(max_ms, ms);
+  }
+};
+
+// How long snapshot work took (for /_raft/resync_stats), measured on the raft thread.
+struct SnapshotTimings {
+  DurationStats created;    // capture + serialize + commit of a local snapshot
+  DurationStats installed;  // follower: installing a received snapshot into the store
+  // Leader: from a follower entering snapshot progress until it replicates again at or past
+  // the snapshot's index (the whole transfer, as the follower experienced it).
+  DurationStats sent;
+  uint64_t sends_abandoned = 0;  // left snapshot progress without reaching the index
+  std::map<raft::NodeId, int64_t> sending_for_ms;  // transfers under way: ms so far
+};
+
 struct NodeStatus {
   raft::CoreStatus core;
   raft::CoreCounters counters;
@@ -85,6 +111,7 @@ struct NodeStatus {
   // Follower last contact (leader only): ms since the last message from each peer.
   std::map<raft::NodeId, int64_t> last_contact_ms;
   std::map<raft::NodeId, uint64_t> send_failures;  // filled by the transport via note_*
+  SnapshotTimings snapshot_timings;
 };
 
 class RaftNode {
@@ -163,6 +190,13 @@ class RaftNode {
   std::map<uint64_t, PendingRead> pending_reads_;
   uint64_t next_read_id_ = 1;
   std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_contact_;
+  // Times snapshot transfers to followers from the progress states in `core` (raft thread).
+  void track_snapshot_sends(const raft::CoreStatus& core,
+                            std::chrono::steady_clock::time_point now);
+  // Raft thread: snapshot timings, and the transfers under way (start time, snapshot index).
+  SnapshotTimings snapshot_timings_;
+  std::map<raft::NodeId, std::pair<std::chrono::steady_clock::time_point, raft::Index>>
+      snapshot_sends_;
   bool snapshot_in_progress_ = false;
   std::thread snapshot_thread_;  // serializes one snapshot at a time off the raft thread
 

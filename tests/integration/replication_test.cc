@@ -282,6 +282,14 @@ TEST(Scenario4, KilledFollowerCatchesUpBySnapshotWhenTheLeaderCompacted) {
             << "[scenario4] leader resync_stats " << leader_stats.dump() << std::endl;
   EXPECT_GE(victim_stats.value("snapshots_received", uint64_t{0}), 1u) << victim_stats.dump();
   EXPECT_GE(leader_stats.value("snapshots_sent", uint64_t{0}), 1u) << leader_stats.dump();
+  // The transfer and the install were timed (the leader counts a send once the follower
+  // replicates again past the snapshot: converged above).
+  EXPECT_GE(leader_stats["durations_ms"]["sent"].value("count", uint64_t{0}), 1u)
+      << leader_stats.dump();
+  EXPECT_GE(leader_stats["durations_ms"]["created"].value("count", uint64_t{0}), 1u)
+      << leader_stats.dump();
+  EXPECT_GE(victim_stats["durations_ms"]["installed"].value("count", uint64_t{0}), 1u)
+      << victim_stats.dump();
   expect_all_present(cluster, victim, batch.acked);
   EXPECT_EQ(cluster.state(victim)->entry_count, batch.acked.size());
 }
