@@ -374,8 +374,9 @@ void KvApi::on_write_done(const WriteOutcome& outcome, Request request, Respond 
     case Outcome::kTimeout:
       return respond(
           Response::error(504, "commit_timeout", "outcome unknown", leader_fields(outcome.leader)));
-    case Outcome::kShuttingDown:
-      // The write may already be in the log and be committed by the next leader: unknown.
+    case Outcome::kStopped:
+      // The write is in the log and may be committed by the next leader: unknown. (A write
+      // the stopping node never took is kShuttingDown: a plain 503 below.)
       return respond(Response::error(504, "shutting_down",
                                      "the node stopped before the write was confirmed; outcome "
                                      "unknown",

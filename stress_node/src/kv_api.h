@@ -19,8 +19,8 @@
 // "leader" (address) when known; commit not confirmed in time -> 504
 // {"error":"commit_timeout","message":"outcome unknown"}; a write pending when the node stops
 // -> 504 {"error":"shutting_down"} (it may still commit under the next leader); a forward
-// the leader did not answer in time -> 504 {"error":"forward_timeout"}. Reads refused
-// while stopping -> 503.
+// the leader did not answer in time -> 504 {"error":"forward_timeout"}. Reads, and writes the
+// stopping node never proposed -> 503 {"error":"shutting_down"} (safe to retry elsewhere).
 //
 // Threads: handlers run on the io_context thread; RaftNode completions are posted back to it.
 // KvApi must outlive the RaftNode's pending requests (stop the node first).

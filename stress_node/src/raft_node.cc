@@ -24,6 +24,7 @@ const char* to_string(Outcome outcome) {
     case Outcome::kLost: return "lost";
     case Outcome::kTimeout: return "timeout";
     case Outcome::kShuttingDown: return "shutting_down";
+    case Outcome::kStopped: return "stopped";
     case Outcome::kInvalid: return "invalid";
   }
   return "unknown";
@@ -148,7 +149,7 @@ void RaftNode::run() {
     maybe_snapshot();
     refresh_status();
   }
-  fail_all_pending(Outcome::kShuttingDown);
+  fail_all_pending();
   refresh_status();
 }
 
@@ -218,10 +219,13 @@ void RaftNode::expire_requests(Clock::time_point now) {
   }
 }
 
-void RaftNode::fail_all_pending(Outcome outcome) {
-  for (auto& [index, w] : pending_writes_) w.done(WriteOutcome{outcome, raft::kNoNode, {}});
+void RaftNode::fail_all_pending() {
+  // These writes are in the log: a later leader may still commit them.
+  for (auto& [index, w] : pending_writes_) {
+    w.done(WriteOutcome{Outcome::kStopped, raft::kNoNode, {}});
+  }
   pending_writes_.clear();
-  for (auto& [id, r] : pending_reads_) r.done(ReadOutcome{outcome, raft::kNoNode});
+  for (auto& [id, r] : pending_reads_) r.done(ReadOutcome{Outcome::kShuttingDown, raft::kNoNode});
   pending_reads_.clear();
 }
 

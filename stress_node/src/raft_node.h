@@ -56,7 +56,8 @@ enum class Outcome : uint8_t {
   kBusy,          // a bound was hit; retry later
   kLost,          // definitely not applied (leadership changed before commit); safe to retry
   kTimeout,       // not confirmed in time: the write may or may not be applied (504)
-  kShuttingDown,  // the node is stopping
+  kShuttingDown,  // the node is stopping and did not take the request: not applied (503)
+  kStopped,       // proposed, then the node stopped before the commit was seen: unknown (504)
   kInvalid,       // the command breaks libkv's bounds (kv::encode_command refused it): 400
 };
 const char* to_string(Outcome outcome);
@@ -126,7 +127,7 @@ class RaftNode {
 
   void start();
   // Hands leadership to the most up-to-date peer if we lead (bounded by `timeout`), then stops
-  // the raft thread; pending requests complete with kShuttingDown.
+  // the raft thread; pending writes complete with kStopped, pending reads with kShuttingDown.
   void stop(std::chrono::milliseconds transfer_timeout);
 
   // A replicated write. On a follower completes at once with kNotLeader + leader.
@@ -163,7 +164,7 @@ class RaftNode {
   [[nodiscard]] bool stopping() const;
   void hand_over_leadership(std::chrono::milliseconds timeout);
   void expire_requests(std::chrono::steady_clock::time_point now);
-  void fail_all_pending(Outcome outcome);
+  void fail_all_pending();  // at stop: writes kStopped (504), reads kShuttingDown (503)
   void on_applied(const std::vector<kv::ApplyResult>& results,
                   const std::vector<raft::Entry>& entries);
   void on_snapshot_installed(raft::Index index);

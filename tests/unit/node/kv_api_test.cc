@@ -220,6 +220,18 @@ class SingleNodeTest : public ::testing::Test {
   std::thread thread_;
 };
 
+// A write the node refuses because it is stopping was never proposed: 503 (retry elsewhere),
+// not the 504 "outcome unknown" of a write that was in the log when the node stopped.
+TEST_F(SingleNodeTest, AWriteArrivingAfterStopIsRefusedWith503NotUnknown) {
+  node_->stop(std::chrono::milliseconds(0));
+  const auto refused = call(http::verb::post, "/api/kv", R"({"key":"k","value":"v"})");
+  EXPECT_EQ(refused.result_int(), 503) << refused.body();
+  EXPECT_EQ(parse(refused)["error"], "shutting_down");
+  EXPECT_EQ(refused["Retry-After"], "1");
+  const auto read = call(http::verb::get, "/api/kv");
+  EXPECT_EQ(read.result_int(), 503) << read.body();
+}
+
 TEST_F(SingleNodeTest, CreateReadUpdateDeleteRoundTrip) {
   auto created = call(http::verb::post, "/api/kv", R"({"key":"k1","value":"hello"})");
   ASSERT_EQ(created.result_int(), 201) << created.body();
