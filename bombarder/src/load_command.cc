@@ -12,6 +12,8 @@
 #include "cli.h"
 #include "cluster_record.h"
 #include "commands.h"
+#include "history.h"
+#include "linearizability.h"
 #include "load_engine.h"
 #include "load_report.h"
 #include "run_record.h"
@@ -41,6 +43,9 @@ struct LoadFlags {
   size_t threads = 0;
   bool json = false;
   std::string csv;
+  std::string history;
+  bool check = false;
+  double check_timeout_s = 60;
   // burst
   uint64_t burst_size = 50;
   uint64_t bursts = 5;
@@ -94,6 +99,15 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--csv", f.csv,
                   "Write one row per request to this file: time_unix_s, node, operation, "
                   "status, latency_ms, attempts, outcome");
+  cmd->add_option("--history", f.history,
+                  "Record every operation and fault to this file, one JSON object per line "
+                  "(docs/history.md)");
+  cmd->add_flag("--check", f.check,
+                "After the load, check that the recorded history is linearizable (recorded to "
+                "the run's history.jsonl unless --history is given); exit 1 unless it is");
+  cmd->add_option("--check-timeout", f.check_timeout_s,
+                  "Seconds the --check search may take; past it the verdict is unknown")
+      ->capture_default_str();
 }
 
 struct Output {
@@ -169,7 +183,13 @@ int run_load_command(const LoadFlags& f) {
     leader = *view.leader;
   }
 
+  const auto check_timeout = seconds_flag(f.check_timeout_s, "--check-timeout");
   RunRecord run = begin_run_record(f.name);
+  std::unique_ptr<HistoryWriter> history;
+  if (!f.history.empty() || f.check) {
+    history = std::make_unique<HistoryWriter>(f.history.empty() ? run.dir / "history.jsonl"
+                                                                : std::filesystem::path(f.history));
+  }
   LoadSpec spec;
   spec.name = f.name;
   spec.nodes = nodes;
@@ -182,6 +202,7 @@ int run_load_command(const LoadFlags& f) {
   spec.deadline = deadline;
   spec.threads = f.threads;
   spec.csv_path = f.csv;
+  spec.history = history.get();
   spec.key_prefix = f.name + "-" + run.id;
   spec.idempotency_prefix = run.id + "-";
   switch (f.command) {
@@ -241,6 +262,7 @@ int run_load_command(const LoadFlags& f) {
   std::unique_ptr<ChaosMonkey> monkey;
   if (f.chaos) {
     monkey = std::make_unique<ChaosMonkey>(*record, chaos_spec, [&](const ChaosEvent& e) {
+      if (history) history->fault(e.action, e.node_id, e.address, e.detail);
       if (f.json) return;
       std::lock_guard lock(output.mutex);
       if (output.progress) clear_progress(stderr);
@@ -290,6 +312,32 @@ int run_load_command(const LoadFlags& f) {
   }
   std::signal(SIGINT, previous_handler);
   if (output.progress) clear_progress(stderr);
+  std::optional<CheckResult> check;
+  std::string check_text;       // human
+  std::string check_json_text;  // for the summary
+  std::filesystem::path history_path;
+  if (history) {
+    history_path = history->path();
+    history->close();
+  }
+  if (f.check) {
+    if (!f.json) {
+      std::printf("checking the history %s ...\n", history_path.c_str());
+      std::fflush(stdout);
+    }
+    History recorded;
+    try {
+      recorded = read_history(history_path);
+    } catch (const HistoryError& e) {
+      environment_error("cannot check " + history_path.string() + ": " +
+                        (e.line() > 0 ? "line " + std::to_string(e.line()) + ": " : "") + e.what());
+    }
+    CheckOptions options;
+    options.timeout = check_timeout;
+    check = check_history(recorded, options);
+    check_json_text = check_json(recorded, *check);
+    if (!f.json) check_text = describe_check(recorded, *check);
+  }
 
   run.acked = std::move(result.acked);
   run.summary = json_summary(header, result, events);
@@ -298,9 +346,12 @@ int run_load_command(const LoadFlags& f) {
   run.summary["nodes"] = Json::array();
   for (const auto& node : nodes) run.summary["nodes"].push_back(node.to_string());
   run.summary["acked_ids"] = run.acked.size();
+  if (history) run.summary["history"] = history_path.string();
+  if (check) run.summary["check"] = Json::parse(check_json_text);
   save_run_record(run);
 
-  const bool passed = result.success_pct() >= f.min_success && !result.interrupted && restarts_ok;
+  const bool passed = result.success_pct() >= f.min_success && !result.interrupted && restarts_ok &&
+                      (!check || check->verdict == Verdict::kOk);
   if (f.json) {
     Json out = run.summary;
     out["passed"] = passed;
@@ -315,6 +366,23 @@ int run_load_command(const LoadFlags& f) {
     if (!restarts_ok) std::cout << "  a node the chaos stopped did not come back (see above)\n";
     std::cout << "  record      " << run.dir.string() << " (" << run.acked.size()
               << " acknowledged ids; `bombarder verify` checks them)\n";
+    if (history) std::cout << "  history     " << history_path.string() << "\n";
+    if (check) {
+      std::cout << "  linearizability check (`bombarder check " << history_path.string() << "`):\n";
+      size_t from = 0;
+      while (from < check_text.size()) {
+        const size_t to = check_text.find('\n', from);
+        std::cout << "    " << check_text.substr(from, to - from) << "\n";
+        if (to == std::string::npos) break;
+        from = to + 1;
+      }
+      if (check->verdict != Verdict::kOk) {
+        std::cout << "  result      FAIL (the history is "
+                  << (check->verdict == Verdict::kViolation ? "not linearizable"
+                                                            : "not proven linearizable in time")
+                  << ")\n";
+      }
+    }
   }
   return passed ? kExitOk : kExitCheckFailed;
 }

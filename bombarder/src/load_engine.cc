@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "common/asio.h"
+#include "history.h"
 #include "load_connection.h"
 
 namespace bombarder {
@@ -123,9 +124,12 @@ class Shard {
         rng_(std::random_device{}() ^ (index * 0x9e3779b97f4a7c15ULL)),
         preferred_(spec_.leader) {
     workers_.reserve(workers);
+    const uint64_t first_client =
+        spec_.history != nullptr ? spec_.history->allocate_clients(workers) : 0;
     for (size_t i = 0; i < workers; ++i) {
       workers_.push_back(std::make_unique<Worker>(io_));
       workers_.back()->connections.resize(spec_.nodes.size());
+      workers_.back()->client = first_client + i;
     }
     for (const common::Endpoint& node : spec_.nodes) host_fields_.push_back(node.to_string());
     for (uint32_t w : spec_.mix.weight) mix_total_ += w;
@@ -161,10 +165,12 @@ class Shard {
     int last_status = 0;
     std::string last_problem;  // "503 no_leader", "connection refused", ...
     FailureKind transient_kind = FailureKind::kConnection;
+    std::string read_value;  // what an answered read returned (history)
   };
   struct Worker {
     explicit Worker(asio::io_context& io) : timer(io) {}
     asio::steady_timer timer;
+    uint64_t client = 0;  // history client id
     Op op;
     std::string wire;  // the request being sent, preformatted
     std::vector<std::unique_ptr<LoadConnection>> connections;  // by node, opened on first use
@@ -362,6 +368,7 @@ class Shard {
           return fail(w, FailureKind::kBadResponse);
         }
         result_.acked[id] = AckedWrite{op.key, op.value, false, false, {}, false};
+        if (spec_.history != nullptr) op.id = id;
         if (needs_ids_) ids_.push_back(std::move(id));
         break;
       }
@@ -372,6 +379,7 @@ class Shard {
           op.last_problem = "read answered without a value";
           return fail(w, FailureKind::kBadResponse);
         }
+        if (spec_.history != nullptr) op.read_value = entry["value"].get<std::string>();
         if (known != result_.acked.end() && entry["value"] != known->second.value) {
           op.last_problem = "read of " + op.id + " returned '" +
                             entry["value"].get<std::string>().substr(0, 40) +
@@ -434,7 +442,49 @@ class Shard {
     }
     completed.fetch_add(1, std::memory_order_relaxed);
     if (shared_.csv != nullptr) write_csv_row(op, failure, latency_us);
+    if (spec_.history != nullptr) record_history(w, failure, now);
     next(w);
+  }
+
+  // The history's outcome rule (docs/history.md): ok when the node answered 2xx (a read's 404
+  // and a read that returned another value than expected are observations, hence ok too);
+  // a write that did not succeed is unknown when an attempt may have reached the log or the
+  // answer was a 5xx other than 503 or a 2xx we could not read, else failed (not applied).
+  void record_history(const Worker& w, std::optional<FailureKind> failure, Clock::time_point now) {
+    const Op& op = w.op;
+    HistoryOp h;
+    h.client = w.client;
+    h.kind = op.kind;
+    h.id = op.id;
+    h.key = op.key;
+    h.value = op.value;
+    h.invoke_ns = spec_.history->ns_since_origin(op.started);
+    h.complete_ns = spec_.history->ns_since_origin(now);
+    h.status = op.last_status;
+    h.attempts = op.attempts;
+    if (!failure || *failure == FailureKind::kWrongValue) {
+      h.outcome = Outcome::kOk;
+      h.read_value = op.read_value;
+    } else if (op.kind == OpKind::kRead && *failure == FailureKind::kNotFound) {
+      h.outcome = Outcome::kOk;
+      h.read_absent = true;
+    } else if (is_write(op.kind) &&
+               (op.maybe_applied || *failure == FailureKind::kOutcomeUnknown ||
+                *failure == FailureKind::kServerError || *failure == FailureKind::kBadResponse)) {
+      h.outcome = Outcome::kUnknown;
+    } else {
+      h.outcome = Outcome::kFail;
+    }
+    if (op.kind == OpKind::kCreate && h.outcome != Outcome::kOk) h.id.clear();
+    if (h.outcome != Outcome::kOk) h.error = op.last_problem;
+    append_history_line(history_buffer_, h);
+    if (history_buffer_.size() >= (256 << 10)) flush_history();
+  }
+
+  void flush_history() {
+    if (spec_.history == nullptr || history_buffer_.empty()) return;
+    spec_.history->write(history_buffer_);
+    history_buffer_.clear();
   }
 
   void write_csv_row(const Op& op, std::optional<FailureKind> failure, uint64_t latency_us) {
@@ -467,6 +517,7 @@ class Shard {
   void finish_if_idle() {
     if (workers_done_ < workers_.size()) return;
     flush_csv();
+    flush_history();
     for (auto& worker : workers_) {
       for (auto& connection : worker->connections) {
         if (connection) connection->close();
@@ -495,6 +546,7 @@ class Shard {
   size_t workers_done_ = 0;
   std::vector<std::string> ids_;  // ids this shard created and nobody is using right now
   std::string csv_buffer_;
+  std::string history_buffer_;
   asio::executor_work_guard<asio::io_context::executor_type>* guard_ = nullptr;
   LoadResult result_;
 };

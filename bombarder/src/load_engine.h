@@ -37,6 +37,8 @@
 
 namespace bombarder {
 
+class HistoryWriter;  // history.h
+
 enum class OpKind : uint8_t { kCreate, kRead, kUpdate, kDelete };
 inline constexpr size_t kOpKindCount = 4;
 [[nodiscard]] const char* to_string(OpKind kind);
@@ -88,6 +90,8 @@ struct LoadSpec {
   std::chrono::milliseconds deadline{30000};  // per request, retries included
   size_t threads = 0;                         // 0: min(hardware threads, concurrency, 4)
   std::filesystem::path csv_path;             // one row per request when not empty
+  // Records every operation (history.h) when set; shared by the runs of one command (bursts).
+  HistoryWriter* history = nullptr;
   // Polled by the progress loop; true stops issuing new requests (in-flight ones finish).
   std::function<bool()> stop_requested;
   // Called about every 250 ms from the thread that called run(), with the live counters.
