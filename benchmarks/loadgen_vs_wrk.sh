@@ -48,7 +48,8 @@ for c in $connections; do
     --duration "$duration" --json >"$work/bombarder.json"
   # The summary is pretty-printed JSON with sorted keys: the first p50_ms/p99_ms are the
   # overall latency's (the "latency" object precedes "operations").
-  json_number() { grep -m1 "\"$1\":" "$work/bombarder.json" | tr -dc '0-9.\n'; }
+  # Only the value after the colon: the key itself may hold digits ("p50_ms").
+  json_number() { grep -m1 "\"$1\":" "$work/bombarder.json" | sed -E 's/^[^:]*: *([0-9.eE+-]+).*/\1/'; }
   b_rps=$(json_number throughput_rps)
   b_p50=$(printf "%.2f" "$(json_number p50_ms)")
   b_p99=$(printf "%.2f" "$(json_number p99_ms)")
