@@ -85,6 +85,30 @@ int64_t int_field(const Json& object, const char* name, size_t line) {
   return it->get<int64_t>();
 }
 
+// A list's page and, when ok, its entries (history.h).
+void parse_list(const Json& j, size_t line, HistoryOp& op) {
+  if (op.outcome == Outcome::kUnknown) throw HistoryError(line, "a list cannot be unknown");
+  op.after = text_field(j, "after", line, false);
+  if (const auto limit = j.find("limit"); limit != j.end() && !limit->is_null()) {
+    if (!limit->is_number_unsigned() || limit->get<uint64_t>() == 0 ||
+        limit->get<uint64_t>() > UINT32_MAX) {
+      throw HistoryError(line, "\"limit\" is not a positive integer");
+    }
+    op.limit = limit->get<uint32_t>();
+  }
+  if (op.outcome != Outcome::kOk) return;
+  const auto result = j.find("result");
+  if (result == j.end() || !result->is_object() || !result->contains("entries") ||
+      !(*result)["entries"].is_array()) {
+    throw HistoryError(line, "an ok list without a \"result\" {\"entries\": [...]}");
+  }
+  for (const Json& entry : (*result)["entries"]) {
+    if (!entry.is_object()) throw HistoryError(line, "a list entry is not an object");
+    op.listed.push_back({text_field(entry, "id", line, true), text_field(entry, "key", line, true),
+                         text_field(entry, "value", line, true)});
+  }
+}
+
 HistoryOp parse_op(const Json& j, size_t line) {
   HistoryOp op;
   op.line = line;
@@ -117,6 +141,10 @@ HistoryOp parse_op(const Json& j, size_t line) {
     op.attempts = a->get<uint32_t>();
   }
   op.error = text_field(j, "error", line, false);
+  if (op.kind == OpKind::kList) {
+    parse_list(j, line, op);
+    return op;
+  }
   if (op.outcome == Outcome::kOk) {
     if (op.id.empty()) throw HistoryError(line, "an ok operation without an \"id\"");
     if (op.kind == OpKind::kRead) {
@@ -149,6 +177,12 @@ void append_history_line(std::string& out, const HistoryOp& op) {
   append_optional(out, op.key);
   out += ",\"value\":";
   append_optional(out, op.value);
+  if (op.kind == OpKind::kList) {
+    out += ",\"after\":";
+    append_optional(out, op.after);
+    out += ",\"limit\":";
+    out += op.limit > 0 ? std::to_string(op.limit) : "null";
+  }
   out += ",\"invoke_ns\":";
   out += std::to_string(op.invoke_ns);
   out += ",\"complete_ns\":";
@@ -167,6 +201,19 @@ void append_history_line(std::string& out, const HistoryOp& op) {
         out += "\"value\":";
         append_string(out, op.read_value);
       }
+    } else if (op.kind == OpKind::kList) {
+      out += "\"entries\":[";
+      for (size_t i = 0; i < op.listed.size(); ++i) {
+        if (i > 0) out.push_back(',');
+        out += "{\"id\":";
+        append_string(out, op.listed[i].id);
+        out += ",\"key\":";
+        append_string(out, op.listed[i].key);
+        out += ",\"value\":";
+        append_string(out, op.listed[i].value);
+        out.push_back('}');
+      }
+      out.push_back(']');
     }
   }
   out += "},\"status\":";

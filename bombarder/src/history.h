@@ -3,6 +3,9 @@
 //
 //   {"type":"op","client":3,"op":"update","id":"<uuid>","key":null,"value":"v1-7-xx",
 //    "invoke_ns":123,"complete_ns":456,"outcome":"ok","result":{},"status":200,"attempts":1}
+//   {"type":"op","client":4,"op":"list","id":null,"key":"storm-r1-0-17","value":null,"after":null,
+//    "limit":10,"invoke_ns":500,"complete_ns":900,"outcome":"ok",
+//    "result":{"entries":[{"id":"<uuid>","key":"storm-r1-0-17","value":"v0-17-xx"}]},...}
 //   {"type":"fault","action":"kill","node":1,"address":"127.0.0.1:8081","at_ns":789,
 //    "detail":"SIGKILL leader pid 1234"}
 //
@@ -43,7 +46,13 @@ struct HistoryOp {
   Outcome outcome = Outcome::kOk;
   bool read_absent = false;  // an ok read answered 404
   std::string read_value;    // an ok read's value
-  int status = 0;            // HTTP status of the last attempt (0: transport error)
+  // list: `key` is the lookup key ("" lists every key); the page is the ids after `after`
+  // ("" from the first), at most `limit` of them (0: the limit is not known); `listed` is what an
+  // ok list returned, in id order. A list carries no `id`.
+  std::string after;
+  uint32_t limit = 0;
+  std::vector<ListedEntry> listed;
+  int status = 0;  // HTTP status of the last attempt (0: transport error)
   uint32_t attempts = 0;
   std::string error;  // the last problem of a failed or unknown operation
   size_t line = 0;    // 1-based line in the file it was read from (0: not read from a file)

@@ -1,5 +1,6 @@
 #include "history_generator.h"
 
+#include <map>
 #include <optional>
 #include <random>
 #include <unordered_map>
@@ -25,8 +26,9 @@ History generate_linearizable_history(const GeneratorOptions& options) {
   History history;
   history.ops.reserve(options.ops);
   std::unordered_map<std::string, std::optional<std::string>>
-      model;                       // id -> value (nullopt: deleted)
-  std::vector<std::string> known;  // ids whose create completed ok
+      model;                                  // id -> value (nullopt: deleted)
+  std::vector<std::string> known;             // ids whose create completed ok
+  std::map<std::string, std::string> key_of;  // every applied create's id -> key, in id order
   std::vector<std::optional<Pending>> clients(std::max<size_t>(1, options.clients));
   size_t pending = 0;
   size_t next_id = 0;
@@ -43,14 +45,25 @@ History generate_linearizable_history(const GeneratorOptions& options) {
       op.status = 200;
       op.attempts = 1;
       const size_t roll = below(100);
-      op.kind = known.empty() || roll < 30 ? OpKind::kCreate
-                : roll < 70                ? OpKind::kRead
-                : roll < 90                ? OpKind::kUpdate
-                                           : OpKind::kDelete;
+      op.kind = !known.empty() && chance(options.list_pct) ? OpKind::kList
+                : known.empty() || roll < 30               ? OpKind::kCreate
+                : roll < 70                                ? OpKind::kRead
+                : roll < 90                                ? OpKind::kUpdate
+                                                           : OpKind::kDelete;
       if (op.kind != OpKind::kCreate) {
         const size_t span =
             options.hot_ids == 0 ? known.size() : std::min(options.hot_ids, known.size());
         op.id = known[known.size() - 1 - below(span)];
+      }
+      if (op.kind == OpKind::kList) {
+        if (below(4) == 0) {
+          op.limit = 5;
+          if (below(2) == 0) op.after = known[below(known.size())];
+        } else {
+          op.key = key_of.at(op.id);
+          op.limit = 10;
+        }
+        op.id.clear();
       }
       if (op.kind == OpKind::kCreate || op.kind == OpKind::kUpdate) {
         op.value = std::string(1, 'v').append(std::to_string(history.ops.size()));
@@ -59,7 +72,7 @@ History generate_linearizable_history(const GeneratorOptions& options) {
         op.key = std::string(1, 'k').append(std::to_string(history.ops.size()));
       Pending p;
       p.op = history.ops.size();
-      if (op.kind != OpKind::kRead && chance(options.unknown_pct)) {
+      if (op.kind != OpKind::kRead && op.kind != OpKind::kList && chance(options.unknown_pct)) {
         op.outcome = Outcome::kUnknown;
         op.status = 504;
         p.applies = chance(50);
@@ -78,7 +91,18 @@ History generate_linearizable_history(const GeneratorOptions& options) {
         case OpKind::kCreate:
           op.id = std::string("id-").append(std::to_string(next_id++));
           model[op.id] = op.value;
+          key_of[op.id] = op.key;
           break;
+        case OpKind::kList: {
+          auto it = op.after.empty() ? key_of.begin() : key_of.upper_bound(op.after);
+          for (; it != key_of.end() && op.listed.size() < op.limit; ++it) {
+            const auto& value = model[it->first];
+            if (value && (op.key.empty() || op.key == it->second)) {
+              op.listed.push_back({it->first, it->second, *value});
+            }
+          }
+          break;
+        }
         case OpKind::kRead: {
           const auto& value = model[op.id];
           op.read_absent = !value.has_value();

@@ -5,8 +5,10 @@
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -58,6 +60,7 @@ bool step(int state, const SubOp& op, int& next) {
       if (state < 0) return false;
       next = kAbsent;
       return true;
+    case OpKind::kList: break;  // projected onto reads before the search (project_lists)
   }
   return false;
 }
@@ -210,9 +213,18 @@ class SingleChecker {
   std::vector<char> is_call_;
 };
 
+// What one list said about one id it covers: listed with a value, or not listed (absent).
+struct ListView {
+  size_t op = 0;  // index into History::ops
+  bool absent = false;
+  std::string_view value;
+};
+
 struct Group {
   std::string_view id;
-  std::vector<size_t> ops;  // indices into History::ops
+  std::vector<size_t> ops;      // indices into History::ops (for a list: see views)
+  std::vector<ListView> views;  // the lists covering this id, each one read of it
+  std::string unmatched;        // why an id only lists name cannot exist (no create could make it)
 };
 
 std::string state_text(int state, const std::vector<std::string_view>& values) {
@@ -227,11 +239,6 @@ IdReport check_group(const History& history, const Group& group, Clock::time_poi
   IdReport report;
   report.id = std::string(group.id);
   report.ops = group.ops;
-  std::sort(report.ops.begin(), report.ops.end(), [&](size_t a, size_t b) {
-    const auto& x = history.ops[a];
-    const auto& y = history.ops[b];
-    return std::tie(x.invoke_ns, a) < std::tie(y.invoke_ns, b);
-  });
   std::unordered_map<std::string_view, int> index;
   std::vector<std::string_view> values;
   const auto intern = [&](std::string_view v) {
@@ -240,9 +247,37 @@ IdReport check_group(const History& history, const Group& group, Clock::time_poi
     return it->second;
   };
   std::vector<SubOp> ops;
-  ops.reserve(report.ops.size());
+  ops.reserve(report.ops.size() + group.views.size());
+  for (const ListView& view : group.views) {
+    report.list_views.emplace_back(view.op, view.absent
+                                                ? std::string("not listed")
+                                                : "listed '" + std::string(view.value) + "'");
+  }
+  std::sort(report.list_views.begin(), report.list_views.end());
+  std::unordered_map<size_t, const ListView*> view_of;
+  for (const ListView& view : group.views) {
+    report.ops.push_back(view.op);
+    view_of.emplace(view.op, &view);
+  }
+  std::sort(report.ops.begin(), report.ops.end(), [&](size_t a, size_t b) {
+    const auto& x = history.ops[a];
+    const auto& y = history.ops[b];
+    return std::tie(x.invoke_ns, a) < std::tie(y.invoke_ns, b);
+  });
   for (const size_t i : report.ops) {
     const HistoryOp& h = history.ops[i];
+    if (h.kind == OpKind::kList) {
+      // One read of this id at the list's interval (a list is ok, never unknown).
+      const ListView* view = view_of.at(i);
+      SubOp op;
+      op.kind = OpKind::kRead;
+      op.index = i;
+      op.invoke = h.invoke_ns;
+      op.complete = h.complete_ns;
+      op.arg = view->absent ? kReadAbsent : intern(view->value);
+      ops.push_back(op);
+      continue;
+    }
     SubOp op;
     op.kind = h.kind;
     op.index = i;
@@ -287,8 +322,21 @@ std::string ms(int64_t ns) {
   return text;
 }
 
-std::string op_summary(const HistoryOp& op) {
+// What a list said of the id being reported ("listed 'v'", "not listed"), or "".
+std::string_view view_text(const IdReport& report, size_t op) {
+  const auto it = std::lower_bound(report.list_views.begin(), report.list_views.end(),
+                                   std::make_pair(op, std::string()));
+  return it != report.list_views.end() && it->first == op ? std::string_view(it->second) : "";
+}
+
+std::string op_summary(const HistoryOp& op, std::string_view view) {
   std::string text = to_string(op.kind);
+  if (op.kind == OpKind::kList) {
+    text += op.key.empty() ? std::string(" all") : " key '" + op.key + "'";
+    if (!op.after.empty()) text += " after " + op.after;
+    return text + " -> " + std::to_string(op.listed.size()) + " entries, this id " +
+           std::string(view);
+  }
   if (op.kind == OpKind::kCreate || op.kind == OpKind::kUpdate) text += " '" + op.value + "'";
   if (op.kind == OpKind::kRead && op.outcome == Outcome::kOk) {
     text += op.read_absent ? " -> absent (404)" : " -> '" + op.read_value + "'";
@@ -296,7 +344,7 @@ std::string op_summary(const HistoryOp& op) {
   return text;
 }
 
-Json op_json(const HistoryOp& op, size_t number) {
+Json op_json(const HistoryOp& op, size_t number, std::string_view view) {
   Json j = {{"n", number},
             {"line", op.line},
             {"client", op.client},
@@ -309,7 +357,137 @@ Json op_json(const HistoryOp& op, size_t number) {
   if (op.kind == OpKind::kRead && op.outcome == Outcome::kOk) {
     j["result"] = op.read_absent ? Json{{"absent", true}} : Json{{"value", op.read_value}};
   }
+  if (op.kind == OpKind::kList) {
+    j["key"] = op.key;
+    j["entries"] = op.listed.size();
+    j["this_id"] = view;
+  }
   return j;
+}
+
+// An id only lists returned, with a key this history wrote, that no create with an unknown
+// outcome can account for: a phantom entry.
+IdReport unmatched_report(const History& history, const Group& group) {
+  IdReport report;
+  report.id = std::string(group.id);
+  report.verdict = Verdict::kViolation;
+  for (const ListView& view : group.views) {
+    report.ops.push_back(view.op);
+    report.list_views.emplace_back(view.op, view.absent
+                                                ? std::string("not listed")
+                                                : "listed '" + std::string(view.value) + "'");
+  }
+  std::sort(report.ops.begin(), report.ops.end(), [&](size_t a, size_t b) {
+    return std::tie(history.ops[a].invoke_ns, a) < std::tie(history.ops[b].invoke_ns, b);
+  });
+  std::sort(report.list_views.begin(), report.list_views.end());
+  report.stuck.push_back(report.ops.front());
+  report.state_after_prefix = std::string(group.unmatched);
+  return report;
+}
+
+// Lists (history.h) are checked per id, like everything else: an ok list at [invoke, complete]
+// is one read of every id it covers (the ids of its key, or all, after `after` and up to its
+// last entry when the page is full), present with the listed value or absent when not listed.
+// If the history is linearizable, the list's instant is a valid instant for each of those reads,
+// so no linearizable history is rejected; what this misses is a list whose entries are each
+// possible but come from different instants.
+//
+// Ids the history never learnt (creates whose answer was lost) can still show up in a list of a
+// key the history wrote: each such id is given the create with an unknown outcome, the same key
+// and the listed value that was invoked first before the list completed, as its create; one
+// with no such create is a violation (a phantom). Ids with keys the history never wrote come
+// from outside it and are ignored. Adds the groups and views; returns the list operations used.
+size_t project_lists(const History& history, std::unordered_map<std::string_view, size_t>& by_id,
+                     std::vector<Group>& groups) {
+  std::vector<size_t> lists;
+  std::unordered_map<std::string_view, std::vector<size_t>> unknown_creates;  // key -> op, by time
+  std::unordered_set<std::string_view> keys_written;
+  std::map<std::string_view, std::string_view> key_of;  // known id -> key, in id order
+  std::unordered_map<std::string_view, std::set<std::string_view>> ids_of;  // key -> ids
+  for (size_t i = 0; i < history.ops.size(); ++i) {
+    const HistoryOp& op = history.ops[i];
+    if (op.kind == OpKind::kList && op.outcome == Outcome::kOk) lists.push_back(i);
+    if (op.kind != OpKind::kCreate || op.outcome == Outcome::kFail) continue;
+    keys_written.insert(op.key);
+    if (!op.id.empty()) {
+      key_of.emplace(op.id, op.key);
+      ids_of[op.key].insert(op.id);
+    } else if (op.outcome == Outcome::kUnknown) {
+      unknown_creates[op.key].push_back(i);
+    }
+  }
+  if (lists.empty()) return 0;
+  const auto by_invoke = [&](size_t a, size_t b) {
+    return std::tie(history.ops[a].invoke_ns, a) < std::tie(history.ops[b].invoke_ns, b);
+  };
+  std::sort(lists.begin(), lists.end(), by_invoke);
+  for (auto& [key, creates] : unknown_creates) std::sort(creates.begin(), creates.end(), by_invoke);
+  std::unordered_set<size_t> creates_used;
+  const auto group_of = [&](std::string_view id) -> Group& {
+    const auto [it, added] = by_id.emplace(id, groups.size());
+    if (added) groups.push_back(Group{id, {}, {}, {}});
+    return groups[it->second];
+  };
+  // Unlearnt ids first, so that lists that do not name them still count as reading them.
+  for (const size_t l : lists) {
+    const HistoryOp& list = history.ops[l];
+    for (const ListedEntry& e : list.listed) {
+      if (key_of.count(e.id) > 0 || keys_written.count(e.key) == 0) continue;
+      key_of.emplace(e.id, e.key);
+      ids_of[e.key].insert(e.id);
+      Group& group = group_of(e.id);
+      const auto candidates = unknown_creates.find(e.key);
+      bool matched = false;
+      if (candidates != unknown_creates.end()) {
+        for (const size_t c : candidates->second) {
+          const HistoryOp& create = history.ops[c];
+          if (create.invoke_ns > list.complete_ns) break;
+          if (create.value != e.value || creates_used.count(c) > 0) continue;
+          creates_used.insert(c);
+          group.ops.push_back(c);
+          matched = true;
+          break;
+        }
+      }
+      if (!matched) {
+        group.unmatched = "never created: no create of key '" + e.key +
+                          "' with this value and an unknown outcome was invoked before the list "
+                          "completed";
+      }
+    }
+  }
+  size_t used = 0;
+  for (const size_t l : lists) {
+    const HistoryOp& list = history.ops[l];
+    const bool full = list.limit > 0 && list.listed.size() >= list.limit;
+    // The last id the page covers; with no known limit, only up to what it returned.
+    std::string_view last;
+    if ((full || list.limit == 0) && !list.listed.empty()) last = list.listed.back().id;
+    const bool bounded = full || (list.limit == 0 && !list.listed.empty());
+    std::unordered_map<std::string_view, std::string_view> listed;
+    for (const ListedEntry& e : list.listed) listed.emplace(e.id, e.value);
+    bool counted = false;
+    const auto view = [&](std::string_view id) {
+      if (bounded && id > last) return false;
+      const auto seen = listed.find(id);
+      group_of(id).views.push_back(seen == listed.end() ? ListView{l, true, {}}
+                                                        : ListView{l, false, seen->second});
+      counted = true;
+      return true;
+    };
+    if (list.key.empty()) {
+      auto it = list.after.empty() ? key_of.begin() : key_of.upper_bound(list.after);
+      for (; it != key_of.end() && view(it->first); ++it) {
+      }
+    } else if (const auto ids = ids_of.find(list.key); ids != ids_of.end()) {
+      auto it = list.after.empty() ? ids->second.begin() : ids->second.upper_bound(list.after);
+      for (; it != ids->second.end() && view(*it); ++it) {
+      }
+    }
+    if (counted) ++used;
+  }
+  return used;
 }
 
 }  // namespace
@@ -326,12 +504,13 @@ CheckResult check_history(const History& history, const CheckOptions& options) {
     by_id.reserve(history.ops.size() / 2 + 1);
     for (size_t i = 0; i < history.ops.size(); ++i) {
       const HistoryOp& op = history.ops[i];
-      if (op.outcome == Outcome::kFail || op.id.empty()) continue;
+      if (op.outcome == Outcome::kFail || op.id.empty() || op.kind == OpKind::kList) continue;
       ++result.ops_checked;
       const auto [it, added] = by_id.emplace(op.id, groups.size());
-      if (added) groups.push_back(Group{op.id, {}});
+      if (added) groups.push_back(Group{op.id, {}, {}, {}});
       groups[it->second].ops.push_back(i);
     }
+    result.ops_checked += project_lists(history, by_id, groups);
   }
   result.ids = groups.size();
 
@@ -344,7 +523,9 @@ CheckResult check_history(const History& history, const CheckOptions& options) {
       const size_t g = next.fetch_add(1);
       if (g >= groups.size()) return;
       IdReport report;
-      if (expired.load(std::memory_order_relaxed) || Clock::now() >= deadline) {
+      if (!groups[g].unmatched.empty()) {
+        report = unmatched_report(history, groups[g]);
+      } else if (expired.load(std::memory_order_relaxed) || Clock::now() >= deadline) {
         expired.store(true);
         report.id = std::string(groups[g].id);
         report.ops = groups[g].ops;
@@ -422,7 +603,7 @@ std::string describe_check(const History& history, const CheckResult& result) {
     std::snprintf(line, sizeof line, "  %3zu  %4zu  %6" PRIu64 "  %-13s  %-13s  %-7s  %6d  ", n + 1,
                   op.line, op.client, ms(op.invoke_ns).c_str(), ms(op.complete_ns).c_str(),
                   to_string(op.outcome), op.status);
-    out += line + op_summary(op) + "\n";
+    out += line + op_summary(op, view_text(f, f.ops[n])) + "\n";
   }
   out += "  longest linearizable prefix (" + std::to_string(f.prefix.size()) + " of " +
          std::to_string(f.ops.size()) + "):";
@@ -464,7 +645,7 @@ std::string check_json(const History& history, const CheckResult& result) {
     Json ops = Json::array();
     for (size_t n = 0; n < f.ops.size(); ++n) {
       number[f.ops[n]] = n + 1;
-      ops.push_back(op_json(history.ops[f.ops[n]], n + 1));
+      ops.push_back(op_json(history.ops[f.ops[n]], n + 1, view_text(f, f.ops[n])));
     }
     Json prefix = Json::array();
     for (const size_t p : f.prefix) prefix.push_back(number[p]);

@@ -7,7 +7,8 @@
 // algorithm, Lowe's just-in-time linearization and memoization of (linearized set, state), as in
 // Porcupine. Failed operations are dropped; an unknown-outcome operation returns at +infinity
 // and may be linearized at any point after its invocation or not at all. Creates whose id is
-// unknown cannot be referenced by any later operation and are ignored.
+// unknown cannot be referenced by any later operation and are ignored. A list is one read of
+// each id it covers (linearizability.cc, project_lists).
 //
 // The search is bounded by a deadline: an id whose search did not finish is "unknown", never ok.
 #pragma once
@@ -37,6 +38,9 @@ struct IdReport {
   std::vector<size_t> prefix;      // the longest linearizable order found (violation only)
   std::vector<size_t> stuck;       // ops that could be next after `prefix` but cannot be appended
   std::string state_after_prefix;  // "never created", "absent", "present 'v'"
+  // For each list among `ops` (sorted by op index): what it said of this id ("listed 'v'",
+  // "not listed").
+  std::vector<std::pair<size_t, std::string>> list_views;
 };
 
 struct CheckResult {

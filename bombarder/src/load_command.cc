@@ -52,6 +52,7 @@ struct LoadFlags {
   uint64_t pause_ms = 1000;
   // storm
   uint32_t read_pct = 30;
+  uint32_t list_pct = 0;  // mixed, storm
   bool chaos = false;
   double kill_interval_s = 10;
   double downtime_s = 2;
@@ -107,6 +108,14 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
                 "the run's history.jsonl unless --history is given); exit 1 unless it is");
   cmd->add_option("--check-timeout", f.check_timeout_s,
                   "Seconds the --check search may take; past it the verdict is unknown")
+      ->capture_default_str();
+}
+
+void add_list_pct_flag(CLI::App* cmd, LoadFlags& f) {
+  cmd->add_option("--list-pct", f.list_pct,
+                  "Percentage of key lookups (GET /api/kv?key=K of a key this run created), taken "
+                  "proportionally from the other operations")
+      ->check(CLI::Range(0, 100))
       ->capture_default_str();
 }
 
@@ -212,11 +221,11 @@ int run_load_command(const LoadFlags& f) {
       spec.targeting = Targeting::kLeader;
       break;
     case Command::kMixed:
-      spec.mix = OpMix::mixed();
+      spec.mix = OpMix::mixed().with_lists(f.list_pct);
       spec.targeting = Targeting::kLeader;
       break;
     case Command::kStorm:
-      spec.mix = OpMix::storm(f.read_pct);
+      spec.mix = OpMix::storm(f.read_pct).with_lists(f.list_pct);
       spec.targeting = Targeting::kRandomNode;
       break;
   }
@@ -419,9 +428,11 @@ void add_load_commands(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
 
-  add_load_command(app, exit_code, Command::kMixed, "mixed",
-                   "A mix of creates, reads, updates and deletes (40/30/20/10) to the leader",
-                   std::make_shared<LoadFlags>());
+  auto mixed = std::make_shared<LoadFlags>();
+  CLI::App* mixed_cmd = add_load_command(
+      app, exit_code, Command::kMixed, "mixed",
+      "A mix of creates, reads, updates and deletes (40/30/20/10) to the leader", mixed);
+  add_list_pct_flag(mixed_cmd, *mixed);
 
   auto storm = std::make_shared<LoadFlags>();
   storm->count = 500;
@@ -436,6 +447,7 @@ void add_load_commands(CLI::App& app, int& exit_code) {
                    "10% deletes")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
+  add_list_pct_flag(storm_cmd, *storm);
   storm_cmd->add_flag("--chaos", storm->chaos,
                       "Kill and restart random nodes of the recorded cluster during the storm");
   storm_cmd->add_option("--kill-interval", storm->kill_interval_s, "Seconds between kills")

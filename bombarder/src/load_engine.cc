@@ -30,6 +30,7 @@ const char* to_string(OpKind kind) {
     case OpKind::kRead: return "read";
     case OpKind::kUpdate: return "update";
     case OpKind::kDelete: return "delete";
+    case OpKind::kList: return "list";
   }
   return "?";
 }
@@ -53,13 +54,28 @@ OpMix OpMix::storm(uint32_t read_pct) {
   const uint32_t writes = 100 - std::min<uint32_t>(read_pct, 100);
   OpMix mix;
   // Weights in tenths of a percent: 60/30/10 of the writes.
-  mix.weight = {writes * 6, read_pct * 10, writes * 3, writes * 1};
+  mix.weight = {writes * 6, read_pct * 10, writes * 3, writes * 1, 0};
   return mix;
 }
 
 OpMix OpMix::mixed() {
   OpMix mix;
-  mix.weight = {40, 30, 20, 10};
+  mix.weight = {40, 30, 20, 10, 0};
+  return mix;
+}
+
+OpMix OpMix::with_lists(uint32_t list_pct) const {
+  list_pct = std::min<uint32_t>(list_pct, 100);
+  uint64_t others = 0;
+  for (size_t k = 0; k < kOpKindCount; ++k) {
+    if (k != static_cast<size_t>(OpKind::kList)) others += weight[k];
+  }
+  OpMix mix;
+  for (size_t k = 0; k < kOpKindCount; ++k) {
+    mix.weight[k] = k == static_cast<size_t>(OpKind::kList)
+                        ? static_cast<uint32_t>(others * list_pct)
+                        : weight[k] * (100 - list_pct);
+  }
   return mix;
 }
 
@@ -166,6 +182,8 @@ class Shard {
     std::string last_problem;  // "503 no_leader", "connection refused", ...
     FailureKind transient_kind = FailureKind::kConnection;
     std::string read_value;  // what an answered read returned (history)
+    bool answered = false;   // a 2xx arrived (a list that then fails a check still observed)
+    std::vector<ListedEntry> listed;  // what an answered list returned (history)
   };
   struct Worker {
     explicit Worker(asio::io_context& io) : timer(io) {}
@@ -176,7 +194,7 @@ class Shard {
     std::vector<std::unique_ptr<LoadConnection>> connections;  // by node, opened on first use
   };
 
-  bool is_write(OpKind kind) const { return kind != OpKind::kRead; }
+  static bool is_write(OpKind kind) { return kind != OpKind::kRead && kind != OpKind::kList; }
 
   OpKind pick_kind() {
     if (mix_total_ == 0) return OpKind::kCreate;
@@ -219,6 +237,7 @@ class Shard {
     }
     const std::string tag = std::to_string(index_) + "-" + std::to_string(sequence);
     if (op.kind == OpKind::kCreate) op.key = spec_.key_prefix + "-" + tag;
+    if (op.kind == OpKind::kList) op.key = result_.acked[op.id].key;
     if (op.kind == OpKind::kCreate || op.kind == OpKind::kUpdate) op.value = make_value(sequence);
     if (is_write(op.kind)) op.idempotency_key = spec_.idempotency_prefix + tag;
     op.started = Clock::now();
@@ -262,6 +281,11 @@ class Shard {
         break;
       case OpKind::kDelete:
         LoadConnection::format_request(wire, "DELETE", "/api/kv/" + op.id, host, extra_header, {});
+        break;
+      case OpKind::kList:
+        LoadConnection::format_request(
+            wire, "GET", "/api/kv?key=" + op.key + "&limit=" + std::to_string(kListLimit), host,
+            extra_header, {});
         break;
     }
     ++op.attempts;
@@ -360,6 +384,7 @@ class Shard {
 
   void on_success(Worker& w, const LoadConnection::Response& response) {
     Op& op = w.op;
+    op.answered = true;
     switch (op.kind) {
       case OpKind::kCreate: {
         std::string id = entry_id_of(response.body());
@@ -394,8 +419,52 @@ class Shard {
         ids_.push_back(op.id);
         break;
       case OpKind::kDelete: result_.acked[op.id].deleted = true; break;
+      case OpKind::kList:
+        if (auto failure = check_list(op, response.body())) return fail(w, *failure);
+        ids_.push_back(op.id);
+        break;
     }
     finish(w, std::nullopt);
+  }
+
+  // A key lookup must return a JSON array of entries; the id it was chosen for (the key is that
+  // create's and unique to it) must be listed with its last acknowledged value, unless the last
+  // write on it had an unknown outcome.
+  std::optional<FailureKind> check_list(Op& op, const std::string& body) {
+    const Json entries = Json::parse(body, nullptr, false);
+    if (!entries.is_array()) {
+      op.last_problem = "list answered without a JSON array";
+      return FailureKind::kBadResponse;
+    }
+    const ListedEntry* mine = nullptr;
+    op.listed.reserve(entries.size());
+    for (const Json& entry : entries) {
+      if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_string() ||
+          !entry.contains("key") || !entry["key"].is_string() || !entry.contains("value") ||
+          !entry["value"].is_string()) {
+        op.last_problem = "list answered an entry without id, key and value";
+        op.listed.clear();
+        return FailureKind::kBadResponse;
+      }
+      op.listed.push_back({entry["id"].get<std::string>(), entry["key"].get<std::string>(),
+                           entry["value"].get<std::string>()});
+    }
+    for (const ListedEntry& e : op.listed) {
+      if (e.id == op.id) mine = &e;
+    }
+    const AckedWrite& known = result_.acked[op.id];
+    if (known.uncertain) return std::nullopt;
+    if (mine == nullptr) {
+      op.last_problem = "list of key " + op.key + " did not return " + op.id;
+      return FailureKind::kNotFound;
+    }
+    if (mine->value != known.value) {
+      op.last_problem = "list of key " + op.key + " returned '" + mine->value.substr(0, 40) +
+                        "' for " + op.id + ", last acknowledged '" + known.value.substr(0, 40) +
+                        "'";
+      return FailureKind::kWrongValue;
+    }
+    return std::nullopt;
   }
 
   void fail(Worker& w, FailureKind kind) {
@@ -462,7 +531,13 @@ class Shard {
     h.complete_ns = spec_.history->ns_since_origin(now);
     h.status = op.last_status;
     h.attempts = op.attempts;
-    if (!failure || *failure == FailureKind::kWrongValue) {
+    if (op.kind == OpKind::kList) {
+      // A list is about no one id: the checker projects what it returned onto every id it covers.
+      h.id.clear();
+      h.limit = kListLimit;
+      h.outcome = op.answered ? Outcome::kOk : Outcome::kFail;
+      if (op.answered) h.listed = op.listed;
+    } else if (!failure || *failure == FailureKind::kWrongValue) {
       h.outcome = Outcome::kOk;
       h.read_value = op.read_value;
     } else if (op.kind == OpKind::kRead && *failure == FailureKind::kNotFound) {

@@ -39,9 +39,20 @@ namespace bombarder {
 
 class HistoryWriter;  // history.h
 
-enum class OpKind : uint8_t { kCreate, kRead, kUpdate, kDelete };
-inline constexpr size_t kOpKindCount = 4;
+// kList is a lookup through the key index, GET /api/kv?key=K&limit=N, of a key this run created.
+enum class OpKind : uint8_t { kCreate, kRead, kUpdate, kDelete, kList };
+inline constexpr size_t kOpKindCount = 5;
 [[nodiscard]] const char* to_string(OpKind kind);
+// The page size of the engine's key lookups (a key is unique to one create, so one entry is
+// expected; more would show a duplicated create).
+inline constexpr uint32_t kListLimit = 10;
+// One entry a list returned.
+struct ListedEntry {
+  std::string id;
+  std::string key;
+  std::string value;
+  bool operator==(const ListedEntry&) const = default;
+};
 
 // Why a request finally failed (after its retries).
 enum class FailureKind : uint8_t {
@@ -58,15 +69,18 @@ enum class FailureKind : uint8_t {
 inline constexpr size_t kFailureKindCount = 9;
 [[nodiscard]] const char* to_string(FailureKind kind);
 
-// Relative weights of the operations; reads/updates/deletes fall back to creates while the
+// Relative weights of the operations; reads/updates/deletes/lists fall back to creates while the
 // shard holds no id.
 struct OpMix {
-  std::array<uint32_t, kOpKindCount> weight{100, 0, 0, 0};
+  std::array<uint32_t, kOpKindCount> weight{100, 0, 0, 0, 0};
   [[nodiscard]] static OpMix creates_only() { return {}; }
   // storm: read_pct% reads, the rest 60% creates, 30% updates, 10% deletes.
   [[nodiscard]] static OpMix storm(uint32_t read_pct);
   // mixed: 40% creates, 30% reads, 20% updates, 10% deletes.
   [[nodiscard]] static OpMix mixed();
+  // This mix with list_pct% (0..100) of the operations turned into key lookups, the others
+  // keeping their proportions.
+  [[nodiscard]] OpMix with_lists(uint32_t list_pct) const;
 };
 
 enum class Targeting {

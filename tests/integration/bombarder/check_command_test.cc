@@ -39,7 +39,7 @@ TEST(CheckCommand, StormWithChaosIsLinearizable) {
   const std::string file = (env.root() / "storm-history.jsonl").string();
   const RunResult storm =
       env.run({"storm", "--chaos", "--kill-interval", "2", "--downtime", "0.5", "--duration", "6",
-               "--concurrency", "16", "--check", "--history", file, "--json"},
+               "--concurrency", "16", "--list-pct", "10", "--check", "--history", file, "--json"},
               std::chrono::seconds(120));
   ASSERT_EQ(exit_code(storm), 0) << storm.output;
   const Json summary = json_of(storm);
@@ -50,7 +50,7 @@ TEST(CheckCommand, StormWithChaosIsLinearizable) {
 
   // The file: every request once, with sound times; the chaos actions as faults.
   const std::vector<Json> lines = read_lines(file);
-  size_t ops = 0, faults = 0, reads = 0;
+  size_t ops = 0, faults = 0, reads = 0, lists = 0;
   for (const Json& line : lines) {
     ASSERT_TRUE(line.is_object());
     if (line["type"] == "fault") {
@@ -61,11 +61,17 @@ TEST(CheckCommand, StormWithChaosIsLinearizable) {
     ++ops;
     EXPECT_LE(line["invoke_ns"].get<int64_t>(), line["complete_ns"].get<int64_t>());
     if (line["op"] == "read" && line["outcome"] == "ok") ++reads;
+    // A key lookup of a key this run created: its one entry, unless deleted meanwhile.
+    if (line["op"] == "list" && line["outcome"] == "ok") {
+      ++lists;
+      EXPECT_LE(line["result"]["entries"].size(), 1u) << line.dump();
+    }
   }
   EXPECT_EQ(ops, summary["requests"].get<uint64_t>()) << storm.output;
   EXPECT_EQ(faults, summary["chaos"].size()) << storm.output;
   EXPECT_GE(faults, 2u);
   EXPECT_GT(reads, 0u);
+  EXPECT_GT(lists, 0u);
 
   const RunResult check = env.run({"check", file});
   EXPECT_EQ(exit_code(check), 0) << check.output;

@@ -39,8 +39,26 @@ struct Kv {
   bool stale_reads = false;
   bool lost_reads = false;
   bool always_504 = false;
+  // A key lookup that misses one entry in two (an index that lost an update).
+  bool lists_miss = false;
   std::map<std::string, std::pair<std::string, std::string>> entries;  // id -> (first, current)
+  std::map<std::string, std::string> key_of;                           // id -> key
   size_t next_id = 0;
+  size_t lists = 0;
+
+  // GET /api/kv?key=K&limit=N: the entries of key K in id order.
+  Response list(const std::string& target) {
+    const size_t at = target.find("key=");
+    const std::string key = target.substr(at + 4, target.find('&', at) - at - 4);
+    Json out = Json::array();
+    for (const auto& [id, k] : key_of) {
+      const auto entry = entries.find(id);
+      if (k != key || entry == entries.end()) continue;
+      if (lists_miss && ++lists % 2 == 0) continue;
+      out.push_back({{"id", id}, {"key", k}, {"value", entry->second.second}});
+    }
+    return reply(http::status::ok, out);
+  }
 
   std::optional<Response> handle(const Request& request) {
     const std::string target(request.target());
@@ -52,8 +70,10 @@ struct Kv {
       char id[40];
       std::snprintf(id, sizeof id, "00000000-0000-4000-8000-%012zx", ++next_id);
       entries[id] = {body.at("value"), body.at("value")};
+      key_of[id] = body.at("key");
       return reply(http::status::created, {{"id", id}, {"value", body.at("value")}});
     }
+    if (target.rfind("/api/kv?", 0) == 0) return list(target);
     const std::string id = target.substr(8);
     auto it = entries.find(id);
     if (it == entries.end() || (lost_reads && request.method() == http::verb::get)) {
@@ -90,7 +110,7 @@ Recorded run_recorded(Kv& kv, uint64_t count, std::chrono::milliseconds deadline
     spec.count = count;
     spec.concurrency = 6;
     spec.threads = 2;
-    spec.mix = OpMix::mixed();
+    spec.mix = OpMix::mixed().with_lists(10);
     spec.idempotency_prefix = "test-";
     spec.attempt_timeout = 2s;
     spec.deadline = deadline;
@@ -115,7 +135,13 @@ TEST(HistoryEngine, CorrectServerGivesALinearizableHistory) {
     EXPECT_LE(op.invoke_ns, op.complete_ns);
     EXPECT_GE(op.invoke_ns, 0);
     EXPECT_EQ(op.outcome, Outcome::kOk);
-    EXPECT_FALSE(op.id.empty());
+    if (op.kind == OpKind::kList) {
+      EXPECT_TRUE(op.id.empty());  // a list is about no one id
+      EXPECT_EQ(op.listed.size(), 1u) << "key " << op.key;
+      EXPECT_EQ(op.limit, kListLimit);
+    } else {
+      EXPECT_FALSE(op.id.empty());
+    }
     ++kinds[static_cast<size_t>(op.kind)];
   }
   for (size_t k = 0; k < kOpKindCount; ++k) EXPECT_GT(kinds[k], 0u) << k;
@@ -145,6 +171,17 @@ TEST(HistoryEngine, LostEntriesAreAViolation) {
   size_t absent = 0;
   for (const HistoryOp& op : r.history.ops) absent += op.read_absent ? 1 : 0;
   EXPECT_GT(absent, 0u);
+}
+
+TEST(HistoryEngine, KeyLookupsThatMissEntriesAreAViolation) {
+  Kv kv;
+  kv.lists_miss = true;
+  const Recorded r = run_recorded(kv, 600);
+  EXPECT_EQ(r.check.verdict, Verdict::kViolation) << describe_check(r.history, r.check);
+  // The engine saw it too: lists that did not return their id.
+  EXPECT_GT(r.load.ops[static_cast<size_t>(OpKind::kList)].failed, 0u);
+  const std::string text = describe_check(r.history, r.check);
+  EXPECT_NE(text.find("this id not listed"), std::string::npos) << text;
 }
 
 TEST(HistoryEngine, WritesThatOnlyGet504AreUnknown) {

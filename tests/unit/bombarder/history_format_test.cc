@@ -75,6 +75,48 @@ TEST(HistoryFormat, RoundTripsOperationsAndFaults) {
   EXPECT_EQ(h.faults[0].at_ns, 45);
 }
 
+TEST(HistoryFormat, RoundTripsLists) {
+  HistoryOp lookup;
+  lookup.client = 2;
+  lookup.kind = OpKind::kList;
+  lookup.key = "k-1";
+  lookup.limit = 10;
+  lookup.listed = {{"0b7c2f0e-0000-4000-8000-000000000001", "k-1", "v\"1"},
+                   {"0b7c2f0e-0000-4000-8000-000000000002", "k-1", "v2"}};
+  lookup.invoke_ns = 5;
+  lookup.complete_ns = 9;
+  lookup.status = 200;
+  HistoryOp page;
+  page.kind = OpKind::kList;
+  page.after = "0b7c2f0e-0000-4000-8000-000000000001";
+  page.invoke_ns = 10;
+  page.complete_ns = 20;
+  page.status = 200;
+  HistoryOp refused = page;
+  refused.outcome = Outcome::kFail;
+  refused.status = 503;
+  refused.error = "503 no_leader";
+  std::string text;
+  append_history_line(text, lookup);
+  append_history_line(text, page);
+  append_history_line(text, refused);
+  EXPECT_NE(text.find("\"op\":\"list\",\"id\":null,\"key\":\"k-1\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"limit\":null"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"result\":{\"entries\":[]}"), std::string::npos) << text;
+  std::istringstream in(text);
+  const History h = parse_history(in);
+  ASSERT_EQ(h.ops.size(), 3u);
+  EXPECT_EQ(h.ops[0].kind, OpKind::kList);
+  EXPECT_EQ(h.ops[0].key, "k-1");
+  EXPECT_EQ(h.ops[0].limit, 10u);
+  EXPECT_EQ(h.ops[0].listed, lookup.listed);
+  EXPECT_TRUE(h.ops[1].key.empty());
+  EXPECT_EQ(h.ops[1].after, page.after);
+  EXPECT_EQ(h.ops[1].limit, 0u);
+  EXPECT_TRUE(h.ops[1].listed.empty());
+  EXPECT_EQ(h.ops[2].outcome, Outcome::kFail);
+}
+
 TEST(HistoryFormat, BadLinesAreNamed) {
   const auto line_of = [](const std::string& text) -> size_t {
     std::istringstream in(text);

@@ -33,6 +33,24 @@ class Builder {
     history_.ops.back().status = 404;
     return *this;
   }
+  // A create of key `key` (an unknown one with id "" is a create whose id was never learnt).
+  Builder& create_key(uint64_t client, const std::string& id, const std::string& key,
+                      const std::string& value, int64_t t0, int64_t t1,
+                      Outcome outcome = Outcome::kOk) {
+    add(client, OpKind::kCreate, id, value, t0, t1, outcome);
+    history_.ops.back().key = key;
+    return *this;
+  }
+  // An ok list of key `key` ("" all keys) after `after`, at most `limit` (0 unknown).
+  Builder& list(uint64_t client, const std::string& key, std::vector<ListedEntry> listed,
+                int64_t t0, int64_t t1, const std::string& after = "", uint32_t limit = 10) {
+    add(client, OpKind::kList, "", "", t0, t1, Outcome::kOk);
+    history_.ops.back().key = key;
+    history_.ops.back().after = after;
+    history_.ops.back().limit = limit;
+    history_.ops.back().listed = std::move(listed);
+    return *this;
+  }
   [[nodiscard]] const History& history() const { return history_; }
   [[nodiscard]] CheckResult check() const { return check_history(history_); }
 
@@ -250,6 +268,106 @@ TEST(LinearizabilityCheck, TimeoutGivesUnknownNeverOk) {
 
 TEST(LinearizabilityCheck, EmptyHistoryIsLinearizable) {
   EXPECT_EQ(check_history(History{}).verdict, Verdict::kOk);
+}
+
+// Lists: each is one read of every id it covers (linearizability.cc, project_lists).
+
+TEST(LinearizabilityCheck, KeyLookupSeeingTheCurrentValueIsLinearizable) {
+  Builder b;
+  b.create_key(0, "a", "ka", "v1", 0, 10)
+      .list(1, "ka", {{"a", "ka", "v1"}}, 20, 30)
+      .update(0, "a", "v2", 40, 50)
+      .list(1, "ka", {{"a", "ka", "v2"}}, 60, 70)
+      .remove(0, "a", 80, 90)
+      .list(1, "ka", {}, 100, 110);
+  expect_ok(b);
+}
+
+TEST(LinearizabilityCheck, KeyLookupMissingAnAcknowledgedCreateFails) {
+  Builder b;
+  b.create_key(0, "a", "ka", "v1", 0, 10).list(1, "ka", {}, 20, 30);
+  const CheckResult r = expect_violation(b);
+  const std::string text = describe_check(b.history(), r);
+  EXPECT_NE(text.find("list key 'ka' -> 0 entries, this id not listed"), std::string::npos) << text;
+}
+
+TEST(LinearizabilityCheck, ListStillShowingADeletedIdFails) {
+  Builder b;
+  b.create_key(0, "a", "ka", "v1", 0, 10)
+      .remove(0, "a", 20, 30)
+      .list(1, "", {{"a", "ka", "v1"}}, 40, 50);
+  expect_violation(b);
+}
+
+TEST(LinearizabilityCheck, ListWithAStaleValueFails) {
+  Builder b;
+  b.create_key(0, "a", "ka", "v1", 0, 10)
+      .update(0, "a", "v2", 20, 30)
+      .list(1, "ka", {{"a", "ka", "v1"}}, 40, 50);
+  expect_violation(b);
+}
+
+TEST(LinearizabilityCheck, ListConcurrentWithACreateMaySeeItOrNot) {
+  Builder seen;
+  seen.create_key(0, "a", "ka", "v1", 0, 30).list(1, "ka", {{"a", "ka", "v1"}}, 10, 20);
+  expect_ok(seen);
+  Builder not_seen;
+  not_seen.create_key(0, "a", "ka", "v1", 0, 30).list(1, "ka", {}, 10, 20);
+  expect_ok(not_seen);
+}
+
+TEST(LinearizabilityCheck, AFullPageSaysNothingOfIdsPastItsLastEntry) {
+  // Ids "a" < "b": a page of limit 1 that returned "a" does not cover "b".
+  Builder b;
+  b.create_key(0, "a", "ka", "v1", 0, 10)
+      .create_key(0, "b", "kb", "v2", 20, 30)
+      .list(1, "", {{"a", "ka", "v1"}}, 40, 50, "", 1)
+      .list(1, "", {{"b", "kb", "v2"}}, 60, 70, "a", 1);
+  expect_ok(b);
+  // A page that is not full covers everything after `after`: missing "b" is a violation.
+  Builder short_page;
+  short_page.create_key(0, "a", "ka", "v1", 0, 10)
+      .create_key(0, "b", "kb", "v2", 20, 30)
+      .list(1, "", {{"a", "ka", "v1"}}, 40, 50, "", 5);
+  expect_violation(short_page, "b");
+}
+
+TEST(LinearizabilityCheck, ListedIdOfACreateWithALostAnswerIsMatchedToIt) {
+  // The create's answer was lost (unknown, id never learnt); a list shows its entry, then a
+  // later list must still show it (it cannot vanish without a delete).
+  Builder b;
+  b.create_key(0, "", "ka", "v1", 0, 10, Outcome::kUnknown)
+      .list(1, "ka", {{"x", "ka", "v1"}}, 20, 30)
+      .list(1, "ka", {{"x", "ka", "v1"}}, 40, 50);
+  expect_ok(b);
+  Builder vanished;
+  vanished.create_key(0, "", "ka", "v1", 0, 10, Outcome::kUnknown)
+      .list(1, "ka", {{"x", "ka", "v1"}}, 20, 30)
+      .list(1, "ka", {}, 40, 50);
+  expect_violation(vanished, "x");
+}
+
+TEST(LinearizabilityCheck, ListedPhantomWithAWrittenKeyFails) {
+  // Key "ka" was written by an acknowledged create of "a"; "ghost" was never created.
+  Builder b;
+  b.create_key(0, "a", "ka", "v1", 0, 10)
+      .list(1, "ka", {{"a", "ka", "v1"}, {"ghost", "ka", "v1"}}, 20, 30);
+  const CheckResult r = expect_violation(b, "ghost");
+  EXPECT_NE(describe_check(b.history(), r).find("never created"), std::string::npos);
+  // An unknown create invoked only after the list completed cannot explain it either.
+  Builder late;
+  late.create_key(0, "a", "ka", "v1", 0, 10)
+      .list(1, "ka", {{"a", "ka", "v1"}, {"ghost", "ka", "v9"}}, 20, 30)
+      .create_key(2, "", "ka", "v9", 40, 50, Outcome::kUnknown);
+  expect_violation(late, "ghost");
+}
+
+TEST(LinearizabilityCheck, ListedEntriesOfOtherKeysAreIgnored) {
+  // An entry whose key this history never wrote comes from outside it (an earlier run).
+  Builder b;
+  b.create_key(0, "a", "ka", "v1", 0, 10)
+      .list(1, "", {{"a", "ka", "v1"}, {"old", "k-earlier-run", "w"}}, 20, 30);
+  expect_ok(b);
 }
 
 }  // namespace

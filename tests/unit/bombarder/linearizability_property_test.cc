@@ -21,6 +21,7 @@ GeneratorOptions options_for(uint64_t seed) {
   o.ops = 150 + (seed % 4) * 50;
   o.hot_ids = 1 + seed % 3;
   o.unknown_pct = 10;
+  o.list_pct = seed % 2 == 0 ? 10 : 0;
   return o;
 }
 
@@ -66,7 +67,19 @@ std::optional<std::pair<size_t, std::string>> pick_stale(const History& h) {
   return std::nullopt;
 }
 
-// Returns how many mutations were made (0 to 2).
+// An ok list entry at random: (list op, entry); nullopt when no list returned anything.
+std::optional<std::pair<size_t, size_t>> pick_listed(const History& h, std::mt19937_64& rng) {
+  std::vector<std::pair<size_t, size_t>> entries;
+  for (size_t i = 0; i < h.ops.size(); ++i) {
+    const HistoryOp& op = h.ops[i];
+    if (op.kind != OpKind::kList || op.outcome != Outcome::kOk) continue;
+    for (size_t e = 0; e < op.listed.size(); ++e) entries.emplace_back(i, e);
+  }
+  if (entries.empty()) return std::nullopt;
+  return entries[std::uniform_int_distribution<size_t>(0, entries.size() - 1)(rng)];
+}
+
+// Returns how many mutations were made (0 to 3).
 int check_seed(uint64_t seed) {
   int mutations = 0;
   std::cout << "seed=" << seed << std::endl;
@@ -86,6 +99,15 @@ int check_seed(uint64_t seed) {
     if (bad.verdict == Verdict::kViolation) {
       EXPECT_EQ(bad.failures.front().id, ghost.ops[*r].id);
     }
+  }
+  if (const auto listed = pick_listed(original, rng)) {
+    // A listed value nobody wrote: a violation whether the id was learnt or not.
+    ++mutations;
+    History ghost = original;
+    ghost.ops[listed->first].listed[listed->second].value = "never-written";
+    const CheckResult bad = check_history(ghost);
+    EXPECT_EQ(bad.verdict, Verdict::kViolation)
+        << "ghost list entry at op " << listed->first << " entry " << listed->second;
   }
   if (const auto stale = pick_stale(original)) {
     ++mutations;
@@ -118,6 +140,7 @@ TEST(LinearizabilityProperty, ManyIdsManyClients) {
   o.clients = 16;
   o.ops = 5000;
   o.hot_ids = 0;
+  o.list_pct = 5;
   const History h = generate_linearizable_history(o);
   const CheckResult r = check_history(h);
   EXPECT_EQ(r.verdict, Verdict::kOk) << describe_check(h, r);

@@ -48,6 +48,7 @@ class FakeKv {
   bool lose_entries = false;
 
   std::map<std::string, std::string> entries;  // id -> value
+  std::map<std::string, std::string> keys;     // id -> key (kept after a delete)
   size_t writes_applied = 0;
   size_t keyed_replays = 0;
 
@@ -85,9 +86,19 @@ class FakeKv {
       char id[40];
       std::snprintf(id, sizeof id, "00000000-0000-4000-8000-%012zx", ++next_id_);
       entries[id] = body.at("value");
+      keys[id] = body.at("key");
       ++writes_applied;
       return reply(http::status::created,
                    {{"id", id}, {"key", body.at("key")}, {"value", body.at("value")}});
+    }
+    if (target.starts_with("/api/kv?key=") && request.method() == http::verb::get) {
+      // A key lookup: /api/kv?key=K&limit=N, the entries of key K in id order.
+      const std::string key = target.substr(12, target.find('&') - 12);
+      Json listed = Json::array();
+      for (const auto& [id, value] : entries) {
+        if (keys[id] == key) listed.push_back({{"id", id}, {"key", key}, {"value", value}});
+      }
+      return reply(http::status::ok, listed);
     }
     if (!target.starts_with("/api/kv/")) return reply(http::status::not_found, {{"error", "x"}});
     const std::string id = target.substr(8);
@@ -214,10 +225,18 @@ TEST(LoadEngine, ConnectionRefusedIsRetriedOnAnotherNode) {
   EXPECT_GT(r.responses.at(0), 0u) << "some first attempts went to the dead node";
 }
 
+TEST(OpMix, WithListsTakesItsShareProportionallyFromTheOthers) {
+  const OpMix mix = OpMix::mixed().with_lists(10);  // 40/30/20/10 -> 36/27/18/9 and 10 lists
+  EXPECT_EQ(mix.weight, (std::array<uint32_t, kOpKindCount>{3600, 2700, 1800, 900, 1000}));
+  EXPECT_EQ(OpMix::mixed().with_lists(0).weight[static_cast<size_t>(OpKind::kList)], 0u);
+  const OpMix all = OpMix::storm(30).with_lists(100);
+  for (size_t k = 0; k + 1 < kOpKindCount; ++k) EXPECT_EQ(all.weight[k], 0u);
+}
+
 TEST(LoadEngine, StormMatchesTheServersFinalStateExactly) {
   FakeServer fake;
   LoadSpec spec = spec_for({fake.server.endpoint()}, 2000);
-  spec.mix = OpMix::storm(30);
+  spec.mix = OpMix::storm(30).with_lists(10);
   spec.targeting = Targeting::kRandomNode;
   spec.concurrency = 16;
   const LoadResult r = run_load(spec);
