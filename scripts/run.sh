@@ -5,7 +5,9 @@
 #   2. bombarder storm --chaos            random creates/reads/updates/deletes on random nodes
 #                                         for DURATION seconds while a random node is killed
 #                                         (SIGKILL or SIGTERM) every KILL_INTERVAL seconds and
-#                                         restarted; every write carries an Idempotency-Key
+#                                         restarted; every write carries an Idempotency-Key;
+#                                         5% of the operations are key lookups; the history of
+#                                         every operation is recorded and checked linearizable
 #   3. bombarder verify --deep            replicas identical (hashes, every entry), and every
 #                                         acknowledged write of the storm present on every node
 #   4. bombarder cluster stop
@@ -31,6 +33,6 @@ trap '"$bombarder" cluster stop >/dev/null 2>&1 || true' EXIT
 step() { echo; echo "== bombarder $*"; "$bombarder" "$@"; }
 step cluster start --port "$port" --nodes 3
 step storm --chaos --kill-interval "$kill_interval" --downtime 2 --duration "$duration" \
-  --concurrency "$concurrency"
+  --concurrency "$concurrency" --list-pct 5 --check
 step verify --deep
 step cluster stop
