@@ -53,6 +53,9 @@ struct LoadFlags {
   // storm
   uint32_t read_pct = 30;
   uint32_t list_pct = 0;  // mixed, storm
+  bool breaker = false;
+  uint32_t breaker_failures = 5;
+  double breaker_cooldown_s = 1;
   bool chaos = false;
   double kill_interval_s = 10;
   double downtime_s = 2;
@@ -100,6 +103,17 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--csv", f.csv,
                   "Write one row per request to this file: time_unix_s, node, operation, "
                   "status, latency_ms, attempts, outcome");
+  cmd->add_flag("--circuit-breaker", f.breaker,
+                "Per-node circuit breakers: after --breaker-failures consecutive failed attempts "
+                "(transport error, timeout, 5xx) a node gets no attempts for --breaker-cooldown "
+                "seconds, then one probe; the summary shows each breaker's transitions");
+  cmd->add_option("--breaker-failures", f.breaker_failures,
+                  "Consecutive failed attempts that open a node's breaker")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--breaker-cooldown", f.breaker_cooldown_s,
+                  "Seconds an open breaker refuses attempts before its half-open probe")
+      ->capture_default_str();
   cmd->add_option("--history", f.history,
                   "Record every operation and fault to this file, one JSON object per line "
                   "(docs/history.md)");
@@ -212,6 +226,10 @@ int run_load_command(const LoadFlags& f) {
   spec.threads = f.threads;
   spec.csv_path = f.csv;
   spec.history = history.get();
+  if (f.breaker) {
+    spec.breaker = BreakerOptions{f.breaker_failures,
+                                  seconds_flag(f.breaker_cooldown_s, "--breaker-cooldown")};
+  }
   spec.key_prefix = f.name + "-" + run.id;
   spec.idempotency_prefix = run.id + "-";
   switch (f.command) {

@@ -104,6 +104,7 @@ struct RunShared {
   std::mutex done_mutex;
   std::condition_variable done_cv;
   std::atomic<size_t> shards_running{0};
+  std::vector<std::unique_ptr<CircuitBreaker>> breakers;  // by node; empty: no breakers
 
   // Takes one request from the budget; false when the run is over.
   bool claim() {
@@ -245,7 +246,7 @@ class Shard {
     attempt(w);
   }
 
-  size_t choose_node(const Op& op) {
+  size_t first_choice(const Op& op) {
     const size_t n = spec_.nodes.size();
     if (spec_.targeting == Targeting::kLeader) return preferred_ % n;
     if (n == 1) return 0;
@@ -255,9 +256,30 @@ class Shard {
     return (op.node + shift) % n;
   }
 
+  // The node for the next attempt: the first choice, or with breakers the first node after it
+  // whose breaker allows an attempt; nullopt when none does.
+  std::optional<size_t> choose_node(const Op& op) {
+    const size_t first = first_choice(op);
+    if (shared_.breakers.empty()) return first;
+    const auto now = Clock::now();
+    const size_t n = spec_.nodes.size();
+    for (size_t i = 0; i < n; ++i) {
+      const size_t node = (first + i) % n;
+      if (shared_.breakers[node]->allow(now)) return node;
+    }
+    return std::nullopt;
+  }
+
   void attempt(Worker& w) {
     Op& op = w.op;
-    op.node = choose_node(op);
+    const auto node = choose_node(op);
+    if (!node) {
+      op.last_status = 0;
+      op.last_problem = "every node's circuit breaker is open";
+      op.transient_kind = FailureKind::kUnavailable;
+      return retry_or_fail(w);
+    }
+    op.node = *node;
     std::string& wire = w.wire;
     wire.clear();
     std::string extra_header;
@@ -304,6 +326,14 @@ class Shard {
   void on_answer(Worker& w, boost::system::error_code ec, LoadConnection::Response& response) {
     Op& op = w.op;
     ++result_.responses[ec ? 0 : response.result_int()];
+    if (!shared_.breakers.empty()) {
+      CircuitBreaker& breaker = *shared_.breakers[op.node];
+      if (ec || response.result_int() >= 500) {
+        breaker.on_failure(Clock::now());
+      } else {
+        breaker.on_success();
+      }
+    }
     if (ec) {
       op.last_status = 0;
       op.last_problem = ec.message();
@@ -364,6 +394,7 @@ class Shard {
   }
 
   std::chrono::milliseconds backoff(uint32_t attempts) {
+    attempts = std::max<uint32_t>(attempts, 1);  // 0 when every breaker refused the first one
     const int64_t base =
         std::min<int64_t>(int64_t{20} << std::min<uint32_t>(attempts - 1, 6), 1000);
     return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(base / 2, base)(rng_));
@@ -648,6 +679,20 @@ void merge_results(LoadResult& total, LoadResult&& part) {
   for (const auto& [status, n] : part.responses) total.responses[status] += n;
   total.acked.merge(part.acked);
   total.interrupted = total.interrupted || part.interrupted;
+  // Each run has its own breakers: sum the transitions, keep the last state.
+  if (total.breakers.empty()) {
+    total.breakers = std::move(part.breakers);
+  } else {
+    for (size_t i = 0; i < std::min(total.breakers.size(), part.breakers.size()); ++i) {
+      BreakerCounters& t = total.breakers[i].counters;
+      const BreakerCounters& p = part.breakers[i].counters;
+      t.opened += p.opened;
+      t.half_opened += p.half_opened;
+      t.closed += p.closed;
+      t.rejected += p.rejected;
+      total.breakers[i].state = part.breakers[i].state;
+    }
+  }
 }
 
 LoadResult run_load(const LoadSpec& spec) {
@@ -683,6 +728,11 @@ LoadResult run_load(const LoadSpec& spec) {
   for (size_t i = 0; i < shard_count; ++i) {
     const size_t workers = concurrency / shard_count + (i < concurrency % shard_count ? 1 : 0);
     shards.push_back(std::make_unique<Shard>(shared, i, workers, addresses));
+  }
+  if (spec.breaker) {
+    for (size_t i = 0; i < spec.nodes.size(); ++i) {
+      shared.breakers.push_back(std::make_unique<CircuitBreaker>(*spec.breaker));
+    }
   }
   shared.shards_running = shard_count;
   shared.started = Clock::now();
@@ -726,6 +776,10 @@ LoadResult run_load(const LoadSpec& spec) {
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - shared.started);
   for (auto& shard : shards) merge_results(total, std::move(shard->result()));
   total.interrupted = interrupted;
+  for (size_t i = 0; i < shared.breakers.size(); ++i) {
+    total.breakers.push_back(BreakerReport{spec.nodes[i].to_string(), shared.breakers[i]->state(),
+                                           shared.breakers[i]->counters()});
+  }
   if (shared.csv != nullptr) std::fclose(shared.csv);
   return total;
 }

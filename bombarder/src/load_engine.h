@@ -18,6 +18,10 @@
 // Ids: update, read and delete pick an id that this shard created and holds; while an operation
 // on an id is in flight no other worker uses it, so a 404 on an id we hold means an
 // acknowledged write was lost. An id whose last write's outcome is unknown is retired.
+//
+// Circuit breakers (optional, LoadSpec::breaker): one per node, shared by the shards; every
+// attempt's outcome is reported to its node's breaker, and an attempt goes to the first node in
+// the targeting order whose breaker allows it.
 #pragma once
 
 #include <array>
@@ -32,6 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "circuit_breaker.h"
 #include "common/endpoint.h"
 #include "common/histogram.h"
 
@@ -106,6 +111,9 @@ struct LoadSpec {
   std::filesystem::path csv_path;             // one row per request when not empty
   // Records every operation (history.h) when set; shared by the runs of one command (bursts).
   HistoryWriter* history = nullptr;
+  // Per-node circuit breakers (circuit_breaker.h) when set: attempts skip nodes whose breaker is
+  // open; when every node's is, the request waits (backoff) as for a 503.
+  std::optional<BreakerOptions> breaker;
   // Polled by the progress loop; true stops issuing new requests (in-flight ones finish).
   std::function<bool()> stop_requested;
   // Called about every 250 ms from the thread that called run(), with the live counters.
@@ -132,6 +140,13 @@ struct AckedWrite {
   bool uncertain_delete = false;  // the unknown write was a delete
 };
 
+// A node's circuit breaker at the end of a run.
+struct BreakerReport {
+  std::string node;  // HOST:PORT
+  BreakerState state = BreakerState::kClosed;
+  BreakerCounters counters;
+};
+
 struct OpStats {
   uint64_t succeeded = 0;
   uint64_t failed = 0;
@@ -150,8 +165,9 @@ struct LoadResult {
   common::Histogram latency;          // every request
   std::map<int, uint64_t> responses;  // HTTP status of every attempt (0: transport error)
   std::unordered_map<std::string, AckedWrite> acked;  // id -> state
-  uint64_t creates_unknown = 0;  // creates with unknown outcome (their id is unknown)
-  bool interrupted = false;      // stop_requested ended the run early
+  uint64_t creates_unknown = 0;         // creates with unknown outcome (their id is unknown)
+  std::vector<BreakerReport> breakers;  // by node, when LoadSpec::breaker was set
+  bool interrupted = false;             // stop_requested ended the run early
 
   [[nodiscard]] double throughput() const;   // successes per second
   [[nodiscard]] double success_pct() const;  // 100 when requests == 0

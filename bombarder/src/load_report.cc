@@ -81,6 +81,12 @@ std::string human_summary(const RunHeader& header, const LoadResult& r,
                         status == 0 ? "transport-error" : std::to_string(status).c_str(), n);
   }
   out += "  answers    " + responses + "\n";
+  for (const BreakerReport& b : r.breakers) {
+    out += format("  breaker     %-21s %-9s opened %" PRIu64 "  half-open %" PRIu64
+                  "  closed %" PRIu64 "  rejected %" PRIu64 "\n",
+                  b.node.c_str(), to_string(b.state), b.counters.opened, b.counters.half_opened,
+                  b.counters.closed, b.counters.rejected);
+  }
   if (!chaos.empty()) {
     out += format("  chaos: %zu actions\n", chaos.size());
     for (const ChaosEvent& e : chaos) {
@@ -118,6 +124,15 @@ Json json_summary(const RunHeader& header, const LoadResult& r,
                       {"address", e.address},
                       {"detail", e.detail}});
   }
+  Json breakers = Json::array();
+  for (const BreakerReport& b : r.breakers) {
+    breakers.push_back({{"node", b.node},
+                        {"state", to_string(b.state)},
+                        {"opened", b.counters.opened},
+                        {"half_opened", b.counters.half_opened},
+                        {"closed", b.counters.closed},
+                        {"rejected", b.counters.rejected}});
+  }
   return {{"command", header.command},
           {"target", header.target},
           {"concurrency", header.concurrency},
@@ -137,7 +152,8 @@ Json json_summary(const RunHeader& header, const LoadResult& r,
           {"failures", std::move(failures)},
           {"creates_unknown", r.creates_unknown},
           {"answers", std::move(answers)},
-          {"chaos", std::move(events)}};
+          {"chaos", std::move(events)},
+          {"breakers", std::move(breakers)}};
 }
 
 void draw_progress(std::FILE* out, const std::string& command, const LoadProgress& p) {

@@ -225,6 +225,40 @@ TEST(LoadEngine, ConnectionRefusedIsRetriedOnAnotherNode) {
   EXPECT_GT(r.responses.at(0), 0u) << "some first attempts went to the dead node";
 }
 
+TEST(LoadEngine, CircuitBreakerStopsAttemptsToADeadNode) {
+  FakeServer alive;
+  const common::Endpoint dead{"127.0.0.1", node::test::unused_port()};
+  LoadSpec spec = spec_for({dead, alive.server.endpoint()}, 400);
+  spec.targeting = Targeting::kRandomNode;
+  spec.breaker = BreakerOptions{2, 60s};  // no half-open probe within the run
+  const LoadResult r = run_load(spec);
+  EXPECT_EQ(r.succeeded, 400u);
+  // Without breakers about half of the 400 first attempts would go to the dead node; with them,
+  // only those sent before the breaker opened: at most one per worker plus the opening two.
+  EXPECT_LE(r.responses.at(0), spec.concurrency + 2);
+  ASSERT_EQ(r.breakers.size(), 2u);
+  EXPECT_EQ(r.breakers[0].node, dead.to_string());
+  EXPECT_EQ(r.breakers[0].state, BreakerState::kOpen);
+  EXPECT_EQ(r.breakers[0].counters.opened, 1u);
+  EXPECT_GT(r.breakers[0].counters.rejected, 0u);
+  EXPECT_EQ(r.breakers[1].state, BreakerState::kClosed);
+  EXPECT_EQ(r.breakers[1].counters.opened, 0u);
+}
+
+TEST(LoadEngine, EveryBreakerOpenEndsAsUnavailableAtTheDeadline) {
+  const common::Endpoint dead{"127.0.0.1", node::test::unused_port()};
+  LoadSpec spec = spec_for({dead}, 4);
+  spec.concurrency = 2;
+  spec.deadline = 400ms;
+  spec.breaker = BreakerOptions{1, 100ms};
+  const LoadResult r = run_load(spec);
+  EXPECT_EQ(r.failed, 4u);
+  ASSERT_EQ(r.breakers.size(), 1u);
+  EXPECT_GE(r.breakers[0].counters.opened, 1u);
+  EXPECT_GE(r.breakers[0].counters.half_opened, 1u) << "probes after each cooldown";
+  EXPECT_EQ(r.breakers[0].counters.closed, 0u);
+}
+
 TEST(OpMix, WithListsTakesItsShareProportionallyFromTheOthers) {
   const OpMix mix = OpMix::mixed().with_lists(10);  // 40/30/20/10 -> 36/27/18/9 and 10 lists
   EXPECT_EQ(mix.weight, (std::array<uint32_t, kOpKindCount>{3600, 2700, 1800, 900, 1000}));
