@@ -14,6 +14,7 @@
 #include "cluster_record.h"
 #include "commands.h"
 #include "run_record.h"
+#include "verify.h"
 
 namespace bombarder {
 
@@ -151,15 +152,22 @@ AckedCheck check_acked(const RunRecord& run, const EntryMap& entries) {
   return c;
 }
 
-int run_verify(const VerifyFlags& f) {
-  const std::vector<common::Endpoint> nodes =
-      f.nodes.empty() ? default_nodes() : parse_node_list(f.nodes);
-  if (!(f.timeout_s > 0)) usage_error("--timeout must be positive");
-  std::optional<RunRecord> run;
-  if (!f.skip_acked) run = load_run_record(f.run);
+// printf into a string.
+template <typename... Args>
+void appendf(std::string& out, const char* format, Args... args) {
+  char line[512];
+  std::snprintf(line, sizeof line, format, args...);
+  out += line;
+}
 
+}  // namespace
+
+VerifyOutcome verify_cluster(const VerifyOptions& options) {
+  const std::vector<common::Endpoint>& nodes = options.nodes;
+  const std::optional<RunRecord>& run = options.run;
+  const auto timeout = options.timeout;
+  const struct { bool deep; } f{options.deep};  // the flag's name in the code below
   ApiClient client;
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
   const Settled settled = wait_settled(client, nodes, timeout);
   const ClusterView& view = settled.view;
   if (view.reachable() == 0) {
@@ -293,50 +301,68 @@ int run_verify(const VerifyFlags& f) {
   }
   report["passed"] = passed;
 
-  if (f.json) {
-    std::cout << report.dump(2) << std::endl;
-    return passed ? kExitOk : kExitCheckFailed;
-  }
-  std::printf("%-22s %-9s %-6s %-9s %-9s %-9s %-18s %s\n", "node", "role", "term", "commit",
-              "applied", "entries", "state hash", "");
+  std::string text;
+  appendf(text, "%-22s %-9s %-6s %-9s %-9s %-9s %-18s %s\n", "node", "role", "term", "commit",
+          "applied", "entries", "state hash", "");
   const std::string majority_hash = hashes.empty() ? "" : *hashes.begin();
   for (const auto& node : view.nodes) {
     if (!node.status) {
-      std::printf("%-22s unreachable: %s\n", node.endpoint.to_string().c_str(), node.error.c_str());
+      appendf(text, "%-22s unreachable: %s\n", node.endpoint.to_string().c_str(),
+              node.error.c_str());
       continue;
     }
     const NodeStatus& s = *node.status;
-    std::printf("%-22s %-9s %-6" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-18s %s\n",
-                node.endpoint.to_string().c_str(), s.role.c_str(), s.term, s.commit_index,
-                s.applied_index, s.entry_count, s.state_hash.c_str(),
-                hashes_match ? "match" : "DIFFERS");
+    appendf(text, "%-22s %-9s %-6" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-18s %s\n",
+            node.endpoint.to_string().c_str(), s.role.c_str(), s.term, s.commit_index,
+            s.applied_index, s.entry_count, s.state_hash.c_str(),
+            hashes_match ? "match" : "DIFFERS");
   }
   if (!settled.converged) {
-    std::printf("not converged after %.1f s: %s\n", f.timeout_s, settled.why.c_str());
+    appendf(text, "not converged after %.1f s: %s\n",
+            std::chrono::duration<double>(timeout).count(), settled.why.c_str());
   }
-  if (unreachable > 0) std::printf("%zu node(s) unreachable\n", unreachable);
-  std::printf("state hashes and entry counts: %s\n",
-              hashes_match ? "identical on every reachable node" : "DIFFER");
+  if (unreachable > 0) appendf(text, "%zu node(s) unreachable\n", unreachable);
+  appendf(text, "state hashes and entry counts: %s\n",
+          hashes_match ? "identical on every reachable node" : "DIFFER");
   for (const auto& [address, why] : fetch_errors.items()) {
-    std::printf("cannot list the entries of %s: %s\n", address.c_str(),
-                why.get<std::string>().c_str());
+    appendf(text, "cannot list the entries of %s: %s\n", address.c_str(),
+            why.get<std::string>().c_str());
   }
   if (f.deep) {
     const uint64_t differences = report["deep"]["differences"];
-    std::printf("deep comparison: %s\n",
-                differences == 0 ? "every entry identical on every node"
-                                 : (std::to_string(differences) + " differences").c_str());
-    for (const std::string& line : deep_lines) std::printf("  %s\n", line.c_str());
+    appendf(text, "deep comparison: %s\n",
+            differences == 0 ? "every entry identical on every node"
+                             : (std::to_string(differences) + " differences").c_str());
+    for (const std::string& line : deep_lines) appendf(text, "  %s\n", line.c_str());
   }
   if (run) {
-    std::printf("acknowledged writes of run %s (%zu ids):\n", run->id.c_str(), run->acked.size());
-    for (const std::string& line : acked_lines) std::printf("%s\n", line.c_str());
-  } else if (!f.skip_acked) {
-    std::printf("no load run recorded under %s: acknowledged-writes check skipped\n",
-                (data_root() / "runs").string().c_str());
+    appendf(text, "acknowledged writes of run %s (%zu ids):\n", run->id.c_str(), run->acked.size());
+    for (const std::string& line : acked_lines) appendf(text, "%s\n", line.c_str());
+  } else if (options.run_wanted) {
+    appendf(text, "no load run recorded under %s: acknowledged-writes check skipped\n",
+            (data_root() / "runs").string().c_str());
   }
-  std::printf("verify: %s\n", passed ? "PASS" : "FAIL");
-  return passed ? kExitOk : kExitCheckFailed;
+  appendf(text, "verify: %s\n", passed ? "PASS" : "FAIL");
+  return VerifyOutcome{passed, std::move(report), std::move(text)};
+}
+
+namespace {
+
+int run_verify(const VerifyFlags& f) {
+  if (!(f.timeout_s > 0)) usage_error("--timeout must be positive");
+  VerifyOptions options;
+  options.nodes = f.nodes.empty() ? default_nodes() : parse_node_list(f.nodes);
+  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
+  options.deep = f.deep;
+  options.run_wanted = !f.skip_acked;
+  if (!f.skip_acked) options.run = load_run_record(f.run);
+  const VerifyOutcome outcome = verify_cluster(options);
+  if (f.json) {
+    std::cout << outcome.report.dump(2) << std::endl;
+  } else {
+    std::cout << outcome.text << std::flush;
+  }
+  return outcome.passed ? kExitOk : kExitCheckFailed;
 }
 
 }  // namespace
