@@ -17,20 +17,13 @@
 namespace bombarder {
 namespace {
 
+using node::test::json_response;
 using node::test::Request;
 using node::test::Response;
 using node::test::TestHttpServer;
 using Json = nlohmann::json;
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
-
-Response reply(http::status status, const Json& body) {
-  Response r{status, 11};
-  r.set(http::field::content_type, "application/json");
-  r.body() = body.is_null() ? "" : body.dump();
-  r.prepare_payload();
-  return r;
-}
 
 // A linearizable KV (one server thread), with faults: reads served from the entry's first value
 // (a replica that never applied the updates), reads answering 404 (a lost entry), writes that
@@ -57,13 +50,13 @@ struct Kv {
       if (lists_miss && ++lists % 2 == 0) continue;
       out.push_back({{"id", id}, {"key", k}, {"value", entry->second.second}});
     }
-    return reply(http::status::ok, out);
+    return json_response(http::status::ok, out);
   }
 
   std::optional<Response> handle(const Request& request) {
     const std::string target(request.target());
     if (always_504 && request.method() != http::verb::get) {
-      return reply(http::status::gateway_timeout, {{"error", "commit_timeout"}});
+      return json_response(http::status::gateway_timeout, {{"error", "commit_timeout"}});
     }
     if (request.method() == http::verb::post) {
       const Json body = Json::parse(request.body());
@@ -71,23 +64,26 @@ struct Kv {
       std::snprintf(id, sizeof id, "00000000-0000-4000-8000-%012zx", ++next_id);
       entries[id] = {body.at("value"), body.at("value")};
       key_of[id] = body.at("key");
-      return reply(http::status::created, {{"id", id}, {"value", body.at("value")}});
+      return json_response(http::status::created, {{"id", id}, {"value", body.at("value")}});
     }
     if (target.rfind("/api/kv?", 0) == 0) return list(target);
     const std::string id = target.substr(8);
     auto it = entries.find(id);
     if (it == entries.end() || (lost_reads && request.method() == http::verb::get)) {
-      return reply(http::status::not_found, {{"error", "not_found"}});
+      return json_response(http::status::not_found, {{"error", "not_found"}});
     }
     switch (request.method()) {
       case http::verb::get:
-        return reply(http::status::ok,
-                     {{"id", id}, {"value", stale_reads ? it->second.first : it->second.second}});
+        return json_response(
+            http::status::ok,
+            {{"id", id}, {"value", stale_reads ? it->second.first : it->second.second}});
       case http::verb::put:
         it->second.second = Json::parse(request.body()).at("value");
-        return reply(http::status::ok, {{"id", id}});
-      case http::verb::delete_: entries.erase(it); return reply(http::status::no_content, nullptr);
-      default: return reply(http::status::method_not_allowed, {{"error", "x"}});
+        return json_response(http::status::ok, {{"id", id}});
+      case http::verb::delete_:
+        entries.erase(it);
+        return json_response(http::status::no_content, nullptr);
+      default: return json_response(http::status::method_not_allowed, {{"error", "x"}});
     }
   }
 };

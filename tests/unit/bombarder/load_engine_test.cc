@@ -16,20 +16,13 @@
 namespace bombarder {
 namespace {
 
+using node::test::json_response;
 using node::test::Request;
 using node::test::Response;
 using node::test::TestHttpServer;
 using Json = nlohmann::json;
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
-
-Response reply(http::status status, const Json& body) {
-  Response r{status, 11};
-  r.set(http::field::content_type, "application/json");
-  r.body() = body.is_null() ? "" : body.dump();
-  r.prepare_payload();
-  return r;
-}
 
 // The KV API in miniature: entries by id, answers replayed by Idempotency-Key, and knobs for
 // the faults. Runs on the TestHttpServer's one thread; the test reads it after the run.
@@ -56,7 +49,7 @@ class FakeKv {
     if (always_503) {
       Json body = {{"error", "no_leader"}, {"message", "no leader"}};
       if (!leader_hint.empty()) body["leader"] = leader_hint;
-      return reply(http::status::service_unavailable, body);
+      return json_response(http::status::service_unavailable, body);
     }
     const std::string key(request["Idempotency-Key"]);
     if (!key.empty()) {
@@ -67,13 +60,13 @@ class FakeKv {
     }
     const bool write = request.method() != http::verb::get;
     if (write && always_504)
-      return reply(http::status::gateway_timeout, {{"error", "commit_timeout"}});
+      return json_response(http::status::gateway_timeout, {{"error", "commit_timeout"}});
     std::optional<Response> answer = apply(request);
     if (!answer) return answer;
     if (write && !key.empty()) replies_[key] = *answer;
     if (write && apply_then_504 > 0) {
       --apply_then_504;
-      return reply(http::status::gateway_timeout, {{"error", "commit_timeout"}});
+      return json_response(http::status::gateway_timeout, {{"error", "commit_timeout"}});
     }
     return answer;
   }
@@ -88,8 +81,8 @@ class FakeKv {
       entries[id] = body.at("value");
       keys[id] = body.at("key");
       ++writes_applied;
-      return reply(http::status::created,
-                   {{"id", id}, {"key", body.at("key")}, {"value", body.at("value")}});
+      return json_response(http::status::created,
+                           {{"id", id}, {"key", body.at("key")}, {"value", body.at("value")}});
     }
     if (target.starts_with("/api/kv?key=") && request.method() == http::verb::get) {
       // A key lookup: /api/kv?key=K&limit=N, the entries of key K in id order.
@@ -98,26 +91,28 @@ class FakeKv {
       for (const auto& [id, value] : entries) {
         if (keys[id] == key) listed.push_back({{"id", id}, {"key", key}, {"value", value}});
       }
-      return reply(http::status::ok, listed);
+      return json_response(http::status::ok, listed);
     }
-    if (!target.starts_with("/api/kv/")) return reply(http::status::not_found, {{"error", "x"}});
+    if (!target.starts_with("/api/kv/"))
+      return json_response(http::status::not_found, {{"error", "x"}});
     const std::string id = target.substr(8);
     auto it = entries.find(id);
     if (it == entries.end() || (lose_entries && request.method() != http::verb::get)) {
-      return reply(http::status::not_found, {{"error", "not_found"}});
+      return json_response(http::status::not_found, {{"error", "not_found"}});
     }
     switch (request.method()) {
       case http::verb::get:
-        return reply(http::status::ok, {{"id", id}, {"value", stale_value.value_or(it->second)}});
+        return json_response(http::status::ok,
+                             {{"id", id}, {"value", stale_value.value_or(it->second)}});
       case http::verb::put:
         it->second = Json::parse(request.body()).at("value");
         ++writes_applied;
-        return reply(http::status::ok, {{"id", id}, {"value", it->second}});
+        return json_response(http::status::ok, {{"id", id}, {"value", it->second}});
       case http::verb::delete_:
         entries.erase(it);
         ++writes_applied;
-        return reply(http::status::no_content, nullptr);
-      default: return reply(http::status::method_not_allowed, {{"error", "x"}});
+        return json_response(http::status::no_content, nullptr);
+      default: return json_response(http::status::method_not_allowed, {{"error", "x"}});
     }
   }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -25,6 +26,15 @@ using Response = http::response<http::string_body>;
 inline Response ok_response(std::string body = "") {
   Response r{http::status::ok, 11};
   r.body() = std::move(body);
+  r.prepare_payload();
+  return r;
+}
+
+// A JSON answer; a null body gives an empty one (as for 204).
+inline Response json_response(http::status status, const nlohmann::json& body) {
+  Response r{status, 11};
+  r.set(http::field::content_type, "application/json");
+  r.body() = body.is_null() ? "" : body.dump();
   r.prepare_payload();
   return r;
 }
