@@ -260,6 +260,11 @@ class Link : public std::enable_shared_from_this<Link> {
   asio::awaitable<void> run_chain(Chunk chunk, std::shared_ptr<Chain> chain, size_t index,
                                   Direction dir);
   asio::awaitable<void> sleep_until(Clock::time_point when);
+  // Until the next toxics_changed() (or close()).
+  asio::awaitable<void> wait_toxics_changed();
+  // A `timeout` toxic with timeout 0 holds the data back; true once it lets the data through
+  // (removed, or made inactive), false when the data is to be dropped (updated to a closing one).
+  asio::awaitable<bool> hold_while_timeout_zero(const Toxic& t, Direction dir);
   ToxicState& state_for(const Toxic& t);
   tcp::socket& source(Direction dir) { return dir == kUpstream ? client_ : server_; }
   tcp::socket& sink(Direction dir) { return dir == kUpstream ? server_ : client_; }
@@ -271,6 +276,7 @@ class Link : public std::enable_shared_from_this<Link> {
   Pipe pipes_[2];
   std::map<uint64_t, ToxicState> states_;
   std::vector<asio::steady_timer*> sleeping_;
+  std::vector<asio::steady_timer*> change_waiters_;
   bool connected_ = false;
   bool closed_ = false;
 };
@@ -405,7 +411,36 @@ void Link::toxics_changed() {
   for (auto it = states_.begin(); it != states_.end();) {
     it = present.count(it->first) ? std::next(it) : states_.erase(it);
   }
-  // Data held back by a removed `timeout` toxic is gone; wake sleepers so they re-check.
+  // A chunk held by a `timeout` toxic with timeout 0 re-checks the chains.
+  auto waiters = change_waiters_;
+  for (auto* timer : waiters) timer->cancel();
+}
+
+asio::awaitable<void> Link::wait_toxics_changed() {
+  if (closed_) co_return;
+  asio::steady_timer timer(client_.get_executor(), Clock::time_point::max());
+  sleeping_.push_back(&timer);
+  change_waiters_.push_back(&timer);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  sleeping_.erase(std::find(sleeping_.begin(), sleeping_.end(), &timer));
+  change_waiters_.erase(std::find(change_waiters_.begin(), change_waiters_.end(), &timer));
+}
+
+asio::awaitable<bool> Link::hold_while_timeout_zero(const Toxic& t, Direction dir) {
+  // Toxiproxy's timeout toxic with 0 stops reading its input, and on removal flushes what it
+  // held to the rest of the chain (link.go RemoveToxic): the data arrives late, not never.
+  const uint64_t uid = t.uid;
+  while (!closed_) {
+    ToxicPtr current;
+    for (const auto& c : proxy_->chains[dir]) {
+      if (c->uid == uid) current = c;
+    }
+    if (!current || !state_for(*current).active) co_return true;
+    if (current->timeout > 0) co_return false;
+    co_await wait_toxics_changed();
+  }
+  co_return false;
 }
 
 asio::awaitable<void> Link::timeout_close(std::shared_ptr<Link> self, uint64_t uid,
@@ -549,8 +584,11 @@ asio::awaitable<void> Link::run_chain(Chunk chunk, std::shared_ptr<Chain> chain,
         chunk.arrival = Clock::now();
         break;
       }
-      case Kind::SlowClose: break;    // acts on the close only (write_loop)
-      case Kind::Timeout: co_return;  // data stops; timeout_close closes the link later
+      case Kind::SlowClose: break;  // acts on the close only (write_loop)
+      case Kind::Timeout:
+        // Above 0, data is dropped and timeout_close closes the link later.
+        if (t.timeout > 0 || !co_await hold_while_timeout_zero(t, dir)) co_return;
+        break;
       case Kind::ResetPeer:
         if (!st.reset_armed) {
           st.reset_armed = true;
