@@ -17,6 +17,7 @@ packages=(
   libxxhash-dev                                      # state hashes
   clang-format                                       # .clang-format
   nodejs npm                                         # tests/compat: toxiproxy-node-client
+  redis-server redis-tools                           # proxy in front of a foreign TCP service
 )
 
 missing=()
