@@ -67,6 +67,40 @@ function roundTrip(listen, text) {
   });
 }
 
+// Sends `text` through `listen` and keeps the connection: quiet(ms) resolves if nothing came
+// back for `ms` (rejects otherwise); `rest` resolves with the echo once it has all arrived.
+function heldEcho(listen, text) {
+  const { host, port } = hostPort(listen);
+  const socket = net.connect({ host, port });
+  let received = "";
+  socket.setEncoding("utf8");
+  socket.on("connect", () => socket.write(text));
+  const rest = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`held data never arrived through ${listen}`));
+    }, kIoTimeoutMs);
+    socket.on("data", (chunk) => {
+      received += chunk;
+      if (received.length >= text.length) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(received);
+      }
+    });
+    socket.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  rest.catch(() => {});  // awaited by the caller; no unhandled rejection meanwhile
+  const quiet = (ms) => new Promise((resolve, reject) => {
+    setTimeout(() => (received.length === 0 ? resolve() : reject(new Error(
+        `data passed a timeout 0 toxic: ${JSON.stringify(received)}`))), ms);
+  });
+  return { quiet, rest };
+}
+
 // Resolves with the error code of a connection attempt ("ECONNREFUSED", ...), or "connected".
 function connectOutcome(listen) {
   return new Promise((resolve) => {
@@ -276,6 +310,25 @@ async function main() {
     const healed = await roundTrip(afterReset.listen, "clean after reset");
     assert.equal(healed.received, "clean after reset");
     assert.ok(healed.elapsedMs < 250, `after reset, round trip ${healed.elapsedMs} ms`);
+
+    at("timeout 0 holds data back on an open connection and delivers it once removed");
+    const stall = await afterReset.addToxic({ type: "timeout", attributes: { timeout: 0 } });
+    checkToxic(stall, {
+      name: "timeout_downstream", type: "timeout", stream: "downstream", toxicity: 1,
+      attributes: { timeout: 0 },
+    });
+    const held = heldEcho(afterReset.listen, "held back");
+    await held.quiet(300);
+    await stall.remove();
+    assert.equal(await held.rest, "held back");
+
+    at("PATCH updates like POST (Toxiproxy 2.6+ clients use it)");
+    const patched = await fetch(`${api}/proxies/echo`, {
+      method: "PATCH", body: JSON.stringify({ enabled: true }),
+      headers: { "Content-Type": "application/json" },
+    });
+    assert.equal(patched.status, 200);
+    assert.equal((await patched.json()).enabled, true);
 
     at("populate creates several proxies at once (201 {proxies: [...]}), and is idempotent");
     const populated = await toxiproxy.populate([
