@@ -45,16 +45,16 @@ TEST(ProxyApi, ProxyCreateErrorsUseToxiproxysMessagesAndStatuses) {
 
 TEST(ProxyApi, UnknownProxyOrToxicIs404OnEveryRoute) {
   RunningProxy proxy;
-  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/proxies/x"},
-           {"POST", "/proxies/x"},
-           {"PATCH", "/proxies/x"},
-           {"DELETE", "/proxies/x"},
-           {"GET", "/proxies/x/toxics"},
-           {"POST", "/proxies/x/toxics"},
-           {"GET", "/proxies/x/toxics/t"},
-           {"POST", "/proxies/x/toxics/t"},
-           {"DELETE", "/proxies/x/toxics/t"}}) {
+  for (const auto& [method, target] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/proxies/x"},
+                                                        {"POST", "/proxies/x"},
+                                                        {"PATCH", "/proxies/x"},
+                                                        {"DELETE", "/proxies/x"},
+                                                        {"GET", "/proxies/x/toxics"},
+                                                        {"POST", "/proxies/x/toxics"},
+                                                        {"GET", "/proxies/x/toxics/t"},
+                                                        {"POST", "/proxies/x/toxics/t"},
+                                                        {"DELETE", "/proxies/x/toxics/t"}}) {
     SCOPED_TRACE(method + " " + target);
     expect_error(proxy.api(method, target, R"({"type":"latency"})"), 404, "proxy not found");
   }
