@@ -64,7 +64,7 @@ void ChaosMonkey::kill_one() {
   std::vector<size_t> candidates;
   for (size_t i = 0; i < record_.nodes.size(); ++i) {
     const NodeRecord& node = record_.nodes[i];
-    if (!is_node_process(node.pid, node.endpoint.port)) continue;
+    if (!is_node_process(node.pid, node.node_port())) continue;
     const bool leads = view.leader && view.nodes[*view.leader].endpoint == node.endpoint;
     if (spec_.target == ChaosSpec::Target::kLeader && !leads) continue;
     if (spec_.target == ChaosSpec::Target::kFollower && leads) continue;

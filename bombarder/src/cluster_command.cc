@@ -60,6 +60,12 @@ void add_start(CLI::App& cluster, int& exit_code) {
   cmd->add_flag("--fresh", f->fresh,
                 "Delete the nodes' data directories first (by default a node keeps the data a "
                 "previous cluster left in node-<i>)");
+  cmd->add_flag("--proxied", f->proxied,
+                "Put a Toxiproxy-compatible fault proxy in front of every node's client port "
+                "(node<i>-client on PORT+i, what clients and cluster.json use) and on every "
+                "directed peer link (node i reaches node j through link-<i>-to-<j>); the nodes "
+                "move to PORT+N+i, the links follow, the proxy's API comes last and is printed. "
+                "See docs/proxy.md.");
   cmd->add_flag("--json", f->json, "Print the members as JSON (notes go to stderr)");
   cmd->footer(kExitCodes);
   cmd->callback([f, &exit_code] { exit_code = run_cluster_start(*f); });

@@ -343,6 +343,11 @@ int run_cluster_status(const StatusFlags& flags) {
   for (const std::string& d : hashes.disagreements)
     problems.push_back("state hashes differ at " + d);
   const bool healthy = problems.empty();
+  // `cluster start --proxied`: where faults are injected (only for the recorded cluster).
+  std::optional<ProxyRecord> proxy;
+  if (flags.nodes.empty()) {
+    if (auto record = load_cluster_record()) proxy = record->proxy;
+  }
 
   if (flags.json) {
     Json rows = Json::array();
@@ -364,7 +369,9 @@ int run_cluster_status(const StatusFlags& flags) {
                         {"disagreements", hashes.disagreements}}},
                       {"healthy", healthy},
                       {"problems", problems}};
-    std::cout << out.dump(2) << std::endl;
+    Json with_proxy = out;
+    if (proxy) with_proxy["proxy"] = {{"api", node_url(proxy->api)}, {"pid", proxy->pid}};
+    std::cout << with_proxy.dump(2) << std::endl;
     return healthy ? kExitOk : kExitCheckFailed;
   }
 
@@ -404,6 +411,10 @@ int run_cluster_status(const StatusFlags& flags) {
     std::printf("leader: none (an election in progress, or no quorum)\n");
   }
   std::printf("%s\n", hash_summary(view, hashes).c_str());
+  if (proxy) {
+    std::printf("fault proxy: Toxiproxy API at %s (node<i>-client, link-<i>-to-<j>)\n",
+                node_url(proxy->api).c_str());
+  }
   if (healthy) {
     std::printf("cluster: healthy\n");
   } else {

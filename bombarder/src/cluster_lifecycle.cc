@@ -12,6 +12,7 @@
 
 #include "api_client.h"
 #include "cli.h"
+#include "cluster_proxies.h"
 #include "cluster_record.h"
 #include "cluster_table.h"
 #include "process.h"
@@ -36,14 +37,21 @@ void note(bool json, const std::string& text) {
   std::fprintf(json ? stderr : stdout, "%s\n", text.c_str());
 }
 
+// The consecutive ports from --port the cluster takes.
+int ports_taken(const StartFlags& f) {
+  return f.proxied ? ProxiedLayout(f.port, f.nodes).ports_used() : f.nodes;
+}
+
 void validate(const StartFlags& f) {
   if (f.nodes < 1 || f.nodes > static_cast<int>(kClusterNodesMax)) {
     usage_error("--nodes must be between 1 and " + std::to_string(kClusterNodesMax) + ", not " +
                 std::to_string(f.nodes));
   }
-  if (f.port < 1 || f.port + f.nodes - 1 > 65535) {
-    usage_error("--port " + std::to_string(f.port) + " with " + std::to_string(f.nodes) +
-                " nodes leaves the port range 1..65535");
+  const int ports = ports_taken(f);
+  if (f.port < 1 || f.port + ports - 1 > 65535) {
+    usage_error("--port " + std::to_string(f.port) + " with " + std::to_string(f.nodes) + " nodes" +
+                (f.proxied ? " (proxied: " + std::to_string(ports) + " ports)" : "") +
+                " leaves the port range 1..65535");
   }
   std::string why;
   if (!common::Endpoint::parse(f.host + ":1", "127.0.0.1", &why)) {
@@ -81,8 +89,11 @@ size_t check_no_running_cluster() {
   if (!record) return 0;
   std::string alive;
   for (const NodeRecord& node : record->nodes) {
-    if (!is_node_process(node.pid, node.endpoint.port)) continue;
+    if (!is_node_process(node.pid, node.node_port())) continue;
     alive += (alive.empty() ? "" : ", ") + node.endpoint.to_string();
+  }
+  if (record->proxy && is_proxy_process(record->proxy->pid, record->proxy->api.port)) {
+    alive += (alive.empty() ? "fault proxy " : ", fault proxy ") + record->proxy->api.to_string();
   }
   if (!alive.empty()) {
     environment_error("a cluster is already running (" + cluster_record_path().string() + ": " +
@@ -93,7 +104,7 @@ size_t check_no_running_cluster() {
 
 void check_ports_free(const StartFlags& f) {
   std::vector<int> taken;
-  for (int i = 0; i < f.nodes; ++i) {
+  for (int i = 0; i < ports_taken(f); ++i) {
     if (port_in_use(f.host, static_cast<uint16_t>(f.port + i))) taken.push_back(f.port + i);
   }
   if (taken.empty()) return;
@@ -126,11 +137,14 @@ void abort_start(const ClusterRecord& record) {
   std::vector<std::future<StopOutcome>> stops;
   for (const NodeRecord& node : record.nodes) {
     stops.push_back(std::async(std::launch::async, [&node] {
-      return is_node_process(node.pid, node.endpoint.port) ? stop_process(node.pid, kAbortGrace)
-                                                           : StopOutcome::kNotRunning;
+      return is_node_process(node.pid, node.node_port()) ? stop_process(node.pid, kAbortGrace)
+                                                         : StopOutcome::kNotRunning;
     }));
   }
   for (auto& stop : stops) (void)stop.get();
+  if (record.proxy && is_proxy_process(record.proxy->pid, record.proxy->api.port)) {
+    (void)stop_process(record.proxy->pid, kAbortGrace);
+  }
   remove_cluster_record();
 }
 
@@ -161,8 +175,11 @@ bool cluster_ready(const ClusterView& view, std::string* why) {
     *why = "no leader elected";
     return false;
   }
+  // By id: a node names the leader by its own address for it, which with --proxied is its link
+  // proxy to the leader, different on every node.
+  const uint64_t leader_id = view.nodes[*view.leader].status->node_id;
   for (const ClusterView::Node& node : view.nodes) {
-    if (node.status->leader != view.leader_address) {
+    if (node.status->leader_id != leader_id) {
       *why =
           node.endpoint.to_string() + " does not know the leader " + view.leader_address + " yet";
       return false;
@@ -194,6 +211,29 @@ ClusterView wait_ready(const StartFlags& f, const ClusterRecord& record) {
   }
 }
 
+nlohmann::json proxy_json(const ProxyRecord& proxy, int nodes) {
+  Json names = Json::array();
+  for (int i = 0; i < nodes; ++i) names.push_back(client_proxy_name(i));
+  for (int from = 0; from < nodes; ++from) {
+    for (int to = 0; to < nodes; ++to) {
+      if (from != to) names.push_back(link_proxy_name(from, to));
+    }
+  }
+  return {{"api", node_url(proxy.api)},
+          {"pid", proxy.pid},
+          {"config", proxy.config_path.string()},
+          {"output", proxy.output_path.string()},
+          {"proxies", std::move(names)}};
+}
+
+void print_proxy(const ProxyRecord& proxy, int nodes) {
+  std::printf(
+      "fault proxy: Toxiproxy API at %s (pid %d); clients use node<i>-client (the addresses "
+      "above), node i reaches node j through link-<i>-to-<j>, e.g. %s (docs/proxy.md)\n",
+      node_url(proxy.api).c_str(), static_cast<int>(proxy.pid),
+      nodes > 1 ? link_proxy_name(0, 1).c_str() : client_proxy_name(0).c_str());
+}
+
 void print_started(const StartFlags& f, const ClusterRecord& record, const ClusterView& view,
                    const std::vector<bool>& reused, double elapsed_s) {
   const NodeStatus& leader = *view.nodes[*view.leader].status;
@@ -210,11 +250,12 @@ void print_started(const StartFlags& f, const ClusterRecord& record, const Clust
                        {"console_log", node.output_path.string()},
                        {"reused_data", static_cast<bool>(reused[i])}});
     }
-    const Json out = {{"nodes", std::move(nodes)},
-                      {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
-                      {"term", leader.term},
-                      {"record", cluster_record_path().string()},
-                      {"elapsed_s", elapsed_s}};
+    Json out = {{"nodes", std::move(nodes)},
+                {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
+                {"term", leader.term},
+                {"record", cluster_record_path().string()},
+                {"elapsed_s", elapsed_s}};
+    if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
     std::cout << out.dump(2) << std::endl;
     return;
   }
@@ -236,25 +277,30 @@ void print_started(const StartFlags& f, const ClusterRecord& record, const Clust
               static_cast<unsigned long long>(leader.node_id),
               node_url(view.nodes[*view.leader].endpoint).c_str(),
               static_cast<unsigned long long>(leader.term));
+  if (record.proxy) print_proxy(*record.proxy, f.nodes);
 }
 
 }  // namespace
 
 std::vector<std::string> node_command_line(const StartFlags& f, const std::string& node_binary,
                                            uint64_t id, const std::string& data_dir) {
+  const ProxiedLayout layout(f.port, f.nodes);
+  const int self = static_cast<int>(id);
   std::string peers;
   for (int other = 0; other < f.nodes; ++other) {
-    if (static_cast<uint64_t>(other) == id) continue;
+    if (other == self) continue;
     if (!peers.empty()) peers += ",";
-    peers += std::to_string(other) + "@" + f.host + ":" + std::to_string(f.port + other);
+    const int port = f.proxied ? layout.link_port(self, other) : f.port + other;
+    peers += std::to_string(other) + "@" + f.host + ":" + std::to_string(port);
   }
+  const int own_port = f.proxied ? layout.node_port(self) : f.port + self;
   std::vector<std::string> argv = {node_binary,
                                    "--node-id",
                                    std::to_string(id),
                                    "--host",
                                    f.host,
                                    "--port",
-                                   std::to_string(f.port + static_cast<int>(id)),
+                                   std::to_string(own_port),
                                    "--data-dir",
                                    data_dir,
                                    "--log-level",
@@ -290,7 +336,8 @@ int run_cluster_start(const StartFlags& f) {
   for (int i = 0; i < f.nodes; ++i) {
     NodeRecord node;
     node.id = static_cast<uint64_t>(i);
-    node.endpoint = {f.host, static_cast<uint16_t>(f.port + i)};
+    node.endpoint = {f.host, static_cast<uint16_t>(f.port + i)};  // = node<i>-client if proxied
+    if (f.proxied) node.listen_port = ProxiedLayout(f.port, f.nodes).node_port(i);
     node.data_dir = data_root() / ("node-" + std::to_string(i));
     node.output_path = node.data_dir / "console.log";
     node.args = node_command_line(f, binary.string(), node.id, node.data_dir.string());
@@ -307,6 +354,13 @@ int run_cluster_start(const StartFlags& f) {
   ClusterRecord record;
   record.started_at = utc_timestamp_now();
   record.node_binary = binary;
+  if (f.proxied) {
+    // Before the nodes, so that their first peer connections already find the links.
+    record.proxy = start_cluster_proxy(ProxiedLayout(f.port, f.nodes), f.nodes, f.host,
+                                       data_root() / "proxies.json", data_root() / "proxy.log",
+                                       seconds_flag(f.timeout_s));
+    save_cluster_record(record);
+  }
   for (NodeRecord& node : planned) {
     try {
       node.pid = spawn_detached(node.args, node.output_path);
@@ -348,10 +402,10 @@ int run_cluster_stop(const StopFlags& f) {
   // period, and waiting for each in turn would add those periods up.
   for (const NodeRecord& node : record->nodes) {
     outcomes.push_back({&node, StopOutcome::kNotRunning, {}});
-    const bool ours = is_node_process(node.pid, node.endpoint.port);
+    const bool ours = is_node_process(node.pid, node.node_port());
     if (!ours && process_alive(node.pid)) {
       outcomes.back().detail = "pid " + std::to_string(node.pid) + " is now another program";
-    } else if (!ours && port_in_use(node.endpoint.host, node.endpoint.port)) {
+    } else if (!ours && port_in_use(node.endpoint.host, node.node_port())) {
       outcomes.back().detail = "another process serves its port";
     }
     stops.push_back(std::async(std::launch::async, [&node, ours, grace = seconds_flag(f.grace_s)] {
@@ -365,6 +419,15 @@ int run_cluster_stop(const StopFlags& f) {
     any_stopped = any_stopped || outcomes[i].outcome != StopOutcome::kNotRunning;
     all_gone = all_gone && outcomes[i].outcome != StopOutcome::kStillRunning;
   }
+  // The fault proxy last: a leader stopping gracefully hands over leadership through it.
+  std::optional<StopOutcome> proxy_outcome;
+  if (record->proxy) {
+    proxy_outcome = is_proxy_process(record->proxy->pid, record->proxy->api.port)
+                        ? stop_process(record->proxy->pid, seconds_flag(f.grace_s))
+                        : StopOutcome::kNotRunning;
+    any_stopped = any_stopped || *proxy_outcome != StopOutcome::kNotRunning;
+    all_gone = all_gone && *proxy_outcome != StopOutcome::kStillRunning;
+  }
   if (all_gone) remove_cluster_record();
 
   if (f.json) {
@@ -377,12 +440,16 @@ int run_cluster_stop(const StopFlags& f) {
       if (!o.detail.empty()) row["detail"] = o.detail;
       nodes.push_back(std::move(row));
     }
-    std::cout << Json{{"nodes", std::move(nodes)},
-                      {"stale", !any_stopped},
-                      {"record_removed", all_gone},
-                      {"record", cluster_record_path().string()}}
-                     .dump(2)
-              << std::endl;
+    Json out = {{"nodes", std::move(nodes)},
+                {"stale", !any_stopped},
+                {"record_removed", all_gone},
+                {"record", cluster_record_path().string()}};
+    if (proxy_outcome) {
+      out["proxy"] = {{"api", record->proxy->api.to_string()},
+                      {"pid", record->proxy->pid},
+                      {"outcome", to_string(*proxy_outcome)}};
+    }
+    std::cout << out.dump(2) << std::endl;
   } else {
     TextTable table({{"id", TextTable::Align::kRight},
                      {"address"},
@@ -395,6 +462,10 @@ int run_cluster_stop(const StopFlags& f) {
                          (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
     }
     std::fputs(table.render().c_str(), stdout);
+    if (proxy_outcome) {
+      std::printf("fault proxy %s (pid %d): %s\n", node_url(record->proxy->api).c_str(),
+                  static_cast<int>(record->proxy->pid), to_string(*proxy_outcome));
+    }
     if (!any_stopped) std::printf("the record was stale: none of its nodes was running\n");
     if (all_gone) std::printf("removed %s\n", cluster_record_path().c_str());
   }

@@ -26,6 +26,9 @@ struct StartFlags {
   std::optional<int> commit_timeout_ms;
   double timeout_s = 15;  // wait for every node to serve and a leader to be elected
   bool fresh = false;     // remove the nodes' data directories first
+  // A fault proxy in front of every client port and on every directed peer link
+  // (cluster_proxies.h has the port layout and the proxies' names).
+  bool proxied = false;
   bool json = false;
 };
 
@@ -36,6 +39,7 @@ struct StopFlags {
 
 // The command line of member `id` (argv[0] = `node_binary`): its id, port base_port + id, the
 // other members as ID@HOST:PORT, its data directory `data_dir`, and the timing flags that are set.
+// With `proxied`, its port and its peers' addresses are those of ProxiedLayout.
 [[nodiscard]] std::vector<std::string> node_command_line(const StartFlags& flags,
                                                          const std::string& node_binary,
                                                          uint64_t id, const std::string& data_dir);

@@ -47,7 +47,18 @@ std::optional<ClusterRecord> load_cluster_record() {
       node.data_dir = n.at("data_dir").get<std::string>();
       node.output_path = n.at("output").get<std::string>();
       node.args = n.at("args").get<std::vector<std::string>>();
+      node.listen_port = n.value("listen_port", uint16_t{0});
       record.nodes.push_back(std::move(node));
+    }
+    if (body.contains("proxy")) {
+      const Json& p = body.at("proxy");
+      ProxyRecord proxy;
+      proxy.pid = p.at("pid").get<pid_t>();
+      proxy.api = {p.at("host").get<std::string>(), p.at("port").get<uint16_t>()};
+      proxy.config_path = p.at("config").get<std::string>();
+      proxy.output_path = p.at("output").get<std::string>();
+      proxy.args = p.at("args").get<std::vector<std::string>>();
+      record.proxy = std::move(proxy);
     }
     return record;
   } catch (const std::exception& e) {
@@ -66,10 +77,19 @@ void save_cluster_record(const ClusterRecord& record) {
                      {"data_dir", node.data_dir.string()},
                      {"output", node.output_path.string()},
                      {"args", node.args}});
+    if (node.listen_port != 0) nodes.back()["listen_port"] = node.listen_port;
   }
-  const Json body = {{"started_at", record.started_at},
-                     {"node_binary", record.node_binary.string()},
-                     {"nodes", std::move(nodes)}};
+  Json body = {{"started_at", record.started_at},
+               {"node_binary", record.node_binary.string()},
+               {"nodes", std::move(nodes)}};
+  if (const auto& p = record.proxy) {
+    body["proxy"] = {{"pid", p->pid},
+                     {"host", p->api.host},
+                     {"port", p->api.port},
+                     {"config", p->config_path.string()},
+                     {"output", p->output_path.string()},
+                     {"args", p->args}};
+  }
   const fs::path path = cluster_record_path();
   const fs::path temp = path.string() + ".tmp." + std::to_string(::getpid());
   std::error_code ec;

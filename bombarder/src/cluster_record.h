@@ -25,12 +25,29 @@ struct NodeRecord {
   std::filesystem::path data_dir;
   std::filesystem::path output_path;  // the node's stdout/stderr (console.log)
   std::vector<std::string> args;      // argv, argv[0] the stress_node binary
+  // `cluster start --proxied`: the node's own --port, while `endpoint` is its client proxy
+  // (cluster_proxies.h). 0: the node listens on `endpoint` itself.
+  uint16_t listen_port = 0;
+
+  [[nodiscard]] uint16_t node_port() const {
+    return listen_port != 0 ? listen_port : endpoint.port;
+  }
+};
+
+// The fault proxy process of `cluster start --proxied` (cluster_proxies.h).
+struct ProxyRecord {
+  pid_t pid = 0;
+  common::Endpoint api;  // its Toxiproxy REST API
+  std::filesystem::path config_path;
+  std::filesystem::path output_path;
+  std::vector<std::string> args;
 };
 
 struct ClusterRecord {
   std::string started_at;  // ISO 8601 UTC
   std::filesystem::path node_binary;
   std::vector<NodeRecord> nodes;
+  std::optional<ProxyRecord> proxy;  // set by --proxied
 
   [[nodiscard]] std::vector<common::Endpoint> endpoints() const;
   [[nodiscard]] const NodeRecord* find(const common::Endpoint& endpoint) const;

@@ -107,6 +107,18 @@ bool is_node_process(pid_t pid, uint16_t port) {
   return false;
 }
 
+bool is_proxy_process(pid_t pid, uint16_t api_port) {
+  if (!process_alive(pid)) return false;
+  const std::vector<std::string> args = command_line(pid);
+  if (args.size() < 2 || fs::path(args[0]).filename() != "bombarder" || args[1] != "proxy") {
+    return false;
+  }
+  for (size_t i = 2; i + 1 < args.size(); ++i) {
+    if (args[i] == "--port" && args[i + 1] == std::to_string(api_port)) return true;
+  }
+  return false;
+}
+
 const char* to_string(StopOutcome outcome) {
   switch (outcome) {
     case StopOutcome::kNotRunning: return "not running";

@@ -25,6 +25,10 @@ namespace bombarder {
 // `pid` first if it is an exited child of this process.
 [[nodiscard]] bool is_node_process(pid_t pid, uint16_t port);
 
+// The same check for the fault proxy of `cluster start --proxied`: a bombarder whose command line
+// is `proxy ... --port <api_port>`.
+[[nodiscard]] bool is_proxy_process(pid_t pid, uint16_t api_port);
+
 // True while `pid` exists and is not a zombie (reaping it if it is our exited child).
 [[nodiscard]] bool process_alive(pid_t pid);
 

@@ -26,6 +26,9 @@ struct ProxyFlags {
 };
 
 int run_proxy(const ProxyFlags& flags) {
+  boost::system::error_code bad_host;
+  (void)boost::asio::ip::make_address(flags.host, bad_host);
+  if (bad_host) usage_error("--host '" + flags.host + "' is not an IP address");
   boost::asio::io_context io;
   uint64_t seed = flags.seed_given ? flags.seed : std::random_device{}();
   proxy::ProxyServer server(io, seed);

@@ -260,6 +260,11 @@ class Link : public std::enable_shared_from_this<Link> {
   asio::awaitable<void> run_chain(Chunk chunk, std::shared_ptr<Chain> chain, size_t index,
                                   Direction dir);
   asio::awaitable<void> sleep_until(Clock::time_point when);
+  // Until the next toxics_changed() (or close()).
+  asio::awaitable<void> wait_toxics_changed();
+  // A `timeout` toxic with timeout 0 holds the data back; true once it lets the data through
+  // (removed, or made inactive), false when the data is to be dropped (updated to a closing one).
+  asio::awaitable<bool> hold_while_timeout_zero(const Toxic& t, Direction dir);
   ToxicState& state_for(const Toxic& t);
   tcp::socket& source(Direction dir) { return dir == kUpstream ? client_ : server_; }
   tcp::socket& sink(Direction dir) { return dir == kUpstream ? server_ : client_; }
@@ -271,6 +276,7 @@ class Link : public std::enable_shared_from_this<Link> {
   Pipe pipes_[2];
   std::map<uint64_t, ToxicState> states_;
   std::vector<asio::steady_timer*> sleeping_;
+  std::vector<asio::steady_timer*> change_waiters_;
   bool connected_ = false;
   bool closed_ = false;
 };
@@ -405,7 +411,36 @@ void Link::toxics_changed() {
   for (auto it = states_.begin(); it != states_.end();) {
     it = present.count(it->first) ? std::next(it) : states_.erase(it);
   }
-  // Data held back by a removed `timeout` toxic is gone; wake sleepers so they re-check.
+  // A chunk held by a `timeout` toxic with timeout 0 re-checks the chains.
+  auto waiters = change_waiters_;
+  for (auto* timer : waiters) timer->cancel();
+}
+
+asio::awaitable<void> Link::wait_toxics_changed() {
+  if (closed_) co_return;
+  asio::steady_timer timer(client_.get_executor(), Clock::time_point::max());
+  sleeping_.push_back(&timer);
+  change_waiters_.push_back(&timer);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  sleeping_.erase(std::find(sleeping_.begin(), sleeping_.end(), &timer));
+  change_waiters_.erase(std::find(change_waiters_.begin(), change_waiters_.end(), &timer));
+}
+
+asio::awaitable<bool> Link::hold_while_timeout_zero(const Toxic& t, Direction dir) {
+  // Toxiproxy's timeout toxic with 0 stops reading its input, and on removal flushes what it
+  // held to the rest of the chain (link.go RemoveToxic): the data arrives late, not never.
+  const uint64_t uid = t.uid;
+  while (!closed_) {
+    ToxicPtr current;
+    for (const auto& c : proxy_->chains[dir]) {
+      if (c->uid == uid) current = c;
+    }
+    if (!current || !state_for(*current).active) co_return true;
+    if (current->timeout > 0) co_return false;
+    co_await wait_toxics_changed();
+  }
+  co_return false;
 }
 
 asio::awaitable<void> Link::timeout_close(std::shared_ptr<Link> self, uint64_t uid,
@@ -549,8 +584,11 @@ asio::awaitable<void> Link::run_chain(Chunk chunk, std::shared_ptr<Chain> chain,
         chunk.arrival = Clock::now();
         break;
       }
-      case Kind::SlowClose: break;    // acts on the close only (write_loop)
-      case Kind::Timeout: co_return;  // data stops; timeout_close closes the link later
+      case Kind::SlowClose: break;  // acts on the close only (write_loop)
+      case Kind::Timeout:
+        // Above 0, data is dropped and timeout_close closes the link later.
+        if (t.timeout > 0 || !co_await hold_while_timeout_zero(t, dir)) co_return;
+        break;
       case Kind::ResetPeer:
         if (!st.reset_armed) {
           st.reset_armed = true;
@@ -627,8 +665,15 @@ void ProxyState::start() {
   if (ec || results.empty()) {
     throw ApiError("listen tcp " + listen + ": " + (ec ? ec.message() : "no address"), 500);
   }
-  auto a = std::make_shared<tcp::acceptor>(server->io);
+  // Go's net.Listen binds "localhost" to 127.0.0.1; getaddrinfo may list ::1 first.
   tcp::endpoint ep = results.begin()->endpoint();
+  for (const auto& entry : results) {
+    if (entry.endpoint().address().is_v4()) {
+      ep = entry.endpoint();
+      break;
+    }
+  }
+  auto a = std::make_shared<tcp::acceptor>(server->io);
   a->open(ep.protocol(), ec);
   if (!ec) a->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) a->bind(ep, ec);
@@ -698,15 +743,16 @@ struct Api {
     std::string name, listen, upstream;
     bool enabled = true;
   };
-  static ProxyInput read_proxy_input(const json& body) {
+  // `where` follows a missing field's name in the error (" at proxy 2" for /populate).
+  static ProxyInput read_proxy_input(const json& body, const std::string& where = "") {
     if (!body.is_object()) bad_body("expected a JSON object");
     ProxyInput in;
     in.name = string_field(body, "name", "");
     in.listen = string_field(body, "listen", "");
     in.upstream = string_field(body, "upstream", "");
     in.enabled = bool_field(body, "enabled", true);
-    if (in.name.empty()) missing_field("name");
-    if (in.upstream.empty()) missing_field("upstream");
+    if (in.name.empty()) missing_field("name" + where);
+    if (in.upstream.empty()) missing_field("upstream" + where);
     if (in.listen.empty()) in.listen = "127.0.0.1:0";
     split_host_port(in.listen);
     split_host_port(in.upstream);
@@ -731,38 +777,44 @@ struct Api {
     return ok(201, p->to_json());
   }
 
+  // Toxiproxy answers /populate errors with the proxies created before the error (null when
+  // none), so a client can tell what was applied: {"error", "status", "proxies"}.
   ApiResult populate(std::string_view body) {
-    json input = parse_body(body);
-    if (!input.is_array()) bad_body("expected a JSON array of proxies");
-    std::vector<ProxyInput> inputs;
-    for (const auto& item : input) inputs.push_back(read_proxy_input(item));
-    json out = json::array();
-    for (const auto& in : inputs) {
-      auto it = s.proxies.find(in.name);
-      if (it != s.proxies.end()) {
-        auto& old = it->second;
-        bool same_listen = old->listen == in.listen;
-        if (!same_listen) {
-          // "host:0" asks for any port: keep the running proxy if only the port is 0.
-          auto [h1, p1] = split_host_port(in.listen);
-          auto [h2, p2] = split_host_port(old->listen);
-          same_listen = p1 == "0" && (h1 == h2 || h1.empty());
-        }
-        if (same_listen && old->upstream == in.upstream) {
-          out.push_back(old->to_json());
-          continue;
-        }
-        old->stop();
-        s.proxies.erase(it);
+    json out = nullptr;
+    try {
+      json input = parse_body(body);
+      if (!input.is_array()) bad_body("expected a JSON array of proxies");
+      std::vector<ProxyInput> inputs;
+      for (size_t i = 0; i < input.size(); ++i) {
+        inputs.push_back(read_proxy_input(input[i], " at proxy " + std::to_string(i + 1)));
       }
-      try {
-        out.push_back(add_proxy(in)->to_json());
-      } catch (const ApiError& e) {
-        json err = {{"error", e.what()}, {"status", e.status}, {"proxies", out}};
-        return {e.status, err.dump()};
-      }
+      out = json::array();
+      for (const auto& in : inputs) out.push_back(populate_one(in)->to_json());
+    } catch (const ApiError& e) {
+      json err = {{"error", e.what()}, {"status", e.status}, {"proxies", out}};
+      return {e.status, err.dump()};
     }
     return ok(201, json{{"proxies", out}});
+  }
+
+  // Keeps a running proxy of that name whose listen and upstream are unchanged; replaces it
+  // otherwise.
+  std::shared_ptr<ProxyState> populate_one(const ProxyInput& in) {
+    auto it = s.proxies.find(in.name);
+    if (it != s.proxies.end()) {
+      auto& old = it->second;
+      bool same_listen = old->listen == in.listen;
+      if (!same_listen) {
+        // "host:0" asks for any port: keep the running proxy if only the port is 0.
+        auto [h1, p1] = split_host_port(in.listen);
+        auto [h2, p2] = split_host_port(old->listen);
+        same_listen = p1 == "0" && (h1 == h2 || h1.empty());
+      }
+      if (same_listen && old->upstream == in.upstream) return old;
+      old->stop();
+      s.proxies.erase(it);
+    }
+    return add_proxy(in);
   }
 
   ApiResult update_proxy(const std::string& name, std::string_view body) {
@@ -919,18 +971,25 @@ asio::awaitable<void> serve_http(std::shared_ptr<ServerState> state, tcp::socket
     co_await http::async_read(socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     ApiResult result;
-    try {
-      result = Api{*state}.route(std::string(req.method_string()), std::string(req.target()),
-                                 req.body());
-    } catch (const ApiError& e) {
-      result = {e.status, json{{"error", e.what()}, {"status", e.status}}.dump()};
-    } catch (const std::exception& e) {
-      result = {500, json{{"error", e.what()}, {"status", 500}}.dump()};
+    const char* content_type = "application/json";
+    if (req[http::field::user_agent].starts_with("Mozilla/")) {
+      // Toxiproxy refuses browsers so that a web page cannot drive the API (CSRF); same text.
+      result = {403, "User agent not allowed\n"};
+      content_type = "text/plain; charset=utf-8";
+    } else {
+      try {
+        result = Api{*state}.route(std::string(req.method_string()), std::string(req.target()),
+                                   req.body());
+      } catch (const ApiError& e) {
+        result = {e.status, json{{"error", e.what()}, {"status", e.status}}.dump()};
+      } catch (const std::exception& e) {
+        result = {500, json{{"error", e.what()}, {"status", 500}}.dump()};
+      }
     }
     http::response<http::string_body> res{static_cast<http::status>(result.status), req.version()};
     res.set(http::field::server, "bombarder-proxy");
     if (result.status != 204) {
-      res.set(http::field::content_type, "application/json");
+      res.set(http::field::content_type, content_type);
       res.body() = std::move(result.body);
     }
     res.keep_alive(req.keep_alive());

@@ -370,6 +370,37 @@ RunResult run_program(const std::vector<std::string>& argv, std::chrono::millise
   return result;
 }
 
+BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, fs::path output_path)
+    : argv_(std::move(argv)), output_path_(std::move(output_path)) {
+  pid_ = spawn_process(argv_, output_path_.string());
+}
+
+BackgroundProcess::~BackgroundProcess() { (void)stop(); }
+
+bool BackgroundProcess::running() {
+  if (ended_) return false;
+  int status = 0;
+  const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) ended_ = to_exit_status(status);
+  return !ended_;
+}
+
+std::string BackgroundProcess::output() const { return file_text(output_path_); }
+
+ExitStatus BackgroundProcess::stop(std::chrono::milliseconds grace) {
+  if (!running()) return *ended_;
+  ::kill(pid_, SIGTERM);
+  ended_ = wait_process(pid_, grace);
+  if (!ended_) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    ended_ = to_exit_status(status);
+  }
+  return *ended_;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cluster: processes
 

@@ -237,6 +237,32 @@ class Cluster {
   std::vector<std::string> notes_;
 };
 
+// A long-running helper process a test owns (redis-server, `bombarder proxy`): started at
+// construction with stdout and stderr appended to `output_path`, dying with the forking thread
+// (PR_SET_PDEATHSIG) like the nodes. The destructor stops it (SIGTERM, then SIGKILL after the
+// grace period) and reaps it, also when the test failed or threw. Same-thread rule as Cluster.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(std::vector<std::string> argv, std::filesystem::path output_path);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  // True until the process has ended (reaps it when it has).
+  [[nodiscard]] bool running();
+  // Everything it wrote so far.
+  [[nodiscard]] std::string output() const;
+  // SIGTERM, up to `grace` for it to exit, then SIGKILL; how it ended. Idempotent.
+  ExitStatus stop(std::chrono::milliseconds grace = 5s);
+
+ private:
+  std::vector<std::string> argv_;
+  std::filesystem::path output_path_;
+  pid_t pid_ = -1;
+  std::optional<ExitStatus> ended_;
+};
+
 // Client threads of a test. join() (also run by the destructor, so an ASSERT that returns early
 // or an exception does not leave threads touching a dead stack) sets `stop` and joins them all.
 // Declare it after everything its threads use.

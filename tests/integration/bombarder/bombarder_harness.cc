@@ -64,6 +64,14 @@ BombarderEnv::~BombarderEnv() {
       if (pid > 0 && fs::path(argv0).filename() == "stress_node") ::kill(pid, SIGKILL);
     }
   }
+  // And the fault proxy of `cluster start --proxied`.
+  if (record.is_object() && record.contains("proxy")) {
+    const pid_t pid = record["proxy"].value("pid", 0);
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string argv0;
+    std::getline(cmdline, argv0, '\0');
+    if (pid > 0 && fs::path(argv0).filename() == "bombarder") ::kill(pid, SIGKILL);
+  }
   const char* keep = std::getenv("INTEGRATION_KEEP");
   if (::testing::Test::HasFailure() || (keep != nullptr && *keep != '\0')) {
     std::cout << "[bombarder harness] keeping " << root_.string() << std::endl;

@@ -78,6 +78,51 @@ TEST_F(ClusterRecordTest, SavedRecordLoadsBackFieldForField) {
   EXPECT_FALSE(load_cluster_record().has_value());
 }
 
+TEST_F(ClusterRecordTest, ProxiedRecordKeepsTheNodesOwnPortsAndTheProxyProcess) {
+  ClusterRecord record;
+  record.node_binary = "/opt/bin/stress_node";
+  NodeRecord node;
+  node.endpoint = {"127.0.0.1", 9000};  // node0-client
+  node.listen_port = 9003;
+  node.pid = 4000;
+  record.nodes.push_back(node);
+  ProxyRecord proxy;
+  proxy.pid = 4100;
+  proxy.api = {"127.0.0.1", 9012};
+  proxy.config_path = root_ / "proxies.json";
+  proxy.output_path = root_ / "proxy.log";
+  proxy.args = {"/opt/bin/bombarder", "proxy", "--port", "9012"};
+  record.proxy = proxy;
+  save_cluster_record(record);
+
+  const std::optional<ClusterRecord> loaded = load_cluster_record();
+  ASSERT_TRUE(loaded.has_value());
+  ASSERT_EQ(loaded->nodes.size(), 1u);
+  EXPECT_EQ(loaded->nodes[0].endpoint.port, 9000);
+  EXPECT_EQ(loaded->nodes[0].node_port(), 9003);
+  ASSERT_TRUE(loaded->proxy.has_value());
+  EXPECT_EQ(loaded->proxy->pid, 4100);
+  EXPECT_EQ(loaded->proxy->api, proxy.api);
+  EXPECT_EQ(loaded->proxy->config_path, proxy.config_path);
+  EXPECT_EQ(loaded->proxy->output_path, proxy.output_path);
+  EXPECT_EQ(loaded->proxy->args, proxy.args);
+  // Every command talks to the client proxies.
+  EXPECT_EQ(default_nodes(), (std::vector<common::Endpoint>{{"127.0.0.1", 9000}}));
+}
+
+TEST_F(ClusterRecordTest, UnproxiedRecordHasNoProxyAndNodesListenOnTheirEndpoint) {
+  ClusterRecord record;
+  record.node_binary = "/opt/bin/stress_node";
+  NodeRecord node;
+  node.endpoint = {"127.0.0.1", 9000};
+  record.nodes.push_back(node);
+  save_cluster_record(record);
+  const std::optional<ClusterRecord> loaded = load_cluster_record();
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_FALSE(loaded->proxy.has_value());
+  EXPECT_EQ(loaded->nodes[0].node_port(), 9000);
+}
+
 TEST_F(ClusterRecordTest, WithoutARecordTheDefaultNodesAreTheReferencePorts) {
   const std::vector<common::Endpoint> expected = {
       {"127.0.0.1", 8080}, {"127.0.0.1", 8081}, {"127.0.0.1", 8082}};

@@ -167,13 +167,33 @@ TEST(ProxyToxics, TimeoutZeroHoldsDataUntilRemoved) {
   uint16_t port = proxy.create("p", echo.port());
   proxy.add_toxic("p", {{"name", "t"}, {"type", "timeout"}, {"attributes", {{"timeout", 0}}}});
   Client c(port, 400ms);
-  ASSERT_TRUE(c.send("lost"));
+  ASSERT_TRUE(c.send("held"));
   std::string out;
   EXPECT_EQ(c.recv_some(out), -1);
   EXPECT_EQ(c.last_errno(), EAGAIN) << "neither data nor close";
   EXPECT_EQ(proxy.api("DELETE", "/proxies/p/toxics/t").status, 204);
   c.set_timeout(2000ms);
+  // As Toxiproxy: what the toxic held back is delivered once it is removed, then new data.
+  EXPECT_EQ(c.recv_exactly(4), "held");
   EXPECT_GE(round_trip(c, "after"), 0.0) << "the connection lives on once the toxic is gone";
+}
+
+TEST(ProxyToxics, TimeoutZeroUpdatedToAClosingTimeoutDropsWhatItHeld) {
+  TcpServer echo;
+  RunningProxy proxy;
+  uint16_t port = proxy.create("p", echo.port());
+  proxy.add_toxic("p", {{"name", "t"}, {"type", "timeout"}, {"attributes", {{"timeout", 0}}}});
+  Client c(port, 300ms);
+  ASSERT_TRUE(c.send("held"));
+  std::string out;
+  EXPECT_EQ(c.recv_some(out), -1);
+  auto start = Clock::now();
+  EXPECT_EQ(proxy.api("POST", "/proxies/p/toxics/t", R"({"attributes":{"timeout":200}})").status,
+            200);
+  c.set_timeout(2000ms);
+  EXPECT_EQ(c.recv_some(out), 0) << "closed after the new timeout, nothing delivered";
+  EXPECT_TRUE(out.empty()) << out;
+  EXPECT_GE(ms_since(start), 150.0);
 }
 
 TEST(ProxyToxics, SlicerSlicesWithDelay) {

@@ -1,0 +1,113 @@
+// unit.bombarder.ProxyApi.*: bad input to the proxy's REST API (proxy_server.h) is answered as
+// Toxiproxy answers it (api.go): status 400 / 404 / 409 and the body {"error": MSG, "status": N}
+// with Toxiproxy's messages; /populate errors also carry the proxies created before the error.
+// The wire level (routes, fields, a real client) is proven by tests/compat.
+#include "proxy_test_support.h"
+
+namespace {
+
+using namespace proxy_test;
+
+// The error body must be exactly {"error": message, "status": status} (plus `extra` keys).
+void expect_error(const bombarder::proxy::ApiResult& r, int status, const std::string& message,
+                  const std::vector<std::string>& extra = {}) {
+  EXPECT_EQ(r.status, status) << r.body;
+  const json body = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(body.is_object()) << r.body;
+  EXPECT_EQ(body.value("error", ""), message) << r.body;
+  EXPECT_EQ(body.value("status", 0), status) << r.body;
+  EXPECT_EQ(body.size(), 2 + extra.size()) << r.body;
+  for (const auto& key : extra) EXPECT_TRUE(body.contains(key)) << key << " in " << r.body;
+}
+
+// Only the part of a "bad request body: <parser detail>" message that Toxiproxy fixes.
+void expect_bad_body(const bombarder::proxy::ApiResult& r) {
+  EXPECT_EQ(r.status, 400) << r.body;
+  const json body = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(body.is_object()) << r.body;
+  EXPECT_EQ(body.value("error", "").rfind("bad request body: ", 0), 0u) << r.body;
+  EXPECT_EQ(body.value("status", 0), 400) << r.body;
+}
+
+const std::string kProxy = R"({"name":"p","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"})";
+
+TEST(ProxyApi, ProxyCreateErrorsUseToxiproxysMessagesAndStatuses) {
+  RunningProxy proxy;
+  expect_bad_body(proxy.api("POST", "/proxies", "{nope"));
+  expect_bad_body(proxy.api("POST", "/proxies", R"({"name":7,"upstream":"127.0.0.1:1"})"));
+  expect_error(proxy.api("POST", "/proxies", R"({"upstream":"127.0.0.1:1"})"), 400,
+               "missing required field: name");
+  expect_error(proxy.api("POST", "/proxies", R"({"name":"p"})"), 400,
+               "missing required field: upstream");
+  ASSERT_EQ(proxy.api("POST", "/proxies", kProxy).status, 201);
+  expect_error(proxy.api("POST", "/proxies", kProxy), 409, "proxy already exists");
+}
+
+TEST(ProxyApi, UnknownProxyOrToxicIs404OnEveryRoute) {
+  RunningProxy proxy;
+  for (const auto& [method, target] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/proxies/x"},
+                                                        {"POST", "/proxies/x"},
+                                                        {"PATCH", "/proxies/x"},
+                                                        {"DELETE", "/proxies/x"},
+                                                        {"GET", "/proxies/x/toxics"},
+                                                        {"POST", "/proxies/x/toxics"},
+                                                        {"GET", "/proxies/x/toxics/t"},
+                                                        {"POST", "/proxies/x/toxics/t"},
+                                                        {"DELETE", "/proxies/x/toxics/t"}}) {
+    SCOPED_TRACE(method + " " + target);
+    expect_error(proxy.api(method, target, R"({"type":"latency"})"), 404, "proxy not found");
+  }
+  ASSERT_EQ(proxy.api("POST", "/proxies", kProxy).status, 201);
+  for (const std::string method : {"GET", "POST", "PATCH", "DELETE"}) {
+    SCOPED_TRACE(method);
+    expect_error(proxy.api(method, "/proxies/p/toxics/t", "{}"), 404, "toxic not found");
+  }
+}
+
+TEST(ProxyApi, ToxicCreateErrorsUseToxiproxysMessagesAndStatuses) {
+  RunningProxy proxy;
+  ASSERT_EQ(proxy.api("POST", "/proxies", kProxy).status, 201);
+  expect_bad_body(proxy.api("POST", "/proxies/p/toxics", "[1,"));
+  expect_error(proxy.api("POST", "/proxies/p/toxics", R"({"type":"latency","stream":"up"})"), 400,
+               "stream was invalid, can be either upstream or downstream");
+  expect_error(proxy.api("POST", "/proxies/p/toxics", R"({"type":"teleport"})"), 400,
+               "invalid toxic type");
+  expect_bad_body(proxy.api("POST", "/proxies/p/toxics",
+                            R"({"type":"latency","attributes":{"latency":"slow"}})"));
+  expect_bad_body(proxy.api("POST", "/proxies/p/toxics", R"({"type":"latency","toxicity":"x"})"));
+  ASSERT_EQ(proxy.api("POST", "/proxies/p/toxics", R"({"type":"latency"})").status, 200);
+  expect_error(proxy.api("POST", "/proxies/p/toxics", R"({"type":"latency"})"), 409,
+               "toxic already exists");
+  // A bad update leaves the toxic as it was.
+  expect_bad_body(
+      proxy.api("POST", "/proxies/p/toxics/latency_downstream", R"({"attributes":{"jitter":-1}})"));
+  const json kept = proxy.api_json("GET", "/proxies/p/toxics/latency_downstream", {}, 200);
+  EXPECT_EQ(kept["attributes"]["jitter"], 0) << kept.dump();
+}
+
+TEST(ProxyApi, PopulateErrorsCarryTheProxiesCreatedSoFar) {
+  RunningProxy proxy;
+  // Toxiproxy validates the whole array first and names the position (1-based).
+  expect_error(proxy.api("POST", "/populate",
+                         R"([{"name":"a","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"},
+                             {"listen":"127.0.0.1:0","upstream":"127.0.0.1:1"}])"),
+               400, "missing required field: name at proxy 2", {"proxies"});
+  expect_error(proxy.api("POST", "/populate", R"([{"name":"a","listen":"127.0.0.1:0"}])"), 400,
+               "missing required field: upstream at proxy 1", {"proxies"});
+  const auto not_array = proxy.api("POST", "/populate", R"({"name":"a"})");
+  expect_bad_body(not_array);
+  EXPECT_TRUE(json::parse(not_array.body)["proxies"].is_null()) << not_array.body;
+  // Nothing was created by the refused requests.
+  EXPECT_EQ(proxy.api_json("GET", "/proxies", {}, 200), json::object());
+}
+
+TEST(ProxyApi, UnknownRoutesAre404AndWrongMethods405InTheErrorShape) {
+  RunningProxy proxy;
+  expect_error(proxy.api("GET", "/nope"), 404, "not found");
+  expect_error(proxy.api("GET", "/proxies/p/toxics/t/extra"), 404, "not found");
+  expect_error(proxy.api("DELETE", "/proxies"), 405, "method not allowed");
+  expect_error(proxy.api("GET", "/reset"), 404, "not found");
+}
+
+}  // namespace
