@@ -181,6 +181,31 @@ TEST_F(ProxiedClusterTest, CuttingTheLeadersLinksElectsANewLeaderAndHealingRejoi
       << "last status " << status;
 }
 
+TEST_F(ProxiedClusterTest, AClientProxyToxicSlowsThatNodesClientsOnly) {
+  const uint64_t leader = started_["leader"]["id"].get<uint64_t>();
+  const size_t follower = (leader + 1) % kNodes;
+  constexpr int kLatencyMs = 300;
+  const Json toxic = {{"type", "latency"}, {"attributes", {{"latency", kLatencyMs}}}};
+  const std::string proxy = "node" + std::to_string(leader) + "-client";
+  const HttpResult added =
+      http_request(api_port_, "POST", "/proxies/" + proxy + "/toxics", toxic.dump());
+  ASSERT_EQ(added.status, 200) << added.describe();
+
+  auto timed_write = [&](size_t node, const std::string& key) {
+    const auto start = Clock::now();
+    const int status = write(node, key);
+    return std::make_pair(status, std::chrono::duration<double, std::milli>(Clock::now() - start));
+  };
+  // Through the leader's client proxy every answer waits; a write through a follower reaches the
+  // leader over a link, which the toxic does not touch.
+  const auto [slow_status, slow_ms] = timed_write(leader, "slow");
+  EXPECT_EQ(slow_status, 201);
+  EXPECT_GE(slow_ms.count(), kLatencyMs - 5) << "through " << proxy;
+  const auto [fast_status, fast_ms] = timed_write(follower, "fast");
+  EXPECT_EQ(fast_status, 201);
+  EXPECT_LT(fast_ms.count(), kLatencyMs) << "through node" << follower << "-client";
+}
+
 TEST_F(ProxiedClusterTest, OneDirectionOfOneLinkCutsOnlyThatDirection) {
   const uint64_t leader = started_["leader"]["id"].get<uint64_t>();
   const Json leader_status = status(leader);
