@@ -16,6 +16,7 @@
 #include "linearizability.h"
 #include "load_engine.h"
 #include "load_report.h"
+#include "role_sampler.h"
 #include "run_record.h"
 
 namespace bombarder {
@@ -108,6 +109,23 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--check-timeout", f.check_timeout_s,
                   "Seconds the --check search may take; past it the verdict is unknown")
       ->capture_default_str();
+}
+
+// Who each load node is, for the role lines: the id it gave in the first survey, else the
+// recorded cluster's, else its position in --nodes.
+std::vector<RoleSampler::Node> sampler_nodes(const ClusterView& view,
+                                             const std::optional<ClusterRecord>& record) {
+  std::vector<RoleSampler::Node> nodes;
+  for (size_t i = 0; i < view.nodes.size(); ++i) {
+    RoleSampler::Node node{i, view.nodes[i].endpoint};
+    if (view.nodes[i].status) {
+      node.id = view.nodes[i].status->node_id;
+    } else if (const NodeRecord* recorded = record ? record->find(node.endpoint) : nullptr) {
+      node.id = recorded->id;
+    }
+    nodes.push_back(node);
+  }
+  return nodes;
 }
 
 struct Output {
@@ -259,6 +277,11 @@ int run_load_command(const LoadFlags& f) {
     std::fflush(stdout);
   }
 
+  std::unique_ptr<RoleSampler> roles;
+  if (history) {
+    roles = std::make_unique<RoleSampler>(sampler_nodes(view, record), *history);
+    roles->start();
+  }
   std::unique_ptr<ChaosMonkey> monkey;
   if (f.chaos) {
     monkey = std::make_unique<ChaosMonkey>(*record, chaos_spec, [&](const ChaosEvent& e) {
@@ -310,6 +333,7 @@ int run_load_command(const LoadFlags& f) {
     events = monkey->stop();
     restarts_ok = monkey->all_restarted();
   }
+  if (roles) roles->stop();  // after the monkey: the last sample sees the restarted node
   std::signal(SIGINT, previous_handler);
   if (output.progress) clear_progress(stderr);
   std::optional<CheckResult> check;
