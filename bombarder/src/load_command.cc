@@ -1,8 +1,11 @@
 // flood, burst, mixed, storm [--chaos] (issue 4 "Load" and "Chaos"; the reference README's
 // "Stress Tests" table gives the commands, flags and defaults).
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -16,6 +19,7 @@
 #include "linearizability.h"
 #include "load_engine.h"
 #include "load_report.h"
+#include "report.h"
 #include "role_sampler.h"
 #include "run_record.h"
 
@@ -47,6 +51,7 @@ struct LoadFlags {
   std::string history;
   bool check = false;
   double check_timeout_s = 60;
+  std::string report;
   // burst
   uint64_t burst_size = 50;
   uint64_t bursts = 5;
@@ -109,6 +114,9 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--check-timeout", f.check_timeout_s,
                   "Seconds the --check search may take; past it the verdict is unknown")
       ->capture_default_str();
+  cmd->add_option("--report", f.report,
+                  "After the load, write an HTML report of the run to this file (records the "
+                  "history like --check; includes the checker's verdict; docs/report.md)");
 }
 
 // Who each load node is, for the role lines: the id it gave in the first survey, else the
@@ -184,6 +192,12 @@ int run_load_command(const LoadFlags& f) {
       (f.seed_option != nullptr && *f.seed_option) ? f.seed : std::random_device{}();
   chaos_spec.seed = seed;
 
+  if (!f.report.empty()) {
+    // Refuse an unwritable report before the load, not after it.
+    if (!std::ofstream(f.report, std::ios::app)) {
+      environment_error("cannot write the report " + f.report + ": " + std::strerror(errno));
+    }
+  }
   ApiClient client;
   const bool wants_leader = f.command != Command::kStorm;
   ClusterView view = survey(client, nodes);
@@ -204,7 +218,7 @@ int run_load_command(const LoadFlags& f) {
   const auto check_timeout = seconds_flag(f.check_timeout_s, "--check-timeout");
   RunRecord run = begin_run_record(f.name);
   std::unique_ptr<HistoryWriter> history;
-  if (!f.history.empty() || f.check) {
+  if (!f.history.empty() || f.check || !f.report.empty()) {
     history = std::make_unique<HistoryWriter>(f.history.empty() ? run.dir / "history.jsonl"
                                                                 : std::filesystem::path(f.history));
   }
@@ -344,23 +358,31 @@ int run_load_command(const LoadFlags& f) {
     history_path = history->path();
     history->close();
   }
+  History recorded;
+  std::optional<CheckResult> report_check;  // the verdict shown in the report
+  if (f.check || !f.report.empty()) {
+    try {
+      recorded = read_history(history_path);
+    } catch (const HistoryError& e) {
+      environment_error("cannot read back " + history_path.string() + ": " +
+                        (e.line() > 0 ? "line " + std::to_string(e.line()) + ": " : "") + e.what());
+    }
+  }
   if (f.check) {
     if (!f.json) {
       std::printf("checking the history %s ...\n", history_path.c_str());
       std::fflush(stdout);
-    }
-    History recorded;
-    try {
-      recorded = read_history(history_path);
-    } catch (const HistoryError& e) {
-      environment_error("cannot check " + history_path.string() + ": " +
-                        (e.line() > 0 ? "line " + std::to_string(e.line()) + ": " : "") + e.what());
     }
     CheckOptions options;
     options.timeout = check_timeout;
     check = check_history(recorded, options);
     check_json_text = check_json(recorded, *check);
     if (!f.json) check_text = describe_check(recorded, *check);
+    report_check = check;
+  } else if (!f.report.empty()) {
+    CheckOptions options;
+    options.timeout = check_timeout;
+    report_check = check_history(recorded, options);
   }
 
   run.acked = std::move(result.acked);
@@ -372,7 +394,13 @@ int run_load_command(const LoadFlags& f) {
   run.summary["acked_ids"] = run.acked.size();
   if (history) run.summary["history"] = history_path.string();
   if (check) run.summary["check"] = Json::parse(check_json_text);
+  if (!f.report.empty()) run.summary["report"] = f.report;
   save_run_record(run);
+  if (!f.report.empty()) {
+    ReportOptions options;
+    options.source = history_path.string();
+    write_report_file(f.report, render_report(recorded, run.summary, report_check, options));
+  }
 
   const bool passed = result.success_pct() >= f.min_success && !result.interrupted && restarts_ok &&
                       (!check || check->verdict == Verdict::kOk);
@@ -391,6 +419,10 @@ int run_load_command(const LoadFlags& f) {
     std::cout << "  record      " << run.dir.string() << " (" << run.acked.size()
               << " acknowledged ids; `bombarder verify` checks them)\n";
     if (history) std::cout << "  history     " << history_path.string() << "\n";
+    if (!f.report.empty()) {
+      std::cout << "  report      " << f.report << " (verdict " << to_string(report_check->verdict)
+                << (check ? "" : "; only --check makes the run fail on it") << ")\n";
+    }
     if (check) {
       std::cout << "  linearizability check (`bombarder check " << history_path.string() << "`):\n";
       size_t from = 0;
