@@ -385,6 +385,7 @@ ScatterSample sample_ops(const History& history, size_t max_points) {
     return budget;
   };
   const auto part = [](size_t kept, size_t total, const char* what) {
+    if (total == 0) return "no " + std::string(what) + " ones";
     return (kept == total ? "all " : std::to_string(kept) + " of the ") + std::to_string(total) +
            " " + what + " ones";
   };
@@ -846,10 +847,12 @@ std::string render_report(const History& history, const std::optional<Json>& sum
   out += legend({{"#43a047", "ok"},
                  {"#fb8c00", "unknown"},
                  {"#e53935", "fail"},
-                 {"rgba(229,57,53,0.25)", "fault window (node down)"}});
+                 {"rgba(229,57,53,0.3)", "SIGKILL window"},
+                 {"rgba(251,140,0,0.3)", "SIGTERM window"}});
   out +=
-      "<p class=\"note\">Requests completed in each bin, stacked by outcome. Shaded: from a "
-      "kill or stop of a node to its restart.</p>\n";
+      "<p class=\"note\">Requests completed in each bin, stacked by outcome. Shaded on every "
+      "chart: from the chaos action that stopped a node (recorded once it was down) to its "
+      "restart (recorded once it served again), or to the end.</p>\n";
   throughput_chart(out, history, axis, windows);
 
   out += "<h2>Latency per " + bin_text + " (p50, p99 of ok requests)</h2>\n";

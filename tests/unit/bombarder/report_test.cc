@@ -202,6 +202,16 @@ TEST(Report, ABigHistoryIsSampledDeterministicallyAndSaysSo) {
   EXPECT_NE(html.find("class=\"points fail\" data-count=\"300\""), std::string::npos);
   EXPECT_EQ(count_of(html, "class=\"fault-band "), 0u);
 
+  // Only ok requests, over a small budget: the note says there were no others.
+  History ok_only;
+  for (const HistoryOp& op : h.ops) {
+    if (op.outcome == Outcome::kOk) ok_only.ops.push_back(op);
+  }
+  options.max_points = 100;
+  EXPECT_NE(render_report(ok_only, std::nullopt, std::nullopt, options)
+                .find(": 100 of the 29700 ok ones, no failed or unknown ones, evenly spaced"),
+            std::string::npos);
+
   // A run longer than max_bins seconds gets wider bins, and says so.
   options.max_bins = 25;  // 60 s in at most 25 bins: 3 s each
   const std::string coarse = render_report(h, std::nullopt, std::nullopt, options);
