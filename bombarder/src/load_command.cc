@@ -193,10 +193,14 @@ int run_load_command(const LoadFlags& f) {
   chaos_spec.seed = seed;
 
   if (!f.report.empty()) {
-    // Refuse an unwritable report before the load, not after it.
+    // Refuse an unwritable report before the load, not after it; a file made only to find that
+    // out goes again, so a run that fails later leaves no empty report behind.
+    std::error_code ignored;
+    const bool existed = std::filesystem::exists(f.report, ignored);
     if (!std::ofstream(f.report, std::ios::app)) {
       environment_error("cannot write the report " + f.report + ": " + std::strerror(errno));
     }
+    if (!existed) std::filesystem::remove(f.report, ignored);
   }
   ApiClient client;
   const bool wants_leader = f.command != Command::kStorm;

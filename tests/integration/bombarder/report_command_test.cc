@@ -130,6 +130,11 @@ TEST(ReportCommand, BadInputGetsOneLine) {
   EXPECT_EQ(line_count(load.output), 1u) << load.output;
   EXPECT_NE(load.output.find("cannot write the report /nonexistent-dir/x.html"), std::string::npos)
       << load.output;
+  // A writable report of a run that cannot start is not left behind empty.
+  const auto later = env.root() / "later.html";
+  const RunResult no_cluster = env.run({"storm", "--nodes", "127.0.0.1:1", "--report", later});
+  EXPECT_EQ(exit_code(no_cluster), 3) << no_cluster.output;
+  EXPECT_FALSE(std::filesystem::exists(later));
 }
 
 }  // namespace
