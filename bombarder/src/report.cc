@@ -149,8 +149,8 @@ LogAxis latency_axis(const History& history) {
   return axis;
 }
 
-// One <svg> chart: the frame, the time axis, the fault bands and marks; the caller draws the
-// data in between begin() and end().
+// One <svg> chart. The constructor opens it and draws the plot's frame; the caller then draws
+// the y ticks and the data, the fault bands and marks over them, the time ticks, and end()s it.
 class Chart {
  public:
   Chart(std::string& out, const TimeAxis& axis, std::string_view name, double height_px)
