@@ -17,6 +17,8 @@ void add_verify_command(CLI::App& app, int& exit_code);
 void add_watch_command(CLI::App& app, int& exit_code);
 // check: linearizability of a recorded history (check_command.cc)
 void add_check_command(CLI::App& app, int& exit_code);
+// report: the HTML report of a recorded history (report_command.cc)
+void add_report_command(CLI::App& app, int& exit_code);
 // proxy: the Toxiproxy-compatible network-fault proxy (proxy_command.cc)
 void add_proxy_command(CLI::App& app, int& exit_code);
 // scenario list|run: network-fault scenarios on a proxied cluster (scenario_command.cc)

@@ -241,6 +241,20 @@ void append_history_line(std::string& out, const HistoryFault& fault) {
   out += "}\n";
 }
 
+void append_history_line(std::string& out, const HistoryRole& role) {
+  out += "{\"type\":\"role\",\"node\":";
+  out += std::to_string(role.node);
+  out += ",\"address\":";
+  append_string(out, role.address);
+  out += ",\"at_ns\":";
+  out += std::to_string(role.at_ns);
+  out += ",\"role\":";
+  append_string(out, role.role);
+  out += ",\"term\":";
+  out += role.term ? std::to_string(*role.term) : "null";
+  out += "}\n";
+}
+
 History parse_history(std::istream& in) {
   History history;
   std::string text;
@@ -261,6 +275,17 @@ History parse_history(std::istream& in) {
       fault.at_ns = int_field(j, "at_ns", line);
       fault.detail = text_field(j, "detail", line, false);
       history.faults.push_back(std::move(fault));
+    } else if (type == "role") {
+      HistoryRole role;
+      role.node = static_cast<uint64_t>(int_field(j, "node", line));
+      role.address = text_field(j, "address", line, false);
+      role.at_ns = int_field(j, "at_ns", line);
+      role.role = text_field(j, "role", line, true);
+      if (const auto term = j.find("term"); term != j.end() && !term->is_null()) {
+        if (!term->is_number_unsigned()) throw HistoryError(line, "\"term\" is not a number");
+        role.term = term->get<uint64_t>();
+      }
+      history.roles.push_back(std::move(role));
     } else {
       throw HistoryError(line, "unknown type \"" + type + "\"");
     }

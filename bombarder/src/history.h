@@ -8,10 +8,11 @@
 //    "result":{"entries":[{"id":"<uuid>","key":"storm-r1-0-17","value":"v0-17-xx"}]},...}
 //   {"type":"fault","action":"kill","node":1,"address":"127.0.0.1:8081","at_ns":789,
 //    "detail":"SIGKILL leader pid 1234"}
+//   {"type":"role","node":1,"address":"127.0.0.1:8081","at_ns":790,"role":"down","term":null}
 //
 // Times are steady-clock nanoseconds since the history's origin (the writer's construction), for
-// operations and faults alike. invoke_ns is taken before the first attempt is sent, complete_ns
-// after the final answer arrived (retries included), so real-time order is sound.
+// operations, faults and role samples alike. invoke_ns is taken before the first attempt is sent,
+// complete_ns after the final answer arrived (retries included), so real-time order is sound.
 #pragma once
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <filesystem>
 #include <istream>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -66,9 +68,20 @@ struct HistoryFault {
   std::string detail;
 };
 
+// A node's role as a sampler saw it (role_sampler.h): written for the first sample of each node
+// and whenever its role or term changes. The checker ignores these; the report draws them.
+struct HistoryRole {
+  uint64_t node = 0;
+  std::string address;
+  int64_t at_ns = 0;  // when the sample's request was sent
+  std::string role;   // the node's word (leader, follower, candidate, pre-candidate) or "down"
+  std::optional<uint64_t> term;  // nullopt when down
+};
+
 struct History {
   std::vector<HistoryOp> ops;
   std::vector<HistoryFault> faults;
+  std::vector<HistoryRole> roles;
 };
 
 // A history file that cannot be read or parsed; `line` is 0 when the file itself is the problem.
@@ -82,9 +95,10 @@ class HistoryError : public std::runtime_error {
   size_t line_;
 };
 
-// One JSONL line (with its '\n') for an operation or a fault.
+// One JSONL line (with its '\n') for an operation, a fault or a role sample.
 void append_history_line(std::string& out, const HistoryOp& op);
 void append_history_line(std::string& out, const HistoryFault& fault);
+void append_history_line(std::string& out, const HistoryRole& role);
 
 // Parses a whole history; throws HistoryError naming the first bad line. Empty lines are skipped.
 [[nodiscard]] History parse_history(std::istream& in);

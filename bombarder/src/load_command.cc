@@ -1,8 +1,11 @@
 // flood, burst, mixed, storm [--chaos] (issue 4 "Load" and "Chaos"; the reference README's
 // "Stress Tests" table gives the commands, flags and defaults).
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -16,6 +19,8 @@
 #include "linearizability.h"
 #include "load_engine.h"
 #include "load_report.h"
+#include "report.h"
+#include "role_sampler.h"
 #include "run_record.h"
 
 namespace bombarder {
@@ -46,6 +51,7 @@ struct LoadFlags {
   std::string history;
   bool check = false;
   double check_timeout_s = 60;
+  std::string report;
   // burst
   uint64_t burst_size = 50;
   uint64_t bursts = 5;
@@ -123,6 +129,26 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--check-timeout", f.check_timeout_s,
                   "Seconds the --check search may take; past it the verdict is unknown")
       ->capture_default_str();
+  cmd->add_option("--report", f.report,
+                  "After the load, write an HTML report of the run to this file (records the "
+                  "history like --check; includes the checker's verdict; docs/report.md)");
+}
+
+// Who each load node is, for the role lines: the id it gave in the first survey, else the
+// recorded cluster's, else its position in --nodes.
+std::vector<RoleSampler::Node> sampler_nodes(const ClusterView& view,
+                                             const std::optional<ClusterRecord>& record) {
+  std::vector<RoleSampler::Node> nodes;
+  for (size_t i = 0; i < view.nodes.size(); ++i) {
+    RoleSampler::Node node{i, view.nodes[i].endpoint};
+    if (view.nodes[i].status) {
+      node.id = view.nodes[i].status->node_id;
+    } else if (const NodeRecord* recorded = record ? record->find(node.endpoint) : nullptr) {
+      node.id = recorded->id;
+    }
+    nodes.push_back(node);
+  }
+  return nodes;
 }
 
 void add_list_pct_flag(CLI::App* cmd, LoadFlags& f) {
@@ -189,6 +215,16 @@ int run_load_command(const LoadFlags& f) {
       (f.seed_option != nullptr && *f.seed_option) ? f.seed : std::random_device{}();
   chaos_spec.seed = seed;
 
+  if (!f.report.empty()) {
+    // Refuse an unwritable report before the load, not after it; a file made only to find that
+    // out goes again, so a run that fails later leaves no empty report behind.
+    std::error_code ignored;
+    const bool existed = std::filesystem::exists(f.report, ignored);
+    if (!std::ofstream(f.report, std::ios::app)) {
+      environment_error("cannot write the report " + f.report + ": " + std::strerror(errno));
+    }
+    if (!existed) std::filesystem::remove(f.report, ignored);
+  }
   ApiClient client;
   const bool wants_leader = f.command != Command::kStorm;
   ClusterView view = survey(client, nodes);
@@ -209,7 +245,7 @@ int run_load_command(const LoadFlags& f) {
   const auto check_timeout = seconds_flag(f.check_timeout_s, "--check-timeout");
   RunRecord run = begin_run_record(f.name);
   std::unique_ptr<HistoryWriter> history;
-  if (!f.history.empty() || f.check) {
+  if (!f.history.empty() || f.check || !f.report.empty()) {
     history = std::make_unique<HistoryWriter>(f.history.empty() ? run.dir / "history.jsonl"
                                                                 : std::filesystem::path(f.history));
   }
@@ -286,6 +322,11 @@ int run_load_command(const LoadFlags& f) {
     std::fflush(stdout);
   }
 
+  std::unique_ptr<RoleSampler> roles;
+  if (history) {
+    roles = std::make_unique<RoleSampler>(sampler_nodes(view, record), *history);
+    roles->start();
+  }
   std::unique_ptr<ChaosMonkey> monkey;
   if (f.chaos) {
     monkey = std::make_unique<ChaosMonkey>(*record, chaos_spec, [&](const ChaosEvent& e) {
@@ -337,6 +378,7 @@ int run_load_command(const LoadFlags& f) {
     events = monkey->stop();
     restarts_ok = monkey->all_restarted();
   }
+  if (roles) roles->stop();  // after the monkey: the last sample sees the restarted node
   std::signal(SIGINT, previous_handler);
   if (output.progress) clear_progress(stderr);
   std::optional<CheckResult> check;
@@ -347,23 +389,31 @@ int run_load_command(const LoadFlags& f) {
     history_path = history->path();
     history->close();
   }
+  History recorded;
+  std::optional<CheckResult> report_check;  // the verdict shown in the report
+  if (f.check || !f.report.empty()) {
+    try {
+      recorded = read_history(history_path);
+    } catch (const HistoryError& e) {
+      environment_error("cannot read back " + history_path.string() + ": " +
+                        (e.line() > 0 ? "line " + std::to_string(e.line()) + ": " : "") + e.what());
+    }
+  }
   if (f.check) {
     if (!f.json) {
       std::printf("checking the history %s ...\n", history_path.c_str());
       std::fflush(stdout);
-    }
-    History recorded;
-    try {
-      recorded = read_history(history_path);
-    } catch (const HistoryError& e) {
-      environment_error("cannot check " + history_path.string() + ": " +
-                        (e.line() > 0 ? "line " + std::to_string(e.line()) + ": " : "") + e.what());
     }
     CheckOptions options;
     options.timeout = check_timeout;
     check = check_history(recorded, options);
     check_json_text = check_json(recorded, *check);
     if (!f.json) check_text = describe_check(recorded, *check);
+    report_check = check;
+  } else if (!f.report.empty()) {
+    CheckOptions options;
+    options.timeout = check_timeout;
+    report_check = check_history(recorded, options);
   }
 
   run.acked = std::move(result.acked);
@@ -375,7 +425,13 @@ int run_load_command(const LoadFlags& f) {
   run.summary["acked_ids"] = run.acked.size();
   if (history) run.summary["history"] = history_path.string();
   if (check) run.summary["check"] = Json::parse(check_json_text);
+  if (!f.report.empty()) run.summary["report"] = f.report;
   save_run_record(run);
+  if (!f.report.empty()) {
+    ReportOptions options;
+    options.source = history_path.string();
+    write_report_file(f.report, render_report(recorded, run.summary, report_check, options));
+  }
 
   const bool passed = result.success_pct() >= f.min_success && !result.interrupted && restarts_ok &&
                       (!check || check->verdict == Verdict::kOk);
@@ -394,6 +450,10 @@ int run_load_command(const LoadFlags& f) {
     std::cout << "  record      " << run.dir.string() << " (" << run.acked.size()
               << " acknowledged ids; `bombarder verify` checks them)\n";
     if (history) std::cout << "  history     " << history_path.string() << "\n";
+    if (!f.report.empty()) {
+      std::cout << "  report      " << f.report << " (verdict " << to_string(report_check->verdict)
+                << (check ? "" : "; only --check makes the run fail on it") << ")\n";
+    }
     if (check) {
       std::cout << "  linearizability check (`bombarder check " << history_path.string() << "`):\n";
       size_t from = 0;

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   bombarder::add_verify_command(app, exit_code);
   bombarder::add_watch_command(app, exit_code);
   bombarder::add_check_command(app, exit_code);
+  bombarder::add_report_command(app, exit_code);
   bombarder::add_proxy_command(app, exit_code);
   bombarder::add_scenario_commands(app, exit_code);
   try {
