@@ -29,10 +29,10 @@ class ScenarioCommandTest : public ::testing::Test {
     ASSERT_EQ(exit_code(start), 0) << start.output;
   }
 
-  // Runs a scenario with 3 s phases; its JSON verdict.
+  // Runs a scenario with short phases (3 s, 4 s, 8 s); its JSON verdict.
   Json run_scenario(const std::string& name) {
     const RunResult run = env_.run({"scenario", "run", name, "--stabilization", "3", "--testing",
-                                    "4", "--recovery", "6", "--concurrency", "8", "--json"},
+                                    "4", "--recovery", "8", "--concurrency", "8", "--json"},
                                    std::chrono::seconds(90));
     const Json verdict = verdict_of(run);
     EXPECT_TRUE(verdict.is_object()) << run.output;
