@@ -158,6 +158,7 @@ uint64_t counter(const std::optional<Json>& stats, const char* name) {
 struct ResyncStart {
   common::Endpoint leader;
   Json answer;
+  uint64_t sent_before = 0;  // the leader's snapshots_sent just before the request
 };
 
 // POST /_raft/force-resync to the leader; a 400 is the user's mistake (exit 2), a refusal for
@@ -167,9 +168,10 @@ ResyncStart start_resync(ApiClient& client, std::optional<common::Endpoint> hint
   const std::string path = "/_raft/force-resync?target=" + target.to_string();
   for (int attempt = 0;; ++attempt) {
     const FoundLeader leader = discover_leader(client, hint, kResyncLeaderWait);
+    const uint64_t sent_before = counter(resync_stats(client, leader.endpoint), "snapshots_sent");
     // The leader takes a fresh snapshot before it answers: allow for a large state.
     const ApiResult answer = client.call(leader.endpoint, http::verb::post, path, {}, 30s);
-    if (answer.ok()) return {leader.endpoint, answer.json()};
+    if (answer.ok()) return {leader.endpoint, answer.json(), sent_before};
     if (is_not_leader(answer) && attempt < kLeaderChangesMax) {
       hint = named_leader(answer).value_or(leader.endpoint);
       continue;
@@ -192,8 +194,13 @@ struct ResyncWait {
 // whose log already holds that snapshot's last entry keeps its log instead of installing it
 // (Raft §7), so "installed" is not the criterion; the caller tells the two cases apart by the
 // target's snapshots_received counter.
+// Also done only once the leader has finished sending a snapshot since the resync began (its
+// snapshots_sent went past `sent_before`): a follower already holding that index looks healthy
+// before the transfer even starts. (Another follower's transfer finishing meanwhile would count
+// too; the leader's counters are not per follower.)
 ResyncWait wait_resynced(ApiClient& client, common::Endpoint leader, const common::Endpoint& target,
-                         uint64_t snapshot_index, std::chrono::milliseconds timeout) {
+                         uint64_t snapshot_index, uint64_t sent_before,
+                         std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   ResyncWait wait;
   while (true) {
@@ -212,11 +219,13 @@ ResyncWait wait_resynced(ApiClient& client, common::Endpoint leader, const commo
       }
       if (wait.follower) {
         const FollowerSync& f = *wait.follower;
-        wait.healthy =
-            f.state == "healthy" && f.progress != "snapshot" && f.match_index >= snapshot_index;
+        const bool sent = counter(resync_stats(client, leader), "snapshots_sent") > sent_before;
+        wait.healthy = sent && f.state == "healthy" && f.progress != "snapshot" &&
+                       f.match_index >= snapshot_index;
         if (wait.healthy) return wait;
         wait.why = "follower " + f.state + " (progress " + f.progress + ", last replicated " +
-                   u64(f.match_index) + ", snapshot index " + u64(snapshot_index) + ")";
+                   u64(f.match_index) + ", snapshot index " + u64(snapshot_index) +
+                   (sent ? "" : ", the leader has not finished sending") + ")";
       } else {
         wait.why = "the leader does not list " + target.to_string();
       }
@@ -483,8 +492,8 @@ int run_cluster_resync(const ResyncFlags& flags) {
   }
   // The snapshot the leader took for this resync: the follower must hold at least that much.
   const uint64_t snapshot_index = snapshot_index_of(resync_stats(client, start.leader));
-  const ResyncWait wait =
-      wait_resynced(client, start.leader, target, snapshot_index, seconds_flag(flags.timeout_s));
+  const ResyncWait wait = wait_resynced(client, start.leader, target, snapshot_index,
+                                        start.sent_before, seconds_flag(flags.timeout_s));
   const double elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
   const std::optional<Json> leader_stats = resync_stats(client, start.leader);
   const std::optional<Json> target_stats = resync_stats(client, target);

@@ -77,16 +77,17 @@ struct PhaseStats {
   double p99_ms = 0;
 };
 
-// Statistics of the operations that completed in [start, end) of each phase; `bounds` are the phases'
-// (name, start) in order, the last one ending at `end_ns`. Pure.
+// Statistics of the operations that completed in [start, end) of each phase; `bounds` are the
+// phases' (name, start) in order, the last one ending at `end_ns`. Pure.
 [[nodiscard]] std::vector<PhaseStats> phase_stats(
     const History& history, const std::vector<std::pair<std::string, int64_t>>& bounds,
     int64_t end_ns);
 
-// Seconds from `from_ns` until the load was back to `baseline` for good: the start of the first
-// 1-second window from which every following window up to `end_ns` (at least 3) had requests,
-// an error rate within max(1%, 2 x the baseline's), a p99 within max(2 x, +20 ms of) the
-// baseline's and at least half its throughput. nullopt when it never got back. Pure.
+// Seconds from `from_ns` until the load was back to `baseline`: the start of the first run of 3
+// consecutive 1-second windows that each had requests, an error rate within max(1%, 2 x the
+// baseline's), a p99 within max(3 x, +50 ms of) the baseline's and at least half its throughput.
+// nullopt when there is no such run before `end_ns`. (A lone slow second later, as a shared
+// machine gives, does not undo a recovery.) Pure.
 [[nodiscard]] std::optional<double> recovery_time_s(const History& history,
                                                     const PhaseStats& baseline, int64_t from_ns,
                                                     int64_t end_ns);

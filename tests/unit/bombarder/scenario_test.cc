@@ -117,7 +117,7 @@ void add_ops(History& h, double from_s, double to_s, int step_ms, int latency_ms
 
 TEST(ScenarioStats, PhasesCountWhatCompletedInThem) {
   History h;
-  add_ops(h, 0, 10, 10, 2);                    // 1000 ok, 2 ms
+  add_ops(h, 0, 10, 10, 2);                      // 1000 ok, 2 ms
   add_ops(h, 10, 19.9, 20, 50, Outcome::kFail);  // 495 failed, all done by 19.93 s
   add_ops(h, 20, 30, 10, 2);
   const auto phases = phase_stats(
@@ -134,8 +134,8 @@ TEST(ScenarioStats, PhasesCountWhatCompletedInThem) {
   // A request invoked at the end of the baseline that fails in the testing phase counts there.
   History spanning;
   add_ops(spanning, 9.9, 9.95, 50, 3000, Outcome::kUnknown);
-  const auto split = phase_stats(spanning, {{"stabilization", 0}, {"testing", 10'000'000'000}},
-                                 20'000'000'000);
+  const auto split =
+      phase_stats(spanning, {{"stabilization", 0}, {"testing", 10'000'000'000}}, 20'000'000'000);
   EXPECT_EQ(split[0].requests, 0u);
   EXPECT_EQ(split[1].unknown, 1u);
 }
@@ -149,16 +149,25 @@ TEST(ScenarioStats, RecoveryIsTheStartOfTheLastGoodStretch) {
   const auto recovered = recovery_time_s(h, baseline, 10'000'000'000, 20'000'000'000);
   ASSERT_TRUE(recovered.has_value());
   EXPECT_DOUBLE_EQ(*recovered, 3.0);
-  // Slow answers (p99 50 ms against a 2 ms baseline) are not the baseline either.
+  // Slow answers (p99 100 ms against a 2 ms baseline) are not the baseline either.
   History slow;
   add_ops(slow, 0, 10, 10, 2);
-  add_ops(slow, 10, 20, 10, 50);
+  add_ops(slow, 10, 20, 10, 100);
   EXPECT_FALSE(recovery_time_s(slow, baseline, 10'000'000'000, 20'000'000'000).has_value());
   // Back to normal only for the last 2 s: fewer than 3 good windows.
   History late;
   add_ops(late, 10, 18, 10, 2, Outcome::kFail);
   add_ops(late, 18, 20, 10, 2);
   EXPECT_FALSE(recovery_time_s(late, baseline, 10'000'000'000, 20'000'000'000).has_value());
+  // Three good seconds, then a bad one: recovered at the first of the three.
+  History blip;
+  add_ops(blip, 10, 11, 10, 2, Outcome::kFail);
+  add_ops(blip, 11, 14, 10, 2);
+  add_ops(blip, 14, 15, 10, 2, Outcome::kFail);
+  add_ops(blip, 15, 20, 10, 2);
+  const auto blipped = recovery_time_s(blip, baseline, 10'000'000'000, 20'000'000'000);
+  ASSERT_TRUE(blipped.has_value());
+  EXPECT_DOUBLE_EQ(*blipped, 1.0);
 }
 
 }  // namespace
