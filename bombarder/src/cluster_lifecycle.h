@@ -27,6 +27,11 @@ struct StartFlags {
   double timeout_s = 15;  // wait for every node to serve and a leader to be elected
   bool fresh = false;     // remove the nodes' data directories first
   bool json = false;
+  // Issue 7: a background `bombarder supervise` once the cluster is ready, and the nodes'
+  // --watchdog-ms / --debug-endpoints.
+  bool supervise = false;
+  std::optional<int> watchdog_ms;
+  bool debug_endpoints = false;
 };
 
 struct StopFlags {

@@ -49,6 +49,10 @@ std::optional<ClusterRecord> load_cluster_record() {
       node.args = n.at("args").get<std::vector<std::string>>();
       record.nodes.push_back(std::move(node));
     }
+    if (const auto it = body.find("supervisor"); it != body.end() && it->is_object()) {
+      record.supervisor =
+          SupervisorRecord{it->at("pid").get<pid_t>(), it->value("output", std::string())};
+    }
     return record;
   } catch (const std::exception& e) {
     environment_error("cannot read " + path.string() + " (" + e.what() +
@@ -67,9 +71,13 @@ void save_cluster_record(const ClusterRecord& record) {
                      {"output", node.output_path.string()},
                      {"args", node.args}});
   }
-  const Json body = {{"started_at", record.started_at},
-                     {"node_binary", record.node_binary.string()},
-                     {"nodes", std::move(nodes)}};
+  Json body = {{"started_at", record.started_at},
+               {"node_binary", record.node_binary.string()},
+               {"nodes", std::move(nodes)}};
+  if (record.supervisor) {
+    body["supervisor"] = {{"pid", record.supervisor->pid},
+                          {"output", record.supervisor->output_path.string()}};
+  }
   const fs::path path = cluster_record_path();
   const fs::path temp = path.string() + ".tmp." + std::to_string(::getpid());
   std::error_code ec;

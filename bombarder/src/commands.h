@@ -19,5 +19,7 @@ void add_watch_command(CLI::App& app, int& exit_code);
 void add_check_command(CLI::App& app, int& exit_code);
 // proxy: the Toxiproxy-compatible network-fault proxy (proxy_command.cc)
 void add_proxy_command(CLI::App& app, int& exit_code);
+// supervise: restart nodes whose heartbeat stopped (supervise_command.cc)
+void add_supervise_command(CLI::App& app, int& exit_code);
 
 }  // namespace bombarder

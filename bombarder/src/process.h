@@ -25,6 +25,13 @@ namespace bombarder {
 // `pid` first if it is an exited child of this process.
 [[nodiscard]] bool is_node_process(pid_t pid, uint16_t port);
 
+// The command line of a running process (/proc/PID/cmdline); empty when it is gone.
+[[nodiscard]] std::vector<std::string> process_command_line(pid_t pid);
+
+// True if `pid` runs and is a `bombarder supervise` (argv[0] named bombarder, a "supervise"
+// argument): the recycled-PID check for the recorded supervisor.
+[[nodiscard]] bool is_supervisor_process(pid_t pid);
+
 // True while `pid` exists and is not a zombie (reaping it if it is our exited child).
 [[nodiscard]] bool process_alive(pid_t pid);
 
