@@ -21,5 +21,7 @@ void add_check_command(CLI::App& app, int& exit_code);
 void add_proxy_command(CLI::App& app, int& exit_code);
 // supervise: restart nodes whose heartbeat stopped (supervise_command.cc)
 void add_supervise_command(CLI::App& app, int& exit_code);
+// inject: scheduled faults through plugins; stress-helper (hidden) (inject_command.cc)
+void add_inject_command(CLI::App& app, int& exit_code);
 
 }  // namespace bombarder
