@@ -173,6 +173,18 @@ class Injector {
 
   [[nodiscard]] const std::vector<FaultWindow>& windows() const { return windows_; }
 
+  // After the run: what the plugin says about every node a fault touched, so that the log shows
+  // nothing was left down or paused.
+  void report_status() {
+    std::vector<std::string> seen;
+    for (const Running& r : running_) {
+      if (r.node.empty() || std::find(seen.begin(), seen.end(), r.node) != seen.end()) continue;
+      seen.push_back(r.node);
+      const ActionResult status = plugin_.status(r.node);
+      say(elapsed(), "status node " + r.node + (status.ok ? ": " : " unknown: ") + status.detail);
+    }
+  }
+
  private:
   double elapsed() const { return std::chrono::duration<double>(Clock::now() - origin_).count(); }
   int64_t elapsed_ms() const {
@@ -351,6 +363,7 @@ int run_inject(const InjectFlags& f) {
     if (load) load->stop();
     throw;
   }
+  injector.report_status();
   if (load) {
     load->stop();
     const std::vector<LoadSample> samples = load->samples();

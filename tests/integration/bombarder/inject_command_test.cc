@@ -142,6 +142,10 @@ TEST_F(InjectCommandTest, PausedLeaderIsReplacedAndRejoinsAsFollower) {
             std::string::npos)
       << run.output;
   EXPECT_FALSE(process_stopped(pid));
+  EXPECT_NE(run.output.find("status node " + std::to_string(*lead) + ": running pid " +
+                            std::to_string(pid)),
+            std::string::npos)
+      << run.output;
   // A new leader was elected while it was paused; once resumed it follows at the higher term.
   ASSERT_TRUE(wait_until(
       [&] {

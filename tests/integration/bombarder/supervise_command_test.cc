@@ -1,8 +1,12 @@
 // bombarder supervise and cluster start --supervise (issue 7 "Supervisor and watchdog"): a
 // supervised cluster whose nodes are killed recovers without help, and a node whose event loop
 // hangs is aborted by its own watchdog and restarted by the supervisor.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -16,6 +20,35 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string read_file(const fs::path& path) { return read_text_file(path); }
+
+// Holds a loopback port (bound and listening) so that a node cannot start there; released by
+// the destructor or release().
+class PortHolder {
+ public:
+  explicit PortHolder(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    held_ =
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd_, 1) == 0;
+  }
+  ~PortHolder() { release(); }
+  PortHolder(const PortHolder&) = delete;
+  PortHolder& operator=(const PortHolder&) = delete;
+  [[nodiscard]] bool held() const { return held_; }
+  void release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  bool held_ = false;
+};
 
 class SuperviseCommandTest : public ::testing::Test {
  protected:
@@ -153,6 +186,37 @@ TEST_F(SuperviseCommandTest, WatchdogAbortsAHungNodeAndTheSupervisorRestartsIt) 
   EXPECT_EQ(supervise.stop(), 0) << supervise.output();
   EXPECT_EQ(supervisor_pid(), 0) << record().dump();
   for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(serving(i)) << "node " << i;
+}
+
+TEST_F(SuperviseCommandTest, CrashLoopBacksOffUntilTheNodeCanStartAgain) {
+  start_cluster({});
+  Background supervise(env_,
+                       {"supervise", "--dead-after", "1", "--poll", "0.2", "--backoff-min", "0.5",
+                        "--backoff-max", "4", "--stable-after", "30"},
+                       env_.root() / "supervise.out");
+  ASSERT_TRUE(wait_until([&] { return supervisor_pid() == supervise.pid(); }, 10s))
+      << supervise.output();
+  const pid_t old_pid = node_pid(2);
+  ASSERT_EQ(::kill(old_pid, SIGKILL), 0);
+  ASSERT_TRUE(wait_until([&] { return process_gone(old_pid); }, 10s));
+  // Every restart fails at once (port taken), so node 2 dies again and again: the waits double.
+  PortHolder holder(port(2));
+  ASSERT_TRUE(holder.held());
+  ASSERT_TRUE(wait_until(
+      [&] { return supervise.output().find("waiting 1.0 s") != std::string::npos; }, 30s))
+      << supervise.output();
+  const std::string looping = supervise.output();
+  EXPECT_NE(looping.find("node 2 is DEAD. Restarting... (no heartbeat"), std::string::npos)
+      << looping;
+  EXPECT_NE(looping.find("waiting 0.5 s"), std::string::npos) << looping;
+  EXPECT_LT(looping.find("waiting 0.5 s"), looping.find("waiting 1.0 s")) << looping;
+  // With the port free again the next restart serves, and the others were never touched.
+  holder.release();
+  ASSERT_TRUE(wait_until([&] { return serving(2) && cluster_healthy(); }, 30s))
+      << supervise.output();
+  const std::string log = supervise.output();
+  EXPECT_EQ(log.find("node 0 is DEAD"), std::string::npos) << log;
+  EXPECT_EQ(log.find("node 1 is DEAD"), std::string::npos) << log;
 }
 
 TEST_F(SuperviseCommandTest, BadInputAndNoClusterAreOneLineErrors) {
