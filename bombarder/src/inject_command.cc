@@ -251,7 +251,7 @@ class Injector {
       case FaultType::kDisk:
       case FaultType::kCpu:
         action = std::string(to_string(f.type)) + "-revert";
-        result = {true, stop_stress_helper(r.helper)};
+        result = stop_stress_helper(r.helper);
         break;
     }
     r.active = false;
@@ -331,6 +331,14 @@ int run_inject(const InjectFlags& f) {
   std::unique_ptr<FaultPlugin> plugin = make_fault_plugin(f.plugin, f.exec);
   for (const Fault& fault : faults) {
     plugin->validate(fault.node);
+    if (fault.type == FaultType::kMemory) {
+      const uint64_t available = available_memory_mib();
+      if (available == 0 || fault.mib > available * 9 / 10) {
+        environment_error("memory stress of " + std::to_string(fault.mib) +
+                          " MiB is more than 90% of the memory available (" +
+                          std::to_string(available) + " MiB)");
+      }
+    }
     if (fault.is_stress() && fault.type == FaultType::kDisk &&
         !plugin->local_data_dir(fault.node)) {
       usage_error("disk stress needs a node on this machine (--plugin process); " + plugin->name() +

@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -38,10 +40,15 @@ std::string number(double v) {
 // so that the memory stays resident rather than swapped out quietly.
 int stress_memory(uint64_t mib, Clock::time_point deadline, SignalWatch& signals) {
   std::vector<std::unique_ptr<char[]>> blocks;
-  blocks.reserve(mib);
-  for (uint64_t i = 0; i < mib; ++i) {
-    blocks.emplace_back(new char[kMib]);
-    std::memset(blocks.back().get(), static_cast<int>(i & 0xff), kMib);
+  try {
+    blocks.reserve(mib);
+    for (uint64_t i = 0; i < mib; ++i) {
+      blocks.emplace_back(new char[kMib]);
+      std::memset(blocks.back().get(), static_cast<int>(i & 0xff), kMib);
+    }
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "memory stress: out of memory after %zu MiB\n", blocks.size());
+    return kExitEnvironment;
   }
   std::printf("memory stress: %llu MiB allocated and touched\n",
               static_cast<unsigned long long>(mib));
@@ -118,6 +125,17 @@ int stress_cpu(uint32_t workers, Clock::time_point deadline, SignalWatch& signal
 
 }  // namespace
 
+uint64_t available_memory_mib() {
+  std::ifstream in("/proc/meminfo");
+  std::string name;
+  uint64_t kib = 0;
+  std::string unit;
+  while (in >> name >> kib >> unit) {
+    if (name == "MemAvailable:") return kib / 1024;
+  }
+  return 0;
+}
+
 fs::path disk_stress_file(const fs::path& dir, pid_t pid) {
   return dir / ("bombarder-stress-" + std::to_string(pid) + ".dat");
 }
@@ -156,12 +174,18 @@ StressHelper start_stress_helper(const Fault& fault, const fs::path& dir) {
   return StressHelper{pid, fault.type, dir};
 }
 
-std::string stop_stress_helper(const StressHelper& helper) {
-  if (helper.pid <= 0) return "no helper";
+ActionResult stop_stress_helper(const StressHelper& helper) {
+  if (helper.pid <= 0) return {true, "no helper"};
   int status = 0;
   std::string how;
+  bool failed = false;
   if (::waitpid(helper.pid, &status, WNOHANG) == helper.pid) {
-    how = "had ended by itself";
+    failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    how = failed ? "had failed by itself (" +
+                       (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                          : "signal " + std::to_string(WTERMSIG(status))) +
+                       "; see its output above)"
+                 : "had ended by itself at its deadline";
   } else {
     ::kill(helper.pid, SIGTERM);
     const auto deadline = Clock::now() + kHelperTermGrace;
@@ -187,7 +211,7 @@ std::string stop_stress_helper(const StressHelper& helper) {
     const bool removed = fs::remove(disk_stress_file(helper.dir, helper.pid), ec);
     out += removed ? ", its file removed" : ", no file left";
   }
-  return out;
+  return {!failed, out};
 }
 
 int run_stress_helper(const StressHelperFlags& f) {

@@ -23,6 +23,10 @@ namespace bombarder {
 // At most this much of the node's volume is used: the file is rewritten in a ring.
 inline constexpr uint64_t kDiskStressFileMibMax = 64;
 
+// MemAvailable from /proc/meminfo in MiB; 0 when it cannot be read. A memory stress is refused
+// above 90% of it: the point is pressure, not the OOM killer picking a victim on a shared host.
+[[nodiscard]] uint64_t available_memory_mib();
+
 struct StressHelper {
   pid_t pid = -1;
   FaultType type = FaultType::kMemory;
@@ -34,8 +38,9 @@ struct StressHelper {
 [[nodiscard]] StressHelper start_stress_helper(const Fault& fault,
                                                const std::filesystem::path& dir);
 // Ends the helper (SIGTERM, SIGKILL after a second), reaps it and removes its disk file.
-// Returns what it found ("helper pid 123 ended by SIGTERM, file removed").
-[[nodiscard]] std::string stop_stress_helper(const StressHelper& helper);
+// Says what it found ("helper pid 123 ended by SIGTERM, its file removed"); not ok when the
+// helper had already failed by itself (it could not allocate, could not write).
+[[nodiscard]] ActionResult stop_stress_helper(const StressHelper& helper);
 
 // `bombarder stress-helper` (hidden subcommand): the helper's own main.
 struct StressHelperFlags {

@@ -247,6 +247,26 @@ TEST_F(InjectCommandTest, BadInputIsAOneLineUsageError) {
     EXPECT_EQ(exit_code(run), 2) << args.back() << ": " << run.output;
     EXPECT_EQ(run.output.rfind("bombarder: error: ", 0), 0u) << run.output;
   }
+  // More memory than the machine has is refused before anything runs (65536 MiB, the most a
+  // fault may ask for, is more than 90% of this machine's available memory unless it has ~72 GiB
+  // free).
+  uint64_t available_kib = 0;
+  {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string name, unit;
+    for (uint64_t kib = 0; meminfo >> name >> kib >> unit;) {
+      if (name == "MemAvailable:") available_kib = kib;
+    }
+  }
+  if (available_kib / 1024 * 9 / 10 < 65536) {
+    const RunResult greedy =
+        env_.run({"inject", "--plugin", "exec", "--exec-kill", "true", "--node", "n",
+                  "--memory-mib", "65536", "--memory-for", "1s"},
+                 10s);
+    EXPECT_EQ(exit_code(greedy), 3) << greedy.output;
+    EXPECT_NE(greedy.output.find("90% of the memory available"), std::string::npos)
+        << greedy.output;
+  }
   const fs::path bad = env_.root() / "bad.json";
   std::ofstream(bad) << R"({"faults": [{"type": "explode", "node": "1"}]})";
   const RunResult run = env_.run({"inject", "--schedule", bad.string()}, 10s);
