@@ -25,29 +25,35 @@ std::string read_file(const fs::path& path) { return read_text_file(path); }
 // the destructor or release().
 class PortHolder {
  public:
-  explicit PortHolder(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    held_ =
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd_, 1) == 0;
-  }
+  explicit PortHolder(uint16_t port) : port_(port) {}
   ~PortHolder() { release(); }
   PortHolder(const PortHolder&) = delete;
   PortHolder& operator=(const PortHolder&) = delete;
-  [[nodiscard]] bool held() const { return held_; }
+  // One attempt; the killed node's sockets may still be closing, so callers poll.
+  [[nodiscard]] bool hold() {
+    if (fd_ >= 0) return true;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd, 1) == 0) {
+      fd_ = fd;
+      return true;
+    }
+    ::close(fd);
+    return false;
+  }
   void release() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
 
  private:
+  uint16_t port_;
   int fd_ = -1;
-  bool held_ = false;
 };
 
 class SuperviseCommandTest : public ::testing::Test {
@@ -201,7 +207,7 @@ TEST_F(SuperviseCommandTest, CrashLoopBacksOffUntilTheNodeCanStartAgain) {
   ASSERT_TRUE(wait_until([&] { return process_gone(old_pid); }, 10s));
   // Every restart fails at once (port taken), so node 2 dies again and again: the waits double.
   PortHolder holder(port(2));
-  ASSERT_TRUE(holder.held());
+  ASSERT_TRUE(wait_until([&] { return holder.hold(); }, 5s)) << "port " << port(2);
   ASSERT_TRUE(wait_until(
       [&] { return supervise.output().find("waiting 1.0 s") != std::string::npos; }, 30s))
       << supervise.output();
