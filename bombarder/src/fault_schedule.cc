@@ -18,6 +18,7 @@ const char* to_string(FaultType type) {
     case FaultType::kMemory: return "memory";
     case FaultType::kDisk: return "disk";
     case FaultType::kCpu: return "cpu";
+    case FaultType::kNetwork: return "network";
   }
   return "?";
 }
@@ -40,6 +41,9 @@ std::string Fault::describe() const {
     case FaultType::kMemory: out += " (" + std::to_string(mib) + " MiB)"; break;
     case FaultType::kDisk: out += " (" + std::to_string(mib) + " MiB/s fsynced)"; break;
     case FaultType::kCpu: out += " (" + std::to_string(workers) + " busy threads)"; break;
+    case FaultType::kNetwork:
+      out = "network proxy " + node + " (" + toxic + " " + stream + " " + attributes.dump() + ")";
+      break;
   }
   return out + " at " + format_seconds(at) + " for " + format_seconds(duration);
 }
@@ -82,6 +86,14 @@ void validate_fault(const Fault& f, const std::string& where) {
     usage_error(where + ": " + (f.type == FaultType::kMemory ? "mib" : "mib_per_s") +
                 " must be in [1, " + std::to_string(kStressMibMax) + "]");
   }
+  if (f.type == FaultType::kNetwork) {
+    if (f.toxic.empty()) usage_error(where + ": a network fault needs a toxic (latency, ...)");
+    if (f.stream != "downstream" && f.stream != "upstream") {
+      usage_error(where + ": stream must be downstream or upstream");
+    }
+    if (!(f.toxicity >= 0 && f.toxicity <= 1)) usage_error(where + ": toxicity must be in [0, 1]");
+    if (!f.attributes.is_object()) usage_error(where + ": attributes must be an object");
+  }
   if (f.type == FaultType::kCpu && (f.workers < 1 || f.workers > kCpuWorkersMax)) {
     usage_error(where + ": workers must be in [1, " + std::to_string(kCpuWorkersMax) + "]");
   }
@@ -91,10 +103,11 @@ namespace {
 
 FaultType parse_type(const std::string& text, const std::string& where) {
   for (FaultType t : {FaultType::kKill, FaultType::kPause, FaultType::kMemory, FaultType::kDisk,
-                      FaultType::kCpu}) {
+                      FaultType::kCpu, FaultType::kNetwork}) {
     if (text == to_string(t)) return t;
   }
-  usage_error(where + ": type must be kill, pause, memory, disk or cpu, not '" + text + "'");
+  usage_error(where + ": type must be kill, pause, memory, disk, cpu or network, not '" + text +
+              "'");
 }
 
 std::chrono::milliseconds duration_member(const Json& fault, const char* name,
@@ -122,7 +135,8 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
     const std::string where = source + ": faults[" + std::to_string(i) + "]";
     if (!j.is_object()) usage_error(where + " is not an object");
     static const std::vector<std::string> kKnown = {
-        "type", "node", "at", "duration", "down_for", "signal", "mib", "mib_per_s", "workers"};
+        "type",      "node",    "at",    "duration", "down_for", "signal",    "mib",
+        "mib_per_s", "workers", "toxic", "stream",   "toxicity", "attributes"};
     for (const auto& [key, value] : j.items()) {
       if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
         usage_error(where + ": unknown member \"" + key + "\"");
@@ -145,6 +159,10 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
       }
       f.mib = j.value(f.type == FaultType::kDisk ? "mib_per_s" : "mib", uint64_t{0});
       f.workers = j.value("workers", uint32_t{1});
+      f.toxic = j.value("toxic", std::string());
+      f.stream = j.value("stream", std::string("downstream"));
+      f.toxicity = j.value("toxicity", 1.0);
+      if (j.contains("attributes")) f.attributes = j["attributes"];
       validate_fault(f, where);
       out.push_back(std::move(f));
     } catch (const Json::exception& e) {

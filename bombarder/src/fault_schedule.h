@@ -6,8 +6,13 @@
 //     {"type": "pause",  "node": "leader", "at": "2s", "duration": "4s"},
 //     {"type": "memory", "node": "1", "at": "1s", "duration": "5s", "mib": 256},
 //     {"type": "disk",   "node": "1", "at": "1s", "duration": "5s", "mib_per_s": 20},
-//     {"type": "cpu",    "node": "1", "at": "0s", "duration": "5s", "workers": 2}
+//     {"type": "cpu",    "node": "1", "at": "0s", "duration": "5s", "workers": 2},
+//     {"type": "network", "node": "node1", "at": "2s", "duration": "3s", "toxic": "latency",
+//      "stream": "downstream", "toxicity": 1.0, "attributes": {"latency": 500}}
 //   ]}
+//
+// A network fault's node is a proxy's name on the Toxiproxy-compatible API (`bombarder proxy`,
+// inject --proxy-api): the toxic is added at the start and deleted at the end.
 //
 // Durations are "250ms", "3s", "1.5s", "2m" or a bare number of seconds. Every fault has an end
 // at which it is reverted (a kill without down_for is resurrected when the run ends).
@@ -30,8 +35,9 @@ inline constexpr std::chrono::milliseconds kFaultTimeMax{24LL * 3600 * 1000};
 inline constexpr uint64_t kStressMibMax = 65536;
 inline constexpr uint32_t kCpuWorkersMax = 256;
 
-enum class FaultType { kKill, kPause, kMemory, kDisk, kCpu };
-[[nodiscard]] const char* to_string(FaultType type);  // "kill", "pause", "memory", "disk", "cpu"
+enum class FaultType { kKill, kPause, kMemory, kDisk, kCpu, kNetwork };
+// "kill", "pause", "memory", "disk", "cpu", "network"
+[[nodiscard]] const char* to_string(FaultType type);
 
 struct Fault {
   FaultType type = FaultType::kKill;
@@ -41,6 +47,11 @@ struct Fault {
   KillSignal signal = KillSignal::kKill;  // kill only
   uint64_t mib = 0;                       // memory: MiB held; disk: MiB written per second
   uint32_t workers = 1;                   // cpu: busy threads
+  // network: the toxic (Toxiproxy's type, stream, toxicity and attributes object)
+  std::string toxic;
+  std::string stream = "downstream";
+  double toxicity = 1.0;
+  nlohmann::json attributes = nlohmann::json::object();
 
   [[nodiscard]] bool is_stress() const {
     return type == FaultType::kMemory || type == FaultType::kDisk || type == FaultType::kCpu;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "api_client.h"
 #include "cli.h"
 #include "cluster_record.h"
 #include "commands.h"
@@ -38,6 +39,9 @@ struct InjectFlags {
   std::string disk_after = "0s", disk_for;
   uint32_t cpu_workers = 0;
   std::string cpu_after = "0s", cpu_for;
+  std::string toxic, toxic_after = "0s", toxic_for, toxic_stream = "downstream";
+  std::string toxic_attributes = "{}";
+  std::string proxy_api = "127.0.0.1:8474";
   std::string schedule;
   std::string settle = "2s";
   bool load = false;
@@ -97,6 +101,20 @@ std::vector<Fault> faults_from_flags(const InjectFlags& f) {
   stress(FaultType::kMemory, f.memory_mib > 0, f.memory_after, f.memory_for, "--memory-mib");
   stress(FaultType::kDisk, f.disk_mib_per_s > 0, f.disk_after, f.disk_for, "--disk-mib-per-s");
   stress(FaultType::kCpu, f.cpu_workers > 0, f.cpu_after, f.cpu_for, "--cpu-workers");
+  if (!f.toxic.empty()) {
+    need_node("--toxic");
+    if (f.toxic_for.empty()) usage_error("--toxic needs --toxic-for");
+    Fault n;
+    n.type = FaultType::kNetwork;
+    n.node = f.node;
+    n.at = parse_duration(f.toxic_after, "--toxic-after");
+    n.duration = parse_duration(f.toxic_for, "--toxic-for");
+    n.toxic = f.toxic;
+    n.stream = f.toxic_stream;
+    n.attributes = nlohmann::json::parse(f.toxic_attributes, nullptr, false);
+    if (!n.attributes.is_object()) usage_error("--toxic-attributes must be a JSON object");
+    out.push_back(n);
+  }
   for (const Fault& fault : out) validate_fault(fault, "flags");
   return out;
 }
@@ -117,8 +135,12 @@ struct Running {
 
 class Injector {
  public:
-  Injector(std::vector<Fault> faults, FaultPlugin& plugin, HistoryWriter* history)
-      : faults_(std::move(faults)), plugin_(plugin), history_(history) {
+  Injector(std::vector<Fault> faults, FaultPlugin& plugin, HistoryWriter* history,
+           common::Endpoint proxy_api)
+      : faults_(std::move(faults)),
+        plugin_(plugin),
+        history_(history),
+        proxy_api_(std::move(proxy_api)) {
     running_.resize(faults_.size());
     for (size_t i = 0; i < faults_.size(); ++i) running_[i].fault = &faults_[i];
   }
@@ -180,8 +202,10 @@ class Injector {
     for (const Running& r : running_) {
       if (r.node.empty() || std::find(seen.begin(), seen.end(), r.node) != seen.end()) continue;
       seen.push_back(r.node);
-      const ActionResult status = plugin_.status(r.node);
-      say(elapsed(), "status node " + r.node + (status.ok ? ": " : " unknown: ") + status.detail);
+      const bool proxy = r.fault->type == FaultType::kNetwork;
+      const ActionResult status = proxy ? proxy_status(r.node) : plugin_.status(r.node);
+      say(elapsed(), std::string("status ") + (proxy ? "proxy " : "node ") + r.node +
+                         (status.ok ? ": " : " unknown: ") + status.detail);
     }
   }
 
@@ -202,12 +226,16 @@ class Injector {
   bool begin(size_t i) {
     Running& r = running_[i];
     const Fault& f = *r.fault;
-    r.node = plugin_.resolve(f.node);
-    const std::string who = f.node == r.node ? "node " + r.node : f.node + " (node " + r.node + ")";
+    // A network fault's node is a proxy name, not the plugin's.
+    r.node = f.type == FaultType::kNetwork ? f.node : plugin_.resolve(f.node);
+    const std::string who = f.type == FaultType::kNetwork ? "proxy " + r.node
+                            : f.node == r.node            ? "node " + r.node
+                                                          : f.node + " (node " + r.node + ")";
     ActionResult result;
     switch (f.type) {
       case FaultType::kKill: result = plugin_.kill(r.node, f.signal); break;
       case FaultType::kPause: result = plugin_.pause(r.node); break;
+      case FaultType::kNetwork: result = add_toxic(i); break;
       case FaultType::kMemory:
       case FaultType::kDisk:
       case FaultType::kCpu: {
@@ -247,6 +275,10 @@ class Injector {
         action = "resume";
         result = plugin_.resume(r.node);
         break;
+      case FaultType::kNetwork:
+        action = "network-revert";
+        result = delete_toxic(i);
+        break;
       case FaultType::kMemory:
       case FaultType::kDisk:
       case FaultType::kCpu:
@@ -258,15 +290,48 @@ class Injector {
     if (f.type == FaultType::kKill || f.type == FaultType::kPause) {
       windows_.push_back({r.node, r.started_ms, elapsed_ms()});
     }
-    say(elapsed(), action + " node " + r.node + (result.ok ? ": " : " FAILED: ") + result.detail);
+    const std::string who = f.type == FaultType::kNetwork ? "proxy " : "node ";
+    say(elapsed(), action + " " + who + r.node + (result.ok ? ": " : " FAILED: ") + result.detail);
     record(action, r.node, result.detail);
     if (!result.ok) revert_failed_ = true;
     return result.ok;
   }
 
+  // Network faults: a toxic named after the fault, added to the proxy and deleted at the end.
+  static std::string toxic_name(size_t i) { return "bombarder-inject-" + std::to_string(i); }
+  ActionResult add_toxic(size_t i) {
+    const Fault& f = faults_[i];
+    const nlohmann::json body = {{"name", toxic_name(i)},
+                                 {"type", f.toxic},
+                                 {"stream", f.stream},
+                                 {"toxicity", f.toxicity},
+                                 {"attributes", f.attributes}};
+    const ApiResult r = client_.call(proxy_api_, boost::beast::http::verb::post,
+                                     "/proxies/" + f.node + "/toxics", body.dump(), kProxyTimeout);
+    return {r.status == 200, "toxic " + toxic_name(i) + " on " + proxy_api_.to_string() + ": " +
+                                 (r.status == 200 ? std::string("added") : r.describe())};
+  }
+  ActionResult delete_toxic(size_t i) {
+    const Fault& f = faults_[i];
+    const ApiResult r =
+        client_.call(proxy_api_, boost::beast::http::verb::delete_,
+                     "/proxies/" + f.node + "/toxics/" + toxic_name(i), {}, kProxyTimeout);
+    return {r.status == 204, "toxic " + toxic_name(i) + ": " +
+                                 (r.status == 204 ? std::string("deleted") : r.describe())};
+  }
+  ActionResult proxy_status(const std::string& proxy) {
+    const ApiResult r = client_.get(proxy_api_, "/proxies/" + proxy + "/toxics", kProxyTimeout);
+    const Json toxics = r.status == 200 ? r.json() : Json();
+    if (!toxics.is_array()) return {false, r.describe()};
+    return {true, "proxy has " + std::to_string(toxics.size()) + " toxic(s)"};
+  }
+
+  static constexpr std::chrono::milliseconds kProxyTimeout{5000};
   std::vector<Fault> faults_;
   FaultPlugin& plugin_;
   HistoryWriter* history_;
+  common::Endpoint proxy_api_;
+  ApiClient client_;
   std::vector<Running> running_;
   std::vector<FaultWindow> windows_;
   Clock::time_point origin_;
@@ -319,7 +384,7 @@ int run_inject(const InjectFlags& f) {
   if (faults.empty()) {
     usage_error(
         "no fault given: use --kill-after, --pause-after, --memory-mib, "
-        "--disk-mib-per-s, --cpu-workers (with --node) or --schedule FILE");
+        "--disk-mib-per-s, --cpu-workers, --toxic (with --node) or --schedule FILE");
   }
   if (faults.size() > kFaultsMax) usage_error("at most " + std::to_string(kFaultsMax) + " faults");
   const milliseconds settle = parse_duration(f.settle, "--settle");
@@ -329,8 +394,9 @@ int run_inject(const InjectFlags& f) {
     usage_error("--interval and --request-timeout must be at least 1ms");
   }
   std::unique_ptr<FaultPlugin> plugin = make_fault_plugin(f.plugin, f.exec);
+  const common::Endpoint proxy_api = parse_node_url(f.proxy_api);
   for (const Fault& fault : faults) {
-    plugin->validate(fault.node);
+    if (fault.type != FaultType::kNetwork) plugin->validate(fault.node);
     if (fault.type == FaultType::kMemory) {
       const uint64_t available = available_memory_mib();
       if (available == 0 || fault.mib > available * 9 / 10) {
@@ -359,7 +425,7 @@ int run_inject(const InjectFlags& f) {
                 static_cast<long long>(interval.count()), load->targets().size());
   }
   std::fflush(stdout);
-  Injector injector(std::move(faults), *plugin, history.get());
+  Injector injector(std::move(faults), *plugin, history.get(), proxy_api);
   const auto origin = Clock::now();
   if (load) load->start(origin);
   bool ok = false;
@@ -425,6 +491,19 @@ void add_inject_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--cpu-workers", f->cpu_workers, "Busy threads of the CPU stress");
   cmd->add_option("--cpu-after", f->cpu_after, "Start of the CPU stress")->capture_default_str();
   cmd->add_option("--cpu-for", f->cpu_for, "Length of the CPU stress");
+  cmd->add_option("--toxic", f->toxic,
+                  "Network fault on the proxy named --node: a Toxiproxy toxic type (latency, "
+                  "bandwidth, timeout, reset_peer, slicer, limit_data, slow_close, packet_loss)");
+  cmd->add_option("--toxic-after", f->toxic_after, "Start of the toxic")->capture_default_str();
+  cmd->add_option("--toxic-for", f->toxic_for, "Length of the toxic");
+  cmd->add_option("--toxic-stream", f->toxic_stream, "downstream or upstream")
+      ->capture_default_str();
+  cmd->add_option("--toxic-attributes", f->toxic_attributes,
+                  "The toxic's attributes as a JSON object, e.g. {\"latency\":500}")
+      ->capture_default_str();
+  cmd->add_option("--proxy-api", f->proxy_api,
+                  "The Toxiproxy-compatible API network faults go to (bombarder proxy)")
+      ->capture_default_str();
   cmd->add_option("--schedule", f->schedule, "A JSON file of timed faults (docs/fault-kit.md)");
   cmd->add_option("--settle", f->settle, "The run goes on this long after the last fault ends")
       ->capture_default_str();

@@ -233,6 +233,50 @@ TEST_F(InjectCommandTest, ExecPluginRunsTheTemplatesWithTheNameQuoted) {
       << failing.output;
 }
 
+TEST_F(InjectCommandTest, NetworkFaultAddsAToxicOnTheProxyAndDeletesItAtTheEnd) {
+  const uint16_t api = BombarderEnv::free_port_range(2);
+  Background proxy(env_, {"proxy", "--port", std::to_string(api)}, env_.root() / "proxy.out");
+  ASSERT_TRUE(
+      wait_until([&] { return proxy.output().find("API on http://") != std::string::npos; }, 10s))
+      << proxy.output();
+  const std::string create = R"({"name": "node1", "listen": "127.0.0.1:)" +
+                             std::to_string(api + 1) + R"(", "upstream": "127.0.0.1:1"})";
+  const HttpResult created = http_request(api, "POST", "/proxies", create);
+  ASSERT_EQ(created.status, 201) << created.describe();
+
+  const fs::path schedule = env_.root() / "network.json";
+  std::ofstream(schedule) << R"({"faults": [{"type": "network", "node": "node1", "at": "0s",
+      "duration": "3s", "toxic": "latency", "attributes": {"latency": 400}}]})";
+  Background inject(
+      env_,
+      {"inject", "--plugin", "exec", "--exec-kill", "true", "--schedule", schedule.string(),
+       "--proxy-api", "127.0.0.1:" + std::to_string(api), "--settle", "0s"},
+      env_.root() / "inject.out");
+  // While the fault lasts the proxy carries the toxic, with the attributes asked for.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const HttpResult toxics = http_request(api, "GET", "/proxies/node1/toxics");
+        const Json list = toxics.json();
+        return list.is_array() && list.size() == 1 &&
+               list[0].value("name", "") == "bombarder-inject-0" &&
+               list[0]["attributes"].value("latency", 0) == 400;
+      },
+      10s))
+      << inject.output();
+  EXPECT_EQ(inject.wait(20s), 0) << inject.output();
+  const std::string out = inject.output();
+  EXPECT_NE(out.find("network proxy node1: toxic bombarder-inject-0 on 127.0.0.1:" +
+                     std::to_string(api) + ": added"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("network-revert proxy node1: toxic bombarder-inject-0: deleted"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("status proxy node1: proxy has 0 toxic(s)"), std::string::npos) << out;
+  const HttpResult after = http_request(api, "GET", "/proxies/node1/toxics");
+  EXPECT_EQ(after.json(), Json::array()) << after.describe();
+}
+
 TEST_F(InjectCommandTest, BadInputIsAOneLineUsageError) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"inject"},

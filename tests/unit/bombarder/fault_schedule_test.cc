@@ -50,6 +50,32 @@ TEST(FaultSchedule, ScheduleFileFormsEveryFaultType) {
   EXPECT_EQ(faults[3].describe(), "memory node 1 (256 MiB) at 1.0 s for 5.0 s");
 }
 
+TEST(FaultSchedule, NetworkFaultCarriesItsToxic) {
+  const auto faults = parse_schedule(nlohmann::json::parse(R"({"faults": [
+      {"type": "network", "node": "node1", "at": "2s", "duration": "3s", "toxic": "latency",
+       "stream": "upstream", "toxicity": 0.5, "attributes": {"latency": 500}}]})"),
+                                     "s.json");
+  ASSERT_EQ(faults.size(), 1u);
+  EXPECT_EQ(faults[0].type, FaultType::kNetwork);
+  EXPECT_EQ(faults[0].toxic, "latency");
+  EXPECT_EQ(faults[0].stream, "upstream");
+  EXPECT_DOUBLE_EQ(faults[0].toxicity, 0.5);
+  EXPECT_EQ(faults[0].attributes, nlohmann::json({{"latency", 500}}));
+  EXPECT_EQ(faults[0].describe(),
+            "network proxy node1 (latency upstream {\"latency\":500}) at 2.0 s for 3.0 s");
+  for (const char* bad : {
+           R"({"faults": [{"type": "network", "node": "p", "duration": "1s"}]})",
+           R"({"faults": [{"type": "network", "node": "p", "duration": "1s", "toxic": "latency",
+               "stream": "sideways"}]})",
+           R"({"faults": [{"type": "network", "node": "p", "duration": "1s", "toxic": "latency",
+               "toxicity": 2}]})",
+           R"({"faults": [{"type": "network", "node": "p", "duration": "1s", "toxic": "latency",
+               "attributes": [1]}]})",
+       }) {
+    EXPECT_THROW((void)parse_schedule(nlohmann::json::parse(bad), "s.json"), CommandError) << bad;
+  }
+}
+
 TEST(FaultSchedule, BadSchedulesNameTheFault) {
   for (const char* text : {
            R"([])",
