@@ -84,6 +84,12 @@ TEST(ChaosCommand, BadInputIsAOneLineUsageErrorAndNoClusterIsAnEnvironmentError)
     EXPECT_EQ(exit_code(run), 2) << args.back() << ": " << run.output;
     EXPECT_EQ(run.output.rfind("bombarder: error: ", 0), 0u) << run.output;
   }
+  const RunResult help = env.run({"chaos", "--help"}, 10s);
+  EXPECT_EQ(exit_code(help), 0) << help.output;
+  for (const char* flag : {"--config", "--interval", "--downtime", "--signal", "--target",
+                           "--exclude", "--enabled", "--duration", "--history", "--seed"}) {
+    EXPECT_NE(help.output.find(flag), std::string::npos) << flag;
+  }
 }
 
 }  // namespace

@@ -311,6 +311,16 @@ TEST_F(InjectCommandTest, BadInputIsAOneLineUsageError) {
     EXPECT_NE(greedy.output.find("90% of the memory available"), std::string::npos)
         << greedy.output;
   }
+  const RunResult help = env_.run({"inject", "--help"}, 10s);
+  EXPECT_EQ(exit_code(help), 0) << help.output;
+  for (const char* flag :
+       {"--plugin",      "--exec-kill", "--exec-pause", "--exec-resume",    "--exec-resurrect",
+        "--exec-status", "--node",      "--kill-after", "--down-for",       "--signal",
+        "--pause-after", "--pause-for", "--memory-mib", "--disk-mib-per-s", "--cpu-workers",
+        "--toxic",       "--proxy-api", "--schedule",   "--settle",         "--load",
+        "--interval",    "--csv",       "--history"}) {
+    EXPECT_NE(help.output.find(flag), std::string::npos) << flag;
+  }
   const fs::path bad = env_.root() / "bad.json";
   std::ofstream(bad) << R"({"faults": [{"type": "explode", "node": "1"}]})";
   const RunResult run = env_.run({"inject", "--schedule", bad.string()}, 10s);
