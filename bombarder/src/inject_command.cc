@@ -50,6 +50,7 @@ struct InjectFlags {
   std::string request_timeout = "1s";
   std::string csv = "load_results.csv";
   std::string history;
+  bool json = false;
 };
 
 // The faults the flags ask for (besides a --schedule file).
@@ -119,10 +120,23 @@ std::vector<Fault> faults_from_flags(const InjectFlags& f) {
   return out;
 }
 
+// Human lines: stdout, or stderr when stdout carries --json.
+std::FILE* g_out = stdout;
+
 void say(double elapsed_s, const std::string& text) {
-  std::printf("%s [inject] +%.2fs %s\n", utc_timestamp_now().c_str(), elapsed_s, text.c_str());
-  std::fflush(stdout);
+  std::fprintf(g_out, "%s [inject] +%.2fs %s\n", utc_timestamp_now().c_str(), elapsed_s,
+               text.c_str());
+  std::fflush(g_out);
 }
+
+// One action as --json lists it.
+struct ActionRecord {
+  double at_s = 0;
+  std::string action;
+  std::string node;
+  bool ok = false;
+  std::string detail;
+};
 
 // One fault as it runs.
 struct Running {
@@ -194,6 +208,7 @@ class Injector {
   }
 
   [[nodiscard]] const std::vector<FaultWindow>& windows() const { return windows_; }
+  [[nodiscard]] const std::vector<ActionRecord>& actions() const { return actions_; }
 
   // After the run: what the plugin says about every node a fault touched, so that the log shows
   // nothing was left down or paused.
@@ -214,8 +229,10 @@ class Injector {
   int64_t elapsed_ms() const {
     return std::chrono::duration_cast<milliseconds>(Clock::now() - origin_).count();
   }
-  void record(const std::string& action, const std::string& node, const std::string& detail) {
+  void record(const std::string& action, const std::string& node, const ActionResult& result) {
+    actions_.push_back({elapsed(), action, node, result.ok, result.detail});
     if (history_ == nullptr) return;
+    const std::string& detail = result.detail;
     uint64_t id = 0;
     const bool numeric = !node.empty() && std::all_of(node.begin(), node.end(),
                                                       [](char c) { return c >= '0' && c <= '9'; });
@@ -241,7 +258,7 @@ class Injector {
       case FaultType::kCpu: {
         const std::optional<std::filesystem::path> dir = plugin_.local_data_dir(r.node);
         try {
-          r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()));
+          r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()), g_out == stderr);
           result = {true, "helper pid " + std::to_string(r.helper.pid) +
                               (f.type == FaultType::kDisk ? " writing into " + dir->string() : "")};
         } catch (const CommandError& e) {
@@ -252,7 +269,7 @@ class Injector {
     }
     const std::string action = std::string(to_string(f.type));
     say(elapsed(), action + " " + who + (result.ok ? ": " : " FAILED: ") + result.detail);
-    record(action, r.node, result.detail);
+    record(action, r.node, result);
     r.active = result.ok;
     r.started_ms = elapsed_ms();
     // A kill that failed may still have ended the node: the resurrect at its end is still due.
@@ -292,7 +309,7 @@ class Injector {
     }
     const std::string who = f.type == FaultType::kNetwork ? "proxy " : "node ";
     say(elapsed(), action + " " + who + r.node + (result.ok ? ": " : " FAILED: ") + result.detail);
-    record(action, r.node, result.detail);
+    record(action, r.node, result);
     if (!result.ok) revert_failed_ = true;
     return result.ok;
   }
@@ -334,6 +351,7 @@ class Injector {
   ApiClient client_;
   std::vector<Running> running_;
   std::vector<FaultWindow> windows_;
+  std::vector<ActionRecord> actions_;
   Clock::time_point origin_;
   bool revert_failed_ = false;
 };
@@ -360,22 +378,25 @@ std::vector<LoadTarget> load_targets(const InjectFlags& f) {
 }
 
 void print_load_summary(const LoadSummary& s, const std::string& csv) {
-  std::printf("[load] Request summary:\n");
-  std::printf("[load] Total requests: %llu\n", static_cast<unsigned long long>(s.total));
-  std::printf("[load] Successful (2xx): %llu\n", static_cast<unsigned long long>(s.ok));
+  std::fprintf(g_out, "[load] Request summary:\n");
+  std::fprintf(g_out, "[load] Total requests: %llu\n", static_cast<unsigned long long>(s.total));
+  std::fprintf(g_out, "[load] Successful (2xx): %llu\n", static_cast<unsigned long long>(s.ok));
   for (const auto& [code, count] : s.failures_by_code) {
-    std::printf("[load] Failed (%s): %llu\n", code.c_str(), static_cast<unsigned long long>(count));
+    std::fprintf(g_out, "[load] Failed (%s): %llu\n", code.c_str(),
+                 static_cast<unsigned long long>(count));
   }
-  std::printf(
+  std::fprintf(
+      g_out,
       "[load] Expected failures (requests aimed at a faulted node in its fault window): %llu; "
       "observed: %llu in the windows, %llu outside\n",
       static_cast<unsigned long long>(s.expected_failures),
       static_cast<unsigned long long>(s.failures_in_windows),
       static_cast<unsigned long long>(s.failures_outside));
-  std::printf("[load] Results saved to %s\n", csv.c_str());
+  std::fprintf(g_out, "[load] Results saved to %s\n", csv.c_str());
 }
 
 int run_inject(const InjectFlags& f) {
+  g_out = f.json ? stderr : stdout;
   std::vector<Fault> faults = faults_from_flags(f);
   if (!f.schedule.empty()) {
     std::vector<Fault> scheduled = read_schedule_file(f.schedule);
@@ -417,14 +438,15 @@ int run_inject(const InjectFlags& f) {
   if (f.load) load = std::make_unique<IntervalLoad>(load_targets(f), interval, timeout);
 
   SignalWatch signals({SIGINT, SIGTERM});
-  std::printf("[inject] plugin %s, %zu fault%s:\n", plugin->name().c_str(), faults.size(),
-              faults.size() == 1 ? "" : "s");
-  for (const Fault& fault : faults) std::printf("[inject]   %s\n", fault.describe().c_str());
+  std::fprintf(g_out, "[inject] plugin %s, %zu fault%s:\n", plugin->name().c_str(), faults.size(),
+               faults.size() == 1 ? "" : "s");
+  for (const Fault& fault : faults)
+    std::fprintf(g_out, "[inject]   %s\n", fault.describe().c_str());
   if (load) {
-    std::printf("[load] a create every %lld ms, round robin over %zu nodes\n",
-                static_cast<long long>(interval.count()), load->targets().size());
+    std::fprintf(g_out, "[load] a create every %lld ms, round robin over %zu nodes\n",
+                 static_cast<long long>(interval.count()), load->targets().size());
   }
-  std::fflush(stdout);
+  std::fflush(g_out);
   Injector injector(std::move(faults), *plugin, history.get(), proxy_api);
   const auto origin = Clock::now();
   if (load) load->start(origin);
@@ -438,16 +460,49 @@ int run_inject(const InjectFlags& f) {
     throw;
   }
   injector.report_status();
+  Json load_json = nullptr;
   if (load) {
     load->stop();
     const std::vector<LoadSample> samples = load->samples();
     write_load_csv(f.csv, samples, load->targets(), injector.windows());
-    print_load_summary(summarize(samples, load->targets(), injector.windows()), f.csv);
+    const LoadSummary summary = summarize(samples, load->targets(), injector.windows());
+    print_load_summary(summary, f.csv);
+    Json by_code = Json::object();
+    for (const auto& [code, count] : summary.failures_by_code) by_code[code] = count;
+    load_json = {{"total", summary.total},
+                 {"ok", summary.ok},
+                 {"failures_by_code", std::move(by_code)},
+                 {"expected_failures", summary.expected_failures},
+                 {"failures_in_windows", summary.failures_in_windows},
+                 {"failures_outside", summary.failures_outside},
+                 {"csv", f.csv}};
   }
   if (history) history->close();
-  std::printf("[inject] %s\n", ok ? "done: every fault injected and reverted"
-                                  : "done with problems (see FAILED or the signal above); every "
-                                    "fault that was active has been reverted");
+  std::fprintf(g_out, "[inject] %s\n",
+               ok ? "done: every fault injected and reverted"
+                  : "done with problems (see FAILED or the signal above); every "
+                    "fault that was active has been reverted");
+  if (f.json) {
+    Json actions = Json::array();
+    for (const ActionRecord& a : injector.actions()) {
+      actions.push_back({{"at_s", a.at_s},
+                         {"action", a.action},
+                         {"node", a.node},
+                         {"ok", a.ok},
+                         {"detail", a.detail}});
+    }
+    Json windows = Json::array();
+    for (const FaultWindow& w : injector.windows()) {
+      windows.push_back({{"node", w.node}, {"start_ms", w.start_ms}, {"end_ms", w.end_ms}});
+    }
+    std::printf("%s\n", Json{{"ok", ok},
+                             {"actions", std::move(actions)},
+                             {"windows", std::move(windows)},
+                             {"load", std::move(load_json)}}
+                            .dump(2)
+                            .c_str());
+    std::fflush(stdout);
+  }
   return ok ? kExitOk : kExitCheckFailed;
 }
 
@@ -517,6 +572,9 @@ void add_inject_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--csv", f->csv, "Where --load writes every request")->capture_default_str();
   cmd->add_option("--history", f->history,
                   "Record every fault action into this history file (docs/history.md)");
+  cmd->add_flag("--json", f->json,
+                "Print the actions, fault windows and load summary as JSON on stdout (the log "
+                "lines go to stderr)");
   cmd->footer(
       "Exit codes: 0 every fault injected and reverted, 1 an action failed or the run was "
       "interrupted (active faults are reverted either way), 2 usage error, 3 environment.");

@@ -140,7 +140,7 @@ fs::path disk_stress_file(const fs::path& dir, pid_t pid) {
   return dir / ("bombarder-stress-" + std::to_string(pid) + ".dat");
 }
 
-StressHelper start_stress_helper(const Fault& fault, const fs::path& dir) {
+StressHelper start_stress_helper(const Fault& fault, const fs::path& dir, bool stdout_to_stderr) {
   std::vector<std::string> argv = {(executable_dir() / "bombarder").string(),
                                    "stress-helper",
                                    "--kind",
@@ -165,6 +165,7 @@ StressHelper start_stress_helper(const Fault& fault, const fs::path& dir) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(1);
     ::setpgid(0, 0);  // a Ctrl-C on the terminal goes to the injector, which reverts in order
+    if (stdout_to_stderr) ::dup2(STDERR_FILENO, STDOUT_FILENO);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -35,8 +35,9 @@ struct StressHelper {
 
 // Starts the helper for a stress fault (memory, disk with `dir`, cpu). Throws
 // CommandError(kExitEnvironment) when it cannot.
-[[nodiscard]] StressHelper start_stress_helper(const Fault& fault,
-                                               const std::filesystem::path& dir);
+// `stdout_to_stderr`: the helper's lines go to stderr (the injector's stdout carries --json).
+[[nodiscard]] StressHelper start_stress_helper(const Fault& fault, const std::filesystem::path& dir,
+                                               bool stdout_to_stderr);
 // Ends the helper (SIGTERM, SIGKILL after a second), reaps it and removes its disk file.
 // Says what it found ("helper pid 123 ended by SIGTERM, its file removed"); not ok when the
 // helper had already failed by itself (it could not allocate, could not write).

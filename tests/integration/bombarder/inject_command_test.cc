@@ -221,6 +221,22 @@ TEST_F(InjectCommandTest, ExecPluginRunsTheTemplatesWithTheNameQuoted) {
        "--kill-after", "0s", "--down-for", "100ms", "--signal", "TERM", "--settle", "0s"});
   ASSERT_EQ(exit_code(run), 0) << run.output;
   EXPECT_EQ(read_text_file(log), "kill web 1; rm -rf x TERM\nresurrect web 1; rm -rf x\n");
+  // --json: the actions as a document on stdout (the log lines go to stderr, captured here too).
+  const RunResult json_run =
+      env_.run({"inject", "--plugin", "exec", "--exec-kill", "true", "--node", "n", "--kill-after",
+                "0s", "--down-for", "10ms", "--settle", "0s", "--json"});
+  EXPECT_EQ(exit_code(json_run), 1) << json_run.output;  // no resurrect template
+  const size_t doc = json_run.output.find("\n{\n");
+  ASSERT_NE(doc, std::string::npos) << json_run.output;
+  const Json answer = Json::parse(json_run.output.substr(doc), nullptr, false);
+  ASSERT_TRUE(answer.is_object()) << json_run.output;
+  EXPECT_EQ(answer["ok"], false);
+  ASSERT_EQ(answer["actions"].size(), 2u) << answer.dump();
+  EXPECT_EQ(answer["actions"][0]["action"], "kill");
+  EXPECT_EQ(answer["actions"][0]["ok"], true);
+  EXPECT_EQ(answer["actions"][1]["action"], "resurrect");
+  EXPECT_EQ(answer["actions"][1]["ok"], false);
+  EXPECT_TRUE(answer["load"].is_null());
   // A template that fails makes the run fail, and says which.
   const RunResult failing =
       env_.run({"inject", "--plugin", "exec", "--exec-kill", "exit 3", "--node", "n",
