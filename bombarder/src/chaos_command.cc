@@ -141,7 +141,8 @@ int run_chaos(ChaosFlags& f) {
                       : std::string("scheduled kills disabled")) +
       ", down for " + format_seconds(spec.downtime) + ", signal " + f.signal + ", target " +
       f.target + ", " + std::to_string(eligible) + " eligible node(s)" +
-      (excluded.empty() ? "" : " (excluded: " + excluded + ")") + "; `kill -USR1 " +
+      (excluded.empty() ? "" : " (excluded: " + excluded + ")") + ", seed " +
+      std::to_string(spec.seed) + " (--seed replays the victim choice); `kill -USR1 " +
       std::to_string(::getpid()) + "` kills one now");
   ChaosMonkey monkey(*record, spec, [&](const ChaosEvent& e) {
     char at[32];
