@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include "api_client.h"
 #include "process.h"
 
@@ -53,11 +55,43 @@ void ChaosMonkey::emit(const std::string& action, const NodeRecord& node,
   if (on_event_) on_event_(event);
 }
 
+void ChaosMonkey::trigger() {
+  {
+    std::lock_guard lock(mutex_);
+    ++triggers_;
+  }
+  wake_.notify_all();
+}
+
+bool ChaosMonkey::wait_for_turn() {
+  std::unique_lock lock(mutex_);
+  const auto ready = [this] { return stopping_ || triggers_ > 0; };
+  if (spec_.scheduled) {
+    wake_.wait_for(lock, spec_.kill_interval, ready);
+  } else {
+    wake_.wait(lock, ready);
+  }
+  if (stopping_) return false;
+  if (triggers_ > 0) --triggers_;
+  return true;
+}
+
 void ChaosMonkey::loop() {
-  while (pause(spec_.kill_interval)) kill_one();
+  while (wait_for_turn()) kill_one();
 }
 
 void ChaosMonkey::kill_one() {
+  // Someone else (a supervisor, an injector) may have restarted a node meanwhile: follow the
+  // PIDs cluster.json names now.
+  try {
+    if (const std::optional<ClusterRecord> current = load_cluster_record()) {
+      for (NodeRecord& node : record_.nodes) {
+        if (const NodeRecord* now = current->find(node.endpoint)) node.pid = now->pid;
+      }
+    }
+  } catch (const std::exception&) {
+    // An unreadable record: keep the PIDs we know.
+  }
   // Who leads right now decides what a "leader" or "follower" target means.
   ApiClient client;
   const ClusterView view = survey(client, record_.endpoints(), std::chrono::milliseconds(1000));
@@ -65,6 +99,9 @@ void ChaosMonkey::kill_one() {
   for (size_t i = 0; i < record_.nodes.size(); ++i) {
     const NodeRecord& node = record_.nodes[i];
     if (!is_node_process(node.pid, node.node_port())) continue;
+    if (std::find(spec_.exclude.begin(), spec_.exclude.end(), node.id) != spec_.exclude.end()) {
+      continue;
+    }
     const bool leads = view.leader && view.nodes[*view.leader].endpoint == node.endpoint;
     if (spec_.target == ChaosSpec::Target::kLeader && !leads) continue;
     if (spec_.target == ChaosSpec::Target::kFollower && leads) continue;

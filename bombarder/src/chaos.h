@@ -30,6 +30,10 @@ struct ChaosSpec {
   std::chrono::milliseconds term_grace{10000};       // SIGTERM, then SIGKILL after this
   std::chrono::milliseconds restart_timeout{20000};  // until the restarted node serves
   uint64_t seed = 0;
+  // `bombarder chaos` (issue 7): ids never chosen, and whether kills happen every kill_interval
+  // (false: only trigger() kills, for a monkey that is present but disabled).
+  std::vector<uint64_t> exclude;
+  bool scheduled = true;
 };
 
 class ChaosMonkey {
@@ -45,6 +49,10 @@ class ChaosMonkey {
   // every action taken. Idempotent.
   std::vector<ChaosEvent> stop();
 
+  // Kill a node now (SIGUSR1 on `bombarder chaos`), in addition to the schedule. Triggers that
+  // arrive while a victim is down are served after it is back: one node down at a time.
+  void trigger();
+
   // True when every node the monkey stopped was restarted and served again.
   [[nodiscard]] bool all_restarted() const;
 
@@ -52,6 +60,8 @@ class ChaosMonkey {
   void loop();
   // Waits up to `duration` or until stop(); false when stopping.
   bool pause(std::chrono::milliseconds duration);
+  // Waits for the next kill: kill_interval (when scheduled) or a trigger(); false when stopping.
+  bool wait_for_turn();
   void emit(const std::string& action, const NodeRecord& node, const std::string& detail);
   void kill_one();
   void restart(NodeRecord& node);
@@ -64,6 +74,7 @@ class ChaosMonkey {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  uint64_t triggers_ = 0;  // trigger() calls not yet served
   std::vector<ChaosEvent> events_;
   bool restart_failed_ = false;
   std::thread thread_;

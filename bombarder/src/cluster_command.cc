@@ -67,6 +67,16 @@ void add_start(CLI::App& cluster, int& exit_code) {
                 "move to PORT+N+i, the links follow, the proxy's API comes last and is printed. "
                 "See docs/proxy.md.");
   cmd->add_flag("--json", f->json, "Print the members as JSON (notes go to stderr)");
+  cmd->add_flag("--supervise", f->supervise,
+                "Once ready, run `bombarder supervise` in the background (log "
+                "$STRESS_TEST_DATA/supervisor.log, recorded in cluster.json; `cluster stop` "
+                "stops it first)");
+  cmd->add_option_function<int>(
+         "--watchdog-ms", [f](const int& v) { f->watchdog_ms = v; },
+         "Pass --watchdog-ms to every node: abort when an event loop stalls this long")
+      ->check(CLI::Range(0, 600000));
+  cmd->add_flag("--debug-endpoints", f->debug_endpoints,
+                "Pass --debug-endpoints to every node (test-only /_debug/hang failpoint)");
   cmd->footer(kExitCodes);
   cmd->callback([f, &exit_code] { exit_code = run_cluster_start(*f); });
 }

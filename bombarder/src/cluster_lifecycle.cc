@@ -16,6 +16,7 @@
 #include "cluster_record.h"
 #include "cluster_table.h"
 #include "process.h"
+#include "supervisor.h"
 
 namespace bombarder {
 
@@ -316,6 +317,8 @@ std::vector<std::string> node_command_line(const StartFlags& f, const std::strin
   if (f.commit_timeout_ms) {
     argv.insert(argv.end(), {"--commit-timeout-ms", std::to_string(*f.commit_timeout_ms)});
   }
+  if (f.watchdog_ms) argv.insert(argv.end(), {"--watchdog-ms", std::to_string(*f.watchdog_ms)});
+  if (f.debug_endpoints) argv.push_back("--debug-endpoints");
   return argv;
 }
 
@@ -381,6 +384,7 @@ int run_cluster_start(const StartFlags& f) {
   const ClusterView view = wait_ready(f, record);
   const double elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
   print_started(f, record, view, reused, elapsed_s);
+  if (f.supervise) start_background_supervisor(f.json);
   return kExitOk;
 }
 
@@ -396,6 +400,9 @@ int run_cluster_stop(const StopFlags& f) {
     StopOutcome outcome = StopOutcome::kNotRunning;
     std::string detail;
   };
+  // The supervisor first: it would restart the nodes stopped below.
+  const std::string supervisor_outcome = stop_recorded_supervisor(*record);
+  if (!supervisor_outcome.empty()) note(f.json, supervisor_outcome);
   std::vector<Outcome> outcomes;
   std::vector<std::future<StopOutcome>> stops;
   // All at once: a node's graceful stop (leadership hand-over, flush) is bounded by the grace

@@ -30,6 +30,11 @@ struct StartFlags {
   // (cluster_proxies.h has the port layout and the proxies' names).
   bool proxied = false;
   bool json = false;
+  // Issue 7: a background `bombarder supervise` once the cluster is ready, and the nodes'
+  // --watchdog-ms / --debug-endpoints.
+  bool supervise = false;
+  std::optional<int> watchdog_ms;
+  bool debug_endpoints = false;
 };
 
 struct StopFlags {

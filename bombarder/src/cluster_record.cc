@@ -60,6 +60,10 @@ std::optional<ClusterRecord> load_cluster_record() {
       proxy.args = p.at("args").get<std::vector<std::string>>();
       record.proxy = std::move(proxy);
     }
+    if (const auto it = body.find("supervisor"); it != body.end() && it->is_object()) {
+      record.supervisor =
+          SupervisorRecord{it->at("pid").get<pid_t>(), it->value("output", std::string())};
+    }
     return record;
   } catch (const std::exception& e) {
     environment_error("cannot read " + path.string() + " (" + e.what() +
@@ -89,6 +93,10 @@ void save_cluster_record(const ClusterRecord& record) {
                      {"config", p->config_path.string()},
                      {"output", p->output_path.string()},
                      {"args", p->args}};
+  }
+  if (record.supervisor) {
+    body["supervisor"] = {{"pid", record.supervisor->pid},
+                          {"output", record.supervisor->output_path.string()}};
   }
   const fs::path path = cluster_record_path();
   const fs::path temp = path.string() + ".tmp." + std::to_string(::getpid());

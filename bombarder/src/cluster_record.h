@@ -43,11 +43,20 @@ struct ProxyRecord {
   std::vector<std::string> args;
 };
 
+// The `bombarder supervise` process that keeps this cluster alive (supervisor.h), recorded so
+// that `cluster stop` stops it before the nodes (else it would restart them) and so that a second
+// supervisor is refused.
+struct SupervisorRecord {
+  pid_t pid = 0;
+  std::filesystem::path output_path;  // its log ("" when it runs in a terminal)
+};
+
 struct ClusterRecord {
   std::string started_at;  // ISO 8601 UTC
   std::filesystem::path node_binary;
   std::vector<NodeRecord> nodes;
   std::optional<ProxyRecord> proxy;  // set by --proxied
+  std::optional<SupervisorRecord> supervisor;
 
   [[nodiscard]] std::vector<common::Endpoint> endpoints() const;
   [[nodiscard]] const NodeRecord* find(const common::Endpoint& endpoint) const;

@@ -23,5 +23,11 @@ void add_report_command(CLI::App& app, int& exit_code);
 void add_proxy_command(CLI::App& app, int& exit_code);
 // scenario list|run: network-fault scenarios on a proxied cluster (scenario_command.cc)
 void add_scenario_commands(CLI::App& app, int& exit_code);
+// supervise: restart nodes whose heartbeat stopped (supervise_command.cc)
+void add_supervise_command(CLI::App& app, int& exit_code);
+// inject: scheduled faults through plugins; stress-helper (hidden) (inject_command.cc)
+void add_inject_command(CLI::App& app, int& exit_code);
+// chaos: the standalone chaos monkey (chaos_command.cc)
+void add_chaos_command(CLI::App& app, int& exit_code);
 
 }  // namespace bombarder

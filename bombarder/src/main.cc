@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   bombarder::add_report_command(app, exit_code);
   bombarder::add_proxy_command(app, exit_code);
   bombarder::add_scenario_commands(app, exit_code);
+  bombarder::add_supervise_command(app, exit_code);
+  bombarder::add_inject_command(app, exit_code);
+  bombarder::add_chaos_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

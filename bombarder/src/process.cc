@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -117,6 +118,15 @@ bool is_proxy_process(pid_t pid, uint16_t api_port) {
     if (args[i] == "--port" && args[i + 1] == std::to_string(api_port)) return true;
   }
   return false;
+}
+
+std::vector<std::string> process_command_line(pid_t pid) { return command_line(pid); }
+
+bool is_supervisor_process(pid_t pid) {
+  if (!process_alive(pid)) return false;
+  const std::vector<std::string> args = command_line(pid);
+  if (args.empty() || fs::path(args[0]).filename() != "bombarder") return false;
+  return std::find(args.begin() + 1, args.end(), "supervise") != args.end();
 }
 
 const char* to_string(StopOutcome outcome) {

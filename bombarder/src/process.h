@@ -29,6 +29,13 @@ namespace bombarder {
 // is `proxy ... --port <api_port>`.
 [[nodiscard]] bool is_proxy_process(pid_t pid, uint16_t api_port);
 
+// The command line of a running process (/proc/PID/cmdline); empty when it is gone.
+[[nodiscard]] std::vector<std::string> process_command_line(pid_t pid);
+
+// True if `pid` runs and is a `bombarder supervise` (argv[0] named bombarder, a "supervise"
+// argument): the recycled-PID check for the recorded supervisor.
+[[nodiscard]] bool is_supervisor_process(pid_t pid);
+
 // True while `pid` exists and is not a zombie (reaping it if it is our exited child).
 [[nodiscard]] bool process_alive(pid_t pid);
 

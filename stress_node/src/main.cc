@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/http_client.h"
+#include "debug_api.h"
 #include "http_server.h"
 #include "kv/store.h"
 #include "kv_api.h"
@@ -24,6 +25,7 @@
 #include "peer_transport.h"
 #include "raft_api.h"
 #include "raft_node.h"
+#include "watchdog.h"
 
 namespace {
 
@@ -135,14 +137,29 @@ struct Process {
                   .contact_timeout =
                       std::chrono::milliseconds(2 * options.tick_ms * options.election_ticks),
                   .lag_desynced_min = options.snapshot_threshold_entries}),
+        debug_api(io, node),
         signals(io, SIGINT, SIGTERM) {
     kv_api.register_routes(router);
     raft_api.register_routes(router);
+    if (options.debug_endpoints) debug_api.register_routes(router);
+    if (options.watchdog_limit.count() > 0) {
+      watchdog = std::make_unique<node::Watchdog>(
+          options.watchdog_limit,
+          std::vector<node::WatchedLoop>{{"io",
+                                          [this](std::function<void()> task) {
+                                            asio::post(io, std::move(task));
+                                            return true;
+                                          }},
+                                         {"raft", [this](std::function<void()> task) {
+                                            return node.run_on_raft_thread(std::move(task));
+                                          }}});
+    }
   }
 
   void start() {
     node.start();
     server.start();
+    if (watchdog) watchdog->start();
     signals.async_wait([this](boost::system::error_code ec, int signal) {
       if (!ec) shut_down(signal);
     });
@@ -153,6 +170,9 @@ struct Process {
   // in flight finish, bounded, and stop the loop.
   void shut_down(int signal) {
     spdlog::info("signal {}: stopping (leadership hand-over, then draining requests)", signal);
+    // The loops stop one after the other from here on; the stop itself is bounded by its own
+    // timeouts (and a second signal), so the watchdog has nothing left to guard.
+    if (watchdog) watchdog->stop();
     server.stop_accepting();
     signals.async_wait([](boost::system::error_code ec, int again) {
       if (ec) return;
@@ -181,7 +201,9 @@ struct Process {
   common::HttpClientPool pool;
   node::KvApi kv_api;
   node::RaftApi raft_api;
+  node::DebugApi debug_api;
   asio::signal_set signals;
+  std::unique_ptr<node::Watchdog> watchdog;  // set by --watchdog-ms; stopped before the loops
   std::thread stopper;
 };
 
@@ -211,6 +233,10 @@ int run(const Options& options) {
   spdlog::info("node {} v{} serving on {}; members {}; data {}", options.node_id,
                node::kStressNodeVersion, options.self.to_string(), member_summary(options),
                options.data_dir.string());
+  if (options.watchdog_limit.count() > 0) {
+    spdlog::info("watchdog: aborting if a loop stalls for {} ms", options.watchdog_limit.count());
+  }
+  if (options.debug_endpoints) spdlog::warn("debug endpoints enabled (/_debug/hang)");
   process.start();
   process.io.run();
   if (process.stopper.joinable()) process.stopper.join();

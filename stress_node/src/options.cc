@@ -12,6 +12,7 @@ namespace {
 constexpr const char* kDefaultPeerHost = "127.0.0.1";  // design.md §4: PORT means 127.0.0.1
 constexpr uint64_t kBodyLimitBytesMin = 4 << 10;
 constexpr uint64_t kBodyLimitBytesMax = 64 << 20;
+constexpr int kWatchdogMsMin = 100;
 
 ParseOutcome usage_error(const std::string& message) {
   ParseOutcome outcome;
@@ -41,6 +42,8 @@ struct RawFlags {
   uint64_t snapshot_threshold = 100000;
   uint64_t body_limit_bytes = 1 << 20;
   int commit_timeout_ms = 5000;
+  int watchdog_ms = 0;
+  bool debug_endpoints = false;
 };
 
 void define_flags(CLI::App& app, RawFlags& f) {
@@ -85,6 +88,16 @@ void define_flags(CLI::App& app, RawFlags& f) {
                  "How long a write waits for commit before answering 504 (outcome unknown)")
       ->check(CLI::Range(100, 600'000))
       ->capture_default_str();
+  app.add_option("--watchdog-ms", f.watchdog_ms,
+                 "Abort the process (SIGABRT, one critical log line) when its HTTP/peer event "
+                 "loop or its raft thread has made no progress for this many milliseconds, so "
+                 "that a supervisor restarts a hung node; 0 disables the watchdog. Keep it well "
+                 "above the slowest fsync")
+      ->check(CLI::Range(0, 600'000))
+      ->capture_default_str();
+  app.add_flag("--debug-endpoints", f.debug_endpoints,
+               "Serve the test-only failpoint POST /_debug/hang?loop=io|raft&ms=N, which blocks "
+               "that loop for N ms (for watchdog tests); without the flag the route is 404");
   app.set_version_flag("--version", kStressNodeVersion);
   app.footer(
       "Environment: STRESS_TEST_DATA (data root, default 'data'), SPDLOG_LEVEL (log level).\n"
@@ -141,6 +154,13 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   options.snapshot_threshold_entries = f.snapshot_threshold;
   options.body_limit_bytes = f.body_limit_bytes;
   options.commit_timeout = std::chrono::milliseconds(f.commit_timeout_ms);
+  if (f.watchdog_ms > 0 && f.watchdog_ms < kWatchdogMsMin) {
+    return usage_error("--watchdog-ms: " + std::to_string(f.watchdog_ms) +
+                       " is below the minimum " + std::to_string(kWatchdogMsMin) +
+                       " (a loop routinely pauses for a tick and an fsync); 0 disables it");
+  }
+  options.watchdog_limit = std::chrono::milliseconds(f.watchdog_ms);
+  options.debug_endpoints = f.debug_endpoints;
   ParseOutcome outcome;
   outcome.options = std::move(options);
   return outcome;

@@ -38,6 +38,9 @@ struct Options {
   uint64_t snapshot_threshold_entries = 100000;
   uint64_t body_limit_bytes = 1 << 20;
   std::chrono::milliseconds commit_timeout{5000};
+  // Abort when an event loop makes no progress for this long (watchdog.h); 0: no watchdog.
+  std::chrono::milliseconds watchdog_limit{0};
+  bool debug_endpoints = false;  // the /_debug/ failpoints (debug_api.h); tests only
 
   // The other members.
   [[nodiscard]] std::map<raft::NodeId, common::Endpoint> peers() const;

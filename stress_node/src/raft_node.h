@@ -140,6 +140,12 @@ class RaftNode {
   // Leader only: stream a full snapshot to `target` (creating one first if none exists).
   void force_resync(raft::NodeId target, std::function<void(raft::Status)> done);
 
+  // Runs `task` on the raft thread between batches: the watchdog's heartbeat and the debug
+  // hang (debug_api.h). False if the inbox is full or the node is stopping.
+  [[nodiscard]] bool run_on_raft_thread(std::function<void()> task) {
+    return post(std::move(task));
+  }
+
   [[nodiscard]] NodeStatus status() const;
   [[nodiscard]] const kv::StateMachine& state() const { return store_->state_machine(); }
   [[nodiscard]] raft::NodeId id() const { return config_.id; }

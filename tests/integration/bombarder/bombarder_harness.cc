@@ -55,6 +55,14 @@ BombarderEnv::~BombarderEnv() {
   // Backstop: anything still recorded and still a node of ours.
   std::ifstream in(root_ / "cluster.json");
   const Json record = Json::parse(in, nullptr, false);
+  // A supervisor first (issue 7): it would restart the nodes killed below.
+  if (record.is_object() && record.contains("supervisor")) {
+    const pid_t pid = record["supervisor"].value("pid", 0);
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string argv0;
+    std::getline(cmdline, argv0, '\0');
+    if (pid > 0 && fs::path(argv0).filename() == "bombarder") ::kill(pid, SIGKILL);
+  }
   if (record.is_object() && record.contains("nodes")) {
     for (const Json& node : record["nodes"]) {
       const pid_t pid = node.value("pid", 0);

@@ -2,9 +2,10 @@
 // root, so the cluster.json, node data and run records of one test never meet another's.
 //
 // Cleanup: nodes started through `bombarder cluster start` are detached on purpose (they outlive
-// the command), so the destructor runs `cluster stop` and then, as a backstop, SIGKILLs every
-// PID still recorded in cluster.json that is a stress_node. The root is removed unless the test
-// failed or INTEGRATION_KEEP is set (then its path and the node logs' tails are printed).
+// the command), so the destructor runs `cluster stop` and then, as a backstop, SIGKILLs the
+// recorded supervisor and every PID still recorded in cluster.json that is a stress_node. The root
+// is removed unless the test failed or INTEGRATION_KEEP is set (then its path and the node logs'
+// tails are printed).
 #pragma once
 
 #include <chrono>

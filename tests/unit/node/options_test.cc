@@ -181,6 +181,24 @@ TEST(OptionsTest, TunablesAreParsedAndRangeChecked) {
   EXPECT_EQ(parse({"--port", "8080", "--commit-timeout-ms", "abc"}).exit_code, 2);
 }
 
+TEST(OptionsTest, WatchdogAndDebugEndpointsAreOffByDefault) {
+  const auto defaults = parse({"--port", "8080"});
+  ASSERT_TRUE(defaults.options) << defaults.output;
+  EXPECT_EQ(defaults.options->watchdog_limit.count(), 0);
+  EXPECT_FALSE(defaults.options->debug_endpoints);
+
+  const auto on = parse({"--port", "8080", "--watchdog-ms", "1500", "--debug-endpoints"});
+  ASSERT_TRUE(on.options) << on.output;
+  EXPECT_EQ(on.options->watchdog_limit, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(on.options->debug_endpoints);
+
+  // Below the minimum a healthy loop would be aborted for an ordinary fsync.
+  const auto too_small = parse({"--port", "8080", "--watchdog-ms", "20"});
+  EXPECT_EQ(too_small.exit_code, 2);
+  EXPECT_NE(too_small.output.find("--watchdog-ms"), std::string::npos) << too_small.output;
+  EXPECT_EQ(parse({"--port", "8080", "--watchdog-ms", "-1"}).exit_code, 2);
+}
+
 TEST(OptionsTest, UnknownFlagIsAOneLineErrorWithExitCodeTwo) {
   const auto outcome = parse({"--port", "8080", "--frobnicate"});
   EXPECT_FALSE(outcome.options);
@@ -196,7 +214,7 @@ TEST(OptionsTest, HelpDocumentsEveryFlag) {
   for (const char* flag :
        {"--node-id", "--port", "--peers", "--host", "--data-dir", "--log-level", "--tick-ms",
         "--election-ticks", "--snapshot-threshold", "--body-limit", "--commit-timeout-ms",
-        "--version", "STRESS_TEST_DATA", "SPDLOG_LEVEL"}) {
+        "--watchdog-ms", "--debug-endpoints", "--version", "STRESS_TEST_DATA", "SPDLOG_LEVEL"}) {
     EXPECT_NE(outcome.output.find(flag), std::string::npos) << flag;
   }
 }

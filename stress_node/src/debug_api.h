@@ -1,0 +1,34 @@
+// Test-only failpoints (issue 7), registered only when stress_node runs with
+// --debug-endpoints; without it these routes are unknown (404) like any other.
+//
+//   POST /_debug/hang?loop=io|raft&ms=N   blocks that event loop for N ms, N in [1, 600000]
+//                                         (loop defaults to io) -> 202 {"loop","ms"}
+//
+// The hang is what the watchdog (--watchdog-ms) exists for: a loop that stops making progress
+// while the process stays alive. SIGSTOP cannot stand in for it, because it freezes the
+// watchdog thread too.
+//
+// Threads: handlers run on the io_context thread. An io hang starts shortly after the 202 is
+// written; a raft hang runs as a task on the raft thread.
+#pragma once
+
+#include "common/asio.h"
+// (asio.h first: see design.md §6.)
+#include "http_server.h"
+#include "raft_node.h"
+
+namespace node {
+
+class DebugApi {
+ public:
+  DebugApi(boost::asio::io_context& io, RaftNode& node) : io_(io), node_(node) {}
+  void register_routes(Router& router);
+
+ private:
+  void hang(Request request, Respond respond);
+
+  boost::asio::io_context& io_;
+  RaftNode& node_;
+};
+
+}  // namespace node

@@ -1,0 +1,135 @@
+// The injector's schedule parsing, exec templates and fault-window arithmetic (issue 7).
+#include "fault_schedule.h"
+
+#include <gtest/gtest.h>
+
+#include "cli.h"
+#include "fault_plugin.h"
+#include "interval_load.h"
+
+namespace bombarder {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(FaultSchedule, DurationsAcceptTheUsualUnits) {
+  EXPECT_EQ(parse_duration("250ms", "x"), milliseconds(250));
+  EXPECT_EQ(parse_duration("3s", "x"), milliseconds(3000));
+  EXPECT_EQ(parse_duration("1.5s", "x"), milliseconds(1500));
+  EXPECT_EQ(parse_duration("2m", "x"), milliseconds(120000));
+  EXPECT_EQ(parse_duration("4", "x"), milliseconds(4000));
+  EXPECT_EQ(parse_duration("0s", "x"), milliseconds(0));
+  for (const char* bad : {"", "s", "-1s", "3 s", "3h", "soon", "1e9s", "nan"}) {
+    EXPECT_THROW((void)parse_duration(bad, "x"), CommandError) << bad;
+  }
+}
+
+TEST(FaultSchedule, ScheduleFileFormsEveryFaultType) {
+  const auto faults = parse_schedule(nlohmann::json::parse(R"({"faults": [
+      {"type": "kill", "node": "2", "at": "3s", "down_for": "5s", "signal": "TERM"},
+      {"type": "kill", "node": 1, "at": 1},
+      {"type": "pause", "node": "leader", "at": "2s", "duration": "4s"},
+      {"type": "memory", "node": "1", "at": "1s", "duration": "5s", "mib": 256},
+      {"type": "disk", "node": "1", "at": "1s", "duration": "5s", "mib_per_s": 20},
+      {"type": "cpu", "node": "1", "duration": "5s", "workers": 2}]})"),
+                                     "s.json");
+  ASSERT_EQ(faults.size(), 6u);
+  EXPECT_EQ(faults[0].type, FaultType::kKill);
+  EXPECT_EQ(faults[0].signal, KillSignal::kTerm);
+  EXPECT_EQ(faults[0].at, milliseconds(3000));
+  EXPECT_EQ(faults[0].duration, milliseconds(5000));
+  EXPECT_EQ(faults[1].node, "1");
+  EXPECT_EQ(faults[1].signal, KillSignal::kKill);
+  EXPECT_EQ(faults[1].duration, milliseconds(0));  // down until the run ends
+  EXPECT_EQ(faults[2].node, "leader");
+  EXPECT_EQ(faults[3].mib, 256u);
+  EXPECT_EQ(faults[4].mib, 20u);
+  EXPECT_EQ(faults[5].workers, 2u);
+  EXPECT_EQ(faults[5].at, milliseconds(0));
+  EXPECT_EQ(faults[0].describe(), "kill node 2 (SIGTERM) at 3.0 s, down for 5.0 s");
+  EXPECT_EQ(faults[3].describe(), "memory node 1 (256 MiB) at 1.0 s for 5.0 s");
+}
+
+TEST(FaultSchedule, NetworkFaultCarriesItsToxic) {
+  const auto faults = parse_schedule(nlohmann::json::parse(R"({"faults": [
+      {"type": "network", "node": "node1", "at": "2s", "duration": "3s", "toxic": "latency",
+       "stream": "upstream", "toxicity": 0.5, "attributes": {"latency": 500}}]})"),
+                                     "s.json");
+  ASSERT_EQ(faults.size(), 1u);
+  EXPECT_EQ(faults[0].type, FaultType::kNetwork);
+  EXPECT_EQ(faults[0].toxic, "latency");
+  EXPECT_EQ(faults[0].stream, "upstream");
+  EXPECT_DOUBLE_EQ(faults[0].toxicity, 0.5);
+  EXPECT_EQ(faults[0].attributes, nlohmann::json({{"latency", 500}}));
+  EXPECT_EQ(faults[0].describe(),
+            "network proxy node1 (latency upstream {\"latency\":500}) at 2.0 s for 3.0 s");
+  for (const char* bad : {
+           R"({"faults": [{"type": "network", "node": "p", "duration": "1s"}]})",
+           R"({"faults": [{"type": "network", "node": "p", "duration": "1s", "toxic": "latency",
+               "stream": "sideways"}]})",
+           R"({"faults": [{"type": "network", "node": "p", "duration": "1s", "toxic": "latency",
+               "toxicity": 2}]})",
+           R"({"faults": [{"type": "network", "node": "p", "duration": "1s", "toxic": "latency",
+               "attributes": [1]}]})",
+       }) {
+    EXPECT_THROW((void)parse_schedule(nlohmann::json::parse(bad), "s.json"), CommandError) << bad;
+  }
+}
+
+TEST(FaultSchedule, BadSchedulesNameTheFault) {
+  for (const char* text : {
+           R"([])",
+           R"({"faults": []})",
+           R"({"faults": [{"type": "kill"}]})",
+           R"({"faults": [{"type": "flood", "node": "1"}]})",
+           R"({"faults": [{"type": "pause", "node": "1"}]})",
+           R"({"faults": [{"type": "memory", "node": "1", "duration": "1s"}]})",
+           R"({"faults": [{"type": "memory", "node": "1", "duration": "1s", "mib": 1000000}]})",
+           R"({"faults": [{"type": "kill", "node": "1", "signal": "HUP"}]})",
+           R"({"faults": [{"type": "kill", "node": "1", "colour": "red"}]})",
+           R"({"faults": [{"type": "cpu", "node": "1", "duration": "1s", "workers": 0}]})",
+       }) {
+    try {
+      (void)parse_schedule(nlohmann::json::parse(text), "s.json");
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const CommandError& e) {
+      EXPECT_EQ(e.exit_code(), kExitUsage);
+      EXPECT_NE(std::string(e.what()).find("s.json"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(ExecTemplates, NameIsShellQuotedAndSignalSubstituted) {
+  EXPECT_EQ(expand_template("docker kill --signal {signal} {name}", "web-2", "KILL"),
+            "docker kill --signal KILL 'web-2'");
+  EXPECT_EQ(expand_template("ssh {name} systemctl restart x", "it's; rm -rf /", ""),
+            "ssh 'it'\\''s; rm -rf /' systemctl restart x");
+  EXPECT_EQ(expand_template("{name}{name}", "a", ""), "'a''a'");
+}
+
+TEST(IntervalLoadSummary, ExpectedFailuresAreTheRequestsAimedAtANodeInItsWindow) {
+  const std::vector<LoadTarget> targets = {{"0", {"127.0.0.1", 1}}, {"1", {"127.0.0.1", 2}}};
+  std::vector<LoadSample> samples;
+  // Round robin every 100 ms for 2 s; node 1 is down in [500, 1500).
+  for (uint64_t seq = 0; seq < 20; ++seq) {
+    LoadSample s;
+    s.seq = seq;
+    s.scheduled_ms = static_cast<int64_t>(seq * 100);
+    s.target = seq % 2;
+    const bool down = s.target == 1 && s.scheduled_ms >= 500 && s.scheduled_ms < 1500;
+    s.status = down ? 0 : 201;
+    samples.push_back(s);
+  }
+  samples[0].status = 503;  // one failure outside any window
+  const LoadSummary summary = summarize(samples, targets, {{"1", 500, 1500}});
+  EXPECT_EQ(summary.total, 20u);
+  EXPECT_EQ(summary.expected_failures, 5u);  // 500, 700, 900, 1100, 1300
+  EXPECT_EQ(summary.failures_in_windows, 5u);
+  EXPECT_EQ(summary.failures_outside, 1u);
+  EXPECT_EQ(summary.ok, 14u);
+  const std::vector<std::pair<std::string, uint64_t>> codes = {{"503", 1}, {"no answer", 5}};
+  EXPECT_EQ(summary.failures_by_code, codes);
+}
+
+}  // namespace
+}  // namespace bombarder
