@@ -15,6 +15,7 @@ packages=(
   libspdlog-dev libfmt-dev                           # logging
   libcli11-dev                                       # command lines with subcommands
   libxxhash-dev                                      # state hashes
+  libtomlplusplus-dev                                # TOML fault schedules (bombarder inject)
   clang-format                                       # .clang-format
   nodejs npm                                         # tests/compat: toxiproxy-node-client
   redis-server redis-tools                           # proxy in front of a foreign TCP service

@@ -1,9 +1,12 @@
 #include "fault_schedule.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "cli.h"
 
@@ -175,6 +178,21 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
 std::vector<Fault> read_schedule_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) usage_error("--schedule: cannot read " + path.string());
+  if (path.extension() == ".toml") {
+    // TOML ([[faults]] tables with the same keys) through toml++, turned into the JSON form so
+    // that one parser checks both.
+    toml::table table;
+    try {
+      table = toml::parse(in, path.string());
+    } catch (const toml::parse_error& e) {
+      const auto& at = e.source().begin;
+      usage_error("--schedule: " + path.string() + ":" + std::to_string(at.line) + ":" +
+                  std::to_string(at.column) + ": " + std::string(e.description()));
+    }
+    std::ostringstream json;
+    json << toml::json_formatter{table};
+    return parse_schedule(Json::parse(json.str()), path.string());
+  }
   const Json body = Json::parse(in, nullptr, false);
   if (body.is_discarded()) usage_error("--schedule: " + path.string() + " is not valid JSON");
   return parse_schedule(body, path.string());

@@ -69,7 +69,8 @@ struct Fault {
 // Throws CommandError(kExitUsage) naming `source` and the fault's index on any bad member.
 [[nodiscard]] std::vector<Fault> parse_schedule(const nlohmann::json& body,
                                                 const std::string& source);
-// Reads and parses a schedule file (JSON; TOML is not packaged by Debian for C++).
+// Reads and parses a schedule file: JSON, or TOML when the name ends in .toml (`[[faults]]`
+// tables with the same keys; toml++ from Debian's libtomlplusplus-dev).
 [[nodiscard]] std::vector<Fault> read_schedule_file(const std::filesystem::path& path);
 
 // Checks one fault's values (durations, sizes, signal) against the bounds above.

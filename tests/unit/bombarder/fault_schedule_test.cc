@@ -2,6 +2,10 @@
 #include "fault_schedule.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "cli.h"
 #include "fault_plugin.h"
@@ -48,6 +52,43 @@ TEST(FaultSchedule, ScheduleFileFormsEveryFaultType) {
   EXPECT_EQ(faults[5].at, milliseconds(0));
   EXPECT_EQ(faults[0].describe(), "kill node 2 (SIGTERM) at 3.0 s, down for 5.0 s");
   EXPECT_EQ(faults[3].describe(), "memory node 1 (256 MiB) at 1.0 s for 5.0 s");
+}
+
+TEST(FaultSchedule, TomlScheduleFileReadsLikeItsJsonForm) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("fault_schedule_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "schedule.toml";
+  std::ofstream(path) << R"(# two faults
+[[faults]]
+type = "kill"
+node = "2"
+at = "3s"
+down_for = "5s"
+signal = "TERM"
+
+[[faults]]
+type = "network"
+node = "node1"
+duration = "3s"
+toxic = "latency"
+toxicity = 0.5
+attributes = { latency = 500 }
+)";
+  const auto faults = read_schedule_file(path);
+  ASSERT_EQ(faults.size(), 2u);
+  EXPECT_EQ(faults[0].describe(), "kill node 2 (SIGTERM) at 3.0 s, down for 5.0 s");
+  EXPECT_EQ(faults[1].type, FaultType::kNetwork);
+  EXPECT_EQ(faults[1].attributes["latency"], 500);
+  std::ofstream(dir / "bad.toml") << "[[faults]]\ntype = \"kill\"\nnode = \n";
+  try {
+    (void)read_schedule_file(dir / "bad.toml");
+    ADD_FAILURE() << "a broken TOML file was accepted";
+  } catch (const CommandError& e) {
+    EXPECT_EQ(e.exit_code(), kExitUsage);
+    EXPECT_NE(std::string(e.what()).find("bad.toml:3:"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(FaultSchedule, NetworkFaultCarriesItsToxic) {
