@@ -115,6 +115,7 @@ class TcpServer {
           char buf[65536];
           for (;;) {
             ssize_t n = ::recv(c, buf, sizeof buf, 0);
+            if (n == 0) ++ends_seen_;
             if (n <= 0) break;
             received_ += static_cast<size_t>(n);
             if (echo_ && ::send(c, buf, static_cast<size_t>(n), MSG_NOSIGNAL) < 0) break;
@@ -138,6 +139,8 @@ class TcpServer {
   }
   [[nodiscard]] uint16_t port() const { return port_; }
   [[nodiscard]] size_t received() const { return received_.load(); }
+  // Connections whose peer closed its sending side (everything it sent has arrived).
+  [[nodiscard]] size_t ends_seen() const { return ends_seen_.load(); }
 
  private:
   bool echo_;
@@ -149,6 +152,7 @@ class TcpServer {
   std::vector<int> conns_;
   std::vector<std::thread> workers_;
   std::atomic<size_t> received_{0};
+  std::atomic<size_t> ends_seen_{0};
 };
 
 // A blocking loopback client with a receive timeout.

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "../node/test_http.h"
 #include "proxy_test_support.h"
 
 namespace {
@@ -250,9 +251,11 @@ TEST(ProxyToxics, PacketLossDropsAboutTheFraction) {
   const int kMessages = 400;
   for (int i = 0; i < kMessages; ++i) {
     ASSERT_TRUE(c.send("0123456789"));
-    std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(1ms);  // pacing: one chunk per message
   }
-  std::this_thread::sleep_for(300ms);
+  // The proxy forwards the close after the chunks before it: once the sink sees it, all is in.
+  ::shutdown(c.fd(), SHUT_WR);
+  ASSERT_TRUE(node::test::wait_until([&] { return sink.ends_seen() == 1; }, 5s));
   double fraction = static_cast<double>(sink.received()) / (kMessages * 10.0);
   EXPECT_GT(fraction, 0.55);
   EXPECT_LT(fraction, 0.85);
