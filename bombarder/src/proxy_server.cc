@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/histogram.h"
+
 namespace bombarder::proxy {
 
 namespace asio = boost::asio;
@@ -915,12 +917,72 @@ struct Api {
     return {204, ""};
   }
 
+  // Prometheus text (format 0.0.4) of what every proxy is doing now (issue 6 "Metrics").
+  ApiResult metrics() {
+    using common::prometheus::escape_label_value;
+    using common::prometheus::format_value;
+    std::string out;
+    const auto family = [&](const char* name, const char* type, const char* help) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    };
+    const auto label = [](const char* key, std::string_view value) {
+      return std::string(key) + "=\"" + escape_label_value(value) + "\"";
+    };
+    const auto toxic_labels = [&](const ProxyState& p, const Toxic& t) {
+      return label("proxy", p.name) + "," + label("toxic", t.name) + "," + label("type", t.type) +
+             "," + label("stream", t.direction == kUpstream ? "upstream" : "downstream");
+    };
+    family("proxy_enabled", "gauge", "1 while the proxy listens, 0 while it is disabled.");
+    for (const auto& [name, p] : s.proxies) {
+      out += "proxy_enabled{" + label("proxy", name) + "," + label("listen", p->listen) + "," +
+             label("upstream", p->upstream) + "} " + (p->enabled ? "1" : "0") + "\n";
+    }
+    family("proxy_connections", "gauge", "Client connections open through the proxy now.");
+    for (const auto& [name, p] : s.proxies) {
+      out += "proxy_connections{" + label("proxy", name) + "} " + std::to_string(p->links.size()) +
+             "\n";
+    }
+    family("proxy_toxics", "gauge", "Toxics on the proxy now, both streams.");
+    for (const auto& [name, p] : s.proxies) {
+      out += "proxy_toxics{" + label("proxy", name) + "} " +
+             std::to_string(p->chains[0].size() + p->chains[1].size()) + "\n";
+    }
+    family("proxy_toxic_toxicity", "gauge",
+           "Probability that the toxic applies to a connection; one series per active toxic.");
+    for (const auto& [name, p] : s.proxies) {
+      for (const auto& chain : p->chains) {
+        for (const auto& t : chain) {
+          out += "proxy_toxic_toxicity{" + toxic_labels(*p, *t) + "} " + format_value(t->toxicity) +
+                 "\n";
+        }
+      }
+    }
+    family("proxy_toxic_attribute", "gauge",
+           "An active toxic's attribute (latency and jitter ms, rate KB/s, probability, ...).");
+    for (const auto& [name, p] : s.proxies) {
+      for (const auto& chain : p->chains) {
+        for (const auto& t : chain) {
+          const json attributes = t->attributes();
+          for (const auto& [key, value] : attributes.items()) {
+            out += "proxy_toxic_attribute{" + toxic_labels(*p, *t) + "," + label("attribute", key) +
+                   "} " + format_value(value.get<double>()) + "\n";
+          }
+        }
+      }
+    }
+    return {200, std::move(out), "text/plain; version=0.0.4; charset=utf-8"};
+  }
+
   ApiResult route(std::string_view method, std::string_view target, std::string_view body) {
     auto parts = split_path(target);
     auto is = [&](std::string_view m) { return method == m; };
     bool update = is("POST") || is("PATCH");
     if (parts.size() == 1 && parts[0] == "version" && is("GET")) {
       return ok(200, json{{"version", kVersion}});
+    }
+    if (parts.size() == 1 && parts[0] == "metrics") {
+      if (is("GET")) return metrics();
+      throw ApiError("method not allowed", 405);
     }
     if (parts.size() == 1 && parts[0] == "reset" && is("POST")) return reset();
     if (parts.size() == 1 && parts[0] == "populate" && is("POST")) return populate(body);
@@ -971,11 +1033,9 @@ asio::awaitable<void> serve_http(std::shared_ptr<ServerState> state, tcp::socket
     co_await http::async_read(socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     ApiResult result;
-    const char* content_type = "application/json";
     if (req[http::field::user_agent].starts_with("Mozilla/")) {
       // Toxiproxy refuses browsers so that a web page cannot drive the API (CSRF); same text.
-      result = {403, "User agent not allowed\n"};
-      content_type = "text/plain; charset=utf-8";
+      result = {403, "User agent not allowed\n", "text/plain; charset=utf-8"};
     } else {
       try {
         result = Api{*state}.route(std::string(req.method_string()), std::string(req.target()),
@@ -989,7 +1049,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<ServerState> state, tcp::socket
     http::response<http::string_body> res{static_cast<http::status>(result.status), req.version()};
     res.set(http::field::server, "bombarder-proxy");
     if (result.status != 204) {
-      res.set(http::field::content_type, content_type);
+      res.set(http::field::content_type, result.content_type);
       res.body() = std::move(result.body);
     }
     res.keep_alive(req.keep_alive());

@@ -21,6 +21,7 @@ namespace bombarder::proxy {
 struct ApiResult {
   int status = 200;
   std::string body;
+  std::string content_type = "application/json";
 };
 
 class ProxyServer {
@@ -32,7 +33,8 @@ class ProxyServer {
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
 
-  // Toxiproxy's routes: `method` "GET"/"POST"/"PATCH"/"DELETE", `target` the request target
+  // Toxiproxy's routes, plus GET /metrics (Prometheus text: every proxy's state, connections and
+  // toxics): `method` "GET"/"POST"/"PATCH"/"DELETE", `target` the request target
   // ("/proxies/x/toxics?..."), `body` the request body. Never throws for bad input: errors come
   // back as {"error": "...", "status": N}. Must be called on the io_context's thread.
   ApiResult handle(std::string_view method, std::string_view target, std::string_view body);

@@ -90,6 +90,30 @@ std::vector<Bucket> cumulative_buckets(const Histogram& h) {
   return buckets;
 }
 
+namespace {
+
+std::string escape(std::string_view text, bool quotes) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (quotes && c == '"') {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string escape_help(std::string_view text) { return escape(text, false); }
+
+std::string escape_label_value(std::string_view text) { return escape(text, true); }
+
 std::string format_value(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";

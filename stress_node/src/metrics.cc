@@ -28,27 +28,8 @@ void check_name(std::string_view name) {
   std::abort();
 }
 
-// Prometheus text format 0.0.4: HELP text escapes backslash and newline; label values also
-// escape the double quote.
-std::string escape(std::string_view text, bool quotes) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (quotes && c == '"') {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string escape_help(std::string_view text) { return escape(text, false); }
-
-std::string escape_label_value(std::string_view text) { return escape(text, true); }
+using common::prometheus::escape_help;
+using common::prometheus::escape_label_value;
 
 const char* type_name(int type) {
   switch (type) {

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace common {
@@ -111,6 +112,11 @@ struct Bucket {
 
 // Cumulative counts at latency_bounds_seconds() followed by +Inf (== h.count()).
 [[nodiscard]] std::vector<Bucket> cumulative_buckets(const Histogram& h);
+
+// Text format 0.0.4 escaping: HELP text escapes backslash and newline; label values also escape
+// the double quote.
+[[nodiscard]] std::string escape_help(std::string_view text);
+[[nodiscard]] std::string escape_label_value(std::string_view text);
 
 // A number as Prometheus expects it: shortest round-trip decimal, "+Inf", "-Inf", "NaN".
 [[nodiscard]] std::string format_value(double value);

@@ -110,4 +110,46 @@ TEST(ProxyApi, UnknownRoutesAre404AndWrongMethods405InTheErrorShape) {
   expect_error(proxy.api("GET", "/reset"), 404, "not found");
 }
 
+TEST(ProxyApi, MetricsShowEveryProxyItsConnectionsAndItsToxics) {
+  RunningProxy proxy;
+  ASSERT_EQ(proxy
+                .api("POST", "/proxies",
+                     R"({"name":"a\"b","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"})")
+                .status,
+            201);
+  ASSERT_EQ(proxy.api("POST", "/proxies", kProxy).status, 201);
+  ASSERT_EQ(proxy
+                .api("POST", "/proxies/p/toxics",
+                     R"({"name":"slow","type":"latency","stream":"downstream","toxicity":0.5,
+                          "attributes":{"latency":250,"jitter":25}})")
+                .status,
+            200);
+  ASSERT_EQ(proxy.api("POST", "/proxies/p", R"({"enabled":false})").status, 200);
+  const auto r = proxy.api("GET", "/metrics", "");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type.rfind("text/plain; version=0.0.4", 0), 0u) << r.content_type;
+  const std::string& m = r.body;
+  EXPECT_NE(m.find("# TYPE proxy_enabled gauge\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("proxy_enabled{proxy=\"p\",listen=\"127.0.0.1:"), std::string::npos) << m;
+  EXPECT_NE(m.find("proxy_connections{proxy=\"p\"} 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("proxy_toxics{proxy=\"p\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("proxy_toxics{proxy=\"a\\\"b\"} 0\n"), std::string::npos)
+      << "label values escape quotes: " << m;
+  const std::string labels = R"(proxy="p",toxic="slow",type="latency",stream="downstream")";
+  EXPECT_NE(m.find("proxy_toxic_toxicity{" + labels + "} 0.5\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("proxy_toxic_attribute{" + labels + ",attribute=\"latency\"} 250\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("proxy_toxic_attribute{" + labels + ",attribute=\"jitter\"} 25\n"),
+            std::string::npos)
+      << m;
+  // Disabled: 0; a removed toxic leaves no series.
+  EXPECT_NE(m.find(R"(proxy_enabled{proxy="p",)"), std::string::npos);
+  EXPECT_NE(m.find("} 0\n", m.find(R"(proxy_enabled{proxy="p",)")), std::string::npos);
+  ASSERT_EQ(proxy.api("DELETE", "/proxies/p/toxics/slow", "").status, 204);
+  EXPECT_EQ(proxy.api("GET", "/metrics", "").body.find("proxy_toxic_attribute{"),
+            std::string::npos);
+  EXPECT_EQ(proxy.api("POST", "/metrics", "").status, 405);
+}
+
 }  // namespace
