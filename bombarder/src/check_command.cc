@@ -24,13 +24,7 @@ int run_check(const CheckFlags& f) {
   if (!(f.timeout_s > 0) || f.timeout_s > 86400) {
     usage_error("--timeout must be a number of seconds in (0, 86400]");
   }
-  History history;
-  try {
-    history = read_history(f.file);
-  } catch (const HistoryError& e) {
-    environment_error(e.line() > 0 ? f.file + ": line " + std::to_string(e.line()) + ": " + e.what()
-                                   : std::string(e.what()));
-  }
+  const History history = load_history(f.file);
   CheckOptions options;
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
   options.threads = f.threads;

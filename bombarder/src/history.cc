@@ -300,6 +300,16 @@ History read_history(const std::filesystem::path& path) {
   return parse_history(in);
 }
 
+History load_history(const std::filesystem::path& path) {
+  try {
+    return read_history(path);
+  } catch (const HistoryError& e) {
+    environment_error(e.line() > 0
+                          ? path.string() + ": line " + std::to_string(e.line()) + ": " + e.what()
+                          : std::string(e.what()));
+  }
+}
+
 HistoryWriter::HistoryWriter(const std::filesystem::path& path)
     : path_(path), origin_(Clock::now()) {
   file_ = std::fopen(path.c_str(), "w");

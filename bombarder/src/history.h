@@ -103,6 +103,9 @@ void append_history_line(std::string& out, const HistoryRole& role);
 // Parses a whole history; throws HistoryError naming the first bad line. Empty lines are skipped.
 [[nodiscard]] History parse_history(std::istream& in);
 [[nodiscard]] History read_history(const std::filesystem::path& path);
+// read_history for commands: a HistoryError becomes CommandError(kExitEnvironment) with one line
+// naming the file and the line ("h.jsonl: line 2: not a JSON object").
+[[nodiscard]] History load_history(const std::filesystem::path& path);
 
 // The file a run records its history in. Shards buffer their lines and hand them over in
 // blocks (write); faults are written at once. Thread-safe.

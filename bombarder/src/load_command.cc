@@ -391,14 +391,7 @@ int run_load_command(const LoadFlags& f) {
   }
   History recorded;
   std::optional<CheckResult> report_check;  // the verdict shown in the report
-  if (f.check || !f.report.empty()) {
-    try {
-      recorded = read_history(history_path);
-    } catch (const HistoryError& e) {
-      environment_error("cannot read back " + history_path.string() + ": " +
-                        (e.line() > 0 ? "line " + std::to_string(e.line()) + ": " : "") + e.what());
-    }
-  }
+  if (f.check || !f.report.empty()) recorded = load_history(history_path);
   if (f.check) {
     if (!f.json) {
       std::printf("checking the history %s ...\n", history_path.c_str());

@@ -54,14 +54,7 @@ int run_report(const ReportFlags& f) {
       std::filesystem::equivalent(out, history_path)) {
     usage_error("--out " + out.string() + " is the history itself");
   }
-  History history;
-  try {
-    history = read_history(history_path);
-  } catch (const HistoryError& e) {
-    environment_error(e.line() > 0
-                          ? f.history + ": line " + std::to_string(e.line()) + ": " + e.what()
-                          : std::string(e.what()));
-  }
+  const History history = load_history(history_path);
   // A run directory holds history.jsonl and summary.json side by side.
   const std::optional<Json> summary =
       f.summary.empty() ? read_summary(history_path.parent_path() / "summary.json", false)

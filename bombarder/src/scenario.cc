@@ -476,7 +476,7 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
   history.close();
   if (g_scenario_interrupted) result.problems.push_back("interrupted");
 
-  const History recorded = read_history(history.path());
+  const History recorded = load_history(history.path());
   result.phases = phase_stats(recorded, bounds, end_ns);
   if (result.phases.size() == 3) {
     result.recovery_s = recovery_time_s(recorded, result.phases[0], bounds[2].second, end_ns);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <regex>
 
 namespace integration {
 
@@ -115,6 +116,21 @@ uint16_t BombarderEnv::free_port_range(size_t count) {
 
 int exit_code(const RunResult& result) {
   return result.status && result.status->exited ? result.status->code : -1;
+}
+
+uint16_t wait_for_proxy_api(const BackgroundProcess& proxy, std::chrono::milliseconds timeout) {
+  static const std::regex api_line(R"(API on http://127\.0\.0\.1:([0-9]+))");
+  uint16_t port = 0;
+  (void)wait_until(
+      [&] {
+        std::smatch m;
+        const std::string out = proxy.output();
+        if (!std::regex_search(out, m, api_line)) return false;
+        port = static_cast<uint16_t>(std::stoi(m[1]));
+        return true;
+      },
+      timeout);
+  return port;
 }
 
 }  // namespace integration

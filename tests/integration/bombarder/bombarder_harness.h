@@ -39,6 +39,11 @@ class BombarderEnv {
   std::filesystem::path root_;
 };
 
+// The API port a `bombarder proxy` started as `proxy` prints ("API on http://127.0.0.1:PORT"),
+// polled for up to `timeout`; 0 when it did not print it in time.
+[[nodiscard]] uint16_t wait_for_proxy_api(
+    const BackgroundProcess& proxy, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 // The exit code of a run, or -1 when it was killed or timed out.
 [[nodiscard]] int exit_code(const RunResult& result);
 

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "bombarder_harness.h"
@@ -79,18 +78,8 @@ TEST_F(ProxyCommandTest, ServesTheConfiguredProxiesAndExitsZeroOnSigterm) {
       "proxies.json", R"([{"name":"a","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"}])");
   BackgroundProcess proxy({BOMBARDER_BIN, "proxy", "--port", "0", "--config", config},
                           env_.root() / "proxy.log");
-  static const std::regex api_line(R"(API on http://127\.0\.0\.1:([0-9]+))");
-  uint16_t api_port = 0;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        std::smatch m;
-        const std::string out = proxy.output();
-        if (!std::regex_search(out, m, api_line)) return false;
-        api_port = static_cast<uint16_t>(std::stoi(m[1]));
-        return true;
-      },
-      10s))
-      << proxy.output();
+  const uint16_t api_port = wait_for_proxy_api(proxy);
+  ASSERT_NE(api_port, 0) << proxy.output();
   const HttpResult listed = http_request(api_port, "GET", "/proxies");
   ASSERT_EQ(listed.status, 200) << listed.describe();
   EXPECT_TRUE(listed.json().contains("a")) << listed.body;

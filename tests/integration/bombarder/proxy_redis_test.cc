@@ -99,18 +99,8 @@ TEST_F(ProxyRedisTest, LatencyToxicMovesRedisBenchmarkLatencyAndRemovingItRestor
 
   BackgroundProcess proxy({BOMBARDER_BIN, "proxy", "--port", "0", "--seed", "6"},
                           env_.root() / "proxy.log");
-  static const std::regex api_line(R"(API on http://127\.0\.0\.1:([0-9]+))");
-  uint16_t api_port = 0;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        std::smatch m;
-        const std::string out = proxy.output();
-        if (!std::regex_search(out, m, api_line)) return false;
-        api_port = static_cast<uint16_t>(std::stoi(m[1]));
-        return true;
-      },
-      10s))
-      << proxy.output();
+  const uint16_t api_port = wait_for_proxy_api(proxy);
+  ASSERT_NE(api_port, 0) << proxy.output();
 
   const Json create = {{"name", "redis"},
                        {"listen", "127.0.0.1:0"},
