@@ -515,7 +515,8 @@ void add_inject_command(CLI::App& app, int& exit_code) {
       "Inject timed faults into named nodes and revert each at its end, and on Ctrl-C or "
       "error: kill (TERM or KILL) then resurrect, pause (SIGSTOP) then resume, memory, disk "
       "I/O and CPU stress (a helper process, ended at the fault's end). Faults come from flags "
-      "(one node) or a JSON --schedule file (docs/fault-kit.md). Durations: 250ms, 3s, 1.5s, "
+      "(one node) or a --schedule file, JSON or TOML (docs/fault-kit.md). Durations: 250ms, 3s, "
+      "1.5s, "
       "2m or seconds. With --load, a create every --interval goes to the nodes in turn; the "
       "summary sets the failures observed beside those the fault windows predict, and every "
       "request is written to --csv.");
@@ -559,7 +560,9 @@ void add_inject_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--proxy-api", f->proxy_api,
                   "The Toxiproxy-compatible API network faults go to (bombarder proxy)")
       ->capture_default_str();
-  cmd->add_option("--schedule", f->schedule, "A JSON file of timed faults (docs/fault-kit.md)");
+  cmd->add_option(
+      "--schedule", f->schedule,
+      "A file of timed faults: JSON, or TOML when it ends in .toml (docs/fault-kit.md)");
   cmd->add_option("--settle", f->settle, "The run goes on this long after the last fault ends")
       ->capture_default_str();
   cmd->add_flag("--load", f->load, "Run a load generator alongside");
