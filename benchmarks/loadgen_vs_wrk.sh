@@ -8,7 +8,10 @@
 #   bombarder flood --nodes PORT --concurrency N --duration D         (the same POSTs, with
 #                                                                      Idempotency-Key headers,
 #                                                                      JSON parsing of answers)
-# and prints requests/s, p50 and p99 of both and the ratio bombarder/wrk.
+#   bombarder flood ... --metrics-port 0                              (the same, with its
+#                                                                      Prometheus endpoint
+#                                                                      scraped every 250 ms)
+# and prints requests/s, p50 and p99 of each and the ratios to wrk.
 #
 # Usage: benchmarks/loadgen_vs_wrk.sh [BUILD_DIR]   env: DURATION (s, default 10),
 #        CONNECTIONS (default "10 50"), SERVER_THREADS (default 1)
@@ -44,16 +47,32 @@ for c in $connections; do
   wrk_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
   wrk_p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt" | to_ms)
   wrk_p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt" | to_ms)
-  STRESS_TEST_DATA="$work/data" "$bombarder" flood --nodes "$port" --concurrency "$c" \
-    --duration "$duration" --json >"$work/bombarder.json"
-  # The summary is pretty-printed JSON with sorted keys: the first p50_ms/p99_ms are the
-  # overall latency's (the "latency" object precedes "operations").
-  # Only the value after the colon: the key itself may hold digits ("p50_ms").
-  json_number() { grep -m1 "\"$1\":" "$work/bombarder.json" | sed -E 's/^[^:]*: *([0-9.eE+-]+).*/\1/'; }
-  b_rps=$(json_number throughput_rps)
-  b_p50=$(printf "%.2f" "$(json_number p50_ms)")
-  b_p99=$(printf "%.2f" "$(json_number p99_ms)")
   printf "%-6s %-10s %12.0f %9s %9s\n" "$c" wrk "$wrk_rps" "$wrk_p50" "$wrk_p99"
-  printf "%-6s %-10s %12.0f %9s %9s   %.0f%% of wrk\n" "$c" bombarder "$b_rps" "$b_p50" "$b_p99" \
-    "$(awk -v b="$b_rps" -v w="$wrk_rps" 'BEGIN {print 100 * b / w}')"
+  for variant in plain metrics; do
+    extra=()
+    [[ $variant == metrics ]] && extra=(--metrics-port 0)
+    STRESS_TEST_DATA="$work/data" "$bombarder" flood --nodes "$port" --concurrency "$c" \
+      --duration "$duration" --json "${extra[@]}" >"$work/bombarder.json" 2>"$work/stderr.txt" &
+    flood_pid=$!
+    if [[ $variant == metrics ]]; then
+      # Scrape as a busy Prometheus would, far more often than the usual 5-15 s.
+      while kill -0 "$flood_pid" 2>/dev/null; do
+        url=$(sed -nE 's/^metrics: (http:[^ ]+)$/\1/p' "$work/stderr.txt")
+        [[ -n $url ]] && curl -s -o /dev/null "$url"
+        sleep 0.25
+      done
+    fi
+    wait "$flood_pid"
+    # The summary is pretty-printed JSON with sorted keys: the first p50_ms/p99_ms are the
+    # overall latency's (the "latency" object precedes "operations").
+    # Only the value after the colon: the key itself may hold digits ("p50_ms").
+    json_number() { grep -m1 "\"$1\":" "$work/bombarder.json" | sed -E 's/^[^:]*: *([0-9.eE+-]+).*/\1/'; }
+    b_rps=$(json_number throughput_rps)
+    b_p50=$(printf "%.2f" "$(json_number p50_ms)")
+    b_p99=$(printf "%.2f" "$(json_number p99_ms)")
+    name=bombarder
+    [[ $variant == metrics ]] && name=+metrics
+    printf "%-6s %-10s %12.0f %9s %9s   %.0f%% of wrk\n" "$c" "$name" "$b_rps" "$b_p50" "$b_p99" \
+      "$(awk -v b="$b_rps" -v w="$wrk_rps" 'BEGIN {print 100 * b / w}')"
+  done
 done

@@ -18,7 +18,9 @@
 #include "history.h"
 #include "linearizability.h"
 #include "load_engine.h"
+#include "load_metrics.h"
 #include "load_report.h"
+#include "metrics_server.h"
 #include "report.h"
 #include "role_sampler.h"
 #include "run_record.h"
@@ -68,6 +70,7 @@ struct LoadFlags {
   std::string kill_signal = "random";
   std::string kill_target = "any";
   uint64_t seed = 0;
+  MetricsFlags metrics;
   CLI::Option* count_option = nullptr;
   CLI::Option* duration_option = nullptr;
   CLI::Option* seed_option = nullptr;
@@ -132,6 +135,7 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--report", f.report,
                   "After the load, write an HTML report of the run to this file (records the "
                   "history like --check; includes the checker's verdict; docs/report.md)");
+  add_metrics_flags(cmd, f.metrics);
 }
 
 // Who each load node is, for the role lines: the id it gave in the first survey, else the
@@ -167,6 +171,7 @@ struct Output {
 int run_load_command(const LoadFlags& f) {
   std::vector<common::Endpoint> nodes =
       f.nodes.empty() ? default_nodes() : parse_node_list(f.nodes);
+  check_metrics_flags(f.metrics);
   const auto attempt_timeout = seconds_flag(f.timeout_s, "--timeout");
   const auto deadline = seconds_flag(f.deadline_s, "--deadline");
   std::optional<std::chrono::milliseconds> duration;
@@ -321,6 +326,10 @@ int run_load_command(const LoadFlags& f) {
     }
     std::fflush(stdout);
   }
+  LoadMetrics metrics(f.name);
+  const std::unique_ptr<MetricsServer> metrics_server =
+      start_metrics_server(f.metrics, metrics, f.json ? stderr : stdout);
+  if (metrics_server) spec.metrics = &metrics;
 
   std::unique_ptr<RoleSampler> roles;
   if (history) {
@@ -463,6 +472,12 @@ int run_load_command(const LoadFlags& f) {
                   << ")\n";
       }
     }
+  }
+  std::cout.flush();
+  if (metrics_server) {
+    previous_handler = std::signal(SIGINT, on_sigint);
+    linger_metrics(f.metrics, metrics_server.get(), g_interrupted);
+    std::signal(SIGINT, previous_handler);
   }
   return passed ? kExitOk : kExitCheckFailed;
 }

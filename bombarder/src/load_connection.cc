@@ -40,8 +40,12 @@ void LoadConnection::send(const std::string& wire, std::chrono::milliseconds tim
   });
   if (connected_) return write();
   socket_.async_connect(to_, [this](beast::error_code ec) {
-    if (ec) return finish(ec);
+    if (ec) {
+      if (counters_ != nullptr) counters_->connect_failed.fetch_add(1, std::memory_order_relaxed);
+      return finish(ec);
+    }
     connected_ = true;
+    if (counters_ != nullptr) counters_->opened.fetch_add(1, std::memory_order_relaxed);
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     write();
   });
@@ -77,6 +81,9 @@ void LoadConnection::close() {
   if (socket_.is_open()) {
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
+  }
+  if (connected_ && counters_ != nullptr) {
+    counters_->closed.fetch_add(1, std::memory_order_relaxed);
   }
   connected_ = false;
   buffer_.clear();

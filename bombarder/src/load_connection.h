@@ -9,7 +9,9 @@
 // A failed or timed-out exchange closes the connection; the next send reconnects.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,6 +21,19 @@
 
 namespace bombarder {
 
+// Connection churn of one node's pool, counted by every LoadConnection given it (load_metrics.h
+// shows it as bombarder_pool_*). Relaxed atomics: shards on several threads share one.
+struct ConnectionCounters {
+  std::atomic<uint64_t> opened{0};          // connects that succeeded
+  std::atomic<uint64_t> connect_failed{0};  // connects that failed or timed out
+  std::atomic<uint64_t> closed{0};          // opened connections closed again, for any reason
+  [[nodiscard]] uint64_t open_now() const {
+    const uint64_t o = opened.load(std::memory_order_relaxed);
+    const uint64_t c = closed.load(std::memory_order_relaxed);
+    return o > c ? o - c : 0;
+  }
+};
+
 class LoadConnection {
  public:
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
@@ -26,8 +41,10 @@ class LoadConnection {
   // connection_refused, timed_out (the deadline passed), eof, connection_reset, ...
   using Done = std::function<void(boost::system::error_code ec, Response& response)>;
 
-  LoadConnection(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint to)
-      : socket_(io), timer_(io), to_(to) {}
+  // `counters` (may be null) must outlive the connection.
+  LoadConnection(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint to,
+                 ConnectionCounters* counters = nullptr)
+      : socket_(io), timer_(io), to_(to), counters_(counters) {}
 
   // `wire` (a complete HTTP/1.1 request, keep-alive) must stay alive until `done` runs. One
   // exchange at a time.
@@ -47,6 +64,7 @@ class LoadConnection {
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer timer_;
   boost::asio::ip::tcp::endpoint to_;
+  ConnectionCounters* counters_;
   bool connected_ = false;
   bool timed_out_ = false;
   uint64_t exchange_ = 0;  // numbers the exchanges, so a late timer cannot hit the next one

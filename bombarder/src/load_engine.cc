@@ -15,6 +15,7 @@
 #include "common/asio.h"
 #include "history.h"
 #include "load_connection.h"
+#include "load_metrics.h"
 
 namespace bombarder {
 
@@ -104,7 +105,7 @@ struct RunShared {
   std::mutex done_mutex;
   std::condition_variable done_cv;
   std::atomic<size_t> shards_running{0};
-  std::vector<std::unique_ptr<CircuitBreaker>> breakers;  // by node; empty: no breakers
+  std::vector<std::shared_ptr<CircuitBreaker>> breakers;  // by node; empty: no breakers
 
   // Takes one request from the budget; false when the run is over.
   bool claim() {
@@ -149,6 +150,12 @@ class Shard {
       workers_.back()->client = first_client + i;
     }
     for (const common::Endpoint& node : spec_.nodes) host_fields_.push_back(node.to_string());
+    if (spec_.metrics != nullptr) {
+      metrics_slot_ = &spec_.metrics->slot(index);
+      for (const common::Endpoint& node : spec_.nodes) {
+        node_metrics_.push_back(&spec_.metrics->node(node));
+      }
+    }
     for (uint32_t w : spec_.mix.weight) mix_total_ += w;
     needs_ids_ = mix_total_ > spec_.mix.weight[static_cast<size_t>(OpKind::kCreate)];
   }
@@ -316,7 +323,11 @@ class Shard {
         std::chrono::duration_cast<std::chrono::milliseconds>(op.deadline - Clock::now());
     const auto timeout = std::clamp(left, std::chrono::milliseconds(1), spec_.attempt_timeout);
     auto& connection = w.connections[op.node];
-    if (!connection) connection = std::make_unique<LoadConnection>(io_, addresses_[op.node]);
+    if (!connection) {
+      connection = std::make_unique<LoadConnection>(
+          io_, addresses_[op.node],
+          node_metrics_.empty() ? nullptr : &node_metrics_[op.node]->connections);
+    }
     connection->send(wire, timeout,
                      [this, &w](boost::system::error_code ec, LoadConnection::Response& response) {
                        on_answer(w, ec, response);
@@ -325,14 +336,23 @@ class Shard {
 
   void on_answer(Worker& w, boost::system::error_code ec, LoadConnection::Response& response) {
     Op& op = w.op;
-    ++result_.responses[ec ? 0 : response.result_int()];
+    const int answered = ec ? 0 : static_cast<int>(response.result_int());
+    ++result_.responses[answered];
+    // What a breaker counts as the node failing: no answer, or a 5xx.
+    const bool node_failed = ec || answered >= 500;
     if (!shared_.breakers.empty()) {
       CircuitBreaker& breaker = *shared_.breakers[op.node];
-      if (ec || response.result_int() >= 500) {
+      if (node_failed) {
         breaker.on_failure(Clock::now());
       } else {
         breaker.on_success();
       }
+    }
+    if (metrics_slot_ != nullptr) {
+      metrics_slot_->answered(answered);
+      LoadMetrics::Node& node = *node_metrics_[op.node];
+      node.attempts.fetch_add(1, std::memory_order_relaxed);
+      if (node_failed) node.attempt_failures.fetch_add(1, std::memory_order_relaxed);
     }
     if (ec) {
       op.last_status = 0;
@@ -409,6 +429,7 @@ class Shard {
     }
     ++result_.retries;
     retries.fetch_add(1, std::memory_order_relaxed);
+    if (metrics_slot_ != nullptr) metrics_slot_->retried();
     w.timer.expires_after(delay);
     w.timer.async_wait([this, &w](boost::system::error_code) { attempt(w); });
   }
@@ -541,6 +562,7 @@ class Shard {
       succeeded.fetch_add(1, std::memory_order_relaxed);
     }
     completed.fetch_add(1, std::memory_order_relaxed);
+    if (metrics_slot_ != nullptr) metrics_slot_->completed(op.kind, failure, latency_us);
     if (shared_.csv != nullptr) write_csv_row(op, failure, latency_us);
     if (spec_.history != nullptr) record_history(w, failure, now);
     next(w);
@@ -655,6 +677,8 @@ class Shard {
   std::string history_buffer_;
   asio::executor_work_guard<asio::io_context::executor_type>* guard_ = nullptr;
   LoadResult result_;
+  LoadMetrics::Slot* metrics_slot_ = nullptr;     // when spec_.metrics is set
+  std::vector<LoadMetrics::Node*> node_metrics_;  // by node, when spec_.metrics is set
 };
 
 }  // namespace
@@ -731,8 +755,13 @@ LoadResult run_load(const LoadSpec& spec) {
   }
   if (spec.breaker) {
     for (size_t i = 0; i < spec.nodes.size(); ++i) {
-      shared.breakers.push_back(std::make_unique<CircuitBreaker>(*spec.breaker));
+      shared.breakers.push_back(std::make_shared<CircuitBreaker>(*spec.breaker));
     }
+  }
+  if (spec.metrics != nullptr) {
+    spec.metrics->run_started(spec.nodes, concurrency,
+                              std::vector<std::shared_ptr<const CircuitBreaker>>(
+                                  shared.breakers.begin(), shared.breakers.end()));
   }
   shared.shards_running = shard_count;
   shared.started = Clock::now();
@@ -763,6 +792,7 @@ LoadResult run_load(const LoadSpec& spec) {
         interrupted = true;
         shared.stopping = true;
       }
+      if (spec.metrics != nullptr) spec.metrics->sample(Clock::now());
       if (spec.on_progress) {
         lock.unlock();
         spec.on_progress(progress());
@@ -771,6 +801,7 @@ LoadResult run_load(const LoadSpec& spec) {
     }
   }
   for (auto& thread : threads) thread.join();
+  if (spec.metrics != nullptr) spec.metrics->run_finished();
   LoadResult total;
   total.elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - shared.started);

@@ -43,6 +43,7 @@
 namespace bombarder {
 
 class HistoryWriter;  // history.h
+class LoadMetrics;    // load_metrics.h
 
 // kList is a lookup through the key index, GET /api/kv?key=K&limit=N, of a key this run created.
 enum class OpKind : uint8_t { kCreate, kRead, kUpdate, kDelete, kList };
@@ -111,6 +112,8 @@ struct LoadSpec {
   std::filesystem::path csv_path;             // one row per request when not empty
   // Records every operation (history.h) when set; shared by the runs of one command (bursts).
   HistoryWriter* history = nullptr;
+  // Live counters for GET /metrics when set; shared by the runs of one command, like history.
+  LoadMetrics* metrics = nullptr;
   // Per-node circuit breakers (circuit_breaker.h) when set: attempts skip nodes whose breaker is
   // open; when every node's is, the request waits (backoff) as for a 503.
   std::optional<BreakerOptions> breaker;

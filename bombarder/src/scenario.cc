@@ -13,6 +13,7 @@
 #include "cluster_record.h"
 #include "linearizability.h"
 #include "load_engine.h"
+#include "load_metrics.h"
 #include "load_report.h"
 #include "proxy_client.h"
 #include "run_record.h"
@@ -408,18 +409,23 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
   load.key_prefix = "scenario-" + run.id;
   load.idempotency_prefix = run.id + "-";
   load.history = &history;
+  load.metrics = options.metrics;
   g_scenario_interrupted = false;
   const auto previous_handler = std::signal(SIGINT, on_scenario_sigint);
   load.stop_requested = [] { return g_scenario_interrupted.load(); };
 
   std::vector<std::pair<std::string, int64_t>> bounds;
-  const auto mark = [&](const std::string& phase) {
+  const auto publish_phase = [&](ScenarioPhase phase) {
+    if (options.metrics != nullptr) options.metrics->set_scenario_phase(spec.name, phase);
+  };
+  const auto mark = [&](const std::string& phase, ScenarioPhase metric) {
+    publish_phase(metric);
     bounds.emplace_back(phase, history.ns_since_origin(Clock::now()));
     history.fault("phase", 0, api.to_string(), phase);
     say("[" + spec.name + "] " + phase);
   };
   LoadResult load_result;
-  mark("stabilization");
+  mark("stabilization", ScenarioPhase::kStabilization);
   std::thread load_thread([&] { load_result = run_load(load); });
 
   std::optional<uint64_t> leader_seen = result.leader_before;
@@ -437,7 +443,7 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
   };
   const auto started = Clock::now();
   wait_until(started + options.stabilization, nullptr);
-  mark("testing");
+  mark("testing", ScenarioPhase::kTesting);
   bool link_down = false;
   auto next_flap = Clock::now();
   const auto apply = [&](bool down) {
@@ -445,9 +451,16 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
       if (a.disable) {
         proxy.set_enabled(a.proxy, !down);
         history.fault(down ? "link-down" : "link-up", 0, a.proxy, a.proxy);
+        if (options.metrics != nullptr) {
+          options.metrics->set_scenario_toxic(spec.name, a.proxy, "disabled", {}, down);
+        }
       } else if (down) {
         proxy.add_toxic(a.proxy, a.toxic);
         history.fault("toxic", 0, a.proxy, a.proxy + ": " + a.toxic.dump());
+        if (options.metrics != nullptr) {
+          options.metrics->set_scenario_toxic(spec.name, a.proxy, a.toxic.value("type", "?"),
+                                              a.toxic.value("attributes", Json::object()), true);
+        }
       }
     }
     link_down = down;
@@ -460,17 +473,21 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
       apply(!link_down);
       next_flap = Clock::now() + spec.flap_period;
     });
-    mark("recovery");
+    mark("recovery", ScenarioPhase::kRecovery);
     proxy.reset();
+    if (options.metrics != nullptr) options.metrics->clear_scenario_toxics(spec.name);
     history.fault("heal", 0, api.to_string(), "proxies reset: every toxic removed");
   } catch (...) {
     g_scenario_interrupted = true;  // ends the load; the guard resets the proxies
     load_thread.join();
+    publish_phase(ScenarioPhase::kNone);
+    if (options.metrics != nullptr) options.metrics->clear_scenario_toxics(spec.name);
     std::signal(SIGINT, previous_handler);
     throw;
   }
   wait_until(started + options.stabilization + options.testing + options.recovery, nullptr);
   load_thread.join();
+  publish_phase(ScenarioPhase::kNone);
   std::signal(SIGINT, previous_handler);
   const int64_t end_ns = history.ns_since_origin(Clock::now());
   history.close();

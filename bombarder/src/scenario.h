@@ -26,6 +26,8 @@
 
 namespace bombarder {
 
+class LoadMetrics;  // load_metrics.h
+
 enum class FaultShape : uint8_t {
   kNodeToxic,       // a toxic on every proxy of `nodes_hit` followers: client, links in and out
   kIsolateLeader,   // every link in and out of the leader holds its data (timeout 0)
@@ -100,6 +102,9 @@ struct ScenarioOptions {
   size_t threads = 2;     // the load generator's I/O threads (the reference's -max-procs)
   std::string proxy_api;  // HOST:PORT; "" = the recorded cluster's proxy
   bool json = false;      // progress lines to stderr instead of stdout
+  // When set, the load records into it and the runner publishes the phase and the faults it
+  // applies (bombarder_scenario_phase, bombarder_scenario_toxic_*).
+  LoadMetrics* metrics = nullptr;
 };
 
 struct ScenarioResult {

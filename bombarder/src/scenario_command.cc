@@ -1,6 +1,8 @@
 // bombarder scenario list|run (issue 6 "Scenarios"): the network-fault scenarios of scenario.h
 // against a proxied cluster. Exit 0 when every scenario run passed, 1 when one failed, 2 usage,
 // 3 no proxied cluster / no leader.
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -8,6 +10,8 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "load_metrics.h"
+#include "metrics_server.h"
 #include "scenario.h"
 
 namespace bombarder {
@@ -15,6 +19,9 @@ namespace bombarder {
 namespace {
 
 using Json = nlohmann::json;
+
+std::atomic<bool> g_linger_interrupted{false};
+extern "C" void on_linger_sigint(int) { g_linger_interrupted = true; }
 
 struct ScenarioFlags {
   bool json = false;
@@ -25,6 +32,7 @@ struct ScenarioFlags {
   size_t concurrency = 10;
   size_t max_procs = 2;
   std::string proxy_api;
+  MetricsFlags metrics;
 };
 
 std::chrono::milliseconds phase_flag(double seconds, const char* flag) {
@@ -67,6 +75,7 @@ int run_run(const ScenarioFlags& f) {
   options.threads = f.max_procs;
   options.proxy_api = f.proxy_api;
   options.json = f.json;
+  check_metrics_flags(f.metrics);
   std::vector<const ScenarioSpec*> chosen;
   if (f.name == "all") {
     for (const ScenarioSpec& s : scenario_catalog()) chosen.push_back(&s);
@@ -75,6 +84,10 @@ int run_run(const ScenarioFlags& f) {
   } else {
     usage_error("unknown scenario '" + f.name + "' (see `bombarder scenario list`)");
   }
+  LoadMetrics metrics("scenario");
+  const std::unique_ptr<MetricsServer> metrics_server =
+      start_metrics_server(f.metrics, metrics, f.json ? stderr : stdout);
+  if (metrics_server) options.metrics = &metrics;
   Json results = Json::array();
   size_t failed = 0;
   for (const ScenarioSpec* spec : chosen) {
@@ -91,6 +104,13 @@ int run_run(const ScenarioFlags& f) {
   } else if (chosen.size() > 1) {
     std::printf("%zu scenarios: %zu passed, %zu failed\n", chosen.size(), chosen.size() - failed,
                 failed);
+  }
+  std::cout.flush();
+  if (metrics_server) {
+    g_linger_interrupted = false;
+    const auto previous_handler = std::signal(SIGINT, on_linger_sigint);
+    linger_metrics(f.metrics, metrics_server.get(), g_linger_interrupted);
+    std::signal(SIGINT, previous_handler);
   }
   return failed == 0 ? kExitOk : kExitCheckFailed;
 }
@@ -124,6 +144,7 @@ void add_scenario_commands(CLI::App& app, int& exit_code) {
   run->add_option("--proxy-api", flags->proxy_api,
                   "The fault proxy's API, HOST:PORT [default: the recorded cluster's]");
   run->add_flag("--json", flags->json, "Print the verdict as JSON (progress goes to stderr)");
+  add_metrics_flags(run, flags->metrics);
   run->callback([flags, &exit_code] { exit_code = run_run(*flags); });
 }
 

@@ -118,19 +118,24 @@ int exit_code(const RunResult& result) {
   return result.status && result.status->exited ? result.status->code : -1;
 }
 
-uint16_t wait_for_proxy_api(const BackgroundProcess& proxy, std::chrono::milliseconds timeout) {
-  static const std::regex api_line(R"(API on http://127\.0\.0\.1:([0-9]+))");
+uint16_t wait_for_printed_port(const std::function<std::string()>& output, const std::regex& line,
+                               std::chrono::milliseconds timeout) {
   uint16_t port = 0;
   (void)wait_until(
       [&] {
         std::smatch m;
-        const std::string out = proxy.output();
-        if (!std::regex_search(out, m, api_line)) return false;
+        const std::string out = output();
+        if (!std::regex_search(out, m, line)) return false;
         port = static_cast<uint16_t>(std::stoi(m[1]));
         return true;
       },
       timeout);
   return port;
+}
+
+uint16_t wait_for_proxy_api(const BackgroundProcess& proxy, std::chrono::milliseconds timeout) {
+  static const std::regex api_line(R"(API on http://127\.0\.0\.1:([0-9]+))");
+  return wait_for_printed_port([&] { return proxy.output(); }, api_line, timeout);
 }
 
 }  // namespace integration

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,12 @@ class BombarderEnv {
  private:
   std::filesystem::path root_;
 };
+
+// The port in the first match of `line` (its group 1) in `output()`, polled for up to `timeout`;
+// 0 when nothing matched in time.
+[[nodiscard]] uint16_t wait_for_printed_port(const std::function<std::string()>& output,
+                                             const std::regex& line,
+                                             std::chrono::milliseconds timeout);
 
 // The API port a `bombarder proxy` started as `proxy` prints ("API on http://127.0.0.1:PORT"),
 // polled for up to `timeout`; 0 when it did not print it in time.
