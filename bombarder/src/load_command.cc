@@ -248,6 +248,10 @@ int run_load_command(const LoadFlags& f) {
   }
 
   const auto check_timeout = seconds_flag(f.check_timeout_s, "--check-timeout");
+  // Bound before anything is recorded: a taken port ends the command with nothing left behind.
+  LoadMetrics metrics(f.name);
+  const std::unique_ptr<MetricsServer> metrics_server =
+      start_metrics_server(f.metrics, metrics, nullptr);
   RunRecord run = begin_run_record(f.name);
   std::unique_ptr<HistoryWriter> history;
   if (!f.history.empty() || f.check || !f.report.empty()) {
@@ -326,10 +330,11 @@ int run_load_command(const LoadFlags& f) {
     }
     std::fflush(stdout);
   }
-  LoadMetrics metrics(f.name);
-  const std::unique_ptr<MetricsServer> metrics_server =
-      start_metrics_server(f.metrics, metrics, f.json ? stderr : stdout);
-  if (metrics_server) spec.metrics = &metrics;
+  if (metrics_server) {
+    std::fprintf(f.json ? stderr : stdout, "metrics: %s\n", metrics_server->url().c_str());
+    std::fflush(f.json ? stderr : stdout);
+    spec.metrics = &metrics;
+  }
 
   std::unique_ptr<RoleSampler> roles;
   if (history) {

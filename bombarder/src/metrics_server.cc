@@ -164,8 +164,10 @@ std::unique_ptr<MetricsServer> start_metrics_server(const MetricsFlags& flags,
   if (flags.port < 0) return nullptr;
   auto server = std::make_unique<MetricsServer>(flags.host, static_cast<uint16_t>(flags.port),
                                                 [&metrics] { return metrics.render(); });
-  std::fprintf(announce, "metrics: %s\n", server->url().c_str());
-  std::fflush(announce);
+  if (announce != nullptr) {
+    std::fprintf(announce, "metrics: %s\n", server->url().c_str());
+    std::fflush(announce);
+  }
   return server;
 }
 

@@ -54,8 +54,8 @@ void add_metrics_flags(CLI::App* command, MetricsFlags& flags);
 void check_metrics_flags(const MetricsFlags& flags);
 
 // Starts the endpoint when --metrics-port was given (nullptr otherwise) and prints
-// "metrics: http://HOST:PORT/metrics" to `announce`. Throws CommandError for a bad flag value
-// (kExitUsage) or an address that cannot be bound (kExitEnvironment).
+// "metrics: http://HOST:PORT/metrics" to `announce` unless it is null. Throws CommandError for a
+// bad flag value (kExitUsage) or an address that cannot be bound (kExitEnvironment).
 [[nodiscard]] std::unique_ptr<MetricsServer> start_metrics_server(const MetricsFlags& flags,
                                                                   const LoadMetrics& metrics,
                                                                   std::FILE* announce);
