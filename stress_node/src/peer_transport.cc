@@ -70,6 +70,7 @@ class PeerTransport::Impl : public std::enable_shared_from_this<Impl> {
     const common::Endpoint endpoint;
     std::deque<raft::Message> queue;
     uint64_t queue_bytes = 0;
+    size_t queued_heartbeats = 0;  // kHeartbeat messages in `queue`: 0 or 1 (see enqueue)
     bool busy = false;
     std::chrono::milliseconds backoff{0};  // 0 while healthy
     bool woken = false;                    // peer_alive() cut the backoff short: retry now
@@ -143,6 +144,25 @@ void PeerTransport::Impl::send(std::vector<raft::Message>&& messages) {
 }
 
 void PeerTransport::Impl::enqueue(Peer& peer, raft::Message&& message) {
+  // A heartbeat supersedes the ones still queued: it carries the newest commit index and read
+  // round, which is all a follower takes from one. Without this, a peer that was down for two
+  // seconds comes back to thousands of stale heartbeats (ReadIndex rounds send one per batch)
+  // queued ahead of the appends that would catch it up, and the leader's read and replication
+  // traffic to it waits behind them: a restarted follower stalled 400 ms after its first
+  // catch-up batch (docs/benchmarks.md). Dropping a heartbeat is a message loss Raft tolerates.
+  if (message.type == raft::MessageType::kHeartbeat && peer.queued_heartbeats > 0) {
+    for (auto it = peer.queue.begin(); it != peer.queue.end();) {
+      if (it->type != raft::MessageType::kHeartbeat) {
+        ++it;
+        continue;
+      }
+      peer.queue_bytes -= encoded_size_bound(*it);
+      it = peer.queue.erase(it);
+      ++peer.stats.heartbeats_superseded;
+    }
+    peer.queued_heartbeats = 0;
+  }
+  if (message.type == raft::MessageType::kHeartbeat) ++peer.queued_heartbeats;
   peer.queue_bytes += encoded_size_bound(message);
   peer.queue.push_back(std::move(message));
   while (peer.queue.size() > options_.queue_messages_max ||
@@ -158,6 +178,7 @@ void PeerTransport::Impl::drop_oldest(Peer& peer) {
     return m.type != raft::MessageType::kSnapshot;
   });
   if (victim == peer.queue.end()) victim = peer.queue.begin();
+  if (victim->type == raft::MessageType::kHeartbeat) --peer.queued_heartbeats;
   peer.queue_bytes -= encoded_size_bound(*victim);
   peer.queue.erase(victim);
   ++peer.stats.messages_dropped;
@@ -180,6 +201,7 @@ PeerTransport::Impl::Batch PeerTransport::Impl::take_batch(Peer& peer) {
     }
     bytes += size;
     entries += next.entries.size();
+    if (next.type == raft::MessageType::kHeartbeat) --peer.queued_heartbeats;
     peer.queue_bytes -= size;
     batch.messages.push_back(std::move(peer.queue.front()));
     peer.queue.pop_front();
@@ -337,6 +359,7 @@ void PeerTransport::Impl::stop() {
     for (auto& [id, peer] : peers_) {
       peer.queue.clear();
       peer.queue_bytes = 0;
+      peer.queued_heartbeats = 0;
     }
   }
   client_.close();

@@ -1,7 +1,8 @@
 // PeerTransport: delivers the raft thread's outgoing messages to the other members over HTTP/1.1
 // keep-alive (common::HttpClientPool), bodies in the peer codec (peer_codec.h).
 //
-// Per peer: ONE bounded FIFO queue and at most one request in flight. Messages that arrive while
+// Per peer: ONE bounded FIFO queue (holding at most one heartbeat: a newer one replaces it)
+// and at most one request in flight. Messages that arrive while
 // a request is in flight accumulate and leave together as the next batch; that is the batching.
 // When the queue is over its bounds the oldest non-snapshot message is dropped (Raft tolerates
 // loss and retransmits; a lost snapshot chunk costs a restart of the transfer). A failed request
@@ -51,14 +52,15 @@ struct PeerTransportOptions {
 };
 
 struct PeerStats {
-  bool reachable = false;            // the last request got an HTTP answer (any status)
-  uint64_t batches_sent = 0;         // requests answered 2xx
-  uint64_t messages_sent = 0;        // messages in those requests
-  uint64_t messages_dropped = 0;     // dropped from the queue by its bounds (or unknown peer)
-  uint64_t send_failures = 0;        // requests failed (transport error or non-2xx); batch lost
-  uint64_t bytes_sent = 0;           // request bodies answered 2xx
-  int64_t last_success_ms_ago = -1;  // -1: never
-  uint64_t queued_messages = 0;      // waiting now
+  bool reachable = false;              // the last request got an HTTP answer (any status)
+  uint64_t batches_sent = 0;           // requests answered 2xx
+  uint64_t messages_sent = 0;          // messages in those requests
+  uint64_t messages_dropped = 0;       // dropped from the queue by its bounds (or unknown peer)
+  uint64_t heartbeats_superseded = 0;  // queued heartbeats replaced by a newer one, unsent
+  uint64_t send_failures = 0;          // requests failed (transport error or non-2xx); batch lost
+  uint64_t bytes_sent = 0;             // request bodies answered 2xx
+  int64_t last_success_ms_ago = -1;    // -1: never
+  uint64_t queued_messages = 0;        // waiting now
 };
 
 class PeerTransport final : public PeerSender {

@@ -172,6 +172,10 @@ void RaftApi::metrics(Request, Respond respond) {
           .counter("raft_peer_messages_dropped_total", "Messages dropped by the queue bounds.",
                    labels)
           .set_total(stats.messages_dropped);
+      metrics_
+          .counter("raft_peer_heartbeats_superseded_total",
+                   "Queued heartbeats replaced by a newer one before they were sent.", labels)
+          .set_total(stats.heartbeats_superseded);
       metrics_.counter("raft_peer_bytes_sent_total", "Request body bytes delivered.", labels)
           .set_total(stats.bytes_sent);
     }

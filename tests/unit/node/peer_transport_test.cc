@@ -98,6 +98,11 @@ raft::Message heartbeat(raft::NodeId to, uint64_t context) {
   return message(raft::MessageType::kHeartbeat, to, context);
 }
 
+// An Append without entries: a message the transport never coalesces (heartbeats it does).
+raft::Message empty_append(raft::NodeId to, uint64_t context) {
+  return message(raft::MessageType::kAppend, to, context);
+}
+
 std::vector<uint64_t> contexts(const std::vector<raft::Message>& messages) {
   std::vector<uint64_t> out;
   for (const raft::Message& m : messages) out.push_back(m.context);
@@ -157,7 +162,7 @@ TEST(PeerTransport, MessagesQueuedBehindAnInFlightRequestLeaveAsOneBatch) {
   transport.send({heartbeat(1, 0)});
   ASSERT_TRUE(wait_until([&] { return peer.requests() == 1; }));
   constexpr uint64_t kMore = 500;
-  for (uint64_t i = 1; i <= kMore; ++i) transport.send({heartbeat(1, i)});
+  for (uint64_t i = 1; i <= kMore; ++i) transport.send({empty_append(1, i)});
   peer.open_gate();
 
   ASSERT_TRUE(wait_until([&] { return peer.message_count() == kMore + 1; }));
@@ -181,7 +186,7 @@ TEST(PeerTransport, DeadAndSilentPeersDoNotDelayALiveOne) {
   constexpr uint64_t kRounds = 200;
   const auto started = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < kRounds; ++i) {
-    transport.send({heartbeat(1, i), heartbeat(2, i), heartbeat(3, i)});
+    transport.send({empty_append(1, i), empty_append(2, i), empty_append(3, i)});
   }
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << "send() must not block";
   ASSERT_TRUE(wait_until([&] { return live.message_count() == kRounds; }, 5s));
@@ -208,9 +213,9 @@ TEST(PeerTransport, OverflowDropsTheOldestButKeepsSnapshotChunks) {
   transport.send({heartbeat(1, 0)});
   ASSERT_TRUE(wait_until([&] { return peer.requests() == 1; }));
 
-  // Queue: the snapshot chunk, then 20 heartbeats; the bound of 10 drops heartbeats 1..11.
+  // Queue: the snapshot chunk, then 20 appends; the bound of 10 drops appends 1..11.
   std::vector<raft::Message> burst = {message(raft::MessageType::kSnapshot, 1, 100)};
-  for (uint64_t i = 1; i <= 20; ++i) burst.push_back(heartbeat(1, i));
+  for (uint64_t i = 1; i <= 20; ++i) burst.push_back(empty_append(1, i));
   transport.send(std::move(burst));
   EXPECT_EQ(transport.stats().at(1).messages_dropped, 11u);
   EXPECT_EQ(transport.stats().at(1).queued_messages, 10u);
@@ -219,6 +224,34 @@ TEST(PeerTransport, OverflowDropsTheOldestButKeepsSnapshotChunks) {
   const std::vector<uint64_t> expected = {0, 100, 12, 13, 14, 15, 16, 17, 18, 19, 20};
   ASSERT_TRUE(wait_until([&] { return peer.message_count() == expected.size(); }));
   EXPECT_EQ(contexts(peer.messages()), expected);
+}
+
+TEST(PeerTransport, AQueuedHeartbeatIsReplacedByTheNextOne) {
+  RecordingPeer peer(/*gated=*/true);
+  IoThread loop;
+  PeerTransport transport(loop.io(), 0, {{1, peer.endpoint()}});
+  transport.send({heartbeat(1, 0)});
+  ASSERT_TRUE(wait_until([&] { return peer.requests() == 1; }));
+
+  // Behind the request in flight: appends keep their order; of the heartbeats only the newest
+  // is left, after the appends that were queued before it.
+  transport.send({heartbeat(1, 1), empty_append(1, 100), heartbeat(1, 2)});
+  transport.send({heartbeat(1, 3), empty_append(1, 101)});
+  transport.send({heartbeat(1, 4)});
+  EXPECT_EQ(transport.stats().at(1).queued_messages, 3u);
+  EXPECT_EQ(transport.stats().at(1).heartbeats_superseded, 3u);
+  EXPECT_EQ(transport.stats().at(1).messages_dropped, 0u);
+  peer.open_gate();
+
+  const std::vector<uint64_t> expected = {0, 100, 101, 4};
+  ASSERT_TRUE(wait_until([&] { return peer.message_count() == expected.size(); }));
+  EXPECT_EQ(contexts(peer.messages()), expected);
+
+  // Once sent, a heartbeat is not taken back: the next one queues normally.
+  transport.send({heartbeat(1, 5)});
+  ASSERT_TRUE(wait_until([&] { return peer.message_count() == expected.size() + 1; }));
+  EXPECT_EQ(contexts(peer.messages()).back(), 5u);
+  EXPECT_EQ(transport.stats().at(1).heartbeats_superseded, 3u);
 }
 
 TEST(PeerTransport, UnreachablePeerIsRetriedWithBackoffAndRecovers) {
