@@ -75,6 +75,7 @@ class RaftNode::Io final : public raft::BatchIo {
   void reads(std::vector<raft::ReadState>&& reads) override { node_.on_read_states(reads); }
 
   void soft_state_changed(const raft::SoftState& soft) override {
+    node_.on_leader_changed(soft.leader);
     if (soft.leader == raft::kNoNode) {
       spdlog::info("term {}: {} (no leader)", soft.term, raft::to_string(soft.role));
     } else {
@@ -265,6 +266,23 @@ void RaftNode::on_read_states(const std::vector<raft::ReadState>& reads) {
     }
     it->second.confirmed = true;
     it->second.index = rs.index;
+  }
+}
+
+void RaftNode::on_leader_changed(raft::NodeId leader) {
+  if (leader == known_leader_) return;
+  known_leader_ = leader;
+  // A follower's unconfirmed read waits for the answer to a ReadIndex it sent to the old
+  // leader, which may never come (it crashed, was stopped, or is cut off): fail it now, with the
+  // new leader as the hint, instead of after read_timeout. Reads change nothing, so the client
+  // can simply retry. (A leader's own queued reads are answered by the core when it steps down.)
+  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+    if (it->second.confirmed) {
+      ++it;
+      continue;
+    }
+    it->second.done(ReadOutcome{Outcome::kNoLeader, leader});
+    it = pending_reads_.erase(it);
   }
 }
 

@@ -175,6 +175,7 @@ class RaftNode {
                   const std::vector<raft::Entry>& entries);
   void on_snapshot_installed(raft::Index index);
   void on_read_states(const std::vector<raft::ReadState>& reads);
+  void on_leader_changed(raft::NodeId leader);
   void serve_reads();
   void maybe_snapshot();
   void refresh_status();
@@ -195,6 +196,7 @@ class RaftNode {
   // Raft-thread state.
   std::map<raft::Index, PendingWrite> pending_writes_;
   std::map<uint64_t, PendingRead> pending_reads_;
+  raft::NodeId known_leader_ = raft::kNoNode;  // as of the last soft state change
   uint64_t next_read_id_ = 1;
   std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_contact_;
   // Times snapshot transfers to followers from the progress states in `core` (raft thread).

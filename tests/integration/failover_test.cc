@@ -339,6 +339,28 @@ TEST(GracefulShutdown, WritePendingAtShutdownIsNotAnswered503IfItCanStillCommit)
 
 // The idempotency table is replicated state: a client that retries after the leader died gets
 // the original answer from the new leader, not a second entry.
+// A follower's linearizable read waits for the leader's answer to its ReadIndex. When that
+// leader is gone (here paused), the read must end as soon as the follower learns of the
+// election, with 503 no_leader to retry elsewhere: not hang until its read timeout (503
+// no_quorum, seconds later), as it did before RaftNode::on_leader_changed.
+TEST(LeaderFailover, AFollowersReadToAVanishedLeaderEndsAtTheLeaderChange) {
+  Cluster cluster;
+  const auto leader = cluster.wait_for_leader();
+  ASSERT_TRUE(leader);
+  const std::string id = acked_id(cluster.create(*leader, "read-at-failover", "v1"));
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(cluster.wait_converged());
+  const size_t follower = cluster.followers_of(*leader)[0];
+
+  cluster.signal(*leader, SIGSTOP);
+  const HttpResult read = cluster.get(follower, id);  // its ReadIndex goes to the paused leader
+  cluster.signal(*leader, SIGCONT);
+  EXPECT_EQ(read.status, 503) << read.describe();
+  EXPECT_EQ(read.json().value("error", ""), "no_leader") << read.describe();
+  // Reads work again once the cluster has its new leader.
+  EXPECT_TRUE(wait_until([&] { return cluster.get(follower, id).status == 200; }, 10s));
+}
+
 TEST(LeaderFailover, IdempotentRetryAfterLeaderKillAnswersTheOriginal) {
   Cluster cluster;
   const auto leader = cluster.wait_for_leader();
