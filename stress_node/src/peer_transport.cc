@@ -151,16 +151,14 @@ void PeerTransport::Impl::enqueue(Peer& peer, raft::Message&& message) {
   // traffic to it waits behind them: a restarted follower stalled 400 ms after its first
   // catch-up batch (docs/benchmarks.md). Dropping a heartbeat is a message loss Raft tolerates.
   if (message.type == raft::MessageType::kHeartbeat && peer.queued_heartbeats > 0) {
-    for (auto it = peer.queue.begin(); it != peer.queue.end();) {
-      if (it->type != raft::MessageType::kHeartbeat) {
-        ++it;
-        continue;
-      }
-      peer.queue_bytes -= encoded_size_bound(*it);
-      it = peer.queue.erase(it);
-      ++peer.stats.heartbeats_superseded;
-    }
-    peer.queued_heartbeats = 0;
+    // Every heartbeat queued replaces its predecessor, so there is exactly one to remove.
+    const auto stale = std::find_if(peer.queue.begin(), peer.queue.end(), [](const auto& m) {
+      return m.type == raft::MessageType::kHeartbeat;
+    });
+    peer.queue_bytes -= encoded_size_bound(*stale);
+    peer.queue.erase(stale);
+    --peer.queued_heartbeats;
+    ++peer.stats.heartbeats_superseded;
   }
   if (message.type == raft::MessageType::kHeartbeat) ++peer.queued_heartbeats;
   peer.queue_bytes += encoded_size_bound(message);
