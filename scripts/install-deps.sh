@@ -17,6 +17,7 @@ packages=(
   libxxhash-dev                                      # state hashes
   libtomlplusplus-dev                                # TOML fault schedules (bombarder inject)
   clang-format                                       # .clang-format
+  ccache                                             # cheap rebuilds (scripts/build.sh)
   nodejs npm                                         # tests/compat: toxiproxy-node-client
   redis-server redis-tools                           # proxy in front of a foreign TCP service
 )
