@@ -113,9 +113,7 @@ Status LogStorage::load() {
   if (state_machine_.applied_index() < snapshot_.index) {
     return Status::corruption("state machine older than the snapshot the log was compacted to");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(snapshot_dir_, ec);
-  if (ec) return Status::io_error("create " + snapshot_dir_.string() + ": " + ec.message());
+  if (Status s = detail::create_dir_durably(snapshot_dir_); !s.is_ok()) return s;
   remove_stale_snapshot_files();
   return open_snapshot_file();
 }
