@@ -135,7 +135,7 @@ class Outcomes {
 };
 
 kv::Command create(size_t n) {
-  char id[40];
+  char id[64];
   std::snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", n);
   return kv::Command{kv::CreateCommand{id, "key", "value", 1'700'000'000'000'000, 1}, ""};
 }
