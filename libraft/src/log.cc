@@ -187,6 +187,9 @@ void RaftLog::restore(const SnapshotMeta& meta) {
 void RaftLog::reinstall(const SnapshotMeta& meta) {
   RAFT_ASSERT(meta.index <= committed_ && match_term(meta.index, meta.term),
               "a reinstalled snapshot is a committed entry of our log");
+  // A restore() of this very entry is still unstable (the only entry match_term knows then):
+  // it replaces the state machine already, and the log view must stay the restored one.
+  if (unstable_snapshot_ && !snapshot_keeps_log_) return;
   unstable_snapshot_ = meta;
   snapshot_keeps_log_ = true;
 }
