@@ -7,6 +7,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "fatal.h"
+#include "file.h"
 
 namespace kv {
 
@@ -24,9 +25,8 @@ const char* family_name(Family family) {
 }
 
 Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbOptions& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::io_error("create " + dir.string() + ": " + ec.message());
+  // RocksDB syncs the files in `dir`, not the entry naming `dir` in its parent.
+  if (Status s = detail::create_dir_durably(dir); !s.is_ok()) return s;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);

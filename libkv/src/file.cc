@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -15,6 +16,8 @@ namespace {
 Status errno_status(const char* op, const std::filesystem::path& path) {
   return Status::io_error(std::string(op) + " " + path.string() + ": " + std::strerror(errno));
 }
+
+std::atomic<SyncDirObserver> sync_dir_observer{nullptr};
 
 int open_retrying(const std::filesystem::path& path, int flags) {
   int fd = -1;
@@ -106,7 +109,20 @@ Status sync_dir(const std::filesystem::path& dir) {
   const int rc = ::fsync(fd);
   ::close(fd);
   if (rc != 0) return errno_status("fsync directory", dir);
+  if (SyncDirObserver observer = sync_dir_observer.load(); observer != nullptr) observer(dir);
   return Status();
+}
+
+void set_sync_dir_observer(SyncDirObserver observer) { sync_dir_observer.store(observer); }
+
+Status create_dir_durably(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::io_error("create " + dir.string() + ": " + ec.message());
+  // Also when `dir` already existed: a crash right after an earlier mkdir may have left its
+  // entry unsynced, and one fsync per open costs nothing.
+  const std::filesystem::path parent = dir.has_parent_path() ? dir.parent_path() : ".";
+  return sync_dir(parent.empty() ? std::filesystem::path(".") : parent);
 }
 
 Status rename_durably(const std::filesystem::path& from, const std::filesystem::path& to) {

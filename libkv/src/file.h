@@ -44,6 +44,16 @@ class File {
 
 // fsync a directory, making the renames and creations in it durable.
 [[nodiscard]] Status sync_dir(const std::filesystem::path& dir);
+// create_directories(dir), then fsync of its parent: a directory made by mkdir(2) is only
+// durable once the directory entry naming it is (a power loss may otherwise lose `dir` and
+// every file later made durable inside it).
+[[nodiscard]] Status create_dir_durably(const std::filesystem::path& dir);
+
+// Test hook: when set, called with every directory sync_dir() has just synced (any thread).
+// Tests use it to check that a directory entry was made durable; nullptr (the default) turns
+// it off.
+using SyncDirObserver = void (*)(const std::filesystem::path& dir);
+void set_sync_dir_observer(SyncDirObserver observer);
 // rename(2) then fsync of the parent directory.
 [[nodiscard]] Status rename_durably(const std::filesystem::path& from,
                                     const std::filesystem::path& to);

@@ -113,9 +113,7 @@ Status LogStorage::load() {
   if (state_machine_.applied_index() < snapshot_.index) {
     return Status::corruption("state machine older than the snapshot the log was compacted to");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(snapshot_dir_, ec);
-  if (ec) return Status::io_error("create " + snapshot_dir_.string() + ": " + ec.message());
+  if (Status s = detail::create_dir_durably(snapshot_dir_); !s.is_ok()) return s;
   remove_stale_snapshot_files();
   return open_snapshot_file();
 }
@@ -266,7 +264,8 @@ Status LogStorage::persist(const raft::Ready& ready) {
     staging_.reset();
     if (Status s = open_snapshot_file(); !s.is_ok()) return s;
     state_machine_.restored(restored);
-    if (previous_snapshot != 0)
+    // (A forced reinstall at our own snapshot's index has just replaced that very file.)
+    if (previous_snapshot != 0 && previous_snapshot != snapshot_.index)
       remove_file_if_exists(snapshot_file_path(snapshot_dir_, previous_snapshot));
     stats_.snapshots_installed.fetch_add(1, std::memory_order_relaxed);
   }
@@ -314,8 +313,12 @@ Status LogStorage::stage_install(const raft::SnapshotMeta& meta, rocksdb::WriteB
     return Status::corruption("install of snapshot " + std::to_string(meta.index) +
                               " without its complete staged body");
   }
-  KV_CHECK(meta.index > snapshot_.index && meta.index > view->compacted_index,
-           "an installed snapshot is newer than what we hold");
+  // A snapshot is newer than our log's compaction point; a forced one (raft_core.h,
+  // send_snapshot) may be at or below our commit index and older than our own snapshot, and
+  // then the log holds its entry: it is at least our compaction point.
+  KV_CHECK(meta.index > view->compacted_index ||
+               (meta.index == view->compacted_index && meta.term == view->compacted_term),
+           "an installed snapshot is not older than our log");
   if (Status s = staging_->file->sync(); !s.is_ok()) return s;
   const std::filesystem::path staged = snapshot_staging_path(snapshot_dir_);
   if (Status s = state_machine_.stage_restore(staged, meta, batch, restored); !s.is_ok()) {

@@ -4,6 +4,7 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -166,7 +167,13 @@ Result<SnapshotFile> write_snapshot_file(const SnapshotCapture& capture,
   SnapshotFile out;
   out.index = capture.index();
   out.path = snapshot_file_path(snapshot_dir, capture.index());
+  // A name no other writer uses: two writers of the same index (a background snapshot and a
+  // forced one) must not truncate each other's file; the rename of either gives the same bytes.
+  static std::atomic<uint64_t> tmp_serial{0};
   std::filesystem::path tmp = out.path;
+  // (Appended piecewise: g++ 12 warns falsely, -Wrestrict, on "." + std::to_string(n).)
+  tmp += ".";
+  tmp += std::to_string(tmp_serial.fetch_add(1) + 1);
   tmp += ".tmp";
   Result<detail::File> file = detail::File::create(tmp);
   if (!file.is_ok()) return file.status();

@@ -15,13 +15,13 @@ RaftLog::RaftLog(const Storage& storage)
 }
 
 Index RaftLog::first_index() const {
-  if (unstable_snapshot_) return unstable_snapshot_->index + 1;
+  if (unstable_snapshot_ && !snapshot_keeps_log_) return unstable_snapshot_->index + 1;
   return storage_.first_index();
 }
 
 Index RaftLog::last_index() const {
   if (!unstable_.empty()) return unstable_offset_ + unstable_.size() - 1;
-  if (unstable_snapshot_) return unstable_snapshot_->index;
+  if (unstable_snapshot_ && !snapshot_keeps_log_) return unstable_snapshot_->index;
   return storage_.last_index();
 }
 
@@ -34,7 +34,7 @@ Term RaftLog::last_term() const {
 std::optional<Term> RaftLog::term(Index index) const {
   if (index + 1 < first_index() || index > last_index()) return std::nullopt;
   if (index >= unstable_offset_) return unstable_[index - unstable_offset_].term;
-  if (unstable_snapshot_) {
+  if (unstable_snapshot_ && !snapshot_keeps_log_) {
     // Only the snapshot's own index is below the unstable offset and still known.
     if (index == unstable_snapshot_->index) return unstable_snapshot_->term;
     return std::nullopt;
@@ -155,18 +155,21 @@ void RaftLog::stable_to(Index index, Term t) {
 void RaftLog::stable_snapshot_to(Index index) {
   if (!unstable_snapshot_ || unstable_snapshot_->index != index) return;
   unstable_snapshot_.reset();
+  snapshot_keeps_log_ = false;
   // Storage may have kept entries after the snapshot (§7, the log agreed at its index); they
   // are ours again, so the unstable part now starts after them.
   if (unstable_.empty()) unstable_offset_ = storage_.last_index() + 1;
 }
 
 bool RaftLog::has_next_committed_entries() const {
+  if (unstable_snapshot_ && snapshot_keeps_log_) return false;  // after the reinstall
   Index lo = applied_ + 1;
   if (unstable_snapshot_) lo = std::max(lo, unstable_snapshot_->index + 1);
   return lo <= committed_;
 }
 
 void RaftLog::next_committed_entries(uint64_t max_bytes, std::vector<Entry>* out) const {
+  if (unstable_snapshot_ && snapshot_keeps_log_) return;  // after the reinstall
   Index lo = applied_ + 1;
   if (unstable_snapshot_) lo = std::max(lo, unstable_snapshot_->index + 1);
   if (lo <= committed_) slice(lo, committed_ + 1, max_bytes, out);
@@ -178,6 +181,17 @@ void RaftLog::restore(const SnapshotMeta& meta) {
   unstable_offset_ = meta.index + 1;
   unstable_.clear();
   unstable_snapshot_ = meta;
+  snapshot_keeps_log_ = false;
+}
+
+void RaftLog::reinstall(const SnapshotMeta& meta) {
+  RAFT_ASSERT(meta.index <= committed_ && match_term(meta.index, meta.term),
+              "a reinstalled snapshot is a committed entry of our log");
+  // A restore() of this very entry is still unstable (the only entry match_term knows then):
+  // it replaces the state machine already, and the log view must stay the restored one.
+  if (unstable_snapshot_ && !snapshot_keeps_log_) return;
+  unstable_snapshot_ = meta;
+  snapshot_keeps_log_ = true;
 }
 
 }  // namespace raft

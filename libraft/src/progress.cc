@@ -25,6 +25,7 @@ void Progress::become_probe() {
   inflights.reset();
   snapshot_index = 0;
   snapshot_offset = 0;
+  snapshot_forced = false;
 }
 
 void Progress::become_replicate() {
@@ -39,6 +40,7 @@ void Progress::become_snapshot(Index index) {
   snapshot_index = index;
   snapshot_offset = 0;
   snapshot_idle_ticks = 0;
+  snapshot_forced = false;
   probe_sent = false;
   inflights.reset();
 }

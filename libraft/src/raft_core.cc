@@ -398,14 +398,27 @@ void RaftCore::handle_snapshot_chunk(const Message& m) {
   const SnapshotMeta& meta = m.snapshot;
   Message resp;
   resp.to = m.from;
-  if (meta.index <= log_.committed()) {
+  if (m.snapshot_force && meta.index <= log_.committed() &&
+      !log_.match_term(meta.index, meta.term)) {
+    // Forced, but we compacted our log past the snapshot: we could not re-apply the committed
+    // entries between it and our commit index. Refuse; the leader resumes appending (a later
+    // forced resync sends a newer snapshot).
+    resp.type = MessageType::kSnapshotResp;
+    resp.index = meta.index;
+    resp.reject = true;
+    resp.snapshot_last = true;
+    ++counters_.snapshots_refused;
+    send(std::move(resp));
+    return;
+  }
+  if (!m.snapshot_force && meta.index <= log_.committed()) {
     // We already hold everything the snapshot covers.
     resp.type = MessageType::kAppendResp;
     resp.index = log_.committed();
     send(std::move(resp));
     return;
   }
-  if (m.snapshot_offset == 0 && log_.match_term(meta.index, meta.term)) {
+  if (!m.snapshot_force && m.snapshot_offset == 0 && log_.match_term(meta.index, meta.term)) {
     // §7: our log contains the snapshot's last entry; it is committed, keep our log.
     log_.commit_to(meta.index);
     resp.type = MessageType::kAppendResp;
@@ -438,8 +451,16 @@ void RaftCore::handle_snapshot_chunk(const Message& m) {
   resp.snapshot_offset = receiving_offset_;
   if (m.snapshot_last) {
     RAFT_ASSERT(receiving_offset_ == meta.size_bytes, "snapshot ended short of its size");
-    log_.restore(meta);
-    tracker_.set_conf(meta.conf);
+    if (meta.index <= log_.committed()) {
+      // Forced (checked above: the log still holds the snapshot's entry, so also everything
+      // committed after it): the state machine is replaced, then re-applies (index, commit].
+      // Our conf is at least as new as the snapshot's.
+      log_.reinstall(meta);
+      ++counters_.snapshots_reinstalled;
+    } else {
+      log_.restore(meta);
+      tracker_.set_conf(meta.conf);
+    }
     ++counters_.snapshots_installed;
     receiving_snapshot_ = SnapshotMeta{};
     receiving_offset_ = 0;
@@ -555,8 +576,10 @@ void RaftCore::handle_append_response(const Message& m) {
   const bool was_paused = pr->is_paused();
   if (pr->state == ProgressState::kProbe) pr->probe_sent = false;
   const bool updated = pr->maybe_update(m.index);
-  if (pr->state == ProgressState::kSnapshot && pr->match_index + 1 >= log_.first_index()) {
-    // The follower caught up without (the rest of) the snapshot.
+  if (pr->state == ProgressState::kSnapshot && !pr->snapshot_forced &&
+      pr->match_index + 1 >= log_.first_index()) {
+    // The follower caught up without (the rest of) the snapshot. (A forced transfer is not
+    // about catching up: only the follower's answer to it ends it.)
     pr->become_probe();
   }
   if (!updated) {
@@ -605,10 +628,11 @@ void RaftCore::handle_heartbeat_response(const Message& m) {
   send_append(m.from, false);
 }
 
-void RaftCore::start_snapshot(NodeId to, Progress& pr) {
+void RaftCore::start_snapshot(NodeId to, Progress& pr, bool forced) {
   const SnapshotMeta meta = log_.storage().snapshot_meta();
   RAFT_ASSERT(meta.index > 0, "log compacted without a snapshot");
   pr.become_snapshot(meta.index);
+  pr.snapshot_forced = forced;
   ++counters_.snapshots_sent;
   send_snapshot_chunk(to, pr);
 }
@@ -616,7 +640,11 @@ void RaftCore::start_snapshot(NodeId to, Progress& pr) {
 void RaftCore::send_snapshot_chunk(NodeId to, Progress& pr) {
   const Storage& storage = log_.storage();
   SnapshotMeta meta = storage.snapshot_meta();
-  if (meta.index != pr.snapshot_index) pr.become_snapshot(meta.index);  // a newer one replaced it
+  if (meta.index != pr.snapshot_index) {  // a newer one replaced it
+    const bool forced = pr.snapshot_forced;
+    pr.become_snapshot(meta.index);
+    pr.snapshot_forced = forced;
+  }
   const Payload data =
       storage.snapshot_chunk(meta.index, pr.snapshot_offset, config_.snapshot_chunk_bytes_max);
   Message m;
@@ -624,6 +652,7 @@ void RaftCore::send_snapshot_chunk(NodeId to, Progress& pr) {
   m.to = to;
   m.snapshot_offset = pr.snapshot_offset;
   m.snapshot_last = pr.snapshot_offset + data.size() >= meta.size_bytes;
+  m.snapshot_force = pr.snapshot_forced;
   m.snapshot = std::move(meta);
   m.snapshot_data = data;
   pr.snapshot_idle_ticks = 0;
@@ -636,6 +665,12 @@ void RaftCore::handle_snapshot_response(const Message& m) {
   if (pr == nullptr) return;
   pr->recent_active = true;
   if (pr->state != ProgressState::kSnapshot || m.index != pr->snapshot_index) return;  // stale
+  if (m.snapshot_last && m.reject) {
+    // A forced snapshot refused: the follower's log is intact, replicate as before.
+    pr->become_probe();
+    send_append(m.from, false);
+    return;
+  }
   if (m.snapshot_last && !m.reject) {
     // Installed: the follower's log now matches ours at the snapshot index.
     pr->maybe_update(m.index);
@@ -652,7 +687,7 @@ Status RaftCore::send_snapshot(NodeId to) {
   if (role_ != Role::kLeader) return Status::kNotLeader;
   Progress* pr = tracker_.find(to);
   if (pr == nullptr || log_.storage().snapshot_meta().index == 0) return Status::kInvalidArgument;
-  start_snapshot(to, *pr);
+  start_snapshot(to, *pr, /*forced=*/true);
   return Status::kOk;
 }
 

@@ -20,7 +20,9 @@ constexpr size_t kEntryBytesMin = 4;
 constexpr uint8_t kFlagReject = 1 << 0;
 constexpr uint8_t kFlagLeaderTransfer = 1 << 1;
 constexpr uint8_t kFlagSnapshotLast = 1 << 2;
-constexpr uint8_t kFlagsKnown = kFlagReject | kFlagLeaderTransfer | kFlagSnapshotLast;
+constexpr uint8_t kFlagSnapshotForce = 1 << 3;  // raft::Message::snapshot_force
+constexpr uint8_t kFlagsKnown =
+    kFlagReject | kFlagLeaderTransfer | kFlagSnapshotLast | kFlagSnapshotForce;
 
 uint64_t checksum(std::string_view bytes) { return XXH64(bytes.data(), bytes.size(), 0); }
 
@@ -69,9 +71,9 @@ void encode_meta(Writer& w, const raft::SnapshotMeta& meta) {
 
 void encode_message(Writer& w, const raft::Message& m) {
   w.u8(static_cast<uint8_t>(m.type));
-  w.u8(static_cast<uint8_t>((m.reject ? kFlagReject : 0) |
-                            (m.leader_transfer ? kFlagLeaderTransfer : 0) |
-                            (m.snapshot_last ? kFlagSnapshotLast : 0)));
+  w.u8(static_cast<uint8_t>(
+      (m.reject ? kFlagReject : 0) | (m.leader_transfer ? kFlagLeaderTransfer : 0) |
+      (m.snapshot_last ? kFlagSnapshotLast : 0) | (m.snapshot_force ? kFlagSnapshotForce : 0)));
   for (uint64_t v :
        {m.from, m.to, m.term, m.log_term, m.index, m.commit, m.reject_hint, m.context}) {
     w.varint(v);
@@ -220,6 +222,7 @@ bool decode_message(Reader& r, size_t* entries_budget, raft::Message* m) {
   m->reject = (flags & kFlagReject) != 0;
   m->leader_transfer = (flags & kFlagLeaderTransfer) != 0;
   m->snapshot_last = (flags & kFlagSnapshotLast) != 0;
+  m->snapshot_force = (flags & kFlagSnapshotForce) != 0;
   for (uint64_t* field : {&m->from, &m->to, &m->term, &m->log_term, &m->index, &m->commit,
                           &m->reject_hint, &m->context}) {
     *field = r.varint();

@@ -2,7 +2,8 @@
 // of raft::Message, compact, versioned and checksummed.
 //
 //   batch   := magic "RKPB" | version u8 (=1) | count varint | message*count | xxh64 u64le
-//   message := type u8 | flags u8 (bit0 reject, bit1 leader_transfer, bit2 snapshot_last)
+//   message := type u8 | flags u8 (bit0 reject, bit1 leader_transfer, bit2 snapshot_last,
+//              bit3 snapshot_force)
 //              | from | to | term | log_term | index | commit | reject_hint | context   (varints)
 //              | entry_count varint | entry*entry_count
 //              | snap_index | snap_term | voter_count | voter*voter_count (strictly ascending)

@@ -84,7 +84,8 @@ RaftApi::RaftApi(asio::io_context& io, RaftNode& node, const PeerTransport* tran
       node_(node),
       transport_(transport),
       metrics_(metrics),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      state_hash_(std::make_unique<StateHashCache>(node.state())) {}
 
 void RaftApi::register_routes(Router& router) {
   const auto bind = [this](void (RaftApi::*method)(Request, Respond)) {
@@ -119,17 +120,9 @@ json RaftApi::leader_fields(raft::NodeId leader) const {
   return {{"leader_id", id_or_null(leader)}, {"leader", address_or_null(leader)}};
 }
 
-const kv::StateHash& RaftApi::state_hash() {
-  const kv::StateMachine& state = node_.state();
-  if (!hash_cache_ || hash_cache_->applied_index != state.applied_index()) {
-    hash_cache_ = state.state_hash();
-  }
-  return *hash_cache_;
-}
-
 void RaftApi::status(Request, Respond respond) {
   const NodeStatus s = node_.status();
-  const kv::StateHash& hash = state_hash();
+  const kv::StateHash hash = state_hash_->get();  // O(1); may describe an earlier index
   const auto uptime = std::chrono::steady_clock::now() - started_at_;
   json body = {
       {"node_id", options_.self_id},
@@ -244,6 +237,9 @@ void RaftApi::resync_stats(Request, Respond respond) {
   const raft::CoreCounters& c = s.counters;
   respond(Response::json(200, {{"snapshots_sent", c.snapshots_sent},
                                {"snapshots_received", c.snapshots_installed},
+                               // Forced snapshots at or below our commit index (issue 13).
+                               {"snapshots_reinstalled", c.snapshots_reinstalled},
+                               {"snapshots_refused", c.snapshots_refused},
                                {"snapshots_installed", s.log.snapshots_installed},
                                {"snapshots_created", s.log.snapshots_committed},
                                {"snapshot_bytes_sent", c.snapshot_bytes_sent},

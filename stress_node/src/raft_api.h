@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -29,6 +30,7 @@
 #include "metrics.h"
 #include "peer_transport.h"
 #include "raft_node.h"
+#include "state_hash_cache.h"
 
 namespace node {
 
@@ -71,7 +73,6 @@ class RaftApi {
   [[nodiscard]] nlohmann::ordered_json leader_fields(raft::NodeId leader) const;
   [[nodiscard]] std::string address_of(raft::NodeId id) const;  // "" when unknown
   [[nodiscard]] nlohmann::ordered_json address_or_null(raft::NodeId id) const;
-  [[nodiscard]] const kv::StateHash& state_hash();
 
   boost::asio::io_context& io_;
   RaftNode& node_;
@@ -79,8 +80,8 @@ class RaftApi {
   Registry& metrics_;
   const RaftApiOptions options_;
   const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
-  // state_hash() reads every entry: computed at most once per applied index (io thread only).
-  std::optional<kv::StateHash> hash_cache_;
+  // The state hash reads every entry: computed off the io thread, served with its index.
+  std::unique_ptr<StateHashCache> state_hash_;
   uint64_t forced_resyncs_ = 0;
   uint64_t forced_resync_failures_ = 0;
 };

@@ -221,6 +221,8 @@ void RaftNode::expire_requests(Clock::time_point now) {
 }
 
 void RaftNode::fail_all_pending() {
+  for (ForcedResync& r : forced_waiting_) r.done(raft::Status::kBusy);
+  forced_waiting_.clear();
   // These writes are in the log: a later leader may still commit them.
   for (auto& [index, w] : pending_writes_) {
     w.done(WriteOutcome{Outcome::kStopped, raft::kNoNode, {}});
@@ -233,15 +235,16 @@ void RaftNode::fail_all_pending() {
 void RaftNode::on_applied(const std::vector<kv::ApplyResult>& results,
                           const std::vector<raft::Entry>& entries) {
   for (size_t i = 0; i < entries.size() && i < results.size(); ++i) {
-    auto it = pending_writes_.find(entries[i].index);
-    if (it == pending_writes_.end()) continue;
-    // The proposal committed iff the entry applied at its index carries its term.
-    if (entries[i].term == it->second.term) {
-      it->second.done(WriteOutcome{Outcome::kOk, core_->leader(), results[i]});
-    } else {
-      it->second.done(WriteOutcome{Outcome::kLost, core_->leader(), {}});
+    auto [it, end] = pending_writes_.equal_range(entries[i].index);
+    while (it != end) {
+      // The proposal committed iff the entry applied at its index carries its term.
+      if (entries[i].term == it->second.term) {
+        it->second.done(WriteOutcome{Outcome::kOk, core_->leader(), results[i]});
+      } else {
+        it->second.done(WriteOutcome{Outcome::kLost, core_->leader(), {}});
+      }
+      it = pending_writes_.erase(it);
     }
-    pending_writes_.erase(it);
   }
 }
 
@@ -300,14 +303,25 @@ void RaftNode::serve_reads() {
 
 void RaftNode::maybe_snapshot() {
   if (snapshot_in_progress_) return;
+  if (!forced_waiting_.empty()) {
+    // Forced resyncs that arrived while the previous snapshot was being written want the
+    // state as of now, not as of that capture.
+    start_snapshot(std::exchange(forced_waiting_, {}));
+    return;
+  }
   const raft::Index applied = core_->applied_index();
   if (applied < store_->log().snapshot_meta().index + config_.snapshot_threshold_entries) return;
-  // Capture here (cheap, consistent at `applied`), serialize on another thread so applies go
-  // on, and make it current back on this thread.
+  start_snapshot({});
+}
+
+void RaftNode::start_snapshot(std::vector<ForcedResync> forced) {
+  // Capture here (cheap, consistent at `applied`), serialize on another thread so applies,
+  // heartbeats and elections go on, and make it current back on this thread.
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   snapshot_in_progress_ = true;
   auto capture = std::make_shared<kv::SnapshotCapture>(store_->capture_snapshot());
-  snapshot_thread_ = std::thread([this, capture] {
+  auto requests = std::make_shared<std::vector<ForcedResync>>(std::move(forced));
+  snapshot_thread_ = std::thread([this, capture, requests] {
     // Writing the state competes with the raft and HTTP threads for the cores; the client
     // latency matters more than how soon the snapshot is done. (Linux: nice is per thread.)
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kSnapshotThreadNice);
@@ -315,24 +329,47 @@ void RaftNode::maybe_snapshot() {
     kv::Result<kv::SnapshotFile> file = store_->write_snapshot(*capture);
     const auto took_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-    auto commit = [this, file = std::move(file), took_ms]() mutable {
+    auto commit = [this, file = std::move(file), took_ms, requests]() mutable {
       snapshot_in_progress_ = false;
-      if (!file.is_ok()) {
-        spdlog::error("snapshot write failed: {}", file.status().to_string());
-        return;
-      }
-      const kv::Status st =
-          store_->commit_snapshot(file.value(), core_->conf(), config_.snapshot_keep_entries);
-      if (!st.is_ok()) {
-        spdlog::error("snapshot commit failed: {}", st.to_string());
-        return;
-      }
-      snapshot_timings_.created.add(static_cast<uint64_t>(took_ms));
-      spdlog::info("snapshot at index {} written in {} ms; log compacted",
-                   store_->log().snapshot_meta().index, took_ms);
+      const bool committed = commit_snapshot(file, took_ms);
+      for (ForcedResync& r : *requests) send_forced_snapshot(r, committed);
     };
-    if (!post(std::move(commit))) snapshot_in_progress_ = false;
+    if (!post(std::move(commit))) {
+      // The node is stopping (or its inbox is full): nothing will commit this file, and the
+      // raft thread may be gone, so answer the waiting resyncs here.
+      snapshot_in_progress_ = false;
+      for (ForcedResync& r : *requests) r.done(raft::Status::kBusy);
+    }
   });
+}
+
+bool RaftNode::commit_snapshot(const kv::Result<kv::SnapshotFile>& file, int64_t took_ms) {
+  if (!file.is_ok()) {
+    spdlog::error("snapshot write failed: {}", file.status().to_string());
+    return false;
+  }
+  const kv::Status st =
+      store_->commit_snapshot(file.value(), core_->conf(), config_.snapshot_keep_entries);
+  if (!st.is_ok()) {
+    spdlog::error("snapshot commit failed: {}", st.to_string());
+    return false;
+  }
+  snapshot_timings_.created.add(static_cast<uint64_t>(took_ms));
+  spdlog::info("snapshot at index {} written in {} ms; log compacted",
+               store_->log().snapshot_meta().index, took_ms);
+  return true;
+}
+
+void RaftNode::send_forced_snapshot(ForcedResync& request, bool snapshot_committed) {
+  if (!snapshot_committed) {
+    request.done(raft::Status::kBusy);
+    return;
+  }
+  // Leadership may have changed while the snapshot was written: send_snapshot says so.
+  const raft::Status st = core_->send_snapshot(request.target);
+  spdlog::info("forced resync of node {} with snapshot at index {}: {}", request.target,
+               store_->log().snapshot_meta().index, raft::to_string(st));
+  request.done(st);
 }
 
 void RaftNode::track_snapshot_sends(const raft::CoreStatus& core, Clock::time_point now) {
@@ -414,6 +451,8 @@ void RaftNode::propose(kv::Command command, WriteDone done) {
     const raft::ProposeResult r = core_->propose(raft::Payload(std::move(payload).value()));
     switch (r.status) {
       case raft::Status::kOk:
+        // Never emplace-or-keep: a record left at this index by an earlier term (see
+        // pending_writes_) stays beside the new one, and the apply decides both.
         pending_writes_.emplace(
             r.index, PendingWrite{r.term, std::move(done), Clock::now() + config_.commit_timeout});
         return;
@@ -466,18 +505,24 @@ void RaftNode::force_resync(raft::NodeId target, std::function<void(raft::Status
       done(raft::Status::kNotLeader);
       return;
     }
-    // A forced resync sends the state as of now, so take a fresh snapshot first.
-    kv::Result<raft::SnapshotMeta> meta =
-        store_->create_snapshot(core_->conf(), config_.snapshot_keep_entries);
-    if (!meta.is_ok()) {
-      spdlog::error("snapshot for forced resync failed: {}", meta.status().to_string());
+    if (target == config_.id ||
+        std::find(config_.voters.begin(), config_.voters.end(), target) == config_.voters.end()) {
+      done(raft::Status::kInvalidArgument);
+      return;
+    }
+    if (core_->applied_index() == 0) {
+      done(raft::Status::kBusy);  // nothing applied yet: no state to snapshot
+      return;
+    }
+    // A forced resync sends the state as of now, so it takes a fresh snapshot first, through
+    // the same off-thread path as the background snapshots (this thread keeps beating hearts
+    // meanwhile). One snapshot at a time: while one is being written, wait for the next.
+    if (forced_waiting_.size() >= kForcedResyncsWaitingMax) {
       done(raft::Status::kBusy);
       return;
     }
-    const raft::Status st = core_->send_snapshot(target);
-    spdlog::info("forced resync of node {} with snapshot at index {}: {}", target,
-                 meta.value().index, raft::to_string(st));
-    done(st);
+    forced_waiting_.push_back(ForcedResync{target, done});
+    maybe_snapshot();
   };
   if (!post(std::move(task))) done(raft::Status::kBusy);
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -137,7 +138,11 @@ class RaftNode {
   void read_barrier(ReadDone done);
   // Messages from a peer (decoded by the transport).
   void receive(std::vector<raft::Message> messages);
-  // Leader only: stream a full snapshot to `target` (creating one first if none exists).
+  // Leader only: take a fresh snapshot (written on the snapshot thread, like the background
+  // ones) and stream it to `target` as a forced snapshot: the follower installs it even if it
+  // already holds everything it covers (raft_core.h, send_snapshot). `done` runs once the
+  // transfer has started (kOk), or with kNotLeader, kInvalidArgument (not a peer) or kBusy
+  // (nothing applied yet, too many waiting, the snapshot could not be written, stopping).
   void force_resync(raft::NodeId target, std::function<void(raft::Status)> done);
 
   // Runs `task` on the raft thread between batches: the watchdog's heartbeat and the debug
@@ -177,7 +182,18 @@ class RaftNode {
   void on_read_states(const std::vector<raft::ReadState>& reads);
   void on_leader_changed(raft::NodeId leader);
   void serve_reads();
+  struct ForcedResync {
+    raft::NodeId target;
+    std::function<void(raft::Status)> done;
+  };
+  // Forced resyncs waiting for a snapshot thread to be free; more are refused (kBusy).
+  static constexpr size_t kForcedResyncsWaitingMax = 16;
   void maybe_snapshot();
+  // Captures the state now, writes it on snapshot_thread_, commits it back on this thread,
+  // then starts the forced transfers in `forced`.
+  void start_snapshot(std::vector<ForcedResync> forced);
+  bool commit_snapshot(const kv::Result<kv::SnapshotFile>& file, int64_t took_ms);
+  void send_forced_snapshot(ForcedResync& request, bool snapshot_committed);
   void refresh_status();
 
   const RaftNodeConfig config_;
@@ -194,7 +210,13 @@ class RaftNode {
   std::thread thread_;
 
   // Raft-thread state.
-  std::map<raft::Index, PendingWrite> pending_writes_;
+  // Client writes by the log index their entry was placed at. One index may hold several: a
+  // leader whose uncommitted entries were truncated (it lost leadership, a new leader's entries
+  // replaced them) and who leads again reuses those indexes for new proposals. Applying the
+  // index decides each of them by term (ProposeResult): the one whose term the applied entry
+  // carries committed, the others are lost. (A superseded record is not "lost" as soon as it
+  // is superseded: another node holding its entry may still win an election and commit it.)
+  std::multimap<raft::Index, PendingWrite> pending_writes_;
   std::map<uint64_t, PendingRead> pending_reads_;
   raft::NodeId known_leader_ = raft::kNoNode;  // as of the last soft state change
   uint64_t next_read_id_ = 1;
@@ -206,8 +228,11 @@ class RaftNode {
   SnapshotTimings snapshot_timings_;
   std::map<raft::NodeId, std::pair<std::chrono::steady_clock::time_point, raft::Index>>
       snapshot_sends_;
-  bool snapshot_in_progress_ = false;
+  // Set on the raft thread; cleared on the raft thread by the commit task, or on the snapshot
+  // thread when that task cannot be queued (the node is stopping or the inbox is full).
+  std::atomic<bool> snapshot_in_progress_{false};
   std::thread snapshot_thread_;  // serializes one snapshot at a time off the raft thread
+  std::vector<ForcedResync> forced_waiting_;  // raft thread
 
   mutable std::mutex status_mutex_;
   std::condition_variable status_cv_;  // notified after every refresh

@@ -2,8 +2,12 @@
 // /_raft/sync-status, /_raft/resync_stats and /_raft/force-resync, on a live 3-node cluster.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <iostream>
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "cluster_harness.h"
 
@@ -146,14 +150,72 @@ TEST(Observability, ForceResyncSendsAFullSnapshotToTheFollower) {
       },
       10s))
       << cluster.request(*leader, "GET", "/_raft/resync_stats").body;
-  // (A follower whose log already holds the snapshot's last entry keeps its log, Raft §7, so
-  // its own counters may stay at zero; it must end identical either way.)
+  // The transfer is forced: the follower installs it although it is up to date (its commit
+  // index is at or past the snapshot's), keeping its log after the snapshot.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return cluster.request(target, "GET", "/_raft/resync_stats")
+                   .json()
+                   .value("snapshots_received", uint64_t{0}) >= 1;
+      },
+      10s))
+      << cluster.request(target, "GET", "/_raft/resync_stats").body;
   std::cout << "[resync] leader resync_stats "
             << cluster.request(*leader, "GET", "/_raft/resync_stats").body << "\n[resync] target "
             << cluster.request(target, "GET", "/_raft/resync_stats").body << std::endl;
   ASSERT_TRUE(cluster.wait_converged());
   expect_all_present(cluster, target, batch.acked);
   // And it keeps replicating normally afterwards.
+  ASSERT_EQ(cluster.create(*leader, "after", "resync").status, 201);
+  EXPECT_TRUE(cluster.wait_converged());
+}
+
+// Issue 13 bug 2: force-resync of an up-to-date follower on a store of some tens of MB. The
+// snapshot is written off the raft thread, so the leader keeps sending heartbeats meanwhile:
+// nobody starts an election (the term stays), and the follower reinstalls the snapshot.
+TEST(Observability, ForceResyncOfABigStoreKeepsTheLeaderAndReinstallsAnUpToDateFollower) {
+  Cluster cluster;
+  const auto leader = cluster.wait_for_leader();
+  ASSERT_TRUE(leader);
+  // ~40 MB of state, written by 8 clients: large enough that serializing it takes longer than
+  // an election timeout here (200-400 ms).
+  constexpr size_t kEntries = 2500;
+  const std::string value(16 << 10, 'r');
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> failures{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&] {
+      for (size_t n = next++; n < kEntries; n = next++) {
+        if (cluster.create(*leader, "big-" + std::to_string(n), value).status != 201) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  ASSERT_EQ(failures.load(), 0u);
+  ASSERT_TRUE(cluster.wait_converged());
+  const size_t target = cluster.followers_of(*leader)[0];
+  const auto before = cluster.state(*leader);
+  ASSERT_TRUE(before);
+
+  const HttpResult r = cluster.request(
+      *leader, "POST", "/_raft/force-resync?target=" + cluster.address(target), {}, {}, 30s);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return cluster.request(target, "GET", "/_raft/resync_stats")
+                   .json()
+                   .value("snapshots_reinstalled", uint64_t{0}) >= 1;
+      },
+      30s))
+      << cluster.request(target, "GET", "/_raft/resync_stats").body;
+  ASSERT_TRUE(cluster.wait_converged());
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    const auto s = cluster.state(i);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->term, before->term) << "node " << i << ": an election happened during the resync";
+    EXPECT_EQ(s->leader_id, before->leader_id) << "node " << i;
+  }
   ASSERT_EQ(cluster.create(*leader, "after", "resync").status, 201);
   EXPECT_TRUE(cluster.wait_converged());
 }

@@ -160,6 +160,8 @@ NodeStats Cluster::node_stats() const {
     sum.crashes += s.crashes;
     sum.snapshots_created += s.snapshots_created;
     sum.snapshots_installed += s.snapshots_installed;
+    sum.snapshots_forced += s.snapshots_forced;
+    sum.snapshots_reinstalled += s.snapshots_reinstalled;
     sum.batches += s.batches;
     sum.reads_ok += s.reads_ok;
   }

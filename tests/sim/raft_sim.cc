@@ -154,6 +154,8 @@ int main(int argc, char** argv) {
     total.elections += r.elections;
     total.commits += r.commits;
     total.snapshots_installed += r.snapshots_installed;
+    total.snapshots_forced += r.snapshots_forced;
+    total.snapshots_reinstalled += r.snapshots_reinstalled;
     total.crashes += r.crashes;
     total.liveness_ticks = std::max(total.liveness_ticks, r.liveness_ticks);
     if (r.ok) continue;
@@ -165,7 +167,8 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf(
       "raft_sim: %s: seeds=%llu (from %llu) failed=%llu ticks=%llu messages=%llu "
-      "elections=%llu commits=%llu snapshots_installed=%llu crashes=%llu "
+      "elections=%llu commits=%llu snapshots_installed=%llu snapshots_forced=%llu "
+      "snapshots_reinstalled=%llu crashes=%llu "
       "slowest_convergence_ticks=%llu time=%.2fs (%.1f seeds/s)\n",
       failures > 0 ? "FAILED" : "ok", static_cast<unsigned long long>(seeds_run),
       static_cast<unsigned long long>(args.start), static_cast<unsigned long long>(failures),
@@ -173,6 +176,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.elections),
       static_cast<unsigned long long>(total.commits),
       static_cast<unsigned long long>(total.snapshots_installed),
+      static_cast<unsigned long long>(total.snapshots_forced),
+      static_cast<unsigned long long>(total.snapshots_reinstalled),
       static_cast<unsigned long long>(total.crashes),
       static_cast<unsigned long long>(total.liveness_ticks), seconds,
       seconds > 0 ? static_cast<double>(seeds_run) / seconds : 0.0);

@@ -15,12 +15,13 @@
 namespace sim {
 
 enum class Stream : uint64_t {
-  kPlan = 1,       // per-seed configuration: cluster size, fault rates, core config
-  kNetwork = 2,    // drop, duplicate, delay of each message
-  kFaults = 3,     // partitions, crashes between events, restart times
-  kClients = 4,    // proposals, reads, leadership transfers, campaigns
-  kCoreSeeds = 5,  // the seed handed to each RaftCore incarnation
-  kDisk = 6,       // crash points inside a batch (one sub-stream per node)
+  kPlan = 1,             // per-seed configuration: cluster size, fault rates, core config
+  kNetwork = 2,          // drop, duplicate, delay of each message
+  kFaults = 3,           // partitions, crashes between events, restart times
+  kClients = 4,          // proposals, reads, leadership transfers, campaigns
+  kCoreSeeds = 5,        // the seed handed to each RaftCore incarnation
+  kDisk = 6,             // crash points inside a batch (one sub-stream per node)
+  kForcedSnapshots = 7,  // operator-forced snapshot sends (RaftCore::send_snapshot)
 };
 
 class Rng {

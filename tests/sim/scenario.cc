@@ -37,6 +37,7 @@ struct Plan {
   uint64_t snapshot_threshold_entries = 0;
   uint64_t snapshot_keep_entries_max = 0;
   Tick safety_ticks = 0;
+  double forced_snapshot_probability = 0;  // per tick: the operator forces a resync
 };
 
 template <typename T, size_t N>
@@ -78,6 +79,8 @@ Plan make_plan(uint64_t seed) {
   p.snapshot_threshold_entries = rng.range(20, 50);
   p.snapshot_keep_entries_max = rng.range(0, 10);
   p.safety_ticks = rng.range(1000, 3000);
+  // Drawn last: the plans of earlier seeds keep every other value.
+  p.forced_snapshot_probability = rng.chance(0.2) ? 0 : rng.uniform(0.001, 0.01);
   return p;
 }
 
@@ -99,7 +102,8 @@ std::string describe(const Plan& p) {
     << " downtime_ticks_max=" << p.downtime_ticks_max << " clients=" << p.clients
     << " propose=" << p.propose_probability << " read=" << p.read_probability
     << " snapshot_threshold=" << p.snapshot_threshold_entries
-    << " keep_max=" << p.snapshot_keep_entries_max << " safety_ticks=" << p.safety_ticks;
+    << " keep_max=" << p.snapshot_keep_entries_max << " safety_ticks=" << p.safety_ticks
+    << " forced_snapshot=" << p.forced_snapshot_probability;
   return s.str();
 }
 
@@ -111,6 +115,7 @@ class Scenario {
                                 options.verbose, options.bug}),
         faults_rng_(Rng::stream(seed, Stream::kFaults)),
         clients_rng_(Rng::stream(seed, Stream::kClients)),
+        forced_rng_(Rng::stream(seed, Stream::kForcedSnapshots)),
         restart_at_(plan.node_count, 0) {}
 
   SeedReport run(uint64_t seed);
@@ -122,6 +127,7 @@ class Scenario {
   void step_world(bool faults_on, bool clients_on);
   void inject_faults();
   void change_partition();
+  void force_snapshot();
   void schedule_restarts();
   void run_clients();
   void client_propose();
@@ -135,6 +141,7 @@ class Scenario {
   Cluster cluster_;
   Rng faults_rng_;
   Rng clients_rng_;
+  Rng forced_rng_;                // its own stream: the other faults of a seed stay as they were
   std::vector<Tick> restart_at_;  // 0: not scheduled
   uint64_t next_proposal_id_ = 1;
   uint64_t next_request_id_ = 1;
@@ -172,6 +179,17 @@ void Scenario::inject_faults() {
     const raft::NodeId victim = random_live_node(faults_rng_);
     if (victim != raft::kNoNode) cluster_.crash(victim);
   }
+  if (forced_rng_.chance(plan_.forced_snapshot_probability)) force_snapshot();
+}
+
+// The operator forces a resync of a random follower: the checker's StateMachineSafety checks
+// see the follower restore the snapshot's state (on_state_restored) and re-apply its committed
+// entries after it one by one (on_applied), as any replica must.
+void Scenario::force_snapshot() {
+  const raft::NodeId leader = cluster_.leader();
+  if (leader == raft::kNoNode || cluster_.size() < 2) return;
+  const raft::NodeId to = (leader + 1 + forced_rng_.below(cluster_.size() - 1)) % cluster_.size();
+  cluster_.node(leader).force_snapshot(to, forced_rng_.range(0, plan_.snapshot_keep_entries_max));
 }
 
 void Scenario::change_partition() {
@@ -397,6 +415,8 @@ SeedReport Scenario::run(uint64_t seed) {
   report.commits = checker.max_committed();
   const NodeStats stats = cluster_.node_stats();
   report.snapshots_installed = stats.snapshots_installed;
+  report.snapshots_forced = stats.snapshots_forced;
+  report.snapshots_reinstalled = stats.snapshots_reinstalled;
   report.crashes = stats.crashes;
   report.liveness_ticks = liveness_ticks_;
   report.trace_hash = cluster_.trace().hash();

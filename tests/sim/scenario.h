@@ -26,6 +26,8 @@ struct SeedReport {
   uint64_t elections = 0;  // terms that had a leader
   uint64_t commits = 0;    // highest committed index
   uint64_t snapshots_installed = 0;
+  uint64_t snapshots_forced = 0;       // operator-forced sends started by leaders
+  uint64_t snapshots_reinstalled = 0;  // forced installs at or below the follower's commit
   uint64_t crashes = 0;
   uint64_t liveness_ticks = 0;  // how long the liveness phase took to converge
   uint64_t trace_hash = 0;      // equal for two runs of one seed

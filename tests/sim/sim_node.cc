@@ -146,6 +146,23 @@ void SimNode::maybe_snapshot(uint64_t threshold_entries, uint64_t keep_entries) 
                         [&] { return str("index=", applied); });
 }
 
+void SimNode::force_snapshot(raft::NodeId to, uint64_t keep_entries) {
+  if (!alive() || core_->role() != raft::Role::kLeader) return;
+  const raft::Index applied = state_machine_.applied_index();
+  if (applied > storage_.snapshot_meta().index) {
+    storage_.create_snapshot(applied, core_->conf(), state_machine_.serialize(), keep_entries);
+    ++stats_.snapshots_created;
+  }
+  const raft::Status status = core_->send_snapshot(to);
+  if (status == raft::Status::kOk) ++stats_.snapshots_forced;
+  context_.trace->event(*context_.now, EventKind::kSnapshotForced, id_, to,
+                        storage_.snapshot_meta().index, [&] {
+                          return str("to=n", to, " index=", storage_.snapshot_meta().index, " ",
+                                     raft::to_string(status));
+                        });
+  run_ready();
+}
+
 // --- raft::BatchIo -------------------------------------------------------------------------
 
 void SimNode::pick_crash_point(const raft::Ready& ready) {
@@ -168,6 +185,9 @@ void SimNode::persist(const raft::Ready& ready) {
   const raft::HardState before = storage_.hard_state();
   for (const raft::SnapshotChunk& chunk : ready.snapshot_chunks) {
     if (!stage_chunk(chunk)) return;
+  }
+  if (ready.snapshot && ready.snapshot->index <= before.commit_index) {
+    ++stats_.snapshots_reinstalled;  // forced: the state is replaced, the log stays
   }
   if (ready.snapshot && !install_staged(*ready.snapshot)) return;
   append_entries(ready.entries);

@@ -50,6 +50,8 @@ struct NodeStats {
   uint64_t crashes = 0;
   uint64_t snapshots_created = 0;
   uint64_t snapshots_installed = 0;
+  uint64_t snapshots_forced = 0;       // leader: operator-forced sends started
+  uint64_t snapshots_reinstalled = 0;  // follower: forced installs at or below its commit index
   uint64_t batches = 0;
   uint64_t reads_ok = 0;
 };
@@ -83,6 +85,10 @@ class SimNode final : public raft::BatchIo {
   // Host-driven compaction: snapshot the state machine once it is more than `threshold_entries`
   // past the last snapshot, keeping `keep_entries` entries for slow followers.
   void maybe_snapshot(uint64_t threshold_entries, uint64_t keep_entries);
+  // The operator's force-resync on a leader (stress_node's RaftNode::force_resync): snapshot
+  // the state machine now (keeping `keep_entries`), then stream it to `to` as a forced
+  // snapshot. No-op on a node that is down or does not lead.
+  void force_snapshot(raft::NodeId to, uint64_t keep_entries);
   // Probability that a batch which must sync crashes the node at a random crash point.
   void set_crash_in_batch_probability(double p) { crash_in_batch_probability_ = p; }
   // Crashes the node at `point` of the next batch that must sync (tests).

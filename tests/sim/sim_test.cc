@@ -53,7 +53,7 @@ TEST(Simulator, SameSeedReplaysTheSameTrace) {
 }
 
 TEST(Simulator, SeedsConvergeAndDoRealWork) {
-  uint64_t commits = 0, elections = 0, crashes = 0, snapshots = 0;
+  uint64_t commits = 0, elections = 0, crashes = 0, snapshots = 0, reinstalled = 0;
   for (uint64_t seed = 100; seed < 120; ++seed) {
     const SeedReport r = run_seed(seed);
     ASSERT_TRUE(r.ok) << "seed " << seed << " " << r.property << ": " << r.description
@@ -62,12 +62,15 @@ TEST(Simulator, SeedsConvergeAndDoRealWork) {
     elections += r.elections;
     crashes += r.crashes;
     snapshots += r.snapshots_installed;
+    reinstalled += r.snapshots_reinstalled;
   }
   // A simulation that commits nothing or never crashes anything would pass vacuously.
   EXPECT_GT(commits, 20u * 100);
   EXPECT_GT(elections, 20u * 2);
   EXPECT_GT(crashes, 10u);
   EXPECT_GT(snapshots, 0u);
+  // Forced snapshots reach followers that already hold their entries (issue 13 bug 2).
+  EXPECT_GT(reinstalled, 0u);
 }
 
 // --- the network ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ const char* to_string(EventKind kind) {
     case EventKind::kSoftState: return "soft_state";
     case EventKind::kSnapshotCreated: return "snapshot_created";
     case EventKind::kSnapshotInstalled: return "snapshot_installed";
+    case EventKind::kSnapshotForced: return "SNAPSHOT_FORCED";
     case EventKind::kPhase: return "PHASE";
   }
   return "?";

@@ -29,6 +29,7 @@ enum class EventKind : uint8_t {
   kSoftState,
   kSnapshotCreated,
   kSnapshotInstalled,
+  kSnapshotForced,
   kPhase,
 };
 const char* to_string(EventKind kind);

@@ -617,5 +617,91 @@ TEST(RaftCore, ForcedSnapshotReachesAFollowerThatLagsButIsNotCompactedAway) {
   EXPECT_EQ(c.node(3).state(), leader.state());
 }
 
+// Issue 13 bug 2: the operator forces a resync of a follower that is fully up to date (its
+// commit index is past the snapshot's). It installs the snapshot all the same: its state machine
+// is replaced by the snapshot's, then the committed entries after the snapshot are applied again
+// from its own log, which it keeps.
+TEST(RaftCore, ForcedSnapshotReplacesAnUpToDateFollowersStateThenReappliesItsLog) {
+  Cluster c(3);
+  c.campaign(1);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.propose(1, numbered("v", i)).status, Status::kOk);
+  TestNode& leader = c.node(1);
+  const Index snap = leader.take_snapshot(100);  // keeps the whole log
+  for (int i = 5; i < 8; ++i) ASSERT_EQ(c.propose(1, numbered("v", i)).status, Status::kOk);
+  c.tick_all(2);  // the followers learn the commit index
+  TestNode& f = c.node(3);
+  const Index commit = leader.core().commit_index();
+  ASSERT_GT(commit, snap);
+  ASSERT_EQ(f.core().commit_index(), commit);
+  ASSERT_EQ(f.applied(), commit);
+  const Index last_before = f.storage().last_index();
+
+  f.io_calls.clear();
+  ASSERT_EQ(leader.core().send_snapshot(3), Status::kOk);
+  c.stabilize();
+  EXPECT_EQ(f.core().counters().snapshots_installed, 1u);
+  EXPECT_EQ(f.core().counters().snapshots_reinstalled, 1u);
+  EXPECT_EQ(f.storage().snapshot_meta(), leader.storage().snapshot_meta());
+  // The log after the snapshot and the commit index stay; the state was rebuilt from the
+  // snapshot plus the re-applied entries (TestNode::apply checks they come in order).
+  EXPECT_EQ(f.storage().last_index(), last_before);
+  EXPECT_EQ(f.core().commit_index(), commit);
+  EXPECT_EQ(f.applied(), commit);
+  EXPECT_EQ(f.state(), leader.state());
+  // Replication goes on as before.
+  ASSERT_EQ(c.propose(1, "after").status, Status::kOk);
+  c.tick_all(2);
+  EXPECT_EQ(f.state(), leader.state());
+}
+
+// A forced snapshot older than the follower's own compaction point cannot be followed by the
+// entries between them: the follower refuses it and the leader goes back to appending.
+TEST(RaftCore, ForcedSnapshotOlderThanTheFollowersCompactedLogIsRefusedAndReplicationResumes) {
+  Cluster c(3);
+  c.campaign(1);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.propose(1, numbered("v", i)).status, Status::kOk);
+  TestNode& leader = c.node(1);
+  const Index snap = leader.take_snapshot(100);
+  for (int i = 5; i < 8; ++i) ASSERT_EQ(c.propose(1, numbered("v", i)).status, Status::kOk);
+  c.tick_all(2);
+  TestNode& f = c.node(3);
+  ASSERT_GT(f.take_snapshot(0), snap);  // compacted past the leader's snapshot
+  ASSERT_EQ(leader.core().send_snapshot(3), Status::kOk);
+  c.stabilize();
+  EXPECT_EQ(f.core().counters().snapshots_refused, 1u);
+  EXPECT_EQ(f.core().counters().snapshots_installed, 0u);
+  ASSERT_EQ(c.propose(1, "after").status, Status::kOk);
+  c.tick_all(2);
+  EXPECT_EQ(f.applied(), leader.core().commit_index());
+  EXPECT_EQ(f.state(), leader.state());
+  const CoreStatus s = leader.core().status();
+  ASSERT_EQ(s.followers.size(), 2u);
+  EXPECT_NE(s.followers[1].state, ProgressState::kSnapshot);
+}
+
+// A forced transfer is ended only by the follower's answer to it, not by an Append answer
+// that shows the follower is caught up (it is: that is not why the operator forced it).
+TEST(RaftCore, AnAppendAnswerDoesNotEndAForcedSnapshotTransfer) {
+  Cluster c(3, [](Config& config) { config.snapshot_chunk_bytes_max = 8; });
+  c.campaign(1);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.propose(1, numbered("v", i)).status, Status::kOk);
+  TestNode& leader = c.node(1);
+  (void)leader.take_snapshot(100);
+  c.set_filter([](Message& m) { return m.type != MessageType::kSnapshotResp; });
+  ASSERT_EQ(leader.core().send_snapshot(3), Status::kOk);
+  c.stabilize();
+  // An AppendResp from 3 at its (full) match index, as a late answer would be.
+  Message late = make_msg(MessageType::kAppendResp, 3, 1, leader.core().term());
+  late.index = leader.core().last_index();
+  leader.step(late);
+  const CoreStatus s = leader.core().status();
+  ASSERT_EQ(s.followers.size(), 2u);
+  EXPECT_EQ(s.followers[1].id, 3u);
+  EXPECT_EQ(s.followers[1].state, ProgressState::kSnapshot);
+  c.set_filter(nullptr);
+  ASSERT_TRUE(c.tick_until([&] { return c.node(3).core().counters().snapshots_installed == 1; },
+                           10 * kElectionTicks));
+}
+
 }  // namespace
 }  // namespace raft::test

@@ -15,7 +15,8 @@
 // its length.
 //
 // Files live in the node's snapshot directory: snap-<index, 20 digits>.bin for the current
-// snapshot, staging.bin for one being received, *.tmp while being written. Anything else found
+// snapshot, staging.bin for one being received, snap-<index>.bin.<serial>.tmp while being
+// written (unique per writer). Anything else found
 // there on open is left over from a crash and removed.
 #pragma once
 
@@ -51,7 +52,8 @@ struct SnapshotFile {
 class SnapshotCapture;
 
 // Writes the captured state to snapshot_file_path(snapshot_dir, capture.index()): into a .tmp
-// file, fdatasync, rename, fsync of the directory. Any thread. Errors are the file system's.
+// file of its own, fdatasync, rename, fsync of the directory. Any thread, also concurrently
+// with another writer of the same index. Errors are the file system's.
 [[nodiscard]] Result<SnapshotFile> write_snapshot_file(const SnapshotCapture& capture,
                                                        const std::filesystem::path& snapshot_dir);
 

@@ -59,8 +59,14 @@ class RaftLog {
   [[nodiscard]] bool has_next_committed_entries() const;
   void next_committed_entries(uint64_t max_bytes, std::vector<Entry>* out) const;
 
-  // Replace the whole log by a snapshot received from the leader (§7).
+  // Replace the whole log by a snapshot received from the leader (§7). meta.index > committed.
   void restore(const SnapshotMeta& meta);
+  // A forced snapshot at or below the commit index whose entry the log holds
+  // (RaftCore::send_snapshot): it is handed out as unstable_snapshot() to replace the state
+  // machine, while the log, its bounds and the commit index stay as they are. No committed
+  // entries are handed out until it is stable; then applied = meta.index, and (meta.index,
+  // committed] follow again.
+  void reinstall(const SnapshotMeta& meta);
 
   [[nodiscard]] const Storage& storage() const { return storage_; }
 
@@ -69,6 +75,8 @@ class RaftLog {
   Index unstable_offset_;
   std::vector<Entry> unstable_;
   std::optional<SnapshotMeta> unstable_snapshot_;
+  // unstable_snapshot_ came from reinstall(): it replaces the state machine, not the log.
+  bool snapshot_keeps_log_ = false;
   const Storage& storage_;
   Index committed_ = 0;
   Index applied_ = 0;

@@ -39,10 +39,14 @@ const char* to_string(MessageType type);
 //                                  follower's term at reject_hint (fast back-off, §5.3 end).
 //   Heartbeat             commit (never past the follower's match), context = ReadIndex round.
 //   HeartbeatResp         context echoed.
-//   Snapshot              snapshot meta, snapshot_offset, snapshot_data, snapshot_last.
+//   Snapshot              snapshot meta, snapshot_offset, snapshot_data, snapshot_last,
+//                         snapshot_force = install even if already committed (see
+//                         RaftCore::send_snapshot).
 //   SnapshotResp          index = snapshot index, snapshot_offset = bytes the follower holds
 //                         (the next offset it expects), reject = offset mismatch,
-//                         snapshot_last = installed (follower now matches at index).
+//                         snapshot_last = installed (follower now matches at index);
+//                         reject and snapshot_last together = a forced snapshot refused (the
+//                         follower compacted its log past it), the leader resumes appending.
 //   ReadIndex             context = caller's request id.
 //   ReadIndexResp         context echoed, index = read index, reject = leader could not serve.
 struct Message {
@@ -64,6 +68,7 @@ struct Message {
   uint64_t snapshot_offset = 0;
   Payload snapshot_data;
   bool snapshot_last = false;
+  bool snapshot_force = false;
 
   friend bool operator==(const Message&, const Message&) = default;
 };

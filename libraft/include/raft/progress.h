@@ -49,6 +49,9 @@ struct Progress {
   Index snapshot_index = 0;
   uint64_t snapshot_offset = 0;
   int snapshot_idle_ticks = 0;  // ticks since the last chunk answer; resend when too many
+  // An operator forced this transfer (RaftCore::send_snapshot): the follower installs it even
+  // if it holds the entries, so only its answer to the snapshot ends the transfer.
+  bool snapshot_forced = false;
 
   uint64_t read_round_acked = 0;  // highest ReadIndex round the follower echoed
 

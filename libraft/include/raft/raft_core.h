@@ -144,6 +144,8 @@ struct CoreCounters {
   uint64_t messages_ignored = 0;  // stale term, wrong recipient, unknown sender
   uint64_t snapshots_sent = 0;
   uint64_t snapshots_installed = 0;
+  uint64_t snapshots_reinstalled = 0;  // forced, at or below our commit index (send_snapshot)
+  uint64_t snapshots_refused = 0;      // forced, but our log is compacted past it
   uint64_t snapshot_bytes_sent = 0;
   uint64_t snapshot_bytes_received = 0;
 };
@@ -163,6 +165,19 @@ class RaftCore {
   // Leader only: stream the storage's current snapshot to `to` even if the log could serve it
   // (operator-forced resync of a follower whose state is suspect). kInvalidArgument if `to` is
   // not a peer or storage holds no snapshot.
+  //
+  // The transfer is forced (Message::snapshot_force): the follower installs it whatever its
+  // commit index. The rule on the follower, for a forced snapshot at (index, term):
+  //   - index > commit: as any snapshot (§7), keeping the log after it if the log agrees.
+  //   - index <= commit and the log holds (index, term), i.e. it was not compacted past index:
+  //     the state machine is replaced by the snapshot (Ready::snapshot), the applied index
+  //     becomes `index`, commit and the log after `index` stay, and the committed entries in
+  //     (index, commit] are handed out again in the following batches (re-applied on top of
+  //     the snapshot). The entries up to `index` may be compacted away.
+  //   - index <= commit, log compacted past index: refused (SnapshotResp reject + last); the
+  //     leader resumes appending. Nothing changes on the follower.
+  // Until the follower answers the forced snapshot, the leader does not take an Append answer
+  // as a reason to leave the snapshot state.
   Status send_snapshot(NodeId to);
 
   [[nodiscard]] bool has_ready() const;
@@ -212,7 +227,7 @@ class RaftCore {
   void handle_read_index_request(const Message& m);
   bool send_append(NodeId to, bool send_if_empty);
   void send_snapshot_chunk(NodeId to, Progress& pr);
-  void start_snapshot(NodeId to, Progress& pr);
+  void start_snapshot(NodeId to, Progress& pr, bool forced = false);
   void broadcast_append(bool send_if_empty);
   void broadcast_heartbeat(uint64_t read_round);
   void send_heartbeat(NodeId to, uint64_t read_round);

@@ -37,6 +37,7 @@ raft::Message full_message(raft::MessageType type, uint64_t salt) {
   m.snapshot_offset = 65536;
   m.snapshot_data = raft::Payload(std::string(1000, '\xff'));
   m.snapshot_last = true;
+  m.snapshot_force = true;
   return m;
 }
 
@@ -153,7 +154,7 @@ TEST(PeerCodec, StructuralViolationsAreRejected) {
   std::string unknown_type = zero_message;
   unknown_type[0] = static_cast<char>(raft::kMessageTypeCount);
   std::string unknown_flag = zero_message;
-  unknown_flag[1] = 8;
+  unknown_flag[1] = 16;  // bits 0-3 are defined
   std::string entry_eats_the_rest = zero_message;
   entry_eats_the_rest[10] = 1;  // one entry claimed; its bytes are the meta's
   const std::vector<Case> cases = {
