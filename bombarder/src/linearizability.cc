@@ -37,6 +37,15 @@ constexpr int kAbsent = -1;  // after a delete
 // A read's expected value when it answered 404.
 constexpr int kReadAbsent = -1;
 
+// An update or delete answered 404 changed nothing, and it says more than a failure would: the
+// node applied it at some instant of its interval and found no such entry there. It is checked
+// as a read that answered absent (docs/history.md). Only a definite 404 (outcome fail) counts:
+// an unknown write whose last attempt got 404 may still have taken effect through an earlier one.
+bool is_absent_write(const HistoryOp& op) {
+  return (op.kind == OpKind::kUpdate || op.kind == OpKind::kDelete) &&
+         op.outcome == Outcome::kFail && op.status == 404;
+}
+
 struct SubOp {
   OpKind kind = OpKind::kCreate;
   int arg = 0;  // value index written (create, update) or read (kReadAbsent for a 404)
@@ -283,7 +292,10 @@ IdReport check_group(const History& history, const Group& group, Clock::time_poi
     op.index = i;
     op.invoke = h.invoke_ns;
     op.complete = h.outcome == Outcome::kUnknown ? kInfinity : h.complete_ns;
-    if (h.kind == OpKind::kRead) {
+    if (is_absent_write(h)) {
+      op.kind = OpKind::kRead;
+      op.arg = kReadAbsent;
+    } else if (h.kind == OpKind::kRead) {
       op.arg = h.read_absent ? kReadAbsent : intern(h.read_value);
     } else if (h.kind != OpKind::kDelete) {
       op.arg = intern(h.value);
@@ -341,6 +353,7 @@ std::string op_summary(const HistoryOp& op, std::string_view view) {
   if (op.kind == OpKind::kRead && op.outcome == Outcome::kOk) {
     text += op.read_absent ? " -> absent (404)" : " -> '" + op.read_value + "'";
   }
+  if (is_absent_write(op)) text += " -> absent (404)";
   return text;
 }
 
@@ -357,6 +370,7 @@ Json op_json(const HistoryOp& op, size_t number, std::string_view view) {
   if (op.kind == OpKind::kRead && op.outcome == Outcome::kOk) {
     j["result"] = op.read_absent ? Json{{"absent", true}} : Json{{"value", op.read_value}};
   }
+  if (is_absent_write(op)) j["result"] = Json{{"absent", true}};
   if (op.kind == OpKind::kList) {
     j["key"] = op.key;
     j["entries"] = op.listed.size();
@@ -504,7 +518,8 @@ CheckResult check_history(const History& history, const CheckOptions& options) {
     by_id.reserve(history.ops.size() / 2 + 1);
     for (size_t i = 0; i < history.ops.size(); ++i) {
       const HistoryOp& op = history.ops[i];
-      if (op.outcome == Outcome::kFail || op.id.empty() || op.kind == OpKind::kList) continue;
+      const bool dropped = op.outcome == Outcome::kFail && !is_absent_write(op);
+      if (dropped || op.id.empty() || op.kind == OpKind::kList) continue;
       ++result.ops_checked;
       const auto [it, added] = by_id.emplace(op.id, groups.size());
       if (added) groups.push_back(Group{op.id, {}, {}, {}});

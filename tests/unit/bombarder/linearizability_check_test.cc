@@ -27,6 +27,17 @@ class Builder {
     history_.ops.back().read_value = value;
     return *this;
   }
+  // An update or delete that the node answered 404 (recorded as failed, status 404).
+  Builder& update_not_found(uint64_t client, const std::string& id, int64_t t0, int64_t t1) {
+    add(client, OpKind::kUpdate, id, "v-never", t0, t1, Outcome::kFail);
+    history_.ops.back().status = 404;
+    return *this;
+  }
+  Builder& remove_not_found(uint64_t client, const std::string& id, int64_t t0, int64_t t1) {
+    add(client, OpKind::kDelete, id, "", t0, t1, Outcome::kFail);
+    history_.ops.back().status = 404;
+    return *this;
+  }
   Builder& read_absent(uint64_t client, const std::string& id, int64_t t0, int64_t t1) {
     add(client, OpKind::kRead, id, "", t0, t1, Outcome::kOk);
     history_.ops.back().read_absent = true;
@@ -231,6 +242,41 @@ TEST(LinearizabilityCheck, FailedOperationsAreDropped) {
       .read(1, "a", "v1", 40, 50);
   expect_ok(b);
   EXPECT_EQ(b.check().ops_checked, 2u);
+}
+
+// Issue 13 "The checker gets stricter": a node that answers 404 to an update or delete of an
+// entry that exists is caught, although the failed write itself is dropped.
+TEST(LinearizabilityCheck, UpdateAnswered404ForAnExistingEntryFails) {
+  Builder b;
+  b.create(0, "a", "v1", 0, 10).update_not_found(1, "a", 20, 30).read(2, "a", "v1", 40, 50);
+  const CheckResult r = expect_violation(b);
+  ASSERT_EQ(r.verdict, Verdict::kViolation);
+  EXPECT_EQ(r.ops_checked, 3u);
+  const std::string text = describe_check(b.history(), r);
+  EXPECT_NE(text.find("update 'v-never' -> absent (404)"), std::string::npos) << text;
+}
+
+TEST(LinearizabilityCheck, DeleteAnswered404ForAnExistingEntryFails) {
+  Builder b;
+  b.create(0, "a", "v1", 0, 10).remove_not_found(1, "a", 20, 30);
+  expect_violation(b);
+}
+
+TEST(LinearizabilityCheck, WriteAnswered404AfterADeleteOrBeforeTheCreateIsLinearizable) {
+  Builder b;
+  b.update_not_found(1, "a", 0, 5)
+      .create(0, "a", "v1", 10, 20)
+      .remove(0, "a", 30, 40)
+      .remove_not_found(1, "a", 50, 60)
+      .update_not_found(2, "a", 55, 70);
+  expect_ok(b);
+  EXPECT_EQ(b.check().ops_checked, 5u);
+}
+
+TEST(LinearizabilityCheck, WriteAnswered404ConcurrentWithTheDeleteIsLinearizable) {
+  Builder b;
+  b.create(0, "a", "v1", 0, 10).remove(0, "a", 20, 40).update_not_found(1, "a", 15, 50);
+  expect_ok(b);
 }
 
 TEST(LinearizabilityCheck, SmallestFailingIdIsReported) {
