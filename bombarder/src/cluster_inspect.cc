@@ -190,10 +190,11 @@ struct ResyncWait {
 };
 
 // Polls until the leader reports the target healthy, out of snapshot transfer, and holding
-// every entry up to `snapshot_index` (the snapshot the leader took for this resync). A follower
-// whose log already holds that snapshot's last entry keeps its log instead of installing it
-// (Raft §7), so "installed" is not the criterion; the caller tells the two cases apart by the
-// target's snapshots_received counter.
+// every entry up to `snapshot_index` (the snapshot the leader took for this resync). A forced
+// snapshot replaces the target's state even when its log already holds that index (it is then
+// "reinstalled" and re-applies its own committed entries after it), but a target whose log is
+// compacted past the snapshot refuses it (raft_core.h, send_snapshot), so "installed" is not the
+// criterion; the caller tells the cases apart by the target's resync counters.
 // Also done only once the leader has finished sending a snapshot since the resync began (its
 // snapshots_sent went past `sent_before`): a follower already holding that index looks healthy
 // before the transfer even starts. (Another follower's transfer finishing meanwhile would count
@@ -498,9 +499,13 @@ int run_cluster_resync(const ResyncFlags& flags) {
   const std::optional<Json> leader_stats = resync_stats(client, start.leader);
   const std::optional<Json> target_stats = resync_stats(client, target);
   std::optional<bool> installed;
+  std::optional<bool> refused;
   if (target_before && target_stats) {
-    installed =
-        counter(target_stats, "snapshots_received") > counter(target_before, "snapshots_received");
+    const auto grew = [&](const char* name) {
+      return counter(target_stats, name) > counter(target_before, name);
+    };
+    installed = grew("snapshots_received") || grew("snapshots_reinstalled");
+    refused = grew("snapshots_refused");
   }
   if (flags.json) {
     out["healthy"] = wait.healthy;
@@ -522,11 +527,14 @@ int run_cluster_resync(const ResyncFlags& flags) {
     std::printf("%s\n", stats_line("target", target_stats).c_str());
     if (installed && *installed) {
       std::printf("the target installed the snapshot (index %s)\n", u64(snapshot_index).c_str());
-    } else if (installed) {
+    } else if (refused && *refused) {
       std::printf(
-          "the target already held every entry up to the snapshot index %s and kept its "
-          "log (Raft §7): nothing to install\n",
+          "the target refused the snapshot (index %s): its log is compacted past it; it "
+          "already holds everything the snapshot holds\n",
           u64(snapshot_index).c_str());
+    } else if (installed) {
+      std::printf("the target did not install the snapshot (index %s)\n",
+                  u64(snapshot_index).c_str());
     }
     if (wait.healthy) {
       std::printf("resync of %s done: healthy after %.1f s\n", target.to_string().c_str(),
