@@ -28,7 +28,8 @@ RaftCore::RaftCore(const Config& config, const Storage& storage)
       config_(config),
       log_(storage),
       tracker_(config.id, config.inflight_appends_max),
-      rng_(config.seed ^ (config.id * 0x9e3779b97f4a7c15ull)) {
+      rng_(config.seed ^ (config.id * 0x9e3779b97f4a7c15ull)),
+      limits_{config.append_bytes_max, config.entry_bytes_max, config.snapshot_chunk_bytes_max} {
   RAFT_ASSERT(id_ != kNoNode, "node id must be set");
   RAFT_ASSERT(config.election_timeout_ticks > config.heartbeat_interval_ticks &&
                   config.heartbeat_interval_ticks > 0,
@@ -219,14 +220,18 @@ void RaftCore::step(const Message& m) {
     ++counters_.messages_ignored;
     return;
   }
+  // Before anything, the term included: an impossible message must not even raise our term.
+  if (const Violation v = validate_message(m, limits_); v != Violation::kNone) {
+    reject(v);
+    return;
+  }
   if (!check_term(m)) return;
   if (is_vote_request(m.type)) {
     handle_vote_request(m);
     return;
   }
   if (m.type == MessageType::kReadIndexResp) {
-    // Valid whatever our role now: the leader confirmed its leadership after we asked.
-    read_states_.push_back(ReadState{m.context, m.index, !m.reject});
+    handle_read_index_response(m);
     return;
   }
   switch (role_) {
@@ -364,8 +369,9 @@ void RaftCore::handle_append(const Message& m) {
   resp.type = MessageType::kAppendResp;
   resp.to = m.from;
   if (m.index < log_.committed()) {
-    // Everything up to our commit index matches the leader already (Log Matching).
-    resp.index = log_.committed();
+    // Everything up to our commit index matches the leader already (Log Matching). Claim no
+    // more than this Append carried: the leader drops an acknowledgement of more than it sent.
+    resp.index = std::min(log_.committed(), m.index + m.entries.size());
     send(std::move(resp));
     return;
   }
@@ -412,9 +418,9 @@ void RaftCore::handle_snapshot_chunk(const Message& m) {
     return;
   }
   if (!m.snapshot_force && meta.index <= log_.committed()) {
-    // We already hold everything the snapshot covers.
+    // We already hold everything the snapshot covers (and claim no more than it: see above).
     resp.type = MessageType::kAppendResp;
-    resp.index = log_.committed();
+    resp.index = meta.index;
     send(std::move(resp));
     return;
   }
@@ -428,13 +434,19 @@ void RaftCore::handle_snapshot_chunk(const Message& m) {
   }
   resp.type = MessageType::kSnapshotResp;
   resp.index = meta.index;
-  if (receiving_snapshot_.index != meta.index || receiving_snapshot_.term != meta.term) {
+  if (receiving_snapshot_ != meta || receiving_from_ != m.from) {
     if (m.snapshot_offset != 0) {
+      // Same (index, term) but other bytes or another sender: two transfers must not mix
+      // (issue 13 bug 5). Any other transfer is simply one we do not hold (e.g. we restarted).
+      if (receiving_snapshot_.index == meta.index && receiving_snapshot_.term == meta.term) {
+        reject(Violation::kSnapshotTransferMismatch);
+      }
       resp.reject = true;  // start over: we hold nothing of this snapshot
       send(std::move(resp));
       return;
     }
     receiving_snapshot_ = meta;
+    receiving_from_ = m.from;
     receiving_offset_ = 0;
   }
   if (m.snapshot_offset != receiving_offset_) {
@@ -444,13 +456,18 @@ void RaftCore::handle_snapshot_chunk(const Message& m) {
     send(std::move(resp));
     return;
   }
+  if (m.snapshot_last && receiving_offset_ + m.snapshot_data.size() != meta.size_bytes) {
+    // validate_message ties a last chunk's end to the size; kept as a drop, not an assert,
+    // because it is remote input.
+    reject(Violation::kSnapshotLastChunkSize);
+    return;
+  }
   snapshot_chunks_.push_back(
       SnapshotChunk{meta, m.snapshot_offset, m.snapshot_data, m.snapshot_last});
   receiving_offset_ += m.snapshot_data.size();
   counters_.snapshot_bytes_received += m.snapshot_data.size();
   resp.snapshot_offset = receiving_offset_;
   if (m.snapshot_last) {
-    RAFT_ASSERT(receiving_offset_ == meta.size_bytes, "snapshot ended short of its size");
     if (meta.index <= log_.committed()) {
       // Forced (checked above: the log still holds the snapshot's entry, so also everything
       // committed after it): the state machine is replaced, then re-applies (index, commit].
@@ -463,9 +480,46 @@ void RaftCore::handle_snapshot_chunk(const Message& m) {
     }
     ++counters_.snapshots_installed;
     receiving_snapshot_ = SnapshotMeta{};
+    receiving_from_ = kNoNode;
     receiving_offset_ = 0;
     resp.snapshot_last = true;  // sent after the install is persisted (ordering rule)
   }
+  send(std::move(resp));
+}
+
+bool RaftCore::would_stage_snapshot_chunk(const Message& m) const {
+  // The path step() -> step_follower/step_candidate -> handle_snapshot_chunk takes to
+  // snapshot_chunks_, without its side effects.
+  if (m.type != MessageType::kSnapshot || m.to != id_ || m.from == id_ || m.from == kNoNode ||
+      validate_message(m, limits_) != Violation::kNone || m.term < current_term_ ||
+      (m.term == current_term_ && role_ == Role::kLeader)) {
+    return false;
+  }
+  const SnapshotMeta& meta = m.snapshot;
+  const bool holds_entry = log_.match_term(meta.index, meta.term);
+  if (meta.index <= log_.committed()) {
+    // Only a forced snapshot whose entry our log still holds is taken (reinstalled).
+    if (!m.snapshot_force || !holds_entry) return false;
+  } else if (!m.snapshot_force && m.snapshot_offset == 0 && holds_entry) {
+    return false;  // §7: we keep our log
+  }
+  if (receiving_snapshot_ != meta || receiving_from_ != m.from) return m.snapshot_offset == 0;
+  if (receiving_offset_ != m.snapshot_offset) return false;
+  return !m.snapshot_last || receiving_offset_ + m.snapshot_data.size() == meta.size_bytes;
+}
+
+void RaftCore::reject_snapshot_body(const Message& m) {
+  reject(Violation::kSnapshotBodyInvalid);
+  if (receiving_from_ == m.from && receiving_snapshot_ == m.snapshot) {
+    receiving_snapshot_ = SnapshotMeta{};
+    receiving_from_ = kNoNode;
+    receiving_offset_ = 0;
+  }
+  Message resp;
+  resp.type = MessageType::kSnapshotResp;
+  resp.to = m.from;
+  resp.index = m.snapshot.index;
+  resp.reject = true;  // snapshot_offset 0: send it again from the start
   send(std::move(resp));
 }
 
@@ -546,6 +600,7 @@ bool RaftCore::send_append(NodeId to, bool send_if_empty) {
   } else {
     pr->probe_sent = true;  // probing: one Append until the follower answers
   }
+  pr->sent_index = std::max(pr->sent_index, m.index + m.entries.size());
   const bool carried_entries = !m.entries.empty();
   send(std::move(m));
   return carried_entries;
@@ -562,6 +617,12 @@ void RaftCore::broadcast_append(bool send_if_empty) {
 void RaftCore::handle_append_response(const Message& m) {
   Progress* pr = tracker_.find(m.from);
   if (pr == nullptr) return;
+  if (m.index > pr->sent_index) {
+    // Acknowledges (or rejects) entries we never sent it: a forged or corrupt answer. Taking
+    // it would move match_index past our log's end (issue 14).
+    reject(Violation::kAppendRespPastSent);
+    return;
+  }
   pr->recent_active = true;
   if (m.reject) {
     // Fast back-off: jump over the follower's whole conflicting term (§5.3, last paragraph).
@@ -605,6 +666,10 @@ void RaftCore::handle_append_response(const Message& m) {
 void RaftCore::handle_heartbeat_response(const Message& m) {
   Progress* pr = tracker_.find(m.from);
   if (pr == nullptr) return;
+  if (m.context > read_round_) {
+    reject(Violation::kHeartbeatRespRoundPastSent);  // would confirm reads nobody confirmed
+    return;
+  }
   pr->recent_active = true;
   pr->probe_sent = false;  // a lost probe is retried once per heartbeat
   if (m.context > pr->read_round_acked) {
@@ -653,6 +718,7 @@ void RaftCore::send_snapshot_chunk(NodeId to, Progress& pr) {
   m.snapshot_offset = pr.snapshot_offset;
   m.snapshot_last = pr.snapshot_offset + data.size() >= meta.size_bytes;
   m.snapshot_force = pr.snapshot_forced;
+  pr.sent_index = std::max(pr.sent_index, meta.index);
   m.snapshot = std::move(meta);
   m.snapshot_data = data;
   pr.snapshot_idle_ticks = 0;
@@ -665,6 +731,11 @@ void RaftCore::handle_snapshot_response(const Message& m) {
   if (pr == nullptr) return;
   pr->recent_active = true;
   if (pr->state != ProgressState::kSnapshot || m.index != pr->snapshot_index) return;  // stale
+  const SnapshotMeta sending = log_.storage().snapshot_meta();
+  if (sending.index == m.index && m.snapshot_offset > sending.size_bytes) {
+    reject(Violation::kSnapshotRespPastSize);  // claims to hold more than the body has
+    return;
+  }
   if (m.snapshot_last && m.reject) {
     // A forced snapshot refused: the follower's log is intact, replicate as before.
     pr->become_probe();
@@ -731,12 +802,37 @@ Status RaftCore::read_index(uint64_t request_id) {
     return Status::kOk;
   }
   if (leader_ == kNoNode) return Status::kNoLeader;
+  if (reads_outstanding_.size() >= config_.pending_reads_max) {
+    reads_outstanding_.pop_front();  // its answer was lost; the host times that read out
+  }
+  reads_outstanding_.emplace_back(request_id, current_term_);
   Message m;
   m.type = MessageType::kReadIndex;
   m.to = leader_;
   m.context = request_id;
   send(std::move(m));
   return Status::kOk;
+}
+
+void RaftCore::handle_read_index_response(const Message& m) {
+  // Valid whatever our role now, if it answers a request we sent in this term: the leader of
+  // that term confirmed its leadership after we asked.
+  const auto it = std::find_if(reads_outstanding_.begin(), reads_outstanding_.end(),
+                               [&](const auto& r) { return r.first == m.context; });
+  if (it == reads_outstanding_.end()) {
+    reject(Violation::kReadIndexRespUnknown);  // guessed, duplicated or from before a restart
+    return;
+  }
+  const Term sent_term = it->second;
+  reads_outstanding_.erase(it);
+  if (m.term != sent_term && !m.reject) {
+    // Only the leader of the term we asked in can confirm the read: a grant from another term
+    // proves nothing about the leadership our read depended on.
+    reject(Violation::kReadIndexRespTermChanged);
+    read_states_.push_back(ReadState{m.context, 0, false});
+    return;
+  }
+  read_states_.push_back(ReadState{m.context, m.index, !m.reject});
 }
 
 void RaftCore::handle_read_index_request(const Message& m) {

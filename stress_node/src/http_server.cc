@@ -209,6 +209,11 @@ size_t Router::body_limit(http::verb method, std::string_view path, size_t defau
   return route->options.body_limit_bytes;
 }
 
+bool Router::is_peer_route(http::verb method, std::string_view path) const {
+  const Route* route = find(method, path);
+  return route != nullptr && route->options.peer;
+}
+
 size_t Router::body_limit_max(size_t default_bytes) const {
   size_t limit = default_bytes;
   for (const Route& route : routes_) limit = std::max(limit, route.options.body_limit_bytes);
@@ -300,6 +305,7 @@ struct HttpServer::Shared : std::enable_shared_from_this<HttpServer::Shared> {
 
   std::mutex mutex;  // guards the members below
   std::map<uint64_t, std::weak_ptr<Session>> sessions;
+  std::set<uint64_t> peer_only_sessions;  // admitted on the peer budget (peer_connections_max)
   uint64_t next_session_id = 1;
   bool stopping = false;
   bool stop_finished = false;
@@ -316,8 +322,8 @@ constexpr size_t kLingerBytesMax = 8 << 20;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(std::shared_ptr<Shared> shared, tcp::socket socket, uint64_t id)
-      : shared_(std::move(shared)), stream_(std::move(socket)), id_(id) {}
+  Session(std::shared_ptr<Shared> shared, tcp::socket socket, uint64_t id, bool peer_only)
+      : shared_(std::move(shared)), stream_(std::move(socket)), id_(id), peer_only_(peer_only) {}
   ~Session() { shared_->session_closed(id_); }
 
   void start() { read_header(); }
@@ -347,6 +353,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const uint64_t id_;
+  const bool peer_only_;  // admitted on the peer budget: serves peer routes only
   Phase phase_ = Phase::kReadingHeader;
   bool request_keep_alive_ = true;
   unsigned request_version_ = 11;
@@ -399,6 +406,9 @@ void Session::after_header() {
   const std::string_view path = target.substr(0, target.find('?'));
   const std::string pattern = shared_->router.pattern_for(path);
   route_ = pattern.empty() ? "unmatched" : pattern;
+  if (peer_only_ && !shared_->router.is_peer_route(header.method(), path)) {
+    return reject();  // the clients' budget is used up; this connection is for peers
+  }
   const size_t limit =
       shared_->router.body_limit(header.method(), path, shared_->options.body_limit_bytes);
   if (parser_->content_length() && *parser_->content_length() > limit) {
@@ -565,19 +575,27 @@ void HttpServer::Shared::on_accept(beast::error_code ec, tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ignored);
   size_t open = 0;
   uint64_t id = 0;
+  bool client_slot = false;
+  bool peer_only = false;
   {
     std::lock_guard lock(mutex);
     open = sessions.size();
     id = next_session_id++;
+    client_slot = open - peer_only_sessions.size() < options.connections_max;
+    // Clients' budget full: the connection may still be a peer's (known from its request line
+    // only), on the budget reserved for peers.
+    peer_only = !client_slot && peer_only_sessions.size() < options.peer_connections_max;
+    if (peer_only) peer_only_sessions.insert(id);
   }
   // Past twice the bound not even a 503 is written: the socket is just closed.
-  if (open < 2 * options.connections_max) {
-    auto session = std::make_shared<Session>(shared_from_this(), std::move(socket), id);
+  if (client_slot || peer_only ||
+      open < 2 * options.connections_max + options.peer_connections_max) {
+    auto session = std::make_shared<Session>(shared_from_this(), std::move(socket), id, peer_only);
     {
       std::lock_guard lock(mutex);
       sessions[id] = session;
     }
-    if (open < options.connections_max) {
+    if (client_slot || peer_only) {
       session->start();
     } else {
       session->reject();
@@ -591,6 +609,7 @@ void HttpServer::Shared::session_closed(uint64_t id) {
   {
     std::lock_guard lock(mutex);
     sessions.erase(id);
+    peer_only_sessions.erase(id);
     finish = stopping && !stop_finished && sessions.empty();
   }
   if (finish) asio::post(io, [self = shared_from_this()] { self->finish_stop(); });

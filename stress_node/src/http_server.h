@@ -8,7 +8,8 @@
 // HttpServer: one acceptor and its connections on one io_context (single-threaded; the raft
 // thread is separate). Keep-alive, `Expect: 100-continue`, bounds on header bytes (431), body
 // bytes per route (413, connection closed), idle time, write time and open connections (503
-// past the bound). Graceful stop: stop accepting, close idle connections, let requests in
+// past the bound; peer routes have a budget of their own on top, see HttpServerOptions::
+// peer_connections_max). Graceful stop: stop accepting, close idle connections, let requests in
 // flight finish for a bounded grace period, then close the rest.
 //
 // Threads: Router is immutable once serving starts (add routes first). HttpServer's methods
@@ -93,6 +94,9 @@ struct RouteOptions {
   // Largest accepted request body; 0 = the server's default (HttpServerOptions). Peer RPCs
   // carry batches of entries and snapshot chunks, larger than any client request.
   size_t body_limit_bytes = 0;
+  // Peer traffic (/_raft/* RPCs): may be served on the connections HttpServerOptions reserves
+  // for peers (peer_connections_max) when the clients' budget is used up.
+  bool peer = false;
 };
 
 class Router {
@@ -107,6 +111,8 @@ class Router {
                                   size_t default_bytes) const;
   // Largest body any route accepts (at least default_bytes).
   [[nodiscard]] size_t body_limit_max(size_t default_bytes) const;
+  // Whether this request line is a peer route (RouteOptions::peer).
+  [[nodiscard]] bool is_peer_route(http::verb method, std::string_view path) const;
 
   // Matches request.path, fills route/params/query and calls the handler, or answers 404/405/
   // 400 itself. A handler that throws gets 500 unless it already answered.
@@ -136,6 +142,11 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{30'000};   // one request's headers and body
   std::chrono::milliseconds write_timeout{30'000};  // one response
   size_t connections_max = 1024;                    // more are answered 503 and closed
+  // Connections reserved for peer routes (RouteOptions::peer), on top of connections_max, so a
+  // client connection flood cannot refuse the cluster's own traffic (issue 14). One admitted
+  // past connections_max serves peer routes only: any other request is answered 503 and the
+  // connection closed.
+  size_t peer_connections_max = 64;
 };
 
 // Called after each response is written (or failed to write): the route pattern ("unmatched"

@@ -199,6 +199,20 @@ void update_node_metrics(Registry& registry, const NodeStatus& status) {
         static_cast<double>(status.pending_writes));
   gauge("raft_pending_reads", "Linearizable reads waiting for their read index.",
         static_cast<double>(status.pending_reads));
+  gauge("raft_inbox_bytes", "Peer payload bytes queued for the raft thread.",
+        static_cast<double>(status.inbox_bytes));
+  registry
+      .counter("raft_inbox_rejected_total",
+               "Inputs the raft thread's inbox refused, by the bound that was hit (tasks: "
+               "inbox_max queued inputs; bytes: inbox_bytes_max queued peer payload bytes).",
+               {{"reason", "tasks"}})
+      .set_total(status.inbox_rejected_full_tasks);
+  registry
+      .counter("raft_inbox_rejected_total",
+               "Inputs the raft thread's inbox refused, by the bound that was hit (tasks: "
+               "inbox_max queued inputs; bytes: inbox_bytes_max queued peer payload bytes).",
+               {{"reason", "bytes"}})
+      .set_total(status.inbox_rejected_full_bytes);
 
   const raft::CoreCounters& c = status.counters;
   const auto counter = [&](std::string_view name, std::string_view help, uint64_t value) {

@@ -10,7 +10,9 @@
 //   GET  /_raft/resync_stats      snapshot transfer counters
 //   POST /_raft/force-resync?target=HOST:PORT   leader only: send that follower a fresh snapshot
 //   POST /_raft/append, /_raft/vote, /_raft/snapshot   peer RPCs: a peer-codec batch -> 204, or
-//                                 400 when it fails to decode or is not addressed to us
+//                                 400 when it fails to decode or a message fails validation
+//                                 (peer_validator.h: the invalid messages are dropped and
+//                                 counted, the valid ones of the batch still delivered)
 //   GET  /_raft/snapshot          the current snapshot's meta
 //
 // Threads: handlers run on the io_context thread; RaftNode completions are posted back to it.
@@ -29,6 +31,7 @@
 #include "kv/state_machine.h"
 #include "metrics.h"
 #include "peer_transport.h"
+#include "peer_validator.h"
 #include "raft_node.h"
 #include "state_hash_cache.h"
 
@@ -42,6 +45,7 @@ struct RaftApiOptions {
   uint64_t lag_healthy_max = 100;           // entries behind the leader's last index
   uint64_t lag_desynced_min = 10'000;       // this far behind it will need a snapshot
   size_t peer_body_limit_bytes = 32 << 20;  // a transport batch plus one snapshot chunk
+  raft::MessageLimits message_limits{};     // as the members' raft::Config (peer_validator.h)
 };
 
 enum class FollowerHealth : uint8_t { kHealthy, kLagging, kDesynced, kSnapshotting };
@@ -79,6 +83,7 @@ class RaftApi {
   const PeerTransport* transport_;
   Registry& metrics_;
   const RaftApiOptions options_;
+  PeerValidator validator_;
   const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   // The state hash reads every entry: computed off the io thread, served with its index.
   std::unique_ptr<StateHashCache> state_hash_;

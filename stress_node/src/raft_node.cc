@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <random>
+#include <string>
 
 namespace node {
 
@@ -88,8 +89,31 @@ class RaftNode::Io final : public raft::BatchIo {
   RaftNode& node_;
 };
 
+namespace {
+
+uint64_t random_u64() {
+  std::random_device device;
+  return (uint64_t{device()} << 32) ^ device();
+}
+
+// What a peer batch costs the inbox: its payload bytes, plus a fixed allowance per message and
+// entry so that empty ones are not free.
+uint64_t inbox_bytes_of(const std::vector<raft::Message>& messages) {
+  uint64_t bytes = 0;
+  for (const raft::Message& m : messages) {
+    bytes += 64 + m.snapshot_data.size();
+    for (const raft::Entry& e : m.entries) bytes += raft::entry_size_bytes(e);
+  }
+  return bytes;
+}
+
+}  // namespace
+
 RaftNode::RaftNode(RaftNodeConfig config, std::unique_ptr<kv::Store> store, PeerSender& sender)
-    : config_(std::move(config)), store_(std::move(store)), sender_(sender) {
+    : config_(std::move(config)),
+      store_(std::move(store)),
+      sender_(sender),
+      next_read_id_(random_u64()) {
   raft::Config rc;
   rc.id = config_.id;
   rc.voters = config_.voters;
@@ -111,11 +135,20 @@ void RaftNode::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-bool RaftNode::post(std::function<void()> task) {
+bool RaftNode::post(std::function<void()> task, uint64_t bytes) {
   {
     std::lock_guard lock(inbox_mutex_);
-    if (stopping_ || inbox_.size() >= config_.inbox_max) return false;
-    inbox_.push_back(std::move(task));
+    if (stopping_) return false;
+    if (inbox_.size() >= config_.inbox_max) {
+      ++inbox_rejected_tasks_;
+      return false;
+    }
+    if (bytes > 0 && inbox_bytes_ + bytes > config_.inbox_bytes_max) {
+      ++inbox_rejected_bytes_;
+      return false;
+    }
+    inbox_.push_back(Task{std::move(task), bytes});
+    inbox_bytes_ += bytes;
   }
   inbox_cv_.notify_one();
   return true;
@@ -127,17 +160,18 @@ bool RaftNode::post(std::function<void()> task) {
 void RaftNode::run() {
   const auto tick = std::chrono::milliseconds(config_.tick_ms);
   auto next_tick = Clock::now() + tick;
-  std::deque<std::function<void()>> tasks;
+  std::deque<Task> tasks;
   for (;;) {
     {
       std::unique_lock lock(inbox_mutex_);
       inbox_cv_.wait_until(lock, next_tick, [&] { return stopping_ || !inbox_.empty(); });
       if (stopping_ && inbox_.empty()) break;
       tasks.swap(inbox_);
+      inbox_bytes_ = 0;  // every queued task was taken
     }
     // Everything that arrived during the previous fsync is handled here and persisted by the
     // next one: group commit.
-    for (auto& task : tasks) task();
+    for (auto& task : tasks) task.run();
     tasks.clear();
     const auto now = Clock::now();
     if (now >= next_tick) {
@@ -413,6 +447,12 @@ void RaftNode::refresh_status() {
   s.entry_count = store_->state_machine().count();
   s.pending_writes = pending_writes_.size();
   s.pending_reads = pending_reads_.size();
+  {
+    std::lock_guard lock(inbox_mutex_);
+    s.inbox_bytes = inbox_bytes_;
+    s.inbox_rejected_full_tasks = inbox_rejected_tasks_;
+    s.inbox_rejected_full_bytes = inbox_rejected_bytes_;
+  }
   const auto now = Clock::now();
   track_snapshot_sends(s.core, now);
   s.snapshot_timings = snapshot_timings_;
@@ -473,7 +513,7 @@ void RaftNode::read_barrier(ReadDone done) {
       done(ReadOutcome{Outcome::kBusy, core_->leader()});
       return;
     }
-    const uint64_t id = next_read_id_++;
+    const uint64_t id = next_read_id_++;  // wraps around: ids only need to differ
     const raft::Status st = core_->read_index(id);
     if (st != raft::Status::kOk) {
       done(ReadOutcome{st == raft::Status::kBusy ? Outcome::kBusy : Outcome::kNoLeader,
@@ -489,14 +529,36 @@ void RaftNode::read_barrier(ReadDone done) {
 
 void RaftNode::receive(std::vector<raft::Message> messages) {
   if (!messages.empty()) sender_.peer_alive(messages.front().from);
-  // Dropped when the inbox is full: Raft retransmits whatever matters.
-  (void)post([this, messages = std::move(messages)] {
-    const auto now = Clock::now();
-    for (const raft::Message& m : messages) {
-      last_contact_[m.from] = now;
-      core_->step(m);
+  const uint64_t bytes = inbox_bytes_of(messages);
+  // Dropped when the inbox is full (tasks or bytes): Raft retransmits whatever matters.
+  (void)post(
+      [this, messages = std::move(messages)] {
+        const auto now = Clock::now();
+        for (const raft::Message& m : messages) {
+          last_contact_[m.from] = now;
+          step_peer_message(m);
+        }
+      },
+      bytes);
+}
+
+void RaftNode::step_peer_message(const raft::Message& m) {
+  if (m.type == raft::MessageType::kSnapshot && m.snapshot_last &&
+      core_->would_stage_snapshot_chunk(m)) {
+    // The last chunk installs the snapshot in the next persist, where a bad body would be a
+    // failed persist (an abort). Check the whole body first; the earlier chunks the core took
+    // must be staged for that, so run their batches now.
+    while (core_->has_ready()) raft::execute_ready(*core_, *io_);
+    const kv::Status st = store_->log().stage_and_verify_last_chunk(
+        raft::SnapshotChunk{m.snapshot, m.snapshot_offset, m.snapshot_data, true});
+    if (!st.is_ok()) {
+      snapshot_reject_log_.warn("snapshot " + std::to_string(m.snapshot.index) + " from node " +
+                                std::to_string(m.from) + " rejected: " + st.to_string());
+      core_->reject_snapshot_body(m);
+      return;
     }
-  });
+  }
+  core_->step(m);
 }
 
 void RaftNode::force_resync(raft::NodeId target, std::function<void(raft::Status)> done) {

@@ -28,6 +28,7 @@
 #include "kv/store.h"
 #include "metrics.h"
 #include "peer_sender.h"
+#include "peer_validator.h"
 #include "raft/batch.h"
 #include "raft/raft_core.h"
 
@@ -46,6 +47,9 @@ struct RaftNodeConfig {
   size_t pending_writes_max = 20000;  // client writes waiting for commit; more get kBusy
   size_t pending_reads_max = 20000;
   size_t inbox_max = 100000;  // queued inputs to the raft thread; more are refused (kBusy)
+  // Peer payload bytes (entries, snapshot chunks) queued for the raft thread; past it peer
+  // batches are dropped (Raft retransmits) so that a flood cannot grow the inbox without bound.
+  uint64_t inbox_bytes_max = 256ull << 20;
   // Observes every log persist (one synced WriteBatch per Ready batch), when set.
   LatencyHistogram* persist_latency = nullptr;
 };
@@ -114,6 +118,10 @@ struct NodeStatus {
   std::map<raft::NodeId, int64_t> last_contact_ms;
   std::map<raft::NodeId, uint64_t> send_failures;  // filled by the transport via note_*
   SnapshotTimings snapshot_timings;
+  // Raft thread inbox (RaftNodeConfig::inbox_max, inbox_bytes_max).
+  uint64_t inbox_bytes = 0;                // gauge: peer payload bytes queued now
+  uint64_t inbox_rejected_full_tasks = 0;  // inputs refused: inbox_max tasks queued
+  uint64_t inbox_rejected_full_bytes = 0;  // peer batches refused: inbox_bytes_max reached
 };
 
 class RaftNode {
@@ -170,8 +178,11 @@ class RaftNode {
   class Io;  // the raft::BatchIo
 
   void run();
-  // Queues a task for the raft thread; false if the inbox is full or the node is stopping.
-  [[nodiscard]] bool post(std::function<void()> task);
+  // Queues a task for the raft thread; false if the inbox is full (inbox_max tasks, or
+  // inbox_bytes_max with this task's `bytes`) or the node is stopping.
+  [[nodiscard]] bool post(std::function<void()> task, uint64_t bytes = 0);
+  // Steps one peer message; a last snapshot chunk is verified first (issue 13 bug 5).
+  void step_peer_message(const raft::Message& m);
   [[nodiscard]] bool stopping() const;
   void hand_over_leadership(std::chrono::milliseconds timeout);
   void expire_requests(std::chrono::steady_clock::time_point now);
@@ -205,7 +216,14 @@ class RaftNode {
   // Inbox: tasks for the raft thread.
   mutable std::mutex inbox_mutex_;
   std::condition_variable inbox_cv_;
-  std::deque<std::function<void()>> inbox_;
+  struct Task {
+    std::function<void()> run;
+    uint64_t bytes = 0;  // peer payload it carries (inbox_bytes_max)
+  };
+  std::deque<Task> inbox_;
+  uint64_t inbox_bytes_ = 0;
+  uint64_t inbox_rejected_tasks_ = 0;
+  uint64_t inbox_rejected_bytes_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 
@@ -219,7 +237,10 @@ class RaftNode {
   std::multimap<raft::Index, PendingWrite> pending_writes_;
   std::map<uint64_t, PendingRead> pending_reads_;
   raft::NodeId known_leader_ = raft::kNoNode;  // as of the last soft state change
-  uint64_t next_read_id_ = 1;
+  // ReadIndex request ids count up from a random 64-bit value per process start, so that an
+  // answer from before a restart (or a guess) cannot match a new request (issue 14).
+  uint64_t next_read_id_;
+  RateLimitedLog snapshot_reject_log_{std::chrono::milliseconds(1000)};  // bad snapshot bodies
   std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_contact_;
   // Times snapshot transfers to followers from the progress states in `core` (raft thread).
   void track_snapshot_sends(const raft::CoreStatus& core,

@@ -111,6 +111,12 @@ std::string HttpResult::describe() const {
          (body.size() > kBodyShownMax ? body.substr(0, kBodyShownMax) + "..." : body);
 }
 
+HttpResult post_peer_frame(uint16_t port, std::string_view path, [[maybe_unused]] uint64_t from,
+                           [[maybe_unused]] uint64_t to, std::string_view body) {
+  // from/to: what a frame MAC is bound to, once peers authenticate frames.
+  return http_request(port, "POST", path, body, {{"Content-Type", "application/octet-stream"}});
+}
+
 HttpResult http_request(uint16_t port, std::string_view method, std::string_view target,
                         std::string_view body, const Headers& headers,
                         std::chrono::milliseconds timeout) {

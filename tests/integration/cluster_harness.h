@@ -64,6 +64,14 @@ struct HttpResult {
                                       const Headers& headers = {},
                                       std::chrono::milliseconds timeout = kRequestTimeout);
 
+// POSTs one peer frame (`body`: a peer-codec batch, stress_node/src/peer_codec.h encode_batch)
+// to a node's peer route `path` ("/_raft/append", "/_raft/vote", "/_raft/snapshot") as node
+// `from` sends it to node `to`. Every test that forges peer traffic goes through here, so that
+// frame authentication (the cluster secret's MAC, bound to sender and receiver) is added in one
+// place.
+[[nodiscard]] HttpResult post_peer_frame(uint16_t port, std::string_view path, uint64_t from,
+                                         uint64_t to, std::string_view body);
+
 // Polls `predicate` every `poll` until it holds (true) or `timeout` passes (false).
 [[nodiscard]] bool wait_until(const std::function<bool()>& predicate,
                               std::chrono::milliseconds timeout,

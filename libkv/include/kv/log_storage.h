@@ -108,6 +108,15 @@ class LogStorage final : public raft::Storage {
   // must stop: continuing would send promises nobody keeps.
   [[nodiscard]] Status persist(const raft::Ready& ready);
 
+  // Checks a received snapshot body before the core installs it (issue 13 bug 5: a bad body
+  // must be rejected, not abort the node in persist()). `chunk` is the transfer's last chunk:
+  // offset 0 (a one-chunk snapshot) or exactly where the staged body of the same meta ends.
+  // It is staged, then the whole body is checked as an install would check it (size,
+  // checksum, that it decodes, its index), without writing anything else. Ok: the chunk stays
+  // staged and persist() skips it when the core hands it over. Error: the staging area is
+  // discarded; the caller rejects the chunk (RaftCore::reject_snapshot_body).
+  [[nodiscard]] Status stage_and_verify_last_chunk(const raft::SnapshotChunk& chunk);
+
   // Makes `file` (a snapshot of our own state machine, from write_snapshot_file()) the current
   // snapshot under voter set `conf`, then drops the log up to file.index - keep_entries (kept
   // entries let slow followers catch up without a snapshot) and the previous snapshot file.
@@ -140,6 +149,7 @@ class LogStorage final : public raft::Storage {
     raft::SnapshotMeta meta;
     uint64_t size_bytes = 0;
     std::unique_ptr<detail::File> file;
+    bool verified = false;  // complete and checked by stage_and_verify_last_chunk()
   };
 
   LogStorage(Db& db, StateMachine& state_machine, std::filesystem::path snapshot_dir,

@@ -55,6 +55,10 @@ struct Progress {
 
   uint64_t read_round_acked = 0;  // highest ReadIndex round the follower echoed
 
+  // The highest log index this leader sent the follower in its term (an Append's last entry or
+  // prev index, a snapshot's index): an AppendResp can acknowledge no more (issue 14).
+  Index sent_index = 0;
+
   void become_probe();
   void become_replicate();
   void become_snapshot(Index snapshot_index);

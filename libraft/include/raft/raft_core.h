@@ -13,6 +13,7 @@
 // in the deterministic simulator. Not thread-safe; the caller serializes all calls.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "raft/rand.h"
 #include "raft/storage.h"
 #include "raft/types.h"
+#include "raft/validate.h"
 
 namespace raft {
 
@@ -46,7 +48,9 @@ struct Config {
   uint64_t snapshot_chunk_bytes_max = 1 << 20;  // InstallSnapshot chunk size (§7)
   uint64_t uncommitted_bytes_max = 64 << 20;    // leader refuses proposals past this backlog
   uint64_t apply_batch_bytes_max = 4 << 20;     // committed entries handed out per Ready
-  size_t pending_reads_max = 4096;              // queued ReadIndex requests on the leader
+  size_t pending_reads_max = 4096;              // queued ReadIndex requests on the leader; also the
+                                                // follower's ReadIndex requests awaiting an answer
+  uint64_t entry_bytes_max = 64 << 20;          // largest entry payload accepted from a peer
 
   uint64_t seed = 0;  // randomizes election timeouts; give each node its own
 };
@@ -148,6 +152,9 @@ struct CoreCounters {
   uint64_t snapshots_refused = 0;      // forced, but our log is compacted past it
   uint64_t snapshot_bytes_sent = 0;
   uint64_t snapshot_bytes_received = 0;
+  // Peer messages dropped because they break a protocol rule (raft/validate.h), by Violation.
+  // Never an abort: a peer is remote input.
+  std::array<uint64_t, kViolationCount> messages_rejected{};
 };
 
 class RaftCore {
@@ -180,6 +187,16 @@ class RaftCore {
   // as a reason to leave the snapshot state.
   Status send_snapshot(NodeId to);
 
+  // Host-side snapshot verification (issue 13 bug 5). The core cannot read snapshot bodies, so
+  // the host checks a received body (size, checksum, that it parses) before the last chunk
+  // installs it:
+  //   would_stage_snapshot_chunk(m): true iff step(m) would stage m's chunk (the same decision
+  //     handle_snapshot_chunk takes, without changing anything);
+  //   reject_snapshot_body(m): instead of step(m) when the body is bad: forgets the transfer,
+  //     counts kSnapshotBodyInvalid and asks the sender to start over from offset 0.
+  [[nodiscard]] bool would_stage_snapshot_chunk(const Message& m) const;
+  void reject_snapshot_body(const Message& m);
+
   [[nodiscard]] bool has_ready() const;
   // The next batch. Call advance() with it before calling ready() again.
   [[nodiscard]] Ready ready();
@@ -205,8 +222,12 @@ class RaftCore {
   void reset(Term term);
   void start_campaign(bool pre_vote, bool leader_transfer);
 
-  // Dispatch on role: term checks first, then the role's handler.
+  // Dispatch on role: validation and term checks first, then the role's handler.
   bool check_term(const Message& m);
+  void reject(Violation violation) {
+    ++counters_.messages_rejected[static_cast<size_t>(violation)];
+  }
+  void handle_read_index_response(const Message& m);
   void handle_vote_request(const Message& m);
   void step_leader(const Message& m);
   void step_candidate(const Message& m);
@@ -290,9 +311,19 @@ class RaftCore {
   bool append_broadcast_wanted_ = false;
   bool commit_broadcast_wanted_ = false;
 
-  // Follower side of an incoming snapshot transfer. Volatile: a restart begins it anew.
+  // Follower side of an incoming snapshot transfer, identified by its whole meta (index, term,
+  // voters, size, checksum) and its sender: chunks of two transfers never mix (issue 13 bug 5).
+  // Volatile: a restart begins it anew.
   SnapshotMeta receiving_snapshot_;
+  NodeId receiving_from_ = kNoNode;
   uint64_t receiving_offset_ = 0;
+
+  // Follower side of ReadIndex: requests sent to a leader and not yet answered, with the term
+  // each was sent in, oldest first (at most pending_reads_max; the oldest is forgotten first).
+  // An answer for a request not listed, or granted in another term, is dropped (issue 14).
+  std::deque<std::pair<uint64_t, Term>> reads_outstanding_;
+
+  const MessageLimits limits_;
 
   // Batch under construction.
   std::vector<Message> messages_;

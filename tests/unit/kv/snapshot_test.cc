@@ -210,6 +210,58 @@ TEST_F(SnapshotTest, ABrokenBodyWithAMatchingChecksumIsRejectedByDecoding) {
 }
 
 // The state hash is exactly what kv/state_machine.h documents, so other tools can recompute it.
+// Issue 13 bug 5: the host checks the body before the core installs it, so a bad one is
+// rejected instead of failing persist() (which aborts the node).
+TEST_F(SnapshotTest, LastChunkIsVerifiedBeforeTheInstallAndABadBodyIsDiscarded) {
+  const std::string body(a_->log().snapshot_chunk(meta_.index, 0, meta_.size_bytes).view());
+  const uint64_t half = body.size() / 2;
+  const auto first = raft::SnapshotChunk{meta_, 0, raft::Payload(body.substr(0, half)), false};
+  raft::Ready staged;
+  staged.snapshot_chunks = {first};
+  ASSERT_TRUE(b_->log().persist(staged).is_ok());
+
+  std::string bad_tail = body.substr(half);
+  bad_tail[bad_tail.size() / 2] ^= 0x20;
+  Status s = b_->log().stage_and_verify_last_chunk(
+      raft::SnapshotChunk{meta_, half, raft::Payload(bad_tail), true});
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  const raft::SnapshotChunk good_tail{meta_, half, raft::Payload(body.substr(half)), true};
+  EXPECT_EQ(b_->log().stage_and_verify_last_chunk(good_tail).code(), Status::Code::kInvalidArgument)
+      << "the bad body's staging area was discarded: the transfer starts over";
+
+  raft::SnapshotMeta other = meta_;
+  other.checksum ^= 1;  // same (index, term), another body: never mixed into this one
+  ASSERT_TRUE(b_->log().persist(staged).is_ok());
+  EXPECT_EQ(b_->log()
+                .stage_and_verify_last_chunk(
+                    raft::SnapshotChunk{other, half, raft::Payload(body.substr(half)), true})
+                .code(),
+            Status::Code::kInvalidArgument);
+
+  ASSERT_TRUE(b_->log().stage_and_verify_last_chunk(good_tail).is_ok());
+  raft::Ready install;
+  install.snapshot_chunks = {good_tail};  // the core hands the verified chunk over: not re-staged
+  install.snapshot = meta_;
+  ASSERT_TRUE(b_->persist(install).is_ok());
+  ASSERT_TRUE(b_->apply(install).is_ok());
+  EXPECT_EQ(b_->state_machine().state_hash(), a_->state_machine().state_hash());
+  EXPECT_EQ(b_->log().snapshot_meta(), meta_);
+}
+
+TEST_F(SnapshotTest, ChunkOfAnotherMetaWithTheSameIndexAndTermDoesNotContinueTheStaging) {
+  const std::string body(a_->log().snapshot_chunk(meta_.index, 0, meta_.size_bytes).view());
+  raft::Ready first;
+  first.snapshot_chunks = {
+      raft::SnapshotChunk{meta_, 0, raft::Payload(body.substr(0, 100)), false}};
+  ASSERT_TRUE(b_->persist(first).is_ok());
+  raft::SnapshotMeta other = meta_;
+  other.size_bytes += 1;
+  raft::Ready mixed;
+  mixed.snapshot_chunks = {
+      raft::SnapshotChunk{other, 100, raft::Payload(body.substr(100, 100)), false}};
+  EXPECT_EQ(b_->persist(mixed).code(), Status::Code::kInvalidArgument);
+}
+
 TEST_F(SnapshotTest, StateHashIsXxh64OfLengthPrefixedEncodedEntriesInIdOrder) {
   std::string bytes;
   std::string after;

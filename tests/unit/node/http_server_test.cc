@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -356,22 +357,65 @@ TEST_F(ServerTest, ExpectContinueGetsAnInterimResponse) {
   EXPECT_EQ(json::parse(response.body())["body"], "hello");
 }
 
+// Past connections_max (and with the peer budget used up, or for a client route), a connection
+// is answered 503. (Before issue 14 the 503 came at once; a connection on the peer budget is
+// only known to be a client's once its request line arrives.)
 TEST_F(ServerTest, ConnectionsPastTheBoundGet503) {
   router_.add(http::verb::get, "/status",
               [](Request, Respond respond) { respond(Response::json(200, {})); });
   HttpServerOptions options;
   options.connections_max = 2;
+  options.peer_connections_max = 1;
   start(options);
   auto a = connect();
   auto b = connect();
   // Both are served (and so counted) before the third arrives.
   EXPECT_EQ(a.send(http::verb::get, "/status").result_int(), 200);
   EXPECT_EQ(b.send(http::verb::get, "/status").result_int(), 200);
-  auto c = connect();
-  auto response = c.read();
+  auto c = connect();  // on the peer budget: answered once it shows a client route
+  auto response = c.send(http::verb::get, "/status");
   EXPECT_EQ(response.result_int(), 503);
   EXPECT_EQ(json::parse(response.body())["error"], "overloaded");
   EXPECT_EQ(response[http::field::retry_after], "1");
+  auto d = connect();  // past both budgets: answered at once
+  ASSERT_TRUE(wait_until([&] { return server_->connection_count() >= 4; }));
+  response = d.read();
+  EXPECT_EQ(response.result_int(), 503);
+}
+
+// Issue 14: a client connection flood must not refuse peer connections.
+TEST_F(ServerTest, PeerRouteIsServedWhenClientsHoldEveryConnection) {
+  router_.add(http::verb::get, "/status",
+              [](Request, Respond respond) { respond(Response::json(200, {})); });
+  router_.add(
+      http::verb::post, "/_raft/append",
+      [](Request, Respond respond) { respond(Response::no_content()); },
+      RouteOptions{.peer = true});
+  HttpServerOptions options;
+  options.connections_max = 8;
+  options.peer_connections_max = 2;
+  start(options);
+  std::vector<std::unique_ptr<test::Client>> clients;
+  for (size_t k = 0; k < options.connections_max; ++k) {
+    clients.push_back(std::make_unique<test::Client>(port_));
+    ASSERT_EQ(clients.back()->send(http::verb::get, "/status").result_int(), 200) << k;
+  }
+  {
+    auto refused = connect();
+    EXPECT_EQ(refused.send(http::verb::get, "/status").result_int(), 503) << "clients are capped";
+  }
+  for (int k = 0; k < 3; ++k) {  // connection after connection, as a peer reconnects
+    // The previous one is closed (by us, or by the server after its 503).
+    ASSERT_TRUE(wait_until([&] { return server_->connection_count() == clients.size(); }));
+    auto peer = connect();
+    EXPECT_EQ(peer.send(http::verb::post, "/_raft/append", "frame").result_int(), 204);
+    EXPECT_EQ(peer.send(http::verb::post, "/_raft/append", "frame").result_int(), 204)
+        << "kept alive for further peer requests";
+    EXPECT_EQ(peer.send(http::verb::get, "/status").result_int(), 503)
+        << "a connection on the peer budget serves peer routes only";
+  }
+  EXPECT_EQ(clients.front()->send(http::verb::get, "/status").result_int(), 200)
+      << "the clients keep their connections";
 }
 
 TEST_F(ServerTest, ObserverSeesRoutePatternsNotRawPaths) {
