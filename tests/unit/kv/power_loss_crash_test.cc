@@ -15,7 +15,7 @@
 // Then it re-applies what is committed and the next life begins, on the same directory.
 //
 // Budget: KV_CRASH_POINTS crash points (default 2000) or KV_CRASH_SECONDS seconds (default
-// 20), whichever comes first; KV_CRASH_SEED replays a run (RocksDB's background flushes and
+// 30), whichever comes first; KV_CRASH_SEED replays a run (RocksDB's background flushes and
 // compactions also count as mutations, so a replay reproduces the workload and the crash
 // point numbers, and usually, not always, the exact operation hit). See docs/durability.md.
 #include <gtest/gtest.h>
@@ -518,7 +518,7 @@ TEST(PowerLoss,
      AcknowledgedStateSurvivesRandomPowerLossesAcrossAppendsAppliesSnapshotsAndInstalls) {
   const uint64_t seed = env_u64("KV_CRASH_SEED", std::random_device{}());
   const uint64_t points_max = env_u64("KV_CRASH_POINTS", 2000);
-  const uint64_t seconds_max = env_u64("KV_CRASH_SECONDS", 40);
+  const uint64_t seconds_max = env_u64("KV_CRASH_SECONDS", 30);
   const uint64_t crash_ops_max = env_u64("KV_CRASH_OPS_MAX", 60);
   std::printf(
       "power-loss crash test: seed %llu; replay: KV_CRASH_SEED=%llu KV_CRASH_POINTS=%llu "
