@@ -585,3 +585,32 @@ TEST(PowerLoss, SyncedLogBatchSurvivesPowerLossWhileTheUnsyncedApplyAfterItIsLos
 
 }  // namespace
 }  // namespace kv
+
+namespace kv {
+namespace {
+
+// stress_node creates the data directory itself (for its log file) before opening the store:
+// Store::open must still make that directory's entry durable, or a power loss takes the whole
+// directory, synced log included.
+TEST(PowerLoss, DataDirectoryCreatedByTheCallerSurvivesPowerLoss) {
+  test::TempDir dir;
+  auto fs = std::make_shared<test::PowerLossFs>();
+  StoreOptions options = test::test_store_options();
+  options.db.file_system = fs;
+  const std::filesystem::path data_dir = dir.path() / "node";
+  ASSERT_TRUE(fs->CreateDir(data_dir.string(), rocksdb::IOOptions(), nullptr).ok());
+  std::mt19937_64 rng(9);
+  {
+    std::unique_ptr<Store> store = test::open_store(data_dir, options);
+    ASSERT_NE(store, nullptr);
+    test::persist_entries(store->log(), test::workload(1, 10, 1), 1);
+    fs->crash_after(1);
+  }
+  fs->lose_power(rng, /*keep_unsynced_prefix=*/false);
+  std::unique_ptr<Store> store = test::open_store(data_dir, options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->log().last_index(), 10u);
+}
+
+}  // namespace
+}  // namespace kv
