@@ -2,6 +2,8 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -25,8 +27,13 @@ const char* family_name(Family family) {
 }
 
 Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbOptions& options) {
-  // RocksDB syncs the files in `dir`, not the entry naming `dir` in its parent.
-  if (Status s = detail::create_dir_durably(dir); !s.is_ok()) return s;
+  std::unique_ptr<Db> db(new Db());
+  db->dir_ = dir;
+  db->file_system_ =
+      options.file_system != nullptr ? options.file_system : rocksdb::FileSystem::Default();
+  // RocksDB creates its directory without syncing the parent: a power loss could take the whole
+  // new directory, synced WAL included. Create it (and the data directory) durably first.
+  if (Status s = detail::create_directories_durably(*db->file_system_, dir); !s.is_ok()) return s;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -55,8 +62,10 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   // with everything written after it (see StateMachine).
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
 
-  std::unique_ptr<Db> db(new Db());
-  db->dir_ = dir;
+  if (options.file_system != nullptr) {
+    db->env_ = rocksdb::NewCompositeEnv(db->file_system_);
+    db_options.env = db->env_.get();
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir.string(), descriptors, &handles, &db->db_);
   if (!s.ok()) return Status::io_error("open RocksDB at " + dir.string() + ": " + s.ToString());

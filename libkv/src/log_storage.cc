@@ -25,11 +25,6 @@ Result<std::optional<std::string>> read_meta(const Db& db, std::string_view key)
   return std::optional<std::string>(std::move(bytes));
 }
 
-void remove_file_if_exists(const std::filesystem::path& path) {
-  std::error_code ec;
-  std::filesystem::remove(path, ec);  // best effort: open() removes what is left over
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -113,7 +108,9 @@ Status LogStorage::load() {
   if (state_machine_.applied_index() < snapshot_.index) {
     return Status::corruption("state machine older than the snapshot the log was compacted to");
   }
-  if (Status s = detail::create_dir_durably(snapshot_dir_); !s.is_ok()) return s;
+  if (Status s = detail::create_directories_durably(db_.file_system(), snapshot_dir_); !s.is_ok()) {
+    return s;
+  }
   remove_stale_snapshot_files();
   return open_snapshot_file();
 }
@@ -139,8 +136,8 @@ Status LogStorage::load_log() {
 
 Status LogStorage::open_snapshot_file() {
   if (snapshot_.index == 0) return Status();
-  Result<detail::File> file =
-      detail::File::open_read(snapshot_file_path(snapshot_dir_, snapshot_.index));
+  Result<detail::File> file = detail::File::open_read(
+      db_.file_system(), snapshot_file_path(snapshot_dir_, snapshot_.index));
   if (!file.is_ok()) return file.status();
   Result<uint64_t> size = file->size();
   if (!size.is_ok()) return size.status();
@@ -154,9 +151,13 @@ Status LogStorage::open_snapshot_file() {
 // may be being written by another thread.
 void LogStorage::remove_stale_snapshot_files() const {
   const std::filesystem::path current = snapshot_file_path(snapshot_dir_, snapshot_.index);
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(snapshot_dir_, ec)) {
-    if (entry.path() != current || snapshot_.index == 0) remove_file_if_exists(entry.path());
+  Result<std::vector<std::string>> names = detail::list_dir(db_.file_system(), snapshot_dir_);
+  if (!names.is_ok()) return;  // best effort, like the removals
+  for (const std::string& name : *names) {
+    const std::filesystem::path path = snapshot_dir_ / name;
+    if (path != current || snapshot_.index == 0) {
+      detail::remove_file_if_exists(db_.file_system(), path);
+    }
   }
 }
 
@@ -266,7 +267,8 @@ Status LogStorage::persist(const raft::Ready& ready) {
     state_machine_.restored(restored);
     // (A forced reinstall at our own snapshot's index has just replaced that very file.)
     if (previous_snapshot != 0 && previous_snapshot != snapshot_.index)
-      remove_file_if_exists(snapshot_file_path(snapshot_dir_, previous_snapshot));
+      detail::remove_file_if_exists(db_.file_system(),
+                                    snapshot_file_path(snapshot_dir_, previous_snapshot));
     stats_.snapshots_installed.fetch_add(1, std::memory_order_relaxed);
   }
   update_cache(ready);
@@ -290,7 +292,8 @@ Status LogStorage::stage_chunk(const raft::SnapshotChunk& chunk) {
   }
   if (chunk.offset == 0) {
     staging_.reset();
-    Result<detail::File> file = detail::File::create(snapshot_staging_path(snapshot_dir_));
+    Result<detail::File> file =
+        detail::File::create(db_.file_system(), snapshot_staging_path(snapshot_dir_));
     if (!file.is_ok()) return file.status();
     staging_.emplace(
         Staging{chunk.meta, 0, std::make_unique<detail::File>(std::move(file).value())});
@@ -355,7 +358,8 @@ Status LogStorage::stage_install(const raft::SnapshotMeta& meta, rocksdb::WriteB
   if (Status s = state_machine_.stage_restore(staged, meta, batch, restored); !s.is_ok()) {
     return s;
   }
-  if (Status s = detail::rename_durably(staged, snapshot_file_path(snapshot_dir_, meta.index));
+  if (Status s = detail::rename_durably(db_.file_system(), staged,
+                                        snapshot_file_path(snapshot_dir_, meta.index));
       !s.is_ok()) {
     return s;
   }
@@ -443,12 +447,12 @@ Status LogStorage::commit_snapshot(const SnapshotFile& file, const raft::ConfSta
   if (file.index == 0) return Status::invalid_argument("a snapshot at index 0 holds nothing");
   if (file.index <= snapshot_.index) {
     // A newer snapshot was installed or committed meanwhile.
-    if (file.index != snapshot_.index) remove_file_if_exists(file.path);
+    if (file.index != snapshot_.index) detail::remove_file_if_exists(db_.file_system(), file.path);
     return Status();
   }
   const std::optional<raft::Term> term = view_.term(file.index);
   KV_CHECK(term.has_value(), "a local snapshot's index is in the log (applied => committed)");
-  Result<detail::File> reader = detail::File::open_read(file.path);
+  Result<detail::File> reader = detail::File::open_read(db_.file_system(), file.path);
   if (!reader.is_ok()) return reader.status();
 
   const raft::SnapshotMeta meta{file.index, *term, conf, file.size_bytes, file.checksum};
@@ -474,7 +478,8 @@ Status LogStorage::commit_snapshot(const SnapshotFile& file, const raft::ConfSta
   snapshot_ = meta;
   snapshot_file_ = std::make_unique<detail::File>(std::move(reader).value());
   compact_cache();
-  if (previous != 0) remove_file_if_exists(snapshot_file_path(snapshot_dir_, previous));
+  if (previous != 0)
+    detail::remove_file_if_exists(db_.file_system(), snapshot_file_path(snapshot_dir_, previous));
   stats_.snapshots_committed.fetch_add(1, std::memory_order_relaxed);
   return Status();
 }

@@ -175,7 +175,7 @@ Result<SnapshotFile> write_snapshot_file(const SnapshotCapture& capture,
   tmp += ".";
   tmp += std::to_string(tmp_serial.fetch_add(1) + 1);
   tmp += ".tmp";
-  Result<detail::File> file = detail::File::create(tmp);
+  Result<detail::File> file = detail::File::create(db.file_system(), tmp);
   if (!file.is_ok()) return file.status();
   BodyWriter w(&*file);
   w.put_u8(kSnapshotFormatVersion);
@@ -202,7 +202,7 @@ Result<SnapshotFile> write_snapshot_file(const SnapshotCapture& capture,
 
   if (Status s = w.flush(); !s.is_ok()) return s;
   if (Status s = file->sync(); !s.is_ok()) return s;
-  if (Status s = detail::rename_durably(tmp, out.path); !s.is_ok()) return s;
+  if (Status s = detail::rename_durably(db.file_system(), tmp, out.path); !s.is_ok()) return s;
   out.size_bytes = w.size_bytes();
   out.checksum = w.checksum();
   return out;
@@ -259,7 +259,7 @@ Status load_idempotency(BodyReader& r, const Db& db, uint64_t count, rocksdb::Wr
 
 Result<LoadedSnapshot> load_snapshot_body(const Db& db, const std::filesystem::path& path,
                                           rocksdb::WriteBatch* batch) {
-  Result<File> file = File::open_read(path);
+  Result<File> file = File::open_read(db.file_system(), path);
   if (!file.is_ok()) return file.status();
   BodyReader r(&*file);
   std::string header;

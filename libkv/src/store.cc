@@ -1,6 +1,7 @@
 #include "kv/store.h"
 
 #include "fatal.h"
+#include "file.h"
 
 namespace kv {
 
@@ -10,6 +11,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& data_dir
   Result<std::unique_ptr<Db>> db = Db::open(data_dir / "db", options.db);
   if (!db.is_ok()) return db.status();
   store->db_ = std::move(db).value();
+  // Db::open made db/ durable inside data_dir, but data_dir itself may be the caller's, created
+  // just before (stress_node does, for its log file): without this, a power loss could take
+  // the whole directory, synced log included. One fsync per open.
+  std::filesystem::path dir = data_dir.lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();  // "a/b/" names b
+  const std::filesystem::path parent =
+      dir.has_parent_path() ? dir.parent_path() : std::filesystem::path(".");
+  if (Status s = detail::sync_dir(store->db_->file_system(), parent); !s.is_ok()) return s;
   Result<std::unique_ptr<StateMachine>> sm = StateMachine::open(*store->db_, options.state_machine);
   if (!sm.is_ok()) return sm.status();
   store->state_machine_ = std::move(sm).value();

@@ -441,7 +441,10 @@ Cluster::~Cluster() {
 
 std::string Cluster::address(size_t i) const { return "127.0.0.1:" + std::to_string(port(i)); }
 
-fs::path Cluster::data_dir(size_t i) const { return root_ / ("node-" + std::to_string(i)); }
+fs::path Cluster::data_dir(size_t i) const {
+  if (options_.data_dir_of) return options_.data_dir_of(i);
+  return root_ / ("node-" + std::to_string(i));
+}
 
 fs::path Cluster::output_path(size_t i) const {
   return root_ / ("node-" + std::to_string(i) + ".out");

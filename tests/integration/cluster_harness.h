@@ -96,6 +96,9 @@ struct ClusterOptions {
   std::optional<int> commit_timeout_ms;
   std::string log_level = "info";
   std::vector<std::string> extra_args;
+  // Where node i keeps its data, if not <root>/node-<i> (power_loss_test.cc puts each node on
+  // its own loop-mounted file system). The directory must exist.
+  std::function<std::filesystem::path(size_t)> data_dir_of;
 };
 
 // How a node process ended.

@@ -25,6 +25,8 @@
 
 namespace rocksdb {
 class DB;
+class Env;
+class FileSystem;
 class ColumnFamilyHandle;
 class WriteBatch;
 }  // namespace rocksdb
@@ -51,6 +53,10 @@ struct DbOptions {
   uint64_t wal_bytes_max = 32 << 20;
   // RocksDB block cache shared by all families (reads of entries and of old log entries).
   uint64_t block_cache_bytes = 64 << 20;
+  // The file system under everything the node writes: RocksDB's files and libkv's own snapshot
+  // files and directories. Null means the real one (rocksdb::FileSystem::Default()). Tests put a
+  // fault-injecting wrapper here to simulate a power loss (tests/unit/kv/power_loss_fs.h).
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 class Db {
@@ -67,6 +73,8 @@ class Db {
     return families_[static_cast<size_t>(f)];
   }
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
+  // DbOptions::file_system, or the default one; snapshot files go through it too.
+  [[nodiscard]] rocksdb::FileSystem& file_system() const { return *file_system_; }
 
   // Writes the batch atomically; sync: fsync the WAL before returning.
   [[nodiscard]] Status write(rocksdb::WriteBatch* batch, bool sync);
@@ -75,6 +83,10 @@ class Db {
   Db() = default;
 
   std::filesystem::path dir_;
+  std::shared_ptr<rocksdb::FileSystem> file_system_;
+  // Wraps a custom file_system_ for RocksDB (which takes an Env); null with the default one.
+  // Declared before db_'s users so that it outlives the DB (closed in ~Db).
+  std::unique_ptr<rocksdb::Env> env_;
   rocksdb::DB* db_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> families_{};
   rocksdb::ColumnFamilyHandle* default_family_ = nullptr;

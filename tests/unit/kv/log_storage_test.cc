@@ -118,17 +118,6 @@ TEST_F(LogStorageTest, EntriesComeFromDiskWhenTheyFellOutOfTheCache) {
   EXPECT_EQ(out, entries_with_terms(20, {1}));
 }
 
-TEST_F(LogStorageTest, OneBatchIsOneSyncedWrite) {
-  const LogStats before = log().stats();
-  ASSERT_TRUE(persist(log(), entries_with_terms(1, std::vector<raft::Term>(100, 1)),
-                      raft::HardState{1, 1, 0})
-                  .is_ok());
-  const LogStats after = log().stats();
-  EXPECT_EQ(after.sync_count, before.sync_count + 1);
-  EXPECT_EQ(after.persist_count, before.persist_count + 1);
-  EXPECT_EQ(after.entries_persisted, before.entries_persisted + 100);
-}
-
 TEST_F(LogStorageTest, LogAndHardStateSurviveReopen) {
   ASSERT_TRUE(persist(log(), entries_with_terms(1, {1, 2, 2}), raft::HardState{2, 3, 2}).is_ok());
   ASSERT_TRUE(persist(log(), {}, raft::HardState{4, raft::kNoNode, 3}).is_ok());
