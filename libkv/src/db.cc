@@ -6,6 +6,9 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <string>
+
 #include "fatal.h"
 
 namespace kv {
@@ -15,7 +18,7 @@ const char* family_name(Family family) {
     case Family::kEntries: return "entries";
     case Family::kByKey: return "by_key";
     case Family::kIdem: return "idem";
-    case Family::kIdemByIndex: return "idem_by_index";
+    case Family::kIdemByExpiry: return "idem_by_expiry";
     case Family::kStateMeta: return "sm_meta";
     case Family::kLog: return "log";
     case Family::kRaftMeta: return "raft_meta";
@@ -54,6 +57,17 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   // to the first damaged record, so an unsynced state-machine write can only be lost together
   // with everything written after it (see StateMachine).
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+
+  // Column families of an existing directory; a fresh one has none (ListColumnFamilies fails).
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, dir.string(), &existing).ok() &&
+      std::find(existing.begin(), existing.end(), "idem_by_index") != existing.end()) {
+    return Status::invalid_argument(
+        dir.string() +
+        " holds data of an older format (idempotency window by entry count, before issue "
+        "13); this release cannot read it: remove the data directory and let the node rejoin "
+        "from a snapshot");
+  }
 
   std::unique_ptr<Db> db(new Db());
   db->dir_ = dir;

@@ -10,7 +10,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& data_dir
   Result<std::unique_ptr<Db>> db = Db::open(data_dir / "db", options.db);
   if (!db.is_ok()) return db.status();
   store->db_ = std::move(db).value();
-  Result<std::unique_ptr<StateMachine>> sm = StateMachine::open(*store->db_, options.state_machine);
+  Result<std::unique_ptr<StateMachine>> sm = StateMachine::open(*store->db_);
   if (!sm.is_ok()) return sm.status();
   store->state_machine_ = std::move(sm).value();
   Result<std::unique_ptr<LogStorage>> log =

@@ -159,6 +159,7 @@ void RaftApi::status(Request, Respond respond) {
 
 void RaftApi::metrics(Request, Respond respond) {
   update_node_metrics(metrics_, node_.status());
+  update_idempotency_metrics(metrics_, node_.state().idempotency_stats());
   if (transport_ != nullptr) {
     for (const auto& [peer, stats] : transport_->stats()) {
       const Labels labels = {{"peer", std::to_string(peer)}};
