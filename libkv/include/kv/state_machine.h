@@ -45,10 +45,10 @@ struct SmState;
 
 // The idempotency table (design.md §3, issue 13). The state machine keeps a clock: the largest
 // Command::stamp_unix_ms applied so far (the proposing leader's wall clock, carried in the log,
-// so every replica has the same clock at the same index whatever its own time). A command with
-// an idempotency key K:
-//   - first advances the clock to its stamp and forgets every record whose expiry the clock has
-//     reached (a record made at clock c with TTL t lives while the clock is < c + t);
+// so every replica has the same clock at the same index whatever its own time; it never goes
+// back). Every stamped command, keyed or not, first advances the clock to its stamp and forgets
+// every record whose expiry the clock has reached (a record made at clock c with TTL t lives
+// while the clock is < c + t). Then a command with an idempotency key K:
 //   - if K is recorded with the same request_fingerprint(): changes nothing and answers the
 //     recorded result (replayed); with another fingerprint: changes nothing and answers
 //     kIdempotencyKeyReused;

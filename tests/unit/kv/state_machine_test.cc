@@ -2,6 +2,7 @@
 #include "kv/state_machine.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include "test_util.h"
 
@@ -407,6 +408,33 @@ TEST_F(StateMachineTest, StateSurvivesReopen) {
   EXPECT_EQ(sm().applied_index(), 200u);
   EXPECT_EQ(sm().count(), before.entry_count);
   EXPECT_EQ(sm().idempotency_key_count(), idem);
+}
+
+// Format 1 stored an entry-count window and indexed records by log index (family idem_by_index);
+// its records cannot be converted (no fingerprint, no expiry), so such a directory is refused
+// with a message that says what to do, never misread.
+TEST(StateMachineFormat, ADataDirectoryOfTheOldFormatIsRefusedWithAClearError) {
+  test::TempDir dir;
+  const std::filesystem::path db_dir = dir.path() / "db";
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"entries", {}}, {"idem_by_index", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_dir.string(), families, &handles, &db).ok());
+    for (rocksdb::ColumnFamilyHandle* h : handles)
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  Result<std::unique_ptr<Store>> store = Store::open(dir.path(), test::test_store_options());
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(store.status().message().find("older format"), std::string::npos)
+      << store.status().to_string();
+  EXPECT_NE(store.status().message().find("remove the data directory"), std::string::npos);
 }
 
 TEST_F(StateMachineTest, ApplyingOutOfOrderIsABugThatAborts) {
