@@ -287,6 +287,31 @@ TEST_F(StateMachineTest, AnyStampedWriteExpiresTheKeysItsStampReaches) {
   EXPECT_EQ(sm().idempotency_stats().clock_ms, 1060u);
 }
 
+// At a steady rate the table holds the keys of the last TTL and no more: one write per ms with a
+// 100 ms TTL keeps 100 keys, each evicted exactly once, across batches.
+TEST_F(StateMachineTest, AtASteadyRateTheTableHoldsTheLastTtlOfKeys) {
+  constexpr uint64_t n = 20'000;
+  for (uint64_t first = 1; first <= n; first += 500) {
+    std::vector<raft::Entry> entries;
+    for (uint64_t i = first; i < first + 500; ++i) {
+      entries.push_back(entry_of(
+          i, 1, stamped(delete_command(make_id(i), test::numbered("req-", i)), 1000 + i, 100)));
+    }
+    (void)apply_all(sm(), entries);
+  }
+  const IdempotencyStats stats = sm().idempotency_stats();
+  EXPECT_EQ(stats.keys, 100u);
+  EXPECT_EQ(stats.evicted_ttl_total, n - 100);
+  EXPECT_EQ(stats.evicted_bytes_total, 0u);
+  // The oldest live key answers; the one just before it was forgotten.
+  EXPECT_TRUE(
+      apply(stamped(delete_command(make_id(n - 99), test::numbered("req-", n - 99)), 1000 + n, 100))
+          .replayed);
+  EXPECT_FALSE(apply(stamped(delete_command(make_id(n - 100), test::numbered("req-", n - 100)),
+                             1000 + n, 100))
+                   .replayed);
+}
+
 // Over the byte bound, the records closest to expiry go first, whatever their age; the record
 // just made always stays. A forgotten key's retry is applied again (that is what eviction
 // costs, and why the bound is large by default).
