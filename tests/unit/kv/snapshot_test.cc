@@ -124,6 +124,32 @@ TEST_F(SnapshotTest, ChunkedTransferInstallsAnIdenticalStateThatKeepsApplying) {
   EXPECT_EQ(b_->log().snapshot_chunk(300, 0, 1 << 30), a_->log().snapshot_chunk(300, 0, 1 << 30));
 }
 
+// The idempotency table travels with its expiries and the clock: after the install both members
+// hold the same table and forget every key at the same stamped entry (all recorded at clock 0
+// with the default TTL, so exactly at stamp TTL, not one ms before).
+TEST_F(SnapshotTest, InstallCarriesTheIdempotencyTableWithItsExpiries) {
+  ASSERT_TRUE(stream_snapshot(*a_, *b_, {4096}).is_ok());
+  const IdempotencyStats a_before = a_->state_machine().idempotency_stats();
+  const IdempotencyStats b_before = b_->state_machine().idempotency_stats();
+  ASSERT_GT(a_before.keys, 0u);
+  EXPECT_EQ(b_before.keys, a_before.keys);
+  EXPECT_EQ(b_before.bytes, a_before.bytes);
+  EXPECT_EQ(b_before.clock_ms, a_before.clock_ms);
+  raft::Index next = 301;
+  for (uint64_t stamp : {kIdempotencyTtlMsDefault - 1, kIdempotencyTtlMsDefault}) {
+    const std::vector<raft::Entry> tick{
+        test::entry_of(next++, 2, test::stamped(test::delete_command(test::make_id(999)), stamp))};
+    for (Store* s : {a_.get(), b_.get()}) {
+      persist_entries(s->log(), tick, 2);
+      (void)apply_all(s->state_machine(), tick);
+    }
+    const uint64_t expected = stamp < kIdempotencyTtlMsDefault ? a_before.keys : 0;
+    EXPECT_EQ(a_->state_machine().idempotency_stats().keys, expected) << stamp;
+    EXPECT_EQ(b_->state_machine().idempotency_stats().keys, expected) << stamp;
+  }
+  EXPECT_EQ(b_->state_machine().idempotency_stats().evicted_ttl_total, a_before.keys);
+}
+
 TEST_F(SnapshotTest, ACorruptedChunkFailsTheChecksumAndKeepsTheOldState) {
   const StateHash before = b_->state_machine().state_hash();
   const raft::Index last_before = b_->log().last_index();
