@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli.h"
+#include "common/duration.h"
 
 namespace bombarder {
 
@@ -52,31 +53,12 @@ std::string Fault::describe() const {
 }
 
 std::chrono::milliseconds parse_duration(std::string_view text, const std::string& what) {
-  std::string number(text);
-  double scale_ms = 1000;
-  if (number.ends_with("ms")) {
-    scale_ms = 1;
-    number.resize(number.size() - 2);
-  } else if (number.ends_with("s")) {
-    number.resize(number.size() - 1);
-  } else if (number.ends_with("m")) {
-    scale_ms = 60'000;
-    number.resize(number.size() - 1);
-  }
-  size_t used = 0;
-  double value = -1;
-  try {
-    value = number.empty() ? -1 : std::stod(number, &used);
-  } catch (const std::exception&) {
-    value = -1;
-  }
-  const double ms = value * scale_ms;
-  if (used != number.size() || !std::isfinite(ms) || ms < 0 ||
-      ms > static_cast<double>(kFaultTimeMax.count())) {
+  const std::optional<std::chrono::milliseconds> ms = common::parse_duration(text, kFaultTimeMax);
+  if (!ms) {
     usage_error(what + ": '" + std::string(text) +
                 "' is not a duration in [0, 24h] (250ms, 3s, 1.5s, 2m or seconds)");
   }
-  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(ms)));
+  return *ms;
 }
 
 void validate_fault(const Fault& f, const std::string& where) {

@@ -1,5 +1,7 @@
 #include "kv/codec.h"
 
+#include <xxhash.h>
+
 #include "bytes.h"
 
 namespace kv {
@@ -38,9 +40,19 @@ bool get_entry_fields(ByteReader& r, KvEntry* e) {
          r.get_u64(&e->source_node) && r.get_i64(&e->created_at_us);
 }
 
+bool valid_idempotency_policy(uint64_t ttl_ms, uint64_t table_bytes_max) {
+  return ttl_ms >= 1 && ttl_ms <= kIdempotencyTtlMsMax &&
+         table_bytes_max >= kIdempotencyTableBytesMin;
+}
+
 Status check_command(const Command& c) {
   if (c.idempotency_key.size() > kIdempotencyKeyBytesMax) {
     return Status::invalid_argument("idempotency key longer than 256 bytes");
+  }
+  if (!c.idempotency_key.empty() &&
+      !valid_idempotency_policy(c.idempotency_ttl_ms, c.idempotency_table_bytes_max)) {
+    return Status::invalid_argument(
+        "idempotency TTL outside [1 ms, 7 days] or table bound below 4 MiB");
   }
   if (const auto* create = std::get_if<CreateCommand>(&c.op)) {
     return check_entry_fields(create->id, create->key, create->value);
@@ -98,6 +110,7 @@ const char* to_string(ApplyStatus status) {
     case ApplyStatus::kAlreadyExists: return "already_exists";
     case ApplyStatus::kInvalidCommand: return "invalid_command";
     case ApplyStatus::kNoop: return "noop";
+    case ApplyStatus::kIdempotencyKeyReused: return "idempotency_key_reused";
   }
   return "unknown";
 }
@@ -142,6 +155,11 @@ Result<std::string> encode_command(const Command& command) {
   ByteWriter w(&out);
   w.put_u8(kCodecVersion);
   w.put_bytes(command.idempotency_key);
+  w.put_u64(command.stamp_unix_ms);
+  if (!command.idempotency_key.empty()) {
+    w.put_u64(command.idempotency_ttl_ms);
+    w.put_u64(command.idempotency_table_bytes_max);
+  }
   if (const auto* create = std::get_if<CreateCommand>(&command.op)) {
     w.put_u8(kTagCreate);
     w.put_bytes(create->id);
@@ -168,17 +186,23 @@ Result<Command> decode_command(std::string_view bytes) {
   uint8_t tag = 0;
   Command c;
   if (!r.get_u8(&version) || version != kCodecVersion ||
-      !r.get_string(kIdempotencyKeyBytesMax, &c.idempotency_key) || !r.get_u8(&tag) ||
-      !get_command_body(r, tag, &c) || !r.at_end()) {
+      !r.get_string(kIdempotencyKeyBytesMax, &c.idempotency_key) || !r.get_u64(&c.stamp_unix_ms)) {
+    return Status::corruption("malformed command");
+  }
+  if (!c.idempotency_key.empty() &&
+      (!r.get_u64(&c.idempotency_ttl_ms) || !r.get_u64(&c.idempotency_table_bytes_max) ||
+       !valid_idempotency_policy(c.idempotency_ttl_ms, c.idempotency_table_bytes_max))) {
+    return Status::corruption("malformed command");
+  }
+  if (!r.get_u8(&tag) || !get_command_body(r, tag, &c) || !r.at_end()) {
     return Status::corruption("malformed command");
   }
   return c;
 }
 
-Result<std::string> encode_apply_result(const ApplyResult& result) {
-  std::string out;
-  ByteWriter w(&out);
-  w.put_u8(kCodecVersion);
+namespace {
+
+Status put_apply_result_fields(ByteWriter& w, const ApplyResult& result) {
   w.put_u64(result.index);
   w.put_u8(static_cast<uint8_t>(result.status));
   w.put_u8(result.entry ? 1 : 0);
@@ -187,28 +211,92 @@ Result<std::string> encode_apply_result(const ApplyResult& result) {
     if (Status s = check_entry_fields(e.id, e.key, e.value); !s.is_ok()) return s;
     put_entry_fields(w, e);
   }
+  return Status();
+}
+
+// Stored results are first decisions: never kIdempotencyKeyReused.
+bool get_apply_result_fields(ByteReader& r, ApplyResult* result) {
+  uint8_t status = 0;
+  uint8_t has_entry = 0;
+  if (!r.get_u64(&result->index) || !r.get_u8(&status) ||
+      status < static_cast<uint8_t>(ApplyStatus::kCreated) ||
+      status > static_cast<uint8_t>(ApplyStatus::kNoop) || !r.get_u8(&has_entry) || has_entry > 1) {
+    return false;
+  }
+  result->status = static_cast<ApplyStatus>(status);
+  result->original_index = result->index;
+  if (has_entry == 1) {
+    result->entry.emplace();
+    if (!get_entry_fields(r, &*result->entry)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> encode_apply_result(const ApplyResult& result) {
+  std::string out;
+  ByteWriter w(&out);
+  w.put_u8(kCodecVersion);
+  if (Status s = put_apply_result_fields(w, result); !s.is_ok()) return s;
   return out;
 }
 
 Result<ApplyResult> decode_apply_result(std::string_view bytes) {
   ByteReader r(bytes);
   uint8_t version = 0;
-  uint8_t status = 0;
-  uint8_t has_entry = 0;
   ApplyResult result;
-  if (!r.get_u8(&version) || version != kCodecVersion || !r.get_u64(&result.index) ||
-      !r.get_u8(&status) || status < static_cast<uint8_t>(ApplyStatus::kCreated) ||
-      status > static_cast<uint8_t>(ApplyStatus::kNoop) || !r.get_u8(&has_entry) || has_entry > 1) {
+  if (!r.get_u8(&version) || version != kCodecVersion || !get_apply_result_fields(r, &result) ||
+      !r.at_end()) {
     return Status::corruption("malformed apply result");
   }
-  result.status = static_cast<ApplyStatus>(status);
-  result.original_index = result.index;
-  if (has_entry == 1) {
-    result.entry.emplace();
-    if (!get_entry_fields(r, &*result.entry)) return Status::corruption("malformed apply result");
-  }
-  if (!r.at_end()) return Status::corruption("malformed apply result");
   return result;
+}
+
+RequestFingerprint request_fingerprint(const Command& command) {
+  // The same length-prefixed layout as the command codec, so that field boundaries are part
+  // of what is hashed ("ab"+"c" differs from "a"+"bc").
+  std::string bytes;
+  ByteWriter w(&bytes);
+  if (const auto* create = std::get_if<CreateCommand>(&command.op)) {
+    w.put_u8(kTagCreate);
+    w.put_bytes(create->key);
+    w.put_bytes(create->value);
+  } else if (const auto* update = std::get_if<UpdateCommand>(&command.op)) {
+    w.put_u8(kTagUpdate);
+    w.put_bytes(update->id);
+    w.put_bytes(update->value);
+    w.put_u8(update->new_key ? 1 : 0);
+    if (update->new_key) w.put_bytes(*update->new_key);
+  } else {
+    w.put_u8(kTagDelete);
+    w.put_bytes(std::get<DeleteCommand>(command.op).id);
+  }
+  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  return RequestFingerprint{h.low64, h.high64};
+}
+
+Result<std::string> encode_idempotency_record(const IdempotencyRecord& record) {
+  std::string out;
+  ByteWriter w(&out);
+  w.put_u8(kCodecVersion);
+  w.put_u64(record.expires_at_ms);
+  w.put_u64(record.fingerprint.low);
+  w.put_u64(record.fingerprint.high);
+  if (Status s = put_apply_result_fields(w, record.result); !s.is_ok()) return s;
+  return out;
+}
+
+Result<IdempotencyRecord> decode_idempotency_record(std::string_view bytes) {
+  ByteReader r(bytes);
+  uint8_t version = 0;
+  IdempotencyRecord record;
+  if (!r.get_u8(&version) || version != kCodecVersion || !r.get_u64(&record.expires_at_ms) ||
+      !r.get_u64(&record.fingerprint.low) || !r.get_u64(&record.fingerprint.high) ||
+      !get_apply_result_fields(r, &record.result) || !r.at_end()) {
+    return Status::corruption("malformed idempotency record");
+  }
+  return record;
 }
 
 }  // namespace kv

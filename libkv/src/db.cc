@@ -8,6 +8,9 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <string>
+
 #include "fatal.h"
 #include "file.h"
 
@@ -18,7 +21,7 @@ const char* family_name(Family family) {
     case Family::kEntries: return "entries";
     case Family::kByKey: return "by_key";
     case Family::kIdem: return "idem";
-    case Family::kIdemByIndex: return "idem_by_index";
+    case Family::kIdemByExpiry: return "idem_by_expiry";
     case Family::kStateMeta: return "sm_meta";
     case Family::kLog: return "log";
     case Family::kRaftMeta: return "raft_meta";
@@ -65,6 +68,17 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   if (options.file_system != nullptr) {
     db->env_ = rocksdb::NewCompositeEnv(db->file_system_);
     db_options.env = db->env_.get();
+  }
+
+  // Column families of an existing directory; a fresh one has none (ListColumnFamilies fails).
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, dir.string(), &existing).ok() &&
+      std::find(existing.begin(), existing.end(), "idem_by_index") != existing.end()) {
+    return Status::invalid_argument(
+        dir.string() +
+        " holds data of an older format (idempotency window by entry count, before issue "
+        "13); this release cannot read it: remove the data directory and let the node rejoin "
+        "from a snapshot");
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir.string(), descriptors, &handles, &db->db_);

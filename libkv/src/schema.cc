@@ -22,23 +22,42 @@ std::string by_key_key(std::string_view key, std::string_view id) {
 
 std::string keyspace_end() { return std::string(kByKeyKeyBytesMax + 1, '\xff'); }
 
-std::string encode_sm_state(const SmState& state) {
-  std::string out;
-  ByteWriter w(&out);
-  w.put_u8(kSchemaVersion);
-  w.put_u64(state.applied_index);
-  w.put_u64(state.entry_count);
-  w.put_u64(state.idem_count);
-  w.put_u64(state.idem_window_entries);
+std::string idem_expiry_key(uint64_t expires_at_ms, std::string_view idempotency_key) {
+  std::string out = encode_be64(expires_at_ms);
+  out.append(idempotency_key);
   return out;
 }
 
-bool decode_sm_state(std::string_view bytes, SmState* state) {
+bool split_idem_expiry_key(std::string_view index_key, uint64_t* expires_at_ms,
+                           std::string_view* idempotency_key) {
+  if (index_key.size() <= 8 || !decode_be64(index_key.substr(0, 8), expires_at_ms)) return false;
+  *idempotency_key = index_key.substr(8);
+  return true;
+}
+
+std::string encode_sm_state(const SmState& state) {
+  std::string out;
+  ByteWriter w(&out);
+  w.put_u8(kSmStateVersion);
+  w.put_u64(state.applied_index);
+  w.put_u64(state.entry_count);
+  w.put_u64(state.idem_count);
+  w.put_u64(state.idem_bytes);
+  w.put_u64(state.clock_ms);
+  w.put_u64(state.next_expiry_ms);
+  return out;
+}
+
+SmStateDecode decode_sm_state(std::string_view bytes, SmState* state) {
   ByteReader r(bytes);
   uint8_t version = 0;
-  return r.get_u8(&version) && version == kSchemaVersion && r.get_u64(&state->applied_index) &&
-         r.get_u64(&state->entry_count) && r.get_u64(&state->idem_count) &&
-         r.get_u64(&state->idem_window_entries) && r.at_end();
+  if (!r.get_u8(&version)) return SmStateDecode::kMalformed;
+  if (version < kSmStateVersion) return SmStateDecode::kOldVersion;
+  const bool ok = version == kSmStateVersion && r.get_u64(&state->applied_index) &&
+                  r.get_u64(&state->entry_count) && r.get_u64(&state->idem_count) &&
+                  r.get_u64(&state->idem_bytes) && r.get_u64(&state->clock_ms) &&
+                  r.get_u64(&state->next_expiry_ms) && r.at_end();
+  return ok ? SmStateDecode::kOk : SmStateDecode::kMalformed;
 }
 
 std::string log_key(raft::Index index) { return encode_be64(index); }

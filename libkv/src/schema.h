@@ -24,18 +24,40 @@ std::string by_key_prefix(std::string_view key);
 inline constexpr size_t kByKeyKeyBytesMax = 4 + kKeyBytesMax + kIdBytes;
 std::string keyspace_end();
 
+// idem_by_expiry: u64be expires_at_ms ++ idempotency key -> u64le accounted bytes of the record,
+// so eviction in expiry order (ties by key) needs no read of the record itself.
+std::string idem_expiry_key(uint64_t expires_at_ms, std::string_view idempotency_key);
+// Splits an idem_by_expiry key; false when malformed.
+[[nodiscard]] bool split_idem_expiry_key(std::string_view index_key, uint64_t* expires_at_ms,
+                                         std::string_view* idempotency_key);
+// What one record counts against the table's byte bound: its key (stored twice: the record and
+// the expiry index), the encoded record and the index's fixed-width parts.
+inline uint64_t idem_record_bytes(std::string_view idempotency_key, std::string_view record) {
+  return 2 * idempotency_key.size() + record.size() + 8 + 8;
+}
+
 inline constexpr std::string_view kStateKey = "state";
+
+// Version of the sm_meta record. 1: the idempotency table had an entry-count window; from 2 it
+// expires by the stamped clock. Version 1 data is refused on open (StateMachine::open).
+inline constexpr uint8_t kSmStateVersion = 2;
 
 // sm_meta["state"], rewritten in every apply batch.
 struct SmState {
   raft::Index applied_index = 0;
   uint64_t entry_count = 0;
   uint64_t idem_count = 0;
-  uint64_t idem_window_entries = 0;  // 0: not yet recorded (fresh database)
+  uint64_t idem_bytes = 0;  // sum of idem_record_bytes() over the table
+  // The state machine's clock: the largest Command::stamp_unix_ms applied (0: none yet).
+  uint64_t clock_ms = 0;
+  // The smallest expires_at_ms in the table, 0 when it is empty: apply only scans the expiry
+  // index when the clock reaches it. Derived (rebuilt on snapshot load), kept to skip the scan.
+  uint64_t next_expiry_ms = 0;
   friend bool operator==(const SmState&, const SmState&) = default;
 };
 std::string encode_sm_state(const SmState& state);
-[[nodiscard]] bool decode_sm_state(std::string_view bytes, SmState* state);
+enum class SmStateDecode : uint8_t { kOk, kOldVersion, kMalformed };
+[[nodiscard]] SmStateDecode decode_sm_state(std::string_view bytes, SmState* state);
 
 // --- raft log ---
 
@@ -72,5 +94,6 @@ namespace kv::detail {
 inline constexpr size_t kEncodedEntryBytesMax =
     1 + 3 * 4 + kIdBytes + kKeyBytesMax + kValueBytesMax + 3 * 8;
 inline constexpr size_t kEncodedResultBytesMax = kEncodedEntryBytesMax + 8 + 2;
+inline constexpr size_t kEncodedIdemRecordBytesMax = kEncodedResultBytesMax + 3 * 8;
 
 }  // namespace kv::detail

@@ -24,7 +24,7 @@ using detail::ByteWriter;
 
 namespace {
 
-constexpr size_t kHeaderBytes = 1 + 4 * 8;
+constexpr size_t kHeaderBytes = 1 + 4 * 8;  // version, applied index, clock, two counts
 // Buffered I/O unit: large enough to amortize system calls, small enough to stay cache-friendly.
 constexpr size_t kIoChunkBytes = 1 << 20;
 
@@ -180,7 +180,7 @@ Result<SnapshotFile> write_snapshot_file(const SnapshotCapture& capture,
   BodyWriter w(&*file);
   w.put_u8(kSnapshotFormatVersion);
   w.put_u64(state.applied_index);
-  w.put_u64(state.idem_window_entries);
+  w.put_u64(state.clock_ms);
   w.put_u64(state.entry_count);
   w.put_u64(state.idem_count);
 
@@ -215,7 +215,9 @@ SmState read_sm_state(const Db& db, const rocksdb::ReadOptions& ro) {
   SmState state;
   const bool found = KV_READ_FOUND(
       db.rocks()->Get(ro, db.family(Family::kStateMeta), kStateKey, &bytes), "sm_meta");
-  if (found && !decode_sm_state(bytes, &state)) KV_FATAL("corrupt sm_meta", "state");
+  if (found && decode_sm_state(bytes, &state) != SmStateDecode::kOk) {
+    KV_FATAL("corrupt or old-format sm_meta (StateMachine::open refuses old formats)", "state");
+  }
   return state;
 }
 
@@ -236,20 +238,35 @@ Status load_entries(BodyReader& r, const Db& db, uint64_t count, rocksdb::WriteB
   return Status();
 }
 
-Status load_idempotency(BodyReader& r, const Db& db, uint64_t count, rocksdb::WriteBatch* batch) {
+// Also rebuilds the expiry index and the derived table totals in *st (bytes, next expiry).
+Status load_idempotency(BodyReader& r, const Db& db, SmState* st, rocksdb::WriteBatch* batch) {
   std::string key;
   std::string bytes;
   std::string previous_key;
-  for (uint64_t i = 0; i < count; ++i) {
+  st->idem_bytes = 0;
+  st->next_expiry_ms = 0;
+  for (uint64_t i = 0; i < st->idem_count; ++i) {
     if (Status s = read_record(r, kIdempotencyKeyBytesMax, &key); !s.is_ok()) return s;
-    if (Status s = read_record(r, kEncodedResultBytesMax, &bytes); !s.is_ok()) return s;
+    if (Status s = read_record(r, kEncodedIdemRecordBytesMax, &bytes); !s.is_ok()) return s;
     if (key.empty() || (i > 0 && key <= previous_key)) {
       return Status::corruption("snapshot idempotency keys empty or out of order");
     }
-    Result<ApplyResult> result = decode_apply_result(bytes);
-    if (!result.is_ok()) return Status::corruption("snapshot idempotency record");
+    Result<IdempotencyRecord> record = decode_idempotency_record(bytes);
+    if (!record.is_ok()) return Status::corruption("snapshot idempotency record");
+    // The writer's table never holds a record its clock has reached (they are evicted first).
+    if (record->expires_at_ms <= st->clock_ms) {
+      return Status::corruption("snapshot idempotency record expired before its clock");
+    }
+    const uint64_t record_bytes = idem_record_bytes(key, bytes);
+    std::string accounted;
+    ByteWriter(&accounted).put_u64(record_bytes);
     (void)batch->Put(db.family(Family::kIdem), key, bytes);
-    (void)batch->Put(db.family(Family::kIdemByIndex), encode_be64(result->index), key);
+    (void)batch->Put(db.family(Family::kIdemByExpiry), idem_expiry_key(record->expires_at_ms, key),
+                     accounted);
+    st->idem_bytes += record_bytes;
+    if (st->next_expiry_ms == 0 || record->expires_at_ms < st->next_expiry_ms) {
+      st->next_expiry_ms = record->expires_at_ms;
+    }
     previous_key = key;
   }
   return Status();
@@ -268,13 +285,18 @@ Result<LoadedSnapshot> load_snapshot_body(const Db& db, const std::filesystem::p
   uint8_t version = 0;
   LoadedSnapshot out;
   SmState& st = out.state;
-  if (!h.get_u8(&version) || version != kSnapshotFormatVersion || !h.get_u64(&st.applied_index) ||
-      !h.get_u64(&st.idem_window_entries) || !h.get_u64(&st.entry_count) ||
+  if (!h.get_u8(&version)) return Status::corruption("snapshot header");
+  if (version != kSnapshotFormatVersion) {
+    return Status::corruption("snapshot body format " + std::to_string(version) + ", expected " +
+                              std::to_string(kSnapshotFormatVersion) +
+                              " (all members must run the same release)");
+  }
+  if (!h.get_u64(&st.applied_index) || !h.get_u64(&st.clock_ms) || !h.get_u64(&st.entry_count) ||
       !h.get_u64(&st.idem_count)) {
     return Status::corruption("snapshot header");
   }
   if (Status s = load_entries(r, db, st.entry_count, batch); !s.is_ok()) return s;
-  if (Status s = load_idempotency(r, db, st.idem_count, batch); !s.is_ok()) return s;
+  if (Status s = load_idempotency(r, db, &st, batch); !s.is_ok()) return s;
   Result<bool> end = r.at_end();
   if (!end.is_ok()) return end.status();
   if (!*end) return Status::corruption("snapshot body has trailing bytes");

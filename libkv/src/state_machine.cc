@@ -49,6 +49,11 @@ class ApplyBatch {
     put(Family::kEntries, e.id, *bytes);
   }
   [[nodiscard]] rocksdb::WriteBatch* write_batch() { return batch_.GetWriteBatch(); }
+  // The family as the DB plus this batch's writes. Invalid once the batch is written to.
+  [[nodiscard]] std::unique_ptr<rocksdb::Iterator> iterator(Family family) {
+    return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(
+        db_.family(family), db_.rocks()->NewIterator(rocksdb::ReadOptions(), db_.family(family))));
+  }
 
  private:
   const Db& db_;
@@ -101,21 +106,124 @@ ApplyResult execute(const Command& c, raft::Index index, SmState& st, ApplyBatch
   return execute_delete(std::get<DeleteCommand>(c.op), index, st, batch);
 }
 
-// Forgets the idempotency key recorded at index - window, if any. Every index passes here
-// exactly once (no-ops included), so the table holds the keys of the last window-1 indexes.
-void evict_idempotency(raft::Index index, SmState& st, ApplyBatch& batch) {
-  if (index <= st.idem_window_entries) return;
-  const std::string old_index_key = detail::encode_be64(index - st.idem_window_entries);
-  std::optional<std::string> key = batch.get(Family::kIdemByIndex, old_index_key);
-  if (!key) return;
-  batch.remove(Family::kIdemByIndex, old_index_key);
-  batch.remove(Family::kIdem, *key);
-  KV_CHECK(st.idem_count > 0, "evicting from a non-empty idempotency table");
-  --st.idem_count;
+// Evictions of one apply batch, added to the process's counters once the batch is durable.
+struct Evictions {
+  uint64_t ttl = 0;
+  uint64_t bytes = 0;
+};
+
+// Drops idempotency records from the front of the expiry index (soonest expiry first, ties by
+// key) while `more(expires_at_ms, table_bytes_now)` holds, and sets st.next_expiry_ms to the first
+// record kept. Returns how many it dropped. The deletions are made after the scan: the iterator
+// reads through the batch, which must not change under it.
+template <typename More>
+uint64_t evict_front(SmState& st, ApplyBatch& batch, More&& more) {
+  struct Doomed {
+    std::string index_key;
+    std::string idem_key;
+    uint64_t bytes;
+  };
+  std::vector<Doomed> doomed;
+  uint64_t bytes_after = st.idem_bytes;
+  uint64_t next_expiry_ms = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it = batch.iterator(Family::kIdemByExpiry);
+    // Seek to the earliest live expiry rather than the first key: the evicted records before it
+    // leave tombstones at the front until compaction, and SeekToFirst would step over all of
+    // them on every eviction (quadratic at a steady write rate).
+    KV_CHECK(st.idem_count > 0 && st.next_expiry_ms > 0, "evicting from a non-empty table");
+    for (it->Seek(detail::encode_be64(st.next_expiry_ms)); it->Valid(); it->Next()) {
+      uint64_t expires_at_ms = 0;
+      std::string_view idem_key;
+      uint64_t bytes = 0;
+      detail::ByteReader value(it->value().ToStringView());
+      if (!detail::split_idem_expiry_key(it->key().ToStringView(), &expires_at_ms, &idem_key) ||
+          !value.get_u64(&bytes) || bytes > bytes_after) {
+        KV_FATAL("corrupt key in the idem_by_expiry family", it->key().ToString(true));
+      }
+      if (!more(expires_at_ms, bytes_after)) {
+        next_expiry_ms = expires_at_ms;
+        break;
+      }
+      doomed.push_back({it->key().ToString(), std::string(idem_key), bytes});
+      bytes_after -= bytes;
+    }
+    KV_READ_OK(it->status(), family_name(Family::kIdemByExpiry));
+  }
+  for (const Doomed& d : doomed) {
+    batch.remove(Family::kIdemByExpiry, d.index_key);
+    batch.remove(Family::kIdem, d.idem_key);
+  }
+  KV_CHECK(st.idem_count >= doomed.size(), "evicting from a table that holds the records");
+  st.idem_count -= doomed.size();
+  st.idem_bytes = bytes_after;
+  st.next_expiry_ms = next_expiry_ms;
+  KV_CHECK((st.idem_count == 0) == (st.next_expiry_ms == 0), "next expiry tracks the table");
+  return doomed.size();
 }
 
-ApplyResult apply_one(const raft::Entry& entry, SmState& st, ApplyBatch& batch) {
-  evict_idempotency(entry.index, st, batch);
+// Advances the clock to the command's stamp and forgets the records it has reached. The scan
+// runs only when the clock reaches the earliest expiry, which sm_meta keeps.
+void advance_clock(uint64_t stamp_ms, SmState& st, ApplyBatch& batch, Evictions& evictions) {
+  st.clock_ms = std::max(st.clock_ms, stamp_ms);
+  if (st.next_expiry_ms == 0 || st.clock_ms < st.next_expiry_ms) return;
+  const uint64_t clock_ms = st.clock_ms;
+  evictions.ttl += evict_front(st, batch, [clock_ms](uint64_t expires_at_ms, uint64_t) {
+    return expires_at_ms <= clock_ms;
+  });
+}
+
+// Records `result` for the command's key, first dropping the soonest-expiring records until the
+// new one fits the command's byte bound.
+void record_idempotency(const Command& command, const ApplyResult& result, SmState& st,
+                        ApplyBatch& batch, Evictions& evictions) {
+  // Saturating: a stamp near the end of time must not wrap into an already-expired record.
+  const uint64_t ttl_ms = command.idempotency_ttl_ms;
+  const uint64_t expires_at_ms =
+      st.clock_ms > UINT64_MAX - ttl_ms ? UINT64_MAX : st.clock_ms + ttl_ms;
+  const IdempotencyRecord record{expires_at_ms, request_fingerprint(command), result};
+  Result<std::string> bytes = encode_idempotency_record(record);
+  KV_CHECK(bytes.is_ok(), "results of validated commands encode");
+  const uint64_t record_bytes = detail::idem_record_bytes(command.idempotency_key, *bytes);
+  const uint64_t bound = command.idempotency_table_bytes_max;
+  if (st.idem_count > 0 && st.idem_bytes + record_bytes > bound) {  // evict_front needs one
+    evictions.bytes += evict_front(st, batch, [record_bytes, bound](uint64_t, uint64_t bytes_now) {
+      return bytes_now > 0 && bytes_now + record_bytes > bound;
+    });
+  }
+  std::string accounted;
+  detail::ByteWriter(&accounted).put_u64(record_bytes);
+  batch.put(Family::kIdem, command.idempotency_key, *bytes);
+  batch.put(Family::kIdemByExpiry,
+            detail::idem_expiry_key(record.expires_at_ms, command.idempotency_key), accounted);
+  ++st.idem_count;
+  st.idem_bytes += record_bytes;
+  if (st.next_expiry_ms == 0 || record.expires_at_ms < st.next_expiry_ms) {
+    st.next_expiry_ms = record.expires_at_ms;
+  }
+}
+
+// The answer from the table for a keyed command, if its key is recorded.
+std::optional<ApplyResult> idempotent_answer(const Command& command, raft::Index index,
+                                             const SmState& st, ApplyBatch& batch) {
+  std::optional<std::string> stored = batch.get(Family::kIdem, command.idempotency_key);
+  if (!stored) return std::nullopt;
+  Result<IdempotencyRecord> record = decode_idempotency_record(*stored);
+  if (!record.is_ok()) KV_FATAL("corrupt record in the idem family", command.idempotency_key);
+  KV_CHECK(record->expires_at_ms > st.clock_ms, "expired records are evicted before lookups");
+  if (record->fingerprint != request_fingerprint(command)) {
+    return ApplyResult{index, ApplyStatus::kIdempotencyKeyReused, std::nullopt, false,
+                       record->result.index};
+  }
+  ApplyResult replay = std::move(record->result);
+  replay.original_index = replay.index;
+  replay.index = index;
+  replay.replayed = true;
+  return replay;
+}
+
+ApplyResult apply_one(const raft::Entry& entry, SmState& st, ApplyBatch& batch,
+                      Evictions& evictions) {
   if (entry.type == raft::EntryType::kNoop) {
     return ApplyResult{entry.index, ApplyStatus::kNoop, std::nullopt, false, entry.index};
   }
@@ -123,26 +231,15 @@ ApplyResult apply_one(const raft::Entry& entry, SmState& st, ApplyBatch& batch) 
   if (!command.is_ok()) {
     return ApplyResult{entry.index, ApplyStatus::kInvalidCommand, std::nullopt, false, entry.index};
   }
-  const std::string& idem_key = command->idempotency_key;
-  if (!idem_key.empty()) {
-    if (std::optional<std::string> stored = batch.get(Family::kIdem, idem_key)) {
-      Result<ApplyResult> original = decode_apply_result(*stored);
-      if (!original.is_ok()) KV_FATAL("corrupt record in the idem family", idem_key);
-      ApplyResult replay = std::move(original).value();
-      replay.original_index = replay.index;
-      replay.index = entry.index;
-      replay.replayed = true;
-      return replay;
+  advance_clock(command->stamp_unix_ms, st, batch, evictions);
+  const bool keyed = !command->idempotency_key.empty();
+  if (keyed) {
+    if (std::optional<ApplyResult> answer = idempotent_answer(*command, entry.index, st, batch)) {
+      return std::move(*answer);
     }
   }
   ApplyResult result = execute(*command, entry.index, st, batch);
-  if (!idem_key.empty()) {
-    Result<std::string> record = encode_apply_result(result);
-    KV_CHECK(record.is_ok(), "results of validated commands encode");
-    batch.put(Family::kIdem, idem_key, *record);
-    batch.put(Family::kIdemByIndex, detail::encode_be64(entry.index), idem_key);
-    ++st.idem_count;
-  }
+  if (keyed) record_idempotency(*command, result, st, batch, evictions);
   return result;
 }
 
@@ -172,56 +269,55 @@ class ScopedSnapshot {
 
 }  // namespace
 
-Result<std::unique_ptr<StateMachine>> StateMachine::open(Db& db,
-                                                         const StateMachineOptions& options) {
-  if (options.idempotency_window_entries == 0) {
-    return Status::invalid_argument("idempotency window must be at least 1 entry");
-  }
-  SmState state = detail::read_sm_state(db, rocksdb::ReadOptions());
-  if (state.idem_window_entries != 0 &&
-      state.idem_window_entries != options.idempotency_window_entries) {
+Result<std::unique_ptr<StateMachine>> StateMachine::open(Db& db) {
+  std::string bytes;
+  const bool found =
+      KV_READ_FOUND(db.rocks()->Get(rocksdb::ReadOptions(), db.family(Family::kStateMeta),
+                                    detail::kStateKey, &bytes),
+                    "sm_meta");
+  detail::SmState probe;
+  if (found && detail::decode_sm_state(bytes, &probe) == detail::SmStateDecode::kOldVersion) {
     return Status::invalid_argument(
-        "idempotency window differs from the one this state was built with (" +
-        std::to_string(state.idem_window_entries) + "); all replicas must use the same");
+        "the state machine in " + db.dir().string() +
+        " was written in an older format (before issue 13); remove the data directory");
   }
-  if (state.idem_window_entries == 0) {
-    // Fresh database: record the window so that a later open with another value is caught.
-    state.idem_window_entries = options.idempotency_window_entries;
-    rocksdb::WriteBatch batch;
-    (void)batch.Put(db.family(Family::kStateMeta), detail::kStateKey,
-                    detail::encode_sm_state(state));
-    if (Status s = db.write(&batch, /*sync=*/true); !s.is_ok()) return s;
-  }
-  std::unique_ptr<StateMachine> sm(new StateMachine(db, state.idem_window_entries));
+  const SmState state = detail::read_sm_state(db, rocksdb::ReadOptions());
+  std::unique_ptr<StateMachine> sm(new StateMachine(db));
   sm->publish(state);
   return sm;
 }
 
-StateMachine::StateMachine(Db& db, uint64_t idem_window_entries)
-    : db_(db), idem_window_entries_(idem_window_entries) {}
+StateMachine::StateMachine(Db& db) : db_(db) {}
 
 StateMachine::~StateMachine() = default;
 
 void StateMachine::publish(const SmState& state) {
   entry_count_.store(state.entry_count, std::memory_order_release);
   idem_count_.store(state.idem_count, std::memory_order_release);
+  idem_bytes_.store(state.idem_bytes, std::memory_order_release);
+  clock_ms_.store(state.clock_ms, std::memory_order_release);
   applied_index_.store(state.applied_index, std::memory_order_release);
 }
 
 Result<std::vector<ApplyResult>> StateMachine::apply_batch(std::span<const raft::Entry> entries) {
   std::vector<ApplyResult> results;
   if (entries.empty()) return results;
-  // Only this thread writes, so the published counters are the current state.
-  SmState st{applied_index(), count(), idempotency_key_count(), idem_window_entries_};
+  // Only this thread writes, so the stored meta is the current state (next_expiry_ms is not
+  // published, so read it back; one point read per batch).
+  SmState st = detail::read_sm_state(db_, rocksdb::ReadOptions());
+  KV_CHECK(st.applied_index == applied_index(), "the published state is the stored one");
   ApplyBatch batch(db_);
+  Evictions evictions;
   results.reserve(entries.size());
   for (const raft::Entry& entry : entries) {
     KV_CHECK(entry.index == st.applied_index + 1, "entries applied in log order, without gaps");
-    results.push_back(apply_one(entry, st, batch));
+    results.push_back(apply_one(entry, st, batch, evictions));
     st.applied_index = entry.index;
   }
   batch.put(Family::kStateMeta, detail::kStateKey, detail::encode_sm_state(st));
   if (Status s = db_.write(batch.write_batch(), /*sync=*/false); !s.is_ok()) return s;
+  idem_evicted_ttl_.fetch_add(evictions.ttl, std::memory_order_relaxed);
+  idem_evicted_bytes_.fetch_add(evictions.bytes, std::memory_order_relaxed);
   publish(st);
   return results;
 }
@@ -269,7 +365,15 @@ std::vector<KvEntry> StateMachine::list(std::string_view after_id, size_t limit)
   return out;
 }
 
-std::vector<KvEntry> StateMachine::find_by_key(std::string_view key, size_t limit) const {
+IdempotencyStats StateMachine::idempotency_stats() const {
+  return IdempotencyStats{
+      idem_count_.load(std::memory_order_acquire), idem_bytes_.load(std::memory_order_acquire),
+      clock_ms_.load(std::memory_order_acquire), idem_evicted_ttl_.load(std::memory_order_relaxed),
+      idem_evicted_bytes_.load(std::memory_order_relaxed)};
+}
+
+std::vector<KvEntry> StateMachine::find_by_key(std::string_view key, size_t limit,
+                                               std::string_view after_id) const {
   limit = std::min(limit, kReadLimitMax);
   std::vector<KvEntry> out;
   if (limit == 0 || key.size() > kKeyBytesMax) return out;
@@ -279,7 +383,11 @@ std::vector<KvEntry> StateMachine::find_by_key(std::string_view key, size_t limi
   const rocksdb::ReadOptions ro = snapshot.read_options();
   const std::string prefix = detail::by_key_prefix(key);
   std::unique_ptr<rocksdb::Iterator> it(db_.rocks()->NewIterator(ro, db_.family(Family::kByKey)));
-  for (it->Seek(prefix); it->Valid() && out.size() < limit; it->Next()) {
+  // Ids in the index sort bytewise after the prefix: seek straight past after_id.
+  const std::string start = after_id.empty() ? prefix : detail::by_key_key(key, after_id);
+  it->Seek(start);
+  if (!after_id.empty() && it->Valid() && it->key().ToStringView() == start) it->Next();
+  for (; it->Valid() && out.size() < limit; it->Next()) {
     const std::string_view index_key = it->key().ToStringView();
     if (!index_key.starts_with(prefix)) break;
     KV_CHECK(index_key.size() == prefix.size() + kIdBytes, "by_key keys end in one id");
@@ -320,7 +428,7 @@ Status StateMachine::stage_restore(const std::filesystem::path& path,
                                    SmState* restored_state) const {
   // Clear first: within one batch, later writes win over the range deletions.
   const std::string end = detail::keyspace_end();
-  for (Family f : {Family::kEntries, Family::kByKey, Family::kIdem, Family::kIdemByIndex,
+  for (Family f : {Family::kEntries, Family::kByKey, Family::kIdem, Family::kIdemByExpiry,
                    Family::kStateMeta}) {
     (void)batch->DeleteRange(db_.family(f), "", end);
   }
@@ -332,9 +440,6 @@ Status StateMachine::stage_restore(const std::filesystem::path& path,
   }
   if (loaded->state.applied_index != meta.index) {
     return Status::corruption("snapshot body is at another index than its meta");
-  }
-  if (loaded->state.idem_window_entries != idem_window_entries_) {
-    return Status::invalid_argument("snapshot made with another idempotency window");
   }
   *restored_state = loaded->state;
   return Status();

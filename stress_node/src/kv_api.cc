@@ -283,34 +283,13 @@ void KvApi::remove(Request request, Respond respond) {
   propose(std::move(command), std::move(request), std::move(respond));
 }
 
-namespace {
-
-// An Idempotency-Key names one request. A replayed result that could not have come from this
-// request means the key was reused for a different one: answering with the original result
-// would lie (a DELETE answered "201 Created"), so the API refuses it with 422, as the IETF
-// Idempotency-Key draft does.
-bool replay_matches(const kv::Command& command, const kv::ApplyResult& result) {
-  const auto& e = result.entry;
-  if (const auto* c = std::get_if<kv::CreateCommand>(&command.op)) {
-    return result.status == kv::ApplyStatus::kCreated && e && e->key == c->key &&
-           e->value == c->value;
-  }
-  if (const auto* u = std::get_if<kv::UpdateCommand>(&command.op)) {
-    if (result.status == kv::ApplyStatus::kNotFound) return true;
-    return result.status == kv::ApplyStatus::kUpdated && e && e->id == u->id &&
-           e->value == u->value && (!u->new_key || e->key == *u->new_key);
-  }
-  const auto& d = std::get<kv::DeleteCommand>(command.op);
-  if (result.status == kv::ApplyStatus::kNotFound) return true;
-  return result.status == kv::ApplyStatus::kDeleted && e && e->id == d.id;
-}
-
-}  // namespace
-
 void KvApi::propose(kv::Command command, Request request, Respond respond) {
-  // Kept only for keyed requests, to check a replayed answer against this request.
-  std::shared_ptr<const kv::Command> keyed =
-      command.idempotency_key.empty() ? nullptr : std::make_shared<const kv::Command>(command);
+  // The stamp and the idempotency policy are decided here, by the node that proposes, and
+  // travel in the entry (design.md §3). A follower's command is never appended: it forwards the
+  // request and the leader builds its own, so the stamps in the log are leaders' clocks.
+  command.stamp_unix_ms = static_cast<uint64_t>(now_unix_us() / 1000);
+  command.idempotency_ttl_ms = static_cast<uint64_t>(options_.idempotency_ttl.count());
+  command.idempotency_table_bytes_max = options_.idempotency_table_bytes_max;
   const auto started = std::chrono::steady_clock::now();
   auto& latency = metrics_.histogram(
       "raft_append_latency_seconds",
@@ -318,20 +297,14 @@ void KvApi::propose(kv::Command command, Request request, Respond respond) {
   // Shared: the completion is copied on its way through the raft thread, the body may be 1 MiB.
   auto shared = std::make_shared<Request>(std::move(request));
   node_.propose(
-      std::move(command), [this, &latency, started, shared, keyed, respond](WriteOutcome outcome) {
+      std::move(command), [this, &latency, started, shared, respond](WriteOutcome outcome) {
         // Raft thread: only hand the work over.
-        asio::post(
-            io_, [this, &latency, started, outcome = std::move(outcome), shared, keyed, respond] {
-              if (outcome.outcome == Outcome::kOk) {
-                latency.observe(std::chrono::steady_clock::now() - started);
-                if (keyed && outcome.result.replayed && !replay_matches(*keyed, outcome.result)) {
-                  return respond(Response::error(
-                      422, "idempotency_key_reused",
-                      "this Idempotency-Key was already used for a different request"));
-                }
-              }
-              on_write_done(outcome, std::move(*shared), respond);
-            });
+        asio::post(io_, [this, &latency, started, outcome = std::move(outcome), shared, respond] {
+          if (outcome.outcome == Outcome::kOk) {
+            latency.observe(std::chrono::steady_clock::now() - started);
+          }
+          on_write_done(outcome, std::move(*shared), respond);
+        });
       });
 }
 
@@ -354,10 +327,20 @@ Response write_result(const kv::ApplyResult& result, const std::string& id) {
     case kv::ApplyStatus::kAlreadyExists:
       response = Response::error(409, "already_exists", "an entry with this id already exists");
       break;
+    case kv::ApplyStatus::kIdempotencyKeyReused:
+      // Answering with the recorded result would lie (a DELETE answered "201 Created"), so the
+      // key's reuse is refused, as the IETF Idempotency-Key draft does. The state machine
+      // compared the request fingerprints; nothing was applied.
+      response = Response::error(
+          422, "idempotency_key_reused",
+          "this Idempotency-Key was already used for a different request (log index " +
+              std::to_string(result.original_index) + "); use a new key for a new request");
+      break;
     default:
       response = Response::error(
           500, "internal", std::string("unexpected apply status ") + kv::to_string(result.status));
   }
+  if (result.status == kv::ApplyStatus::kIdempotencyKeyReused) return response;
   response.headers.emplace_back(
       "X-Raft-Index", std::to_string(result.replayed ? result.original_index : result.index));
   if (result.replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
@@ -501,11 +484,7 @@ void KvApi::list(Request request, Respond respond) {
     const kv::StateMachine& state = node_.state();
     std::vector<kv::KvEntry> entries;
     if (query.key) {
-      // The index yields ascending ids; paging within one key filters by `after`.
-      for (auto& entry : state.find_by_key(*query.key, kv::kReadLimitMax)) {
-        if (entry.id > query.after && entries.size() < query.limit)
-          entries.push_back(std::move(entry));
-      }
+      entries = state.find_by_key(*query.key, query.limit, query.after);
     } else {
       entries = state.list(query.after, query.limit);
     }

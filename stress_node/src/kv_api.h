@@ -9,11 +9,14 @@
 //   PUT    /api/kv/:id   {"value": s, "key"?: s}          200 + entry, 404
 //   DELETE /api/kv/:id                                    204, 404
 //
-// Writes carry `Idempotency-Key` into the command (a retry answers the original result, with
-// header Idempotent-Replayed: true). A write that reaches a follower is forwarded once to the
-// leader's address with header X-Forwarded-By: <our id>, and the leader's answer is relayed; a
-// forwarded write that lands on a non-leader again answers 503 (no forwarding loops).
-// Successful writes carry X-Raft-Index: the log index of the entry that decided them.
+// Writes carry `Idempotency-Key` into the command, with this node's clock stamp and the
+// idempotency TTL and table bound (kv/state_machine.h): a retry of the same request within the
+// TTL answers the original result (same status and body, header Idempotent-Replayed: true);
+// the same key on a different request (operation, id or body) answers 422
+// idempotency_key_reused, decided by the state machine. A write that reaches a follower is
+// forwarded once to the leader's address with header X-Forwarded-By: <our id>, and the leader's
+// answer is relayed; a forwarded write that lands on a non-leader again answers 503 (no forwarding
+// loops). Successful writes carry X-Raft-Index: the log index of the entry that decided them.
 //
 // Outcomes: no leader / busy / lost / leader unreachable -> 503 with Retry-After: 1 and
 // "leader" (address) when known; commit not confirmed in time -> 504
@@ -52,6 +55,10 @@ struct KvApiOptions {
   raft::NodeId self_id = 0;
   std::map<raft::NodeId, common::Endpoint> members;  // every member's client address
   std::chrono::milliseconds forward_timeout{6000};   // > the leader's commit timeout
+  // Idempotency policy stamped into the commands this node proposes (--idempotency-ttl,
+  // --idempotency-table-bytes).
+  std::chrono::milliseconds idempotency_ttl{kv::kIdempotencyTtlMsDefault};
+  uint64_t idempotency_table_bytes_max = kv::kIdempotencyTableBytesMaxDefault;
 };
 
 class KvApi {

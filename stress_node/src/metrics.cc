@@ -249,4 +249,23 @@ void update_node_metrics(Registry& registry, const NodeStatus& status) {
         static_cast<double>(log.last_persist_latency_us) / 1e6);
 }
 
+void update_idempotency_metrics(Registry& registry, const kv::IdempotencyStats& stats) {
+  registry.gauge("kv_idempotency_keys", "Idempotency keys recorded (live, not yet expired).")
+      .set(static_cast<double>(stats.keys));
+  registry
+      .gauge("kv_idempotency_bytes",
+             "Bytes the idempotency table counts against --idempotency-table-bytes.")
+      .set(static_cast<double>(stats.bytes));
+  registry
+      .gauge("kv_idempotency_clock_ms",
+             "The state machine's clock: the largest leader stamp applied (Unix ms).")
+      .set(static_cast<double>(stats.clock_ms));
+  constexpr std::string_view kEvictions = "kv_idempotency_evictions_total";
+  constexpr std::string_view kHelp =
+      "Idempotency records forgotten by this node's applies: ttl (the stamped clock reached "
+      "their expiry) or bytes (the table bound).";
+  registry.counter(kEvictions, kHelp, {{"reason", "ttl"}}).set_total(stats.evicted_ttl_total);
+  registry.counter(kEvictions, kHelp, {{"reason", "bytes"}}).set_total(stats.evicted_bytes_total);
+}
+
 }  // namespace node

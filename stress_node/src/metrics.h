@@ -23,6 +23,10 @@
 
 #include "common/histogram.h"
 
+namespace kv {
+struct IdempotencyStats;
+}  // namespace kv
+
 namespace node {
 
 struct NodeStatus;
@@ -126,5 +130,9 @@ void record_http_request(Registry& registry, const std::string& route, unsigned 
 
 // Sets the raft_* gauges, counters and summaries from a NodeStatus (called before rendering).
 void update_node_metrics(Registry& registry, const NodeStatus& status);
+
+// The idempotency table (issue 13): kv_idempotency_keys, kv_idempotency_bytes,
+// kv_idempotency_clock_ms and kv_idempotency_evictions_total{reason="ttl"|"bytes"}.
+void update_idempotency_metrics(Registry& registry, const kv::IdempotencyStats& stats);
 
 }  // namespace node

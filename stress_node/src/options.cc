@@ -5,6 +5,9 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "common/duration.h"
+#include "kv/codec.h"
+
 namespace node {
 
 namespace {
@@ -44,7 +47,37 @@ struct RawFlags {
   int commit_timeout_ms = 5000;
   int watchdog_ms = 0;
   bool debug_endpoints = false;
+  std::string idempotency_ttl = "10m";
+  uint64_t idempotency_table_bytes = kv::kIdempotencyTableBytesMaxDefault;
 };
+
+// Idempotency flags (issue 13), in one block.
+void define_idempotency_flags(CLI::App& app, RawFlags& f) {
+  app.add_option("--idempotency-ttl", f.idempotency_ttl,
+                 "How long a retried write with the same Idempotency-Key is answered with the "
+                 "first answer instead of being applied again: 500ms, 2s, 10m, or seconds; "
+                 "[1ms, 7 days]. Counted by the leaders' clocks stamped into the log")
+      ->capture_default_str();
+  app.add_option("--idempotency-table-bytes", f.idempotency_table_bytes,
+                 "Bound on the idempotency table's size; past it the records closest to expiry "
+                 "are forgotten first (a retry of those is applied again). Suffixes KiB, MiB, "
+                 "GiB accepted; at least 4MiB")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(kv::kIdempotencyTableBytesMin, uint64_t{1} << 40))
+      ->default_str("256MiB");
+}
+
+std::optional<std::string> apply_idempotency_flags(const RawFlags& f, Options& options) {
+  const auto ttl = common::parse_duration(f.idempotency_ttl,
+                                          std::chrono::milliseconds(kv::kIdempotencyTtlMsMax));
+  if (!ttl || ttl->count() < 1) {
+    return "--idempotency-ttl: '" + f.idempotency_ttl +
+           "' is not a duration in [1ms, 7 days] (500ms, 2s, 10m or seconds)";
+  }
+  options.idempotency_ttl = *ttl;
+  options.idempotency_table_bytes = f.idempotency_table_bytes;
+  return std::nullopt;
+}
 
 void define_flags(CLI::App& app, RawFlags& f) {
   app.add_option("--node-id", f.node_id,
@@ -98,6 +131,7 @@ void define_flags(CLI::App& app, RawFlags& f) {
   app.add_flag("--debug-endpoints", f.debug_endpoints,
                "Serve the test-only failpoint POST /_debug/hang?loop=io|raft&ms=N, which blocks "
                "that loop for N ms (for watchdog tests); without the flag the route is 404");
+  define_idempotency_flags(app, f);
   app.set_version_flag("--version", kStressNodeVersion);
   app.footer(
       "Environment: STRESS_TEST_DATA (data root, default 'data'), SPDLOG_LEVEL (log level).\n"
@@ -161,6 +195,7 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   }
   options.watchdog_limit = std::chrono::milliseconds(f.watchdog_ms);
   options.debug_endpoints = f.debug_endpoints;
+  if (auto bad = apply_idempotency_flags(f, options)) return usage_error(*bad);
   ParseOutcome outcome;
   outcome.options = std::move(options);
   return outcome;

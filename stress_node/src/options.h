@@ -42,6 +42,12 @@ struct Options {
   std::chrono::milliseconds watchdog_limit{0};
   bool debug_endpoints = false;  // the /_debug/ failpoints (debug_api.h); tests only
 
+  // Idempotency (issue 13; kv/state_machine.h): how long a retry with the same Idempotency-Key
+  // is answered from the table, and the table's byte bound. Stamped into the commands this
+  // node proposes as leader.
+  std::chrono::milliseconds idempotency_ttl{600'000};
+  uint64_t idempotency_table_bytes = uint64_t{256} << 20;
+
   // The other members.
   [[nodiscard]] std::map<raft::NodeId, common::Endpoint> peers() const;
   [[nodiscard]] std::vector<raft::NodeId> voters() const;

@@ -172,6 +172,7 @@ void RaftApi::metrics(Request, Respond respond) {
     metrics_.counter(kPeerFramesRejectedName, kPeerFramesRejectedHelp, {{"reason", reason}})
         .set_total(count);
   }
+  update_idempotency_metrics(metrics_, node_.state().idempotency_stats());
   if (transport_ != nullptr) {
     for (const auto& [peer, stats] : transport_->stats()) {
       const Labels labels = {{"peer", std::to_string(peer)}};

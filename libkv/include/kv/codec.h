@@ -23,7 +23,10 @@
 
 namespace kv {
 
-inline constexpr uint8_t kCodecVersion = 1;
+// Version 2 (issue 13): commands carry the proposer's clock stamp and idempotency policy, and
+// the idempotency record carries its expiry and the request's fingerprint. Version 1 data is
+// refused (a clear error on open), never misread.
+inline constexpr uint8_t kCodecVersion = 2;
 
 // Bounds, checked by encoders and decoders alike. The HTTP layer bounds request bodies at 1 MiB
 // (design.md §4), so a value never needs more.
@@ -31,6 +34,14 @@ inline constexpr size_t kIdBytes = 36;  // canonical UUID text
 inline constexpr size_t kKeyBytesMax = 4096;
 inline constexpr size_t kValueBytesMax = 1 << 20;
 inline constexpr size_t kIdempotencyKeyBytesMax = 256;
+
+// Idempotency policy defaults (design.md §3): a retry within the TTL is answered from the table.
+// Ten minutes is well past any client's retry horizon (bombarder gives up after seconds).
+inline constexpr uint64_t kIdempotencyTtlMsDefault = 10 * 60 * 1000;
+inline constexpr uint64_t kIdempotencyTtlMsMax = uint64_t{7} * 24 * 3600 * 1000;  // a week
+inline constexpr uint64_t kIdempotencyTableBytesMaxDefault = uint64_t{256} << 20;
+// Above the largest record (a 1 MiB value and its key), so the record just made always fits.
+inline constexpr uint64_t kIdempotencyTableBytesMin = uint64_t{4} << 20;
 
 // One stored record; the reference README's KVEntry.
 struct KvEntry {
@@ -68,9 +79,22 @@ struct DeleteCommand {
 // The payload of a raft::Entry of type kNormal.
 struct Command {
   std::variant<CreateCommand, UpdateCommand, DeleteCommand> op;
-  // Empty: none. Otherwise a command with a key already applied (within the idempotency window)
-  // changes nothing and answers with the stored original result (design.md §3).
+  // Empty: none. Otherwise a command whose key is in the idempotency table (recorded by an
+  // earlier command and not yet expired or evicted) changes nothing: it answers with the stored
+  // original result when its request_fingerprint() matches the recorded one, else with
+  // kIdempotencyKeyReused (design.md §3).
   std::string idempotency_key;
+  // Decided by the node that proposes the command (the leader), so that applying it stays a
+  // pure function of the state and the entry on every replica:
+  // - its wall clock, UTC milliseconds since the Unix epoch. The state machine's clock is the
+  //   largest stamp applied so far; idempotency records expire by that clock. 0: no stamp (the
+  //   clock does not move).
+  uint64_t stamp_unix_ms = 0;
+  // - keyed commands only (not encoded without a key): how long the record lives, [1, a week],
+  //   and the table's byte bound to enforce when recording it (oldest-expiring records go
+  //   first), at least kIdempotencyTableBytesMin.
+  uint64_t idempotency_ttl_ms = kIdempotencyTtlMsDefault;
+  uint64_t idempotency_table_bytes_max = kIdempotencyTableBytesMaxDefault;
   friend bool operator==(const Command&, const Command&) = default;
 };
 
@@ -82,6 +106,9 @@ enum class ApplyStatus : uint8_t {
   kAlreadyExists = 5,   // create with an id that exists (ids are UUIDs: a client or node bug)
   kInvalidCommand = 6,  // the payload failed to decode; nothing changed
   kNoop = 7,            // a kNoop raft entry (a new leader's first entry)
+  // The idempotency key is recorded for a different request (another operation, id or body);
+  // nothing changed. Never stored in the table. HTTP answers 422.
+  kIdempotencyKeyReused = 8,
 };
 const char* to_string(ApplyStatus status);
 
@@ -91,8 +118,9 @@ struct ApplyResult {
   // kCreated/kUpdated: the entry as stored afterwards; kDeleted: the entry removed;
   // kAlreadyExists: the existing entry; otherwise empty.
   std::optional<KvEntry> entry;
-  // True when an earlier command with the same idempotency key decided this result (at
-  // original_index); the state did not change.
+  // True when an earlier command with the same idempotency key and request decided this result
+  // (at original_index); the state did not change. For kIdempotencyKeyReused, original_index is
+  // the index of the command that recorded the key.
   bool replayed = false;
   raft::Index original_index = 0;
 
@@ -108,8 +136,29 @@ struct ApplyResult {
 [[nodiscard]] Result<std::string> encode_command(const Command& command);
 [[nodiscard]] Result<Command> decode_command(std::string_view bytes);
 
-// The idempotency table's record: the result as first decided (index, status, entry).
+// The result as first decided (index, status, entry).
 [[nodiscard]] Result<std::string> encode_apply_result(const ApplyResult& result);
 [[nodiscard]] Result<ApplyResult> decode_apply_result(std::string_view bytes);
+
+// What identifies a client request behind an idempotency key: XXH3-128 over the operation and
+// the fields the client chose: create (key, value), update (id, value, new key), delete (id).
+// Not what the receiving node chose (a create's id and created_at, source_node, the stamp): a
+// retry through another node gets new ones and is still the same request.
+struct RequestFingerprint {
+  uint64_t low = 0;
+  uint64_t high = 0;
+  friend bool operator==(const RequestFingerprint&, const RequestFingerprint&) = default;
+};
+[[nodiscard]] RequestFingerprint request_fingerprint(const Command& command);
+
+// The idempotency table's record for one key.
+struct IdempotencyRecord {
+  uint64_t expires_at_ms = 0;  // forgotten once the state machine's clock reaches it
+  RequestFingerprint fingerprint;
+  ApplyResult result;  // as first decided
+  friend bool operator==(const IdempotencyRecord&, const IdempotencyRecord&) = default;
+};
+[[nodiscard]] Result<std::string> encode_idempotency_record(const IdempotencyRecord& record);
+[[nodiscard]] Result<IdempotencyRecord> decode_idempotency_record(std::string_view bytes);
 
 }  // namespace kv

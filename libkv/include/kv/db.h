@@ -4,9 +4,9 @@
 // Column families (key -> value):
 //   entries        id (36 bytes)                      -> encode_entry(KvEntry)
 //   by_key         u32be len(key) ++ key ++ id         -> ""   (secondary index on key)
-//   idem           idempotency key                     -> encode_apply_result (first result)
-//   idem_by_index  u64be raft index                    -> idempotency key recorded at it
-//   sm_meta        "state"                             -> applied index, counts, idem window
+//   idem           idempotency key                     -> encode_idempotency_record
+//   idem_by_expiry u64be expires_at_ms ++ idem key     -> u64le bytes the record counts
+//   sm_meta        "state"                             -> applied index, counts, clock
 //   log            u64be raft index                    -> encoded raft::Entry
 //   raft_meta      "hard_state" / "log_bounds" / "snapshot" -> encoded values
 // The length prefix in by_key makes "all ids of key K" an exact prefix scan whatever bytes K
@@ -37,7 +37,7 @@ enum class Family : uint8_t {
   kEntries = 0,
   kByKey,
   kIdem,
-  kIdemByIndex,
+  kIdemByExpiry,
   kStateMeta,
   kLog,
   kRaftMeta,
@@ -61,7 +61,9 @@ struct DbOptions {
 
 class Db {
  public:
-  // Opens (creating if missing) the RocksDB directory `dir` with all column families.
+  // Opens (creating if missing) the RocksDB directory `dir` with all column families. A
+  // directory written by a release before issue 13 (an idem_by_index family) is refused with
+  // kInvalidArgument naming the way out: its idempotency data cannot be converted.
   [[nodiscard]] static Result<std::unique_ptr<Db>> open(const std::filesystem::path& dir,
                                                         const DbOptions& options);
   ~Db();

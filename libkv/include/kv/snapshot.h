@@ -4,13 +4,16 @@
 // Body format, version kSnapshotFormatVersion (integers little-endian):
 //   u8  format version
 //   u64 applied_index          the Raft index the body reflects
-//   u64 idem_window_entries    must equal the receiver's (it defines replicated behaviour)
+//   u64 clock_ms               the state machine's clock (largest stamp applied)
 //   u64 entry_count
 //   u64 idem_count
 //   entry_count x { u32 n, n bytes of encode_entry(KvEntry) }        strictly ascending id
 //   idem_count  x { u32 n, n bytes of idempotency key,
-//                   u32 m, m bytes of encode_apply_result(...) }     strictly ascending key
-// and nothing after. The secondary index (by_key, idem_by_index) is rebuilt on load. The
+//                   u32 m, m bytes of encode_idempotency_record(...) } strictly ascending key,
+//                                                                   each expiring after clock_ms
+// and nothing after. The secondary indexes (by_key, idem_by_expiry) and the table's byte total
+// are rebuilt on load. Version 1 (an entry-count idempotency window, before issue 13) is
+// refused: all members must run the same release. The
 // checksum in raft::SnapshotMeta::checksum is XXH64 (seed 0) of the whole body; size_bytes is
 // its length.
 //
@@ -34,7 +37,7 @@ namespace kv {
 
 class Db;
 
-inline constexpr uint8_t kSnapshotFormatVersion = 1;
+inline constexpr uint8_t kSnapshotFormatVersion = 2;
 
 [[nodiscard]] std::filesystem::path snapshot_file_path(const std::filesystem::path& snapshot_dir,
                                                        raft::Index index);

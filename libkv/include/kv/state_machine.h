@@ -43,13 +43,29 @@ namespace detail {
 struct SmState;
 }  // namespace detail
 
-struct StateMachineOptions {
-  // A command at index j carrying an idempotency key is deduplicated against keys recorded at
-  // indexes in (j - window, j); the record made at index i is dropped when index i + window is
-  // applied. This is part of what "apply" means, so every replica must use the same value: it is
-  // stored on first open, and opening with (or installing a snapshot made with) a different
-  // value fails. At 20k writes/s the default remembers keys for about 5 s of writes.
-  uint64_t idempotency_window_entries = 100'000;
+// The idempotency table (design.md §3, issue 13). The state machine keeps a clock: the largest
+// Command::stamp_unix_ms applied so far (the proposing leader's wall clock, carried in the log,
+// so every replica has the same clock at the same index whatever its own time; it never goes
+// back). Every stamped command, keyed or not, first advances the clock to its stamp and forgets
+// every record whose expiry the clock has reached (a record made at clock c with TTL t lives
+// while the clock is < c + t). Then a command with an idempotency key K:
+//   - if K is recorded with the same request_fingerprint(): changes nothing and answers the
+//     recorded result (replayed); with another fingerprint: changes nothing and answers
+//     kIdempotencyKeyReused;
+//   - else executes, then records K with expiry clock + its TTL. If the table would then exceed
+//     the command's byte bound, the records that expire first (ties by key) are dropped until it
+//     fits; the new record always stays.
+// TTL and byte bound travel in each keyed command, chosen by its proposer, so replicas never
+// need to agree on a setting: the same log gives the same table.
+
+// Idempotency table gauges and eviction counters (the counters count evictions applied by this
+// process since it opened the store, for metrics; they are not replicated state).
+struct IdempotencyStats {
+  uint64_t keys = 0;
+  uint64_t bytes = 0;  // sum of the accounted record sizes, the quantity the byte bound bounds
+  uint64_t clock_ms = 0;
+  uint64_t evicted_ttl_total = 0;
+  uint64_t evicted_bytes_total = 0;
 };
 
 // Reads return at most this many entries per call (paging via list(after_id, ...)).
@@ -66,8 +82,8 @@ struct StateHash {
 
 class StateMachine {
  public:
-  [[nodiscard]] static Result<std::unique_ptr<StateMachine>> open(
-      Db& db, const StateMachineOptions& options);
+  // Fails with kInvalidArgument on a state written in an older format (kv/db.h).
+  [[nodiscard]] static Result<std::unique_ptr<StateMachine>> open(Db& db);
   ~StateMachine();
   StateMachine(const StateMachine&) = delete;
   StateMachine& operator=(const StateMachine&) = delete;
@@ -90,8 +106,11 @@ class StateMachine {
   // Entries with id > after_id ("" = from the start) in ascending id order, at most
   // min(limit, kReadLimitMax).
   [[nodiscard]] std::vector<KvEntry> list(std::string_view after_id, size_t limit) const;
-  // Entries whose key is exactly `key`, in ascending id order, at most min(limit, kReadLimitMax).
-  [[nodiscard]] std::vector<KvEntry> find_by_key(std::string_view key, size_t limit) const;
+  // Entries whose key is exactly `key` and whose id is > after_id ("" = from the first), in
+  // ascending id order, at most min(limit, kReadLimitMax). Seeks to the page: paging through
+  // any number of entries under one key costs O(page) per call.
+  [[nodiscard]] std::vector<KvEntry> find_by_key(std::string_view key, size_t limit,
+                                                 std::string_view after_id = {}) const;
   [[nodiscard]] uint64_t count() const { return entry_count_.load(std::memory_order_acquire); }
   [[nodiscard]] raft::Index applied_index() const {
     return applied_index_.load(std::memory_order_acquire);
@@ -99,19 +118,19 @@ class StateMachine {
   [[nodiscard]] uint64_t idempotency_key_count() const {
     return idem_count_.load(std::memory_order_acquire);
   }
-  [[nodiscard]] uint64_t idempotency_window_entries() const { return idem_window_entries_; }
+  [[nodiscard]] IdempotencyStats idempotency_stats() const;
   // Reads every entry: O(count). Callers that serve it often should cache it per applied index.
   [[nodiscard]] StateHash state_hash() const;
 
  private:
   friend class LogStorage;  // installs received snapshots (kv/log_storage.h)
 
-  StateMachine(Db& db, uint64_t idem_window_entries);
+  explicit StateMachine(Db& db);
   void publish(const detail::SmState& state);
 
   // Snapshot install, in two steps around LogStorage's WriteBatch: add to `batch` the deletion
   // of all state-machine data and the load of the body at `path`, checking it against `meta`
-  // (size, checksum, index) and our idempotency window; then, once the batch is durable,
+  // (size, checksum, index); then, once the batch is durable,
   // restored() refreshes the in-memory counters.
   [[nodiscard]] Status stage_restore(const std::filesystem::path& path,
                                      const raft::SnapshotMeta& meta, rocksdb::WriteBatch* batch,
@@ -119,11 +138,14 @@ class StateMachine {
   void restored(const detail::SmState& state);
 
   Db& db_;
-  const uint64_t idem_window_entries_;
   // Published after each durable write; readers see whole batches.
   std::atomic<raft::Index> applied_index_{0};
   std::atomic<uint64_t> entry_count_{0};
   std::atomic<uint64_t> idem_count_{0};
+  std::atomic<uint64_t> idem_bytes_{0};
+  std::atomic<uint64_t> clock_ms_{0};
+  std::atomic<uint64_t> idem_evicted_ttl_{0};
+  std::atomic<uint64_t> idem_evicted_bytes_{0};
 };
 
 }  // namespace kv

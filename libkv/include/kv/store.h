@@ -26,7 +26,6 @@ namespace kv {
 struct StoreOptions {
   DbOptions db;
   LogStorageOptions log;
-  StateMachineOptions state_machine;
 };
 
 class Store {

@@ -23,6 +23,9 @@ std::vector<Command> sample_commands() {
       test::update_command(make_id(4), "x", std::string("moved"), "idem"),
       test::delete_command(make_id(5)),
       test::delete_command(make_id(6), std::string(kIdempotencyKeyBytesMax, 'i')),
+      test::stamped(test::create_command(make_id(7), "k", "v", "stamped"), 1'800'000'000'123, 1,
+                    kIdempotencyTableBytesMin),
+      test::stamped(test::delete_command(make_id(8)), 1'800'000'000'124),
   };
 }
 
@@ -55,6 +58,62 @@ TEST(KvCodec, ApplyResultRoundTripsWithAndWithoutEntry) {
     ASSERT_TRUE(back.is_ok());
     EXPECT_EQ(*back, r);
   }
+}
+
+TEST(KvCodec, IdempotencyRecordRoundTripsExactly) {
+  const IdempotencyRecord record{1'800'000'600'000,
+                                 request_fingerprint(test::delete_command(make_id(3))),
+                                 ApplyResult{11, ApplyStatus::kDeleted, sample_entry(), false, 11}};
+  Result<std::string> bytes = encode_idempotency_record(record);
+  ASSERT_TRUE(bytes.is_ok());
+  Result<IdempotencyRecord> back = decode_idempotency_record(*bytes);
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_EQ(*back, record);
+  for (size_t n = 0; n < bytes->size(); ++n) {
+    EXPECT_FALSE(decode_idempotency_record(std::string_view(*bytes).substr(0, n)).is_ok()) << n;
+  }
+}
+
+// The fingerprint names what the client asked for: the node's choices (a create's id and
+// timestamps, the stamp, the key) do not change it; any operation, id or body field does.
+TEST(KvCodec, RequestFingerprintCoversOperationIdAndBodyOnly) {
+  using test::create_command;
+  using test::delete_command;
+  using test::update_command;
+  Command create = create_command(make_id(1), "k", "v", "key-a");
+  Command retried = test::stamped(create_command(make_id(2), "k", "v", "key-b"), 99);
+  std::get<CreateCommand>(retried.op).created_at_us += 5;
+  std::get<CreateCommand>(retried.op).source_node = 3;
+  EXPECT_EQ(request_fingerprint(create), request_fingerprint(retried));
+
+  const std::vector<Command> distinct = {
+      create,
+      create_command(make_id(1), "k", "w"),
+      create_command(make_id(1), "kv", ""),  // field boundaries are hashed too
+      update_command(make_id(1), "v"),
+      update_command(make_id(2), "v"),
+      update_command(make_id(1), "v", std::string("k")),
+      update_command(make_id(1), "v", std::string("")),
+      delete_command(make_id(1)),
+      delete_command(make_id(2)),
+  };
+  for (size_t i = 0; i < distinct.size(); ++i) {
+    for (size_t j = i + 1; j < distinct.size(); ++j) {
+      EXPECT_NE(request_fingerprint(distinct[i]), request_fingerprint(distinct[j])) << i << j;
+    }
+  }
+}
+
+TEST(KvCodec, KeyedCommandsNeedAnIdempotencyPolicyInBounds) {
+  EXPECT_FALSE(encode_command(test::stamped(test::delete_command(make_id(1), "k"), 1, 0)).is_ok());
+  EXPECT_FALSE(encode_command(test::stamped(test::delete_command(make_id(1), "k"), 1,
+                                            kIdempotencyTtlMsMax + 1))
+                   .is_ok());
+  EXPECT_FALSE(encode_command(test::stamped(test::delete_command(make_id(1), "k"), 1, 1,
+                                            kIdempotencyTableBytesMin - 1))
+                   .is_ok());
+  // Without a key the policy is not encoded, so it needs no bounds.
+  EXPECT_TRUE(encode_command(test::stamped(test::delete_command(make_id(1)), 1, 0, 0)).is_ok());
 }
 
 TEST(KvCodec, EncodersRejectOutOfBoundFields) {

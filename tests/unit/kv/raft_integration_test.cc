@@ -122,8 +122,9 @@ TEST(RaftOverKv, SingleNodeProposesCommitsAppliesAndRestartsIntact) {
   node.run();
   ASSERT_EQ(node.core->role(), raft::Role::kLeader);
   EXPECT_GT(node.core->commit_index(), commit_before);  // the new term's no-op committed
-  // A retry of an old request after the restart is still answered from the idempotency table.
-  ASSERT_EQ(node.core->propose(payload(create_command(make_id(99), "k", "v", "req-50"))).status,
+  // A retry of an old request (the same key and body, a new id as another node would choose)
+  // after the restart is still answered from the idempotency table.
+  ASSERT_EQ(node.core->propose(payload(create_command(make_id(99), "k0", "v", "req-50"))).status,
             raft::Status::kOk);
   node.run();
   EXPECT_TRUE(node.io->applied.back().replayed);

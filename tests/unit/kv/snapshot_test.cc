@@ -130,6 +130,32 @@ TEST_F(SnapshotTest, ChunkedTransferInstallsAnIdenticalStateThatKeepsApplying) {
   EXPECT_EQ(b_->log().snapshot_chunk(300, 0, 1 << 30), a_->log().snapshot_chunk(300, 0, 1 << 30));
 }
 
+// The idempotency table travels with its expiries and the clock: after the install both members
+// hold the same table and forget every key at the same stamped entry (all recorded at clock 0
+// with the default TTL, so exactly at stamp TTL, not one ms before).
+TEST_F(SnapshotTest, InstallCarriesTheIdempotencyTableWithItsExpiries) {
+  ASSERT_TRUE(stream_snapshot(*a_, *b_, {4096}).is_ok());
+  const IdempotencyStats a_before = a_->state_machine().idempotency_stats();
+  const IdempotencyStats b_before = b_->state_machine().idempotency_stats();
+  ASSERT_GT(a_before.keys, 0u);
+  EXPECT_EQ(b_before.keys, a_before.keys);
+  EXPECT_EQ(b_before.bytes, a_before.bytes);
+  EXPECT_EQ(b_before.clock_ms, a_before.clock_ms);
+  raft::Index next = 301;
+  for (uint64_t stamp : {kIdempotencyTtlMsDefault - 1, kIdempotencyTtlMsDefault}) {
+    const std::vector<raft::Entry> tick{
+        test::entry_of(next++, 2, test::stamped(test::delete_command(test::make_id(999)), stamp))};
+    for (Store* s : {a_.get(), b_.get()}) {
+      persist_entries(s->log(), tick, 2);
+      (void)apply_all(s->state_machine(), tick);
+    }
+    const uint64_t expected = stamp < kIdempotencyTtlMsDefault ? a_before.keys : 0;
+    EXPECT_EQ(a_->state_machine().idempotency_stats().keys, expected) << stamp;
+    EXPECT_EQ(b_->state_machine().idempotency_stats().keys, expected) << stamp;
+  }
+  EXPECT_EQ(b_->state_machine().idempotency_stats().evicted_ttl_total, a_before.keys);
+}
+
 TEST_F(SnapshotTest, ACorruptedChunkFailsTheChecksumAndKeepsTheOldState) {
   const StateHash before = b_->state_machine().state_hash();
   const raft::Index last_before = b_->log().last_index();
@@ -196,11 +222,17 @@ TEST_F(SnapshotTest, ABrokenBodyWithAMatchingChecksumIsRejectedByDecoding) {
   std::vector<std::string> broken;
   for (int k = 0; k < 12; ++k) broken.push_back(body.substr(0, rng.below(body.size())));
   broken.push_back(body + "x");
-  for (size_t at : {size_t{0}, size_t{1}, size_t{9}, size_t{17}, size_t{25}}) {
-    std::string bytes = body;  // version, applied index, window, entry count, idem count
+  for (size_t at : {size_t{0}, size_t{1}, size_t{17}, size_t{25}}) {
+    std::string bytes = body;  // version, applied index, entry count, idem count
     bytes[at] ^= 0x01;
     broken.push_back(bytes);
   }
+  // The clock (bytes 9..16) has no redundancy of its own, but a body whose clock has passed its
+  // records' expiries cannot have been written by a state machine (it evicts them first).
+  ASSERT_GT(a_->state_machine().idempotency_key_count(), 0u);
+  std::string late_clock = body;
+  late_clock.replace(9, 8, std::string(8, '\xff'));
+  broken.push_back(late_clock);
   for (const std::string& bytes : broken) {
     Status s = install(bytes);
     EXPECT_FALSE(s.is_ok()) << "size " << bytes.size();

@@ -2,6 +2,7 @@
 #include "kv/state_machine.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include "test_util.h"
 
@@ -14,6 +15,7 @@ using test::delete_command;
 using test::entry_of;
 using test::make_id;
 using test::noop_entry;
+using test::stamped;
 using test::update_command;
 
 class StateMachineTest : public ::testing::Test {
@@ -185,36 +187,212 @@ TEST_F(StateMachineTest, IdempotencyKeysSurviveReopen) {
   EXPECT_EQ(sm().count(), 1u);
 }
 
-// Window 50 (test_store_options): a key recorded at index 1 dedups commands at indexes 2..50 and
-// is forgotten when index 51 is applied, on every replica alike.
-TEST_F(StateMachineTest, IdempotencyKeyIsForgottenExactlyAtTheWindowOnEveryReplica) {
-  test::TempDir other_dir;
-  std::unique_ptr<Store> other = test::open_store(other_dir.path());
-  std::vector<raft::Entry> entries{entry_of(1, 1, create_command(make_id(1), "k", "v", "req"))};
-  for (raft::Index i = 2; i < 50; ++i) entries.push_back(noop_entry(i, 1));
-  entries.push_back(entry_of(50, 1, create_command(make_id(50), "k", "v", "req")));
-  entries.push_back(entry_of(51, 1, create_command(make_id(51), "k", "v", "req")));
+// Issue 13: the table used to forget a key after 100,000 entries (about 5 s of writes), so a
+// create whose answer was lost, retried later, was applied twice. The horizon is now time: the
+// retry below comes after 100,050 entries but within the TTL, and is answered, not applied.
+TEST_F(StateMachineTest, RetryAfterMoreThanHundredThousandEntriesWithinTtlIsNotAppliedTwice) {
+  constexpr uint64_t t0 = 1'800'000'000'000;
+  std::vector<raft::Entry> entries{
+      entry_of(1, 1, stamped(create_command(make_id(1), "k", "v", "req"), t0))};
+  for (raft::Index i = 2; i <= 100'050; ++i) entries.push_back(noop_entry(i, 1));
+  // Other writes keep the clock moving: nine minutes later, still within ten.
+  entries.push_back(
+      entry_of(100'051, 1, stamped(create_command(make_id(2), "x", "y"), t0 + 540'000)));
+  entries.push_back(entry_of(
+      100'052, 1,
+      stamped(create_command(make_id(3), "k", "v", "req"), t0 + kIdempotencyTtlMsDefault - 1)));
   const std::vector<ApplyResult> results = apply_all(sm(), entries);
-  EXPECT_TRUE(results[49].replayed);   // index 50: within the window
-  EXPECT_FALSE(results[50].replayed);  // index 51: the record from index 1 was dropped
-  EXPECT_EQ(results[50].status, ApplyStatus::kCreated);
+  ASSERT_EQ(results.size(), entries.size());
+  const ApplyResult& retry = results.back();
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(retry.status, ApplyStatus::kCreated);
+  EXPECT_EQ(retry.entry, results[0].entry);
+  EXPECT_EQ(retry.original_index, 1u);
   EXPECT_EQ(sm().count(), 2u);
-  EXPECT_EQ(sm().idempotency_key_count(), 1u);  // the new record, made at 51
+  EXPECT_FALSE(sm().get(make_id(3)).has_value());
+}
 
-  // Another replica applying the same entries in other batch sizes ends byte-identical,
-  // idempotency table included (the snapshot body holds it).
-  for (size_t k = 0; k < entries.size(); k += 7) {
-    const size_t end = std::min(entries.size(), k + 7);
-    (void)apply_all(other->state_machine(),
+// A record made at clock c with TTL t answers retries while the stamped clock is below c + t
+// and is forgotten by the first entry whose stamp reaches it, whichever replica applies it and
+// however the entries are batched. Stamps going back (a new leader's slower clock) do not move
+// the clock back.
+TEST_F(StateMachineTest, IdempotencyKeyIsForgottenExactlyWhenTheStampedClockReachesItsExpiry) {
+  constexpr uint64_t t0 = 1'800'000'000'000;
+  constexpr uint64_t ttl = 1000;
+  const auto keyed = [&](raft::Index index, uint64_t id, uint64_t stamp) {
+    return entry_of(index, 1, stamped(create_command(make_id(id), "k", "v", "req"), stamp, ttl));
+  };
+  const std::vector<raft::Entry> entries{
+      keyed(1, 1, t0),
+      keyed(2, 2, t0 + ttl - 1),                                                 // answered
+      entry_of(3, 1, stamped(create_command(make_id(3), "a", "b"), t0 + 5000)),  // clock jumps
+      entry_of(4, 1, stamped(create_command(make_id(4), "a", "b"), t0 + 10)),    // goes back
+      keyed(5, 5, t0 + 20),  // the clock is t0 + 5000: the record from 1 is gone, this one new
+      keyed(6, 6, t0 + 5000 + ttl - 1),  // answered from 5 (expiry clock + ttl)
+      keyed(7, 7, t0 + 5000 + ttl),      // forgotten exactly here: applied again
+  };
+  const std::vector<ApplyResult> results = apply_all(sm(), entries);
+  ASSERT_EQ(results.size(), 7u);
+  EXPECT_TRUE(results[1].replayed);
+  EXPECT_EQ(results[1].original_index, 1u);
+  EXPECT_FALSE(results[4].replayed);
+  EXPECT_EQ(results[4].status, ApplyStatus::kCreated);
+  EXPECT_TRUE(results[5].replayed);
+  EXPECT_EQ(results[5].original_index, 5u);
+  EXPECT_FALSE(results[6].replayed);
+  EXPECT_EQ(results[6].status, ApplyStatus::kCreated);
+  EXPECT_EQ(sm().count(), 5u);  // 1, 3, 4, 5, 7
+  const IdempotencyStats stats = sm().idempotency_stats();
+  EXPECT_EQ(stats.keys, 1u);
+  EXPECT_EQ(stats.evicted_ttl_total, 2u);
+  EXPECT_EQ(stats.clock_ms, t0 + 5000 + ttl);
+
+  // Another replica applying the same entries one at a time and in pairs ends byte-identical,
+  // idempotency table included (the snapshot body holds it, with expiries and the clock).
+  for (size_t batch : {size_t{1}, size_t{2}}) {
+    test::TempDir other_dir;
+    std::unique_ptr<Store> other = test::open_store(other_dir.path());
+    for (size_t k = 0; k < entries.size(); k += batch) {
+      const size_t end = std::min(entries.size(), k + batch);
+      const std::vector<ApplyResult> part =
+          apply_all(other->state_machine(),
                     std::vector<raft::Entry>(entries.begin() + static_cast<ptrdiff_t>(k),
                                              entries.begin() + static_cast<ptrdiff_t>(end)));
+      for (size_t i = 0; i < part.size(); ++i) EXPECT_EQ(part[i], results[k + i]) << k + i;
+    }
+    EXPECT_EQ(other->state_machine().state_hash(), sm().state_hash());
+    Result<SnapshotFile> a = store_->write_snapshot(store_->capture_snapshot());
+    Result<SnapshotFile> b = other->write_snapshot(other->capture_snapshot());
+    ASSERT_TRUE(a.is_ok() && b.is_ok());
+    EXPECT_EQ(a->checksum, b->checksum);
+    EXPECT_EQ(a->size_bytes, b->size_bytes);
   }
-  EXPECT_EQ(other->state_machine().state_hash(), sm().state_hash());
-  Result<SnapshotFile> a = store_->write_snapshot(store_->capture_snapshot());
-  Result<SnapshotFile> b = other->write_snapshot(other->capture_snapshot());
-  ASSERT_TRUE(a.is_ok() && b.is_ok());
-  EXPECT_EQ(a->checksum, b->checksum);
-  EXPECT_EQ(a->size_bytes, b->size_bytes);
+}
+
+// An unkeyed write moves the clock too, so keys expire under any traffic, and the table is
+// empty (not merely unused) afterwards.
+TEST_F(StateMachineTest, AnyStampedWriteExpiresTheKeysItsStampReaches) {
+  (void)apply(stamped(delete_command(make_id(1), "a"), 1000, 50));
+  (void)apply(stamped(delete_command(make_id(1), "b"), 1010, 50));
+  EXPECT_EQ(sm().idempotency_stats().keys, 2u);
+  (void)apply(stamped(delete_command(make_id(2)), 1055));
+  EXPECT_EQ(sm().idempotency_stats().keys, 1u);
+  (void)apply(stamped(delete_command(make_id(2)), 1060));
+  const IdempotencyStats stats = sm().idempotency_stats();
+  EXPECT_EQ(stats.keys, 0u);
+  EXPECT_EQ(stats.bytes, 0u);
+  EXPECT_EQ(stats.evicted_ttl_total, 2u);
+  reopen();
+  EXPECT_EQ(sm().idempotency_stats().keys, 0u);
+  EXPECT_EQ(sm().idempotency_stats().clock_ms, 1060u);
+}
+
+// At a steady rate the table holds the keys of the last TTL and no more: one write per ms with a
+// 100 ms TTL keeps 100 keys, each evicted exactly once, across batches.
+TEST_F(StateMachineTest, AtASteadyRateTheTableHoldsTheLastTtlOfKeys) {
+  constexpr uint64_t n = 20'000;
+  for (uint64_t first = 1; first <= n; first += 500) {
+    std::vector<raft::Entry> entries;
+    for (uint64_t i = first; i < first + 500; ++i) {
+      entries.push_back(entry_of(
+          i, 1, stamped(delete_command(make_id(i), test::numbered("req-", i)), 1000 + i, 100)));
+    }
+    (void)apply_all(sm(), entries);
+  }
+  const IdempotencyStats stats = sm().idempotency_stats();
+  EXPECT_EQ(stats.keys, 100u);
+  EXPECT_EQ(stats.evicted_ttl_total, n - 100);
+  EXPECT_EQ(stats.evicted_bytes_total, 0u);
+  // The oldest live key answers; the one just before it was forgotten.
+  EXPECT_TRUE(
+      apply(stamped(delete_command(make_id(n - 99), test::numbered("req-", n - 99)), 1000 + n, 100))
+          .replayed);
+  EXPECT_FALSE(apply(stamped(delete_command(make_id(n - 100), test::numbered("req-", n - 100)),
+                             1000 + n, 100))
+                   .replayed);
+}
+
+// Over the byte bound, the records closest to expiry go first, whatever their age; the record
+// just made always stays. A forgotten key's retry is applied again (that is what eviction
+// costs, and why the bound is large by default).
+TEST_F(StateMachineTest, ByteBoundEvictsTheRecordsClosestToExpiryFirst) {
+  constexpr uint64_t bound = kIdempotencyTableBytesMin;  // 4 MiB
+  const std::string big(1'000'000, 'x');                 // each record about 1 MB
+  const auto keyed = [&](uint64_t id, const std::string& key, uint64_t ttl) {
+    return stamped(create_command(make_id(id), key, big, key), 1000 + id, ttl, bound);
+  };
+  (void)apply(keyed(1, "long-a", 100'000));
+  (void)apply(keyed(2, "short", 10'000));  // newer, but expires first
+  (void)apply(keyed(3, "long-b", 100'000));
+  (void)apply(keyed(4, "long-c", 100'000));
+  EXPECT_EQ(sm().idempotency_stats().keys, 4u);
+  EXPECT_EQ(sm().idempotency_stats().evicted_bytes_total, 0u);
+  (void)apply(keyed(5, "long-d", 100'000));  // 5 MB > 4 MiB: one must go
+  IdempotencyStats stats = sm().idempotency_stats();
+  EXPECT_EQ(stats.keys, 4u);
+  EXPECT_EQ(stats.evicted_bytes_total, 1u);
+  EXPECT_LE(stats.bytes, bound);
+  EXPECT_FALSE(apply(keyed(6, "short", 10'000)).replayed) << "the short-lived record went first";
+  // Recording "short" again evicted the next closest to expiry: long-a (expiry 101001).
+  stats = sm().idempotency_stats();
+  EXPECT_EQ(stats.evicted_bytes_total, 2u);
+  EXPECT_LE(stats.bytes, bound);
+  EXPECT_FALSE(apply(keyed(7, "long-a", 100'000)).replayed);
+  EXPECT_TRUE(apply(keyed(8, "long-d", 100'000)).replayed);
+}
+
+// The key names one request. A different operation, id or body under a recorded key is refused
+// (kIdempotencyKeyReused, HTTP 422) and changes nothing, also when the first answer was "not
+// found", which carries no entry to compare with (the API-layer check this replaces let any
+// update or delete through there).
+TEST_F(StateMachineTest, KeyReusedForADifferentRequestIsRefusedEvenWhenTheFirstWasNotFound) {
+  const ApplyResult first = apply(delete_command(make_id(9), "k"));
+  ASSERT_EQ(first.status, ApplyStatus::kNotFound);
+  (void)apply(create_command(make_id(1), "key", "v"));
+  const StateHash before = sm().state_hash();
+  for (const Command& other :
+       {update_command(make_id(9), "v", std::nullopt, "k"), delete_command(make_id(1), "k"),
+        create_command(make_id(5), "key", "v", "k")}) {
+    const ApplyResult r = apply(other);
+    EXPECT_EQ(r.status, ApplyStatus::kIdempotencyKeyReused);
+    EXPECT_FALSE(r.replayed);
+    EXPECT_FALSE(r.entry.has_value());
+    EXPECT_EQ(r.original_index, first.index);
+  }
+  EXPECT_EQ(sm().state_hash().hash, before.hash);
+  EXPECT_TRUE(sm().get(make_id(1)).has_value());
+  const ApplyResult same = apply(delete_command(make_id(9), "k"));
+  EXPECT_TRUE(same.replayed);
+  EXPECT_EQ(same.status, ApplyStatus::kNotFound);
+
+  // A create under a reused key: another body is refused, the same body is a replay.
+  (void)apply(create_command(make_id(2), "key", "v1", "c"));
+  EXPECT_EQ(apply(create_command(make_id(3), "key", "v2", "c")).status,
+            ApplyStatus::kIdempotencyKeyReused);
+  EXPECT_TRUE(apply(create_command(make_id(4), "key", "v1", "c")).replayed);
+  EXPECT_EQ(sm().count(), 2u);
+}
+
+TEST_F(StateMachineTest, FindByKeyPagesPastTenThousandEntriesUnderOneKey) {
+  constexpr uint64_t n = 10'050;
+  std::vector<raft::Entry> entries;
+  for (uint64_t i = 1; i <= n; ++i) {
+    entries.push_back(entry_of(i, 1, create_command(make_id(i), "same", "v")));
+  }
+  entries.push_back(entry_of(n + 1, 1, create_command(make_id(n + 1), "other", "v")));
+  (void)apply_all(sm(), entries);
+  std::vector<std::string> seen;
+  std::string after;
+  for (int pages = 0; pages < 20; ++pages) {
+    const std::vector<KvEntry> page = sm().find_by_key("same", 1000, after);
+    if (page.empty()) break;
+    for (const KvEntry& e : page) seen.push_back(e.id);
+    after = page.back().id;
+  }
+  ASSERT_EQ(seen.size(), n);
+  for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(seen[i], make_id(i + 1)) << i;
+  EXPECT_EQ(ids_of(sm().find_by_key("same", 2, make_id(n - 1))), std::vector{make_id(n)});
+  EXPECT_TRUE(sm().find_by_key("same", 10, make_id(n)).empty());
 }
 
 TEST_F(StateMachineTest, TwoReplicasFedTheSameEntriesHaveTheSameHash) {
@@ -257,13 +435,31 @@ TEST_F(StateMachineTest, StateSurvivesReopen) {
   EXPECT_EQ(sm().idempotency_key_count(), idem);
 }
 
-TEST_F(StateMachineTest, OpeningWithAnotherIdempotencyWindowFails) {
-  store_.reset();
-  StoreOptions options = test::test_store_options();
-  options.state_machine.idempotency_window_entries = 51;
-  Result<std::unique_ptr<Store>> store = Store::open(dir_.path(), options);
-  EXPECT_FALSE(store.is_ok());
+// Format 1 stored an entry-count window and indexed records by log index (family idem_by_index);
+// its records cannot be converted (no fingerprint, no expiry), so such a directory is refused
+// with a message that says what to do, never misread.
+TEST(StateMachineFormat, ADataDirectoryOfTheOldFormatIsRefusedWithAClearError) {
+  test::TempDir dir;
+  const std::filesystem::path db_dir = dir.path() / "db";
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"entries", {}}, {"idem_by_index", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_dir.string(), families, &handles, &db).ok());
+    for (rocksdb::ColumnFamilyHandle* h : handles)
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  Result<std::unique_ptr<Store>> store = Store::open(dir.path(), test::test_store_options());
+  ASSERT_FALSE(store.is_ok());
   EXPECT_EQ(store.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(store.status().message().find("older format"), std::string::npos)
+      << store.status().to_string();
+  EXPECT_NE(store.status().message().find("remove the data directory"), std::string::npos);
 }
 
 TEST_F(StateMachineTest, ApplyingOutOfOrderIsABugThatAborts) {

@@ -72,6 +72,14 @@ Command delete_command(std::string id, std::string idempotency_key) {
   return Command{DeleteCommand{std::move(id)}, std::move(idempotency_key)};
 }
 
+Command stamped(Command command, uint64_t stamp_unix_ms, uint64_t ttl_ms,
+                uint64_t table_bytes_max) {
+  command.stamp_unix_ms = stamp_unix_ms;
+  command.idempotency_ttl_ms = ttl_ms;
+  command.idempotency_table_bytes_max = table_bytes_max;
+  return command;
+}
+
 raft::Entry entry_of(raft::Index index, raft::Term term, const Command& command) {
   Result<std::string> bytes = encode_command(command);
   EXPECT_TRUE(bytes.is_ok()) << bytes.status().to_string();
@@ -87,7 +95,6 @@ StoreOptions test_store_options() {
   StoreOptions o;
   o.db.write_buffer_bytes = 1 << 20;
   o.db.block_cache_bytes = 1 << 20;
-  o.state_machine.idempotency_window_entries = 50;
   return o;
 }
 

@@ -43,6 +43,9 @@ Command update_command(std::string id, std::string value,
                        std::optional<std::string> new_key = std::nullopt,
                        std::string idempotency_key = "");
 Command delete_command(std::string id, std::string idempotency_key = "");
+// `command` as a leader would propose it: stamped with its clock and idempotency policy.
+Command stamped(Command command, uint64_t stamp_unix_ms, uint64_t ttl_ms = kIdempotencyTtlMsDefault,
+                uint64_t table_bytes_max = kIdempotencyTableBytesMaxDefault);
 
 // A kNormal entry at (index, term) whose payload is `command` encoded.
 raft::Entry entry_of(raft::Index index, raft::Term term, const Command& command);

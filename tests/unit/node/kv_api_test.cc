@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "raft_api.h"
 #include "test_http.h"
@@ -218,6 +221,7 @@ class SingleNodeTest : public ::testing::Test {
   std::unique_ptr<RaftApi> raft_api_;
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
+  std::mt19937_64 rng_{13};  // ids for writes proposed directly
 };
 
 // A write the node refuses because it is stopping was never proposed: 503 (retry elsewhere),
@@ -277,6 +281,52 @@ TEST_F(SingleNodeTest, IdempotencyKeyReplaysTheOriginalAnswer) {
             400);
 }
 
+// Issue 13: the state machine compares request fingerprints, so every reuse of a key for another
+// request is 422, including after a 404 (which carries no entry to compare with: the old
+// API-layer check answered any update or delete there with the replayed 404).
+TEST_F(SingleNodeTest, KeyReusedForADifferentRequestIs422EvenAfterA404) {
+  const std::string absent = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  const std::map<std::string, std::string> key = {{"Idempotency-Key", "once"}};
+  auto first = call(http::verb::delete_, "/api/kv/" + absent, "", key);
+  ASSERT_EQ(first.result_int(), 404) << first.body();
+  auto same = call(http::verb::delete_, "/api/kv/" + absent, "", key);
+  EXPECT_EQ(same.result_int(), 404);
+  EXPECT_EQ(same.body(), first.body());
+  EXPECT_EQ(same["Idempotent-Replayed"], "true");
+
+  auto created = call(http::verb::post, "/api/kv", R"({"key":"k","value":"v"})");
+  ASSERT_EQ(created.result_int(), 201);
+  const std::string id = parse(created)["id"];
+  const std::vector<std::tuple<http::verb, std::string, std::string>> others = {
+      {http::verb::put, "/api/kv/" + absent, R"({"value":"v"})"},  // same id, other operation
+      {http::verb::delete_, "/api/kv/" + id, ""},                  // same operation, other id
+      {http::verb::post, "/api/kv", R"({"key":"k","value":"v"})"},
+  };
+  for (const auto& [method, target, body] : others) {
+    auto reused = call(method, target, body, key);
+    EXPECT_EQ(reused.result_int(), 422) << target << " " << reused.body();
+    EXPECT_EQ(parse(reused)["error"], "idempotency_key_reused") << reused.body();
+    EXPECT_TRUE(parse(reused).contains("message"));
+  }
+  EXPECT_EQ(call(http::verb::get, "/api/kv/" + id).result_int(), 200) << "nothing was deleted";
+  EXPECT_EQ(parse(call(http::verb::get, "/api/kv")).size(), 1u) << "nothing was created";
+
+  // A retried PUT replays its first answer (status and body) even after a later change.
+  const std::map<std::string, std::string> put_key = {{"Idempotency-Key", "put-1"}};
+  auto put = call(http::verb::put, "/api/kv/" + id, R"({"value":"v2"})", put_key);
+  ASSERT_EQ(put.result_int(), 200);
+  ASSERT_EQ(call(http::verb::put, "/api/kv/" + id, R"({"value":"v3"})").result_int(), 200);
+  auto put_again = call(http::verb::put, "/api/kv/" + id, R"({"value":"v2"})", put_key);
+  EXPECT_EQ(put_again.result_int(), 200);
+  EXPECT_EQ(put_again.body(), put.body());
+  EXPECT_EQ(parse(call(http::verb::get, "/api/kv/" + id))["value"], "v3") << "not applied twice";
+
+  const std::string metrics = call(http::verb::get, "/metrics").body();
+  EXPECT_NE(metrics.find("\nkv_idempotency_keys 2\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("kv_idempotency_evictions_total{reason=\"ttl\"} 0"), std::string::npos);
+  EXPECT_NE(metrics.find("kv_idempotency_evictions_total{reason=\"bytes\"} 0"), std::string::npos);
+}
+
 TEST_F(SingleNodeTest, BadInputGetsTheDocumentedCodes) {
   const auto code = [&](http::verb method, const std::string& target, std::string body = "") {
     auto response = call(method, target, std::move(body));
@@ -321,6 +371,43 @@ TEST_F(SingleNodeTest, ListPagesInIdOrder) {
   EXPECT_LT(page1[2]["id"], page2[0]["id"]);
   EXPECT_EQ(parse(call(http::verb::get, "/api/kv?key=k&limit=10")).size(), 5u);
   EXPECT_EQ(parse(call(http::verb::get, "/api/kv?key=other")).size(), 0u);
+}
+
+// Bug 4 of issue 13: paging by key fetched the first 10,000 ids of the key and filtered them by
+// `after`, so a key with more entries ended after 10,000. Writes go straight to the node (many in
+// flight, group-committed) to keep the test fast; paging goes through HTTP.
+TEST_F(SingleNodeTest, PagingByKeyReachesEveryEntryPastTenThousand) {
+  constexpr size_t n = 10'050;
+  std::atomic<size_t> done{0};
+  std::atomic<size_t> failed{0};
+  for (size_t i = 0; i < n; ++i) {
+    kv::Command command;
+    command.op = kv::CreateCommand{new_uuid_v4(rng_), "many", "v", 0, 0};
+    node_->propose(std::move(command), [&](WriteOutcome outcome) {
+      if (outcome.outcome != Outcome::kOk) failed.fetch_add(1);
+      done.fetch_add(1);
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return done.load() == n; }, std::chrono::seconds(60)));
+  ASSERT_EQ(failed.load(), 0u);
+  ASSERT_EQ(call(http::verb::post, "/api/kv", R"({"key":"other","value":"v"})").result_int(), 201);
+
+  std::vector<std::string> ids;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    const std::string target =
+        "/api/kv?key=many&limit=3000" + (after.empty() ? "" : "&after=" + after);
+    const json entries = parse(call(http::verb::get, target));
+    if (entries.empty()) break;
+    for (const json& e : entries) {
+      ASSERT_EQ(e["key"], "many");
+      ids.push_back(e["id"]);
+    }
+    after = ids.back();
+  }
+  EXPECT_EQ(ids.size(), n);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), n);
 }
 
 TEST_F(SingleNodeTest, StatusHealthAndMetricsDescribeTheNode) {

@@ -199,6 +199,29 @@ TEST(OptionsTest, WatchdogAndDebugEndpointsAreOffByDefault) {
   EXPECT_EQ(parse({"--port", "8080", "--watchdog-ms", "-1"}).exit_code, 2);
 }
 
+TEST(OptionsTest, IdempotencyTtlIsADurationAndTheTableBoundASize) {
+  const auto defaults = parse({"--port", "8080"});
+  ASSERT_TRUE(defaults.options) << defaults.output;
+  EXPECT_EQ(defaults.options->idempotency_ttl, std::chrono::minutes(10));
+  EXPECT_EQ(defaults.options->idempotency_table_bytes, uint64_t{256} << 20);
+  const std::pair<const char*, int64_t> ttls[] = {
+      {"500ms", 500}, {"2s", 2000}, {"10m", 600'000}, {"90", 90'000}, {"1.5s", 1500}};
+  for (const auto& [text, ms] : ttls) {
+    const auto given = parse({"--port", "8080", "--idempotency-ttl", text});
+    ASSERT_TRUE(given.options) << text << ": " << given.output;
+    EXPECT_EQ(given.options->idempotency_ttl.count(), ms) << text;
+  }
+  const auto sized = parse({"--port", "8080", "--idempotency-table-bytes", "1GiB"});
+  ASSERT_TRUE(sized.options) << sized.output;
+  EXPECT_EQ(sized.options->idempotency_table_bytes, uint64_t{1} << 30);
+  for (const char* bad : {"0", "0ms", "soon", "-1s", "8d", "3h", ""}) {
+    const auto refused = parse({"--port", "8080", "--idempotency-ttl", bad});
+    EXPECT_EQ(refused.exit_code, 2) << bad;
+    EXPECT_NE(refused.output.find("--idempotency-ttl"), std::string::npos) << refused.output;
+  }
+  EXPECT_EQ(parse({"--port", "8080", "--idempotency-table-bytes", "1MiB"}).exit_code, 2);
+}
+
 TEST(OptionsTest, UnknownFlagIsAOneLineErrorWithExitCodeTwo) {
   const auto outcome = parse({"--port", "8080", "--frobnicate"});
   EXPECT_FALSE(outcome.options);
@@ -214,7 +237,8 @@ TEST(OptionsTest, HelpDocumentsEveryFlag) {
   for (const char* flag :
        {"--node-id", "--port", "--peers", "--host", "--data-dir", "--log-level", "--tick-ms",
         "--election-ticks", "--snapshot-threshold", "--body-limit", "--commit-timeout-ms",
-        "--watchdog-ms", "--debug-endpoints", "--version", "STRESS_TEST_DATA", "SPDLOG_LEVEL"}) {
+        "--watchdog-ms", "--debug-endpoints", "--idempotency-ttl", "--idempotency-table-bytes",
+        "--version", "STRESS_TEST_DATA", "SPDLOG_LEVEL"}) {
     EXPECT_NE(outcome.output.find(flag), std::string::npos) << flag;
   }
 }
