@@ -11,6 +11,13 @@
 // past the bound). Graceful stop: stop accepting, close idle connections, let requests in
 // flight finish for a bounded grace period, then close the rest.
 //
+// TLS (opt-in): with HttpServerOptions::tls every connection starts with a TLS handshake,
+// bounded by handshake_timeout; a failed or timed-out handshake just closes the connection
+// (a plain-HTTP client on a TLS port gets a closed connection, never a hang). When the context
+// verifies client certificates (common/tls.h), routes with RouteOptions::
+// client_certificate_required answer 403 {"error":"client_certificate_required"} to a
+// connection that presented none.
+//
 // Threads: Router is immutable once serving starts (add routes first). HttpServer's methods
 // run on its io_context's thread (or before it runs). A handler is called on that thread; its
 // Respond may be invoked from any thread (the write is posted to the io_context), once.
@@ -29,6 +36,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace node {
 
@@ -93,6 +104,9 @@ struct RouteOptions {
   // Largest accepted request body; 0 = the server's default (HttpServerOptions). Peer RPCs
   // carry batches of entries and snapshot chunks, larger than any client request.
   size_t body_limit_bytes = 0;
+  // Only connections that presented a verified client certificate may call it, when the
+  // server's TLS context verifies them (mutual TLS for the peer RPCs, issue 14).
+  bool client_certificate_required = false;
 };
 
 class Router {
@@ -107,6 +121,8 @@ class Router {
                                   size_t default_bytes) const;
   // Largest body any route accepts (at least default_bytes).
   [[nodiscard]] size_t body_limit_max(size_t default_bytes) const;
+  // Whether this request line's route needs a client certificate (false for unknown routes).
+  [[nodiscard]] bool client_certificate_required(http::verb method, std::string_view path) const;
 
   // Matches request.path, fills route/params/query and calls the handler, or answers 404/405/
   // 400 itself. A handler that throws gets 500 unless it already answered.
@@ -132,10 +148,12 @@ struct HttpServerOptions {
   uint16_t port = 0;                     // 0: an ephemeral port (tests); see HttpServer::port()
   size_t body_limit_bytes = 1 << 20;     // per request, unless the route says otherwise
   size_t header_limit_bytes = 16 << 10;  // request line and headers together
-  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive wait for the next request
-  std::chrono::milliseconds read_timeout{30'000};   // one request's headers and body
-  std::chrono::milliseconds write_timeout{30'000};  // one response
-  size_t connections_max = 1024;                    // more are answered 503 and closed
+  std::chrono::milliseconds idle_timeout{60'000};       // keep-alive wait for the next request
+  std::chrono::milliseconds read_timeout{30'000};       // one request's headers and body
+  std::chrono::milliseconds write_timeout{30'000};      // one response
+  size_t connections_max = 1024;                        // more are answered 503 and closed
+  std::shared_ptr<boost::asio::ssl::context> tls;       // null: plain HTTP
+  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake, from accept
 };
 
 // Called after each response is written (or failed to write): the route pattern ("unmatched"
