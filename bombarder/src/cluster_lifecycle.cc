@@ -479,7 +479,9 @@ int run_cluster_stop(const StopFlags& f) {
                      {"pid", TextTable::Align::kRight},
                      {"outcome"}});
     for (const Outcome& o : outcomes) {
-      table.add_row({std::to_string(o.node->id), node_url(o.node->endpoint),
+      // Not node_url(): the record (and with it the TLS setting) may be gone by now.
+      table.add_row({std::to_string(o.node->id),
+                     (record->tls ? "https://" : "http://") + o.node->endpoint.to_string(),
                      std::to_string(o.node->pid),
                      std::string(to_string(o.outcome)) +
                          (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
