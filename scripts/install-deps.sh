@@ -20,6 +20,8 @@ packages=(
   ccache                                             # cheap rebuilds (scripts/build.sh)
   nodejs npm                                         # tests/compat: toxiproxy-node-client
   redis-server redis-tools                           # proxy in front of a foreign TCP service
+  libssl-dev                                         # TLS (Boost.Asio SSL on OpenSSL)
+  openssl curl                                       # tests: docs' by-hand certs and curl --cacert
 )
 
 missing=()

@@ -4,6 +4,8 @@
 #include <future>
 #include <map>
 
+#include "node_tls.h"
+
 namespace bombarder {
 
 namespace http = boost::beast::http;
@@ -25,7 +27,10 @@ std::string ApiResult::describe() const {
   return text;
 }
 
-ApiClient::ApiClient() : work_(io_.get_executor()), pool_(io_, 4), thread_([this] { io_.run(); }) {}
+ApiClient::ApiClient(Transport transport)
+    : work_(io_.get_executor()),
+      pool_(io_, 4, 10000, 64 << 20, transport == Transport::kNodes ? node_tls_context() : nullptr),
+      thread_([this] { io_.run(); }) {}
 
 ApiClient::~ApiClient() {
   pool_.close();

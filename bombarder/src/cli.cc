@@ -4,11 +4,20 @@
 
 #include <cstdlib>
 
+#include "node_tls.h"
+
 namespace bombarder {
 
 common::Endpoint parse_node_url(std::string_view text) {
   const std::string original(text);
-  if (text.starts_with("https://")) usage_error("'" + original + "': https is not supported");
+  if (text.starts_with("https://")) {
+    if (!node_tls_configured()) {
+      usage_error("'" + original +
+                  "': https is not supported without --cacert PATH or a cluster started with "
+                  "--tls");
+    }
+    text.remove_prefix(8);
+  }
   if (text.starts_with("http://")) text.remove_prefix(7);
   if (text.ends_with("/")) text.remove_suffix(1);
   if (text.find('/') != std::string_view::npos) {
@@ -35,7 +44,9 @@ std::vector<common::Endpoint> parse_node_list(const std::vector<std::string>& it
   return nodes;
 }
 
-std::string node_url(const common::Endpoint& endpoint) { return "http://" + endpoint.to_string(); }
+std::string node_url(const common::Endpoint& endpoint) {
+  return (node_tls_configured() ? "https://" : "http://") + endpoint.to_string();
+}
 
 std::filesystem::path data_root() {
   const char* env = std::getenv("STRESS_TEST_DATA");

@@ -43,12 +43,13 @@ class CommandError : public std::runtime_error {
 }
 
 // A node address as users write it: "http://127.0.0.1:8080", "http://host:8080/",
-// "127.0.0.1:8080" or "8080" (host 127.0.0.1). https and paths other than "/" are refused.
+// "127.0.0.1:8080" or "8080" (host 127.0.0.1). Paths other than "/" are refused, and https://
+// unless node TLS is configured (node_tls.h).
 // Throws CommandError(kExitUsage) naming the bad text.
 [[nodiscard]] common::Endpoint parse_node_url(std::string_view text);
 // A comma-separated list of node addresses (also accepts repeated flags already split by CLI11).
 [[nodiscard]] std::vector<common::Endpoint> parse_node_list(const std::vector<std::string>& items);
-// "http://host:port", the form printed in tables.
+// "http://host:port" ("https://" when node TLS is configured, node_tls.h), as printed in tables.
 [[nodiscard]] std::string node_url(const common::Endpoint& endpoint);
 
 // $STRESS_TEST_DATA, or "data" (design.md §4), as an absolute path.

@@ -66,6 +66,11 @@ void add_start(CLI::App& cluster, int& exit_code) {
                 "directed peer link (node i reaches node j through link-<i>-to-<j>); the nodes "
                 "move to PORT+N+i, the links follow, the proxy's API comes last and is printed. "
                 "See docs/proxy.md.");
+  cmd->add_flag("--tls", f->tls,
+                "Serve HTTPS with mutual TLS between the nodes: a throw-away CA, node and "
+                "client certificates are generated in $STRESS_TEST_DATA/tls/ (OpenSSL), "
+                "recorded in cluster.json, and every other command then uses https with that "
+                "CA. See docs/security.md.");
   cmd->add_flag("--json", f->json, "Print the members as JSON (notes go to stderr)");
   cmd->add_flag("--supervise", f->supervise,
                 "Once ready, run `bombarder supervise` in the background (log "

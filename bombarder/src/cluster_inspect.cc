@@ -380,7 +380,8 @@ int run_cluster_status(const StatusFlags& flags) {
                       {"healthy", healthy},
                       {"problems", problems}};
     Json with_proxy = out;
-    if (proxy) with_proxy["proxy"] = {{"api", node_url(proxy->api)}, {"pid", proxy->pid}};
+    if (proxy)
+      with_proxy["proxy"] = {{"api", "http://" + proxy->api.to_string()}, {"pid", proxy->pid}};
     std::cout << with_proxy.dump(2) << std::endl;
     return healthy ? kExitOk : kExitCheckFailed;
   }
@@ -423,7 +424,7 @@ int run_cluster_status(const StatusFlags& flags) {
   std::printf("%s\n", hash_summary(view, hashes).c_str());
   if (proxy) {
     std::printf("fault proxy: Toxiproxy API at %s (node<i>-client, link-<i>-to-<j>)\n",
-                node_url(proxy->api).c_str());
+                ("http://" + proxy->api.to_string()).c_str());
   }
   if (healthy) {
     std::printf("cluster: healthy\n");

@@ -15,6 +15,7 @@
 #include "cluster_proxies.h"
 #include "cluster_record.h"
 #include "cluster_table.h"
+#include "node_tls.h"
 #include "process.h"
 #include "supervisor.h"
 
@@ -220,7 +221,7 @@ nlohmann::json proxy_json(const ProxyRecord& proxy, int nodes) {
       if (from != to) names.push_back(link_proxy_name(from, to));
     }
   }
-  return {{"api", node_url(proxy.api)},
+  return {{"api", "http://" + proxy.api.to_string()},
           {"pid", proxy.pid},
           {"config", proxy.config_path.string()},
           {"output", proxy.output_path.string()},
@@ -231,7 +232,7 @@ void print_proxy(const ProxyRecord& proxy, int nodes) {
   std::printf(
       "fault proxy: Toxiproxy API at %s (pid %d); clients use node<i>-client (the addresses "
       "above), node i reaches node j through link-<i>-to-<j>, e.g. %s (docs/proxy.md)\n",
-      node_url(proxy.api).c_str(), static_cast<int>(proxy.pid),
+      ("http://" + proxy.api.to_string()).c_str(), static_cast<int>(proxy.pid),
       nodes > 1 ? link_proxy_name(0, 1).c_str() : client_proxy_name(0).c_str());
 }
 
@@ -319,8 +320,17 @@ std::vector<std::string> node_command_line(const StartFlags& f, const std::strin
   }
   if (f.watchdog_ms) argv.insert(argv.end(), {"--watchdog-ms", std::to_string(*f.watchdog_ms)});
   if (f.debug_endpoints) argv.push_back("--debug-endpoints");
+  if (f.tls) {
+    const fs::path dir = cluster_tls_dir();
+    const std::string name = "node-" + std::to_string(id);
+    argv.insert(argv.end(),
+                {"--tls-cert", (dir / (name + ".crt")).string(), "--tls-key",
+                 (dir / (name + ".key")).string(), "--tls-ca", (dir / "ca.crt").string()});
+  }
   return argv;
 }
+
+fs::path cluster_tls_dir() { return data_root() / "tls"; }
 
 int run_cluster_start(const StartFlags& f) {
   validate(f);
@@ -357,6 +367,12 @@ int run_cluster_start(const StartFlags& f) {
   ClusterRecord record;
   record.started_at = utc_timestamp_now();
   record.node_binary = binary;
+  if (f.tls) {
+    // New certificates per start: the CA is throw-away (its key is not kept), and every node
+    // restarted from its recorded command line finds its files unchanged while this runs.
+    const GeneratedTls tls = generate_cluster_tls(cluster_tls_dir(), planned.size(), f.host);
+    record.tls = TlsRecord{tls.ca_file, tls.client_cert_file, tls.client_key_file};
+  }
   if (f.proxied) {
     // Before the nodes, so that their first peer connections already find the links.
     record.proxy = start_cluster_proxy(ProxiedLayout(f.port, f.nodes), f.nodes, f.host,
@@ -463,14 +479,17 @@ int run_cluster_stop(const StopFlags& f) {
                      {"pid", TextTable::Align::kRight},
                      {"outcome"}});
     for (const Outcome& o : outcomes) {
-      table.add_row({std::to_string(o.node->id), node_url(o.node->endpoint),
+      // Not node_url(): the record (and with it the TLS setting) may be gone by now.
+      table.add_row({std::to_string(o.node->id),
+                     (record->tls ? "https://" : "http://") + o.node->endpoint.to_string(),
                      std::to_string(o.node->pid),
                      std::string(to_string(o.outcome)) +
                          (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
     }
     std::fputs(table.render().c_str(), stdout);
     if (proxy_outcome) {
-      std::printf("fault proxy %s (pid %d): %s\n", node_url(record->proxy->api).c_str(),
+      std::printf("fault proxy %s (pid %d): %s\n",
+                  ("http://" + record->proxy->api.to_string()).c_str(),
                   static_cast<int>(record->proxy->pid), to_string(*proxy_outcome));
     }
     if (!any_stopped) std::printf("the record was stale: none of its nodes was running\n");

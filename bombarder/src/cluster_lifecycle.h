@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@ struct StartFlags {
   // A fault proxy in front of every client port and on every directed peer link
   // (cluster_proxies.h has the port layout and the proxies' names).
   bool proxied = false;
+  // HTTPS and mutual TLS between the nodes, with certificates generated in cluster_tls_dir().
+  bool tls = false;
   bool json = false;
   // Issue 7: a background `bombarder supervise` once the cluster is ready, and the nodes'
   // --watchdog-ms / --debug-endpoints.
@@ -37,6 +40,9 @@ struct StartFlags {
   bool debug_endpoints = false;
 };
 
+// $STRESS_TEST_DATA/tls: ca.crt, node-<i>.crt/.key, client.crt/.key (node_tls.h).
+[[nodiscard]] std::filesystem::path cluster_tls_dir();
+
 struct StopFlags {
   double grace_s = 10;  // SIGTERM, then SIGKILL after this
   bool json = false;
@@ -44,7 +50,8 @@ struct StopFlags {
 
 // The command line of member `id` (argv[0] = `node_binary`): its id, port base_port + id, the
 // other members as ID@HOST:PORT, its data directory `data_dir`, and the timing flags that are set.
-// With `proxied`, its port and its peers' addresses are those of ProxiedLayout.
+// With `proxied`, its port and its peers' addresses are those of ProxiedLayout; with `tls`, its
+// --tls-cert/--tls-key/--tls-ca in cluster_tls_dir().
 [[nodiscard]] std::vector<std::string> node_command_line(const StartFlags& flags,
                                                          const std::string& node_binary,
                                                          uint64_t id, const std::string& data_dir);

@@ -68,7 +68,7 @@ ProxyRecord start_cluster_proxy(const ProxiedLayout& layout, int nodes, const st
                 config_path.string()};
   proxy.pid = spawn_detached(proxy.args, output_path);
 
-  ApiClient client;
+  ApiClient client(ApiClient::Transport::kPlain);
   const auto deadline = Clock::now() + timeout;
   while (true) {
     if (!process_alive(proxy.pid)) {

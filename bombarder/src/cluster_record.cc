@@ -64,6 +64,10 @@ std::optional<ClusterRecord> load_cluster_record() {
       record.supervisor =
           SupervisorRecord{it->at("pid").get<pid_t>(), it->value("output", std::string())};
     }
+    if (const auto it = body.find("tls"); it != body.end() && it->is_object()) {
+      record.tls = TlsRecord{it->at("ca").get<std::string>(), it->at("cert").get<std::string>(),
+                             it->at("key").get<std::string>()};
+    }
     return record;
   } catch (const std::exception& e) {
     environment_error("cannot read " + path.string() + " (" + e.what() +
@@ -97,6 +101,11 @@ void save_cluster_record(const ClusterRecord& record) {
   if (record.supervisor) {
     body["supervisor"] = {{"pid", record.supervisor->pid},
                           {"output", record.supervisor->output_path.string()}};
+  }
+  if (record.tls) {
+    body["tls"] = {{"ca", record.tls->ca_file.string()},
+                   {"cert", record.tls->client_cert_file.string()},
+                   {"key", record.tls->client_key_file.string()}};
   }
   const fs::path path = cluster_record_path();
   const fs::path temp = path.string() + ".tmp." + std::to_string(::getpid());

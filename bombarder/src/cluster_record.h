@@ -51,12 +51,21 @@ struct SupervisorRecord {
   std::filesystem::path output_path;  // its log ("" when it runs in a terminal)
 };
 
+// `cluster start --tls` (node_tls.h): every node serves HTTPS with a certificate from `ca_file`;
+// bombarder presents the client certificate.
+struct TlsRecord {
+  std::filesystem::path ca_file;
+  std::filesystem::path client_cert_file;
+  std::filesystem::path client_key_file;
+};
+
 struct ClusterRecord {
   std::string started_at;  // ISO 8601 UTC
   std::filesystem::path node_binary;
   std::vector<NodeRecord> nodes;
   std::optional<ProxyRecord> proxy;  // set by --proxied
   std::optional<SupervisorRecord> supervisor;
+  std::optional<TlsRecord> tls;  // set by --tls
 
   [[nodiscard]] std::vector<common::Endpoint> endpoints() const;
   [[nodiscard]] const NodeRecord* find(const common::Endpoint& endpoint) const;

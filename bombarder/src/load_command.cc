@@ -21,6 +21,7 @@
 #include "load_metrics.h"
 #include "load_report.h"
 #include "metrics_server.h"
+#include "node_tls.h"
 #include "report.h"
 #include "role_sampler.h"
 #include "run_record.h"
@@ -261,6 +262,7 @@ int run_load_command(const LoadFlags& f) {
   LoadSpec spec;
   spec.name = f.name;
   spec.nodes = nodes;
+  spec.tls = node_tls_context();
   spec.leader = leader;
   spec.count = duration ? 0 : f.count;
   spec.duration = duration.value_or(0ms);

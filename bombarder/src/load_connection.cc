@@ -47,20 +47,35 @@ void LoadConnection::send(const std::string& wire, std::chrono::milliseconds tim
     connected_ = true;
     if (counters_ != nullptr) counters_->opened.fetch_add(1, std::memory_order_relaxed);
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    if (tls_context_) return handshake();
+    write();
+  });
+}
+
+void LoadConnection::handshake() {
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+  std::string error;
+  if (!common::prepare_client_tls(tls_->native_handle(), host_, &error)) {
+    return finish(asio::error::invalid_argument);
+  }
+  tls_->async_handshake(asio::ssl::stream_base::client, [this](beast::error_code ec) {
+    if (ec) return finish(ec);
     write();
   });
 }
 
 void LoadConnection::write() {
-  asio::async_write(socket_, asio::buffer(*wire_), [this](beast::error_code ec, size_t) {
-    if (ec) return finish(ec);
-    parser_.emplace();
-    parser_->body_limit(kResponseBodyBytesMax);
-    http::async_read(socket_, buffer_, *parser_, [this](beast::error_code ec, size_t) {
+  with_stream([this](auto& stream) {
+    asio::async_write(stream, asio::buffer(*wire_), [this, &stream](beast::error_code ec, size_t) {
       if (ec) return finish(ec);
-      response_ = parser_->release();
-      if (!response_.keep_alive()) close();
-      finish({});
+      parser_.emplace();
+      parser_->body_limit(kResponseBodyBytesMax);
+      http::async_read(stream, buffer_, *parser_, [this](beast::error_code ec, size_t) {
+        if (ec) return finish(ec);
+        response_ = parser_->release();
+        if (!response_.keep_alive()) close();
+        finish({});
+      });
     });
   });
 }

@@ -7,6 +7,8 @@
 //
 // Single-threaded: every call and callback happens on the one thread running `io`.
 // A failed or timed-out exchange closes the connection; the next send reconnects.
+// With a TLS context, each connect is followed by a TLS handshake (certificate verified against
+// the context's CAs and `host`, common/tls.h), under the same exchange deadline.
 #pragma once
 
 #include <atomic>
@@ -17,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/asio.h"
+#include "common/tls.h"
 
 namespace bombarder {
 
@@ -42,9 +44,17 @@ class LoadConnection {
   using Done = std::function<void(boost::system::error_code ec, Response& response)>;
 
   // `counters` (may be null) must outlive the connection.
+  // `tls` null: plain HTTP; otherwise `host` is the name or address the server's certificate
+  // must carry.
   LoadConnection(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint to,
-                 ConnectionCounters* counters = nullptr)
-      : socket_(io), timer_(io), to_(to), counters_(counters) {}
+                 ConnectionCounters* counters = nullptr,
+                 std::shared_ptr<boost::asio::ssl::context> tls = nullptr, std::string host = {})
+      : socket_(io),
+        timer_(io),
+        to_(to),
+        counters_(counters),
+        tls_context_(std::move(tls)),
+        host_(std::move(host)) {}
 
   // `wire` (a complete HTTP/1.1 request, keep-alive) must stay alive until `done` runs. One
   // exchange at a time.
@@ -58,13 +68,28 @@ class LoadConnection {
                              std::string_view body);
 
  private:
+  void handshake();
   void write();
   void finish(boost::system::error_code ec);
+  // Runs `f` with the stream of this connection: the TLS stream over socket_, or socket_.
+  template <typename F>
+  void with_stream(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(socket_);
+    }
+  }
 
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer timer_;
   boost::asio::ip::tcp::endpoint to_;
   ConnectionCounters* counters_;
+  const std::shared_ptr<boost::asio::ssl::context> tls_context_;
+  const std::string host_;
+  // A TLS session lives as long as one TCP connection: a new one per connect (never replaced
+  // while an operation on it is pending: one exchange at a time, and close() leaves it be).
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   bool connected_ = false;
   bool timed_out_ = false;
   uint64_t exchange_ = 0;  // numbers the exchanges, so a late timer cannot hit the next one

@@ -326,7 +326,8 @@ class Shard {
     if (!connection) {
       connection = std::make_unique<LoadConnection>(
           io_, addresses_[op.node],
-          node_metrics_.empty() ? nullptr : &node_metrics_[op.node]->connections);
+          node_metrics_.empty() ? nullptr : &node_metrics_[op.node]->connections, spec_.tls,
+          spec_.nodes[op.node].host);
     }
     connection->send(wire, timeout,
                      [this, &w](boost::system::error_code ec, LoadConnection::Response& response) {

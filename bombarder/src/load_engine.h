@@ -39,6 +39,7 @@
 #include "circuit_breaker.h"
 #include "common/endpoint.h"
 #include "common/histogram.h"
+#include "common/http_client.h"  // forward-declares boost::asio::ssl::context
 
 namespace bombarder {
 
@@ -97,6 +98,8 @@ enum class Targeting {
 struct LoadSpec {
   std::string name = "load";  // "flood", "storm", ... (reports, keys)
   std::vector<common::Endpoint> nodes;
+  // HTTPS to every node when set (node_tls.h node_tls_context()); null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
   size_t leader = 0;  // index into nodes: where kLeader targeting starts
   Targeting targeting = Targeting::kLeader;
   OpMix mix;

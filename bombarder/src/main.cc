@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "node_tls.h"
 
 int main(int argc, char** argv) {
   // A node that vanished mid-request must not kill the client with SIGPIPE.
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
   bombarder::add_supervise_command(app, exit_code);
   bombarder::add_inject_command(app, exit_code);
   bombarder::add_chaos_command(app, exit_code);
+  // Last: --cacert/--cert/--key go on every command above that talks to nodes.
+  bombarder::add_node_tls_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

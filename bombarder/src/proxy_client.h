@@ -12,7 +12,8 @@ namespace bombarder {
 
 class ProxyClient {
  public:
-  explicit ProxyClient(common::Endpoint api) : api_(std::move(api)) {}
+  explicit ProxyClient(common::Endpoint api)
+      : api_(std::move(api)), client_(ApiClient::Transport::kPlain) {}
 
   [[nodiscard]] const common::Endpoint& api() const { return api_; }
   // GET /version: the server answers at all (throws otherwise).

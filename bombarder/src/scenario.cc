@@ -15,6 +15,7 @@
 #include "load_engine.h"
 #include "load_metrics.h"
 #include "load_report.h"
+#include "node_tls.h"
 #include "proxy_client.h"
 #include "run_record.h"
 #include "verify.h"
@@ -396,6 +397,7 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
   LoadSpec load;
   load.name = "scenario";
   load.nodes = nodes;
+  load.tls = node_tls_context();
   load.targeting = Targeting::kRandomNode;
   load.mix = OpMix::storm(30).with_lists(5);
   load.duration = options.stabilization + options.testing + options.recovery;

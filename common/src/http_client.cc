@@ -6,6 +6,9 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <variant>
+
+#include "common/tls.h"
 
 namespace common {
 namespace {
@@ -73,11 +76,13 @@ std::string HttpResponse::header(std::string_view name) const {
 // handler ever runs re-entrantly inside another one.
 class HttpClientPool::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::io_context& io, size_t connections_max, size_t queued_max, uint64_t body_bytes_max)
+  Impl(asio::io_context& io, size_t connections_max, size_t queued_max, uint64_t body_bytes_max,
+       std::shared_ptr<SslContext> tls)
       : strand_(asio::make_strand(io)),
         connections_max_(connections_max),
         queued_max_(queued_max),
-        body_bytes_max_(body_bytes_max) {}
+        body_bytes_max_(body_bytes_max),
+        tls_(std::move(tls)) {}
 
   void request(const Endpoint& to, HttpRequest request, std::chrono::milliseconds timeout,
                Done done) {
@@ -123,6 +128,7 @@ class HttpClientPool::Impl : public std::enable_shared_from_this<Impl> {
   const size_t connections_max_;
   const size_t queued_max_;
   const uint64_t body_bytes_max_;
+  const std::shared_ptr<SslContext> tls_;  // null: plain HTTP
   // Never erased: the pool serves a handful of endpoints (cluster members) for its whole life.
   std::map<Endpoint, EndpointPool> pools_;
   uint64_t next_sequence_ = 0;
@@ -138,7 +144,7 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
       : impl_(impl),
         body_bytes_max_(impl->body_bytes_max_),
         pool_(pool),
-        stream_(impl->strand_),
+        stream_(make_stream(*impl)),
         resolver_(impl->strand_),
         resolve_timer_(impl->strand_) {}
 
@@ -148,7 +154,7 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
   void run(Pending pending) {
     current_ = std::move(pending);
     prepare_request();
-    stream_.expires_at(current_.deadline);
+    tcp_stream().expires_at(current_.deadline);
     if (connected_) {
       write();
     } else {
@@ -161,7 +167,7 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
   bool reusable(Clock::time_point now) {
     if (!connected_ || !keep_alive_ || now - idle_since_ > kIdleReuseMax) return false;
     beast::error_code ec;
-    tcp::socket& socket = stream_.socket();
+    tcp::socket& socket = tcp_stream().socket();
     socket.non_blocking(true, ec);
     if (ec) return false;
     char byte = 0;
@@ -183,11 +189,26 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
     beast::error_code ignored;
     resolver_.cancel();
     resolve_timer_.cancel();
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    // No TLS close_notify: HTTP/1.1 framing (Content-Length) already tells a complete message
+    // from a truncated one, and a pool's connection is closed when it is done or broken.
+    tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_stream().close();
   }
 
  private:
+  using Stream = std::variant<beast::tcp_stream, TlsStream>;
+
+  static Stream make_stream(Impl& impl) {
+    if (!impl.tls_) return Stream(std::in_place_type<beast::tcp_stream>, impl.strand_);
+    return Stream(std::in_place_type<TlsStream>, impl.strand_, *impl.tls_);
+  }
+
+  // The TCP layer under either stream: timeouts, connect, close.
+  beast::tcp_stream& tcp_stream() {
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream_);
+  }
+
   void prepare_request() {
     HttpRequest& r = current_.request;
     request_.clear();
@@ -207,7 +228,7 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
     beast::error_code ec;
     const asio::ip::address_v4 address = asio::ip::make_address_v4(pool_->endpoint.host, ec);
     if (!ec) {
-      stream_.async_connect(
+      tcp_stream().async_connect(
           tcp::endpoint(address, pool_->endpoint.port),
           [self = shared_from_this()](beast::error_code e) { self->on_connect(e); });
       return;
@@ -225,7 +246,7 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
             e = beast::error::timeout;
           }
           if (e) return self->finish(e);
-          self->stream_.async_connect(
+          self->tcp_stream().async_connect(
               r, [self](beast::error_code ce, const tcp::endpoint&) { self->on_connect(ce); });
         });
   }
@@ -234,16 +255,35 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
     if (ec) return finish(ec);
     connected_ = true;
     // Requests are small and latency-bound; Nagle would hold them for the server's ACK.
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+    tcp_stream().socket().set_option(tcp::no_delay(true), ec);
+    if (auto* tls = std::get_if<TlsStream>(&stream_)) return handshake(*tls);
     write();
   }
 
+  // Under the request's deadline like the rest: a server that never answers the handshake
+  // costs one timeout, not a hang.
+  void handshake(TlsStream& tls) {
+    std::string error;
+    if (!prepare_client_tls(tls.native_handle(), pool_->endpoint.host, &error)) {
+      return finish(asio::error::invalid_argument);
+    }
+    tls.async_handshake(asio::ssl::stream_base::client,
+                        [self = shared_from_this()](beast::error_code ec) {
+                          if (ec) return self->finish(ec);
+                          self->write();
+                        });
+  }
+
   void write() {
-    http::async_write(stream_, request_,
-                      [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
-                        if (ec) return self->finish(ec);
-                        self->read();
-                      });
+    std::visit(
+        [this](auto& stream) {
+          http::async_write(stream, request_,
+                            [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
+                              if (ec) return self->finish(ec);
+                              self->read();
+                            });
+        },
+        stream_);
   }
 
   // Header first, then body: Boost 1.74's parser skips the Content-Length body limit check when
@@ -255,23 +295,33 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
     parser_->body_limit(body_bytes_max_);
     // A response to HEAD announces a Content-Length but carries no body (RFC 9110 §9.3.2).
     if (current_.request.method == http::verb::head) parser_->skip(true);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
-                              if (ec) return self->finish(ec);
-                              if (self->parser_->is_done()) return self->on_read({});
-                              self->read_body();
-                            });
+    std::visit(
+        [this](auto& stream) {
+          http::async_read_header(
+              stream, buffer_, *parser_,
+              [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
+                if (ec) return self->finish(ec);
+                if (self->parser_->is_done()) return self->on_read({});
+                self->read_body();
+              });
+        },
+        stream_);
   }
 
   void read_body() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) { self->on_read(ec); });
+    std::visit(
+        [this](auto& stream) {
+          http::async_read(stream, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
+                             self->on_read(ec);
+                           });
+        },
+        stream_);
   }
 
   void on_read(beast::error_code ec) {
     if (ec) return finish(ec);
-    stream_.expires_never();
+    tcp_stream().expires_never();
     // The parser's keep_alive() also says no when the body was delimited by EOF. Bytes past the
     // response mean the server and we disagree about framing: don't reuse either.
     keep_alive_ = parser_->keep_alive() && buffer_.size() == 0;
@@ -299,7 +349,7 @@ class HttpClientPool::Impl::Connection : public std::enable_shared_from_this<Con
   std::weak_ptr<Impl> impl_;
   const uint64_t body_bytes_max_;
   EndpointPool* pool_;  // a std::map node of impl_->pools_, never erased
-  beast::tcp_stream stream_;
+  Stream stream_;
   tcp::resolver resolver_;
   asio::steady_timer resolve_timer_;
   beast::flat_buffer buffer_;  // reused across responses on this connection
@@ -430,12 +480,13 @@ void HttpClientPool::Impl::close_now() {
 }
 
 HttpClientPool::HttpClientPool(asio::io_context& io, size_t connections_per_endpoint_max,
-                               size_t queued_requests_max, uint64_t response_body_bytes_max) {
+                               size_t queued_requests_max, uint64_t response_body_bytes_max,
+                               std::shared_ptr<asio::ssl::context> tls) {
   if (connections_per_endpoint_max == 0) {
     throw std::invalid_argument("HttpClientPool: connections_per_endpoint_max must be >= 1");
   }
   impl_ = std::make_shared<Impl>(io, connections_per_endpoint_max, queued_requests_max,
-                                 response_body_bytes_max);
+                                 response_body_bytes_max, std::move(tls));
 }
 
 HttpClientPool::~HttpClientPool() { impl_->close(); }

@@ -7,6 +7,9 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <variant>
+
+#include "common/tls.h"
 
 namespace node {
 
@@ -214,6 +217,11 @@ bool Router::is_peer_route(http::verb method, std::string_view path) const {
   return route != nullptr && route->options.peer;
 }
 
+bool Router::client_certificate_required(http::verb method, std::string_view path) const {
+  const Route* route = find(method, path);
+  return route != nullptr && route->options.client_certificate_required;
+}
+
 size_t Router::body_limit_max(size_t default_bytes) const {
   size_t limit = default_bytes;
   for (const Route& route : routes_) limit = std::max(limit, route.options.body_limit_bytes);
@@ -283,6 +291,8 @@ struct HttpServer::Shared : std::enable_shared_from_this<HttpServer::Shared> {
         router(router_in),
         options(std::move(options_in)),
         observer(std::move(observer_in)),
+        client_certificates_checked(options.tls &&
+                                    common::verifies_client_certificates(*options.tls)),
         acceptor(io_in),
         retry_timer(io_in),
         grace_timer(io_in) {}
@@ -297,6 +307,7 @@ struct HttpServer::Shared : std::enable_shared_from_this<HttpServer::Shared> {
   const Router& router;
   const HttpServerOptions options;
   const RequestObserver observer;
+  const bool client_certificates_checked;  // RouteOptions::client_certificate_required applies
   tcp::acceptor acceptor;
   asio::steady_timer retry_timer;  // after accept errors such as EMFILE: no busy loop
   asio::steady_timer grace_timer;
@@ -323,17 +334,36 @@ constexpr size_t kLingerBytesMax = 8 << 20;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<Shared> shared, tcp::socket socket, uint64_t id, bool peer_only)
-      : shared_(std::move(shared)), stream_(std::move(socket)), id_(id), peer_only_(peer_only) {}
+      : shared_(std::move(shared)),
+        stream_(make_stream(*shared_, std::move(socket))),
+        id_(id),
+        peer_only_(peer_only) {}
   ~Session() { shared_->session_closed(id_); }
 
-  void start() { read_header(); }
+  void start() {
+    if (auto* tls = std::get_if<common::TlsStream>(&stream_)) return handshake(*tls);
+    read_header();
+  }
   void reject();
   void on_server_stop();
   void force_close() { close(); }
 
  private:
   enum class Phase : uint8_t { kReadingHeader, kReadingBody, kHandling, kWriting, kClosed };
+  using Stream = std::variant<beast::tcp_stream, common::TlsStream>;
 
+  static Stream make_stream(Shared& shared, tcp::socket socket) {
+    if (!shared.options.tls)
+      return Stream(std::in_place_type<beast::tcp_stream>, std::move(socket));
+    return Stream(std::in_place_type<common::TlsStream>, std::move(socket), *shared.options.tls);
+  }
+  // The TCP layer under either stream: timeouts, shutdown, close, raw reads while lingering.
+  beast::tcp_stream& tcp_stream() {
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream_);
+  }
+
+  void handshake(common::TlsStream& tls);
   void read_header();
   void on_header(beast::error_code ec);
   void after_header();
@@ -349,7 +379,9 @@ class Session : public std::enable_shared_from_this<Session> {
   [[nodiscard]] bool is_parse_error(beast::error_code ec) const;
 
   std::shared_ptr<Shared> shared_;
-  beast::tcp_stream stream_;
+  Stream stream_;
+  bool client_certificate_verified_ = false;  // TLS only: set by the handshake
+  bool rejecting_ = false;                    // TLS only: reject() waits for the handshake
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const uint64_t id_;
@@ -363,6 +395,25 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t drained_bytes_ = 0;
 };
 
+void Session::handshake(common::TlsStream& tls) {
+  tcp_stream().expires_after(shared_->options.handshake_timeout);
+  tls.async_handshake(asio::ssl::stream_base::server,
+                      [self = shared_from_this()](beast::error_code ec) {
+                        if (self->phase_ == Phase::kClosed) return;
+                        if (ec) {
+                          // Scanners, plain-HTTP clients, untrusted certificates: nothing to
+                          // answer on a connection without TLS.
+                          spdlog::debug("http: TLS handshake failed: {}", ec.message());
+                          return self->close();
+                        }
+                        auto& stream = std::get<common::TlsStream>(self->stream_);
+                        self->client_certificate_verified_ =
+                            common::peer_certificate_verified(stream.native_handle());
+                        if (self->rejecting_) return self->reject();
+                        self->read_header();
+                      });
+}
+
 void Session::read_header() {
   phase_ = Phase::kReadingHeader;
   route_ = "unmatched";
@@ -370,10 +421,14 @@ void Session::read_header() {
   parser_->header_limit(static_cast<uint32_t>(shared_->options.header_limit_bytes));
   // The route (and so its limit) is known only after the header; the exact check follows then.
   parser_->body_limit(shared_->router.body_limit_max(shared_->options.body_limit_bytes));
-  stream_.expires_after(shared_->options.idle_timeout);
-  http::async_read_header(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  tcp_stream().expires_after(shared_->options.idle_timeout);
+  std::visit(
+      [this](auto& stream) {
+        http::async_read_header(
+            stream, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+      },
+      stream_);
 }
 
 bool Session::is_parse_error(beast::error_code ec) const {
@@ -409,6 +464,12 @@ void Session::after_header() {
   if (peer_only_ && !shared_->router.is_peer_route(header.method(), path)) {
     return reject();  // the clients' budget is used up; this connection is for peers
   }
+  if (shared_->client_certificates_checked && !client_certificate_verified_ &&
+      shared_->router.client_certificate_required(header.method(), path)) {
+    return fail(Response::error(403, "client_certificate_required",
+                                "this route is for cluster members: connect with a client "
+                                "certificate signed by the cluster's CA"));
+  }
   const size_t limit =
       shared_->router.body_limit(header.method(), path, shared_->options.body_limit_bytes);
   if (parser_->content_length() && *parser_->content_length() > limit) {
@@ -421,22 +482,30 @@ void Session::after_header() {
   if (beast::iequals(header[http::field::expect], "100-continue")) {
     auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                       header.version());
-    stream_.expires_after(shared_->options.write_timeout);
-    return http::async_write(stream_, *interim,
-                             [self = shared_from_this(), interim](beast::error_code ec, size_t) {
-                               if (ec) return self->close();
-                               self->read_body();
-                             });
+    tcp_stream().expires_after(shared_->options.write_timeout);
+    return std::visit(
+        [this, interim](auto& stream) {
+          http::async_write(stream, *interim,
+                            [self = shared_from_this(), interim](beast::error_code ec, size_t) {
+                              if (ec) return self->close();
+                              self->read_body();
+                            });
+        },
+        stream_);
   }
   read_body();
 }
 
 void Session::read_body() {
   phase_ = Phase::kReadingBody;
-  stream_.expires_after(shared_->options.read_timeout);
-  http::async_read(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+  tcp_stream().expires_after(shared_->options.read_timeout);
+  std::visit(
+      [this](auto& stream) {
+        http::async_read(
+            stream, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+      },
+      stream_);
 }
 
 void Session::on_body(beast::error_code ec) {
@@ -453,7 +522,7 @@ void Session::on_body(beast::error_code ec) {
 
 void Session::handle() {
   phase_ = Phase::kHandling;
-  stream_.expires_never();  // the handler bounds its own time (commit timeout, client timeout)
+  tcp_stream().expires_never();  // the handler bounds its own time (commit timeout, client timeout)
   http::request<http::string_body> message = parser_->release();
   request_keep_alive_ = message.keep_alive();
   request_version_ = message.version();
@@ -496,12 +565,16 @@ void Session::write(Response response, bool linger) {
   if (response.status != 204 && response.status != 304) message->body() = std::move(response.body);
   message->keep_alive(!close);
   message->prepare_payload();
-  stream_.expires_after(shared_->options.write_timeout);
-  http::async_write(
-      stream_, *message,
-      [self = shared_from_this(), message, close, linger](beast::error_code ec, size_t) {
-        self->on_write(ec, message->result_int(), close, linger);
-      });
+  tcp_stream().expires_after(shared_->options.write_timeout);
+  std::visit(
+      [this, &message, close, linger](auto& stream) {
+        http::async_write(
+            stream, *message,
+            [self = shared_from_this(), message, close, linger](beast::error_code ec, size_t) {
+              self->on_write(ec, message->result_int(), close, linger);
+            });
+      },
+      stream_);
 }
 
 void Session::on_write(beast::error_code ec, unsigned status, bool close, bool linger) {
@@ -516,31 +589,38 @@ void Session::on_write(beast::error_code ec, unsigned status, bool close, bool l
 
 // Half-closes, then reads and discards what the client is still sending (bounded in time and
 // bytes): closing a socket with unread data makes the kernel send a reset, and the client would
-// lose the 413 we just wrote.
+// lose the 413 we just wrote. (With TLS the discarded bytes are read below the TLS layer.)
 void Session::linger() {
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  tcp_stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
   if (drain_buffer_.empty()) {
     drain_buffer_.resize(64 << 10);
-    stream_.expires_after(kLingerTime);
+    tcp_stream().expires_after(kLingerTime);
   }
-  stream_.async_read_some(asio::buffer(drain_buffer_),
-                          [self = shared_from_this()](beast::error_code ec, size_t n) {
-                            self->drained_bytes_ += n;
-                            if (ec || self->drained_bytes_ > kLingerBytesMax) return self->close();
-                            self->linger();
-                          });
+  tcp_stream().async_read_some(asio::buffer(drain_buffer_),
+                               [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                 self->drained_bytes_ += n;
+                                 if (ec || self->drained_bytes_ > kLingerBytesMax)
+                                   return self->close();
+                                 self->linger();
+                               });
 }
 
 void Session::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
+  // No TLS close_notify: responses are framed by Content-Length, so a peer can tell a cut.
+  tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_stream().close();
 }
 
 void Session::reject() {
+  // Over TLS the 503 can only be written once the handshake is done.
+  if (auto* tls = std::get_if<common::TlsStream>(&stream_); tls != nullptr && !rejecting_) {
+    rejecting_ = true;
+    return handshake(*tls);
+  }
   Response response = Response::error(503, "overloaded", "too many open connections");
   response.headers.emplace_back("Retry-After", "1");
   fail(std::move(response));

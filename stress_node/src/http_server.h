@@ -12,6 +12,13 @@
 // peer_connections_max). Graceful stop: stop accepting, close idle connections, let requests in
 // flight finish for a bounded grace period, then close the rest.
 //
+// TLS (opt-in): with HttpServerOptions::tls every connection starts with a TLS handshake,
+// bounded by handshake_timeout; a failed or timed-out handshake just closes the connection
+// (a plain-HTTP client on a TLS port gets a closed connection, never a hang). When the context
+// verifies client certificates (common/tls.h), routes with RouteOptions::
+// client_certificate_required answer 403 {"error":"client_certificate_required"} to a
+// connection that presented none.
+//
 // Threads: Router is immutable once serving starts (add routes first). HttpServer's methods
 // run on its io_context's thread (or before it runs). A handler is called on that thread; its
 // Respond may be invoked from any thread (the write is posted to the io_context), once.
@@ -30,6 +37,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace node {
 
@@ -97,6 +108,9 @@ struct RouteOptions {
   // Peer traffic (/_raft/* RPCs): may be served on the connections HttpServerOptions reserves
   // for peers (peer_connections_max) when the clients' budget is used up.
   bool peer = false;
+  // Only connections that presented a verified client certificate may call it, when the
+  // server's TLS context verifies them (mutual TLS for the peer RPCs, issue 14).
+  bool client_certificate_required = false;
 };
 
 class Router {
@@ -113,6 +127,8 @@ class Router {
   [[nodiscard]] size_t body_limit_max(size_t default_bytes) const;
   // Whether this request line is a peer route (RouteOptions::peer).
   [[nodiscard]] bool is_peer_route(http::verb method, std::string_view path) const;
+  // Whether this request line's route needs a client certificate (false for unknown routes).
+  [[nodiscard]] bool client_certificate_required(http::verb method, std::string_view path) const;
 
   // Matches request.path, fills route/params/query and calls the handler, or answers 404/405/
   // 400 itself. A handler that throws gets 500 unless it already answered.
@@ -147,6 +163,8 @@ struct HttpServerOptions {
   // past connections_max serves peer routes only: any other request is answered 503 and the
   // connection closed.
   size_t peer_connections_max = 64;
+  std::shared_ptr<boost::asio::ssl::context> tls;       // null: plain HTTP
+  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake, from accept
 };
 
 // Called after each response is written (or failed to write): the route pattern ("unmatched"

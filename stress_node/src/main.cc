@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/http_client.h"
+#include "common/tls.h"
 #include "debug_api.h"
 #include "http_server.h"
 #include "kv/store.h"
@@ -113,20 +114,41 @@ node::RaftNodeConfig raft_config(const Options& options, node::Registry& metrics
   return config;
 }
 
+// The TLS contexts of --tls-cert/--tls-key/--tls-ca (both null: plain HTTP). The server's
+// verifies client certificates against the CA; the client's (peers, forwarded writes) checks
+// servers against it and presents the node's own certificate.
+struct TlsContexts {
+  std::shared_ptr<asio::ssl::context> server;
+  std::shared_ptr<asio::ssl::context> client;
+};
+
+std::optional<TlsContexts> load_tls(const Options& options, std::string* error) {
+  TlsContexts contexts;
+  if (!options.tls()) return contexts;
+  const common::TlsFiles files{options.tls_cert_file, options.tls_key_file, options.tls_ca_file};
+  contexts.server = common::make_server_tls_context(files, error);
+  if (!contexts.server) return std::nullopt;
+  contexts.client = common::make_client_tls_context(files, error);
+  if (!contexts.client) return std::nullopt;
+  return contexts;
+}
+
 // Everything that runs, in construction order; destroyed in reverse (the raft node before the
 // transport it sends through, everything before the io_context).
 struct Process {
-  explicit Process(const Options& options, std::unique_ptr<kv::Store> store)
+  Process(const Options& options, std::unique_ptr<kv::Store> store, const TlsContexts& tls)
       : server(io, router,
                node::HttpServerOptions{.host = options.self.host,
                                        .port = options.self.port,
-                                       .body_limit_bytes = options.body_limit_bytes},
+                                       .body_limit_bytes = options.body_limit_bytes,
+                                       .tls = tls.server},
                [this](const std::string& route, unsigned status, std::chrono::nanoseconds took) {
                  node::record_http_request(metrics, route, status, took);
                }),
-        transport(io, options.node_id, options.peers()),
+        transport(io, options.node_id, options.peers(),
+                  node::PeerTransportOptions{.tls = tls.client}),
         node(raft_config(options, metrics), std::move(store), transport),
-        pool(io, kForwardConnectionsMax),
+        pool(io, kForwardConnectionsMax, 10000, 64 << 20, tls.client),
         kv_api(io, node, pool, metrics,
                {.self_id = options.node_id,
                 .members = options.members,
@@ -209,7 +231,7 @@ struct Process {
   std::thread stopper;
 };
 
-int run(const Options& options) {
+int run(const Options& options, const TlsContexts& tls) {
   std::error_code fs_error;
   fs::create_directories(options.data_dir, fs_error);
   if (fs_error) {
@@ -227,14 +249,19 @@ int run(const Options& options) {
   }
   const fs::path pid_path = options.data_dir / "node.pid";
   if (!write_pid_file(pid_path, &error)) return startup_failure(error);
-  Process process(options, std::move(store).value());
+  Process process(options, std::move(store).value(), tls);
   if (auto ec = process.server.listen()) {
     fs::remove(pid_path, fs_error);
     return startup_failure("cannot listen on " + options.self.to_string() + ": " + ec.message());
   }
-  spdlog::info("node {} v{} serving on {}; members {}; data {}", options.node_id,
-               node::kStressNodeVersion, options.self.to_string(), member_summary(options),
-               options.data_dir.string());
+  spdlog::info("node {} v{} serving {} on {}; members {}; data {}", options.node_id,
+               node::kStressNodeVersion, options.tls() ? "https" : "http", options.self.to_string(),
+               member_summary(options), options.data_dir.string());
+  if (options.tls() && options.tls_ca_file.empty()) {
+    spdlog::warn(
+        "TLS without --tls-ca: peers are verified against the system CAs and the peer "
+        "RPCs accept connections without a client certificate");
+  }
   if (options.watchdog_limit.count() > 0) {
     spdlog::info("watchdog: aborting if a loop stalls for {} ms", options.watchdog_limit.count());
   }
@@ -258,5 +285,12 @@ int main(int argc, char** argv) {
     if (!parsed.output.empty() && parsed.output.back() != '\n') std::fputc('\n', out);
     return parsed.exit_code;
   }
-  return run(*parsed.options);
+  // Unreadable or invalid TLS files are bad flags (exit 2), found before anything starts.
+  std::string error;
+  const std::optional<TlsContexts> tls = load_tls(*parsed.options, &error);
+  if (!tls) {
+    std::fprintf(stderr, "stress_node: TLS: %s\n", error.c_str());
+    return 2;
+  }
+  return run(*parsed.options, *tls);
 }

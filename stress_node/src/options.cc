@@ -49,6 +49,9 @@ struct RawFlags {
   bool debug_endpoints = false;
   std::string idempotency_ttl = "10m";
   uint64_t idempotency_table_bytes = kv::kIdempotencyTableBytesMaxDefault;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
 };
 
 // Idempotency flags (issue 13), in one block.
@@ -132,11 +135,23 @@ void define_flags(CLI::App& app, RawFlags& f) {
                "Serve the test-only failpoint POST /_debug/hang?loop=io|raft&ms=N, which blocks "
                "that loop for N ms (for watchdog tests); without the flag the route is 404");
   define_idempotency_flags(app, f);
+  app.add_option("--tls-cert", f.tls_cert,
+                 "PEM certificate (chain) of this node: serve the client API and the peer RPCs "
+                 "over TLS (HTTPS) and present it to peers. Its SANs must name the --host "
+                 "(IP SAN for an address). Needs --tls-key; without it: plain HTTP");
+  app.add_option("--tls-key", f.tls_key, "PEM private key (unencrypted) of --tls-cert");
+  app.add_option("--tls-ca", f.tls_ca,
+                 "PEM CA that signs every member's certificate: peers' certificates are "
+                 "verified against it, and the peer RPCs (/_raft/append, /vote, /snapshot) "
+                 "refuse connections without a client certificate it signed (mutual TLS; 403 "
+                 "client_certificate_required). Clients of the API need no certificate. "
+                 "Without it peers are verified against the system's trusted CAs");
   app.set_version_flag("--version", kStressNodeVersion);
   app.footer(
       "Environment: STRESS_TEST_DATA (data root, default 'data'), SPDLOG_LEVEL (log level).\n"
       "SIGTERM/SIGINT: hand leadership over, finish requests in flight, exit 0.\n"
-      "Exit codes: 0 clean stop, 1 startup failure (data dir, port in use), 2 bad flags.");
+      "Exit codes: 0 clean stop, 1 startup failure (data dir, port in use), 2 bad flags "
+      "(also unreadable or invalid TLS files).");
 }
 
 std::optional<std::string> resolve_log_level(const RawFlags& f, const EnvLookup& env,
@@ -196,6 +211,15 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   options.watchdog_limit = std::chrono::milliseconds(f.watchdog_ms);
   options.debug_endpoints = f.debug_endpoints;
   if (auto bad = apply_idempotency_flags(f, options)) return usage_error(*bad);
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    return usage_error("--tls-cert and --tls-key are given together");
+  }
+  if (!f.tls_ca.empty() && f.tls_cert.empty()) {
+    return usage_error("--tls-ca needs --tls-cert and --tls-key (TLS is off without them)");
+  }
+  options.tls_cert_file = f.tls_cert;
+  options.tls_key_file = f.tls_key;
+  options.tls_ca_file = f.tls_ca;
   ParseOutcome outcome;
   outcome.options = std::move(options);
   return outcome;

@@ -41,6 +41,12 @@ struct Options {
   // Abort when an event loop makes no progress for this long (watchdog.h); 0: no watchdog.
   std::chrono::milliseconds watchdog_limit{0};
   bool debug_endpoints = false;  // the /_debug/ failpoints (debug_api.h); tests only
+  // TLS for the client API and the peers (common/tls.h); all empty: plain HTTP. Cert and key
+  // come together; the CA (optional) turns on mutual TLS for the peer RPCs.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
+  [[nodiscard]] bool tls() const { return !tls_cert_file.empty(); }
 
   // Idempotency (issue 13; kv/state_machine.h): how long a retry with the same Idempotency-Key
   // is answered from the table, and the table's byte bound. Stamped into the commands this

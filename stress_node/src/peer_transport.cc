@@ -110,7 +110,7 @@ PeerTransport::Impl::Impl(asio::io_context& io, raft::NodeId self,
     : self_(self),
       options_(options),
       strand_(asio::make_strand(io)),
-      client_(io, kConnectionsPerPeerMax, kPoolQueueMax, kResponseBodyBytesMax) {
+      client_(io, kConnectionsPerPeerMax, kPoolQueueMax, kResponseBodyBytesMax, options.tls) {
   if (options_.queue_messages_max == 0 || options_.batch_messages_max == 0 ||
       options_.batch_messages_max > kPeerBatchMessagesMax || options_.backoff_min.count() <= 0 ||
       options_.backoff_max < options_.backoff_min) {

@@ -23,6 +23,7 @@
 
 #include "common/asio.h"
 #include "common/endpoint.h"
+#include "common/http_client.h"  // forward-declares boost::asio::ssl::context
 #include "peer_sender.h"
 #include "raft/message.h"
 
@@ -49,6 +50,9 @@ struct PeerTransportOptions {
   std::chrono::milliseconds snapshot_request_timeout{10000};
   std::chrono::milliseconds backoff_min{50};  // after the first failure, doubling per failure
   std::chrono::milliseconds backoff_max{1000};
+  // Client TLS context (common/tls.h): peers are dialled over HTTPS, their certificates checked
+  // against its CA and their address, and its certificate presented (mutual TLS). Null: HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 struct PeerStats {

@@ -108,11 +108,17 @@ void RaftApi::register_routes(Router& router) {
   router.add(http::verb::get, "/_raft/sync-status", bind(&RaftApi::sync_status));
   router.add(http::verb::get, "/_raft/resync_stats", bind(&RaftApi::resync_stats));
   router.add(http::verb::post, "/_raft/force-resync", bind(&RaftApi::force_resync));
-  const RouteOptions peer{.body_limit_bytes = options_.peer_body_limit_bytes, .peer = true};
+  // The peer RPCs are for members only: they have a connection budget of their own
+  // (http_server.h), and with mutual TLS a connection without a client certificate from the
+  // cluster's CA is refused.
+  const RouteOptions peer{.body_limit_bytes = options_.peer_body_limit_bytes,
+                          .peer = true,
+                          .client_certificate_required = true};
   router.add(http::verb::post, std::string(kRaftAppendPath), bind(&RaftApi::peer_rpc), peer);
   router.add(http::verb::post, std::string(kRaftVotePath), bind(&RaftApi::peer_rpc), peer);
   router.add(http::verb::post, std::string(kRaftSnapshotPath), bind(&RaftApi::peer_rpc), peer);
-  router.add(http::verb::get, std::string(kRaftSnapshotPath), bind(&RaftApi::snapshot_meta));
+  router.add(http::verb::get, std::string(kRaftSnapshotPath), bind(&RaftApi::snapshot_meta),
+             RouteOptions{.client_certificate_required = true});
 }
 
 std::string RaftApi::address_of(raft::NodeId id) const {

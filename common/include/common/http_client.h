@@ -13,6 +13,10 @@
 // Threads: request() and close() may be called from any thread. Every Done callback runs exactly
 // once, on a thread running the io_context (serialized with the pool's other handlers), never
 // inside request() itself. The io_context must outlive the pool's pending work.
+//
+// TLS: a pool given an SSL context speaks HTTPS to every endpoint, verifying each server's
+// certificate against the context's CAs and the endpoint's host (common/tls.h); a failed
+// handshake fails the request like any transport error (an ssl category error code).
 #pragma once
 
 #include <chrono>
@@ -27,6 +31,10 @@
 
 #include "common/asio.h"
 #include "common/endpoint.h"
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace common {
 
@@ -56,7 +64,8 @@ class HttpClientPool {
  public:
   explicit HttpClientPool(boost::asio::io_context& io, size_t connections_per_endpoint_max = 8,
                           size_t queued_requests_max = 10000,
-                          uint64_t response_body_bytes_max = 64 << 20);
+                          uint64_t response_body_bytes_max = 64 << 20,
+                          std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   // Closes (see close()).
   ~HttpClientPool();
   HttpClientPool(const HttpClientPool&) = delete;
