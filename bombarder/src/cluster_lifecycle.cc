@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "cluster_proxies.h"
 #include "cluster_record.h"
+#include "cluster_secrets.h"
 #include "cluster_table.h"
 #include "process.h"
 #include "supervisor.h"
@@ -255,7 +256,12 @@ void print_started(const StartFlags& f, const ClusterRecord& record, const Clust
                 {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
                 {"term", leader.term},
                 {"record", cluster_record_path().string()},
+                {"peer_auth", record.cluster_secret_file.empty() ? "insecure" : "hmac-sha256"},
                 {"elapsed_s", elapsed_s}};
+    if (!record.cluster_secret_file.empty()) {
+      out["cluster_secret_file"] = record.cluster_secret_file.string();
+      out["admin_token_file"] = record.admin_token_file.string();
+    }
     if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
     std::cout << out.dump(2) << std::endl;
     return;
@@ -279,6 +285,12 @@ void print_started(const StartFlags& f, const ClusterRecord& record, const Clust
               node_url(view.nodes[*view.leader].endpoint).c_str(),
               static_cast<unsigned long long>(leader.term));
   if (record.proxy) print_proxy(*record.proxy, f.nodes);
+  if (record.cluster_secret_file.empty()) {
+    std::printf("peers: INSECURE (--insecure-peers: peer frames unauthenticated)\n");
+  } else {
+    std::printf("peers: HMAC-SHA256, secret %s; admin token %s\n",
+                record.cluster_secret_file.c_str(), record.admin_token_file.c_str());
+  }
 }
 
 }  // namespace
@@ -319,11 +331,20 @@ std::vector<std::string> node_command_line(const StartFlags& f, const std::strin
   }
   if (f.watchdog_ms) argv.insert(argv.end(), {"--watchdog-ms", std::to_string(*f.watchdog_ms)});
   if (f.debug_endpoints) argv.push_back("--debug-endpoints");
+  if (!f.cluster_secret_file.empty()) {
+    argv.insert(argv.end(), {"--cluster-secret-file", f.cluster_secret_file});
+  } else if (f.insecure_peers) {
+    argv.push_back("--insecure-peers");
+  }
+  if (!f.admin_token_file.empty()) {
+    argv.insert(argv.end(), {"--admin-token-file", f.admin_token_file});
+  }
   return argv;
 }
 
-int run_cluster_start(const StartFlags& f) {
-  validate(f);
+int run_cluster_start(const StartFlags& flags) {
+  validate(flags);
+  StartFlags f = flags;
   const fs::path binary = find_node_binary(f);
   const size_t stale_nodes = check_no_running_cluster();
   check_ports_free(f);
@@ -333,6 +354,13 @@ int run_cluster_start(const StartFlags& f) {
   }
 
   const auto started = Clock::now();
+  // A fresh secret and admin token per cluster (the previous cluster's nodes are all stopped).
+  ClusterSecrets secrets;
+  if (!f.insecure_peers) {
+    secrets = create_cluster_secrets(data_root());
+    f.cluster_secret_file = secrets.cluster_secret_file.string();
+    f.admin_token_file = secrets.admin_token_file.string();
+  }
   // Every directory is ready before the first node starts, so a failure here leaves no process.
   std::vector<NodeRecord> planned;
   std::vector<bool> reused;
@@ -357,6 +385,8 @@ int run_cluster_start(const StartFlags& f) {
   ClusterRecord record;
   record.started_at = utc_timestamp_now();
   record.node_binary = binary;
+  record.cluster_secret_file = secrets.cluster_secret_file;
+  record.admin_token_file = secrets.admin_token_file;
   if (f.proxied) {
     // Before the nodes, so that their first peer connections already find the links.
     record.proxy = start_cluster_proxy(ProxiedLayout(f.port, f.nodes), f.nodes, f.host,

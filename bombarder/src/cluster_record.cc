@@ -64,6 +64,10 @@ std::optional<ClusterRecord> load_cluster_record() {
       record.supervisor =
           SupervisorRecord{it->at("pid").get<pid_t>(), it->value("output", std::string())};
     }
+    if (const auto it = body.find("security"); it != body.end() && it->is_object()) {
+      record.cluster_secret_file = it->value("cluster_secret_file", std::string());
+      record.admin_token_file = it->value("admin_token_file", std::string());
+    }
     return record;
   } catch (const std::exception& e) {
     environment_error("cannot read " + path.string() + " (" + e.what() +
@@ -97,6 +101,10 @@ void save_cluster_record(const ClusterRecord& record) {
   if (record.supervisor) {
     body["supervisor"] = {{"pid", record.supervisor->pid},
                           {"output", record.supervisor->output_path.string()}};
+  }
+  if (!record.cluster_secret_file.empty() || !record.admin_token_file.empty()) {
+    body["security"] = {{"cluster_secret_file", record.cluster_secret_file.string()},
+                        {"admin_token_file", record.admin_token_file.string()}};
   }
   const fs::path path = cluster_record_path();
   const fs::path temp = path.string() + ".tmp." + std::to_string(::getpid());

@@ -44,7 +44,27 @@ struct RawFlags {
   int commit_timeout_ms = 5000;
   int watchdog_ms = 0;
   bool debug_endpoints = false;
+  std::string cluster_secret_file;
+  bool insecure_peers = false;
+  std::string admin_token_file;
 };
+
+// Issue 14: peer authentication and the admin token (peer_auth.h).
+void define_security_flags(CLI::App& app, RawFlags& f) {
+  app.add_option("--cluster-secret-file", f.cluster_secret_file,
+                 "The cluster secret every member shares: every peer frame carries an "
+                 "HMAC-SHA256 keyed by it. The file holds 64 or more hex digits (32+ bytes; "
+                 "whitespace around them ignored) and must be mode 0600 or stricter. Make one "
+                 "with: openssl rand -hex 32 > FILE; chmod 600 FILE. Required unless "
+                 "--insecure-peers");
+  app.add_flag("--insecure-peers", f.insecure_peers,
+               "Accept and send peer frames without a MAC (anyone who reaches the port can then "
+               "forge Raft messages); warns on every start, /status shows peer_auth=insecure");
+  app.add_option("--admin-token-file", f.admin_token_file,
+                 "File holding the bearer token of the admin routes (POST /_raft/force-resync, "
+                 "/_debug/*): 32 or more printable characters, mode 0600 or stricter (openssl "
+                 "rand -hex 32). Without it those routes answer 403 admin_disabled");
+}
 
 void define_flags(CLI::App& app, RawFlags& f) {
   app.add_option("--node-id", f.node_id,
@@ -98,6 +118,7 @@ void define_flags(CLI::App& app, RawFlags& f) {
   app.add_flag("--debug-endpoints", f.debug_endpoints,
                "Serve the test-only failpoint POST /_debug/hang?loop=io|raft&ms=N, which blocks "
                "that loop for N ms (for watchdog tests); without the flag the route is 404");
+  define_security_flags(app, f);
   app.set_version_flag("--version", kStressNodeVersion);
   app.footer(
       "Environment: STRESS_TEST_DATA (data root, default 'data'), SPDLOG_LEVEL (log level).\n"
@@ -161,6 +182,17 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   }
   options.watchdog_limit = std::chrono::milliseconds(f.watchdog_ms);
   options.debug_endpoints = f.debug_endpoints;
+  if (f.cluster_secret_file.empty() && !f.insecure_peers) {
+    return usage_error(
+        "--cluster-secret-file is required (make one with: openssl rand -hex 32 > FILE; chmod "
+        "600 FILE), or pass --insecure-peers to run without peer authentication");
+  }
+  if (!f.cluster_secret_file.empty() && f.insecure_peers) {
+    return usage_error("--cluster-secret-file and --insecure-peers exclude each other");
+  }
+  options.cluster_secret_file = f.cluster_secret_file;
+  options.insecure_peers = f.insecure_peers;
+  options.admin_token_file = f.admin_token_file;
   ParseOutcome outcome;
   outcome.options = std::move(options);
   return outcome;

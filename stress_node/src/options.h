@@ -41,6 +41,12 @@ struct Options {
   // Abort when an event loop makes no progress for this long (watchdog.h); 0: no watchdog.
   std::chrono::milliseconds watchdog_limit{0};
   bool debug_endpoints = false;  // the /_debug/ failpoints (debug_api.h); tests only
+  // Issue 14 (peer_auth.h): the cluster secret that keys every peer frame's MAC, unless
+  // insecure_peers; the admin token file ("" = admin routes answer 403 admin_disabled). Only
+  // the paths: main() reads and checks the files (exit 1 on a bad file).
+  std::filesystem::path cluster_secret_file;
+  bool insecure_peers = false;
+  std::filesystem::path admin_token_file;
 
   // The other members.
   [[nodiscard]] std::map<raft::NodeId, common::Endpoint> peers() const;

@@ -23,6 +23,7 @@
 
 #include "common/asio.h"
 #include "common/endpoint.h"
+#include "peer_auth.h"
 #include "peer_sender.h"
 #include "raft/message.h"
 
@@ -49,6 +50,8 @@ struct PeerTransportOptions {
   std::chrono::milliseconds snapshot_request_timeout{10000};
   std::chrono::milliseconds backoff_min{50};  // after the first failure, doubling per failure
   std::chrono::milliseconds backoff_max{1000};
+  // Signs every request (X-Raft-From/To/Mac, peer_auth.h); null: --insecure-peers, no MAC.
+  std::shared_ptr<const PeerKey> key{};
 };
 
 struct PeerStats {

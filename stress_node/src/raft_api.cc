@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "admin_auth.h"
 #include "options.h"
 #include "peer_codec.h"
 
@@ -80,11 +81,11 @@ FollowerHealth classify_follower(const raft::FollowerStatus& follower,
 
 RaftApi::RaftApi(asio::io_context& io, RaftNode& node, const PeerTransport* transport,
                  Registry& metrics, RaftApiOptions options)
-    : io_(io),
-      node_(node),
-      transport_(transport),
-      metrics_(metrics),
-      options_(std::move(options)) {}
+    : io_(io), node_(node), transport_(transport), metrics_(metrics), options_(std::move(options)) {
+  peer_auth_.self_id = options_.self_id;
+  for (const auto& [id, endpoint] : options_.members) peer_auth_.members.insert(id);
+  peer_auth_.key = options_.peer_key;
+}
 
 void RaftApi::register_routes(Router& router) {
   const auto bind = [this](void (RaftApi::*method)(Request, Respond)) {
@@ -97,7 +98,8 @@ void RaftApi::register_routes(Router& router) {
   router.add(http::verb::get, "/_raft/health", bind(&RaftApi::health));
   router.add(http::verb::get, "/_raft/sync-status", bind(&RaftApi::sync_status));
   router.add(http::verb::get, "/_raft/resync_stats", bind(&RaftApi::resync_stats));
-  router.add(http::verb::post, "/_raft/force-resync", bind(&RaftApi::force_resync));
+  router.add(http::verb::post, "/_raft/force-resync",
+             admin_only(options_.admin_token, bind(&RaftApi::force_resync)));
   const RouteOptions peer{options_.peer_body_limit_bytes};
   router.add(http::verb::post, std::string(kRaftAppendPath), bind(&RaftApi::peer_rpc), peer);
   router.add(http::verb::post, std::string(kRaftVotePath), bind(&RaftApi::peer_rpc), peer);
@@ -148,6 +150,9 @@ void RaftApi::status(Request, Respond respond) {
       {"pending_writes", s.pending_writes},
       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
       {"version", kStressNodeVersion},
+      // Issue 14: "insecure" means anyone who reaches the port can forge Raft messages.
+      {"peer_auth", options_.peer_key ? "hmac-sha256" : "insecure"},
+      {"admin_api", options_.admin_token ? "token" : "disabled"},
   };
   json members = json::array();
   for (const auto& [id, endpoint] : options_.members) {
@@ -292,23 +297,48 @@ void RaftApi::force_resync(Request request, Respond respond) {
   });
 }
 
+// Step 1 authenticates the frame (headers and MAC, before any byte of the body is parsed);
+// step 2 decodes it; step 3 checks that every message carries the authenticated parties. Content
+// validation of the decoded messages belongs after step 3.
 void RaftApi::peer_rpc(Request request, Respond respond) {
+  const FrameVerdict verdict = authenticate_frame(
+      peer_auth_, request.path, request.header(kPeerFromHeader), request.header(kPeerToHeader),
+      request.header(kPeerMacHeader), request.body);
+  if (!verdict.accepted()) {
+    return reject_frame(*verdict.rejection, verdict.message, request, respond);
+  }
   std::string error;
   auto messages = decode_batch(request.body, &error);
   if (!messages) return respond(Response::error(400, "bad_batch", error));
   for (const raft::Message& m : *messages) {
-    if (m.to != options_.self_id) {
-      return respond(Response::error(400, "wrong_recipient",
-                                     "message for node " + std::to_string(m.to) + " sent to node " +
-                                         std::to_string(options_.self_id)));
-    }
-    if (m.from == options_.self_id || !options_.members.contains(m.from)) {
-      return respond(Response::error(400, "unknown_sender",
-                                     "node " + std::to_string(m.from) + " is not a peer"));
+    if (auto rejection = check_message_parties(verdict.parties, m.from, m.to)) {
+      return reject_frame(*rejection,
+                          "a message from node " + std::to_string(m.from) + " to node " +
+                              std::to_string(m.to) + " inside a frame from node " +
+                              std::to_string(verdict.parties.from) + " to node " +
+                              std::to_string(verdict.parties.to),
+                          request, respond);
     }
   }
   node_.receive(std::move(*messages));
   respond(Response::no_content());
+}
+
+void RaftApi::reject_frame(FrameRejection reason, const std::string& message,
+                           const Request& request, const Respond& respond) {
+  const char* label = reason_label(reason);
+  metrics_
+      .counter("raft_peer_frames_rejected_total",
+               "Peer frames or messages dropped at the boundary, by reason.", {{"reason", label}})
+      .inc();
+  if (const auto suppressed = rejection_log_.admit(reason, std::chrono::steady_clock::now())) {
+    spdlog::warn("peer frame to {} rejected ({}): {}{}", request.path, label, message,
+                 *suppressed == 0
+                     ? std::string()
+                     : fmt::format(" [{} more {} rejections in the last interval not logged]",
+                                   *suppressed, label));
+  }
+  respond(Response::error(http_status(reason), label, message));
 }
 
 void RaftApi::snapshot_meta(Request, Respond respond) {

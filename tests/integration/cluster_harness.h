@@ -88,6 +88,11 @@ struct ClusterOptions {
   std::optional<int> commit_timeout_ms;
   std::string log_level = "info";
   std::vector<std::string> extra_args;
+  // Issue 14: every cluster gets its own random cluster secret and admin token (files under the
+  // root, mode 0600) unless insecure_peers (then --insecure-peers, no secret) or !admin_token
+  // (admin routes then answer 403 admin_disabled).
+  bool insecure_peers = false;
+  bool admin_token = true;
 };
 
 // How a node process ended.
@@ -116,6 +121,11 @@ struct RunResult {
 [[nodiscard]] RunResult run_program(const std::vector<std::string>& argv,
                                     std::chrono::milliseconds timeout,
                                     const std::vector<std::string>& extra_env = {});
+
+// `bytes` random bytes from OpenSSL's RAND_bytes, as lowercase hex.
+[[nodiscard]] std::string random_hex(size_t bytes);
+// Creates `path` (which must not exist) with mode 0600 and writes `content`. Throws on failure.
+void write_private_file(const std::filesystem::path& path, std::string_view content);
 
 // The stress_node binary this tree built.
 [[nodiscard]] std::string stress_node_binary();
@@ -154,6 +164,11 @@ class Cluster {
   [[nodiscard]] std::string address(size_t i) const;  // "127.0.0.1:PORT"
   [[nodiscard]] const std::filesystem::path& root() const { return root_; }
   [[nodiscard]] std::filesystem::path data_dir(size_t i) const;
+  // The cluster secret file ("" with insecure_peers) and the admin token ("" without one).
+  [[nodiscard]] const std::filesystem::path& cluster_secret_path() const { return secret_path_; }
+  [[nodiscard]] const std::string& admin_token() const { return admin_token_; }
+  // {"Authorization", "Bearer <admin token>"}.
+  [[nodiscard]] Headers admin_headers() const;
   // Started and not yet reaped.
   [[nodiscard]] bool running(size_t i) const { return nodes_.at(i).pid > 0; }
   [[nodiscard]] std::vector<size_t> running_nodes() const;
@@ -230,8 +245,13 @@ class Cluster {
   void print_diagnostics() const;
   [[nodiscard]] std::filesystem::path output_path(size_t i) const;
 
+  void make_secrets();
+
   ClusterOptions options_;
   std::filesystem::path root_;
+  std::filesystem::path secret_path_;
+  std::filesystem::path admin_token_path_;
+  std::string admin_token_;
   std::vector<Node> nodes_;
   std::thread::id owner_;
   std::vector<std::string> notes_;
