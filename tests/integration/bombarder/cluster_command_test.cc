@@ -237,13 +237,15 @@ TEST_F(ClusterCommandTest, HumanStartPrintsTheMembersAndTheLeader) {
       env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
   const std::vector<std::string> lines = lines_of(start.output);
-  ASSERT_EQ(lines.size(), 6u) << start.output;  // summary, header, 3 members, leader
+  // Summary, header, 3 members, leader, peer authentication.
+  ASSERT_EQ(lines.size(), 7u) << start.output;
   EXPECT_NE(lines[1].find("address"), std::string::npos) << start.output;
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_NE(lines[2 + i].find("http://" + address(i)), std::string::npos) << start.output;
     EXPECT_NE(lines[2 + i].find(std::to_string(recorded_pids().at(i))), std::string::npos);
   }
   EXPECT_EQ(lines[5].rfind("leader: node ", 0), 0u) << start.output;
+  EXPECT_EQ(lines[6].rfind("peers: HMAC-SHA256, secret ", 0), 0u) << start.output;
 }
 
 TEST_F(ClusterCommandTest, StartRefusesWhileARecordedClusterRuns) {
