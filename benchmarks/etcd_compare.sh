@@ -107,11 +107,14 @@ done
 # ---------------------------------------------------------------------------------------------
 # stress_node cluster.
 sn_ports=("$sn_port" $((sn_port + 1)) $((sn_port + 2)))
+# Peer frames carry an HMAC-SHA256 (issue 14): measured as deployed.
+(umask 077; openssl rand -hex 32 >"$work/cluster-secret")
 for i in 0 1 2; do
   peers=()
   for j in 0 1 2; do ((j == i)) || peers+=("$j@127.0.0.1:${sn_ports[j]}"); done
   "$stress_node" --node-id "$i" --port "${sn_ports[i]}" --peers "$(IFS=,; echo "${peers[*]}")" \
-    --data-dir "$work/sn$i" --log-level warn >"$work/sn$i.out" 2>&1 &
+    --data-dir "$work/sn$i" --log-level warn --cluster-secret-file "$work/cluster-secret" \
+    >"$work/sn$i.out" 2>&1 &
   pids+=($!)
 done
 

@@ -76,13 +76,16 @@ for p in "${ports[@]}"; do ! port_in_use "$p" || die "port $p on 127.0.0.1 is al
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# The cluster secret every member shares (issue 14; docs/security.md).
+(umask 077; openssl rand -hex 32 >"$work/cluster-secret")
+
 # start_node I: starts member I with the cluster's flags, its own data dir, logs in node.log.
 start_node() {
   local i=$1 j peers=()
   for j in 0 1 2; do ((j == i)) || peers+=("$j@127.0.0.1:${ports[j]}"); done
   "$stress_node" --node-id "$i" --port "${ports[i]}" --peers "$(IFS=,; echo "${peers[*]}")" \
     --data-dir "$work/n$i" --tick-ms "$tick_ms" --election-ticks "$election_ticks" \
-    --log-level info >>"$work/n$i.out" 2>&1 &
+    --log-level info --cluster-secret-file "$work/cluster-secret" >>"$work/n$i.out" 2>&1 &
   pids[i]=$!
 }
 

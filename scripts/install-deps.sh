@@ -15,6 +15,7 @@ packages=(
   libspdlog-dev libfmt-dev                           # logging
   libcli11-dev                                       # command lines with subcommands
   libxxhash-dev                                      # state hashes
+  libssl-dev                                         # OpenSSL: peer frame HMAC, admin token, secrets
   libtomlplusplus-dev                                # TOML fault schedules (bombarder inject)
   clang-format                                       # .clang-format
   ccache                                             # cheap rebuilds (scripts/build.sh)

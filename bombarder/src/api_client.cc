@@ -42,11 +42,13 @@ namespace {
 
 void start_call(common::HttpClientPool& pool, const common::Endpoint& node, http::verb method,
                 const std::string& target, const std::string& body,
-                std::chrono::milliseconds timeout, std::promise<ApiResult>& promise) {
+                std::chrono::milliseconds timeout, std::promise<ApiResult>& promise,
+                std::vector<std::pair<std::string, std::string>> headers = {}) {
   common::HttpRequest request;
   request.method = method;
   request.target = target;
   request.body = body;
+  request.headers = std::move(headers);
   pool.request(node, std::move(request), timeout,
                [&promise](boost::system::error_code ec, common::HttpResponse response) {
                  ApiResult result;
@@ -65,10 +67,11 @@ void start_call(common::HttpClientPool& pool, const common::Endpoint& node, http
 
 ApiResult ApiClient::call(const common::Endpoint& node, http::verb method,
                           const std::string& target, const std::string& body,
-                          std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout,
+                          std::vector<std::pair<std::string, std::string>> headers) {
   std::promise<ApiResult> promise;
   auto future = promise.get_future();
-  start_call(pool_, node, method, target, body, timeout, promise);
+  start_call(pool_, node, method, target, body, timeout, promise, std::move(headers));
   return future.get();
 }
 

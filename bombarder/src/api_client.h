@@ -51,9 +51,11 @@ class ApiClient {
   ApiClient& operator=(const ApiClient&) = delete;
 
   // Thread-safe; blocks until the answer or `timeout`.
+  // `headers` are added to the request (e.g. admin_auth_headers() for admin routes).
   [[nodiscard]] ApiResult call(const common::Endpoint& node, boost::beast::http::verb method,
                                const std::string& target, const std::string& body = {},
-                               std::chrono::milliseconds timeout = 2s);
+                               std::chrono::milliseconds timeout = 2s,
+                               std::vector<std::pair<std::string, std::string>> headers = {});
   [[nodiscard]] ApiResult get(const common::Endpoint& node, const std::string& target,
                               std::chrono::milliseconds timeout = 2s) {
     return call(node, boost::beast::http::verb::get, target, {}, timeout);

@@ -82,6 +82,11 @@ void add_start(CLI::App& cluster, int& exit_code) {
       ->check(CLI::Range(0, 600000));
   cmd->add_flag("--debug-endpoints", f->debug_endpoints,
                 "Pass --debug-endpoints to every node (test-only /_debug/hang failpoint)");
+  cmd->add_flag("--insecure-peers", f->insecure_peers,
+                "Start the nodes with --insecure-peers: no cluster secret, unauthenticated peer "
+                "frames, no admin token (admin routes disabled). By default a fresh cluster "
+                "secret and admin token are written to $STRESS_TEST_DATA/cluster-secret and "
+                "admin-token (mode 0600) and passed to every node; see docs/security.md");
   cmd->footer(kExitCodes);
   cmd->callback([f, &exit_code] { exit_code = run_cluster_start(*f); });
 }

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cluster_leader.h"
 #include "cluster_record.h"
+#include "cluster_secrets.h"
 #include "cluster_table.h"
 
 namespace bombarder {
@@ -170,7 +171,9 @@ ResyncStart start_resync(ApiClient& client, std::optional<common::Endpoint> hint
     const FoundLeader leader = discover_leader(client, hint, kResyncLeaderWait);
     const uint64_t sent_before = counter(resync_stats(client, leader.endpoint), "snapshots_sent");
     // The leader takes a fresh snapshot before it answers: allow for a large state.
-    const ApiResult answer = client.call(leader.endpoint, http::verb::post, path, {}, 30s);
+    // An admin route: the token `cluster start` wrote (cluster_secrets.h).
+    const ApiResult answer =
+        client.call(leader.endpoint, http::verb::post, path, {}, 30s, admin_auth_headers());
     if (answer.ok()) return {leader.endpoint, answer.json(), sent_before};
     if (is_not_leader(answer) && attempt < kLeaderChangesMax) {
       hint = named_leader(answer).value_or(leader.endpoint);
@@ -178,6 +181,10 @@ ResyncStart start_resync(ApiClient& client, std::optional<common::Endpoint> hint
     }
     const std::string what = "POST " + node_url(leader.endpoint) + path + ": " + answer.describe();
     if (answer.status == 400) usage_error(what);
+    if (answer.status == 401 || answer.status == 403) {
+      environment_error(what + " (the admin token in " + data_root().string() +
+                        "/admin-token is missing or not this cluster's)");
+    }
     if (answer.status == 0) environment_error(what);
     throw CommandError(kExitCheckFailed, what);
   }

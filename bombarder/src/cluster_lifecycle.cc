@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "cluster_proxies.h"
 #include "cluster_record.h"
+#include "cluster_secrets.h"
 #include "cluster_table.h"
 #include "node_tls.h"
 #include "process.h"
@@ -256,7 +257,12 @@ void print_started(const StartFlags& f, const ClusterRecord& record, const Clust
                 {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
                 {"term", leader.term},
                 {"record", cluster_record_path().string()},
+                {"peer_auth", record.cluster_secret_file.empty() ? "insecure" : "hmac-sha256"},
                 {"elapsed_s", elapsed_s}};
+    if (!record.cluster_secret_file.empty()) {
+      out["cluster_secret_file"] = record.cluster_secret_file.string();
+      out["admin_token_file"] = record.admin_token_file.string();
+    }
     if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
     std::cout << out.dump(2) << std::endl;
     return;
@@ -280,6 +286,12 @@ void print_started(const StartFlags& f, const ClusterRecord& record, const Clust
               node_url(view.nodes[*view.leader].endpoint).c_str(),
               static_cast<unsigned long long>(leader.term));
   if (record.proxy) print_proxy(*record.proxy, f.nodes);
+  if (record.cluster_secret_file.empty()) {
+    std::printf("peers: INSECURE (--insecure-peers: peer frames unauthenticated)\n");
+  } else {
+    std::printf("peers: HMAC-SHA256, secret %s; admin token %s\n",
+                record.cluster_secret_file.c_str(), record.admin_token_file.c_str());
+  }
 }
 
 }  // namespace
@@ -327,13 +339,22 @@ std::vector<std::string> node_command_line(const StartFlags& f, const std::strin
                 {"--tls-cert", (dir / (name + ".crt")).string(), "--tls-key",
                  (dir / (name + ".key")).string(), "--tls-ca", (dir / "ca.crt").string()});
   }
+  if (!f.cluster_secret_file.empty()) {
+    argv.insert(argv.end(), {"--cluster-secret-file", f.cluster_secret_file});
+  } else if (f.insecure_peers) {
+    argv.push_back("--insecure-peers");
+  }
+  if (!f.admin_token_file.empty()) {
+    argv.insert(argv.end(), {"--admin-token-file", f.admin_token_file});
+  }
   return argv;
 }
 
 fs::path cluster_tls_dir() { return data_root() / "tls"; }
 
-int run_cluster_start(const StartFlags& f) {
-  validate(f);
+int run_cluster_start(const StartFlags& flags) {
+  validate(flags);
+  StartFlags f = flags;
   const fs::path binary = find_node_binary(f);
   const size_t stale_nodes = check_no_running_cluster();
   check_ports_free(f);
@@ -343,6 +364,13 @@ int run_cluster_start(const StartFlags& f) {
   }
 
   const auto started = Clock::now();
+  // A fresh secret and admin token per cluster (the previous cluster's nodes are all stopped).
+  ClusterSecrets secrets;
+  if (!f.insecure_peers) {
+    secrets = create_cluster_secrets(data_root());
+    f.cluster_secret_file = secrets.cluster_secret_file.string();
+    f.admin_token_file = secrets.admin_token_file.string();
+  }
   // Every directory is ready before the first node starts, so a failure here leaves no process.
   std::vector<NodeRecord> planned;
   std::vector<bool> reused;
@@ -373,6 +401,8 @@ int run_cluster_start(const StartFlags& f) {
     const GeneratedTls tls = generate_cluster_tls(cluster_tls_dir(), planned.size(), f.host);
     record.tls = TlsRecord{tls.ca_file, tls.client_cert_file, tls.client_key_file};
   }
+  record.cluster_secret_file = secrets.cluster_secret_file;
+  record.admin_token_file = secrets.admin_token_file;
   if (f.proxied) {
     // Before the nodes, so that their first peer connections already find the links.
     record.proxy = start_cluster_proxy(ProxiedLayout(f.port, f.nodes), f.nodes, f.host,

@@ -38,6 +38,11 @@ struct StartFlags {
   bool supervise = false;
   std::optional<int> watchdog_ms;
   bool debug_endpoints = false;
+  // Issue 14: run_cluster_start generates a cluster secret and admin token
+  // (cluster_secrets.h) and sets these paths; with insecure_peers no secret, --insecure-peers.
+  bool insecure_peers = false;
+  std::string cluster_secret_file;
+  std::string admin_token_file;
 };
 
 // $STRESS_TEST_DATA/tls: ca.crt, node-<i>.crt/.key, client.crt/.key (node_tls.h).

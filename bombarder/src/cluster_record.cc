@@ -68,6 +68,10 @@ std::optional<ClusterRecord> load_cluster_record() {
       record.tls = TlsRecord{it->at("ca").get<std::string>(), it->at("cert").get<std::string>(),
                              it->at("key").get<std::string>()};
     }
+    if (const auto it = body.find("security"); it != body.end() && it->is_object()) {
+      record.cluster_secret_file = it->value("cluster_secret_file", std::string());
+      record.admin_token_file = it->value("admin_token_file", std::string());
+    }
     return record;
   } catch (const std::exception& e) {
     environment_error("cannot read " + path.string() + " (" + e.what() +
@@ -106,6 +110,10 @@ void save_cluster_record(const ClusterRecord& record) {
     body["tls"] = {{"ca", record.tls->ca_file.string()},
                    {"cert", record.tls->client_cert_file.string()},
                    {"key", record.tls->client_key_file.string()}};
+  }
+  if (!record.cluster_secret_file.empty() || !record.admin_token_file.empty()) {
+    body["security"] = {{"cluster_secret_file", record.cluster_secret_file.string()},
+                        {"admin_token_file", record.admin_token_file.string()}};
   }
   const fs::path path = cluster_record_path();
   const fs::path temp = path.string() + ".tmp." + std::to_string(::getpid());

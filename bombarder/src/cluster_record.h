@@ -66,6 +66,9 @@ struct ClusterRecord {
   std::optional<ProxyRecord> proxy;  // set by --proxied
   std::optional<SupervisorRecord> supervisor;
   std::optional<TlsRecord> tls;  // set by --tls
+  // Issue 14 (cluster_secrets.h): "" for a cluster started with --insecure-peers.
+  std::filesystem::path cluster_secret_file;
+  std::filesystem::path admin_token_file;
 
   [[nodiscard]] std::vector<common::Endpoint> endpoints() const;
   [[nodiscard]] const NodeRecord* find(const common::Endpoint& endpoint) const;

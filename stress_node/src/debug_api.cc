@@ -6,6 +6,8 @@
 #include <memory>
 #include <thread>
 
+#include "admin_auth.h"
+
 namespace node {
 
 namespace {
@@ -22,9 +24,11 @@ void block_for(const char* loop, std::chrono::milliseconds duration) {
 
 }  // namespace
 
-void DebugApi::register_routes(Router& router) {
+void DebugApi::register_routes(Router& router, std::shared_ptr<const AdminToken> admin_token) {
   router.add(http::verb::post, "/_debug/hang",
-             [this](Request request, Respond respond) { hang(std::move(request), respond); });
+             admin_only(std::move(admin_token), [this](Request request, Respond respond) {
+               hang(std::move(request), respond);
+             }));
 }
 
 void DebugApi::hang(Request request, Respond respond) {

@@ -1,6 +1,8 @@
 // Test-only failpoints (issue 7), registered only when stress_node runs with
 // --debug-endpoints; without it these routes are unknown (404) like any other.
 //
+// Every route needs the admin token (admin_auth.h): 401 without it, 403 with no token configured.
+//
 //   POST /_debug/hang?loop=io|raft&ms=N   blocks that event loop for N ms, N in [1, 600000]
 //                                         (loop defaults to io) -> 202 {"loop","ms"}
 //
@@ -14,7 +16,10 @@
 
 #include "common/asio.h"
 // (asio.h first: see design.md §6.)
+#include <memory>
+
 #include "http_server.h"
+#include "peer_auth.h"
 #include "raft_node.h"
 
 namespace node {
@@ -22,7 +27,8 @@ namespace node {
 class DebugApi {
  public:
   DebugApi(boost::asio::io_context& io, RaftNode& node) : io_(io), node_(node) {}
-  void register_routes(Router& router);
+  // `admin_token` null: the routes answer 403 admin_disabled.
+  void register_routes(Router& router, std::shared_ptr<const AdminToken> admin_token);
 
  private:
   void hang(Request request, Respond respond);

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "common/http_client.h"
@@ -23,6 +25,7 @@
 #include "kv_api.h"
 #include "metrics.h"
 #include "options.h"
+#include "peer_auth.h"
 #include "peer_transport.h"
 #include "raft_api.h"
 #include "raft_node.h"
@@ -133,10 +136,39 @@ std::optional<TlsContexts> load_tls(const Options& options, std::string* error) 
   return contexts;
 }
 
+// Issue 14: the peer key and admin token, read and checked before anything starts.
+struct Security {
+  std::shared_ptr<const node::PeerKey> peer_key;        // null: --insecure-peers
+  std::shared_ptr<const node::AdminToken> admin_token;  // null: admin routes disabled
+};
+
+std::optional<Security> load_security(const Options& options, std::string* error) {
+  Security security;
+  if (!options.insecure_peers) {
+    auto key = node::PeerKey::from_file(options.cluster_secret_file, error);
+    if (!key) return std::nullopt;
+    security.peer_key = std::make_shared<const node::PeerKey>(std::move(*key));
+  }
+  if (!options.admin_token_file.empty()) {
+    auto token = node::AdminToken::from_file(options.admin_token_file, error);
+    if (!token) return std::nullopt;
+    security.admin_token = std::make_shared<const node::AdminToken>(std::move(*token));
+  }
+  return security;
+}
+
+node::PeerTransportOptions transport_options(const Security& security, const TlsContexts& tls) {
+  node::PeerTransportOptions options;
+  options.tls = tls.client;
+  options.key = security.peer_key;
+  return options;
+}
+
 // Everything that runs, in construction order; destroyed in reverse (the raft node before the
 // transport it sends through, everything before the io_context).
 struct Process {
-  Process(const Options& options, std::unique_ptr<kv::Store> store, const TlsContexts& tls)
+  Process(const Options& options, std::unique_ptr<kv::Store> store, const TlsContexts& tls,
+          const Security& security)
       : server(io, router,
                node::HttpServerOptions{.host = options.self.host,
                                        .port = options.self.port,
@@ -145,8 +177,7 @@ struct Process {
                [this](const std::string& route, unsigned status, std::chrono::nanoseconds took) {
                  node::record_http_request(metrics, route, status, took);
                }),
-        transport(io, options.node_id, options.peers(),
-                  node::PeerTransportOptions{.tls = tls.client}),
+        transport(io, options.node_id, options.peers(), transport_options(security, tls)),
         node(raft_config(options, metrics), std::move(store), transport),
         pool(io, kForwardConnectionsMax, 10000, 64 << 20, tls.client),
         kv_api(io, node, pool, metrics,
@@ -160,12 +191,14 @@ struct Process {
                   .members = options.members,
                   .contact_timeout =
                       std::chrono::milliseconds(2 * options.tick_ms * options.election_ticks),
-                  .lag_desynced_min = options.snapshot_threshold_entries}),
+                  .lag_desynced_min = options.snapshot_threshold_entries,
+                  .peer_key = security.peer_key,
+                  .admin_token = security.admin_token}),
         debug_api(io, node),
         signals(io, SIGINT, SIGTERM) {
     kv_api.register_routes(router);
     raft_api.register_routes(router);
-    if (options.debug_endpoints) debug_api.register_routes(router);
+    if (options.debug_endpoints) debug_api.register_routes(router, security.admin_token);
     if (options.watchdog_limit.count() > 0) {
       watchdog = std::make_unique<node::Watchdog>(
           options.watchdog_limit,
@@ -240,6 +273,8 @@ int run(const Options& options, const TlsContexts& tls) {
   }
   std::string error;
   if (!setup_logging(options, &error)) return startup_failure("cannot open the log: " + error);
+  const std::optional<Security> security = load_security(options, &error);
+  if (!security) return startup_failure(error);
   // The store holds RocksDB's lock: once it is open no other process uses this directory, so
   // only then is node.pid ours to write (and to remove).
   auto store = kv::Store::open(options.data_dir, {});
@@ -249,7 +284,7 @@ int run(const Options& options, const TlsContexts& tls) {
   }
   const fs::path pid_path = options.data_dir / "node.pid";
   if (!write_pid_file(pid_path, &error)) return startup_failure(error);
-  Process process(options, std::move(store).value(), tls);
+  Process process(options, std::move(store).value(), tls, *security);
   if (auto ec = process.server.listen()) {
     fs::remove(pid_path, fs_error);
     return startup_failure("cannot listen on " + options.self.to_string() + ": " + ec.message());
@@ -266,6 +301,18 @@ int run(const Options& options, const TlsContexts& tls) {
     spdlog::info("watchdog: aborting if a loop stalls for {} ms", options.watchdog_limit.count());
   }
   if (options.debug_endpoints) spdlog::warn("debug endpoints enabled (/_debug/hang)");
+  if (options.insecure_peers) {
+    spdlog::warn(
+        "--insecure-peers: peer frames are neither signed nor checked; anyone who reaches port {} "
+        "can forge Raft messages and make this cluster lose acknowledged writes",
+        options.self.port);
+  } else {
+    spdlog::info("peer frames authenticated with HMAC-SHA256 (secret {})",
+                 options.cluster_secret_file.string());
+  }
+  if (!security->admin_token) {
+    spdlog::info("admin routes (force-resync, /_debug) disabled: no --admin-token-file");
+  }
   process.start();
   process.io.run();
   if (process.stopper.joinable()) process.stopper.join();

@@ -52,6 +52,9 @@ struct RawFlags {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;
+  std::string cluster_secret_file;
+  bool insecure_peers = false;
+  std::string admin_token_file;
 };
 
 // Idempotency flags (issue 13), in one block.
@@ -80,6 +83,23 @@ std::optional<std::string> apply_idempotency_flags(const RawFlags& f, Options& o
   options.idempotency_ttl = *ttl;
   options.idempotency_table_bytes = f.idempotency_table_bytes;
   return std::nullopt;
+}
+
+// Issue 14: peer authentication and the admin token (peer_auth.h).
+void define_security_flags(CLI::App& app, RawFlags& f) {
+  app.add_option("--cluster-secret-file", f.cluster_secret_file,
+                 "The cluster secret every member shares: every peer frame carries an "
+                 "HMAC-SHA256 keyed by it. The file holds 64 or more hex digits (32+ bytes; "
+                 "whitespace around them ignored) and must be mode 0600 or stricter. Make one "
+                 "with: openssl rand -hex 32 > FILE; chmod 600 FILE. Required unless "
+                 "--insecure-peers");
+  app.add_flag("--insecure-peers", f.insecure_peers,
+               "Accept and send peer frames without a MAC (anyone who reaches the port can then "
+               "forge Raft messages); warns on every start, /status shows peer_auth=insecure");
+  app.add_option("--admin-token-file", f.admin_token_file,
+                 "File holding the bearer token of the admin routes (POST /_raft/force-resync, "
+                 "/_debug/*): 32 or more printable characters, mode 0600 or stricter (openssl "
+                 "rand -hex 32). Without it those routes answer 403 admin_disabled");
 }
 
 void define_flags(CLI::App& app, RawFlags& f) {
@@ -146,6 +166,7 @@ void define_flags(CLI::App& app, RawFlags& f) {
                  "refuse connections without a client certificate it signed (mutual TLS; 403 "
                  "client_certificate_required). Clients of the API need no certificate. "
                  "Without it peers are verified against the system's trusted CAs");
+  define_security_flags(app, f);
   app.set_version_flag("--version", kStressNodeVersion);
   app.footer(
       "Environment: STRESS_TEST_DATA (data root, default 'data'), SPDLOG_LEVEL (log level).\n"
@@ -220,6 +241,17 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   options.tls_cert_file = f.tls_cert;
   options.tls_key_file = f.tls_key;
   options.tls_ca_file = f.tls_ca;
+  if (f.cluster_secret_file.empty() && !f.insecure_peers) {
+    return usage_error(
+        "--cluster-secret-file is required (make one with: openssl rand -hex 32 > FILE; chmod "
+        "600 FILE), or pass --insecure-peers to run without peer authentication");
+  }
+  if (!f.cluster_secret_file.empty() && f.insecure_peers) {
+    return usage_error("--cluster-secret-file and --insecure-peers exclude each other");
+  }
+  options.cluster_secret_file = f.cluster_secret_file;
+  options.insecure_peers = f.insecure_peers;
+  options.admin_token_file = f.admin_token_file;
   ParseOutcome outcome;
   outcome.options = std::move(options);
   return outcome;

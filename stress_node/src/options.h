@@ -54,6 +54,13 @@ struct Options {
   std::chrono::milliseconds idempotency_ttl{600'000};
   uint64_t idempotency_table_bytes = uint64_t{256} << 20;
 
+  // Issue 14 (peer_auth.h): the cluster secret that keys every peer frame's MAC, unless
+  // insecure_peers; the admin token file ("" = admin routes answer 403 admin_disabled). Only
+  // the paths: main() reads and checks the files (exit 1 on a bad file).
+  std::filesystem::path cluster_secret_file;
+  bool insecure_peers = false;
+  std::filesystem::path admin_token_file;
+
   // The other members.
   [[nodiscard]] std::map<raft::NodeId, common::Endpoint> peers() const;
   [[nodiscard]] std::vector<raft::NodeId> voters() const;

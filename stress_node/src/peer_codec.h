@@ -16,6 +16,16 @@
 // Decoding is strict, so each valid batch has exactly one encoding: anything else (bad magic,
 // version or checksum, truncation, trailing bytes, unknown types or flags, non-minimal varints,
 // counts or lengths past the bounds below) is rejected with a reason.
+//
+// Authentication is not in the body: the HTTP request that carries a batch names its parties and
+// carries an HMAC-SHA256 over path, parties and this whole body in X-Raft-From / X-Raft-To /
+// X-Raft-Mac headers (peer_auth.h), checked before decode_batch ever runs. The XXH64 trailer stays
+// (issue 14: "only if it still earns its place"): it is no defence against forgery (anyone can
+// compute it) and under a cluster secret the MAC already covers every byte, but with
+// --insecure-peers it is the only check that catches payload bytes corrupted in transit, which
+// the strict decoder cannot see (an entry's data has no structure); it costs a small fraction of
+// the HMAC (XXH64 runs at memory speed), and dropping it only in secure mode would need two wire
+// formats. Fuzz targets that want to reach the parser reseal it (peer_codec_test.cc reseal()).
 #pragma once
 
 #include <cstddef>

@@ -227,6 +227,7 @@ void PeerTransport::Impl::pump(Peer& peer) {
   request.target = std::string(path_of(batch.route));
   request.content_type = std::string(kPeerContentType);
   request.body = encode_batch(batch.messages);
+  request.headers = frame_headers(options_.key.get(), request.target, self_, peer.id, request.body);
   const size_t body_bytes = request.body.size();
   const size_t count = batch.messages.size();
   const PeerRoute route = batch.route;

@@ -24,6 +24,7 @@
 #include "common/asio.h"
 #include "common/endpoint.h"
 #include "common/http_client.h"  // forward-declares boost::asio::ssl::context
+#include "peer_auth.h"
 #include "peer_sender.h"
 #include "raft/message.h"
 
@@ -53,6 +54,8 @@ struct PeerTransportOptions {
   // Client TLS context (common/tls.h): peers are dialled over HTTPS, their certificates checked
   // against its CA and their address, and its certificate presented (mutual TLS). Null: HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // Signs every request (X-Raft-From/To/Mac, peer_auth.h); null: --insecure-peers, no MAC.
+  std::shared_ptr<const PeerKey> key{};
 };
 
 struct PeerStats {

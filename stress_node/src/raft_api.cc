@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "admin_auth.h"
 #include "options.h"
 #include "peer_codec.h"
 
@@ -94,7 +95,11 @@ RaftApi::RaftApi(asio::io_context& io, RaftNode& node, const PeerTransport* tran
       metrics_(metrics),
       options_(std::move(options)),
       validator_(validator_options(options_)),
-      state_hash_(std::make_unique<StateHashCache>(node.state())) {}
+      state_hash_(std::make_unique<StateHashCache>(node.state())) {
+  peer_auth_.self_id = options_.self_id;
+  for (const auto& [id, endpoint] : options_.members) peer_auth_.members.insert(id);
+  peer_auth_.key = options_.peer_key;
+}
 
 void RaftApi::register_routes(Router& router) {
   const auto bind = [this](void (RaftApi::*method)(Request, Respond)) {
@@ -107,7 +112,8 @@ void RaftApi::register_routes(Router& router) {
   router.add(http::verb::get, "/_raft/health", bind(&RaftApi::health));
   router.add(http::verb::get, "/_raft/sync-status", bind(&RaftApi::sync_status));
   router.add(http::verb::get, "/_raft/resync_stats", bind(&RaftApi::resync_stats));
-  router.add(http::verb::post, "/_raft/force-resync", bind(&RaftApi::force_resync));
+  router.add(http::verb::post, "/_raft/force-resync",
+             admin_only(options_.admin_token, bind(&RaftApi::force_resync)));
   // The peer RPCs are for members only: they have a connection budget of their own
   // (http_server.h), and with mutual TLS a connection without a client certificate from the
   // cluster's CA is refused.
@@ -156,6 +162,9 @@ void RaftApi::status(Request, Respond respond) {
       {"pending_writes", s.pending_writes},
       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
       {"version", kStressNodeVersion},
+      // Issue 14: "insecure" means anyone who reaches the port can forge Raft messages.
+      {"peer_auth", options_.peer_key ? "hmac-sha256" : "insecure"},
+      {"admin_api", options_.admin_token ? "token" : "disabled"},
   };
   json members = json::array();
   for (const auto& [id, endpoint] : options_.members) {
@@ -168,13 +177,18 @@ void RaftApi::status(Request, Respond respond) {
 void RaftApi::metrics(Request, Respond respond) {
   const NodeStatus status = node_.status();
   update_node_metrics(metrics_, status);
-  // Boundary drops (peer_validator.h) and the core's own (raft/validate.h), one family.
+  // Frames refused by authentication (peer_auth.h), boundary drops (peer_validator.h) and the
+  // core's own (raft/validate.h): one family, summed per reason.
+  std::map<std::string, uint64_t> rejected = frames_refused_;
   for (auto [reason, count] : validator_.counts()) {
     for (int v = 1; v < raft::kViolationCount; ++v) {
       if (reason == raft::to_string(static_cast<raft::Violation>(v))) {
         count += status.counters.messages_rejected[static_cast<size_t>(v)];
       }
     }
+    rejected[reason] += count;
+  }
+  for (const auto& [reason, count] : rejected) {
     metrics_.counter(kPeerFramesRejectedName, kPeerFramesRejectedHelp, {{"reason", reason}})
         .set_total(count);
   }
@@ -315,12 +329,31 @@ void RaftApi::force_resync(Request request, Respond respond) {
   });
 }
 
+// Step 1 authenticates the frame (headers and MAC, before any byte of the body is parsed);
+// step 2 decodes it; step 3 checks that every message carries the authenticated parties. Content
+// validation of the decoded messages belongs after step 3.
 void RaftApi::peer_rpc(Request request, Respond respond) {
+  const FrameVerdict verdict = authenticate_frame(
+      peer_auth_, request.path, request.header(kPeerFromHeader), request.header(kPeerToHeader),
+      request.header(kPeerMacHeader), request.body);
+  if (!verdict.accepted()) {
+    return reject_frame(*verdict.rejection, verdict.message, request, respond);
+  }
   std::string error;
   auto messages = decode_batch(request.body, &error);
   if (!messages) {
     validator_.reject(kRejectDecode, error);
     return respond(Response::error(400, "bad_batch", error));
+  }
+  for (const raft::Message& m : *messages) {
+    if (auto rejection = check_message_parties(verdict.parties, m.from, m.to)) {
+      return reject_frame(*rejection,
+                          "a message from node " + std::to_string(m.from) + " to node " +
+                              std::to_string(m.to) + " inside a frame from node " +
+                              std::to_string(verdict.parties.from) + " to node " +
+                              std::to_string(verdict.parties.to),
+                          request, respond);
+    }
   }
   const size_t total = messages->size();
   const size_t dropped = validator_.filter(&*messages);
@@ -331,6 +364,20 @@ void RaftApi::peer_rpc(Request request, Respond respond) {
                           std::to_string(dropped) + " of " + std::to_string(total) +
                               " messages failed validation and were dropped",
                           {{"dropped", dropped}, {"delivered", total - dropped}}));
+}
+
+void RaftApi::reject_frame(FrameRejection reason, const std::string& message,
+                           const Request& request, const Respond& respond) {
+  const char* label = reason_label(reason);
+  ++frames_refused_[label];
+  if (const auto suppressed = rejection_log_.admit(reason, std::chrono::steady_clock::now())) {
+    spdlog::warn("peer frame to {} rejected ({}): {}{}", request.path, label, message,
+                 *suppressed == 0
+                     ? std::string()
+                     : fmt::format(" [{} more {} rejections in the last interval not logged]",
+                                   *suppressed, label));
+  }
+  respond(Response::error(http_status(reason), label, message));
 }
 
 void RaftApi::snapshot_meta(Request, Respond respond) {

@@ -9,11 +9,12 @@
 //                                 snapshotting), last contact, transport failures
 //   GET  /_raft/resync_stats      snapshot transfer counters
 //   POST /_raft/force-resync?target=HOST:PORT   leader only: send that follower a fresh snapshot
-//   POST /_raft/append, /_raft/vote, /_raft/snapshot   peer RPCs: a peer-codec batch -> 204, or
-//                                 400 when it fails to decode or a message fails validation
-//                                 (peer_validator.h: the invalid messages are dropped and
-//                                 counted, the valid ones of the batch still delivered)
-//   GET  /_raft/snapshot          the current snapshot's meta
+//                                 (admin: Authorization: Bearer <token>, admin_auth.h)
+//   POST /_raft/append, /_raft/vote, /_raft/snapshot   peer RPCs: a peer-codec batch -> 204;
+//                                 401/403 when authenticate_frame() refuses it (peer_auth.h),
+//                                 400 when it fails to decode
+//   GET  /_raft/snapshot          the current snapshot's meta (unauthenticated: index, term,
+//                                 voters, size, checksum, all also in /status and /metrics)
 //
 // Threads: handlers run on the io_context thread; RaftNode completions are posted back to it.
 #pragma once
@@ -30,6 +31,7 @@
 #include "http_server.h"
 #include "kv/state_machine.h"
 #include "metrics.h"
+#include "peer_auth.h"
 #include "peer_transport.h"
 #include "peer_validator.h"
 #include "raft_node.h"
@@ -46,6 +48,10 @@ struct RaftApiOptions {
   uint64_t lag_desynced_min = 10'000;       // this far behind it will need a snapshot
   size_t peer_body_limit_bytes = 32 << 20;  // a transport batch plus one snapshot chunk
   raft::MessageLimits message_limits{};     // as the members' raft::Config (peer_validator.h)
+  // Issue 14 (peer_auth.h): the key every peer frame's MAC must verify with (null:
+  // --insecure-peers), and the admin token of force-resync (null: admin routes disabled).
+  std::shared_ptr<const PeerKey> peer_key{};
+  std::shared_ptr<const AdminToken> admin_token{};
 };
 
 enum class FollowerHealth : uint8_t { kHealthy, kLagging, kDesynced, kSnapshotting };
@@ -72,6 +78,9 @@ class RaftApi {
   void resync_stats(Request request, Respond respond);
   void force_resync(Request request, Respond respond);
   void peer_rpc(Request request, Respond respond);
+  // Counts the rejection, logs it (rate-limited) and answers the sender.
+  void reject_frame(FrameRejection reason, const std::string& message, const Request& request,
+                    const Respond& respond);
   void snapshot_meta(Request request, Respond respond);
 
   [[nodiscard]] nlohmann::ordered_json leader_fields(raft::NodeId leader) const;
@@ -87,6 +96,11 @@ class RaftApi {
   const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   // The state hash reads every entry: computed off the io thread, served with its index.
   std::unique_ptr<StateHashCache> state_hash_;
+  PeerAuthConfig peer_auth_;
+  RejectionLogLimiter rejection_log_;  // io thread only
+  // Frames authenticate_frame() refused, by reason label (io thread only); /metrics adds them to
+  // the validator's and the core's counts of the same family.
+  std::map<std::string, uint64_t> frames_refused_;
   uint64_t forced_resyncs_ = 0;
   uint64_t forced_resync_failures_ = 0;
 };

@@ -20,8 +20,9 @@ struct BadRequest {
   int status;
 };
 
-void expect_refused(const Cluster& cluster, size_t node, const BadRequest& bad) {
-  const HttpResult r = cluster.request(node, bad.method, bad.target, bad.body);
+void expect_refused(const Cluster& cluster, size_t node, const BadRequest& bad,
+                    const Headers& headers = {}) {
+  const HttpResult r = cluster.request(node, bad.method, bad.target, bad.body, headers);
   EXPECT_EQ(r.status, bad.status) << bad.method << " " << bad.target << " body '"
                                   << bad.body.substr(0, 80) << "': " << r.describe();
   expect_error_body(r);
@@ -123,9 +124,13 @@ TEST(BadInput, BodyOverTheLimitAnswers413) {
   expect_still_serving(cluster);
 }
 
+// Garbage that reaches the decoder: an insecure cluster (no MAC to stop it first) and frames that
+// name their parties. With a cluster secret such bodies never get that far (peer_auth_test.cc).
 TEST(BadInput, GarbageOnPeerEndpointsAnswers400) {
   const uint64_t seed = test_seed();
-  Cluster cluster;
+  ClusterOptions options;
+  options.insecure_peers = true;
+  Cluster cluster(options);
   cluster.note("seed " + std::to_string(seed));
   const auto leader = cluster.wait_for_leader();
   ASSERT_TRUE(leader);
@@ -137,8 +142,10 @@ TEST(BadInput, GarbageOnPeerEndpointsAnswers400) {
     for (char& c : random) c = static_cast<char>(rng());
     bodies.push_back(std::move(random));
   }
-  const Headers binary = {{"Content-Type", "application/octet-stream"}};
   for (size_t i = 0; i < cluster.size(); ++i) {
+    const Headers binary = {{"Content-Type", "application/octet-stream"},
+                            {"X-Raft-From", std::to_string((i + 1) % cluster.size())},
+                            {"X-Raft-To", std::to_string(i)}};
     for (const char* path : {"/_raft/append", "/_raft/vote", "/_raft/snapshot"}) {
       for (const std::string& body : bodies) {
         const HttpResult r = cluster.request(i, "POST", path, body, binary);
@@ -166,12 +173,18 @@ TEST(BadInput, InvalidQueryParametersAnswer400) {
       {"GET", "/api/kv?consistency=bogus", "", 400},
       {"GET", std::string("/api/kv/") + kSomeUuid + "?consistency=bogus", "", 400},
       {"GET", "/api/kv?key=%zz", "", 400},  // malformed percent escape
+  };
+  for (const BadRequest& bad : cases) expect_refused(cluster, *leader, bad);
+  // An admin route: its parameters are checked once the admin token is (issue 14).
+  const std::vector<BadRequest> admin_cases = {
       {"POST", "/_raft/force-resync", "", 400},
       {"POST", "/_raft/force-resync?target=", "", 400},
       {"POST", "/_raft/force-resync?target=not:a:port", "", 400},
       {"POST", "/_raft/force-resync?target=127.0.0.1:1", "", 400},  // not a member
   };
-  for (const BadRequest& bad : cases) expect_refused(cluster, *leader, bad);
+  for (const BadRequest& bad : admin_cases) {
+    expect_refused(cluster, *leader, bad, cluster.admin_headers());
+  }
   expect_still_serving(cluster);
 }
 

@@ -2,6 +2,7 @@
 // (asio.h first: see design.md §6.)
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -112,9 +113,12 @@ std::string HttpResult::describe() const {
 }
 
 HttpResult post_peer_frame(uint16_t port, std::string_view path, [[maybe_unused]] uint64_t from,
-                           [[maybe_unused]] uint64_t to, std::string_view body) {
-  // from/to: what a frame MAC is bound to, once peers authenticate frames.
-  return http_request(port, "POST", path, body, {{"Content-Type", "application/octet-stream"}});
+                           [[maybe_unused]] uint64_t to, std::string_view body,
+                           const Headers& auth) {
+  // from/to: the parties `auth` was computed for (the MAC binds them).
+  Headers headers = auth;
+  headers.emplace_back("Content-Type", "application/octet-stream");
+  return http_request(port, "POST", path, body, headers);
 }
 
 HttpResult http_request(uint16_t port, std::string_view method, std::string_view target,
@@ -356,6 +360,29 @@ RunResult run_stress_node(const std::vector<std::string>& args, std::chrono::mil
 
 std::string stress_node_binary() { return STRESS_NODE_BIN; }
 
+std::string random_hex(size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : raw) {
+    hex.push_back(kDigits[b >> 4]);
+    hex.push_back(kDigits[b & 0xf]);
+  }
+  return hex;
+}
+
+void write_private_file(const fs::path& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("create " + path.string() + ": " + std::strerror(errno));
+  const bool ok =
+      ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  ::close(fd);
+  if (!ok) throw std::runtime_error("write " + path.string() + ": " + std::strerror(errno));
+}
+
 RunResult run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                       const std::vector<std::string>& extra_env) {
   std::string out_path = (fs::temp_directory_path() / "integration.run.XXXXXX").string();
@@ -414,6 +441,7 @@ Cluster::Cluster(ClusterOptions options)
     : options_(std::move(options)), owner_(std::this_thread::get_id()) {
   if (options_.nodes == 0) throw std::invalid_argument("a cluster needs at least one node");
   root_ = make_temp_root();
+  make_secrets();
   nodes_.resize(options_.nodes);
   std::string error;
   for (int attempt = 1; attempt <= kStartAttemptsMax; ++attempt) {
@@ -438,6 +466,20 @@ Cluster::~Cluster() {
     fs::remove_all(root_, ignored);
   }
 }
+
+void Cluster::make_secrets() {
+  if (!options_.insecure_peers) {
+    secret_path_ = root_ / "cluster-secret";
+    write_private_file(secret_path_, random_hex(32) + "\n");
+  }
+  if (options_.admin_token) {
+    admin_token_ = random_hex(32);
+    admin_token_path_ = root_ / "admin-token";
+    write_private_file(admin_token_path_, admin_token_ + "\n");
+  }
+}
+
+Headers Cluster::admin_headers() const { return {{"Authorization", "Bearer " + admin_token_}}; }
 
 std::string Cluster::address(size_t i) const { return "127.0.0.1:" + std::to_string(port(i)); }
 
@@ -498,6 +540,14 @@ std::vector<std::string> Cluster::argv_for(size_t i) const {
   if (options_.commit_timeout_ms) {
     argv.push_back("--commit-timeout-ms");
     argv.push_back(std::to_string(*options_.commit_timeout_ms));
+  }
+  if (options_.insecure_peers) {
+    argv.push_back("--insecure-peers");
+  } else {
+    argv.insert(argv.end(), {"--cluster-secret-file", secret_path_.string()});
+  }
+  if (options_.admin_token) {
+    argv.insert(argv.end(), {"--admin-token-file", admin_token_path_.string()});
   }
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   return argv;

@@ -66,11 +66,11 @@ struct HttpResult {
 
 // POSTs one peer frame (`body`: a peer-codec batch, stress_node/src/peer_codec.h encode_batch)
 // to a node's peer route `path` ("/_raft/append", "/_raft/vote", "/_raft/snapshot") as node
-// `from` sends it to node `to`. Every test that forges peer traffic goes through here, so that
-// frame authentication (the cluster secret's MAC, bound to sender and receiver) is added in one
-// place.
+// `from` sends it to node `to`, with `auth` as its authentication headers (X-Raft-From/To/Mac:
+// stress_node/src/peer_auth.h frame_headers(), which the harness does not link; empty: none).
 [[nodiscard]] HttpResult post_peer_frame(uint16_t port, std::string_view path, uint64_t from,
-                                         uint64_t to, std::string_view body);
+                                         uint64_t to, std::string_view body,
+                                         const Headers& auth = {});
 
 // Polls `predicate` every `poll` until it holds (true) or `timeout` passes (false).
 [[nodiscard]] bool wait_until(const std::function<bool()>& predicate,
@@ -99,6 +99,11 @@ struct ClusterOptions {
   // Where node i keeps its data, if not <root>/node-<i> (power_loss_test.cc puts each node on
   // its own loop-mounted file system). The directory must exist.
   std::function<std::filesystem::path(size_t)> data_dir_of;
+  // Issue 14: every cluster gets its own random cluster secret and admin token (files under the
+  // root, mode 0600) unless insecure_peers (then --insecure-peers, no secret) or !admin_token
+  // (admin routes then answer 403 admin_disabled).
+  bool insecure_peers = false;
+  bool admin_token = true;
 };
 
 // How a node process ended.
@@ -127,6 +132,11 @@ struct RunResult {
 [[nodiscard]] RunResult run_program(const std::vector<std::string>& argv,
                                     std::chrono::milliseconds timeout,
                                     const std::vector<std::string>& extra_env = {});
+
+// `bytes` random bytes from OpenSSL's RAND_bytes, as lowercase hex.
+[[nodiscard]] std::string random_hex(size_t bytes);
+// Creates `path` (which must not exist) with mode 0600 and writes `content`. Throws on failure.
+void write_private_file(const std::filesystem::path& path, std::string_view content);
 
 // The stress_node binary this tree built.
 [[nodiscard]] std::string stress_node_binary();
@@ -165,6 +175,11 @@ class Cluster {
   [[nodiscard]] std::string address(size_t i) const;  // "127.0.0.1:PORT"
   [[nodiscard]] const std::filesystem::path& root() const { return root_; }
   [[nodiscard]] std::filesystem::path data_dir(size_t i) const;
+  // The cluster secret file ("" with insecure_peers) and the admin token ("" without one).
+  [[nodiscard]] const std::filesystem::path& cluster_secret_path() const { return secret_path_; }
+  [[nodiscard]] const std::string& admin_token() const { return admin_token_; }
+  // {"Authorization", "Bearer <admin token>"}.
+  [[nodiscard]] Headers admin_headers() const;
   // Started and not yet reaped.
   [[nodiscard]] bool running(size_t i) const { return nodes_.at(i).pid > 0; }
   [[nodiscard]] std::vector<size_t> running_nodes() const;
@@ -241,8 +256,13 @@ class Cluster {
   void print_diagnostics() const;
   [[nodiscard]] std::filesystem::path output_path(size_t i) const;
 
+  void make_secrets();
+
   ClusterOptions options_;
   std::filesystem::path root_;
+  std::filesystem::path secret_path_;
+  std::filesystem::path admin_token_path_;
+  std::string admin_token_;
   std::vector<Node> nodes_;
   std::thread::id owner_;
   std::vector<std::string> notes_;

@@ -136,11 +136,13 @@ TEST(Observability, ForceResyncSendsAFullSnapshotToTheFollower) {
 
   const HttpResult refused = cluster.request(
       target, "POST",
-      "/_raft/force-resync?target=" + cluster.address(cluster.followers_of(*leader)[1]));
+      "/_raft/force-resync?target=" + cluster.address(cluster.followers_of(*leader)[1]), "",
+      cluster.admin_headers());
   EXPECT_EQ(refused.status, 503) << "a follower cannot resync anyone: " << refused.describe();
 
   const HttpResult r =
-      cluster.request(*leader, "POST", "/_raft/force-resync?target=" + cluster.address(target));
+      cluster.request(*leader, "POST", "/_raft/force-resync?target=" + cluster.address(target), "",
+                      cluster.admin_headers());
   ASSERT_TRUE(r.ok()) << r.describe();
   EXPECT_TRUE(wait_until(
       [&] {

@@ -5,15 +5,17 @@
 // the node (RAFT_ASSERT or a failed persist) or was silently taken; the comment on each test
 // says which.
 //
-// The frames are well-formed peer-codec batches sent from a member's id: they stand for a buggy
-// peer, or an attacker holding the cluster secret once frames are authenticated. They go through
-// post_peer_frame(), the harness's one place for peer frames.
+// The frames are well-formed peer-codec batches sent from a member's id and signed with the
+// cluster's secret: they stand for a buggy peer, or an attacker holding the cluster secret, so
+// they pass authentication (peer_auth_test.cc covers frames without it) and reach validation.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cluster_harness.h"
+#include "peer_auth.h"
 #include "peer_codec.h"
 
 namespace integration {
@@ -57,8 +59,18 @@ raft::Message forged(raft::MessageType type, size_t from, size_t to, uint64_t te
   return m;
 }
 
+// POSTs `body` as node `from` sends it to node `to`, signed with the cluster's secret.
+HttpResult post_signed(const Cluster& cluster, std::string_view path, uint64_t from, uint64_t to,
+                       const std::string& body) {
+  std::string error;
+  const auto key = node::PeerKey::from_file(cluster.cluster_secret_path(), &error);
+  if (!key) throw std::runtime_error("cluster secret: " + error);
+  return post_peer_frame(cluster.port(to), path, from, to, body,
+                         node::frame_headers(&*key, path, from, to, body));
+}
+
 HttpResult post(const Cluster& cluster, std::string_view path, const raft::Message& m) {
-  return post_peer_frame(cluster.port(m.to), path, m.from, m.to, node::encode_batch({m}));
+  return post_signed(cluster, path, m.from, m.to, node::encode_batch({m}));
 }
 
 std::string rejected_metric(std::string_view reason) {
@@ -199,8 +211,8 @@ TEST(PeerValidation, ReadIndexRespWithGuessedContextsIsDropped) {
     m.index = 1;
     guesses.push_back(m);
   }
-  const HttpResult r = post_peer_frame(cluster.port(s.follower), "/_raft/append", s.leader,
-                                       s.follower, node::encode_batch(guesses));
+  const HttpResult r =
+      post_signed(cluster, "/_raft/append", s.leader, s.follower, node::encode_batch(guesses));
   EXPECT_EQ(r.status, 204) << r.describe();
   expect_counted(cluster, s.follower, "read_index_resp_unknown", 100);
   const HttpResult read = cluster.get(s.follower, some->first);

@@ -37,12 +37,13 @@ TEST(DebugEndpoints, HangRefusesBadArgumentsAndAShortHangIsSurvived) {
   Cluster cluster(options);
   for (const char* target : {"/_debug/hang?loop=disk&ms=10", "/_debug/hang?ms=0",
                              "/_debug/hang?ms=abc", "/_debug/hang?ms=600001", "/_debug/hang"}) {
-    const HttpResult r = cluster.request(0, "POST", target);
+    const HttpResult r = cluster.request(0, "POST", target, "", cluster.admin_headers());
     EXPECT_EQ(r.status, 400) << target << ": " << r.describe();
     expect_error_body(r);
   }
   // No watchdog: the loop is blocked for 300 ms and then serves again.
-  const HttpResult hang = cluster.request(0, "POST", "/_debug/hang?loop=io&ms=300");
+  const HttpResult hang =
+      cluster.request(0, "POST", "/_debug/hang?loop=io&ms=300", "", cluster.admin_headers());
   EXPECT_EQ(hang.status, 202) << hang.describe();
   EXPECT_TRUE(
       wait_until([&] { return cluster.request(0, "GET", "/status", "", {}, 1s).ok(); }, 10s));
@@ -64,8 +65,8 @@ TEST_P(WatchdogAborts, HungLoopAbortsTheNodeWhichRejoinsAfterARestart) {
   const CreatedBatch before = cluster.create_many(*leader, "before", 20);
   ASSERT_TRUE(before.failures.empty()) << before.failures.front();
 
-  const HttpResult hang =
-      cluster.request(victim, "POST", "/_debug/hang?loop=" + loop + "&ms=60000");
+  const HttpResult hang = cluster.request(victim, "POST", "/_debug/hang?loop=" + loop + "&ms=60000",
+                                          "", cluster.admin_headers());
   ASSERT_EQ(hang.status, 202) << hang.describe();
   const std::optional<ExitStatus> status = cluster.wait_exit(victim, 10s);
   ASSERT_TRUE(status) << "the watchdog did not end the node";

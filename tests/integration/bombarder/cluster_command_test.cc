@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -175,19 +176,76 @@ TEST_F(ClusterCommandTest, StartStatusSyncStatusResyncStopRoundTrip) {
   EXPECT_NE(stop.output.find("stopped (SIGTERM)"), std::string::npos) << stop.output;
 }
 
+// Issue 14: every cluster gets its own secret and admin token, private, passed to every node and
+// recorded; admin commands authenticate with it and fail clearly with another one.
+TEST_F(ClusterCommandTest, StartGeneratesAPrivateSecretAndTokenThatResyncUses) {
+  const Json started = start_cluster();
+  EXPECT_EQ(started.value("peer_auth", ""), "hmac-sha256") << started.dump();
+  const fs::path secret = env_.root() / "cluster-secret";
+  const fs::path token = env_.root() / "admin-token";
+  EXPECT_EQ(started.value("cluster_secret_file", ""), secret.string());
+  EXPECT_EQ(started.value("admin_token_file", ""), token.string());
+  for (const fs::path& file : {secret, token}) {
+    std::error_code ec;
+    EXPECT_EQ(fs::status(file, ec).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write)
+        << file;
+  }
+  const Json r = record();
+  EXPECT_EQ(r["security"]["cluster_secret_file"], secret.string()) << r.dump();
+  EXPECT_EQ(r["security"]["admin_token_file"], token.string()) << r.dump();
+  for (const Json& node : r["nodes"]) {
+    const auto args = node["args"].get<std::vector<std::string>>();
+    const auto flag = std::find(args.begin(), args.end(), "--cluster-secret-file");
+    ASSERT_NE(flag, args.end()) << node.dump();
+    EXPECT_EQ(*(flag + 1), secret.string());
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    const HttpResult status = http_request(base_port_ + i, "GET", "/status");
+    EXPECT_EQ(status.json().value("peer_auth", ""), "hmac-sha256") << status.describe();
+    // Admin routes refuse a request without the token.
+    const HttpResult admin =
+        http_request(base_port_ + i, "POST", "/_raft/force-resync?target=" + address((i + 1) % 3));
+    EXPECT_EQ(admin.status, 401) << admin.describe();
+  }
+  const std::string target = address((started["leader"]["id"].get<size_t>() + 1) % 3);
+  const RunResult resync =
+      env_.run({"cluster", "resync", "--target", target, "--timeout", "15", "--json"});
+  EXPECT_EQ(exit_code(resync), 0) << resync.output;
+
+  // Another token (say, another cluster's): the node answers 401 and resync says why, exit 3.
+  fs::remove(token);
+  { std::ofstream(token) << std::string(64, 'f') << "\n"; }
+  expect_one_line_error(env_.run({"cluster", "resync", "--target", target}), 3, "admin token");
+}
+
+TEST_F(ClusterCommandTest, InsecurePeersStartsWithoutSecrets) {
+  base_port_ = BombarderEnv::free_port_range(1);
+  const RunResult start = env_.run({"cluster", "start", "--port", std::to_string(base_port_),
+                                    "--nodes", "1", "--insecure-peers", "--json"});
+  ASSERT_EQ(exit_code(start), 0) << start.output;
+  EXPECT_EQ(json_of(start).value("peer_auth", ""), "insecure");
+  EXPECT_FALSE(fs::exists(env_.root() / "cluster-secret"));
+  const HttpResult status = http_request(base_port_, "GET", "/status");
+  EXPECT_EQ(status.json().value("peer_auth", ""), "insecure") << status.describe();
+  EXPECT_EQ(status.json().value("admin_api", ""), "disabled") << status.describe();
+}
+
 TEST_F(ClusterCommandTest, HumanStartPrintsTheMembersAndTheLeader) {
   base_port_ = BombarderEnv::free_port_range(3);
   const RunResult start =
       env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
   const std::vector<std::string> lines = lines_of(start.output);
-  ASSERT_EQ(lines.size(), 6u) << start.output;  // summary, header, 3 members, leader
+  // Summary, header, 3 members, leader, peer authentication.
+  ASSERT_EQ(lines.size(), 7u) << start.output;
   EXPECT_NE(lines[1].find("address"), std::string::npos) << start.output;
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_NE(lines[2 + i].find("http://" + address(i)), std::string::npos) << start.output;
     EXPECT_NE(lines[2 + i].find(std::to_string(recorded_pids().at(i))), std::string::npos);
   }
   EXPECT_EQ(lines[5].rfind("leader: node ", 0), 0u) << start.output;
+  EXPECT_EQ(lines[6].rfind("peers: HMAC-SHA256, secret ", 0), 0u) << start.output;
 }
 
 TEST_F(ClusterCommandTest, StartRefusesWhileARecordedClusterRuns) {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -170,8 +171,11 @@ TEST_F(SuperviseCommandTest, WatchdogAbortsAHungNodeAndTheSupervisorRestartsIt) 
   ASSERT_TRUE(lead);
   const size_t victim = (*lead + 1) % 3;
   const pid_t old_pid = node_pid(victim);
-  const HttpResult hang =
-      http_request(port(victim), "POST", "/_debug/hang?loop=raft&ms=600000", {}, {}, 2s);
+  // /_debug is an admin route: the token `cluster start` wrote into the cluster directory.
+  std::string token = read_file(env_.root() / "admin-token");
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  const HttpResult hang = http_request(port(victim), "POST", "/_debug/hang?loop=raft&ms=600000", {},
+                                       {{"Authorization", "Bearer " + token}}, 2s);
   ASSERT_EQ(hang.status, 202) << hang.describe();
 
   ASSERT_TRUE(wait_until([&] { return node_pid(victim) != old_pid && serving(victim); }, 30s))

@@ -30,6 +30,24 @@ TEST(NodeCommandLine, NamesEveryOtherMemberWithItsIdAndLeavesUnsetTimingsToTheNo
   EXPECT_EQ(argv, expected);
 }
 
+TEST(NodeCommandLine, PassesTheClusterSecretAndAdminTokenOrInsecurePeers) {
+  StartFlags flags;
+  flags.nodes = 1;
+  flags.cluster_secret_file = "/d/cluster-secret";
+  flags.admin_token_file = "/d/admin-token";
+  std::vector<std::string> argv = node_command_line(flags, "sn", 0, "d");
+  const std::vector<std::string> tail = {"--cluster-secret-file", "/d/cluster-secret",
+                                         "--admin-token-file", "/d/admin-token"};
+  ASSERT_GE(argv.size(), tail.size());
+  EXPECT_EQ(std::vector<std::string>(argv.end() - 4, argv.end()), tail);
+
+  StartFlags insecure;
+  insecure.nodes = 1;
+  insecure.insecure_peers = true;
+  argv = node_command_line(insecure, "sn", 0, "d");
+  EXPECT_EQ(argv.back(), "--insecure-peers");
+}
+
 TEST(NodeCommandLine, PassesTheTimingsThatAreSet) {
   StartFlags flags;
   flags.port = 9000;

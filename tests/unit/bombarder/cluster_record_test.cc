@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
 #include "cli.h"
+#include "cluster_secrets.h"
 
 namespace bombarder {
 namespace {
@@ -52,6 +54,8 @@ TEST_F(ClusterRecordTest, SavedRecordLoadsBackFieldForField) {
     node.args = {"/opt/bin/stress_node", "--node-id", std::to_string(id)};
     record.nodes.push_back(node);
   }
+  record.cluster_secret_file = root_ / "cluster-secret";
+  record.admin_token_file = root_ / "admin-token";
   save_cluster_record(record);
   EXPECT_EQ(cluster_record_path(), root_ / "cluster.json");
 
@@ -59,6 +63,8 @@ TEST_F(ClusterRecordTest, SavedRecordLoadsBackFieldForField) {
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->started_at, record.started_at);
   EXPECT_EQ(loaded->node_binary, record.node_binary);
+  EXPECT_EQ(loaded->cluster_secret_file, record.cluster_secret_file);
+  EXPECT_EQ(loaded->admin_token_file, record.admin_token_file);
   ASSERT_EQ(loaded->nodes.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(loaded->nodes[i].id, record.nodes[i].id);
@@ -174,6 +180,47 @@ TEST(ParseNodeList, SplitsCommasAndRefusesEmptyItems) {
   ASSERT_EQ(nodes.size(), 3u);
   EXPECT_EQ(nodes[2], (common::Endpoint{"127.0.0.1", 8082}));
   EXPECT_THROW((void)parse_node_list({"8080,,8081"}), CommandError);
+}
+
+// Issue 14: `cluster start` writes a fresh secret and token, private from the first byte, and
+// admin commands find the token through the record.
+TEST_F(ClusterRecordTest, ClusterSecretsArePrivateFreshAndFoundThroughTheRecord) {
+  const ClusterSecrets first = create_cluster_secrets(root_);
+  for (const fs::path& file : {first.cluster_secret_file, first.admin_token_file}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+    std::ifstream in(file);
+    std::string text;
+    in >> text;
+    EXPECT_EQ(text.size(), 64u) << file;
+    EXPECT_EQ(text.find_first_not_of("0123456789abcdef"), std::string::npos) << text;
+  }
+  std::ifstream old_secret(first.cluster_secret_file);
+  std::string before;
+  old_secret >> before;
+  const ClusterSecrets second = create_cluster_secrets(root_);
+  std::ifstream new_secret(second.cluster_secret_file);
+  std::string after;
+  new_secret >> after;
+  EXPECT_NE(before, after) << "every start makes a new secret";
+
+  // No record: the token file in the cluster directory.
+  std::ifstream token_in(second.admin_token_file);
+  std::string token;
+  token_in >> token;
+  const auto headers = admin_auth_headers();
+  ASSERT_EQ(headers.size(), 1u);
+  EXPECT_EQ(headers[0].first, "Authorization");
+  EXPECT_EQ(headers[0].second, "Bearer " + token);
+  // A record naming another file wins.
+  ClusterRecord record;
+  record.node_binary = "/bin/stress_node";
+  record.admin_token_file = root_ / "elsewhere";
+  std::ofstream(root_ / "elsewhere") << "recorded-token\n";
+  save_cluster_record(record);
+  EXPECT_EQ(admin_auth_headers().at(0).second, "Bearer recorded-token");
+  remove_cluster_record();
 }
 
 }  // namespace

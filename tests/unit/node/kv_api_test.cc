@@ -348,7 +348,8 @@ TEST_F(SingleNodeTest, BadInputGetsTheDocumentedCodes) {
   EXPECT_EQ(code(http::verb::get, "/api/kv?consistency=maybe"), (R{400, "bad_request"}));
   EXPECT_EQ(code(http::verb::patch, "/api/kv"), (R{405, "method_not_allowed"}));
   EXPECT_EQ(code(http::verb::get, "/api/nothing"), (R{404, "not_found"}));
-  EXPECT_EQ(code(http::verb::post, "/_raft/append", "garbage"), (R{400, "bad_batch"}));
+  // Issue 14: a peer frame that does not name its parties is refused before it is decoded.
+  EXPECT_EQ(code(http::verb::post, "/_raft/append", "garbage"), (R{403, "missing_parties"}));
   EXPECT_EQ(call(http::verb::get, "/_raft/sync-status").result_int(), 200) << "a single node leads";
   // Still serving after all of that.
   EXPECT_EQ(call(http::verb::get, "/status").result_int(), 200);

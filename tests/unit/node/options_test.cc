@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,7 +19,12 @@ EnvLookup env_of(std::map<std::string, std::string> vars) {
   };
 }
 
+// These tests are about other flags: peer authentication is off unless a test names a secret
+// (a node refuses to start with neither; see the SecurityFlags tests).
 ParseOutcome parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  if (std::find(args.begin(), args.end(), "--cluster-secret-file") == args.end()) {
+    args.push_back("--insecure-peers");
+  }
   return parse_options(args, env_of(std::move(env)));
 }
 
@@ -234,13 +240,62 @@ TEST(OptionsTest, HelpDocumentsEveryFlag) {
   const auto outcome = parse({"--help"});
   EXPECT_FALSE(outcome.options);
   EXPECT_EQ(outcome.exit_code, 0);
-  for (const char* flag :
-       {"--node-id", "--port", "--peers", "--host", "--data-dir", "--log-level", "--tick-ms",
-        "--election-ticks", "--snapshot-threshold", "--body-limit", "--commit-timeout-ms",
-        "--watchdog-ms", "--debug-endpoints", "--idempotency-ttl", "--idempotency-table-bytes",
-        "--version", "STRESS_TEST_DATA", "SPDLOG_LEVEL"}) {
+  for (const char* flag : {"--node-id",
+                           "--port",
+                           "--peers",
+                           "--host",
+                           "--data-dir",
+                           "--log-level",
+                           "--tick-ms",
+                           "--election-ticks",
+                           "--snapshot-threshold",
+                           "--body-limit",
+                           "--commit-timeout-ms",
+                           "--watchdog-ms",
+                           "--debug-endpoints",
+                           "--idempotency-ttl",
+                           "--idempotency-table-bytes",
+                           "--cluster-secret-file",
+                           "--insecure-peers",
+                           "--admin-token-file",
+                           "openssl rand -hex 32",
+                           "0600",
+                           "--version",
+                           "STRESS_TEST_DATA",
+                           "SPDLOG_LEVEL"}) {
     EXPECT_NE(outcome.output.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(OptionsSecurityFlagsTest, NodeWithoutClusterSecretOrInsecurePeersIsRefused) {
+  const auto outcome = parse_options({"--port", "8080"}, env_of({}));
+  EXPECT_FALSE(outcome.options);
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_NE(outcome.output.find("--cluster-secret-file is required"), std::string::npos)
+      << outcome.output;
+  EXPECT_NE(outcome.output.find("openssl rand -hex 32"), std::string::npos) << outcome.output;
+  EXPECT_EQ(outcome.output.find('\n'), std::string::npos) << outcome.output;
+}
+
+TEST(OptionsSecurityFlagsTest, SecretAndTokenPathsAreKeptForStartup) {
+  const auto outcome =
+      parse_options({"--port", "8080", "--cluster-secret-file", "/etc/raftkv/secret",
+                     "--admin-token-file", "/etc/raftkv/token"},
+                    env_of({}));
+  ASSERT_TRUE(outcome.options) << outcome.output;
+  EXPECT_EQ(outcome.options->cluster_secret_file, "/etc/raftkv/secret");
+  EXPECT_EQ(outcome.options->admin_token_file, "/etc/raftkv/token");
+  EXPECT_FALSE(outcome.options->insecure_peers);
+}
+
+TEST(OptionsSecurityFlagsTest, InsecurePeersRunsWithoutSecretButNotAlongsideOne) {
+  const auto insecure = parse_options({"--port", "8080", "--insecure-peers"}, env_of({}));
+  ASSERT_TRUE(insecure.options) << insecure.output;
+  EXPECT_TRUE(insecure.options->insecure_peers);
+  EXPECT_TRUE(insecure.options->cluster_secret_file.empty());
+  const auto both = parse_options(
+      {"--port", "8080", "--insecure-peers", "--cluster-secret-file", "/s"}, env_of({}));
+  EXPECT_EQ(both.exit_code, 2);
 }
 
 TEST(OptionsTest, VersionPrintsTheVersion) {

@@ -22,7 +22,13 @@ struct Delivery {
   std::string path;
   std::string content_type;
   std::vector<raft::Message> messages;
+  std::string body;
+  std::string from, to, mac;  // X-Raft-From, X-Raft-To, X-Raft-Mac ("" when absent)
 };
+
+std::string header_of(const test::Request& request, std::string_view name) {
+  return std::string(request[boost::beast::string_view(name.data(), name.size())]);
+}
 
 // A peer that decodes what it receives and records it. `gate`, if set, holds the FIRST request
 // until the test opens it, so the test can pile messages up behind an in-flight request.
@@ -69,7 +75,9 @@ class RecordingPeer {
       std::lock_guard lock(mutex_);
       deliveries_.push_back({std::string(request.target()),
                              std::string(request[boost::beast::http::field::content_type]),
-                             std::move(*batch)});
+                             std::move(*batch), request.body(), header_of(request, kPeerFromHeader),
+                             header_of(request, kPeerToHeader),
+                             header_of(request, kPeerMacHeader)});
       return test::ok_response();
     };
   }
@@ -153,6 +161,41 @@ TEST(PeerTransport, MessagesArriveDecodedAtTheirRouteInOrder) {
   EXPECT_GT(s.bytes_sent, 0u);
   EXPECT_GE(s.last_success_ms_ago, 0);
   EXPECT_EQ(transport.stats().count(0), 0u);  // self is not a peer
+}
+
+TEST(PeerTransport, FramesAreSignedForTheirPathAndPartiesWhenAKeyIsSet) {
+  RecordingPeer peer;
+  IoThread loop;
+  std::string error;
+  auto key = PeerKey::derive(std::string(32, 's'), &error);
+  ASSERT_TRUE(key) << error;
+  PeerTransportOptions options;
+  options.key = std::make_shared<const PeerKey>(*key);
+  PeerTransport transport(loop.io(), 0, {{0, {"127.0.0.1", 1}}, {1, peer.endpoint()}}, options);
+  transport.send({message(raft::MessageType::kVote, 1, 1)});
+  ASSERT_TRUE(wait_until([&] { return peer.message_count() == 1; }));
+  transport.send({empty_append(1, 2)});
+  ASSERT_TRUE(wait_until([&] { return peer.message_count() == 2; }));
+
+  const PeerAuthConfig receiver{1, {0, 1}, options.key};
+  for (const Delivery& d : peer.deliveries()) {
+    EXPECT_EQ(d.from, "0");
+    EXPECT_EQ(d.to, "1");
+    const FrameVerdict verdict = authenticate_frame(receiver, d.path, d.from, d.to, d.mac, d.body);
+    EXPECT_TRUE(verdict.accepted()) << d.path << ": " << verdict.message;
+  }
+}
+
+TEST(PeerTransport, InsecureTransportNamesThePartiesWithoutAMac) {
+  RecordingPeer peer;
+  IoThread loop;
+  PeerTransport transport(loop.io(), 0, {{0, {"127.0.0.1", 1}}, {1, peer.endpoint()}});
+  transport.send({empty_append(1, 1)});
+  ASSERT_TRUE(wait_until([&] { return peer.message_count() == 1; }));
+  const Delivery d = peer.deliveries().at(0);
+  EXPECT_EQ(d.from, "0");
+  EXPECT_EQ(d.to, "1");
+  EXPECT_EQ(d.mac, "");
 }
 
 TEST(PeerTransport, MessagesQueuedBehindAnInFlightRequestLeaveAsOneBatch) {
