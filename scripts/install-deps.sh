@@ -17,6 +17,8 @@ packages=(
   libxxhash-dev                                      # state hashes
   libtomlplusplus-dev                                # TOML fault schedules (bombarder inject)
   clang-format                                       # .clang-format
+  clang-14 llvm-14                                   # sanitizer and fuzz builds; llvm-symbolizer
+  libfuzzer-14-dev libclang-rt-14-dev                # libFuzzer, ASan/UBSan/TSan runtimes
   ccache                                             # cheap rebuilds (scripts/build.sh)
   nodejs npm                                         # tests/compat: toxiproxy-node-client
   redis-server redis-tools                           # proxy in front of a foreign TCP service

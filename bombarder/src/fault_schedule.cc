@@ -176,26 +176,35 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
 }
 
 std::vector<Fault> read_schedule_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) usage_error("--schedule: cannot read " + path.string());
-  if (path.extension() == ".toml") {
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_schedule_text(
+      text.str(), path.extension() == ".toml" ? ScheduleFormat::kToml : ScheduleFormat::kJson,
+      path.string());
+}
+
+std::vector<Fault> parse_schedule_text(std::string_view text, ScheduleFormat format,
+                                       const std::string& source) {
+  if (format == ScheduleFormat::kToml) {
     // TOML ([[faults]] tables with the same keys) through toml++, turned into the JSON form so
     // that one parser checks both.
     toml::table table;
     try {
-      table = toml::parse(in, path.string());
+      table = toml::parse(text, source);
     } catch (const toml::parse_error& e) {
       const auto& at = e.source().begin;
-      usage_error("--schedule: " + path.string() + ":" + std::to_string(at.line) + ":" +
+      usage_error("--schedule: " + source + ":" + std::to_string(at.line) + ":" +
                   std::to_string(at.column) + ": " + std::string(e.description()));
     }
     std::ostringstream json;
     json << toml::json_formatter{table};
-    return parse_schedule(Json::parse(json.str()), path.string());
+    return parse_schedule(Json::parse(json.str()), source);
   }
-  const Json body = Json::parse(in, nullptr, false);
-  if (body.is_discarded()) usage_error("--schedule: " + path.string() + " is not valid JSON");
-  return parse_schedule(body, path.string());
+  const Json body = Json::parse(text, nullptr, false);
+  if (body.is_discarded()) usage_error("--schedule: " + source + " is not valid JSON");
+  return parse_schedule(body, source);
 }
 
 }  // namespace bombarder
