@@ -113,6 +113,18 @@ FaultType parse_type(const std::string& text, const std::string& where) {
               "'");
 }
 
+// A count member (`fallback` when absent): a whole number >= 0. nlohmann's get<uint64_t>() would
+// convert a fraction or a negative silently, and a double out of range is undefined behaviour.
+uint64_t count_member(const Json& fault, const char* name, uint64_t fallback,
+                      const std::string& where) {
+  const auto it = fault.find(name);
+  if (it == fault.end()) return fallback;
+  if (!it->is_number_unsigned()) {
+    usage_error(where + ": " + name + " must be a whole number >= 0, not " + it->dump());
+  }
+  return it->get<uint64_t>();
+}
+
 std::chrono::milliseconds duration_member(const Json& fault, const char* name,
                                           const std::string& where) {
   if (!fault.contains(name)) return std::chrono::milliseconds(0);
@@ -149,7 +161,8 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
       Fault f;
       f.type = parse_type(j.at("type").get<std::string>(), where);
       const Json& node = j.at("node");
-      f.node = node.is_number() ? std::to_string(node.get<uint64_t>()) : node.get<std::string>();
+      f.node = node.is_number() ? std::to_string(count_member(j, "node", 0, where))
+                                : node.get<std::string>();
       f.at = duration_member(j, "at", where);
       f.duration = duration_member(j, f.type == FaultType::kKill ? "down_for" : "duration", where);
       if (j.contains("signal")) {
@@ -160,8 +173,10 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
           usage_error(where + ": signal must be TERM or KILL, not '" + s + "'");
         }
       }
-      f.mib = j.value(f.type == FaultType::kDisk ? "mib_per_s" : "mib", uint64_t{0});
-      f.workers = j.value("workers", uint32_t{1});
+      f.mib = count_member(j, f.type == FaultType::kDisk ? "mib_per_s" : "mib", 0, where);
+      // Clamped before narrowing, so that validate_fault sees a value past the bound as such.
+      f.workers = static_cast<uint32_t>(
+          std::min<uint64_t>(count_member(j, "workers", 1, where), kCpuWorkersMax + 1));
       f.toxic = j.value("toxic", std::string());
       f.stream = j.value("stream", std::string("downstream"));
       f.toxicity = j.value("toxicity", 1.0);
