@@ -18,6 +18,8 @@ packages=(
   libssl-dev                                         # OpenSSL: peer frame HMAC, admin token, secrets
   libtomlplusplus-dev                                # TOML fault schedules (bombarder inject)
   clang-format                                       # .clang-format
+  clang-14 llvm-14                                   # sanitizer and fuzz builds; llvm-symbolizer
+  libfuzzer-14-dev libclang-rt-14-dev                # libFuzzer, ASan/UBSan/TSan runtimes
   ccache                                             # cheap rebuilds (scripts/build.sh)
   nodejs npm                                         # tests/compat: toxiproxy-node-client
   redis-server redis-tools                           # proxy in front of a foreign TCP service

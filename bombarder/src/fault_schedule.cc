@@ -95,6 +95,18 @@ FaultType parse_type(const std::string& text, const std::string& where) {
               "'");
 }
 
+// A count member (`fallback` when absent): a whole number >= 0. nlohmann's get<uint64_t>() would
+// convert a fraction or a negative silently, and a double out of range is undefined behaviour.
+uint64_t count_member(const Json& fault, const char* name, uint64_t fallback,
+                      const std::string& where) {
+  const auto it = fault.find(name);
+  if (it == fault.end()) return fallback;
+  if (!it->is_number_unsigned()) {
+    usage_error(where + ": " + name + " must be a whole number >= 0, not " + it->dump());
+  }
+  return it->get<uint64_t>();
+}
+
 std::chrono::milliseconds duration_member(const Json& fault, const char* name,
                                           const std::string& where) {
   if (!fault.contains(name)) return std::chrono::milliseconds(0);
@@ -131,7 +143,8 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
       Fault f;
       f.type = parse_type(j.at("type").get<std::string>(), where);
       const Json& node = j.at("node");
-      f.node = node.is_number() ? std::to_string(node.get<uint64_t>()) : node.get<std::string>();
+      f.node = node.is_number() ? std::to_string(count_member(j, "node", 0, where))
+                                : node.get<std::string>();
       f.at = duration_member(j, "at", where);
       f.duration = duration_member(j, f.type == FaultType::kKill ? "down_for" : "duration", where);
       if (j.contains("signal")) {
@@ -142,8 +155,10 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
           usage_error(where + ": signal must be TERM or KILL, not '" + s + "'");
         }
       }
-      f.mib = j.value(f.type == FaultType::kDisk ? "mib_per_s" : "mib", uint64_t{0});
-      f.workers = j.value("workers", uint32_t{1});
+      f.mib = count_member(j, f.type == FaultType::kDisk ? "mib_per_s" : "mib", 0, where);
+      // Clamped before narrowing, so that validate_fault sees a value past the bound as such.
+      f.workers = static_cast<uint32_t>(
+          std::min<uint64_t>(count_member(j, "workers", 1, where), kCpuWorkersMax + 1));
       f.toxic = j.value("toxic", std::string());
       f.stream = j.value("stream", std::string("downstream"));
       f.toxicity = j.value("toxicity", 1.0);
@@ -158,26 +173,35 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
 }
 
 std::vector<Fault> read_schedule_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) usage_error("--schedule: cannot read " + path.string());
-  if (path.extension() == ".toml") {
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_schedule_text(
+      text.str(), path.extension() == ".toml" ? ScheduleFormat::kToml : ScheduleFormat::kJson,
+      path.string());
+}
+
+std::vector<Fault> parse_schedule_text(std::string_view text, ScheduleFormat format,
+                                       const std::string& source) {
+  if (format == ScheduleFormat::kToml) {
     // TOML ([[faults]] tables with the same keys) through toml++, turned into the JSON form so
     // that one parser checks both.
     toml::table table;
     try {
-      table = toml::parse(in, path.string());
+      table = toml::parse(text, source);
     } catch (const toml::parse_error& e) {
       const auto& at = e.source().begin;
-      usage_error("--schedule: " + path.string() + ":" + std::to_string(at.line) + ":" +
+      usage_error("--schedule: " + source + ":" + std::to_string(at.line) + ":" +
                   std::to_string(at.column) + ": " + std::string(e.description()));
     }
     std::ostringstream json;
     json << toml::json_formatter{table};
-    return parse_schedule(Json::parse(json.str()), path.string());
+    return parse_schedule(Json::parse(json.str()), source);
   }
-  const Json body = Json::parse(in, nullptr, false);
-  if (body.is_discarded()) usage_error("--schedule: " + path.string() + " is not valid JSON");
-  return parse_schedule(body, path.string());
+  const Json body = Json::parse(text, nullptr, false);
+  if (body.is_discarded()) usage_error("--schedule: " + source + " is not valid JSON");
+  return parse_schedule(body, source);
 }
 
 }  // namespace bombarder

@@ -72,6 +72,10 @@ struct Fault {
 // Reads and parses a schedule file: JSON, or TOML when the name ends in .toml (`[[faults]]`
 // tables with the same keys; toml++ from Debian's libtomlplusplus-dev).
 [[nodiscard]] std::vector<Fault> read_schedule_file(const std::filesystem::path& path);
+// The same for a schedule already in memory; `source` names it in errors.
+enum class ScheduleFormat { kJson, kToml };
+[[nodiscard]] std::vector<Fault> parse_schedule_text(std::string_view text, ScheduleFormat format,
+                                                     const std::string& source);
 
 // Checks one fault's values (durations, sizes, signal) against the bounds above.
 void validate_fault(const Fault& fault, const std::string& where);

@@ -133,6 +133,18 @@ void Respond::operator()(Response response) const {
 
 bool Respond::done() const { return state_->done.load(); }
 
+Request make_request(http::request<http::string_body> message,
+                     std::chrono::steady_clock::time_point received_at) {
+  Request request;
+  request.method = message.method();
+  request.target = std::string(to_std(message.target()));
+  request.path = request.target.substr(0, request.target.find('?'));
+  request.body = std::move(message.body());
+  request.headers = std::move(message.base());
+  request.received_at = received_at;
+  return request;
+}
+
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
   std::string out;
   out.reserve(text.size());
@@ -527,13 +539,7 @@ void Session::handle() {
   request_keep_alive_ = message.keep_alive();
   request_version_ = message.version();
 
-  Request request;
-  request.method = message.method();
-  request.target = std::string(to_std(message.target()));
-  request.path = request.target.substr(0, request.target.find('?'));
-  request.body = std::move(message.body());
-  request.headers = std::move(message.base());
-  request.received_at = received_at_;
+  Request request = make_request(std::move(message), received_at_);
   Respond respond(
       [self = shared_from_this()](Response response) { self->send(std::move(response)); });
   shared_->router.dispatch(std::move(request), std::move(respond));

@@ -97,6 +97,11 @@ class Respond {
 
 using Handler = std::function<void(Request request, Respond respond)>;
 
+// The Request a connection hands to Router::dispatch for a parsed message (path split from the
+// target; query and params are filled by dispatch). Also what tests/fuzz drives without sockets.
+[[nodiscard]] Request make_request(http::request<http::string_body> message,
+                                   std::chrono::steady_clock::time_point received_at);
+
 // Percent-decoding for paths and queries; nullopt on a malformed escape. `plus_is_space` for
 // query components (application/x-www-form-urlencoded).
 [[nodiscard]] std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);

@@ -140,6 +140,38 @@ TEST(FaultSchedule, BadSchedulesNameTheFault) {
   }
 }
 
+// Counts (node index, mib, mib_per_s, workers) are whole non-negative numbers. Reading them with
+// nlohmann's get<uint64_t>() converted a fraction or a negative silently, a double out of range
+// was undefined behaviour (UBSan: float-cast-overflow, found writing tests/fuzz/
+// fault_schedule_fuzz), and workers = 2^32 + 1 wrapped to 1 and passed the bound.
+TEST(FaultSchedule, CountsMustBeWholeNonNegativeNumbersInRange) {
+  for (const char* text : {
+           R"({"faults": [{"type": "cpu", "node": "1", "duration": "1s", "workers": 4294967297}]})",
+           R"({"faults": [{"type": "cpu", "node": "1", "duration": "1s", "workers": 1e300}]})",
+           R"({"faults": [{"type": "cpu", "node": "1", "duration": "1s", "workers": 2.5}]})",
+           R"({"faults": [{"type": "memory", "node": "1", "duration": "1s", "mib": 1e300}]})",
+           R"({"faults": [{"type": "memory", "node": "1", "duration": "1s", "mib": -5}]})",
+           R"({"faults": [{"type": "disk", "node": "1", "duration": "1s", "mib_per_s": 1.5}]})",
+           R"({"faults": [{"type": "pause", "node": -1, "duration": "1s"}]})",
+           R"({"faults": [{"type": "pause", "node": 1e300, "duration": "1s"}]})",
+       }) {
+    try {
+      (void)parse_schedule(nlohmann::json::parse(text), "s.json");
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const CommandError& e) {
+      EXPECT_EQ(e.exit_code(), kExitUsage);
+      EXPECT_NE(std::string(e.what()).find("s.json"), std::string::npos) << e.what();
+    }
+  }
+  const auto ok = parse_schedule(
+      nlohmann::json::parse(
+          R"({"faults": [{"type": "cpu", "node": 2, "duration": "1s", "workers": 256}]})"),
+      "s.json");
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].node, "2");
+  EXPECT_EQ(ok[0].workers, 256u);
+}
+
 TEST(ExecTemplates, NameIsShellQuotedAndSignalSubstituted) {
   EXPECT_EQ(expand_template("docker kill --signal {signal} {name}", "web-2", "KILL"),
             "docker kill --signal KILL 'web-2'");
