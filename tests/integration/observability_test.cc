@@ -200,8 +200,9 @@ TEST(Observability, ForceResyncOfABigStoreKeepsTheLeaderAndReinstallsAnUpToDateF
   const auto before = cluster.state(*leader);
   ASSERT_TRUE(before);
 
-  const HttpResult r = cluster.request(
-      *leader, "POST", "/_raft/force-resync?target=" + cluster.address(target), {}, {}, 30s);
+  const HttpResult r =
+      cluster.request(*leader, "POST", "/_raft/force-resync?target=" + cluster.address(target), {},
+                      cluster.admin_headers(), 30s);
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(wait_until(
       [&] {
