@@ -114,6 +114,18 @@ uint16_t BombarderEnv::free_port_range(size_t count) {
   throw std::runtime_error("no free port range found");
 }
 
+bool BombarderEnv::wait_port_range_free(uint16_t first, size_t count,
+                                        std::chrono::milliseconds timeout) {
+  return wait_until(
+      [&] {
+        for (size_t i = 0; i < count; ++i) {
+          if (!port_free(static_cast<uint16_t>(first + i))) return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
 int exit_code(const RunResult& result) {
   return result.status && result.status->exited ? result.status->code : -1;
 }

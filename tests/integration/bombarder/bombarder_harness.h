@@ -36,6 +36,11 @@ class BombarderEnv {
   // A base port P such that P .. P+count-1 are all free on 127.0.0.1 right now, below the
   // ephemeral range so that outgoing connections do not take them meanwhile.
   [[nodiscard]] static uint16_t free_port_range(size_t count);
+  // Polls until P .. P+count-1 can all be bound on 127.0.0.1 (with SO_REUSEADDR, as the node
+  // binds), or `timeout` passes (false). A killed node's accepted connections can hold its port
+  // in FIN_WAIT for a moment after the process is gone.
+  [[nodiscard]] static bool wait_port_range_free(uint16_t first, size_t count,
+                                                 std::chrono::milliseconds timeout);
 
  private:
   std::filesystem::path root_;

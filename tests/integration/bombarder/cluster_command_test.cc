@@ -324,6 +324,7 @@ TEST_F(ClusterCommandTest, StopAfterANodeWasKilledByHandStopsTheRestAndRemovesTh
 TEST_F(ClusterCommandTest, StaleRecordIsCleanedByStopAndReplacedByStart) {
   start_cluster();
   for (pid_t pid : recorded_pids()) kill_and_wait(pid);
+  ASSERT_TRUE(BombarderEnv::wait_port_range_free(base_port_, 3, 10s));
   // start on a stale record: replaced, with a note.
   const RunResult restart =
       env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20"});
