@@ -730,7 +730,14 @@ std::vector<std::string> split_path(std::string_view target) {
   return parts;
 }
 
-ApiResult ok(int status, const json& body) { return {status, body.dump()}; }
+// Names and messages can carry bytes from the request path that are not UTF-8 (a proxy name
+// in /proxies/{name}); dump() would throw on them and take the server down. They are written
+// with U+FFFD instead (found by tests/fuzz/proxy_api_fuzz).
+std::string json_text(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+ApiResult ok(int status, const json& body) { return {status, json_text(body)}; }
 
 struct Api {
   ServerState& s;
@@ -794,7 +801,7 @@ struct Api {
       for (const auto& in : inputs) out.push_back(populate_one(in)->to_json());
     } catch (const ApiError& e) {
       json err = {{"error", e.what()}, {"status", e.status}, {"proxies", out}};
-      return {e.status, err.dump()};
+      return {e.status, json_text(err)};
     }
     return ok(201, json{{"proxies", out}});
   }
@@ -1041,9 +1048,9 @@ asio::awaitable<void> serve_http(std::shared_ptr<ServerState> state, tcp::socket
         result = Api{*state}.route(std::string(req.method_string()), std::string(req.target()),
                                    req.body());
       } catch (const ApiError& e) {
-        result = {e.status, json{{"error", e.what()}, {"status", e.status}}.dump()};
+        result = {e.status, json_text(json{{"error", e.what()}, {"status", e.status}})};
       } catch (const std::exception& e) {
-        result = {500, json{{"error", e.what()}, {"status", 500}}.dump()};
+        result = {500, json_text(json{{"error", e.what()}, {"status", 500}})};
       }
     }
     http::response<http::string_body> res{static_cast<http::status>(result.status), req.version()};
@@ -1091,9 +1098,9 @@ ApiResult ProxyServer::handle(std::string_view method, std::string_view target,
   try {
     return Api{*impl_->state}.route(method, target, body);
   } catch (const ApiError& e) {
-    return {e.status, json{{"error", e.what()}, {"status", e.status}}.dump()};
+    return {e.status, json_text(json{{"error", e.what()}, {"status", e.status}})};
   } catch (const std::exception& e) {
-    return {500, json{{"error", e.what()}, {"status", 500}}.dump()};
+    return {500, json_text(json{{"error", e.what()}, {"status", 500}})};
   }
 }
 

@@ -11,8 +11,8 @@
 //
 // Oracles: a refused install changes nothing (applied index, entry count); an accepted one holds
 // the body's entries, serializes back to exactly the body, and the state machine keeps working
-// on top of it: a window of entries applied after it (no-ops, which evict restored idempotency
-// records, then an update and a delete of a restored entry) succeeds.
+// on top of it: entries applied after it (no-ops, then a keyed update stamped far in the future,
+// which expires every restored idempotency record, and a delete of a restored entry) succeed.
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
@@ -31,7 +31,10 @@
 
 namespace {
 
-constexpr uint64_t kIdemWindowEntries = 4;  // small, so that evictions happen within an input
+constexpr uint64_t kNoopsAfterInstall = 4;
+// A stamp past every expiry a body can hold (clock_ms + TTL of at most a week): applying it
+// evicts the whole restored idempotency table.
+constexpr uint64_t kFarFutureStampMs = uint64_t{1} << 62;
 
 struct Harness {
   fuzz::ScratchDir dir{"snapshot_install_fuzz"};
@@ -41,7 +44,6 @@ struct Harness {
   Harness() {
     kv::StoreOptions options;
     options.log.sync = false;
-    options.state_machine.idempotency_window_entries = kIdemWindowEntries;
     auto opened = kv::Store::open(dir.path() / "node", options);
     FUZZ_CHECK(opened.is_ok(), opened.status().to_string());
     store = std::move(opened).value();
@@ -67,12 +69,13 @@ raft::Entry command_entry(raft::Index index, const kv::Command& command) {
 void apply_after_install(kv::Store& store) {
   raft::Index index = store.state_machine().applied_index();
   raft::Ready ready;
-  for (uint64_t i = 0; i < kIdemWindowEntries; ++i) {
+  for (uint64_t i = 0; i < kNoopsAfterInstall; ++i) {
     ready.committed_entries.push_back(raft::Entry{1, ++index, raft::EntryType::kNoop, {}});
   }
   const auto first = store.state_machine().list("", 1);
   if (!first.empty()) {
     kv::Command update{kv::UpdateCommand{first[0].id, "v", std::string("moved")}, "fuzz-key"};
+    update.stamp_unix_ms = kFarFutureStampMs;
     ready.committed_entries.push_back(command_entry(++index, update));
     ready.committed_entries.push_back(command_entry(++index, {kv::DeleteCommand{first[0].id}, ""}));
   }
@@ -122,7 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   // Installed: the next install must be newer than this one and than what we apply next.
-  harness.next_index = index + 2 * kIdemWindowEntries + 10;
+  harness.next_index = index + 2 * kNoopsAfterInstall + 10;
   FUZZ_CHECK(store.state_machine().applied_index() == index, "installed at its index");
   uint64_t entry_count = 0;
   for (int i = 0; i < 8; ++i) {

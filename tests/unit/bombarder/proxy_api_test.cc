@@ -43,6 +43,17 @@ TEST(ProxyApi, ProxyCreateErrorsUseToxiproxysMessagesAndStatuses) {
   expect_error(proxy.api("POST", "/proxies", kProxy), 409, "proxy already exists");
 }
 
+// Found by tests/fuzz/proxy_api_fuzz: a malformed body with a byte that is not UTF-8 is echoed
+// in the parser's message, and writing that message as JSON threw (the proxy died). It is a 400
+// in the error shape like any bad body.
+TEST(ProxyApi, BadBodyWithBytesThatAreNotUtf8IsA400NotACrash) {
+  RunningProxy proxy;
+  ASSERT_EQ(proxy.api("POST", "/proxies", kProxy).status, 201);
+  expect_bad_body(proxy.api("POST", "/proxies/p/toxics",
+                            "{\"type\":\"bandwidth\",\"attributes\":\xe6\"rate\":10}}"));
+  expect_bad_body(proxy.api("POST", "/proxies", "{\"name\":\xff\xfe}"));
+}
+
 TEST(ProxyApi, UnknownProxyOrToxicIs404OnEveryRoute) {
   RunningProxy proxy;
   for (const auto& [method, target] :
