@@ -207,7 +207,7 @@ class Injector {
     }
   }
 
-  [[nodiscard]] const std::vector<FaultWindow>& windows() const { return windows_; }
+  [[nodiscard]] const std::vector<NodeFaultWindow>& windows() const { return windows_; }
   [[nodiscard]] const std::vector<ActionRecord>& actions() const { return actions_; }
 
   // After the run: what the plugin says about every node a fault touched, so that the log shows
@@ -350,7 +350,7 @@ class Injector {
   common::Endpoint proxy_api_;
   ApiClient client_;
   std::vector<Running> running_;
-  std::vector<FaultWindow> windows_;
+  std::vector<NodeFaultWindow> windows_;
   std::vector<ActionRecord> actions_;
   Clock::time_point origin_;
   bool revert_failed_ = false;
@@ -492,7 +492,7 @@ int run_inject(const InjectFlags& f) {
                          {"detail", a.detail}});
     }
     Json windows = Json::array();
-    for (const FaultWindow& w : injector.windows()) {
+    for (const NodeFaultWindow& w : injector.windows()) {
       windows.push_back({{"node", w.node}, {"start_ms", w.start_ms}, {"end_ms", w.end_ms}});
     }
     std::printf("%s\n", Json{{"ok", ok},

@@ -13,8 +13,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 bool in_window(const LoadSample& s, const std::vector<LoadTarget>& targets,
-               const std::vector<FaultWindow>& windows) {
-  for (const FaultWindow& w : windows) {
+               const std::vector<NodeFaultWindow>& windows) {
+  for (const NodeFaultWindow& w : windows) {
     if (w.node == targets[s.target].name && s.scheduled_ms >= w.start_ms &&
         s.scheduled_ms < w.end_ms) {
       return true;
@@ -34,7 +34,7 @@ std::string csv_field(const std::string& text) {
 
 LoadSummary summarize(const std::vector<LoadSample>& samples,
                       const std::vector<LoadTarget>& targets,
-                      const std::vector<FaultWindow>& windows) {
+                      const std::vector<NodeFaultWindow>& windows) {
   LoadSummary out;
   std::map<std::string, uint64_t> by_code;
   for (const LoadSample& s : samples) {
@@ -120,7 +120,7 @@ void IntervalLoad::run(size_t target, size_t lane, size_t lanes) {
 
 void write_load_csv(const std::filesystem::path& path, const std::vector<LoadSample>& samples,
                     const std::vector<LoadTarget>& targets,
-                    const std::vector<FaultWindow>& windows) {
+                    const std::vector<NodeFaultWindow>& windows) {
   std::ofstream out(path, std::ios::trunc);
   out << "seq,scheduled_ms,node,address,status,latency_ms,in_fault_window,error\n";
   for (const LoadSample& s : samples) {

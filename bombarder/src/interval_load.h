@@ -41,8 +41,10 @@ struct LoadSample {
   [[nodiscard]] bool ok() const { return status >= 200 && status < 300; }
 };
 
-// A fault window on one node: [start_ms, end_ms) since the origin.
-struct FaultWindow {
+// A fault window on one node: [start_ms, end_ms) since the origin. (Not report.h's
+// FaultWindow: one name for two types in one namespace broke the One Definition Rule, and ASan
+// caught a vector of one being moved with the other's layout.)
+struct NodeFaultWindow {
   std::string node;
   int64_t start_ms = 0;
   int64_t end_ms = 0;
@@ -59,7 +61,7 @@ struct LoadSummary {
 
 [[nodiscard]] LoadSummary summarize(const std::vector<LoadSample>& samples,
                                     const std::vector<LoadTarget>& targets,
-                                    const std::vector<FaultWindow>& windows);
+                                    const std::vector<NodeFaultWindow>& windows);
 
 class IntervalLoad {
  public:
@@ -95,6 +97,6 @@ class IntervalLoad {
 // seq,scheduled_ms,node,address,status,latency_ms,in_fault_window,error
 void write_load_csv(const std::filesystem::path& path, const std::vector<LoadSample>& samples,
                     const std::vector<LoadTarget>& targets,
-                    const std::vector<FaultWindow>& windows);
+                    const std::vector<NodeFaultWindow>& windows);
 
 }  // namespace bombarder

@@ -63,7 +63,10 @@ Response answer(const MetricsServer::Render& render, const Request& req) {
   return res;
 }
 
-asio::awaitable<void> serve(std::shared_ptr<MetricsServer::State> state, tcp::socket socket) {
+// The coroutines take the State by plain pointer: a shared_ptr in their frames would keep the
+// io_context that holds those frames alive (a cycle, reported by LeakSanitizer). The State
+// outlives them: destroying it destroys its io_context, which destroys every pending frame.
+asio::awaitable<void> serve(MetricsServer::State* state, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -82,7 +85,7 @@ asio::awaitable<void> serve(std::shared_ptr<MetricsServer::State> state, tcp::so
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<MetricsServer::State> state) {
+asio::awaitable<void> accept_loop(MetricsServer::State* state) {
   while (state->acceptor.is_open()) {
     boost::system::error_code ec;
     tcp::socket socket =
@@ -115,7 +118,7 @@ MetricsServer::MetricsServer(const std::string& host, uint16_t port, Render rend
                       ec.message());
   }
   port_ = acceptor.local_endpoint().port();
-  asio::co_spawn(state_->io, accept_loop(state_), asio::detached);
+  asio::co_spawn(state_->io, accept_loop(state_.get()), asio::detached);
   thread_ = std::thread([state = state_] { state->io.run(); });
 }
 
