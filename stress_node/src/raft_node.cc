@@ -441,6 +441,9 @@ void RaftNode::track_snapshot_sends(const raft::CoreStatus& core, Clock::time_po
 void RaftNode::refresh_status() {
   NodeStatus s;
   s.core = core_->status();
+  // Io::apply refreshes right after the apply batch, before the core's advance() moves its own
+  // applied index: the state machine's is the one a client answered from that batch must see.
+  s.core.applied_index = std::max(s.core.applied_index, store_->state_machine().applied_index());
   s.counters = core_->counters();
   s.log = store_->log().stats();
   s.snapshot = store_->log().snapshot_meta();
