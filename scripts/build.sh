@@ -32,6 +32,10 @@ done
 if command -v ccache >/dev/null 2>&1; then
   export CMAKE_CXX_COMPILER_LAUNCHER=ccache
   export CCACHE_BASEDIR="$PWD"
+  # The sanitizer trees compile with -g1; ccache would then put the working directory in its
+  # keys and a fresh clone elsewhere (CI) would miss every object. The debug info keeps the
+  # directory of the first build, which only matters to a debugger.
+  export CCACHE_NOHASHDIR=1
 fi
 
 dir=build
