@@ -44,9 +44,9 @@ class TrackedWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
 
   IOStatus Append(const rocksdb::Slice& data, const IOOptions& options,
                   IODebugContext* dbg) override {
-    if (IOStatus s = fs_->begin_mutation(); !s.ok()) return s;
+    const bool running = fs_->begin_mutation();
     IOStatus s = target()->Append(data, options, dbg);
-    if (s.ok()) fs_->appended(path_, data.size());
+    if (s.ok() && running) fs_->appended(path_, data.size());
     return s;
   }
   IOStatus Append(const rocksdb::Slice& data, const IOOptions& options,
@@ -55,11 +55,11 @@ class TrackedWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
   }
   IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset, const IOOptions& options,
                             IODebugContext* dbg) override {
-    if (IOStatus s = fs_->begin_mutation(); !s.ok()) return s;
+    const bool running = fs_->begin_mutation();
     const uint64_t before = target()->GetFileSize(options, dbg);
     IOStatus s = target()->PositionedAppend(data, offset, options, dbg);
     const uint64_t end = offset + data.size();
-    if (s.ok() && end > before) fs_->appended(path_, end - before);
+    if (s.ok() && running && end > before) fs_->appended(path_, end - before);
     return s;
   }
   IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset, const IOOptions& options,
@@ -68,7 +68,7 @@ class TrackedWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
     return PositionedAppend(data, offset, options, dbg);
   }
   IOStatus Truncate(uint64_t size, const IOOptions& options, IODebugContext* dbg) override {
-    if (IOStatus s = fs_->begin_mutation(); !s.ok()) return s;
+    if (!fs_->begin_mutation()) return IOStatus::OK();  // could cut synced bytes: not done
     IOStatus s = target()->Truncate(size, options, dbg);
     if (s.ok()) fs_->truncated(path_, size);
     return s;
@@ -88,7 +88,7 @@ class TrackedWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
  private:
   template <typename Forward>
   IOStatus sync(Forward&& forward) {
-    if (IOStatus s = fs_->begin_mutation(); !s.ok()) return s;
+    if (!fs_->begin_mutation()) return IOStatus::OK();
     if (fs_->forward_syncs()) {
       if (IOStatus s = forward(); !s.ok()) return s;
     }
@@ -106,7 +106,7 @@ class TrackedDirectory final : public rocksdb::FSDirectory {
       : fs_(fs), path_(std::move(path)), target_(std::move(target)) {}
 
   IOStatus Fsync(const IOOptions& options, IODebugContext* dbg) override {
-    if (IOStatus s = fs_->begin_mutation(); !s.ok()) return s;
+    if (!fs_->begin_mutation()) return IOStatus::OK();
     if (fs_->forward_syncs()) {
       if (IOStatus s = target_->Fsync(options, dbg); !s.ok()) return s;
     }
@@ -155,14 +155,14 @@ uint64_t PowerLossFs::mutations() const {
   return mutations_;
 }
 
-IOStatus PowerLossFs::begin_mutation() {
+bool PowerLossFs::begin_mutation() {
   std::lock_guard lock(mu_);
   if (crashed_ || mutations_ + 1 >= crash_at_) {
     crashed_ = true;
-    return IOStatus::IOError("simulated power loss");
+    return false;
   }
   ++mutations_;
-  return IOStatus::OK();
+  return true;
 }
 
 void PowerLossFs::appended(const std::string& path, uint64_t bytes) {
@@ -197,6 +197,16 @@ void PowerLossFs::new_entry_locked(const std::string& path, PreviousContents pre
   unsynced_entries_[parent_of(path)].emplace(name_of(path), std::move(previous));
 }
 
+PowerLossFs::PreviousContents PowerLossFs::durable_contents_locked(const std::string& path) const {
+  std::optional<std::string> contents = read_whole_file(path);
+  if (!contents) return std::nullopt;
+  auto f = files_.find(path);
+  if (f != files_.end() && f->second.synced_bytes < contents->size()) {
+    contents->resize(f->second.synced_bytes);
+  }
+  return contents;
+}
+
 void PowerLossFs::forget_entry_locked(const std::string& path) {
   auto dir = unsynced_entries_.find(parent_of(path));
   if (dir == unsynced_entries_.end()) return;
@@ -228,14 +238,20 @@ IOStatus PowerLossFs::NewWritableFile(const std::string& path_in,
                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
                                       IODebugContext* dbg) {
   const std::string path = normalized(path_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  const bool running = begin_mutation();
   const bool existed = target()->FileExists(path, IOOptions(), dbg).ok();
-  IOStatus s = target()->NewWritableFile(path, options, result, dbg);
-  if (s.ok() && !existed) {
+  PreviousContents previous;
+  if (existed && !running) {
     std::lock_guard lock(mu_);
-    new_entry_locked(path, std::nullopt);
+    previous = durable_contents_locked(path);
   }
-  // An existing file is truncated: its old bytes count as lost too (a conservative choice).
+  IOStatus s = target()->NewWritableFile(path, options, result, dbg);
+  if (s.ok() && (!existed || !running)) {
+    std::lock_guard lock(mu_);
+    new_entry_locked(path, std::move(previous));
+  }
+  // Before the stop, an existing file is truncated: its old bytes count as lost too (a
+  // conservative choice). After the stop, the truncation is undone at the power loss.
   return wrap_writable(path, s, result, 0, /*all_synced=*/false);
 }
 
@@ -244,7 +260,8 @@ IOStatus PowerLossFs::ReopenWritableFile(const std::string& path_in,
                                          std::unique_ptr<rocksdb::FSWritableFile>* result,
                                          IODebugContext* dbg) {
   const std::string path = normalized(path_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  // Reopening changes nothing on disk; what is appended later is tracked (or not) by the file.
+  (void)begin_mutation();
   const bool existed = target()->FileExists(path, IOOptions(), dbg).ok();
   IOStatus s = target()->ReopenWritableFile(path, options, result, dbg);
   if (!s.ok()) return s;
@@ -267,12 +284,21 @@ IOStatus PowerLossFs::ReuseWritableFile(const std::string& path_in, const std::s
                                         IODebugContext* dbg) {
   const std::string path = normalized(path_in);
   const std::string old_path = normalized(old_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  const bool running = begin_mutation();
+  PreviousContents old_contents;
+  if (!running) {
+    std::lock_guard lock(mu_);
+    old_contents = durable_contents_locked(old_path);
+  }
   IOStatus s = target()->ReuseWritableFile(path, old_path, options, result, dbg);
   if (s.ok()) {
     std::lock_guard lock(mu_);
     files_.erase(old_path);
-    forget_entry_locked(old_path);
+    if (running) {
+      forget_entry_locked(old_path);
+    } else {
+      new_entry_locked(old_path, std::move(old_contents));  // the reuse is undone
+    }
     new_entry_locked(path, std::nullopt);
   }
   return wrap_writable(path, s, result, 0, /*all_synced=*/false);
@@ -293,19 +319,25 @@ IOStatus PowerLossFs::RenameFile(const std::string& from_in, const std::string& 
                                  const IOOptions& options, IODebugContext* dbg) {
   const std::string from = normalized(from_in);
   const std::string to = normalized(to_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  const bool running = begin_mutation();
+  std::lock_guard lock(mu_);
   // The target's current contents come back if the rename is lost (CURRENT, for one).
-  PreviousContents previous = read_whole_file(to);
+  PreviousContents previous = running ? read_whole_file(to) : durable_contents_locked(to);
+  // After the stop, the source comes back too.
+  PreviousContents source = running ? std::nullopt : durable_contents_locked(from);
   IOStatus s = target()->RenameFile(from, to, options, dbg);
   if (!s.ok()) return s;
-  std::lock_guard lock(mu_);
   auto node = files_.extract(from);
   files_.erase(to);
   if (!node.empty()) {
     node.key() = to;
     files_.insert(std::move(node));
   }
-  forget_entry_locked(from);
+  if (running) {
+    forget_entry_locked(from);
+  } else {
+    new_entry_locked(from, std::move(source));
+  }
   new_entry_locked(to, std::move(previous));
   return s;
 }
@@ -313,7 +345,7 @@ IOStatus PowerLossFs::RenameFile(const std::string& from_in, const std::string& 
 IOStatus PowerLossFs::LinkFile(const std::string& from_in, const std::string& to_in,
                                const IOOptions& options, IODebugContext* dbg) {
   const std::string to = normalized(to_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  (void)begin_mutation();  // a new name: undone at the power loss unless its directory is synced
   IOStatus s = target()->LinkFile(normalized(from_in), to, options, dbg);
   if (s.ok()) {
     std::lock_guard lock(mu_);
@@ -325,7 +357,7 @@ IOStatus PowerLossFs::LinkFile(const std::string& from_in, const std::string& to
 IOStatus PowerLossFs::DeleteFile(const std::string& path_in, const IOOptions& options,
                                  IODebugContext* dbg) {
   const std::string path = normalized(path_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  if (!begin_mutation()) return IOStatus::OK();  // could not be undone: not done
   IOStatus s = target()->DeleteFile(path, options, dbg);
   if (s.ok()) {
     std::lock_guard lock(mu_);
@@ -338,7 +370,7 @@ IOStatus PowerLossFs::DeleteFile(const std::string& path_in, const IOOptions& op
 IOStatus PowerLossFs::CreateDir(const std::string& path_in, const IOOptions& options,
                                 IODebugContext* dbg) {
   const std::string path = normalized(path_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  (void)begin_mutation();  // a new name: undone at the power loss unless its parent is synced
   IOStatus s = target()->CreateDir(path, options, dbg);
   if (s.ok()) {
     std::lock_guard lock(mu_);
@@ -357,7 +389,7 @@ IOStatus PowerLossFs::CreateDirIfMissing(const std::string& path_in, const IOOpt
 IOStatus PowerLossFs::DeleteDir(const std::string& path_in, const IOOptions& options,
                                 IODebugContext* dbg) {
   const std::string path = normalized(path_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  if (!begin_mutation()) return IOStatus::OK();  // could not be undone: not done
   IOStatus s = target()->DeleteDir(path, options, dbg);
   if (s.ok()) {
     std::lock_guard lock(mu_);
@@ -369,7 +401,7 @@ IOStatus PowerLossFs::DeleteDir(const std::string& path_in, const IOOptions& opt
 IOStatus PowerLossFs::Truncate(const std::string& path_in, size_t size, const IOOptions& options,
                                IODebugContext* dbg) {
   const std::string path = normalized(path_in);
-  if (IOStatus s = begin_mutation(); !s.ok()) return s;
+  if (!begin_mutation()) return IOStatus::OK();  // could cut synced bytes: not done
   IOStatus s = target()->Truncate(path, size, options, dbg);
   if (s.ok()) truncated(path, size);
   return s;
