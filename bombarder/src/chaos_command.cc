@@ -14,14 +14,16 @@
 #include <mutex>
 
 #include "chaos.h"
-#include "cli.h"
 #include "cluster_record.h"
 #include "commands.h"
+#include "errors.h"
 #include "fault_schedule.h"
 #include "history.h"
 #include "signal_watch.h"
 
 namespace bombarder {
+
+using Json = nlohmann::json;
 
 namespace {
 

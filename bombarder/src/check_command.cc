@@ -4,8 +4,8 @@
 #include <iostream>
 #include <memory>
 
-#include "cli.h"
 #include "commands.h"
+#include "errors.h"
 #include "history.h"
 #include "linearizability.h"
 

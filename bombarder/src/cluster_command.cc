@@ -4,10 +4,10 @@
 // resync).
 #include <memory>
 
-#include "cli.h"
 #include "cluster_inspect.h"
 #include "cluster_lifecycle.h"
 #include "commands.h"
+#include "errors.h"
 
 namespace bombarder {
 

@@ -6,11 +6,13 @@
 #include <map>
 #include <thread>
 
-#include "cli.h"
 #include "cluster_leader.h"
 #include "cluster_record.h"
 #include "cluster_secrets.h"
 #include "cluster_table.h"
+#include "data_root.h"
+#include "errors.h"
+#include "node_url.h"
 
 namespace bombarder {
 

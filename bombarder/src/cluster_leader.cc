@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <thread>
 
-#include "cli.h"
 #include "cluster_record.h"
+#include "errors.h"
 
 namespace bombarder {
 

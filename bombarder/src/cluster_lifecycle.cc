@@ -11,12 +11,14 @@
 #include <thread>
 
 #include "api_client.h"
-#include "cli.h"
 #include "cluster_proxies.h"
 #include "cluster_record.h"
 #include "cluster_secrets.h"
 #include "cluster_table.h"
-#include "node_tls.h"
+#include "cluster_tls.h"
+#include "data_root.h"
+#include "errors.h"
+#include "node_url.h"
 #include "process.h"
 #include "supervisor.h"
 

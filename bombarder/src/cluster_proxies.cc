@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "api_client.h"
-#include "cli.h"
+#include "errors.h"
 #include "process.h"
 
 namespace bombarder {

@@ -6,7 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "cli.h"
+#include "data_root.h"
+#include "errors.h"
 
 namespace bombarder {
 

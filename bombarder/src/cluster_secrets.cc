@@ -11,8 +11,9 @@
 #include <sstream>
 #include <vector>
 
-#include "cli.h"
 #include "cluster_record.h"
+#include "data_root.h"
+#include "errors.h"
 
 namespace bombarder {
 

@@ -1,5 +1,5 @@
 // The subcommands of bombarder (design.md §4). Each add_* registers its subcommand(s) on `app`;
-// when one is chosen, its callback runs the command and stores the exit code (cli.h) in
+// when one is chosen, its callback runs the command and stores the exit code (errors.h) in
 // `exit_code`. Commands report failures by throwing CommandError.
 #pragma once
 
@@ -29,5 +29,10 @@ void add_supervise_command(CLI::App& app, int& exit_code);
 void add_inject_command(CLI::App& app, int& exit_code);
 // chaos: the standalone chaos monkey (chaos_command.cc)
 void add_chaos_command(CLI::App& app, int& exit_code);
+
+// Adds --cacert/--cert/--key (node_tls.h) to every subcommand of `app` that talks to nodes (all
+// but `proxy`, `report`, `cluster start` and `cluster stop`), bound to node_tls_flags(). Called
+// after every add_* above (node_tls_options.cc).
+void add_node_tls_options(CLI::App& app);
 
 }  // namespace bombarder

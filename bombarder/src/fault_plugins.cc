@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "api_client.h"
-#include "cli.h"
 #include "cluster_record.h"
+#include "errors.h"
 #include "fault_plugin.h"
 #include "process.h"
 

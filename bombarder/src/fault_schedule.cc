@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli.h"
 #include "common/duration.h"
+#include "errors.h"
 
 namespace bombarder {
 

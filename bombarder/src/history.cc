@@ -6,7 +6,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "cli.h"
+#include "errors.h"
 
 namespace bombarder {
 

@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "load_engine.h"
+#include "operation.h"
 
 namespace bombarder {
 

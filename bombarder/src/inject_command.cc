@@ -10,13 +10,14 @@
 #include <optional>
 
 #include "api_client.h"
-#include "cli.h"
 #include "cluster_record.h"
 #include "commands.h"
+#include "errors.h"
 #include "fault_plugin.h"
 #include "fault_schedule.h"
 #include "history.h"
 #include "interval_load.h"
+#include "node_url.h"
 #include "signal_watch.h"
 #include "stress_helper.h"
 

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <map>
 
-#include "cli.h"
+#include "errors.h"
 
 namespace bombarder {
 

@@ -12,19 +12,21 @@
 
 #include "api_client.h"
 #include "chaos.h"
-#include "cli.h"
 #include "cluster_record.h"
 #include "commands.h"
+#include "errors.h"
 #include "history.h"
 #include "linearizability.h"
 #include "load_engine.h"
 #include "load_metrics.h"
 #include "load_report.h"
-#include "metrics_server.h"
+#include "metrics_flags.h"
 #include "node_tls.h"
+#include "node_url.h"
 #include "report.h"
 #include "role_sampler.h"
 #include "run_record.h"
+#include "terminal.h"
 
 namespace bombarder {
 

@@ -11,8 +11,8 @@
 #include <random>
 #include <thread>
 
-#include "cli.h"
 #include "common/asio.h"
+#include "errors.h"
 #include "history.h"
 #include "load_connection.h"
 #include "load_metrics.h"
@@ -24,17 +24,6 @@ namespace http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
-
-const char* to_string(OpKind kind) {
-  switch (kind) {
-    case OpKind::kCreate: return "create";
-    case OpKind::kRead: return "read";
-    case OpKind::kUpdate: return "update";
-    case OpKind::kDelete: return "delete";
-    case OpKind::kList: return "list";
-  }
-  return "?";
-}
 
 const char* to_string(FailureKind kind) {
   switch (kind) {

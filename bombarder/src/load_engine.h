@@ -36,31 +36,21 @@
 #include <unordered_map>
 #include <vector>
 
+#include "acked_write.h"
 #include "circuit_breaker.h"
 #include "common/endpoint.h"
 #include "common/histogram.h"
 #include "common/http_client.h"  // forward-declares boost::asio::ssl::context
+#include "operation.h"
 
 namespace bombarder {
 
 class HistoryWriter;  // history.h
 class LoadMetrics;    // load_metrics.h
 
-// kList is a lookup through the key index, GET /api/kv?key=K&limit=N, of a key this run created.
-enum class OpKind : uint8_t { kCreate, kRead, kUpdate, kDelete, kList };
-inline constexpr size_t kOpKindCount = 5;
-[[nodiscard]] const char* to_string(OpKind kind);
 // The page size of the engine's key lookups (a key is unique to one create, so one entry is
 // expected; more would show a duplicated create).
 inline constexpr uint32_t kListLimit = 10;
-// One entry a list returned.
-struct ListedEntry {
-  std::string id;
-  std::string key;
-  std::string value;
-  bool operator==(const ListedEntry&) const = default;
-};
-
 // Why a request finally failed (after its retries).
 enum class FailureKind : uint8_t {
   kUnavailable,     // 503 (no leader / no quorum) until the deadline
@@ -133,17 +123,6 @@ struct LoadProgress {
   uint64_t failed = 0;
   uint64_t retries = 0;
   uint64_t target = 0;  // count, or 0 in duration mode
-};
-
-// The final state of one id as far as this run's acknowledgements tell.
-struct AckedWrite {
-  std::string key;
-  std::string value;     // last acknowledged value
-  bool deleted = false;  // last acknowledged write was a delete
-  // The last write on this id ended with an unknown outcome: its effect may or may not be there.
-  bool uncertain = false;
-  std::string uncertain_value;    // the unknown write's value (an update)
-  bool uncertain_delete = false;  // the unknown write was a delete
 };
 
 // A node's circuit breaker at the end of a run.

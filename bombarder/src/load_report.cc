@@ -4,6 +4,8 @@
 
 namespace bombarder {
 
+using Json = nlohmann::json;
+
 namespace {
 
 constexpr double kPercentiles[] = {50, 90, 99, 99.9};

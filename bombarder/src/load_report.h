@@ -4,10 +4,10 @@
 #pragma once
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "api_client.h"
 #include "load_engine.h"
 
 namespace bombarder {
@@ -32,8 +32,8 @@ struct RunHeader {
 
 [[nodiscard]] std::string human_summary(const RunHeader& header, const LoadResult& result,
                                         const std::vector<ChaosEvent>& chaos);
-[[nodiscard]] Json json_summary(const RunHeader& header, const LoadResult& result,
-                                const std::vector<ChaosEvent>& chaos);
+[[nodiscard]] nlohmann::json json_summary(const RunHeader& header, const LoadResult& result,
+                                          const std::vector<ChaosEvent>& chaos);
 
 // "\r[storm] 1234/5000  ok 1230  failed 0  retries 12  2345 req/s  3.2 s" on a terminal.
 void draw_progress(std::FILE* out, const std::string& command, const LoadProgress& progress);

@@ -3,13 +3,15 @@
 #include <cstdio>
 #include <exception>
 
-#include "cli.h"
+#include "cluster_tls.h"
 #include "commands.h"
-#include "node_tls.h"
+#include "errors.h"
 
 int main(int argc, char** argv) {
   // A node that vanished mid-request must not kill the client with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
+  // Rule 2 of node TLS (node_tls.h): a cluster started with --tls is reached over HTTPS.
+  bombarder::set_recorded_node_tls(bombarder::recorded_cluster_tls);
   CLI::App app{
       "bombarder: the stress and verification tool for stress_node clusters.\n"
       "Nodes are addressed as http://HOST:PORT, HOST:PORT or PORT (127.0.0.1). Without --nodes,\n"

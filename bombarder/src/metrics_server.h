@@ -8,7 +8,6 @@
 // method_not_allowed), like stress_node's API.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -42,13 +41,13 @@ class MetricsServer {
   std::thread thread_;
 };
 
-// The command-line side, shared by the load commands and `scenario run`.
+// The command-line side, shared by the load commands and `scenario run` (the flags are
+// registered by commands/metrics_flags.h).
 struct MetricsFlags {
   int port = -1;  // -1: no metrics endpoint
   std::string host = "127.0.0.1";
   double linger_s = 0;
 };
-void add_metrics_flags(CLI::App* command, MetricsFlags& flags);
 // Refuses combinations CLI11 cannot (--metrics-linger without --metrics-port, a host that is not
 // an IP address) with CommandError(kExitUsage); commands call it before touching the cluster.
 void check_metrics_flags(const MetricsFlags& flags);

@@ -1,72 +1,23 @@
 #include "node_tls.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <utility>
 
-#include <CLI/CLI.hpp>
-#include <cerrno>
-#include <cstring>
-
-#include "cli.h"
-#include "cluster_record.h"
 #include "common/tls.h"
+#include "errors.h"
 
 namespace bombarder {
 
-namespace fs = std::filesystem;
-
 namespace {
 
-// Throw-away certificates outlive any test cluster by far; a year keeps a long-lived local
-// cluster working without renewal.
-constexpr int kValidDays = 365;
-
-void write_file(const fs::path& path, const std::string& text, mode_t mode) {
-  // Created with its final mode: a key is never readable by others, not even for a moment.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) environment_error("cannot write " + path.string() + ": " + std::strerror(errno));
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      environment_error("cannot write " + path.string() + ": " + why);
-    }
-    written += static_cast<size_t>(n);
-  }
-  ::fchmod(fd, mode);  // O_CREAT's mode only applies to a new file
-  ::close(fd);
+RecordedNodeTlsLookup& recorded_lookup() {
+  static RecordedNodeTlsLookup lookup;
+  return lookup;
 }
 
-bool talks_to_nodes(const CLI::App* command) {
-  const std::string& name = command->get_name();
-  if (name == "proxy" || name == "report") return false;
-  const CLI::App* parent = command->get_parent();
-  const bool in_cluster = parent != nullptr && parent->get_name() == "cluster";
-  return !(in_cluster && (name == "start" || name == "stop"));
-}
-
-void add_to(CLI::App& command) {
-  const auto leaves = command.get_subcommands([](CLI::App*) { return true; });
-  for (CLI::App* sub : leaves) {
-    if (!talks_to_nodes(sub)) continue;
-    if (!sub->get_subcommands([](CLI::App*) { return true; }).empty()) {
-      add_to(*sub);
-      continue;
-    }
-    if (sub->get_option_no_throw("--cacert") != nullptr) continue;
-    NodeTlsFlags& f = node_tls_flags();
-    sub->add_option("--cacert", f.cacert,
-                    "Talk to the nodes over HTTPS, verifying their certificates with this PEM "
-                    "CA [default: the recorded cluster's, if started with --tls]")
-        ->group("TLS");
-    sub->add_option("--cert", f.cert, "PEM client certificate to present to the nodes")
-        ->group("TLS");
-    sub->add_option("--key", f.key, "PEM private key of --cert")->group("TLS");
-  }
+std::optional<RecordedNodeTls> recorded_node_tls() {
+  const RecordedNodeTlsLookup& lookup = recorded_lookup();
+  if (!lookup) return std::nullopt;
+  return lookup();
 }
 
 }  // namespace
@@ -76,13 +27,12 @@ NodeTlsFlags& node_tls_flags() {
   return flags;
 }
 
-void add_node_tls_options(CLI::App& app) { add_to(app); }
+void set_recorded_node_tls(RecordedNodeTlsLookup lookup) { recorded_lookup() = std::move(lookup); }
 
 bool node_tls_configured() {
   const NodeTlsFlags& f = node_tls_flags();
   if (!f.cacert.empty() || !f.cert.empty()) return true;
-  const std::optional<ClusterRecord> record = load_cluster_record();
-  return record && record->tls;
+  return recorded_node_tls().has_value();
 }
 
 std::shared_ptr<boost::asio::ssl::context> node_tls_context() {
@@ -94,49 +44,15 @@ std::shared_ptr<boost::asio::ssl::context> node_tls_context() {
     if (!context) usage_error(error);
     return context;
   }
-  const std::optional<ClusterRecord> record = load_cluster_record();
-  if (!record || !record->tls) return nullptr;
-  const TlsRecord& tls = *record->tls;
+  const std::optional<RecordedNodeTls> tls = recorded_node_tls();
+  if (!tls) return nullptr;
   auto context = common::make_client_tls_context(
-      {tls.client_cert_file.string(), tls.client_key_file.string(), tls.ca_file.string()}, &error);
+      {tls->client_cert_file.string(), tls->client_key_file.string(), tls->ca_file.string()},
+      &error);
   if (!context) {
-    environment_error("the TLS files of the cluster recorded in " + cluster_record_path().string() +
-                      " are unusable: " + error);
+    environment_error("the TLS files of " + tls->source + " are unusable: " + error);
   }
   return context;
-}
-
-GeneratedTls generate_cluster_tls(const fs::path& dir, size_t nodes, const std::string& host) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) environment_error("cannot create " + dir.string() + ": " + ec.message());
-  std::vector<std::string> hosts = {host};
-  for (const char* local : {"127.0.0.1", "localhost"}) {
-    if (host != local) hosts.emplace_back(local);
-  }
-  GeneratedTls out;
-  try {
-    const common::PemPair ca = common::generate_tls_ca("bombarder throw-away CA", kValidDays);
-    out.ca_file = dir / "ca.crt";
-    write_file(out.ca_file, ca.cert_pem, 0644);
-    for (size_t i = 0; i < nodes; ++i) {
-      const std::string name = "node-" + std::to_string(i);
-      const common::PemPair leaf = common::generate_tls_leaf(ca, name, hosts, kValidDays);
-      out.node_cert_files.push_back(dir / (name + ".crt"));
-      out.node_key_files.push_back(dir / (name + ".key"));
-      write_file(out.node_cert_files.back(), leaf.cert_pem, 0644);
-      write_file(out.node_key_files.back(), leaf.key_pem, 0600);
-    }
-    const common::PemPair client = common::generate_tls_leaf(ca, "bombarder", hosts, kValidDays);
-    out.client_cert_file = dir / "client.crt";
-    out.client_key_file = dir / "client.key";
-    write_file(out.client_cert_file, client.cert_pem, 0644);
-    write_file(out.client_key_file, client.key_pem, 0600);
-  } catch (const std::runtime_error& e) {
-    if (dynamic_cast<const CommandError*>(&e) != nullptr) throw;
-    environment_error(std::string("cannot generate the cluster's certificates: ") + e.what());
-  }
-  return out;
 }
 
 }  // namespace bombarder

@@ -2,8 +2,10 @@
 // otherwise, first match wins:
 //   1. --cacert PATH (and --cert/--key for a client certificate) on the command line;
 //   2. the recorded cluster (cluster.json) was started with `cluster start --tls`: its CA and
-//      bombarder's client certificate, generated in $STRESS_TEST_DATA/tls/;
-//   3. otherwise HTTP. An https:// node URL needs 1 or 2 (cli.h parse_node_url).
+//      bombarder's client certificate, generated in $STRESS_TEST_DATA/tls/ (cluster_tls.h). This
+//      module does not read cluster.json itself: the lookup is installed at start-up
+//      (set_recorded_node_tls), so the client does not depend on the cluster module;
+//   3. otherwise HTTP. An https:// node URL needs 1 or 2 (node_url.h parse_node_url).
 // With TLS every node is reached over HTTPS whatever scheme its URL names; a node's certificate
 // must name the host bombarder dials (an IP SAN for an address).
 //
@@ -11,15 +13,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
-#include <vector>
 
 #include "common/http_client.h"  // forward-declares boost::asio::ssl::context
-
-namespace CLI {
-class App;
-}  // namespace CLI
 
 namespace bombarder {
 
@@ -31,9 +30,18 @@ struct NodeTlsFlags {
 // The process's flags (set by CLI11 while parsing; read after).
 [[nodiscard]] NodeTlsFlags& node_tls_flags();
 
-// Adds --cacert/--cert/--key to every subcommand of `app` that talks to nodes (all but `proxy`,
-// `report`, `cluster start` and `cluster stop`), bound to node_tls_flags().
-void add_node_tls_options(CLI::App& app);
+// Rule 2: the TLS files of the recorded cluster, when it was started with --tls.
+struct RecordedNodeTls {
+  std::filesystem::path ca_file;
+  std::filesystem::path client_cert_file;
+  std::filesystem::path client_key_file;
+  std::string source;  // names the record in errors: "the cluster recorded in PATH"
+};
+// Called whenever rule 2 is consulted (the record may change while bombarder runs); nullopt when
+// no cluster with TLS is recorded. Without a lookup rule 2 never applies. Set once, before any
+// node traffic.
+using RecordedNodeTlsLookup = std::function<std::optional<RecordedNodeTls>()>;
+void set_recorded_node_tls(RecordedNodeTlsLookup lookup);
 
 // The client context for node traffic, or null for plain HTTP (the rules above). Throws
 // CommandError: kExitUsage for bad --cacert/--cert/--key files, kExitEnvironment for a
@@ -41,18 +49,5 @@ void add_node_tls_options(CLI::App& app);
 [[nodiscard]] std::shared_ptr<boost::asio::ssl::context> node_tls_context();
 // Whether node_tls_context() would be non-null (without loading files).
 [[nodiscard]] bool node_tls_configured();
-
-// `cluster start --tls`: a throw-away CA (its key is not kept), one certificate per node for
-// `hosts` (plus 127.0.0.1 and localhost), and a client certificate for bombarder, all in `dir`
-// (keys mode 0600). Throws CommandError(kExitEnvironment) when a file cannot be written.
-struct GeneratedTls {
-  std::filesystem::path ca_file;
-  std::vector<std::filesystem::path> node_cert_files;  // by node id
-  std::vector<std::filesystem::path> node_key_files;
-  std::filesystem::path client_cert_file;
-  std::filesystem::path client_key_file;
-};
-[[nodiscard]] GeneratedTls generate_cluster_tls(const std::filesystem::path& dir, size_t nodes,
-                                                const std::string& host);
 
 }  // namespace bombarder

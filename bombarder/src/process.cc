@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "cli.h"
+#include "errors.h"
 
 namespace bombarder {
 

@@ -1,6 +1,6 @@
 #include "proxy_client.h"
 
-#include "cli.h"
+#include "errors.h"
 
 namespace bombarder {
 

@@ -8,9 +8,9 @@
 #include <sstream>
 #include <string>
 
-#include "cli.h"
 #include "commands.h"
 #include "common/asio.h"
+#include "errors.h"
 #include "proxy_server.h"
 
 namespace bombarder {

@@ -10,7 +10,7 @@
 #include <map>
 #include <set>
 
-#include "cli.h"
+#include "errors.h"
 
 namespace bombarder {
 

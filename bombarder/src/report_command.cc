@@ -7,8 +7,8 @@
 #include <iostream>
 #include <memory>
 
-#include "cli.h"
 #include "commands.h"
+#include "errors.h"
 #include "history.h"
 #include "linearizability.h"
 #include "report.h"

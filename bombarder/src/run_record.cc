@@ -5,9 +5,12 @@
 #include <ctime>
 #include <fstream>
 
-#include "cli.h"
+#include "data_root.h"
+#include "errors.h"
 
 namespace bombarder {
+
+using Json = nlohmann::json;
 
 namespace fs = std::filesystem;
 

@@ -7,19 +7,19 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
-#include "api_client.h"
-#include "load_engine.h"
+#include "acked_write.h"
 
 namespace bombarder {
 
 struct RunRecord {
   std::string id;  // "20261122T074102-storm-12345"
   std::filesystem::path dir;
-  Json summary;
+  nlohmann::json summary;
   std::unordered_map<std::string, AckedWrite> acked;
 };
 

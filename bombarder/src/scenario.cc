@@ -8,14 +8,15 @@
 #include <thread>
 
 #include "api_client.h"
-#include "cli.h"
 #include "cluster_proxies.h"
 #include "cluster_record.h"
+#include "errors.h"
 #include "linearizability.h"
 #include "load_engine.h"
 #include "load_metrics.h"
 #include "load_report.h"
 #include "node_tls.h"
+#include "node_url.h"
 #include "proxy_client.h"
 #include "run_record.h"
 #include "verify.h"

@@ -8,10 +8,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cli.h"
 #include "commands.h"
+#include "errors.h"
 #include "load_metrics.h"
-#include "metrics_server.h"
+#include "metrics_flags.h"
 #include "scenario.h"
 
 namespace bombarder {

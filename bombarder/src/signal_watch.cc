@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "cli.h"
+#include "errors.h"
 
 namespace bombarder {
 

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "cli.h"
+#include "errors.h"
 #include "process.h"
 #include "signal_watch.h"
 

@@ -2,7 +2,6 @@
 // supervisor.cc.
 #include <memory>
 
-#include "cli.h"
 #include "commands.h"
 #include "supervisor.h"
 

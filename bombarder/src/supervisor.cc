@@ -7,7 +7,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "cli.h"
+#include "data_root.h"
+#include "errors.h"
 #include "process.h"
 #include "signal_watch.h"
 

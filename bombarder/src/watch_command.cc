@@ -11,10 +11,12 @@
 #include <thread>
 
 #include "api_client.h"
-#include "cli.h"
 #include "cluster_leader.h"
 #include "cluster_record.h"
 #include "commands.h"
+#include "errors.h"
+#include "node_url.h"
+#include "terminal.h"
 #include "watch_view.h"
 
 namespace bombarder {

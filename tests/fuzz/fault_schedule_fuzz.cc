@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "cli.h"
+#include "errors.h"
 #include "fault_schedule.h"
 #include "fuzz_support.h"
 

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cli.h"
+#include "errors.h"
 
 namespace bombarder {
 namespace {

@@ -1,4 +1,4 @@
-// cluster_record.h and the node addresses of cli.h: what `cluster start` writes is what `cluster
+// cluster_record.h and the node addresses of node_url.h: what `cluster start` writes is what `cluster
 // stop`, chaos and the default node list read back; node URLs as users write them.
 #include "cluster_record.h"
 
@@ -8,8 +8,9 @@
 
 #include <fstream>
 
-#include "cli.h"
 #include "cluster_secrets.h"
+#include "errors.h"
+#include "node_url.h"
 
 namespace bombarder {
 namespace {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cli.h"
+#include "errors.h"
 #include "fault_plugin.h"
 #include "interval_load.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli.h"
+#include "errors.h"
 #include "history.h"
 
 namespace bombarder {

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "api_client.h"
-#include "cli.h"
+#include "errors.h"
 #include "fake_kv.h"
 #include "metrics_server.h"
 #include "prometheus_text.h"

@@ -6,7 +6,7 @@
 
 #include <set>
 
-#include "cli.h"
+#include "errors.h"
 
 namespace bombarder {
 namespace {

@@ -1,9 +1,8 @@
-#include "cli.h"
+#include "node_url.h"
 
-#include <unistd.h>
+#include <algorithm>
 
-#include <cstdlib>
-
+#include "errors.h"
 #include "node_tls.h"
 
 namespace bombarder {
@@ -47,14 +46,5 @@ std::vector<common::Endpoint> parse_node_list(const std::vector<std::string>& it
 std::string node_url(const common::Endpoint& endpoint) {
   return (node_tls_configured() ? "https://" : "http://") + endpoint.to_string();
 }
-
-std::filesystem::path data_root() {
-  const char* env = std::getenv("STRESS_TEST_DATA");
-  const std::filesystem::path root = (env != nullptr && *env != '\0') ? env : "data";
-  return std::filesystem::absolute(root).lexically_normal();
-}
-
-bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
-bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 }  // namespace bombarder
