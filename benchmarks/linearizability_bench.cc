@@ -7,8 +7,8 @@
 
 #include <sstream>
 
-#include "history_generator.h"
-#include "linearizability.h"
+#include "bombarder/history/linearizability.h"
+#include "history/history_generator.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Fuzz target: fault schedules (bombarder/src/fault_schedule.h), the JSON and TOML files
+// Fuzz target: fault schedules (bombarder/faults/fault_schedule.h), the JSON and TOML files
 // `bombarder inject --schedule` reads.
 //
 // Input: byte 0 picks the format (even: JSON, odd: TOML), the rest is the file.
@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "errors.h"
-#include "fault_schedule.h"
+#include "bombarder/base/errors.h"
+#include "bombarder/faults/fault_schedule.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,6 @@
-// Fuzz target: the history line reader (bombarder/src/history.h parse_history), which `bombarder
-// check` and `bombarder report` run on files that may be truncated, hand-edited or not histories.
+// Fuzz target: the history line reader (bombarder/history/history.h parse_history), which
+// `bombarder check` and `bombarder report` run on files that may be truncated, hand-edited or not
+// histories.
 //
 // Input: the file's bytes.
 // Oracles: parse_history either returns or throws HistoryError (its contract), never anything
@@ -10,8 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "bombarder/history/history.h"
 #include "fuzz_support.h"
-#include "history.h"
 
 namespace {
 

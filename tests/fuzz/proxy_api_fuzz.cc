@@ -1,4 +1,4 @@
-// Fuzz target: the REST API of `bombarder proxy` (bombarder/src/proxy_server.h,
+// Fuzz target: the REST API of `bombarder proxy` (bombarder/proxy/proxy_server.h,
 // ProxyServer::handle), Toxiproxy's JSON routes.
 //
 // Input: up to kRequestsMax requests, each two lines: "METHOD TARGET" then the body (one line;
@@ -18,8 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "bombarder/proxy/proxy_server.h"
 #include "fuzz_support.h"
-#include "proxy_server.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // The load generator's per-node circuit breaker (circuit_breaker.h): every transition, with time
 // passed in.
-#include "circuit_breaker.h"
+#include "bombarder/load/circuit_breaker.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // cluster_inspect.h: hash agreement across replicas and the sync-status follower lines.
-#include "cluster_inspect.h"
+#include "bombarder/cluster/cluster_inspect.h"
 
 #include <gtest/gtest.h>
 

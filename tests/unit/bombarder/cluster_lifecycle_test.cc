@@ -1,10 +1,10 @@
 // cluster_lifecycle.h without processes: the node command lines `cluster start` builds, and the
 // flag checks that must refuse (exit 2) before anything is started.
-#include "cluster_lifecycle.h"
+#include "bombarder/cluster/cluster_lifecycle.h"
 
 #include <gtest/gtest.h>
 
-#include "errors.h"
+#include "bombarder/base/errors.h"
 
 namespace bombarder {
 namespace {

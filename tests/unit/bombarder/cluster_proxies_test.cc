@@ -1,12 +1,12 @@
 // cluster_proxies.h without processes: the port layout of `cluster start --proxied`, the proxies
 // it configures, and the node command lines that route every peer link through its own proxy.
-#include "cluster_proxies.h"
+#include "bombarder/cluster/cluster_proxies.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "cluster_lifecycle.h"
+#include "bombarder/cluster/cluster_lifecycle.h"
 
 namespace bombarder {
 namespace {

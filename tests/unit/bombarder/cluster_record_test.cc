@@ -1,6 +1,6 @@
-// cluster_record.h and the node addresses of node_url.h: what `cluster start` writes is what `cluster
-// stop`, chaos and the default node list read back; node URLs as users write them.
-#include "cluster_record.h"
+// cluster_record.h and the node addresses of node_url.h: what `cluster start` writes is what
+// `cluster stop`, chaos and the default node list read back; node URLs as users write them.
+#include "bombarder/cluster/cluster_record.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -8,9 +8,9 @@
 
 #include <fstream>
 
-#include "cluster_secrets.h"
-#include "errors.h"
-#include "node_url.h"
+#include "bombarder/base/errors.h"
+#include "bombarder/client/node_url.h"
+#include "bombarder/cluster/cluster_secrets.h"
 
 namespace bombarder {
 namespace {

@@ -1,5 +1,5 @@
 // cluster_table.h: aligned plain-text tables and the cell formatters of cluster and watch output.
-#include "cluster_table.h"
+#include "bombarder/cluster/cluster_table.h"
 
 #include <gtest/gtest.h>
 

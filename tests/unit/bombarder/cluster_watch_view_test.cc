@@ -2,7 +2,7 @@
 // second) and how it renders.
 #include <gtest/gtest.h>
 
-#include "watch_view.h"
+#include "bombarder/cluster/watch_view.h"
 
 namespace bombarder {
 namespace {

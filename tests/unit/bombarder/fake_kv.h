@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "../node/test_http_server.h"
-#include "load_engine.h"
+#include "bombarder/load/load_engine.h"
 
 namespace bombarder::test {
 

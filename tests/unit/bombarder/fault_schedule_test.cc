@@ -1,5 +1,5 @@
 // The injector's schedule parsing, exec templates and fault-window arithmetic (issue 7).
-#include "fault_schedule.h"
+#include "bombarder/faults/fault_schedule.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "errors.h"
-#include "fault_plugin.h"
-#include "interval_load.h"
+#include "bombarder/base/errors.h"
+#include "bombarder/faults/fault_plugin.h"
+#include "bombarder/faults/interval_load.h"
 
 namespace bombarder {
 namespace {

@@ -9,9 +9,9 @@
 #include <regex>
 #include <set>
 
-#include "load_metrics.h"
+#include "bombarder/load/load_metrics.h"
+#include "bombarder/proxy/proxy_server.h"
 #include "prometheus_text.h"
-#include "proxy_server.h"
 
 namespace bombarder {
 namespace {

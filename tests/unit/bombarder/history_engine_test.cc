@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "../node/test_http_server.h"
-#include "history.h"
-#include "linearizability.h"
-#include "load_engine.h"
+#include "bombarder/history/history.h"
+#include "bombarder/history/linearizability.h"
+#include "bombarder/load/load_engine.h"
 
 namespace bombarder {
 namespace {

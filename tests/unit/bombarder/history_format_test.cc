@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "errors.h"
-#include "history.h"
+#include "bombarder/base/errors.h"
+#include "bombarder/history/history.h"
 
 namespace bombarder {
 namespace {

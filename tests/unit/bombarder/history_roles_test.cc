@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "../node/test_http_server.h"
-#include "history.h"
-#include "linearizability.h"
-#include "role_sampler.h"
+#include "bombarder/history/history.h"
+#include "bombarder/history/linearizability.h"
+#include "bombarder/load/role_sampler.h"
 
 namespace bombarder {
 namespace {

@@ -2,7 +2,7 @@
 // must fail, with the failing id, its longest linearizable prefix and the stuck operations.
 #include <gtest/gtest.h>
 
-#include "linearizability.h"
+#include "bombarder/history/linearizability.h"
 
 namespace bombarder {
 namespace {

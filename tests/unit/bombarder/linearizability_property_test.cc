@@ -8,8 +8,8 @@
 #include <random>
 #include <unordered_map>
 
-#include "history_generator.h"
-#include "linearizability.h"
+#include "bombarder/history/linearizability.h"
+#include "history/history_generator.h"
 
 namespace bombarder {
 namespace {

@@ -1,7 +1,7 @@
 // The load engine against an in-process fake of the KV API whose faults the test scripts:
 // retries, idempotency keys, the outcome-unknown rule, leader hints and the consistency checks
 // (a lost write shows as not_found, a stale read as wrong_value).
-#include "load_engine.h"
+#include "bombarder/load/load_engine.h"
 
 #include <gtest/gtest.h>
 

@@ -1,16 +1,16 @@
 // The load generator's live metrics (load_metrics.h) and their HTTP endpoint (metrics_server.h):
 // the counters a scrape shows must be exactly the run's own result, series stay well-formed
 // Prometheus text, breakers add up across runs, and the endpoint answers bad routes with JSON.
-#include "load_metrics.h"
+#include "bombarder/load/load_metrics.h"
 
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "api_client.h"
-#include "errors.h"
+#include "bombarder/base/errors.h"
+#include "bombarder/client/api_client.h"
+#include "bombarder/load/metrics_server.h"
 #include "fake_kv.h"
-#include "metrics_server.h"
 #include "prometheus_text.h"
 
 namespace bombarder {

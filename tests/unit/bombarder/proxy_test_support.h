@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "bombarder/proxy/proxy_server.h"
 #include "common/asio.h"
-#include "proxy_server.h"
 
 namespace proxy_test {
 

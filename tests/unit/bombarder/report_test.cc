@@ -2,7 +2,7 @@
 // chart, one shaded band per fault window on each, one role segment per role line, the
 // verdict, escaped text, nothing fetched from the network, and a deterministic sample of the
 // points of a big history.
-#include "report.h"
+#include "bombarder/history/report.h"
 
 #include <gtest/gtest.h>
 

@@ -1,12 +1,12 @@
 // The scenario module's pure parts (scenario.h): the catalog, which proxies each scenario
 // changes, per-phase statistics and the recovery time.
-#include "scenario.h"
+#include "bombarder/faults/scenario.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "errors.h"
+#include "bombarder/base/errors.h"
 
 namespace bombarder {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "supervisor.h"
+#include "bombarder/cluster/supervisor.h"
 
 namespace bombarder {
 namespace {

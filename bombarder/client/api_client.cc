@@ -1,0 +1,187 @@
+#include "bombarder/client/api_client.h"
+
+#include <algorithm>
+#include <future>
+#include <map>
+
+#include "bombarder/client/node_tls.h"
+
+namespace bombarder {
+
+namespace http = boost::beast::http;
+
+Json ApiResult::json() const { return Json::parse(body, nullptr, false); }
+
+std::string ApiResult::describe() const {
+  if (status == 0) return "no answer: " + error;
+  std::string text = std::to_string(status);
+  const Json parsed = json();
+  if (parsed.is_object() && parsed.contains("error")) {
+    text += " " + parsed["error"].dump();
+    if (parsed.contains("message") && parsed["message"].is_string()) {
+      text += ": " + parsed["message"].get<std::string>();
+    }
+  } else if (!body.empty()) {
+    text += " " + body.substr(0, 120);
+  }
+  return text;
+}
+
+ApiClient::ApiClient(Transport transport)
+    : work_(io_.get_executor()),
+      pool_(io_, 4, 10000, 64 << 20, transport == Transport::kNodes ? node_tls_context() : nullptr),
+      thread_([this] { io_.run(); }) {}
+
+ApiClient::~ApiClient() {
+  pool_.close();
+  work_.reset();
+  thread_.join();
+}
+
+namespace {
+
+void start_call(common::HttpClientPool& pool, const common::Endpoint& node, http::verb method,
+                const std::string& target, const std::string& body,
+                std::chrono::milliseconds timeout, std::promise<ApiResult>& promise,
+                std::vector<std::pair<std::string, std::string>> headers = {}) {
+  common::HttpRequest request;
+  request.method = method;
+  request.target = target;
+  request.body = body;
+  request.headers = std::move(headers);
+  pool.request(node, std::move(request), timeout,
+               [&promise](boost::system::error_code ec, common::HttpResponse response) {
+                 ApiResult result;
+                 if (ec) {
+                   result.error = ec.message();
+                 } else {
+                   result.status = response.status;
+                   result.body = std::move(response.body);
+                   result.headers = std::move(response.headers);
+                 }
+                 promise.set_value(std::move(result));
+               });
+}
+
+}  // namespace
+
+ApiResult ApiClient::call(const common::Endpoint& node, http::verb method,
+                          const std::string& target, const std::string& body,
+                          std::chrono::milliseconds timeout,
+                          std::vector<std::pair<std::string, std::string>> headers) {
+  std::promise<ApiResult> promise;
+  auto future = promise.get_future();
+  start_call(pool_, node, method, target, body, timeout, promise, std::move(headers));
+  return future.get();
+}
+
+std::vector<ApiResult> ApiClient::get_all(const std::vector<common::Endpoint>& nodes,
+                                          const std::string& target,
+                                          std::chrono::milliseconds timeout) {
+  std::vector<std::promise<ApiResult>> promises(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    start_call(pool_, nodes[i], http::verb::get, target, {}, timeout, promises[i]);
+  }
+  std::vector<ApiResult> results;
+  results.reserve(nodes.size());
+  for (auto& promise : promises) results.push_back(promise.get_future().get());
+  return results;
+}
+
+std::optional<Json> ApiClient::get_json(const common::Endpoint& node, const std::string& target,
+                                        std::chrono::milliseconds timeout, std::string* why) {
+  const ApiResult result = get(node, target, timeout);
+  if (result.status != 200) {
+    if (why != nullptr) *why = result.describe();
+    return std::nullopt;
+  }
+  Json body = result.json();
+  if (!body.is_object()) {
+    if (why != nullptr) *why = "answer is not a JSON object";
+    return std::nullopt;
+  }
+  return body;
+}
+
+NodeStatus NodeStatus::from_json(const Json& body) {
+  NodeStatus s;
+  s.node_id = body.at("node_id").get<uint64_t>();
+  s.address = body.value("address", "");
+  s.role = body.at("role").get<std::string>();
+  s.term = body.at("term").get<uint64_t>();
+  if (body.contains("leader_id") && !body["leader_id"].is_null()) {
+    s.leader_id = body["leader_id"].get<uint64_t>();
+  }
+  if (body.contains("leader") && body["leader"].is_string()) {
+    s.leader = body["leader"].get<std::string>();
+  }
+  s.commit_index = body.at("commit_index").get<uint64_t>();
+  s.applied_index = body.at("applied_index").get<uint64_t>();
+  s.last_index = body.value("last_index", uint64_t{0});
+  s.entry_count = body.at("entry_count").get<uint64_t>();
+  s.state_hash = body.at("state_hash").get<std::string>();
+  s.state_hash_index = body.value("state_hash_index", uint64_t{0});
+  s.snapshot_index = body.value("snapshot_index", uint64_t{0});
+  s.uptime_s = body.value("uptime_s", uint64_t{0});
+  if (body.contains("members") && body["members"].is_array()) {
+    for (const Json& member : body["members"]) s.members.push_back(member.at("address"));
+  }
+  return s;
+}
+
+size_t ClusterView::reachable() const {
+  size_t n = 0;
+  for (const Node& node : nodes) n += node.status ? 1 : 0;
+  return n;
+}
+
+ClusterView survey(ApiClient& client, const std::vector<common::Endpoint>& nodes,
+                   std::chrono::milliseconds timeout) {
+  ClusterView view;
+  const std::vector<ApiResult> answers = client.get_all(nodes, "/status", timeout);
+  uint64_t leader_term = 0;
+  std::map<std::string, size_t> named;  // leader address -> how many nodes name it
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    ClusterView::Node node{nodes[i], std::nullopt, {}};
+    const ApiResult& answer = answers[i];
+    if (answer.status != 200) {
+      node.error = answer.describe();
+    } else {
+      try {
+        node.status = NodeStatus::from_json(answer.json());
+      } catch (const std::exception& e) {
+        node.error = std::string("not a stress_node /status answer: ") + e.what();
+      }
+    }
+    if (node.status) {
+      const NodeStatus& s = *node.status;
+      if (s.role == "leader" && (!view.leader || s.term > leader_term)) {
+        view.leader = i;
+        leader_term = s.term;
+      }
+      if (!s.leader.empty()) ++named[s.leader];
+    }
+    view.nodes.push_back(std::move(node));
+  }
+  if (view.leader) {
+    view.leader_address = view.nodes[*view.leader].endpoint.to_string();
+  } else if (!named.empty()) {
+    view.leader_address =
+        std::max_element(named.begin(), named.end(), [](const auto& a, const auto& b) {
+          return a.second < b.second;
+        })->first;
+  }
+  return view;
+}
+
+ClusterView wait_for_leader(ApiClient& client, const std::vector<common::Endpoint>& nodes,
+                            std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    ClusterView view = survey(client, nodes, 1s);
+    if (view.leader || std::chrono::steady_clock::now() >= deadline) return view;
+    std::this_thread::sleep_for(50ms);  // poll interval, bounded by the deadline above
+  }
+}
+
+}  // namespace bombarder

@@ -1,0 +1,563 @@
+#include "bombarder/cluster/cluster_inspect.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "bombarder/base/data_root.h"
+#include "bombarder/base/errors.h"
+#include "bombarder/client/node_url.h"
+#include "bombarder/cluster/cluster_leader.h"
+#include "bombarder/cluster/cluster_record.h"
+#include "bombarder/cluster/cluster_secrets.h"
+#include "bombarder/cluster/cluster_table.h"
+
+namespace bombarder {
+
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Leader changes met while talking to "the leader" before giving up (each one re-discovers).
+constexpr int kLeaderChangesMax = 3;
+// How long resync looks for a leader while an election runs.
+constexpr auto kResyncLeaderWait = 5s;
+constexpr auto kResyncPoll = 100ms;
+
+std::chrono::milliseconds seconds_flag(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
+}
+
+std::string u64(uint64_t value) { return std::to_string(value); }
+
+std::optional<common::Endpoint> optional_url(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return parse_node_url(text);
+}
+
+// The leader a 503 not_leader answer names, if any.
+std::optional<common::Endpoint> named_leader(const ApiResult& answer) {
+  const Json body = answer.json();
+  if (!body.is_object() || !body.contains("leader") || !body["leader"].is_string()) {
+    return std::nullopt;
+  }
+  return common::Endpoint::parse(body["leader"].get<std::string>(), "127.0.0.1", nullptr);
+}
+
+bool is_not_leader(const ApiResult& answer) {
+  const Json body = answer.json();
+  return answer.status == 503 && body.is_object() && body.value("error", "") == "not_leader";
+}
+
+// ---- cluster status ------------------------------------------------------------------------
+
+Json status_json(const ClusterView::Node& node) {
+  Json row = {{"address", node.endpoint.to_string()},
+              {"url", node_url(node.endpoint)},
+              {"reachable", node.status.has_value()}};
+  if (!node.status) {
+    row["error"] = node.error;
+    return row;
+  }
+  const NodeStatus& s = *node.status;
+  row.update({{"node_id", s.node_id},
+              {"role", s.role},
+              {"term", s.term},
+              {"leader", s.leader.empty() ? Json(nullptr) : Json(s.leader)},
+              {"commit_index", s.commit_index},
+              {"applied_index", s.applied_index},
+              {"last_index", s.last_index},
+              {"entry_count", s.entry_count},
+              {"state_hash", s.state_hash},
+              {"state_hash_index", s.state_hash_index},
+              {"snapshot_index", s.snapshot_index},
+              {"uptime_s", s.uptime_s}});
+  return row;
+}
+
+std::string hash_summary(const ClusterView& view, const HashAgreement& hashes) {
+  if (!hashes.agree()) return "state hashes: DIFFER (" + hashes.disagreements.front() + ")";
+  if (view.reachable() < 2) return "state hashes: fewer than two nodes answer, nothing to compare";
+  if (hashes.compared_at.empty()) {
+    return "state hashes: not comparable right now (no two nodes at the same applied index)";
+  }
+  std::string at;
+  for (uint64_t index : hashes.compared_at) at += (at.empty() ? "" : ", ") + u64(index);
+  return "state hashes: identical at applied index " + at;
+}
+
+// ---- cluster sync-status -------------------------------------------------------------------
+
+struct SyncAnswer {
+  common::Endpoint leader;
+  Json body;
+  std::vector<FollowerSync> followers;
+};
+
+// GET /_raft/sync-status from the leader, following leader changes a bounded number of times.
+SyncAnswer fetch_sync_status(ApiClient& client, std::optional<common::Endpoint> hint,
+                             std::chrono::milliseconds leader_wait) {
+  for (int attempt = 0;; ++attempt) {
+    const FoundLeader leader = discover_leader(client, hint, leader_wait);
+    const ApiResult answer = client.get(leader.endpoint, "/_raft/sync-status", 5s);
+    if (is_not_leader(answer) && attempt < kLeaderChangesMax) {
+      hint = named_leader(answer).value_or(leader.endpoint);
+      continue;
+    }
+    if (answer.status != 200) {
+      environment_error("GET " + node_url(leader.endpoint) +
+                        "/_raft/sync-status: " + answer.describe());
+    }
+    SyncAnswer out{leader.endpoint, answer.json(), {}};
+    try {
+      for (const Json& entry : out.body.at("followers")) {
+        out.followers.push_back(FollowerSync::from_json(entry));
+      }
+    } catch (const std::exception& e) {
+      environment_error("unexpected /_raft/sync-status answer from " + leader.endpoint.to_string() +
+                        ": " + e.what());
+    }
+    return out;
+  }
+}
+
+std::vector<std::string> follower_lines(const std::vector<FollowerSync>& followers) {
+  size_t state_width = 0;
+  size_t index_width = 0;
+  for (const FollowerSync& f : followers) {
+    state_width = std::max(state_width, f.state.size());
+    index_width = std::max(index_width, u64(f.match_index).size());
+  }
+  std::vector<std::string> lines;
+  for (const FollowerSync& f : followers) {
+    lines.push_back(format_follower_line(f, state_width, index_width));
+  }
+  return lines;
+}
+
+std::string leader_line(const SyncAnswer& sync) {
+  return "leader " + node_url(sync.leader) + " (node " +
+         sync.body.value("leader_id", Json(nullptr)).dump() + "), term " +
+         sync.body.value("term", Json(0)).dump() + ", commit " +
+         sync.body.value("commit_index", Json(0)).dump() + ", last index " +
+         sync.body.value("last_index", Json(0)).dump();
+}
+
+// ---- cluster resync ------------------------------------------------------------------------
+
+// Short: a stopped target must not hold the resync up (its counters are only informative).
+std::optional<Json> resync_stats(ApiClient& client, const common::Endpoint& node) {
+  return client.get_json(node, "/_raft/resync_stats", 1s);
+}
+
+uint64_t counter(const std::optional<Json>& stats, const char* name) {
+  if (!stats || !stats->contains(name) || !(*stats)[name].is_number_unsigned()) return 0;
+  return (*stats)[name].get<uint64_t>();
+}
+
+struct ResyncStart {
+  common::Endpoint leader;
+  Json answer;
+  uint64_t sent_before = 0;  // the leader's snapshots_sent just before the request
+};
+
+// POST /_raft/force-resync to the leader; a 400 is the user's mistake (exit 2), a refusal for
+// another reason a failed action (exit 1), no leader an environment problem (exit 3).
+ResyncStart start_resync(ApiClient& client, std::optional<common::Endpoint> hint,
+                         const common::Endpoint& target) {
+  const std::string path = "/_raft/force-resync?target=" + target.to_string();
+  for (int attempt = 0;; ++attempt) {
+    const FoundLeader leader = discover_leader(client, hint, kResyncLeaderWait);
+    const uint64_t sent_before = counter(resync_stats(client, leader.endpoint), "snapshots_sent");
+    // The leader takes a fresh snapshot before it answers: allow for a large state.
+    // An admin route: the token `cluster start` wrote (cluster_secrets.h).
+    const ApiResult answer =
+        client.call(leader.endpoint, http::verb::post, path, {}, 30s, admin_auth_headers());
+    if (answer.ok()) return {leader.endpoint, answer.json(), sent_before};
+    if (is_not_leader(answer) && attempt < kLeaderChangesMax) {
+      hint = named_leader(answer).value_or(leader.endpoint);
+      continue;
+    }
+    const std::string what = "POST " + node_url(leader.endpoint) + path + ": " + answer.describe();
+    if (answer.status == 400) usage_error(what);
+    if (answer.status == 401 || answer.status == 403) {
+      environment_error(what + " (the admin token in " + data_root().string() +
+                        "/admin-token is missing or not this cluster's)");
+    }
+    if (answer.status == 0) environment_error(what);
+    throw CommandError(kExitCheckFailed, what);
+  }
+}
+
+struct ResyncWait {
+  bool healthy = false;
+  std::optional<FollowerSync> follower;  // as last seen
+  std::string why;                       // when not healthy
+};
+
+// Polls until the leader reports the target healthy, out of snapshot transfer, and holding
+// every entry up to `snapshot_index` (the snapshot the leader took for this resync). A forced
+// snapshot replaces the target's state even when its log already holds that index (it is then
+// "reinstalled" and re-applies its own committed entries after it), but a target whose log is
+// compacted past the snapshot refuses it (raft_core.h, send_snapshot), so "installed" is not the
+// criterion; the caller tells the cases apart by the target's resync counters.
+// Also done only once the leader has finished sending a snapshot since the resync began (its
+// snapshots_sent went past `sent_before`): a follower already holding that index looks healthy
+// before the transfer even starts. (Another follower's transfer finishing meanwhile would count
+// too; the leader's counters are not per follower.)
+ResyncWait wait_resynced(ApiClient& client, common::Endpoint leader, const common::Endpoint& target,
+                         uint64_t snapshot_index, uint64_t sent_before,
+                         std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  ResyncWait wait;
+  while (true) {
+    const ApiResult answer = client.get(leader, "/_raft/sync-status", 2s);
+    if (is_not_leader(answer)) {
+      if (auto named = named_leader(answer)) leader = *named;
+      wait.why = "leadership moved to " + leader.to_string();
+    } else if (answer.status != 200) {
+      wait.why = "sync-status: " + answer.describe();
+    } else {
+      wait.follower.reset();
+      const Json body = answer.json();
+      for (const Json& entry : body.value("followers", Json::array())) {
+        FollowerSync f = FollowerSync::from_json(entry);
+        if (f.address == target.to_string()) wait.follower = std::move(f);
+      }
+      if (wait.follower) {
+        const FollowerSync& f = *wait.follower;
+        const bool sent = counter(resync_stats(client, leader), "snapshots_sent") > sent_before;
+        wait.healthy = sent && f.state == "healthy" && f.progress != "snapshot" &&
+                       f.match_index >= snapshot_index;
+        if (wait.healthy) return wait;
+        wait.why = "follower " + f.state + " (progress " + f.progress + ", last replicated " +
+                   u64(f.match_index) + ", snapshot index " + u64(snapshot_index) +
+                   (sent ? "" : ", the leader has not finished sending") + ")";
+      } else {
+        wait.why = "the leader does not list " + target.to_string();
+      }
+    }
+    if (Clock::now() >= deadline) return wait;
+    std::this_thread::sleep_for(kResyncPoll);  // poll interval, bounded by the deadline above
+  }
+}
+
+uint64_t snapshot_index_of(const std::optional<Json>& stats) {
+  if (!stats || !stats->contains("current_snapshot")) return 0;
+  const Json& snapshot = (*stats)["current_snapshot"];
+  return snapshot.is_object() ? snapshot.value("index", uint64_t{0}) : 0;
+}
+
+std::string stats_line(const char* who, const std::optional<Json>& stats) {
+  if (!stats) return std::string(who) + ": resync_stats unavailable";
+  std::string line =
+      std::string(who) + ": snapshots sent " + u64(counter(stats, "snapshots_sent")) + " (" +
+      format_bytes(counter(stats, "snapshot_bytes_sent")) + "), received " +
+      u64(counter(stats, "snapshots_received")) + " (" +
+      format_bytes(counter(stats, "snapshot_bytes_received")) + "), forced resyncs " +
+      u64(counter(stats, "forced_resyncs")) + ", failures " + u64(counter(stats, "failures"));
+  if (stats->contains("current_snapshot") && (*stats)["current_snapshot"].is_object()) {
+    line += ", snapshot at index " + (*stats)["current_snapshot"].value("index", Json(0)).dump();
+  }
+  return line;
+}
+
+}  // namespace
+
+// ---- shared helpers ------------------------------------------------------------------------
+
+HashAgreement compare_hashes(const ClusterView& view) {
+  // applied index -> (hash -> nodes holding it); ordered maps keep the output stable.
+  std::map<uint64_t, std::map<std::string, std::vector<std::string>>> at;
+  for (const ClusterView::Node& node : view.nodes) {
+    if (!node.status || node.status->state_hash_index != node.status->applied_index) continue;
+    at[node.status->applied_index][node.status->state_hash].push_back(node.endpoint.to_string());
+  }
+  HashAgreement out;
+  for (const auto& [index, hashes] : at) {
+    size_t nodes = 0;
+    for (const auto& [hash, holders] : hashes) nodes += holders.size();
+    if (nodes < 2) continue;
+    out.compared_at.push_back(index);
+    if (hashes.size() == 1) continue;
+    std::string text = "applied index " + u64(index) + ":";
+    for (const auto& [hash, holders] : hashes) {
+      for (const std::string& holder : holders) text += " " + holder + " " + hash;
+    }
+    out.disagreements.push_back(text);
+  }
+  return out;
+}
+
+FollowerSync FollowerSync::from_json(const Json& entry) {
+  FollowerSync f;
+  f.id = entry.at("id").get<uint64_t>();
+  f.address = entry.at("address").get<std::string>();
+  f.state = entry.at("state").get<std::string>();
+  f.progress = entry.value("progress", "");
+  f.match_index = entry.at("match_index").get<uint64_t>();
+  f.lag = entry.at("lag").get<uint64_t>();
+  if (entry.contains("last_contact_ms") && entry["last_contact_ms"].is_number()) {
+    f.last_contact_ms = entry["last_contact_ms"].get<int64_t>();
+  }
+  f.reachable = entry.value("reachable", true);
+  f.failures = entry.value("failures", uint64_t{0});
+  if (entry.contains("snapshot") && entry["snapshot"].is_object()) {
+    f.snapshot_index = entry["snapshot"].at("index").get<uint64_t>();
+    f.snapshot_offset_bytes = entry["snapshot"].value("offset_bytes", uint64_t{0});
+  }
+  return f;
+}
+
+std::string format_follower_line(const FollowerSync& f, size_t state_width, size_t index_width) {
+  // The reference pads "(state)" to 12 columns: "127.0.0.1:8081 (healthy)    - Last ...".
+  std::string state = "(" + f.state + ")";
+  state.resize(std::max({state.size(), state_width + 2, size_t{12}}), ' ');
+  std::string index = u64(f.match_index);
+  index.resize(std::max(index.size(), index_width), ' ');
+  std::string line = f.address + " " + state + " - Last replicated: " + index +
+                     " | Lag: " + u64(f.lag) + " | Progress: " + f.progress + " | Contact: ";
+  if (!f.last_contact_ms) {
+    line += "never";
+  } else if (*f.last_contact_ms < 10000) {
+    line += std::to_string(*f.last_contact_ms) + " ms ago";
+  } else {
+    line += std::to_string(*f.last_contact_ms / 1000) + " s ago";
+  }
+  line += " | Failures: " + u64(f.failures);
+  if (!f.reachable) line += " | unreachable";
+  if (f.snapshot_index) {
+    line += " | Snapshot: index " + u64(*f.snapshot_index) + ", " +
+            format_bytes(f.snapshot_offset_bytes) + " sent";
+  }
+  return line;
+}
+
+// ---- the commands --------------------------------------------------------------------------
+
+int run_cluster_status(const StatusFlags& flags) {
+  const std::vector<common::Endpoint> nodes =
+      flags.nodes.empty() ? default_nodes() : parse_node_list(flags.nodes);
+  ApiClient client;
+  const ClusterView view = survey(client, nodes, 2s);
+  if (view.reachable() == 0) {
+    environment_error("no node answers /status (" + view.nodes[0].endpoint.to_string() + ": " +
+                      view.nodes[0].error + (nodes.size() > 1 ? "; ..." : "") +
+                      "); is a cluster running? (`bombarder cluster start`)");
+  }
+  const HashAgreement hashes = compare_hashes(view);
+  const size_t unreachable = view.nodes.size() - view.reachable();
+  std::vector<std::string> problems;
+  if (unreachable > 0) {
+    problems.push_back(u64(unreachable) + " of " + u64(view.nodes.size()) + " nodes unreachable");
+  }
+  if (!view.leader) {
+    problems.push_back(view.leader_address.empty()
+                           ? "no leader"
+                           : "the leader " + view.leader_address + " is not among these nodes");
+  }
+  for (const std::string& d : hashes.disagreements)
+    problems.push_back("state hashes differ at " + d);
+  const bool healthy = problems.empty();
+  // `cluster start --proxied`: where faults are injected (only for the recorded cluster).
+  std::optional<ProxyRecord> proxy;
+  if (flags.nodes.empty()) {
+    if (auto record = load_cluster_record()) proxy = record->proxy;
+  }
+
+  if (flags.json) {
+    Json rows = Json::array();
+    for (const ClusterView::Node& node : view.nodes) rows.push_back(status_json(node));
+    Json leader = nullptr;
+    if (view.leader) {
+      const NodeStatus& s = *view.nodes[*view.leader].status;
+      leader = {{"id", s.node_id}, {"address", view.leader_address}, {"term", s.term}};
+    } else if (!view.leader_address.empty()) {
+      leader = {{"id", nullptr}, {"address", view.leader_address}, {"term", nullptr}};
+    }
+    const Json out = {{"nodes", std::move(rows)},
+                      {"leader", std::move(leader)},
+                      {"reachable", view.reachable()},
+                      {"unreachable", unreachable},
+                      {"hashes",
+                       {{"agree", hashes.agree()},
+                        {"compared_at", hashes.compared_at},
+                        {"disagreements", hashes.disagreements}}},
+                      {"healthy", healthy},
+                      {"problems", problems}};
+    Json with_proxy = out;
+    if (proxy)
+      with_proxy["proxy"] = {{"api", "http://" + proxy->api.to_string()}, {"pid", proxy->pid}};
+    std::cout << with_proxy.dump(2) << std::endl;
+    return healthy ? kExitOk : kExitCheckFailed;
+  }
+
+  TextTable table({{"id", TextTable::Align::kRight},
+                   {"address"},
+                   {"role"},
+                   {"term", TextTable::Align::kRight},
+                   {"leader"},
+                   {"commit", TextTable::Align::kRight},
+                   {"applied", TextTable::Align::kRight},
+                   {"entries", TextTable::Align::kRight},
+                   {"state hash"},
+                   {"uptime", TextTable::Align::kRight},
+                   {"note"}});
+  for (const ClusterView::Node& node : view.nodes) {
+    if (!node.status) {
+      table.add_row({"-", node_url(node.endpoint), "unreachable", "-", "-", "-", "-", "-", "-", "-",
+                     node.error});
+      continue;
+    }
+    const NodeStatus& s = *node.status;
+    table.add_row(
+        {u64(s.node_id), node_url(node.endpoint), s.role, u64(s.term),
+         s.leader.empty() ? "-" : s.leader, u64(s.commit_index), u64(s.applied_index),
+         u64(s.entry_count), s.state_hash, format_uptime(s.uptime_s),
+         s.state_hash_index == s.applied_index ? "" : "hash at index " + u64(s.state_hash_index)});
+  }
+  std::fputs(table.render().c_str(), stdout);
+  if (view.leader) {
+    const NodeStatus& s = *view.nodes[*view.leader].status;
+    std::printf("leader: node %s at %s (term %s)\n", u64(s.node_id).c_str(),
+                node_url(view.nodes[*view.leader].endpoint).c_str(), u64(s.term).c_str());
+  } else if (!view.leader_address.empty()) {
+    std::printf("leader: %s (named by the nodes, not among those asked)\n",
+                view.leader_address.c_str());
+  } else {
+    std::printf("leader: none (an election in progress, or no quorum)\n");
+  }
+  std::printf("%s\n", hash_summary(view, hashes).c_str());
+  if (proxy) {
+    std::printf("fault proxy: Toxiproxy API at %s (node<i>-client, link-<i>-to-<j>)\n",
+                ("http://" + proxy->api.to_string()).c_str());
+  }
+  if (healthy) {
+    std::printf("cluster: healthy\n");
+  } else {
+    std::string text;
+    for (const std::string& p : problems) text += (text.empty() ? "" : "; ") + p;
+    std::printf("cluster: NOT HEALTHY: %s\n", text.c_str());
+  }
+  return healthy ? kExitOk : kExitCheckFailed;
+}
+
+int run_cluster_sync_status(const SyncStatusFlags& flags) {
+  if (!(flags.wait_s >= 0)) usage_error("--wait must not be negative");
+  const std::optional<common::Endpoint> hint = optional_url(flags.leader);
+  ApiClient client;
+  const SyncAnswer sync = fetch_sync_status(client, hint, seconds_flag(flags.wait_s));
+  std::vector<std::string> unhealthy;
+  for (const FollowerSync& f : sync.followers) {
+    if (f.state != "healthy") unhealthy.push_back(f.address + " (" + f.state + ")");
+  }
+  if (flags.json) {
+    Json out = sync.body;
+    out["leader_url"] = node_url(sync.leader);
+    out["all_healthy"] = unhealthy.empty();
+    std::cout << out.dump(2) << std::endl;
+    return unhealthy.empty() ? kExitOk : kExitCheckFailed;
+  }
+  std::printf("%s\n", leader_line(sync).c_str());
+  for (const std::string& line : follower_lines(sync.followers)) {
+    std::printf("  %s\n", line.c_str());
+  }
+  if (sync.followers.empty()) {
+    std::printf("no followers (a single-node cluster)\n");
+  } else if (unhealthy.empty()) {
+    std::printf("all %zu followers healthy\n", sync.followers.size());
+  } else {
+    std::string list;
+    for (const std::string& u : unhealthy) list += (list.empty() ? "" : ", ") + u;
+    std::printf("%zu of %zu followers NOT healthy: %s\n", unhealthy.size(), sync.followers.size(),
+                list.c_str());
+  }
+  return unhealthy.empty() ? kExitOk : kExitCheckFailed;
+}
+
+int run_cluster_resync(const ResyncFlags& flags) {
+  if (flags.target.empty()) usage_error("--target ADDR is required");
+  const common::Endpoint target = parse_node_url(flags.target);
+  if (!(flags.timeout_s > 0)) usage_error("--timeout must be positive");
+  const std::optional<common::Endpoint> hint = optional_url(flags.leader);
+  ApiClient client;
+  const std::optional<Json> target_before = resync_stats(client, target);
+  const auto started = Clock::now();
+  const ResyncStart start = start_resync(client, hint, target);
+  const std::string target_id = start.answer.value("target_id", Json(nullptr)).dump();
+  if (!flags.json) {
+    std::printf("leader %s: %s to node %s (%s)\n", node_url(start.leader).c_str(),
+                start.answer.value("status", "accepted").c_str(), target_id.c_str(),
+                target.to_string().c_str());
+  }
+  Json out = {{"leader", start.leader.to_string()},
+              {"target", target.to_string()},
+              {"answer", start.answer},
+              {"waited", !flags.no_wait}};
+  if (flags.no_wait) {
+    if (flags.json) std::cout << out.dump(2) << std::endl;
+    return kExitOk;
+  }
+  // The snapshot the leader took for this resync: the follower must hold at least that much.
+  const uint64_t snapshot_index = snapshot_index_of(resync_stats(client, start.leader));
+  const ResyncWait wait = wait_resynced(client, start.leader, target, snapshot_index,
+                                        start.sent_before, seconds_flag(flags.timeout_s));
+  const double elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
+  const std::optional<Json> leader_stats = resync_stats(client, start.leader);
+  const std::optional<Json> target_stats = resync_stats(client, target);
+  std::optional<bool> installed;
+  std::optional<bool> refused;
+  if (target_before && target_stats) {
+    const auto grew = [&](const char* name) {
+      return counter(target_stats, name) > counter(target_before, name);
+    };
+    installed = grew("snapshots_received") || grew("snapshots_reinstalled");
+    refused = grew("snapshots_refused");
+  }
+  if (flags.json) {
+    out["healthy"] = wait.healthy;
+    out["elapsed_s"] = elapsed_s;
+    out["snapshot_index"] = snapshot_index;
+    out["installed"] = installed ? Json(*installed) : Json(nullptr);
+    if (wait.follower)
+      out["follower"] = {{"state", wait.follower->state},
+                         {"progress", wait.follower->progress},
+                         {"match_index", wait.follower->match_index},
+                         {"lag", wait.follower->lag}};
+    if (!wait.healthy) out["why"] = wait.why;
+    out["leader_stats"] = leader_stats.value_or(Json(nullptr));
+    out["target_stats"] = target_stats.value_or(Json(nullptr));
+    std::cout << out.dump(2) << std::endl;
+  } else {
+    if (wait.follower) std::printf("  %s\n", follower_lines({*wait.follower}).front().c_str());
+    std::printf("%s\n", stats_line("leader", leader_stats).c_str());
+    std::printf("%s\n", stats_line("target", target_stats).c_str());
+    if (installed && *installed) {
+      std::printf("the target installed the snapshot (index %s)\n", u64(snapshot_index).c_str());
+    } else if (refused && *refused) {
+      std::printf(
+          "the target refused the snapshot (index %s): its log is compacted past it; it "
+          "already holds everything the snapshot holds\n",
+          u64(snapshot_index).c_str());
+    } else if (installed) {
+      std::printf("the target did not install the snapshot (index %s)\n",
+                  u64(snapshot_index).c_str());
+    }
+    if (wait.healthy) {
+      std::printf("resync of %s done: healthy after %.1f s\n", target.to_string().c_str(),
+                  elapsed_s);
+    }
+  }
+  if (!wait.healthy) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.1f", flags.timeout_s);
+    throw CommandError(kExitCheckFailed, "resync of " + target.to_string() +
+                                             " not complete after " + text + " s: " + wait.why);
+  }
+  return kExitOk;
+}
+
+}  // namespace bombarder

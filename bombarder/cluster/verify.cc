@@ -1,0 +1,335 @@
+#include "bombarder/cluster/verify.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "bombarder/base/data_root.h"
+#include "bombarder/base/errors.h"
+#include "bombarder/client/api_client.h"
+#include "bombarder/client/node_url.h"
+
+namespace bombarder {
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Entry fields by id, as one node holds them.
+using EntryMap = std::map<std::string, Json>;
+
+// Every entry of a node's local state, paged by id. nullopt (and *why) if a page failed.
+std::optional<EntryMap> fetch_all(ApiClient& client, const common::Endpoint& node,
+                                  std::string* why) {
+  EntryMap entries;
+  std::string after;
+  while (true) {
+    std::string target = "/api/kv?consistency=local&limit=10000";
+    if (!after.empty()) target += "&after=" + after;
+    const ApiResult page = client.get(node, target, 30s);
+    if (page.status != 200) {
+      *why = "GET " + target + ": " + page.describe();
+      return std::nullopt;
+    }
+    const Json list = page.json();
+    if (!list.is_array()) {
+      *why = "GET " + target + ": not a JSON array";
+      return std::nullopt;
+    }
+    if (list.empty()) return entries;
+    for (const Json& entry : list) {
+      const std::string id = entry.value("id", "");
+      if (id.empty()) {
+        *why = "an entry without an id";
+        return std::nullopt;
+      }
+      after = id;
+      entries.emplace(id, entry);
+    }
+  }
+}
+
+struct Settled {
+  bool converged = false;
+  std::string why;  // when not converged
+  ClusterView view;
+};
+
+// Polls until every reachable node reports the same applied index, its hash describes that
+// index, and it equals the commit index the nodes know (no write in flight).
+Settled wait_settled(ApiClient& client, const std::vector<common::Endpoint>& nodes,
+                     std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Settled s;
+  while (true) {
+    s.view = survey(client, nodes, 2s);
+    s.converged = false;
+    std::set<uint64_t> applied, commit;
+    bool hash_current = true;
+    for (const auto& node : s.view.nodes) {
+      if (!node.status) continue;
+      applied.insert(node.status->applied_index);
+      commit.insert(node.status->commit_index);
+      hash_current = hash_current && node.status->state_hash_index == node.status->applied_index;
+    }
+    if (applied.empty()) {
+      s.why = "no node reachable";
+      return s;  // nothing to wait for
+    } else if (applied.size() > 1) {
+      s.why = "applied indexes differ (" + std::to_string(*applied.begin()) + " .. " +
+              std::to_string(*applied.rbegin()) + ")";
+    } else if (*commit.rbegin() > *applied.begin()) {
+      s.why = "commit index " + std::to_string(*commit.rbegin()) + " ahead of applied " +
+              std::to_string(*applied.begin());
+    } else if (!hash_current) {
+      s.why = "a state hash is not yet computed at the applied index";
+    } else {
+      s.converged = true;
+      return s;
+    }
+    if (Clock::now() >= deadline) return s;
+    std::this_thread::sleep_for(100ms);  // poll interval, bounded by the deadline
+  }
+}
+
+struct AckedCheck {
+  uint64_t checked = 0;
+  uint64_t missing = 0;      // acknowledged present, absent
+  uint64_t wrong_value = 0;  // present with another value
+  uint64_t resurrected = 0;  // acknowledged deleted, present
+  uint64_t uncertain = 0;    // ids whose last write's outcome is unknown (either state accepted)
+  std::vector<std::string> examples;
+  [[nodiscard]] bool ok() const { return missing + wrong_value + resurrected == 0; }
+};
+
+AckedCheck check_acked(const RunRecord& run, const EntryMap& entries) {
+  AckedCheck c;
+  const auto note = [&c](std::string text) {
+    if (c.examples.size() < 5) c.examples.push_back(std::move(text));
+  };
+  for (const auto& [id, write] : run.acked) {
+    ++c.checked;
+    const auto it = entries.find(id);
+    const bool present = it != entries.end();
+    const std::string value = present ? it->second.value("value", "") : "";
+    const bool acked_state_holds = write.deleted ? !present : (present && value == write.value);
+    bool uncertain_state_holds = false;
+    if (write.uncertain) {
+      ++c.uncertain;
+      uncertain_state_holds =
+          write.uncertain_delete ? !present : (present && value == write.uncertain_value);
+    }
+    if (acked_state_holds || uncertain_state_holds) continue;
+    if (write.deleted) {
+      ++c.resurrected;
+      note(id + ": acknowledged deleted, present with value '" + value.substr(0, 40) + "'");
+    } else if (!present) {
+      ++c.missing;
+      note(id + " (key " + write.key + "): acknowledged, absent");
+    } else {
+      ++c.wrong_value;
+      note(id + ": value '" + value.substr(0, 40) + "', acknowledged '" +
+           write.value.substr(0, 40) + "'");
+    }
+  }
+  return c;
+}
+
+// printf into a string.
+template <typename... Args>
+void appendf(std::string& out, const char* format, Args... args) {
+  char line[512];
+  std::snprintf(line, sizeof line, format, args...);
+  out += line;
+}
+
+}  // namespace
+
+VerifyOutcome verify_cluster(const VerifyOptions& options) {
+  const std::vector<common::Endpoint>& nodes = options.nodes;
+  const std::optional<RunRecord>& run = options.run;
+  const auto timeout = options.timeout;
+  const struct { bool deep; } f{options.deep};  // the flag's name in the code below
+  ApiClient client;
+  const Settled settled = wait_settled(client, nodes, timeout);
+  const ClusterView& view = settled.view;
+  if (view.reachable() == 0) {
+    environment_error("no node answers /status (" + node_url(nodes[0]) + ": " +
+                      view.nodes[0].error + "); is a cluster running?");
+  }
+
+  bool passed = settled.converged;
+  std::set<std::string> hashes;
+  std::set<uint64_t> counts;
+  size_t unreachable = 0;
+  for (const auto& node : view.nodes) {
+    if (!node.status) {
+      ++unreachable;
+      continue;
+    }
+    hashes.insert(node.status->state_hash);
+    counts.insert(node.status->entry_count);
+  }
+  const bool hashes_match = hashes.size() == 1 && counts.size() == 1;
+  passed = passed && hashes_match && unreachable == 0;
+
+  Json report = {{"converged", settled.converged},
+                 {"hashes_match", hashes_match},
+                 {"unreachable", unreachable}};
+  if (!settled.converged) report["not_converged_because"] = settled.why;
+  Json node_rows = Json::array();
+  for (const auto& node : view.nodes) {
+    Json row = {{"address", node.endpoint.to_string()}, {"reachable", node.status.has_value()}};
+    if (node.status) {
+      const NodeStatus& s = *node.status;
+      row.update({{"node_id", s.node_id},
+                  {"role", s.role},
+                  {"term", s.term},
+                  {"commit_index", s.commit_index},
+                  {"applied_index", s.applied_index},
+                  {"entry_count", s.entry_count},
+                  {"state_hash", s.state_hash}});
+    } else {
+      row["error"] = node.error;
+    }
+    node_rows.push_back(std::move(row));
+  }
+  report["nodes"] = node_rows;
+
+  // Entries per node: needed by --deep and by the acknowledged-writes check.
+  std::vector<std::optional<EntryMap>> entries(view.nodes.size());
+  const bool need_entries = f.deep || (run && !run->acked.empty());
+  Json fetch_errors = Json::object();
+  if (need_entries) {
+    for (size_t i = 0; i < view.nodes.size(); ++i) {
+      if (!view.nodes[i].status) continue;
+      std::string why;
+      entries[i] = fetch_all(client, view.nodes[i].endpoint, &why);
+      if (!entries[i]) {
+        passed = false;
+        fetch_errors[view.nodes[i].endpoint.to_string()] = why;
+      }
+    }
+    if (!fetch_errors.empty()) report["fetch_errors"] = fetch_errors;
+  }
+
+  std::vector<std::string> deep_lines;
+  if (f.deep) {
+    const EntryMap* reference = nullptr;
+    size_t reference_index = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i]) {
+        reference = &*entries[i];
+        reference_index = i;
+        break;
+      }
+    }
+    uint64_t differences = 0;
+    std::vector<std::string> examples;
+    for (size_t i = 0; reference != nullptr && i < entries.size(); ++i) {
+      if (!entries[i] || i == reference_index) continue;
+      const EntryMap& other = *entries[i];
+      const std::string a = view.nodes[reference_index].endpoint.to_string();
+      const std::string b = view.nodes[i].endpoint.to_string();
+      for (const auto& [id, entry] : *reference) {
+        const auto it = other.find(id);
+        if (it == other.end()) {
+          ++differences;
+          if (examples.size() < 5) examples.push_back(id + ": on " + a + ", not on " + b);
+        } else if (it->second != entry) {
+          ++differences;
+          if (examples.size() < 5) {
+            examples.push_back(id + ": " + a + " " + entry.dump() + " vs " + b + " " +
+                               it->second.dump());
+          }
+        }
+      }
+      for (const auto& [id, entry] : other) {
+        if (!reference->contains(id)) {
+          ++differences;
+          if (examples.size() < 5) examples.push_back(id + ": on " + b + ", not on " + a);
+        }
+      }
+    }
+    passed = passed && differences == 0;
+    report["deep"] = {{"differences", differences}, {"examples", examples}};
+    deep_lines = examples;
+  }
+
+  Json acked_json = nullptr;
+  std::vector<std::string> acked_lines;
+  if (run) {
+    acked_json = {{"run", run->id}, {"acknowledged_ids", run->acked.size()}};
+    Json per_node = Json::object();
+    for (size_t i = 0; i < view.nodes.size(); ++i) {
+      const std::string address = view.nodes[i].endpoint.to_string();
+      if (!entries[i]) continue;
+      const AckedCheck c = check_acked(*run, *entries[i]);
+      passed = passed && c.ok();
+      per_node[address] = {{"checked", c.checked},         {"missing", c.missing},
+                           {"wrong_value", c.wrong_value}, {"resurrected", c.resurrected},
+                           {"uncertain", c.uncertain},     {"ok", c.ok()},
+                           {"examples", c.examples}};
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "  %-22s %s  checked %" PRIu64 "  missing %" PRIu64 "  wrong value %" PRIu64
+                    "  resurrected %" PRIu64 "  (uncertain, either state accepted: %" PRIu64 ")",
+                    address.c_str(), c.ok() ? "OK  " : "LOST", c.checked, c.missing, c.wrong_value,
+                    c.resurrected, c.uncertain);
+      acked_lines.push_back(line);
+      for (const std::string& e : c.examples) acked_lines.push_back("      " + e);
+    }
+    acked_json["nodes"] = per_node;
+    report["acked"] = acked_json;
+  }
+  report["passed"] = passed;
+
+  std::string text;
+  appendf(text, "%-22s %-9s %-6s %-9s %-9s %-9s %-18s %s\n", "node", "role", "term", "commit",
+          "applied", "entries", "state hash", "");
+  const std::string majority_hash = hashes.empty() ? "" : *hashes.begin();
+  for (const auto& node : view.nodes) {
+    if (!node.status) {
+      appendf(text, "%-22s unreachable: %s\n", node.endpoint.to_string().c_str(),
+              node.error.c_str());
+      continue;
+    }
+    const NodeStatus& s = *node.status;
+    appendf(text, "%-22s %-9s %-6" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-18s %s\n",
+            node.endpoint.to_string().c_str(), s.role.c_str(), s.term, s.commit_index,
+            s.applied_index, s.entry_count, s.state_hash.c_str(),
+            hashes_match ? "match" : "DIFFERS");
+  }
+  if (!settled.converged) {
+    appendf(text, "not converged after %.1f s: %s\n",
+            std::chrono::duration<double>(timeout).count(), settled.why.c_str());
+  }
+  if (unreachable > 0) appendf(text, "%zu node(s) unreachable\n", unreachable);
+  appendf(text, "state hashes and entry counts: %s\n",
+          hashes_match ? "identical on every reachable node" : "DIFFER");
+  for (const auto& [address, why] : fetch_errors.items()) {
+    appendf(text, "cannot list the entries of %s: %s\n", address.c_str(),
+            why.get<std::string>().c_str());
+  }
+  if (f.deep) {
+    const uint64_t differences = report["deep"]["differences"];
+    appendf(text, "deep comparison: %s\n",
+            differences == 0 ? "every entry identical on every node"
+                             : (std::to_string(differences) + " differences").c_str());
+    for (const std::string& line : deep_lines) appendf(text, "  %s\n", line.c_str());
+  }
+  if (run) {
+    appendf(text, "acknowledged writes of run %s (%zu ids):\n", run->id.c_str(), run->acked.size());
+    for (const std::string& line : acked_lines) appendf(text, "%s\n", line.c_str());
+  } else if (options.run_wanted) {
+    appendf(text, "no load run recorded under %s: acknowledged-writes check skipped\n",
+            (data_root() / "runs").string().c_str());
+  }
+  appendf(text, "verify: %s\n", passed ? "PASS" : "FAIL");
+  return VerifyOutcome{passed, std::move(report), std::move(text)};
+}
+
+}  // namespace bombarder

@@ -1,0 +1,179 @@
+// cluster start|stop|status|sync-status|resync (issue 4 "Cluster control"; the reference
+// README's "Cluster Management" table is the contract). Flags are declared here; the commands
+// live in cluster_lifecycle.cc (start, stop) and cluster_inspect.cc (status, sync-status,
+// resync).
+#include <memory>
+
+#include "bombarder/base/errors.h"
+#include "bombarder/cluster/cluster_inspect.h"
+#include "bombarder/cluster/cluster_lifecycle.h"
+#include "bombarder/commands/commands.h"
+
+namespace bombarder {
+
+namespace {
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 environment (no cluster, no leader, "
+    "port taken).";
+
+void add_start(CLI::App& cluster, int& exit_code) {
+  auto f = std::make_shared<StartFlags>();
+  CLI::App* cmd = cluster.add_subcommand(
+      "start",
+      "Start a local cluster: node i listens on PORT+i with id i, data and logs in "
+      "$STRESS_TEST_DATA/node-<i> (console.log, node.log), recorded in "
+      "$STRESS_TEST_DATA/cluster.json. Waits until every node serves and a leader is elected, "
+      "then prints the members and the leader. Refuses (exit 3) when a recorded cluster still "
+      "runs or a port is taken.");
+  cmd->add_option("--port", f->port, "Port of node 0; node i gets PORT+i")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--nodes", f->nodes, "Number of nodes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, static_cast<int>(kClusterNodesMax)));
+  cmd->add_option("--node-bin", f->node_bin,
+                  "The stress_node binary [default: stress_node beside bombarder]");
+  cmd->add_option("--host", f->host, "Address the nodes bind and advertise")->capture_default_str();
+  cmd->add_option("--log-level", f->log_level, "The nodes' log level")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  cmd->add_option_function<int>(
+         "--tick-ms", [f](const int& v) { f->tick_ms = v; },
+         "Raft tick length of every node in ms [default: the node's own]")
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option_function<int>(
+         "--election-ticks", [f](const int& v) { f->election_ticks = v; },
+         "Election timeout in ticks [default: the node's own]")
+      ->check(CLI::Range(3, 10000));
+  cmd->add_option_function<uint64_t>(
+         "--snapshot-threshold", [f](const uint64_t& v) { f->snapshot_threshold = v; },
+         "Applied entries between snapshots [default: the node's own]")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option_function<int>(
+         "--commit-timeout-ms", [f](const int& v) { f->commit_timeout_ms = v; },
+         "How long a write waits for commit before 504 [default: the node's own]")
+      ->check(CLI::Range(100, 600000));
+  cmd->add_option("--timeout", f->timeout_s,
+                  "Seconds to wait for the nodes to serve and elect a leader")
+      ->capture_default_str();
+  cmd->add_flag("--fresh", f->fresh,
+                "Delete the nodes' data directories first (by default a node keeps the data a "
+                "previous cluster left in node-<i>)");
+  cmd->add_flag("--proxied", f->proxied,
+                "Put a Toxiproxy-compatible fault proxy in front of every node's client port "
+                "(node<i>-client on PORT+i, what clients and cluster.json use) and on every "
+                "directed peer link (node i reaches node j through link-<i>-to-<j>); the nodes "
+                "move to PORT+N+i, the links follow, the proxy's API comes last and is printed. "
+                "See docs/proxy.md.");
+  cmd->add_flag("--tls", f->tls,
+                "Serve HTTPS with mutual TLS between the nodes: a throw-away CA, node and "
+                "client certificates are generated in $STRESS_TEST_DATA/tls/ (OpenSSL), "
+                "recorded in cluster.json, and every other command then uses https with that "
+                "CA. See docs/security.md.");
+  cmd->add_flag("--json", f->json, "Print the members as JSON (notes go to stderr)");
+  cmd->add_flag("--supervise", f->supervise,
+                "Once ready, run `bombarder supervise` in the background (log "
+                "$STRESS_TEST_DATA/supervisor.log, recorded in cluster.json; `cluster stop` "
+                "stops it first)");
+  cmd->add_option_function<int>(
+         "--watchdog-ms", [f](const int& v) { f->watchdog_ms = v; },
+         "Pass --watchdog-ms to every node: abort when an event loop stalls this long")
+      ->check(CLI::Range(0, 600000));
+  cmd->add_flag("--debug-endpoints", f->debug_endpoints,
+                "Pass --debug-endpoints to every node (test-only /_debug/hang failpoint)");
+  cmd->add_flag("--insecure-peers", f->insecure_peers,
+                "Start the nodes with --insecure-peers: no cluster secret, unauthenticated peer "
+                "frames, no admin token (admin routes disabled). By default a fresh cluster "
+                "secret and admin token are written to $STRESS_TEST_DATA/cluster-secret and "
+                "admin-token (mode 0600) and passed to every node; see docs/security.md");
+  cmd->footer(kExitCodes);
+  cmd->callback([f, &exit_code] { exit_code = run_cluster_start(*f); });
+}
+
+void add_stop(CLI::App& cluster, int& exit_code) {
+  auto f = std::make_shared<StopFlags>();
+  CLI::App* cmd = cluster.add_subcommand(
+      "stop",
+      "Stop the recorded cluster: SIGTERM to every node that is still the process `cluster "
+      "start` launched (checked by PID and command line), SIGKILL after the grace period; "
+      "removes cluster.json once none runs, also when the record is stale. No record: exit 3.");
+  cmd->add_option("--grace", f->grace_s, "Seconds between SIGTERM and SIGKILL")
+      ->capture_default_str();
+  cmd->add_flag("--json", f->json, "Print the outcome per node as JSON");
+  cmd->footer(kExitCodes);
+  cmd->callback([f, &exit_code] { exit_code = run_cluster_stop(*f); });
+}
+
+void add_status(CLI::App& cluster, int& exit_code) {
+  auto f = std::make_shared<StatusFlags>();
+  CLI::App* cmd = cluster.add_subcommand(
+      "status",
+      "Show each node's role, term, leader, commit and applied index, entry count, state hash "
+      "and uptime, the leader, and whether the state hashes agree at equal applied indexes. "
+      "Exit 0 when every node answers, a leader is known and the hashes agree; 1 otherwise; "
+      "3 when no node answers.");
+  cmd->add_option("--nodes", f->nodes,
+                  "Nodes to ask, comma-separated URLs "
+                  "[default: the recorded cluster, else 127.0.0.1:8080-8082]")
+      ->delimiter(',');
+  cmd->add_flag("--json", f->json, "Print the report as JSON");
+  cmd->footer(kExitCodes);
+  cmd->callback([f, &exit_code] { exit_code = run_cluster_status(*f); });
+}
+
+void add_sync_status(CLI::App& cluster, int& exit_code) {
+  auto f = std::make_shared<SyncStatusFlags>();
+  CLI::App* cmd = cluster.add_subcommand(
+      "sync-status",
+      "Ask the leader how each follower keeps up: last replicated index, lag, state (healthy, "
+      "lagging, desynced, snapshotting), replication progress, last contact, failures and "
+      "snapshot transfer. The leader is discovered from --leader or the recorded cluster. "
+      "Exit 0 when every follower is healthy, 1 when one is not, 3 without a leader.");
+  cmd->add_option("--leader", f->leader,
+                  "Any node of the cluster; the leader is found from it "
+                  "[default: the recorded cluster, else 127.0.0.1:8080-8082]");
+  cmd->add_option("--wait", f->wait_s,
+                  "Seconds to wait for a leader while the nodes answer but none leads")
+      ->capture_default_str();
+  cmd->add_flag("--json", f->json, "Print the leader's answer as JSON");
+  cmd->footer(kExitCodes);
+  cmd->callback([f, &exit_code] { exit_code = run_cluster_sync_status(*f); });
+}
+
+void add_resync(CLI::App& cluster, int& exit_code) {
+  auto f = std::make_shared<ResyncFlags>();
+  CLI::App* cmd = cluster.add_subcommand(
+      "resync",
+      "Force the leader to send a full snapshot to one follower (POST "
+      "/_raft/force-resync), then wait until that follower has installed it and is healthy "
+      "again, and print the resync statistics. Exit 0 when it is healthy again; 1 when the "
+      "leader could not resync it or it is not healthy before --timeout; 2 when the leader "
+      "refuses the target (not a member, or the leader itself); 3 without a leader.");
+  cmd->add_option("--target", f->target, "The follower to resync, HOST:PORT as in the members")
+      ->required();
+  cmd->add_option("--leader", f->leader,
+                  "Any node of the cluster; the leader is found from it "
+                  "[default: the recorded cluster, else 127.0.0.1:8080-8082]");
+  cmd->add_flag("--no-wait", f->no_wait, "Return once the leader has started the transfer");
+  cmd->add_option("--timeout", f->timeout_s, "Seconds to wait for the follower to be healthy again")
+      ->capture_default_str();
+  cmd->add_flag("--json", f->json, "Print the outcome as JSON");
+  cmd->footer(kExitCodes);
+  cmd->callback([f, &exit_code] { exit_code = run_cluster_resync(*f); });
+}
+
+}  // namespace
+
+void add_cluster_commands(CLI::App& app, int& exit_code) {
+  CLI::App* cluster =
+      app.add_subcommand("cluster", "Start, stop and inspect a local stress_node cluster");
+  cluster->require_subcommand(1);
+  add_start(*cluster, exit_code);
+  add_stop(*cluster, exit_code);
+  add_status(*cluster, exit_code);
+  add_sync_status(*cluster, exit_code);
+  add_resync(*cluster, exit_code);
+}
+
+}  // namespace bombarder

@@ -1,0 +1,598 @@
+// `bombarder inject` (issue 7 "Scheduled injector"): timed faults on named nodes through a
+// plugin (fault_plugin.h), every one reverted at its end and on Ctrl-C or error, optionally with
+// a load generator alongside whose failures are set beside the ones the fault windows predict.
+// Also the hidden `stress-helper` subcommand that runs a stress fault (stress_helper.h).
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "bombarder/base/errors.h"
+#include "bombarder/base/signal_watch.h"
+#include "bombarder/client/api_client.h"
+#include "bombarder/client/node_url.h"
+#include "bombarder/cluster/cluster_record.h"
+#include "bombarder/commands/commands.h"
+#include "bombarder/faults/fault_plugin.h"
+#include "bombarder/faults/fault_schedule.h"
+#include "bombarder/faults/interval_load.h"
+#include "bombarder/faults/stress_helper.h"
+#include "bombarder/history/history.h"
+
+namespace bombarder {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct InjectFlags {
+  std::string plugin = "process";
+  ExecTemplates exec;
+  std::string node;
+  std::string kill_after, down_for, signal = "KILL";
+  std::string pause_after, pause_for;
+  uint64_t memory_mib = 0;
+  std::string memory_after = "0s", memory_for;
+  uint64_t disk_mib_per_s = 0;
+  std::string disk_after = "0s", disk_for;
+  uint32_t cpu_workers = 0;
+  std::string cpu_after = "0s", cpu_for;
+  std::string toxic, toxic_after = "0s", toxic_for, toxic_stream = "downstream";
+  std::string toxic_attributes = "{}";
+  std::string proxy_api = "127.0.0.1:8474";
+  std::string schedule;
+  std::string settle = "2s";
+  bool load = false;
+  std::vector<std::string> nodes;
+  std::string interval = "100ms";
+  std::string request_timeout = "1s";
+  std::string csv = "load_results.csv";
+  std::string history;
+  bool json = false;
+};
+
+// The faults the flags ask for (besides a --schedule file).
+std::vector<Fault> faults_from_flags(const InjectFlags& f) {
+  std::vector<Fault> out;
+  auto need_node = [&](const char* flag) {
+    if (f.node.empty()) usage_error(std::string(flag) + " needs --node");
+  };
+  if (!f.kill_after.empty()) {
+    need_node("--kill-after");
+    Fault k;
+    k.type = FaultType::kKill;
+    k.node = f.node;
+    k.at = parse_duration(f.kill_after, "--kill-after");
+    if (!f.down_for.empty()) k.duration = parse_duration(f.down_for, "--down-for");
+    if (f.signal == "TERM" || f.signal == "SIGTERM") {
+      k.signal = KillSignal::kTerm;
+    } else if (f.signal != "KILL" && f.signal != "SIGKILL") {
+      usage_error("--signal must be TERM or KILL, not '" + f.signal + "'");
+    }
+    out.push_back(k);
+  } else if (!f.down_for.empty()) {
+    usage_error("--down-for needs --kill-after");
+  }
+  if (!f.pause_after.empty() || !f.pause_for.empty()) {
+    need_node("--pause-after");
+    if (f.pause_for.empty()) usage_error("--pause-after needs --pause-for");
+    Fault p;
+    p.type = FaultType::kPause;
+    p.node = f.node;
+    p.at = parse_duration(f.pause_after.empty() ? "0s" : f.pause_after, "--pause-after");
+    p.duration = parse_duration(f.pause_for, "--pause-for");
+    out.push_back(p);
+  }
+  auto stress = [&](FaultType type, bool asked, const std::string& after, const std::string& dur,
+                    const char* flag) {
+    if (!asked) return;
+    need_node(flag);
+    if (dur.empty()) usage_error(std::string(flag) + " needs its --*-for duration");
+    Fault s;
+    s.type = type;
+    s.node = f.node;
+    s.at = parse_duration(after, std::string(flag) + " start");
+    s.duration = parse_duration(dur, std::string(flag) + " duration");
+    s.mib = type == FaultType::kMemory ? f.memory_mib : f.disk_mib_per_s;
+    s.workers = f.cpu_workers;
+    out.push_back(s);
+  };
+  stress(FaultType::kMemory, f.memory_mib > 0, f.memory_after, f.memory_for, "--memory-mib");
+  stress(FaultType::kDisk, f.disk_mib_per_s > 0, f.disk_after, f.disk_for, "--disk-mib-per-s");
+  stress(FaultType::kCpu, f.cpu_workers > 0, f.cpu_after, f.cpu_for, "--cpu-workers");
+  if (!f.toxic.empty()) {
+    need_node("--toxic");
+    if (f.toxic_for.empty()) usage_error("--toxic needs --toxic-for");
+    Fault n;
+    n.type = FaultType::kNetwork;
+    n.node = f.node;
+    n.at = parse_duration(f.toxic_after, "--toxic-after");
+    n.duration = parse_duration(f.toxic_for, "--toxic-for");
+    n.toxic = f.toxic;
+    n.stream = f.toxic_stream;
+    n.attributes = nlohmann::json::parse(f.toxic_attributes, nullptr, false);
+    if (!n.attributes.is_object()) usage_error("--toxic-attributes must be a JSON object");
+    out.push_back(n);
+  }
+  for (const Fault& fault : out) validate_fault(fault, "flags");
+  return out;
+}
+
+// Human lines: stdout, or stderr when stdout carries --json.
+std::FILE* g_out = stdout;
+
+void say(double elapsed_s, const std::string& text) {
+  std::fprintf(g_out, "%s [inject] +%.2fs %s\n", utc_timestamp_now().c_str(), elapsed_s,
+               text.c_str());
+  std::fflush(g_out);
+}
+
+// One action as --json lists it.
+struct ActionRecord {
+  double at_s = 0;
+  std::string action;
+  std::string node;
+  bool ok = false;
+  std::string detail;
+};
+
+// One fault as it runs.
+struct Running {
+  const Fault* fault = nullptr;
+  std::string node;  // resolved when it started
+  StressHelper helper;
+  int64_t started_ms = 0;
+  bool active = false;
+};
+
+class Injector {
+ public:
+  Injector(std::vector<Fault> faults, FaultPlugin& plugin, HistoryWriter* history,
+           common::Endpoint proxy_api)
+      : faults_(std::move(faults)),
+        plugin_(plugin),
+        history_(history),
+        proxy_api_(std::move(proxy_api)) {
+    running_.resize(faults_.size());
+    for (size_t i = 0; i < faults_.size(); ++i) running_[i].fault = &faults_[i];
+  }
+
+  // The whole run; false when an action failed or the run was interrupted.
+  bool run(Clock::time_point origin, milliseconds settle, SignalWatch& signals) {
+    origin_ = origin;
+    struct Event {
+      milliseconds at;
+      size_t fault;
+      bool end;
+    };
+    milliseconds last{0};
+    for (const Fault& f : faults_) last = std::max(last, f.at + f.duration);
+    const milliseconds run_end = last + settle;
+    std::vector<Event> events;
+    for (size_t i = 0; i < faults_.size(); ++i) {
+      events.push_back({faults_[i].at, i, false});
+      const milliseconds end =
+          faults_[i].duration.count() > 0 ? faults_[i].at + faults_[i].duration : run_end;
+      events.push_back({end, i, true});
+    }
+    // Ends before starts at the same instant: a resume at t never follows a pause at t.
+    std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+      return a.at != b.at ? a.at < b.at : a.end && !b.end;
+    });
+    events.push_back({run_end, faults_.size(), true});  // the settle period's end
+    bool ok = true;
+    for (const Event& e : events) {
+      for (;;) {
+        const auto left = std::chrono::duration_cast<milliseconds>(origin_ + e.at - Clock::now());
+        if (left.count() <= 0) break;
+        if (const int signal = signals.wait(left)) {
+          say(elapsed(), "signal " + std::to_string(signal) + ": reverting every active fault");
+          revert_all();
+          return false;
+        }
+      }
+      if (e.fault == faults_.size()) break;
+      ok = (e.end ? finish(e.fault) : begin(e.fault)) && ok;
+    }
+    revert_all();  // nothing is active here unless a revert failed; a second try costs nothing
+    return ok && !revert_failed_;
+  }
+
+  // Ends every fault still active, the most recent first.
+  void revert_all() {
+    for (size_t i = running_.size(); i-- > 0;) {
+      if (running_[i].active) (void)finish(i);
+    }
+  }
+
+  [[nodiscard]] const std::vector<NodeFaultWindow>& windows() const { return windows_; }
+  [[nodiscard]] const std::vector<ActionRecord>& actions() const { return actions_; }
+
+  // After the run: what the plugin says about every node a fault touched, so that the log shows
+  // nothing was left down or paused.
+  void report_status() {
+    std::vector<std::string> seen;
+    for (const Running& r : running_) {
+      if (r.node.empty() || std::find(seen.begin(), seen.end(), r.node) != seen.end()) continue;
+      seen.push_back(r.node);
+      const bool proxy = r.fault->type == FaultType::kNetwork;
+      const ActionResult status = proxy ? proxy_status(r.node) : plugin_.status(r.node);
+      say(elapsed(), std::string("status ") + (proxy ? "proxy " : "node ") + r.node +
+                         (status.ok ? ": " : " unknown: ") + status.detail);
+    }
+  }
+
+ private:
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - origin_).count(); }
+  int64_t elapsed_ms() const {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - origin_).count();
+  }
+  void record(const std::string& action, const std::string& node, const ActionResult& result) {
+    actions_.push_back({elapsed(), action, node, result.ok, result.detail});
+    if (history_ == nullptr) return;
+    const std::string& detail = result.detail;
+    uint64_t id = 0;
+    const bool numeric = !node.empty() && std::all_of(node.begin(), node.end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
+    if (numeric) id = std::stoull(node);
+    history_->fault(action, id, node, detail);
+  }
+
+  bool begin(size_t i) {
+    Running& r = running_[i];
+    const Fault& f = *r.fault;
+    // A network fault's node is a proxy name, not the plugin's.
+    r.node = f.type == FaultType::kNetwork ? f.node : plugin_.resolve(f.node);
+    const std::string who = f.type == FaultType::kNetwork ? "proxy " + r.node
+                            : f.node == r.node            ? "node " + r.node
+                                                          : f.node + " (node " + r.node + ")";
+    ActionResult result;
+    switch (f.type) {
+      case FaultType::kKill: result = plugin_.kill(r.node, f.signal); break;
+      case FaultType::kPause: result = plugin_.pause(r.node); break;
+      case FaultType::kNetwork: result = add_toxic(i); break;
+      case FaultType::kMemory:
+      case FaultType::kDisk:
+      case FaultType::kCpu: {
+        const std::optional<std::filesystem::path> dir = plugin_.local_data_dir(r.node);
+        try {
+          r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()), g_out == stderr);
+          result = {true, "helper pid " + std::to_string(r.helper.pid) +
+                              (f.type == FaultType::kDisk ? " writing into " + dir->string() : "")};
+        } catch (const CommandError& e) {
+          result = {false, e.what()};
+        }
+        break;
+      }
+    }
+    const std::string action = std::string(to_string(f.type));
+    say(elapsed(), action + " " + who + (result.ok ? ": " : " FAILED: ") + result.detail);
+    record(action, r.node, result);
+    r.active = result.ok;
+    r.started_ms = elapsed_ms();
+    // A kill that failed may still have ended the node: the resurrect at its end is still due.
+    if (f.type == FaultType::kKill) r.active = true;
+    return result.ok;
+  }
+
+  bool finish(size_t i) {
+    Running& r = running_[i];
+    if (!r.active) return true;
+    const Fault& f = *r.fault;
+    ActionResult result;
+    std::string action;
+    switch (f.type) {
+      case FaultType::kKill:
+        action = "resurrect";
+        result = plugin_.resurrect(r.node);
+        break;
+      case FaultType::kPause:
+        action = "resume";
+        result = plugin_.resume(r.node);
+        break;
+      case FaultType::kNetwork:
+        action = "network-revert";
+        result = delete_toxic(i);
+        break;
+      case FaultType::kMemory:
+      case FaultType::kDisk:
+      case FaultType::kCpu:
+        action = std::string(to_string(f.type)) + "-revert";
+        result = stop_stress_helper(r.helper);
+        break;
+    }
+    r.active = false;
+    if (f.type == FaultType::kKill || f.type == FaultType::kPause) {
+      windows_.push_back({r.node, r.started_ms, elapsed_ms()});
+    }
+    const std::string who = f.type == FaultType::kNetwork ? "proxy " : "node ";
+    say(elapsed(), action + " " + who + r.node + (result.ok ? ": " : " FAILED: ") + result.detail);
+    record(action, r.node, result);
+    if (!result.ok) revert_failed_ = true;
+    return result.ok;
+  }
+
+  // Network faults: a toxic named after the fault, added to the proxy and deleted at the end.
+  static std::string toxic_name(size_t i) { return "bombarder-inject-" + std::to_string(i); }
+  ActionResult add_toxic(size_t i) {
+    const Fault& f = faults_[i];
+    const nlohmann::json body = {{"name", toxic_name(i)},
+                                 {"type", f.toxic},
+                                 {"stream", f.stream},
+                                 {"toxicity", f.toxicity},
+                                 {"attributes", f.attributes}};
+    const ApiResult r = client_.call(proxy_api_, boost::beast::http::verb::post,
+                                     "/proxies/" + f.node + "/toxics", body.dump(), kProxyTimeout);
+    return {r.status == 200, "toxic " + toxic_name(i) + " on " + proxy_api_.to_string() + ": " +
+                                 (r.status == 200 ? std::string("added") : r.describe())};
+  }
+  ActionResult delete_toxic(size_t i) {
+    const Fault& f = faults_[i];
+    const ApiResult r =
+        client_.call(proxy_api_, boost::beast::http::verb::delete_,
+                     "/proxies/" + f.node + "/toxics/" + toxic_name(i), {}, kProxyTimeout);
+    return {r.status == 204, "toxic " + toxic_name(i) + ": " +
+                                 (r.status == 204 ? std::string("deleted") : r.describe())};
+  }
+  ActionResult proxy_status(const std::string& proxy) {
+    const ApiResult r = client_.get(proxy_api_, "/proxies/" + proxy + "/toxics", kProxyTimeout);
+    const Json toxics = r.status == 200 ? r.json() : Json();
+    if (!toxics.is_array()) return {false, r.describe()};
+    return {true, "proxy has " + std::to_string(toxics.size()) + " toxic(s)"};
+  }
+
+  static constexpr std::chrono::milliseconds kProxyTimeout{5000};
+  std::vector<Fault> faults_;
+  FaultPlugin& plugin_;
+  HistoryWriter* history_;
+  common::Endpoint proxy_api_;
+  ApiClient client_;
+  std::vector<Running> running_;
+  std::vector<NodeFaultWindow> windows_;
+  std::vector<ActionRecord> actions_;
+  Clock::time_point origin_;
+  bool revert_failed_ = false;
+};
+
+std::vector<LoadTarget> load_targets(const InjectFlags& f) {
+  std::vector<LoadTarget> targets;
+  if (!f.nodes.empty()) {
+    const std::vector<common::Endpoint> endpoints = parse_node_list(f.nodes);
+    const std::optional<ClusterRecord> record = load_cluster_record();
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      const NodeRecord* n = record ? record->find(endpoints[i]) : nullptr;
+      targets.push_back(
+          {n != nullptr ? std::to_string(n->id) : endpoints[i].to_string(), endpoints[i]});
+    }
+    return targets;
+  }
+  const std::optional<ClusterRecord> record = load_cluster_record();
+  if (!record) {
+    environment_error("--load needs --nodes or a cluster recorded in " +
+                      cluster_record_path().string());
+  }
+  for (const NodeRecord& n : record->nodes) targets.push_back({std::to_string(n.id), n.endpoint});
+  return targets;
+}
+
+void print_load_summary(const LoadSummary& s, const std::string& csv) {
+  std::fprintf(g_out, "[load] Request summary:\n");
+  std::fprintf(g_out, "[load] Total requests: %llu\n", static_cast<unsigned long long>(s.total));
+  std::fprintf(g_out, "[load] Successful (2xx): %llu\n", static_cast<unsigned long long>(s.ok));
+  for (const auto& [code, count] : s.failures_by_code) {
+    std::fprintf(g_out, "[load] Failed (%s): %llu\n", code.c_str(),
+                 static_cast<unsigned long long>(count));
+  }
+  std::fprintf(
+      g_out,
+      "[load] Expected failures (requests aimed at a faulted node in its fault window): %llu; "
+      "observed: %llu in the windows, %llu outside\n",
+      static_cast<unsigned long long>(s.expected_failures),
+      static_cast<unsigned long long>(s.failures_in_windows),
+      static_cast<unsigned long long>(s.failures_outside));
+  std::fprintf(g_out, "[load] Results saved to %s\n", csv.c_str());
+}
+
+int run_inject(const InjectFlags& f) {
+  g_out = f.json ? stderr : stdout;
+  std::vector<Fault> faults = faults_from_flags(f);
+  if (!f.schedule.empty()) {
+    std::vector<Fault> scheduled = read_schedule_file(f.schedule);
+    faults.insert(faults.end(), scheduled.begin(), scheduled.end());
+  }
+  if (faults.empty()) {
+    usage_error(
+        "no fault given: use --kill-after, --pause-after, --memory-mib, "
+        "--disk-mib-per-s, --cpu-workers, --toxic (with --node) or --schedule FILE");
+  }
+  if (faults.size() > kFaultsMax) usage_error("at most " + std::to_string(kFaultsMax) + " faults");
+  const milliseconds settle = parse_duration(f.settle, "--settle");
+  const milliseconds interval = parse_duration(f.interval, "--interval");
+  const milliseconds timeout = parse_duration(f.request_timeout, "--request-timeout");
+  if (f.load && (interval.count() < 1 || timeout.count() < 1)) {
+    usage_error("--interval and --request-timeout must be at least 1ms");
+  }
+  std::unique_ptr<FaultPlugin> plugin = make_fault_plugin(f.plugin, f.exec);
+  const common::Endpoint proxy_api = parse_node_url(f.proxy_api);
+  for (const Fault& fault : faults) {
+    if (fault.type != FaultType::kNetwork) plugin->validate(fault.node);
+    if (fault.type == FaultType::kMemory) {
+      const uint64_t available = available_memory_mib();
+      if (available == 0 || fault.mib > available * 9 / 10) {
+        environment_error("memory stress of " + std::to_string(fault.mib) +
+                          " MiB is more than 90% of the memory available (" +
+                          std::to_string(available) + " MiB)");
+      }
+    }
+    if (fault.is_stress() && fault.type == FaultType::kDisk &&
+        !plugin->local_data_dir(fault.node)) {
+      usage_error("disk stress needs a node on this machine (--plugin process); " + plugin->name() +
+                  " has no local data directory for '" + fault.node + "'");
+    }
+  }
+  std::unique_ptr<HistoryWriter> history;
+  if (!f.history.empty()) history = std::make_unique<HistoryWriter>(f.history);
+  std::unique_ptr<IntervalLoad> load;
+  if (f.load) load = std::make_unique<IntervalLoad>(load_targets(f), interval, timeout);
+
+  SignalWatch signals({SIGINT, SIGTERM});
+  std::fprintf(g_out, "[inject] plugin %s, %zu fault%s:\n", plugin->name().c_str(), faults.size(),
+               faults.size() == 1 ? "" : "s");
+  for (const Fault& fault : faults)
+    std::fprintf(g_out, "[inject]   %s\n", fault.describe().c_str());
+  if (load) {
+    std::fprintf(g_out, "[load] a create every %lld ms, round robin over %zu nodes\n",
+                 static_cast<long long>(interval.count()), load->targets().size());
+  }
+  std::fflush(g_out);
+  Injector injector(std::move(faults), *plugin, history.get(), proxy_api);
+  const auto origin = Clock::now();
+  if (load) load->start(origin);
+  bool ok = false;
+  try {
+    ok = injector.run(origin, settle, signals);
+  } catch (...) {
+    // An error inside an action: nothing is left paused, killed or stressed behind us.
+    injector.revert_all();
+    if (load) load->stop();
+    throw;
+  }
+  injector.report_status();
+  Json load_json = nullptr;
+  if (load) {
+    load->stop();
+    const std::vector<LoadSample> samples = load->samples();
+    write_load_csv(f.csv, samples, load->targets(), injector.windows());
+    const LoadSummary summary = summarize(samples, load->targets(), injector.windows());
+    print_load_summary(summary, f.csv);
+    Json by_code = Json::object();
+    for (const auto& [code, count] : summary.failures_by_code) by_code[code] = count;
+    load_json = {{"total", summary.total},
+                 {"ok", summary.ok},
+                 {"failures_by_code", std::move(by_code)},
+                 {"expected_failures", summary.expected_failures},
+                 {"failures_in_windows", summary.failures_in_windows},
+                 {"failures_outside", summary.failures_outside},
+                 {"csv", f.csv}};
+  }
+  if (history) history->close();
+  std::fprintf(g_out, "[inject] %s\n",
+               ok ? "done: every fault injected and reverted"
+                  : "done with problems (see FAILED or the signal above); every "
+                    "fault that was active has been reverted");
+  if (f.json) {
+    Json actions = Json::array();
+    for (const ActionRecord& a : injector.actions()) {
+      actions.push_back({{"at_s", a.at_s},
+                         {"action", a.action},
+                         {"node", a.node},
+                         {"ok", a.ok},
+                         {"detail", a.detail}});
+    }
+    Json windows = Json::array();
+    for (const NodeFaultWindow& w : injector.windows()) {
+      windows.push_back({{"node", w.node}, {"start_ms", w.start_ms}, {"end_ms", w.end_ms}});
+    }
+    std::printf("%s\n", Json{{"ok", ok},
+                             {"actions", std::move(actions)},
+                             {"windows", std::move(windows)},
+                             {"load", std::move(load_json)}}
+                            .dump(2)
+                            .c_str());
+    std::fflush(stdout);
+  }
+  return ok ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+void add_inject_command(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<InjectFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "inject",
+      "Inject timed faults into named nodes and revert each at its end, and on Ctrl-C or "
+      "error: kill (TERM or KILL) then resurrect, pause (SIGSTOP) then resume, memory, disk "
+      "I/O and CPU stress (a helper process, ended at the fault's end). Faults come from flags "
+      "(one node) or a --schedule file, JSON or TOML (docs/fault-kit.md). Durations: 250ms, 3s, "
+      "1.5s, "
+      "2m or seconds. With --load, a create every --interval goes to the nodes in turn; the "
+      "summary sets the failures observed beside those the fault windows predict, and every "
+      "request is written to --csv.");
+  cmd->add_option("--plugin", f->plugin, "process (the recorded local cluster) or exec")
+      ->capture_default_str();
+  for (const char* action : {"kill", "pause", "resume", "resurrect", "status"}) {
+    cmd->add_option(std::string("--exec-") + action, f->exec[action],
+                    std::string("exec plugin: the shell command that does '") + action +
+                        "', {name} and {signal} substituted");
+  }
+  cmd->add_option("--node", f->node,
+                  "The node of the flag faults: an id, node-<id>, leader or follower (process "
+                  "plugin), or any name the exec templates understand");
+  cmd->add_option("--kill-after", f->kill_after, "Kill --node this long after the start");
+  cmd->add_option("--down-for", f->down_for,
+                  "Resurrect it this long after the kill [default: when the run ends]");
+  cmd->add_option("--signal", f->signal, "TERM or KILL")->capture_default_str();
+  cmd->add_option("--pause-after", f->pause_after, "SIGSTOP --node this long after the start");
+  cmd->add_option("--pause-for", f->pause_for, "SIGCONT it this long after the pause");
+  cmd->add_option("--memory-mib", f->memory_mib, "Allocate and touch this many MiB");
+  cmd->add_option("--memory-after", f->memory_after, "Start of the memory stress")
+      ->capture_default_str();
+  cmd->add_option("--memory-for", f->memory_for, "Length of the memory stress");
+  cmd->add_option("--disk-mib-per-s", f->disk_mib_per_s,
+                  "Write and fsync this many MiB per second into the node's data directory");
+  cmd->add_option("--disk-after", f->disk_after, "Start of the disk stress")->capture_default_str();
+  cmd->add_option("--disk-for", f->disk_for, "Length of the disk stress");
+  cmd->add_option("--cpu-workers", f->cpu_workers, "Busy threads of the CPU stress");
+  cmd->add_option("--cpu-after", f->cpu_after, "Start of the CPU stress")->capture_default_str();
+  cmd->add_option("--cpu-for", f->cpu_for, "Length of the CPU stress");
+  cmd->add_option("--toxic", f->toxic,
+                  "Network fault on the proxy named --node: a Toxiproxy toxic type (latency, "
+                  "bandwidth, timeout, reset_peer, slicer, limit_data, slow_close, packet_loss)");
+  cmd->add_option("--toxic-after", f->toxic_after, "Start of the toxic")->capture_default_str();
+  cmd->add_option("--toxic-for", f->toxic_for, "Length of the toxic");
+  cmd->add_option("--toxic-stream", f->toxic_stream, "downstream or upstream")
+      ->capture_default_str();
+  cmd->add_option("--toxic-attributes", f->toxic_attributes,
+                  "The toxic's attributes as a JSON object, e.g. {\"latency\":500}")
+      ->capture_default_str();
+  cmd->add_option("--proxy-api", f->proxy_api,
+                  "The Toxiproxy-compatible API network faults go to (bombarder proxy)")
+      ->capture_default_str();
+  cmd->add_option(
+      "--schedule", f->schedule,
+      "A file of timed faults: JSON, or TOML when it ends in .toml (docs/fault-kit.md)");
+  cmd->add_option("--settle", f->settle, "The run goes on this long after the last fault ends")
+      ->capture_default_str();
+  cmd->add_flag("--load", f->load, "Run a load generator alongside");
+  cmd->add_option("--nodes", f->nodes, "Nodes the load goes to [default: the recorded cluster]")
+      ->delimiter(',');
+  cmd->add_option("--interval", f->interval, "One load request every INTERVAL")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", f->request_timeout, "Bound on each load request")
+      ->capture_default_str();
+  cmd->add_option("--csv", f->csv, "Where --load writes every request")->capture_default_str();
+  cmd->add_option("--history", f->history,
+                  "Record every fault action into this history file (docs/history.md)");
+  cmd->add_flag("--json", f->json,
+                "Print the actions, fault windows and load summary as JSON on stdout (the log "
+                "lines go to stderr)");
+  cmd->footer(
+      "Exit codes: 0 every fault injected and reverted, 1 an action failed or the run was "
+      "interrupted (active faults are reverted either way), 2 usage error, 3 environment.");
+  cmd->callback([f, &exit_code] { exit_code = run_inject(*f); });
+
+  auto h = std::make_shared<StressHelperFlags>();
+  CLI::App* helper = app.add_subcommand("stress-helper", "internal: one stress fault");
+  helper->group("");  // hidden: started by inject only
+  helper->add_option("--kind", h->kind)->required();
+  helper->add_option("--mib", h->mib);
+  helper->add_option("--workers", h->workers);
+  helper->add_option("--seconds", h->seconds)->required();
+  helper->add_option("--dir", h->dir);
+  helper->callback([h, &exit_code] { exit_code = run_stress_helper(*h); });
+}
+
+}  // namespace bombarder

@@ -1,0 +1,912 @@
+#include "bombarder/history/report.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "bombarder/base/errors.h"
+
+namespace bombarder {
+
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t kNsPerSecond = 1'000'000'000;
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();  // an unknown op's completion
+
+// Every chart shares the same width and x mapping, so that a time is at the same place on all.
+constexpr double kWidthPx = 1300;
+constexpr double kLeftPx = 120;  // room for the role lanes' node names and the y labels
+constexpr double kRightPx = 20;
+constexpr double kTopPx = 26;  // room for the fault labels
+constexpr double kBottomPx = 34;
+
+std::string format(const char* fmt, auto... args) {
+  char buffer[256];
+  const int n = std::snprintf(buffer, sizeof buffer, fmt, args...);
+  return n < 0 ? std::string() : std::string(buffer, std::min<size_t>(n, sizeof buffer - 1));
+}
+
+// Pixel coordinates with one decimal: enough for a 1300 px chart, and it keeps the page small.
+std::string px(double v) { return format("%.1f", v); }
+
+// Appends an SVG path command "M12.3 45.6" (cmd 'M' or 'L'); written in place, which also keeps
+// GCC 12's -Wrestrict false positive on `"M" + std::string` away.
+void path_to(std::string& out, char cmd, double x, double y) {
+  char buffer[64];
+  const int n = std::snprintf(buffer, sizeof buffer, "%c%.1f %.1f", cmd, x, y);
+  if (n > 0) out.append(buffer, std::min<size_t>(static_cast<size_t>(n), sizeof buffer - 1));
+}
+
+std::string seconds_text(int64_t ns) { return format("%.2f s", static_cast<double>(ns) / 1e9); }
+
+std::string latency_text(double ms) {
+  if (ms < 1) return format("%.0f µs", ms * 1000);
+  if (ms < 1000) return format("%.3g ms", ms);
+  return format("%.3g s", ms / 1000);
+}
+
+bool is_stop_action(std::string_view action) {
+  return action == "sigkill" || action == "sigterm" || action == "kill" || action == "stop" ||
+         action == "pause";
+}
+bool is_start_action(std::string_view action) {
+  return action == "restart" || action == "start" || action == "resume";
+}
+
+// The CSS class of a role: the node's words, anything else is "other".
+std::string role_class(std::string_view role) {
+  for (const char* known : {"leader", "follower", "candidate", "pre-candidate", "down"}) {
+    if (role == known) return known;
+  }
+  return "other";
+}
+
+int64_t completion_or_invoke(const HistoryOp& op) {
+  return op.complete_ns == kNever ? op.invoke_ns : op.complete_ns;
+}
+
+double latency_ms(const HistoryOp& op) {
+  return static_cast<double>(op.complete_ns - op.invoke_ns) / 1e6;
+}
+
+// The nearest-rank percentile (the ceil(p% * n)-th smallest) of `values`, which it reorders.
+double percentile(std::vector<double>& values, double p) {
+  if (values.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  rank = std::clamp<size_t>(rank, 1, values.size());
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank - 1),
+                   values.end());
+  return values[rank - 1];
+}
+
+// A step of 1, 2 or 5 times a power of ten giving about `ticks` ticks over `range`.
+double nice_step(double range, int ticks) {
+  if (!(range > 0)) return 1;
+  const double raw = range / ticks;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  for (const double m : {1.0, 2.0, 5.0}) {
+    if (raw <= m * magnitude) return m * magnitude;
+  }
+  return 10 * magnitude;
+}
+
+// The time axis and the bins every chart uses.
+struct TimeAxis {
+  int64_t begin_ns = 0;
+  int64_t end_ns = 1;
+  int64_t bin_ns = kNsPerSecond;
+  size_t bins = 1;
+  int64_t data_end_ns = 1;  // the history's last time; end_ns is rounded up to whole bins
+
+  [[nodiscard]] double x(int64_t ns) const {
+    const double f = static_cast<double>(ns - begin_ns) / static_cast<double>(end_ns - begin_ns);
+    return kLeftPx + std::clamp(f, 0.0, 1.0) * (kWidthPx - kLeftPx - kRightPx);
+  }
+  [[nodiscard]] size_t bin_of(int64_t ns) const {
+    if (ns <= begin_ns) return 0;
+    return std::min(bins - 1, static_cast<size_t>((ns - begin_ns) / bin_ns));
+  }
+  [[nodiscard]] int64_t bin_begin_ns(size_t bin) const {
+    return begin_ns + static_cast<int64_t>(bin) * bin_ns;
+  }
+};
+
+// Latencies on a log scale from lo_ms to hi_ms (whole decades).
+struct LogAxis {
+  double lo_ms = 1;
+  double hi_ms = 1000;
+  double top_px = 0;
+  double bottom_px = 0;
+  [[nodiscard]] double y(double ms) const {
+    const double v = std::clamp(ms, lo_ms, hi_ms);
+    const double f = (std::log10(v) - std::log10(lo_ms)) / (std::log10(hi_ms) - std::log10(lo_ms));
+    return bottom_px - f * (bottom_px - top_px);
+  }
+};
+
+LogAxis latency_axis(const History& history) {
+  double lo = std::numeric_limits<double>::max();
+  double hi = 0;
+  for (const HistoryOp& op : history.ops) {
+    if (op.complete_ns == kNever) continue;
+    const double ms = std::max(latency_ms(op), 0.01);  // 10 µs: below any loopback round trip
+    lo = std::min(lo, ms);
+    hi = std::max(hi, ms);
+  }
+  LogAxis axis;
+  if (hi == 0) return axis;
+  axis.lo_ms = std::pow(10.0, std::floor(std::log10(lo)));
+  axis.hi_ms = std::pow(10.0, std::ceil(std::log10(hi)));
+  if (axis.hi_ms <= axis.lo_ms) axis.hi_ms = axis.lo_ms * 10;
+  return axis;
+}
+
+// One <svg> chart. The constructor opens it and draws the plot's frame; the caller then draws
+// the y ticks and the data, the fault bands and marks over them, the time ticks, and end()s it.
+class Chart {
+ public:
+  Chart(std::string& out, const TimeAxis& axis, std::string_view name, double height_px)
+      : out_(out), axis_(axis), height_px_(height_px) {
+    out_ += "<svg class=\"chart\" data-chart=\"" + std::string(name) + "\" width=\"" +
+            px(kWidthPx) + "\" height=\"" + px(height_px) + "\" viewBox=\"0 0 " + px(kWidthPx) +
+            " " + px(height_px) + "\" role=\"img\">\n";
+    out_ += "<rect class=\"plot\" x=\"" + px(kLeftPx) + "\" y=\"" + px(top()) + "\" width=\"" +
+            px(right() - kLeftPx) + "\" height=\"" + px(bottom() - top()) + "\"/>\n";
+  }
+
+  [[nodiscard]] double top() const { return kTopPx; }
+  [[nodiscard]] double bottom() const { return height_px_ - kBottomPx; }
+  [[nodiscard]] double right() const { return kWidthPx - kRightPx; }
+
+  void time_ticks() {
+    const double span_s = static_cast<double>(axis_.end_ns - axis_.begin_ns) / 1e9;
+    const double step_s = nice_step(span_s, 12);
+    const double first_s = std::ceil(static_cast<double>(axis_.begin_ns) / 1e9 / step_s) * step_s;
+    for (double t = first_s; t <= static_cast<double>(axis_.end_ns) / 1e9 + 1e-9; t += step_s) {
+      const double x = axis_.x(static_cast<int64_t>(std::llround(t * 1e9)));
+      out_ += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top()) + "\" x2=\"" + px(x) +
+              "\" y2=\"" + px(bottom()) + "\"/><text class=\"tick\" x=\"" + px(x) + "\" y=\"" +
+              px(bottom() + 14) + "\" text-anchor=\"middle\">" + format("%g", t) + "</text>\n";
+    }
+    out_ += "<text class=\"axis-label\" x=\"" + px(right()) + "\" y=\"" + px(bottom() + 28) +
+            "\" text-anchor=\"end\">seconds since the history's origin</text>\n";
+  }
+
+  void y_tick(double y, const std::string& label) {
+    out_ += "<line class=\"grid\" x1=\"" + px(kLeftPx) + "\" y1=\"" + px(y) + "\" x2=\"" +
+            px(right()) + "\" y2=\"" + px(y) + "\"/><text class=\"tick\" x=\"" + px(kLeftPx - 6) +
+            "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + html_escape(label) + "</text>\n";
+  }
+
+  void log_ticks(const LogAxis& y) {
+    const int decades = static_cast<int>(std::lround(std::log10(y.hi_ms / y.lo_ms)));
+    for (double decade = y.lo_ms; decade <= y.hi_ms * 1.0001; decade *= 10) {
+      y_tick(y.y(decade), latency_text(decade));
+      if (decades > 3 || decade * 1.0001 >= y.hi_ms) continue;
+      for (const double m : {2.0, 5.0}) y_tick(y.y(decade * m), latency_text(decade * m));
+    }
+  }
+
+  void fault_bands(const std::vector<FaultWindow>& windows) {
+    for (const FaultWindow& w : windows) {
+      const double x0 = axis_.x(w.begin_ns);
+      const double x1 = std::max(axis_.x(w.end_ns), x0 + 1);
+      const std::string title =
+          w.action + " node " + std::to_string(w.node) + " (" + w.address + ") " +
+          seconds_text(w.begin_ns) + " - " +
+          (w.open_ended ? "end (no restart recorded)" : seconds_text(w.end_ns)) + ": " + w.detail;
+      out_ += "<rect class=\"fault-band fault-" + css_class(w.action) + "\" data-node=\"" +
+              std::to_string(w.node) + "\" x=\"" + px(x0) + "\" y=\"" + px(top()) + "\" width=\"" +
+              px(x1 - x0) + "\" height=\"" + px(bottom() - top()) + "\"/>\n";
+      // The band lets the pointer through to the data under it; its label carries the tooltip.
+      out_ += "<text class=\"fault-label\" x=\"" + px(x0 + 2) + "\" y=\"" + px(top() - 6) +
+              "\"><title>" + html_escape(title) + "</title>" +
+              html_escape(w.action + " n" + std::to_string(w.node)) + "</text>\n";
+    }
+  }
+
+  void fault_marks(const std::vector<HistoryFault>& faults) {
+    for (const HistoryFault& f : faults) {
+      if (is_stop_action(f.action) || is_start_action(f.action)) continue;
+      const double x = axis_.x(f.at_ns);
+      out_ += "<line class=\"fault-mark\" x1=\"" + px(x) + "\" y1=\"" + px(top()) + "\" x2=\"" +
+              px(x) + "\" y2=\"" + px(bottom()) + "\"><title>" +
+              html_escape(seconds_text(f.at_ns) + " " + f.action + " node " +
+                          std::to_string(f.node) + ": " + f.detail) +
+              "</title></line>\n";
+    }
+  }
+
+  void end() { out_ += "</svg>\n"; }
+
+ private:
+  // Fault actions become CSS classes: letters, digits and '-' only.
+  static std::string css_class(std::string_view action) {
+    std::string cls;
+    for (const char c : action) {
+      cls.push_back(std::isalnum(static_cast<unsigned char>(c)) != 0 ? c : '-');
+    }
+    return cls;
+  }
+
+  std::string& out_;
+  const TimeAxis& axis_;
+  double height_px_;
+};
+
+struct BinCounts {
+  uint64_t ok = 0;
+  uint64_t fail = 0;
+  uint64_t unknown = 0;
+};
+
+void throughput_chart(std::string& out, const History& history, const TimeAxis& axis,
+                      const std::vector<FaultWindow>& windows) {
+  std::vector<BinCounts> bins(axis.bins);
+  for (const HistoryOp& op : history.ops) {
+    BinCounts& bin = bins[axis.bin_of(completion_or_invoke(op))];
+    (op.outcome == Outcome::kOk ? bin.ok : op.outcome == Outcome::kFail ? bin.fail : bin.unknown)++;
+  }
+  const double bin_s = static_cast<double>(axis.bin_ns) / 1e9;
+  double max_rate = 1;
+  for (const BinCounts& b : bins) {
+    max_rate = std::max(max_rate, static_cast<double>(b.ok + b.fail + b.unknown) / bin_s);
+  }
+  Chart chart(out, axis, "throughput", 240);
+  const double step = nice_step(max_rate, 5);
+  const double top_rate = std::ceil(max_rate / step) * step;
+  const auto y = [&](double rate) {
+    return chart.bottom() - rate / top_rate * (chart.bottom() - chart.top());
+  };
+  for (double r = 0; r <= top_rate + 1e-9; r += step) chart.y_tick(y(r), format("%g", r));
+  for (size_t i = 0; i < bins.size(); ++i) {
+    const BinCounts& b = bins[i];
+    if (b.ok + b.fail + b.unknown == 0) continue;
+    const double x0 = axis.x(axis.bin_begin_ns(i));
+    const double x1 = axis.x(axis.bin_begin_ns(i) + axis.bin_ns);
+    const double width = std::max(0.5, (x1 - x0) * (x1 - x0 > 3 ? 0.85 : 1.0));
+    out += "<g class=\"bin\"><title>" +
+           html_escape(format("%.0f-%.0f s: ok %llu, fail %llu, unknown %llu (%.0f req/s)",
+                              static_cast<double>(axis.bin_begin_ns(i)) / 1e9,
+                              static_cast<double>(axis.bin_begin_ns(i) + axis.bin_ns) / 1e9,
+                              static_cast<unsigned long long>(b.ok),
+                              static_cast<unsigned long long>(b.fail),
+                              static_cast<unsigned long long>(b.unknown),
+                              static_cast<double>(b.ok + b.fail + b.unknown) / bin_s)) +
+           "</title>";
+    double base = 0;
+    const std::pair<const char*, uint64_t> stack[] = {
+        {"ok", b.ok}, {"unknown", b.unknown}, {"fail", b.fail}};
+    for (const auto& [cls, n] : stack) {
+      if (n == 0) continue;
+      const double rate = static_cast<double>(n) / bin_s;
+      out += "<rect class=\"bar " + std::string(cls) + "\" x=\"" + px(x0) + "\" y=\"" +
+             px(y(base + rate)) + "\" width=\"" + px(width) + "\" height=\"" +
+             px(y(base) - y(base + rate)) + "\"/>";
+      base += rate;
+    }
+    out += "</g>\n";
+  }
+  // Over the data, translucent, so that a band shows also where bars or lanes fill the plot.
+  chart.fault_bands(windows);
+  chart.fault_marks(history.faults);
+  chart.time_ticks();
+  out +=
+      "<text class=\"axis-label\" x=\"12\" y=\"" + px(chart.top() + 10) + "\">requests/s</text>\n";
+  chart.end();
+}
+
+void latency_chart(std::string& out, const History& history, const TimeAxis& axis, LogAxis y,
+                   const std::vector<FaultWindow>& windows) {
+  std::vector<std::vector<double>> bins(axis.bins);
+  for (const HistoryOp& op : history.ops) {
+    if (op.outcome != Outcome::kOk) continue;
+    bins[axis.bin_of(op.invoke_ns)].push_back(latency_ms(op));
+  }
+  Chart chart(out, axis, "latency", 260);
+  y.top_px = chart.top();
+  y.bottom_px = chart.bottom();
+  chart.log_ticks(y);
+  for (const double p : {50.0, 99.0}) {
+    std::string path;
+    bool pen_down = false;
+    std::string points;
+    for (size_t i = 0; i < bins.size(); ++i) {
+      if (bins[i].empty()) {
+        pen_down = false;
+        continue;
+      }
+      std::vector<double> values = bins[i];
+      const double ms = percentile(values, p);
+      const double x = axis.x(axis.bin_begin_ns(i) + axis.bin_ns / 2);
+      path_to(path, pen_down ? 'L' : 'M', x, y.y(ms));
+      pen_down = true;
+      points += "<circle class=\"pdot p" + format("%.0f", p) + "\" cx=\"" + px(x) + "\" cy=\"" +
+                px(y.y(ms)) + "\" r=\"2.5\"><title>" +
+                html_escape(format("%.0f s: p%.0f %s of %zu ok requests",
+                                   static_cast<double>(axis.bin_begin_ns(i)) / 1e9, p,
+                                   latency_text(ms).c_str(), bins[i].size())) +
+                "</title></circle>";
+    }
+    out +=
+        "<path class=\"pline p" + format("%.0f", p) + "\" d=\"" + path + "\"/>\n" + points + "\n";
+  }
+  // Over the data, translucent, so that a band shows also where bars or lanes fill the plot.
+  chart.fault_bands(windows);
+  chart.fault_marks(history.faults);
+  chart.time_ticks();
+  out += "<text class=\"axis-label\" x=\"12\" y=\"" + px(chart.top() + 10) + "\">latency</text>\n";
+  chart.end();
+}
+
+// Which operations the scatter draws: all of them up to `max_points`; else every failed and
+// unknown one (a budget of half the points, strided if they are more) and every k-th ok one,
+// in invocation order, so the same history always gives the same picture.
+struct ScatterSample {
+  std::vector<size_t> ops;
+  std::string note;
+};
+
+ScatterSample sample_ops(const History& history, size_t max_points) {
+  std::vector<size_t> ok, other;
+  for (size_t i = 0; i < history.ops.size(); ++i) {
+    (history.ops[i].outcome == Outcome::kOk ? ok : other).push_back(i);
+  }
+  const auto by_invoke = [&](size_t a, size_t b) {
+    const HistoryOp& x = history.ops[a];
+    const HistoryOp& y = history.ops[b];
+    return std::tie(x.invoke_ns, x.client, a) < std::tie(y.invoke_ns, y.client, b);
+  };
+  std::sort(ok.begin(), ok.end(), by_invoke);
+  std::sort(other.begin(), other.end(), by_invoke);
+  ScatterSample sample;
+  max_points = std::max<size_t>(max_points, 2);
+  if (history.ops.size() <= max_points) {
+    sample.ops = ok;
+    sample.ops.insert(sample.ops.end(), other.begin(), other.end());
+    sample.note = "all " + std::to_string(history.ops.size()) + " requests";
+    return sample;
+  }
+  // Evenly spaced: the j-th of `budget` picks is from[j * n / budget].
+  const auto spaced = [](const std::vector<size_t>& from, size_t budget, std::vector<size_t>& to) {
+    if (from.size() <= budget) {
+      to.insert(to.end(), from.begin(), from.end());
+      return from.size();
+    }
+    for (size_t j = 0; j < budget; ++j) to.push_back(from[j * from.size() / budget]);
+    return budget;
+  };
+  const auto part = [](size_t kept, size_t total, const char* what) {
+    if (total == 0) return "no " + std::string(what) + " ones";
+    return (kept == total ? "all " : std::to_string(kept) + " of the ") + std::to_string(total) +
+           " " + what + " ones";
+  };
+  const size_t other_budget =
+      ok.size() >= max_points ? max_points / 2 : std::max(max_points / 2, max_points - ok.size());
+  const size_t other_kept = spaced(other, other_budget, sample.ops);
+  const size_t ok_kept = spaced(ok, max_points - other_kept, sample.ops);
+  sample.note = "a deterministic sample of " + std::to_string(sample.ops.size()) + " of " +
+                std::to_string(history.ops.size()) + " requests (at most " +
+                std::to_string(max_points) + "): " + part(ok_kept, ok.size(), "ok") + ", " +
+                part(other_kept, other.size(), "failed or unknown") +
+                ", evenly spaced in invocation order";
+  return sample;
+}
+
+void scatter_chart(std::string& out, const History& history, const TimeAxis& axis, LogAxis y,
+                   const std::vector<FaultWindow>& windows, const ScatterSample& sample) {
+  Chart chart(out, axis, "requests", 360);
+  y.top_px = chart.top();
+  y.bottom_px = chart.bottom();
+  chart.log_ticks(y);
+  // One path per outcome, each point a zero-length segment drawn with a round cap: ~15 bytes a
+  // point instead of ~60 for a <circle>.
+  std::string paths[3];
+  size_t counts[3] = {0, 0, 0};
+  for (const size_t i : sample.ops) {
+    const HistoryOp& op = history.ops[i];
+    const size_t o = static_cast<size_t>(op.outcome);
+    const double ms = op.complete_ns == kNever ? y.hi_ms : latency_ms(op);
+    path_to(paths[o], 'M', axis.x(op.invoke_ns), y.y(ms));
+    paths[o] += "h0";
+    ++counts[o];
+  }
+  for (const Outcome o : {Outcome::kOk, Outcome::kUnknown, Outcome::kFail}) {
+    const size_t k = static_cast<size_t>(o);
+    if (counts[k] == 0) continue;
+    out += "<path class=\"points " + std::string(to_string(o)) + "\" data-count=\"" +
+           std::to_string(counts[k]) + "\" d=\"" + paths[k] + "\"><title>" +
+           std::to_string(counts[k]) + " " + to_string(o) + " requests</title></path>\n";
+  }
+  // Over the data, translucent, so that a band shows also where bars or lanes fill the plot.
+  chart.fault_bands(windows);
+  chart.fault_marks(history.faults);
+  chart.time_ticks();
+  out += "<text class=\"axis-label\" x=\"12\" y=\"" + px(chart.top() + 10) + "\">latency</text>\n";
+  chart.end();
+}
+
+struct Lane {
+  uint64_t node = 0;
+  std::string address;
+  std::vector<const HistoryRole*> samples;  // by time
+};
+
+std::vector<Lane> role_lanes(const History& history) {
+  std::map<uint64_t, Lane> lanes;
+  for (const HistoryRole& r : history.roles) {
+    Lane& lane = lanes[r.node];
+    lane.node = r.node;
+    if (lane.address.empty()) lane.address = r.address;
+    lane.samples.push_back(&r);
+  }
+  for (const HistoryFault& f : history.faults) {
+    if (!is_stop_action(f.action) && !is_start_action(f.action)) continue;
+    Lane& lane = lanes[f.node];
+    lane.node = f.node;
+    if (lane.address.empty()) lane.address = f.address;
+  }
+  std::vector<Lane> result;
+  for (auto& [node, lane] : lanes) {
+    std::stable_sort(
+        lane.samples.begin(), lane.samples.end(),
+        [](const HistoryRole* a, const HistoryRole* b) { return a->at_ns < b->at_ns; });
+    result.push_back(std::move(lane));
+  }
+  return result;
+}
+
+void roles_chart(std::string& out, const History& history, const TimeAxis& axis,
+                 const std::vector<FaultWindow>& windows, const std::vector<Lane>& lanes) {
+  constexpr double kLanePx = 30;
+  constexpr double kGapPx = 8;
+  const double height = kTopPx + kBottomPx + std::max<size_t>(lanes.size(), 1) * (kLanePx + kGapPx);
+  Chart chart(out, axis, "roles", height);
+  for (size_t l = 0; l < lanes.size(); ++l) {
+    const Lane& lane = lanes[l];
+    const double top = chart.top() + kGapPx / 2 + static_cast<double>(l) * (kLanePx + kGapPx);
+    out += "<g class=\"lane\" data-node=\"" + std::to_string(lane.node) + "\">";
+    out += "<text class=\"lane-label\" x=\"6\" y=\"" + px(top + 12) + "\">node " +
+           std::to_string(lane.node) + "</text><text class=\"lane-address\" x=\"6\" y=\"" +
+           px(top + 25) + "\">" + html_escape(lane.address) + "</text>\n";
+    for (size_t s = 0; s < lane.samples.size(); ++s) {
+      const HistoryRole& r = *lane.samples[s];
+      const int64_t end_ns =
+          s + 1 < lane.samples.size() ? lane.samples[s + 1]->at_ns : axis.data_end_ns;
+      const double x0 = axis.x(r.at_ns);
+      const double x1 = std::max(axis.x(end_ns), x0 + 0.5);
+      const std::string term = r.term ? " term " + std::to_string(*r.term) : "";
+      out += "<rect class=\"role-seg role-" + role_class(r.role) + "\" x=\"" + px(x0) + "\" y=\"" +
+             px(top) + "\" width=\"" + px(x1 - x0) + "\" height=\"" + px(kLanePx) + "\"><title>" +
+             html_escape("node " + std::to_string(lane.node) + " " + r.role + term + ", " +
+                         seconds_text(r.at_ns) + " - " + seconds_text(end_ns)) +
+             "</title></rect>";
+      if (x1 - x0 > 70) {
+        out += "<text class=\"seg-label\" x=\"" + px(x0 + 4) + "\" y=\"" + px(top + 19) + "\">" +
+               html_escape(r.role + (r.term ? " t" + std::to_string(*r.term) : "")) + "</text>";
+      }
+      out += "\n";
+    }
+    out += "</g>\n";
+  }
+  // Over the data, translucent, so that a band shows also where bars or lanes fill the plot.
+  chart.fault_bands(windows);
+  chart.fault_marks(history.faults);
+  chart.time_ticks();
+  chart.end();
+}
+
+void table_row(std::string& out, std::string_view key, std::string_view value) {
+  out += "<tr><th>" + html_escape(key) + "</th><td>" + html_escape(value) + "</td></tr>\n";
+}
+
+std::string json_text(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return format("%.6g", v.get<double>());
+  if (v.is_object()) {
+    std::string text;
+    for (const auto& [k, item] : v.items()) {
+      if (item.is_number() && item == 0 && !k.ends_with("_ms")) continue;  // zero failure counts
+      if (!text.empty()) text += ", ";
+      text += k + " " + json_text(item);
+    }
+    return text.empty() ? "none" : text;
+  }
+  if (v.is_array()) {
+    std::string text;
+    for (const Json& item : v) {
+      if (!text.empty()) text += ", ";
+      text += item.is_primitive() ? json_text(item) : std::string("{...}");
+    }
+    return text;
+  }
+  return v.dump();
+}
+
+void run_summary_table(std::string& out, const Json& summary) {
+  // The fields people look for first, then the others; chaos and check have sections of their
+  // own, operations is the per-kind table.
+  static const char* const kFirst[] = {
+      "command",   "run_id",  "target",      "concurrency",     "elapsed_s", "requests",
+      "succeeded", "failed",  "success_pct", "min_success_pct", "passed",    "throughput_rps",
+      "latency",   "retries", "attempts",    "creates_unknown", "failures",  "answers",
+      "seed",      "nodes",   "history",     "acked_ids"};
+  const std::set<std::string> skip = {"chaos", "check", "operations"};
+  std::set<std::string> done;
+  out += "<table class=\"kv\" id=\"run-summary\">\n";
+  for (const char* key : kFirst) {
+    if (!summary.contains(key)) continue;
+    table_row(out, key, json_text(summary[key]));
+    done.insert(key);
+  }
+  for (const auto& [key, value] : summary.items()) {
+    if (done.count(key) != 0 || skip.count(key) != 0) continue;
+    table_row(out, key, json_text(value));
+  }
+  out += "</table>\n";
+}
+
+void history_tables(std::string& out, const History& history, const TimeAxis& axis,
+                    const std::vector<FaultWindow>& windows) {
+  size_t by_outcome[3] = {0, 0, 0};
+  std::vector<double> ok_ms[kOpKindCount];
+  size_t kind_outcome[kOpKindCount][3] = {};
+  std::vector<double> all_ok_ms;
+  for (const HistoryOp& op : history.ops) {
+    const size_t o = static_cast<size_t>(op.outcome);
+    const size_t k = static_cast<size_t>(op.kind);
+    ++by_outcome[o];
+    ++kind_outcome[k][o];
+    if (op.outcome == Outcome::kOk) {
+      ok_ms[k].push_back(latency_ms(op));
+      all_ok_ms.push_back(latency_ms(op));
+    }
+  }
+  const double n = std::max<double>(1, static_cast<double>(history.ops.size()));
+  out += "<table class=\"kv\" id=\"history-summary\">\n";
+  table_row(out, "time span",
+            seconds_text(axis.begin_ns) + " - " + seconds_text(axis.data_end_ns) + " (bins of " +
+                format("%g", static_cast<double>(axis.bin_ns) / 1e9) + " s)");
+  table_row(out, "operations", std::to_string(history.ops.size()));
+  table_row(out, "outcomes",
+            format("ok %zu (%.2f%%), fail %zu (%.2f%%), unknown %zu (%.2f%%)", by_outcome[0],
+                   100.0 * static_cast<double>(by_outcome[0]) / n, by_outcome[1],
+                   100.0 * static_cast<double>(by_outcome[1]) / n, by_outcome[2],
+                   100.0 * static_cast<double>(by_outcome[2]) / n));
+  if (!all_ok_ms.empty()) {
+    std::string text;
+    for (const double p : {50.0, 90.0, 99.0, 99.9, 100.0}) {
+      text += (p == 100.0 ? std::string("max ") : format("p%g ", p)) +
+              latency_text(percentile(all_ok_ms, p)) + (p == 100.0 ? "" : ", ");
+    }
+    table_row(out, "latency of ok requests", text);
+  }
+  table_row(out, "faults",
+            std::to_string(history.faults.size()) + " actions, " + std::to_string(windows.size()) +
+                " fault windows");
+  std::string leaders;
+  std::set<std::pair<uint64_t, uint64_t>> seen;  // (term, node)
+  for (const HistoryRole& r : history.roles) {
+    if (r.role == "leader" && r.term) seen.insert({*r.term, r.node});
+  }
+  for (const auto& [term, node] : seen) {
+    leaders += (leaders.empty() ? "" : ", ") + format("node %llu in term %llu",
+                                                      static_cast<unsigned long long>(node),
+                                                      static_cast<unsigned long long>(term));
+  }
+  table_row(out, "role samples",
+            std::to_string(history.roles.size()) + " changes recorded" +
+                (history.roles.empty() ? " (none: the history has no role lines)" : ""));
+  if (!leaders.empty()) table_row(out, "leaders seen", leaders);
+  out += "</table>\n";
+
+  out +=
+      "<table class=\"grid-table\" id=\"by-operation\"><tr><th>operation</th><th>ok</th>"
+      "<th>fail</th><th>unknown</th><th>p50 (ok)</th><th>p99 (ok)</th><th>max (ok)</th></tr>\n";
+  for (size_t k = 0; k < kOpKindCount; ++k) {
+    const size_t total = kind_outcome[k][0] + kind_outcome[k][1] + kind_outcome[k][2];
+    if (total == 0) continue;
+    out += "<tr><td>" + html_escape(to_string(static_cast<OpKind>(k))) + "</td>";
+    for (size_t o = 0; o < 3; ++o) out += "<td>" + std::to_string(kind_outcome[k][o]) + "</td>";
+    for (const double p : {50.0, 99.0, 100.0}) {
+      out += "<td>" +
+             (ok_ms[k].empty() ? std::string("-") : latency_text(percentile(ok_ms[k], p))) +
+             "</td>";
+    }
+    out += "</tr>\n";
+  }
+  out += "</table>\n";
+}
+
+void faults_table(std::string& out, const History& history) {
+  std::vector<const HistoryFault*> faults;
+  for (const HistoryFault& f : history.faults) faults.push_back(&f);
+  std::stable_sort(faults.begin(), faults.end(), [](const HistoryFault* a, const HistoryFault* b) {
+    return a->at_ns < b->at_ns;
+  });
+  if (faults.empty()) {
+    out += "<p>No faults were recorded.</p>\n";
+    return;
+  }
+  out +=
+      "<table class=\"grid-table\" id=\"faults\"><tr><th>time</th><th>action</th><th>node</th>"
+      "<th>address</th><th>detail</th></tr>\n";
+  for (const HistoryFault* f : faults) {
+    out += "<tr><td>" + seconds_text(f->at_ns) + "</td><td>" + html_escape(f->action) +
+           "</td><td>" + std::to_string(f->node) + "</td><td>" + html_escape(f->address) +
+           "</td><td>" + html_escape(f->detail) + "</td></tr>\n";
+  }
+  out += "</table>\n";
+}
+
+void verdict_section(std::string& out, const History& history,
+                     const std::optional<CheckResult>& check) {
+  out += "<h2>Linearizability</h2>\n";
+  if (!check) {
+    out +=
+        "<p class=\"verdict verdict-none\" id=\"verdict\">Not checked (run <code>bombarder "
+        "report HISTORY</code> without --no-check, or the load with --check).</p>\n";
+    return;
+  }
+  std::string headline;
+  switch (check->verdict) {
+    case Verdict::kOk: headline = "Verdict: linearizable"; break;
+    case Verdict::kViolation:
+      headline = "Verdict: NOT linearizable (" + std::to_string(check->ids_violation) + " of " +
+                 std::to_string(check->ids) + " ids violate)";
+      break;
+    case Verdict::kUnknown:
+      headline = "Verdict: unknown (the search did not finish for " +
+                 std::to_string(check->ids_unknown) + " ids)";
+      break;
+  }
+  out += "<p class=\"verdict verdict-" + std::string(to_string(check->verdict)) +
+         "\" id=\"verdict\">" + html_escape(headline) + "</p>\n<pre class=\"check\">" +
+         html_escape(describe_check(history, *check)) + "</pre>\n";
+}
+
+constexpr const char* kStyle = R"(<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 16px 24px; color: #222; max-width: 1320px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 22px 0 6px; }
+.sub { color: #555; margin: 0 0 8px; } .note { color: #555; font-size: 12px; margin: 2px 0; }
+svg.chart { display: block; width: 100%; height: auto; max-width: 1300px; }
+svg .plot { fill: #fcfcfc; stroke: #bbb; } svg .grid { stroke: #e6e6e6; }
+svg text { font: 11px system-ui, sans-serif; fill: #444; } svg .axis-label { fill: #777; }
+svg .fault-label { fill: #b71c1c; font-size: 10px; }
+svg .fault-band { fill: #e53935; fill-opacity: 0.15; stroke: #e53935; stroke-opacity: 0.5;
+                  pointer-events: none; }
+svg .fault-band.fault-sigterm, svg .fault-band.fault-stop { fill: #fb8c00; stroke: #fb8c00; }
+svg .fault-band.fault-pause { fill: #8e24aa; stroke: #8e24aa; }
+svg .fault-mark { stroke: #b71c1c; stroke-dasharray: 3 3; stroke-width: 2; }
+svg .bar.ok { fill: #43a047; } svg .bar.fail { fill: #e53935; } svg .bar.unknown { fill: #fb8c00; }
+svg .points { fill: none; stroke-linecap: round; stroke-width: 4; }
+svg .points.ok { stroke: #43a047; stroke-opacity: 0.5; } svg .points.fail { stroke: #d50000; }
+svg .points.unknown { stroke: #ff6d00; }
+svg .pline { fill: none; stroke-width: 1.8; } svg .pline.p50 { stroke: #1e88e5; }
+svg .pline.p99 { stroke: #6a1b9a; } svg .pdot.p50 { fill: #1e88e5; } svg .pdot.p99 { fill: #6a1b9a; }
+svg .role-leader { fill: #6a1b9a; } svg .role-follower { fill: #90caf9; }
+svg .role-candidate { fill: #ffb300; } svg .role-pre-candidate { fill: #ffe082; }
+svg .role-down { fill: #424242; } svg .role-other { fill: #bdbdbd; }
+svg .seg-label { fill: #fff; font-size: 10px; pointer-events: none; }
+svg .role-follower + .seg-label, svg .role-candidate + .seg-label,
+svg .role-pre-candidate + .seg-label { fill: #222; }
+svg .lane-label { font-weight: 600; } svg .lane-address { fill: #777; font-size: 10px; }
+.legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
+.legend i { display: inline-block; width: 12px; height: 12px; margin-right: 4px;
+            vertical-align: -2px; border-radius: 2px; }
+table { border-collapse: collapse; margin: 4px 0 10px; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+table.kv th { background: #f5f5f5; font-weight: 600; white-space: nowrap; }
+table.grid-table th { background: #f5f5f5; }
+.verdict { font-size: 16px; font-weight: 600; padding: 6px 10px; border-radius: 4px;
+           display: inline-block; margin: 4px 0; }
+.verdict-linearizable { background: #e8f5e9; color: #1b5e20; }
+.verdict-violation { background: #ffebee; color: #b71c1c; }
+.verdict-unknown, .verdict-none { background: #fff8e1; color: #8d6e00; }
+pre.check { background: #f7f7f7; padding: 8px; overflow-x: auto; font-size: 12px; }
+</style>
+)";
+
+std::string legend(std::initializer_list<std::pair<const char*, const char*>> items) {
+  std::string out = "<div class=\"legend\">";
+  for (const auto& [color, label] : items) {
+    out += "<span><i style=\"background:" + std::string(color) + "\"></i>" + label + "</span>";
+  }
+  return out + "</div>\n";
+}
+
+std::string page_title(const std::optional<Json>& summary, const ReportOptions& options) {
+  if (!options.title.empty()) return options.title;
+  std::string title = "bombarder run";
+  if (summary && summary->is_object()) {
+    if (summary->contains("command") && (*summary)["command"].is_string()) {
+      title = "bombarder " + (*summary)["command"].get<std::string>();
+    }
+    if (summary->contains("run_id") && (*summary)["run_id"].is_string()) {
+      title += " " + (*summary)["run_id"].get<std::string>();
+    }
+  }
+  return title;
+}
+
+}  // namespace
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<FaultWindow> fault_windows(const std::vector<HistoryFault>& faults, int64_t end_ns) {
+  std::vector<const HistoryFault*> ordered;
+  for (const HistoryFault& f : faults) ordered.push_back(&f);
+  std::stable_sort(
+      ordered.begin(), ordered.end(),
+      [](const HistoryFault* a, const HistoryFault* b) { return a->at_ns < b->at_ns; });
+  std::vector<FaultWindow> windows;
+  std::map<uint64_t, size_t> open;  // node -> its open window
+  for (const HistoryFault* f : ordered) {
+    if (is_stop_action(f->action)) {
+      if (open.count(f->node) != 0) continue;  // already down: the first stop's window goes on
+      open[f->node] = windows.size();
+      windows.push_back({f->node, f->address, f->action, f->detail, f->at_ns, end_ns, true});
+    } else if (is_start_action(f->action)) {
+      const auto it = open.find(f->node);
+      if (it == open.end()) continue;
+      windows[it->second].end_ns = f->at_ns;
+      windows[it->second].open_ended = false;
+      open.erase(it);
+    }
+  }
+  return windows;
+}
+
+std::pair<int64_t, int64_t> history_span_ns(const History& history) {
+  int64_t begin = 0;
+  int64_t end = 0;
+  for (const HistoryOp& op : history.ops) {
+    begin = std::min(begin, op.invoke_ns);
+    end = std::max(end, completion_or_invoke(op));
+  }
+  for (const HistoryFault& f : history.faults) {
+    begin = std::min(begin, f.at_ns);
+    end = std::max(end, f.at_ns);
+  }
+  for (const HistoryRole& r : history.roles) {
+    begin = std::min(begin, r.at_ns);
+    end = std::max(end, r.at_ns);
+  }
+  return {begin, end};
+}
+
+std::string render_report(const History& history, const std::optional<Json>& summary,
+                          const std::optional<CheckResult>& check, const ReportOptions& options) {
+  const auto [begin_ns, end_ns] = history_span_ns(history);
+  TimeAxis axis;
+  axis.begin_ns = begin_ns;
+  axis.end_ns = std::max(end_ns, begin_ns + 1);
+  axis.data_end_ns = end_ns;
+  const int64_t span_ns = axis.end_ns - axis.begin_ns;
+  const int64_t max_bins = static_cast<int64_t>(std::max<size_t>(options.max_bins, 1));
+  const int64_t seconds_per_bin =
+      std::max<int64_t>(1, (span_ns + max_bins * kNsPerSecond - 1) / (max_bins * kNsPerSecond));
+  axis.bin_ns = seconds_per_bin * kNsPerSecond;
+  axis.bins = static_cast<size_t>((span_ns + axis.bin_ns - 1) / axis.bin_ns);
+  axis.bins = std::max<size_t>(axis.bins, 1);
+  // Whole bins: the axis ends where the last bin does, so the last bar is as wide as the others.
+  axis.end_ns = axis.begin_ns + static_cast<int64_t>(axis.bins) * axis.bin_ns;
+
+  const std::vector<FaultWindow> windows = fault_windows(history.faults, end_ns);
+  const LogAxis latency = latency_axis(history);
+  const ScatterSample sample = sample_ops(history, options.max_points);
+  const std::vector<Lane> lanes = role_lanes(history);
+  const std::string bin_text =
+      seconds_per_bin == 1 ? "second" : std::to_string(seconds_per_bin) + " seconds";
+  const std::string title = page_title(summary, options);
+
+  std::string out;
+  out.reserve(1 << 20);
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+         html_escape(title) + "</title>\n";
+  out += kStyle;
+  out += "</head>\n<body>\n<h1>" + html_escape(title) + "</h1>\n";
+  out += "<p class=\"sub\">" +
+         html_escape(std::to_string(history.ops.size()) + " operations, " +
+                     std::to_string(history.faults.size()) + " fault actions (" +
+                     std::to_string(windows.size()) + " windows), " +
+                     std::to_string(history.roles.size()) + " role changes" +
+                     (options.source.empty() ? "" : ", from " + options.source)) +
+         "</p>\n";
+  if (check) {
+    out += "<p class=\"verdict verdict-" + std::string(to_string(check->verdict)) + "\">" +
+           html_escape(check->verdict == Verdict::kOk          ? "linearizable"
+                       : check->verdict == Verdict::kViolation ? "NOT linearizable"
+                                                               : "linearizability unknown") +
+           "</p>\n";
+  }
+
+  out += "<h2>Throughput per " + bin_text + ", by outcome</h2>\n";
+  out += legend({{"#43a047", "ok"},
+                 {"#fb8c00", "unknown"},
+                 {"#e53935", "fail"},
+                 {"rgba(229,57,53,0.3)", "SIGKILL window"},
+                 {"rgba(251,140,0,0.3)", "SIGTERM window"}});
+  out +=
+      "<p class=\"note\">Requests completed in each bin, stacked by outcome. Shaded on every "
+      "chart: from the chaos action that stopped a node (recorded once it was down) to its "
+      "restart (recorded once it served again), or to the end.</p>\n";
+  throughput_chart(out, history, axis, windows);
+
+  out += "<h2>Latency per " + bin_text + " (p50, p99 of ok requests)</h2>\n";
+  out += legend({{"#1e88e5", "p50"}, {"#6a1b9a", "p99"}});
+  out +=
+      "<p class=\"note\">Ok requests by invocation time, log scale; retries are inside a "
+      "request's latency.</p>\n";
+  latency_chart(out, history, axis, latency, windows);
+
+  out += "<h2>Every request: invocation time and latency</h2>\n";
+  out += legend({{"#43a047", "ok"}, {"#ff6d00", "unknown"}, {"#d50000", "fail"}});
+  out += "<p class=\"note\" id=\"points-note\">Showing " + html_escape(sample.note) +
+         ". Log scale.</p>\n";
+  scatter_chart(out, history, axis, latency, windows, sample);
+
+  out += "<h2>Node roles</h2>\n";
+  out += legend({{"#6a1b9a", "leader"},
+                 {"#90caf9", "follower"},
+                 {"#ffb300", "candidate"},
+                 {"#ffe082", "pre-candidate"},
+                 {"#424242", "down (no answer)"}});
+  out +=
+      "<p class=\"note\">Sampled from each node's /_raft/health about every 200 ms; a "
+      "change is drawn from the first sample that saw it.</p>\n";
+  if (history.roles.empty()) {
+    out +=
+        "<p class=\"note\">This history has no role lines (recorded before they existed, or "
+        "by hand).</p>\n";
+  }
+  roles_chart(out, history, axis, windows, lanes);
+
+  out += "<h2>Summary</h2>\n<h3>From the history</h3>\n";
+  history_tables(out, history, axis, windows);
+  if (summary && summary->is_object()) {
+    out += "<h3>From the run</h3>\n";
+    run_summary_table(out, *summary);
+  } else {
+    out += "<p class=\"note\">No run summary (summary.json) was available.</p>\n";
+  }
+  verdict_section(out, history, check);
+  out += "<h2>Faults</h2>\n";
+  faults_table(out, history);
+  out += "</body>\n</html>\n";
+  return out;
+}
+
+void write_report_file(const std::string& path, const std::string& html) {
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) environment_error("cannot write " + path + ": " + std::strerror(errno));
+  const size_t written = std::fwrite(html.data(), 1, html.size(), file);
+  const bool closed = std::fclose(file) == 0;
+  if (written != html.size() || !closed) {
+    environment_error("cannot write " + path + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace bombarder
