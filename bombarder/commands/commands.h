@@ -4,6 +4,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace bombarder {
 
@@ -34,5 +37,12 @@ void add_chaos_command(CLI::App& app, int& exit_code);
 // but `proxy`, `report`, `cluster start` and `cluster stop`), bound to node_tls_flags(). Called
 // after every add_* above (node_tls_options.cc).
 void add_node_tls_options(CLI::App& app);
+
+// When the first of `args` (argv without the program name) is a word that names no subcommand of
+// `app`: "unknown subcommand 'orchestratr'; the nearest is 'report'" (the visible subcommand at
+// the smallest edit distance). nullopt otherwise, CLI11 then parses as usual
+// (unknown_subcommand.cc).
+[[nodiscard]] std::optional<std::string> unknown_subcommand_message(
+    const CLI::App& app, const std::vector<std::string>& args);
 
 }  // namespace bombarder

@@ -2,6 +2,8 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "bombarder/base/errors.h"
 #include "bombarder/cluster/cluster_tls.h"
@@ -35,6 +37,11 @@ int main(int argc, char** argv) {
   bombarder::add_chaos_command(app, exit_code);
   // Last: --cacert/--cert/--key go on every command above that talks to nodes.
   bombarder::add_node_tls_options(app);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (const auto unknown = bombarder::unknown_subcommand_message(app, args)) {
+    std::fprintf(stderr, "bombarder: error: %s (see --help)\n", unknown->c_str());
+    return bombarder::kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
