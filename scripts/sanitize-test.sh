@@ -56,13 +56,14 @@ if command -v llvm-symbolizer-14 >/dev/null 2>&1; then
 fi
 # A finding in a process a test starts (stress_node, bombarder in the integration tests) would
 # only show in that process's stderr, which a test may not look at: every report goes to a file
-# here instead (<kind>.<pid>), and any file fails the run after ctest, printed whole.
+# here instead (report.<pid>), and any file fails the run after ctest, printed whole.
 reports="$root/$dir/sanitizer-reports"
 rm -rf "$reports"
 mkdir -p "$reports"
-export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/asan"
-export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/ubsan"
-export TSAN_OPTIONS="$TSAN_OPTIONS:log_path=$reports/tsan"
+# (One prefix for all three: a runtime also reads the other tools' option variables.)
+export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/report"
+export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/report"
+export TSAN_OPTIONS="$TSAN_OPTIONS:log_path=$reports/report"
 status=0
 ctest --test-dir "$dir" --output-on-failure --no-tests=error --timeout 900 -j "$(nproc)" \
   "${selection[@]}" || status=$?
