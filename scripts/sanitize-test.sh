@@ -54,5 +54,27 @@ if command -v llvm-symbolizer-14 >/dev/null 2>&1; then
   export ASAN_SYMBOLIZER_PATH="$(command -v llvm-symbolizer-14)"
   export TSAN_OPTIONS="$TSAN_OPTIONS:external_symbolizer_path=$ASAN_SYMBOLIZER_PATH"
 fi
+# A finding in a process a test starts (stress_node, bombarder in the integration tests) would
+# only show in that process's stderr, which a test may not look at: every report goes to a file
+# here instead (report.<pid>), and any file fails the run after ctest, printed whole.
+reports="$root/$dir/sanitizer-reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+# (One prefix for all three: a runtime also reads the other tools' option variables.)
+export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/report"
+export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/report"
+export TSAN_OPTIONS="$TSAN_OPTIONS:log_path=$reports/report"
+status=0
 ctest --test-dir "$dir" --output-on-failure --no-tests=error --timeout 900 -j "$(nproc)" \
-  "${selection[@]}"
+  "${selection[@]}" || status=$?
+shopt -s nullglob
+found=("$reports"/*)
+if [[ ${#found[@]} -gt 0 ]]; then
+  for report in "${found[@]}"; do
+    echo "=== $report"
+    cat "$report"
+  done
+  echo "sanitize-test.sh: ${#found[@]} sanitizer report(s) in $reports" >&2
+  [[ $status -eq 0 ]] && status=1
+fi
+exit "$status"
