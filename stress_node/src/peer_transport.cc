@@ -233,9 +233,15 @@ void PeerTransport::Impl::pump(Peer& peer) {
   const PeerRoute route = batch.route;
   const auto timeout =
       route == PeerRoute::kSnapshot ? options_.snapshot_request_timeout : options_.request_timeout;
+  // The pool keeps this callback until the answer (client_ is ours): holding ourselves
+  // strongly here would be a cycle that outlives a stop once the io_context no longer runs
+  // (LeakSanitizer at every node exit with a request in flight). A transport already destroyed
+  // has nobody to tell.
   client_.request(peer.endpoint, std::move(request), timeout,
-                  [self = shared_from_this(), &peer, count, body_bytes, route](
+                  [weak = weak_from_this(), &peer, count, body_bytes, route](
                       boost::system::error_code ec, common::HttpResponse response) {
+                    std::shared_ptr<Impl> self = weak.lock();
+                    if (!self) return;
                     asio::post(self->strand_, [self, &peer, count, body_bytes, route, ec,
                                                status = response.status] {
                       self->log_outcome(peer, ec, status, route);

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+
 #include <future>
 #include <mutex>
+#include <thread>
 
 #include "peer_codec.h"
 #include "test_http_server.h"
@@ -352,6 +355,51 @@ TEST(PeerTransport, StopAbandonsInFlightWorkAndIgnoresLaterSends) {
   EXPECT_EQ(transport.stats().at(1).queued_messages, 0u);
   ASSERT_TRUE(wait_until([&] { return transport.stats().at(1).send_failures == 1; }));
   transport.stop();  // idempotent
+}
+
+// Whether `fd` has something to read (data, or the peer's close) within `timeout`.
+bool readable_within(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+}
+
+// stress_node stops its loop in the same handler that stops the transport (main.cc shut_down),
+// so the pool's close never runs. What the request in flight then holds must not keep the
+// transport, its pool and the connection alive: a cycle did (LeakSanitizer at node exits under
+// load). The peer sees the connection closed once the loop is gone.
+TEST(PeerTransport, StoppedWithItsLoopMidRequestLeavesNoConnectionOpen) {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  asio::io_context server_io;
+  tcp::acceptor acceptor(server_io, tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+  const common::Endpoint peer{"127.0.0.1", acceptor.local_endpoint().port()};
+  tcp::socket accepted(server_io);
+  {
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    std::thread loop([&] { io.run(); });
+    {
+      PeerTransport transport(io, 0, {{1, peer}});
+      transport.send({heartbeat(1, 1)});
+      ASSERT_TRUE(readable_within(acceptor.native_handle(), 5s)) << "the transport never dialed";
+      acceptor.accept(accepted);
+      ASSERT_TRUE(readable_within(accepted.native_handle(), 5s)) << "no request arrived";
+      char request[512];
+      ASSERT_GT(accepted.read_some(asio::buffer(request)), 0u);  // in flight: never answered
+      asio::post(io, [&] {
+        transport.stop();
+        io.stop();
+      });
+      loop.join();
+    }
+  }
+  boost::system::error_code ec;
+  while (!ec) {  // the request's tail, if any, then the close
+    ASSERT_TRUE(readable_within(accepted.native_handle(), 5s)) << "the connection is still open";
+    char rest[512];
+    (void)accepted.read_some(asio::buffer(rest), ec);
+  }
+  EXPECT_EQ(ec, asio::error::eof);
 }
 
 TEST(PeerTransport, RoutesFollowMessageTypes) {
