@@ -17,6 +17,7 @@
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 #include "bombarder/faults/chaos.h"
 #include "bombarder/faults/fault_schedule.h"
 #include "bombarder/history/history.h"
@@ -200,15 +201,17 @@ void add_chaos_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", f->config,
                   "JSON file with enabled, interval, downtime, exclude, signal, target; flags "
                   "given on the command line win");
-  cmd->add_option("--interval", f->interval, "Time between kills")->capture_default_str();
-  cmd->add_option("--downtime", f->downtime, "How long a victim stays down")->capture_default_str();
+  add_duration_option(cmd, "--interval", f->interval, "Time between kills")->capture_default_str();
+  add_duration_option(cmd, "--downtime", f->downtime, "How long a victim stays down")
+      ->capture_default_str();
   cmd->add_option("--signal", f->signal, "KILL, TERM or random")->capture_default_str();
   cmd->add_option("--target", f->target, "any, leader or follower")->capture_default_str();
   cmd->add_option("--exclude", f->exclude, "Node ids never killed, comma-separated")
       ->delimiter(',');
   cmd->add_option("--enabled", f->enabled, "true or false: kill on the schedule")
       ->capture_default_str();
-  cmd->add_option("--duration", f->duration, "Stop after this long [default: until a signal]");
+  add_duration_option(cmd, "--duration", f->duration,
+                      "Stop after this long [default: until a signal]");
   cmd->add_option("--history", f->history, "Record every action into this history file");
   cmd->add_option("--seed", f->seed, "Seed of the victim choice")->capture_default_str();
   cmd->footer(

@@ -6,6 +6,7 @@
 
 #include "bombarder/base/errors.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 
@@ -22,7 +23,7 @@ struct CheckFlags {
 
 int run_check(const CheckFlags& f) {
   if (!(f.timeout_s > 0) || f.timeout_s > 86400) {
-    usage_error("--timeout must be a number of seconds in (0, 86400]");
+    usage_error("--timeout must be a duration in (0s, 86400s]");
   }
   const History history = load_history(f.file);
   CheckOptions options;
@@ -52,8 +53,8 @@ void add_check_command(CLI::App& app, int& exit_code) {
       "3 unknown or unreadable)");
   cmd->add_option("file", flags->file, "The history file (JSON lines, docs/history.md)")
       ->required();
-  cmd->add_option("--timeout", flags->timeout_s,
-                  "Seconds the search may take; past it the verdict is unknown, never ok")
+  add_seconds_option(cmd, "--timeout", flags->timeout_s,
+                     "How long the search may take; past it the verdict is unknown, never ok")
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Checker threads [default: hardware threads]");
   cmd->add_flag("--json", flags->json, "Print the verdict as JSON");

@@ -8,6 +8,7 @@
 #include "bombarder/cluster/cluster_inspect.h"
 #include "bombarder/cluster/cluster_lifecycle.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 
 namespace bombarder {
 
@@ -54,8 +55,8 @@ void add_start(CLI::App& cluster, int& exit_code) {
          "--commit-timeout-ms", [f](const int& v) { f->commit_timeout_ms = v; },
          "How long a write waits for commit before 504 [default: the node's own]")
       ->check(CLI::Range(100, 600000));
-  cmd->add_option("--timeout", f->timeout_s,
-                  "Seconds to wait for the nodes to serve and elect a leader")
+  add_seconds_option(cmd, "--timeout", f->timeout_s,
+                     "How long to wait for the nodes to serve and elect a leader")
       ->capture_default_str();
   cmd->add_flag("--fresh", f->fresh,
                 "Delete the nodes' data directories first (by default a node keeps the data a "
@@ -98,7 +99,7 @@ void add_stop(CLI::App& cluster, int& exit_code) {
       "Stop the recorded cluster: SIGTERM to every node that is still the process `cluster "
       "start` launched (checked by PID and command line), SIGKILL after the grace period; "
       "removes cluster.json once none runs, also when the record is stale. No record: exit 3.");
-  cmd->add_option("--grace", f->grace_s, "Seconds between SIGTERM and SIGKILL")
+  add_seconds_option(cmd, "--grace", f->grace_s, "Time between SIGTERM and SIGKILL")
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the outcome per node as JSON");
   cmd->footer(kExitCodes);
@@ -133,8 +134,8 @@ void add_sync_status(CLI::App& cluster, int& exit_code) {
   cmd->add_option("--leader", f->leader,
                   "Any node of the cluster; the leader is found from it "
                   "[default: the recorded cluster, else 127.0.0.1:8080-8082]");
-  cmd->add_option("--wait", f->wait_s,
-                  "Seconds to wait for a leader while the nodes answer but none leads")
+  add_seconds_option(cmd, "--wait", f->wait_s,
+                     "How long to wait for a leader while the nodes answer but none leads")
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the leader's answer as JSON");
   cmd->footer(kExitCodes);
@@ -156,7 +157,8 @@ void add_resync(CLI::App& cluster, int& exit_code) {
                   "Any node of the cluster; the leader is found from it "
                   "[default: the recorded cluster, else 127.0.0.1:8080-8082]");
   cmd->add_flag("--no-wait", f->no_wait, "Return once the leader has started the transfer");
-  cmd->add_option("--timeout", f->timeout_s, "Seconds to wait for the follower to be healthy again")
+  add_seconds_option(cmd, "--timeout", f->timeout_s,
+                     "How long to wait for the follower to be healthy again")
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the outcome as JSON");
   cmd->footer(kExitCodes);

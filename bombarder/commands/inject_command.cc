@@ -15,6 +15,7 @@
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 #include "bombarder/faults/fault_plugin.h"
 #include "bombarder/faults/fault_schedule.h"
 #include "bombarder/faults/interval_load.h"
@@ -531,28 +532,32 @@ void add_inject_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--node", f->node,
                   "The node of the flag faults: an id, node-<id>, leader or follower (process "
                   "plugin), or any name the exec templates understand");
-  cmd->add_option("--kill-after", f->kill_after, "Kill --node this long after the start");
-  cmd->add_option("--down-for", f->down_for,
-                  "Resurrect it this long after the kill [default: when the run ends]");
+  add_duration_option(cmd, "--kill-after", f->kill_after, "Kill --node this long after the start");
+  add_duration_option(cmd, "--down-for", f->down_for,
+                      "Resurrect it this long after the kill [default: when the run ends]");
   cmd->add_option("--signal", f->signal, "TERM or KILL")->capture_default_str();
-  cmd->add_option("--pause-after", f->pause_after, "SIGSTOP --node this long after the start");
-  cmd->add_option("--pause-for", f->pause_for, "SIGCONT it this long after the pause");
+  add_duration_option(cmd, "--pause-after", f->pause_after,
+                      "SIGSTOP --node this long after the start");
+  add_duration_option(cmd, "--pause-for", f->pause_for, "SIGCONT it this long after the pause");
   cmd->add_option("--memory-mib", f->memory_mib, "Allocate and touch this many MiB");
-  cmd->add_option("--memory-after", f->memory_after, "Start of the memory stress")
+  add_duration_option(cmd, "--memory-after", f->memory_after, "Start of the memory stress")
       ->capture_default_str();
-  cmd->add_option("--memory-for", f->memory_for, "Length of the memory stress");
+  add_duration_option(cmd, "--memory-for", f->memory_for, "Length of the memory stress");
   cmd->add_option("--disk-mib-per-s", f->disk_mib_per_s,
                   "Write and fsync this many MiB per second into the node's data directory");
-  cmd->add_option("--disk-after", f->disk_after, "Start of the disk stress")->capture_default_str();
-  cmd->add_option("--disk-for", f->disk_for, "Length of the disk stress");
+  add_duration_option(cmd, "--disk-after", f->disk_after, "Start of the disk stress")
+      ->capture_default_str();
+  add_duration_option(cmd, "--disk-for", f->disk_for, "Length of the disk stress");
   cmd->add_option("--cpu-workers", f->cpu_workers, "Busy threads of the CPU stress");
-  cmd->add_option("--cpu-after", f->cpu_after, "Start of the CPU stress")->capture_default_str();
-  cmd->add_option("--cpu-for", f->cpu_for, "Length of the CPU stress");
+  add_duration_option(cmd, "--cpu-after", f->cpu_after, "Start of the CPU stress")
+      ->capture_default_str();
+  add_duration_option(cmd, "--cpu-for", f->cpu_for, "Length of the CPU stress");
   cmd->add_option("--toxic", f->toxic,
                   "Network fault on the proxy named --node: a Toxiproxy toxic type (latency, "
                   "bandwidth, timeout, reset_peer, slicer, limit_data, slow_close, packet_loss)");
-  cmd->add_option("--toxic-after", f->toxic_after, "Start of the toxic")->capture_default_str();
-  cmd->add_option("--toxic-for", f->toxic_for, "Length of the toxic");
+  add_duration_option(cmd, "--toxic-after", f->toxic_after, "Start of the toxic")
+      ->capture_default_str();
+  add_duration_option(cmd, "--toxic-for", f->toxic_for, "Length of the toxic");
   cmd->add_option("--toxic-stream", f->toxic_stream, "downstream or upstream")
       ->capture_default_str();
   cmd->add_option("--toxic-attributes", f->toxic_attributes,
@@ -564,14 +569,15 @@ void add_inject_command(CLI::App& app, int& exit_code) {
   cmd->add_option(
       "--schedule", f->schedule,
       "A file of timed faults: JSON, or TOML when it ends in .toml (docs/fault-kit.md)");
-  cmd->add_option("--settle", f->settle, "The run goes on this long after the last fault ends")
+  add_duration_option(cmd, "--settle", f->settle,
+                      "The run goes on this long after the last fault ends")
       ->capture_default_str();
   cmd->add_flag("--load", f->load, "Run a load generator alongside");
   cmd->add_option("--nodes", f->nodes, "Nodes the load goes to [default: the recorded cluster]")
       ->delimiter(',');
-  cmd->add_option("--interval", f->interval, "One load request every INTERVAL")
+  add_duration_option(cmd, "--interval", f->interval, "One load request every INTERVAL")
       ->capture_default_str();
-  cmd->add_option("--request-timeout", f->request_timeout, "Bound on each load request")
+  add_duration_option(cmd, "--request-timeout", f->request_timeout, "Bound on each load request")
       ->capture_default_str();
   cmd->add_option("--csv", f->csv, "Where --load writes every request")->capture_default_str();
   cmd->add_option("--history", f->history,

@@ -17,6 +17,7 @@
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 #include "bombarder/commands/metrics_flags.h"
 #include "bombarder/faults/chaos.h"
 #include "bombarder/history/history.h"
@@ -81,7 +82,7 @@ struct LoadFlags {
 
 std::chrono::milliseconds seconds_flag(double seconds, const char* flag) {
   if (!(seconds > 0) || seconds > 86400) {
-    usage_error(std::string(flag) + " must be a number of seconds in (0, 86400]");
+    usage_error(std::string(flag) + " must be a duration in (0s, 86400s]");
   }
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
@@ -93,7 +94,7 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
       ->delimiter(',');
   f.count_option = cmd->add_option("--count", f.count, "Requests to send")->capture_default_str();
   f.duration_option =
-      cmd->add_option("--duration", f.duration_s, "Run for this many seconds instead of a --count");
+      add_seconds_option(cmd, "--duration", f.duration_s, "Run this long instead of a --count");
   f.count_option->excludes(f.duration_option);
   cmd->add_option("--concurrency", f.concurrency, "Requests in flight at once")
       ->check(CLI::Range(1, 10000))
@@ -101,10 +102,11 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--value-bytes", f.value_bytes, "Size of each written value")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  cmd->add_option("--timeout", f.timeout_s, "Seconds one attempt may take")->capture_default_str();
-  cmd->add_option("--deadline", f.deadline_s,
-                  "Seconds one request may take with its retries; past it the request fails "
-                  "(a write as 'outcome unknown' if an attempt may have reached the log)")
+  add_seconds_option(cmd, "--timeout", f.timeout_s, "How long one attempt may take")
+      ->capture_default_str();
+  add_seconds_option(cmd, "--deadline", f.deadline_s,
+                     "How long one request may take with its retries; past it the request fails "
+                     "(a write as 'outcome unknown' if an attempt may have reached the log)")
       ->capture_default_str();
   cmd->add_option("--min-success", f.min_success,
                   "Exit 1 when the success percentage falls below this")
@@ -123,8 +125,8 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
                   "Consecutive failed attempts that open a node's breaker")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  cmd->add_option("--breaker-cooldown", f.breaker_cooldown_s,
-                  "Seconds an open breaker refuses attempts before its half-open probe")
+  add_seconds_option(cmd, "--breaker-cooldown", f.breaker_cooldown_s,
+                     "How long an open breaker refuses attempts before its half-open probe")
       ->capture_default_str();
   cmd->add_option("--history", f.history,
                   "Record every operation and fault to this file, one JSON object per line "
@@ -132,8 +134,8 @@ void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_flag("--check", f.check,
                 "After the load, check that the recorded history is linearizable (recorded to "
                 "the run's history.jsonl unless --history is given); exit 1 unless it is");
-  cmd->add_option("--check-timeout", f.check_timeout_s,
-                  "Seconds the --check search may take; past it the verdict is unknown")
+  add_seconds_option(cmd, "--check-timeout", f.check_timeout_s,
+                     "How long the --check search may take; past it the verdict is unknown")
       ->capture_default_str();
   cmd->add_option("--report", f.report,
                   "After the load, write an HTML report of the run to this file (records the "
@@ -545,11 +547,10 @@ void add_load_commands(CLI::App& app, int& exit_code) {
   add_list_pct_flag(storm_cmd, *storm);
   storm_cmd->add_flag("--chaos", storm->chaos,
                       "Kill and restart random nodes of the recorded cluster during the storm");
-  storm_cmd->add_option("--kill-interval", storm->kill_interval_s, "Seconds between kills")
+  add_seconds_option(storm_cmd, "--kill-interval", storm->kill_interval_s, "Time between kills")
       ->capture_default_str();
-  storm_cmd
-      ->add_option("--downtime", storm->downtime_s,
-                   "Seconds a killed node stays down before its restart")
+  add_seconds_option(storm_cmd, "--downtime", storm->downtime_s,
+                     "How long a killed node stays down before its restart")
       ->capture_default_str();
   storm_cmd
       ->add_option("--kill-signal", storm->kill_signal, "kill (SIGKILL), term (SIGTERM) or random")

@@ -9,6 +9,7 @@
 
 #include "bombarder/base/errors.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 #include "bombarder/history/report.h"
@@ -44,7 +45,7 @@ std::optional<Json> read_summary(const std::filesystem::path& path, bool require
 
 int run_report(const ReportFlags& f) {
   if (!(f.check_timeout_s > 0) || f.check_timeout_s > 86400) {
-    usage_error("--check-timeout must be a number of seconds in (0, 86400]");
+    usage_error("--check-timeout must be a duration in (0s, 86400s]");
   }
   if (f.max_points == 0) usage_error("--max-points must be at least 1");
   const std::filesystem::path history_path(f.history);
@@ -94,8 +95,8 @@ void add_report_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--summary", flags->summary,
                   "The run's summary.json [default: summary.json beside the history, if any]");
   cmd->add_flag("--no-check", flags->no_check, "Do not run the linearizability checker");
-  cmd->add_option("--check-timeout", flags->check_timeout_s,
-                  "Seconds the checker may take; past it the verdict is unknown")
+  add_seconds_option(cmd, "--check-timeout", flags->check_timeout_s,
+                     "How long the checker may take; past it the verdict is unknown")
       ->capture_default_str();
   cmd->add_option("--max-points", flags->max_points,
                   "Requests drawn as points at most; above, a deterministic sample (stated on "

@@ -10,6 +10,7 @@
 
 #include "bombarder/base/errors.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 #include "bombarder/commands/metrics_flags.h"
 #include "bombarder/faults/scenario.h"
 #include "bombarder/load/load_metrics.h"
@@ -38,7 +39,7 @@ struct ScenarioFlags {
 std::chrono::milliseconds phase_flag(double seconds, const char* flag) {
   // At least 3 s: the recovery time is measured in 1-second windows, three of them good.
   if (!(seconds >= 3) || seconds > 86400) {
-    usage_error(std::string(flag) + " must be a number of seconds in [3, 86400]");
+    usage_error(std::string(flag) + " must be a duration in [3s, 86400s]");
   }
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
@@ -132,11 +133,11 @@ void add_scenario_commands(CLI::App& app, int& exit_code) {
   CLI::App* run = scenario->add_subcommand(
       "run", "Run one scenario, or all of them in turn; exit 1 unless every one passes");
   run->add_option("name", flags->name, "A scenario's name (`scenario list`) or 'all'")->required();
-  run->add_option("--stabilization", flags->stabilization_s, "Seconds of the baseline phase")
+  add_seconds_option(run, "--stabilization", flags->stabilization_s, "Length of the baseline phase")
       ->capture_default_str();
-  run->add_option("--testing", flags->testing_s, "Seconds with the faults applied")
+  add_seconds_option(run, "--testing", flags->testing_s, "Time with the faults applied")
       ->capture_default_str();
-  run->add_option("--recovery", flags->recovery_s, "Seconds after the faults are removed")
+  add_seconds_option(run, "--recovery", flags->recovery_s, "Time after the faults are removed")
       ->capture_default_str();
   run->add_option("--concurrency", flags->concurrency, "Requests in flight")->capture_default_str();
   run->add_option("--max-procs", flags->max_procs, "The load generator's I/O threads")

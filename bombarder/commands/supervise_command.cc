@@ -4,6 +4,7 @@
 
 #include "bombarder/cluster/supervisor.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 
 namespace bombarder {
 
@@ -21,16 +22,18 @@ void add_supervise_command(CLI::App& app, int& exit_code) {
       "Ctrl-C/SIGTERM (the nodes keep running) or until `cluster stop` removes the record; "
       "registers itself in cluster.json so that `cluster stop` stops it first. "
       "`cluster start --supervise` runs one in the background.");
-  cmd->add_option("--dead-after", f->dead_after_s, "Seconds without a heartbeat: dead")
+  add_seconds_option(cmd, "--dead-after", f->dead_after_s, "Time without a heartbeat: dead")
       ->capture_default_str();
-  cmd->add_option("--poll", f->poll_s, "Seconds between heartbeat rounds")->capture_default_str();
-  cmd->add_option("--backoff-min", f->backoff_min_s,
-                  "Seconds before the second restart of a crash loop")
+  add_seconds_option(cmd, "--poll", f->poll_s, "Time between heartbeat rounds")
       ->capture_default_str();
-  cmd->add_option("--backoff-max", f->backoff_max_s, "Longest wait between crash-loop restarts")
+  add_seconds_option(cmd, "--backoff-min", f->backoff_min_s,
+                     "Wait before the second restart of a crash loop")
       ->capture_default_str();
-  cmd->add_option("--stable-after", f->stable_after_s,
-                  "Seconds of health after a restart that end a crash loop")
+  add_seconds_option(cmd, "--backoff-max", f->backoff_max_s,
+                     "Longest wait between crash-loop restarts")
+      ->capture_default_str();
+  add_seconds_option(cmd, "--stable-after", f->stable_after_s,
+                     "Time of health after a restart that ends a crash loop")
       ->capture_default_str();
   cmd->add_option("--log", *log, "Append the log lines to FILE instead of stdout");
   cmd->footer(

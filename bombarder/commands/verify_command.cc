@@ -12,6 +12,7 @@
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/cluster/verify.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 #include "bombarder/history/run_record.h"
 
 namespace bombarder {
@@ -57,7 +58,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                   "Nodes to compare, comma-separated URLs "
                   "[default: the recorded cluster, else 127.0.0.1:8080-8082]")
       ->delimiter(',');
-  cmd->add_option("--timeout", flags->timeout_s, "Seconds to wait for the nodes to settle")
+  add_seconds_option(cmd, "--timeout", flags->timeout_s, "How long to wait for the nodes to settle")
       ->capture_default_str();
   cmd->add_flag("--deep", flags->deep, "Also compare every entry across the nodes");
   cmd->add_option("--run", flags->run,

@@ -18,6 +18,7 @@
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/cluster/watch_view.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
 
 namespace bombarder {
 
@@ -148,7 +149,8 @@ void add_watch_command(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   cmd->add_option("--leader", f->leader,
                   "Any node of the cluster: watch it and every member it lists");
-  cmd->add_option("--interval", f->interval_s, "Seconds between rounds")->capture_default_str();
+  add_seconds_option(cmd, "--interval", f->interval_s, "Time between rounds")
+      ->capture_default_str();
   cmd->add_option("--count", f->count, "Stop after this many rounds [default: until Ctrl-C]");
   cmd->add_flag("--json", f->json, "One JSON object per line per round");
   cmd->footer("Exit codes: 0 ok (Ctrl-C or --count reached), 2 usage error, 3 no node answers.");
