@@ -3,7 +3,6 @@
 #include "peer_transport.h"
 
 #include <gtest/gtest.h>
-
 #include <poll.h>
 
 #include <future>
