@@ -252,8 +252,12 @@ Status LogStorage::persist(const raft::Ready& ready) {
                     detail::encode_hard_state(hs));
   }
   if (batch.Count() > 0) {
-    if (Status s = db_.write(&batch, options_.sync); !s.is_ok()) return s;
-    if (options_.sync) stats_.sync_count.fetch_add(1, std::memory_order_relaxed);
+    // A commit-index-only hard state is written unsynced (raft_core.h, Ready): the next synced
+    // write of this WAL, or a clean stop, makes it durable; a power loss may take it, and the
+    // commit index is then learnt again from the leader.
+    const bool sync = options_.sync && ready.must_sync();
+    if (Status s = db_.write(&batch, sync); !s.is_ok()) return s;
+    if (sync) stats_.sync_count.fetch_add(1, std::memory_order_relaxed);
   }
 
   // Durable: now the in-memory picture may follow.

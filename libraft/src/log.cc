@@ -152,6 +152,12 @@ void RaftLog::stable_to(Index index, Term t) {
   unstable_offset_ = index + 1;
 }
 
+Index RaftLog::stable_last_index() const {
+  if (unstable_.empty() && !unstable_snapshot_) return last_index();
+  // Unstable entries may replace a suffix of the stored ones: only the part before them agrees.
+  return std::min(unstable_offset_ - 1, storage_.last_index());
+}
+
 void RaftLog::stable_snapshot_to(Index index) {
   if (!unstable_snapshot_ || unstable_snapshot_->index != index) return;
   unstable_snapshot_.reset();

@@ -552,14 +552,14 @@ ProposeResult RaftCore::propose(Payload data) {
 void RaftCore::append_entries(std::vector<Entry>&& entries) {
   for (const Entry& e : entries) uncommitted_bytes_ += entry_size_bytes(e);
   log_.append(std::move(entries));
-  // Our own match index is last_index(): a quorum including us can only form from answers to
-  // Appends sent after this batch is persisted (ordering rule), so counting it now is safe.
-  if (maybe_commit()) commit_broadcast_wanted_ = true;
+  // Not counted towards a commit yet: our own match index is the last entry we have made
+  // durable (advance()), since the Appends carrying these entries may leave before they are
+  // persisted here (thesis §10.2.1).
   append_broadcast_wanted_ = true;
 }
 
 bool RaftCore::maybe_commit() {
-  const Index candidate = tracker_.quorum_match(log_.last_index());
+  const Index candidate = tracker_.quorum_match(log_.stable_last_index());
   // §5.4.2: only entries of the current term are committed by counting replicas; earlier ones
   // are committed indirectly (Figure 8).
   if (candidate <= log_.committed() || log_.term(candidate) != current_term_) return false;
@@ -957,7 +957,11 @@ Ready RaftCore::ready() {
     prev_soft_ = soft;
   }
   const HardState hs = hard_state();
-  if (hs != prev_hard_) rd.hard_state = hs;
+  if (hs != prev_hard_) {
+    rd.hard_state = hs;
+    rd.hard_state_must_sync =
+        hs.current_term != prev_hard_.current_term || hs.voted_for != prev_hard_.voted_for;
+  }
   rd.entries = log_.unstable_entries();
   rd.snapshot = log_.unstable_snapshot();
   rd.snapshot_chunks = std::move(snapshot_chunks_);
@@ -976,7 +980,12 @@ void RaftCore::advance(const Ready& rd) {
     log_.stable_snapshot_to(rd.snapshot->index);
     log_.set_applied(rd.snapshot->index);
   }
-  if (!rd.entries.empty()) log_.stable_to(rd.entries.back().index, rd.entries.back().term);
+  if (!rd.entries.empty()) {
+    log_.stable_to(rd.entries.back().index, rd.entries.back().term);
+    // Our entries are durable now: they count towards the commit quorum (single-node clusters
+    // commit here; larger ones when the followers' answers are already in).
+    if (role_ == Role::kLeader && maybe_commit()) commit_broadcast_wanted_ = true;
+  }
   if (!rd.committed_entries.empty()) {
     log_.applied_to(rd.committed_entries.back().index);
     if (role_ == Role::kLeader) {

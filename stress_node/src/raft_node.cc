@@ -40,7 +40,10 @@ class RaftNode::Io final : public raft::BatchIo {
     const auto started = Clock::now();
     const kv::Status status = node_.store_->persist(ready);
     const auto took = Clock::now() - started;
-    if (node_.config_.persist_latency != nullptr) node_.config_.persist_latency->observe(took);
+    // The histogram is of synced writes (fsync latency); a commit-index-only write is not.
+    if (node_.config_.persist_latency != nullptr && ready.must_sync()) {
+      node_.config_.persist_latency->observe(took);
+    }
     if (ready.snapshot && status.is_ok()) {
       node_.snapshot_timings_.installed.add(static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));

@@ -38,6 +38,8 @@ struct Plan {
   uint64_t snapshot_keep_entries_max = 0;
   Tick safety_ticks = 0;
   double forced_snapshot_probability = 0;  // per tick: the operator forces a resync
+  double unsynced_loss_probability = 0;    // per crash: the writes since the last sync are lost
+  Tick persist_delay_ticks_max = 0;        // a synced batch takes up to this long
 };
 
 template <typename T, size_t N>
@@ -81,6 +83,9 @@ Plan make_plan(uint64_t seed) {
   p.safety_ticks = rng.range(1000, 3000);
   // Drawn last: the plans of earlier seeds keep every other value.
   p.forced_snapshot_probability = rng.chance(0.2) ? 0 : rng.uniform(0.001, 0.01);
+  p.unsynced_loss_probability = rng.chance(0.2) ? 0 : rng.uniform(0.3, 1.0);
+  p.persist_delay_ticks_max =
+      rng.chance(0.3) ? 0 : rng.range(1, static_cast<uint64_t>(c.election_timeout_ticks) / 2);
   return p;
 }
 
@@ -103,7 +108,9 @@ std::string describe(const Plan& p) {
     << " propose=" << p.propose_probability << " read=" << p.read_probability
     << " snapshot_threshold=" << p.snapshot_threshold_entries
     << " keep_max=" << p.snapshot_keep_entries_max << " safety_ticks=" << p.safety_ticks
-    << " forced_snapshot=" << p.forced_snapshot_probability;
+    << " forced_snapshot=" << p.forced_snapshot_probability
+    << " unsynced_loss=" << p.unsynced_loss_probability
+    << " persist_delay_ticks_max=" << p.persist_delay_ticks_max;
   return s.str();
 }
 
@@ -302,6 +309,8 @@ void Scenario::run_safety_phase() {
   cluster_.network().set_faults(plan_.faults);
   for (raft::NodeId id = 0; id < cluster_.size(); ++id) {
     cluster_.node(id).set_crash_in_batch_probability(plan_.crash_in_batch_probability);
+    cluster_.node(id).set_unsynced_loss_probability(plan_.unsynced_loss_probability);
+    cluster_.node(id).set_persist_delay_ticks_max(plan_.persist_delay_ticks_max);
   }
   for (Tick t = 0; t < plan_.safety_ticks && !cluster_.failed(); ++t) step_world(true, true);
 }
@@ -337,6 +346,7 @@ bool Scenario::run_liveness_phase() {
   cluster_.network().heal_all();
   for (raft::NodeId id = 0; id < cluster_.size(); ++id) {
     cluster_.node(id).set_crash_in_batch_probability(0);
+    cluster_.node(id).set_persist_delay_ticks_max(0);
     restart_at_[id] = 0;
     if (!cluster_.node(id).alive()) cluster_.restart(id);
   }

@@ -71,6 +71,7 @@ void SimNode::boot(raft::Config config, uint64_t core_seed) {
 void SimNode::crash() {
   RAFT_ASSERT(alive(), "crash of a node that is down");
   core_.reset();
+  lose_unsynced_writes();
   ++stats_.crashes;
   context_.trace->event(*context_.now, EventKind::kCrash, id_, 0, 0,
                         [] { return std::string("between events"); });
@@ -123,11 +124,13 @@ void SimNode::run_ready() {
              str("n", id_, " produced more than ", kBatchesPerInputMax, " batches for one input"));
       return;
     }
+    post_persist_delay_.reset();
     batches += raft::execute_ready(*core_, *this, 1);
     ++stats_.batches;
     if (dying_) {
       core_.reset();
       dying_ = false;
+      lose_unsynced_writes();
       ++stats_.crashes;
       context_.trace->event(*context_.now, EventKind::kCrash, id_,
                             static_cast<uint64_t>(crash_point_), 0,
@@ -141,6 +144,7 @@ void SimNode::maybe_snapshot(uint64_t threshold_entries, uint64_t keep_entries) 
   const raft::Index applied = state_machine_.applied_index();
   if (applied <= storage_.snapshot_meta().index + threshold_entries) return;
   storage_.create_snapshot(applied, core_->conf(), state_machine_.serialize(), keep_entries);
+  mark_synced();
   ++stats_.snapshots_created;
   context_.trace->event(*context_.now, EventKind::kSnapshotCreated, id_, applied, keep_entries,
                         [&] { return str("index=", applied); });
@@ -151,6 +155,7 @@ void SimNode::force_snapshot(raft::NodeId to, uint64_t keep_entries) {
   const raft::Index applied = state_machine_.applied_index();
   if (applied > storage_.snapshot_meta().index) {
     storage_.create_snapshot(applied, core_->conf(), state_machine_.serialize(), keep_entries);
+    mark_synced();
     ++stats_.snapshots_created;
   }
   const raft::Status status = core_->send_snapshot(to);
@@ -175,8 +180,41 @@ void SimNode::pick_crash_point(const raft::Ready& ready) {
   }
 }
 
+void SimNode::lose_unsynced_writes() {
+  if (storage_.hard_state() == synced_hard_state_ ||
+      !disk_rng_.chance(unsynced_loss_probability_)) {
+    return;
+  }
+  const raft::HardState lost = storage_.hard_state();
+  storage_.set_hard_state(synced_hard_state_);
+  context_.trace->event(*context_.now, EventKind::kCrash, id_, lost.commit_index,
+                        synced_hard_state_.commit_index, [&] {
+                          return str("unsynced hard state lost: term=", lost.current_term,
+                                     " commit=", lost.commit_index,
+                                     " back to term=", synced_hard_state_.current_term,
+                                     " commit=", synced_hard_state_.commit_index);
+                        });
+}
+
+void SimNode::write_hard_state(const raft::HardState& written) {
+  const raft::HardState before = storage_.hard_state();
+  raft::HardState hs = written;
+  if (context_.bug == InjectedBug::kForgetVote) hs.voted_for = raft::kNoNode;
+  storage_.set_hard_state(hs);
+  if (context_.checker != nullptr) {
+    context_.checker->on_hard_state_persisted(id_, before, hs, storage_);
+  }
+}
+
 void SimNode::persist(const raft::Ready& ready) {
   if (dying_) return;
+  if (!ready.must_sync() || (context_.bug == InjectedBug::kVoteUnsynced && ready.entries.empty() &&
+                             ready.snapshot_chunks.empty() && !ready.snapshot)) {
+    // Written, not synced: a crash may take it (lose_unsynced_writes).
+    if (ready.hard_state) write_hard_state(*ready.hard_state);
+    post_persist_delay_ = 0;
+    return;
+  }
   pick_crash_point(ready);
   if (crash_point_ == CrashPoint::kDuringPersist) {
     dying_ = true;  // nothing of this batch reaches the disk
@@ -191,14 +229,10 @@ void SimNode::persist(const raft::Ready& ready) {
   }
   if (ready.snapshot && !install_staged(*ready.snapshot)) return;
   append_entries(ready.entries);
-  if (ready.hard_state) {
-    raft::HardState hs = *ready.hard_state;
-    if (context_.bug == InjectedBug::kForgetVote) hs.voted_for = raft::kNoNode;
-    storage_.set_hard_state(hs);
-    if (context_.checker != nullptr) {
-      context_.checker->on_hard_state_persisted(id_, before, hs, storage_);
-    }
-  }
+  if (ready.hard_state) write_hard_state(*ready.hard_state);
+  mark_synced();
+  post_persist_delay_ =
+      persist_delay_ticks_max_ > 0 ? disk_rng_.range(0, persist_delay_ticks_max_) : 0;
   if (crash_point_ == CrashPoint::kAfterPersist) dying_ = true;
 }
 
@@ -275,9 +309,12 @@ void SimNode::write_entries(const std::vector<raft::Entry>& entries) {
 
 void SimNode::send(std::vector<raft::Message>&& messages) {
   if (dying_) return;
+  // After a synced write the messages leave once the write is done (persist time); before it
+  // (the leader's replication messages) they leave now.
+  const Tick leave = *context_.now + post_persist_delay_.value_or(0);
   for (raft::Message& m : messages) {
     if (context_.checker != nullptr) context_.checker->on_message_sent(m);
-    context_.network->send(std::move(m), *context_.now);
+    context_.network->send(std::move(m), leave);
   }
   if (crash_point_ == CrashPoint::kAfterSend) dying_ = true;
 }

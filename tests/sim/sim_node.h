@@ -6,9 +6,19 @@
 // Crash model. Durable: the storage and the staging area. Volatile: the core and the state
 // machine (rebuilt from the storage's snapshot on restart). A crash happens either between
 // events (crash()) or inside a batch, at one of three points: during persist (the batch's writes
-// are lost atomically, as with an unsynced RocksDB WriteBatch), after persist (the messages are
-// never sent) or after send (nothing is applied). After a crash inside a batch every later
+// are lost atomically, as with an unsynced RocksDB WriteBatch; the leader's replication
+// messages, sent before persist, are already on their way), after persist (the other messages
+// are never sent) or after send (nothing is applied). After a crash inside a batch every later
 // BatchIo call of that execute_ready is ignored and the core is discarded.
+//
+// Unsynced writes. A batch that need not sync (Ready::must_sync false: only the commit index
+// changed) is written like the others but not synced: at a crash it is lost with probability
+// unsynced_loss_probability, unless a later synced write (a synced batch, a snapshot) made it
+// durable, as a later fsync of one RocksDB WAL does.
+//
+// Persist time. A batch that must sync takes a random time in [0, persist_delay_ticks_max]:
+// the messages sent after persist (votes, acknowledgements) leave that much later, while the
+// leader's replication messages, sent before persist, race ahead of the write.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +45,7 @@ enum class InjectedBug : uint8_t {
   kNone,
   kCorruptPersistedEntry,  // node 0 persists normal entries with one payload byte flipped
   kForgetVote,             // every node "persists" hard states without voted_for
+  kVoteUnsynced,           // every node writes a new term or vote without syncing it
 };
 
 // Everything a node shares with its cluster. Pointers are owned by the cluster and outlive it.
@@ -93,6 +104,10 @@ class SimNode final : public raft::BatchIo {
   void set_crash_in_batch_probability(double p) { crash_in_batch_probability_ = p; }
   // Crashes the node at `point` of the next batch that must sync (tests).
   void crash_at_next_sync(CrashPoint point) { forced_crash_point_ = point; }
+  // Probability that a crash loses the writes made since the last sync.
+  void set_unsynced_loss_probability(double p) { unsynced_loss_probability_ = p; }
+  // Upper bound of the time a synced batch takes (see above).
+  void set_persist_delay_ticks_max(Tick ticks) { persist_delay_ticks_max_ = ticks; }
 
   [[nodiscard]] raft::NodeId id() const { return id_; }
   [[nodiscard]] const raft::RaftCore& core() const { return *core_; }
@@ -109,6 +124,10 @@ class SimNode final : public raft::BatchIo {
   bool install_staged(const raft::SnapshotMeta& meta);
   void append_entries(const std::vector<raft::Entry>& entries);
   void write_entries(const std::vector<raft::Entry>& entries);
+  void write_hard_state(const raft::HardState& hs);
+  // The disk forgets what was written since the last sync (at a crash, maybe).
+  void lose_unsynced_writes();
+  void mark_synced() { synced_hard_state_ = storage_.hard_state(); }
 
   // raft::BatchIo
   void persist(const raft::Ready& ready) override;
@@ -121,11 +140,15 @@ class SimNode final : public raft::BatchIo {
   NodeContext context_;
   Rng disk_rng_;
   double crash_in_batch_probability_ = 0;
+  double unsynced_loss_probability_ = 0;
+  Tick persist_delay_ticks_max_ = 0;
 
   // Durable.
   raft::MemoryStorage storage_;
   std::string staging_;            // body of the snapshot being received
   raft::Index staging_index_ = 0;  // which snapshot staging_ belongs to
+  // The hard state as of the last sync; storage_'s may be ahead by unsynced writes.
+  raft::HardState synced_hard_state_;
 
   // Volatile.
   std::optional<raft::RaftCore> core_;
@@ -134,6 +157,9 @@ class SimNode final : public raft::BatchIo {
   CrashPoint crash_point_ = CrashPoint::kNone;  // armed for the batch being executed
   CrashPoint forced_crash_point_ = CrashPoint::kNone;
   bool dying_ = false;  // crashed inside the current execute_ready
+  // Set by persist() for the batch being executed: how much later its post-persist messages
+  // leave (nullopt: nothing persisted yet in this batch, messages leave now).
+  std::optional<Tick> post_persist_delay_;
 
   NodeStats stats_;
 };

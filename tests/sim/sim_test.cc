@@ -263,6 +263,33 @@ TEST(Cluster, CrashDuringPersistLosesTheWholeBatch) {
   EXPECT_GE(cluster.node(follower).state_machine().applied_index(), r.index);
 }
 
+TEST(Cluster, LeaderCrashBetweenItsAppendAndItsOwnWriteLosesNothingCommitted) {
+  // Thesis §10.2.1: the leader's Append leaves before its write. If the leader dies before the
+  // write, the followers hold an entry the leader never counted; a new leader commits it.
+  Cluster cluster(quiet_cluster(3));
+  const raft::NodeId leader = elect(cluster);
+  ASSERT_NE(leader, raft::kNoNode);
+  const raft::Index leader_last = cluster.node(leader).storage().last_index();
+  cluster.node(leader).crash_at_next_sync(CrashPoint::kDuringPersist);
+  const raft::ProposeResult r = cluster.propose(leader, Command{1, 0}, 32);
+  ASSERT_EQ(r.status, raft::Status::kOk);
+  EXPECT_FALSE(cluster.node(leader).alive());
+  EXPECT_EQ(cluster.node(leader).storage().last_index(), leader_last) << "the write was lost";
+  cluster.deliver_due(kDeliveriesMax);
+  for (raft::NodeId n = 0; n < 3; ++n) {
+    if (n != leader) {
+      EXPECT_GE(cluster.node(n).storage().last_index(), r.index) << "n" << n << " got the Append";
+    }
+  }
+  for (int t = 0; t < 300; ++t) cluster.run_tick(kDeliveriesMax);
+  cluster.restart(leader);
+  for (int t = 0; t < 300; ++t) cluster.run_tick(kDeliveriesMax);
+  ASSERT_FALSE(cluster.failed()) << cluster.checker()->violation().description;
+  EXPECT_TRUE(cluster.checker()->was_applied(1)) << "the new leader committed the entry";
+  EXPECT_EQ(cluster.node(leader).state_machine().digest(),
+            cluster.node((leader + 1) % 3).state_machine().digest());
+}
+
 // n0 wins term 1 with n1's vote; n1 restarts; n2, which never heard of n0, runs for term 1
 // too. Returns the violated property ("" if none).
 std::string run_same_term_rival(InjectedBug bug) {
@@ -270,6 +297,8 @@ std::string run_same_term_rival(InjectedBug bug) {
   options.bug = bug;
   options.config.pre_vote = false;
   Cluster cluster(options);
+  // Every crash loses what was not synced: a vote must be synced to survive.
+  for (raft::NodeId n = 0; n < 3; ++n) cluster.node(n).set_unsynced_loss_probability(1.0);
   cluster.network().cut_both(0, 2);
   cluster.campaign(0);
   cluster.deliver_due(1);  // n0's Vote reaches n1, which grants it
@@ -289,6 +318,10 @@ TEST(Cluster, RestartedVoterKeepsItsVote) {
 
 TEST(Cluster, CatchesAHostThatForgetsItsVote) {
   EXPECT_EQ(run_same_term_rival(InjectedBug::kForgetVote), "SingleVote");
+}
+
+TEST(Cluster, CatchesAHostThatDoesNotSyncItsVote) {
+  EXPECT_EQ(run_same_term_rival(InjectedBug::kVoteUnsynced), "SingleVote");
 }
 
 TEST(Cluster, RestartedNodeBehindTheSnapshotCatchesUpByChunkedInstallSnapshot) {

@@ -267,14 +267,85 @@ TEST(RaftCore, BatchIsPersistedBeforeItsMessagesAreSentAndAppliedAfter) {
   EXPECT_EQ(n.state(), (std::vector<std::string>{"e1", "e2"}));
 }
 
+// A three-node leader (node 1 of term 1) whose followers have acknowledged everything so far.
+TestNode caught_up_leader() {
+  TestNode n = node_of(1, 3);
+  n.core().campaign();
+  n.run();
+  n.step(make_msg(kVoteResp, 2, 1, 1));
+  EXPECT_EQ(n.core().role(), kLeader);
+  for (const Message& append : of_type(n.take_sent(), kAppend)) n.step(accept_append(append));
+  EXPECT_EQ(n.core().commit_index(), n.core().last_index());
+  (void)n.take_sent();
+  n.io_calls.clear();
+  return n;
+}
+
+TEST(RaftCore, LeaderSendsItsAppendsBeforePersistingAndCountsItselfOnlyOnceDurable) {
+  // Thesis §10.2.1: the leader's Append may leave before its own write; the entry is committed
+  // only once a quorum of durable copies has it, the leader's own counted after its write.
+  TestNode n = caught_up_leader();
+  ASSERT_EQ(n.core().propose(Payload(std::string("x"))).status, Status::kOk);
+  const Index index = n.core().last_index();
+  Ready rd = n.core().ready();
+  ASSERT_EQ(rd.entries.size(), 1u);
+  const std::vector<Message> appends = of_type(rd.messages, kAppend);
+  ASSERT_EQ(appends.size(), 2u);
+  for (const Message& m : rd.messages) EXPECT_TRUE(sendable_before_persist(m));
+  // Node 2 answers while our write is still in progress: one durable copy of three.
+  n.core().step(accept_append(of_type_to(rd.messages, kAppend, 2).front()));
+  EXPECT_EQ(n.core().commit_index(), index - 1) << "our own copy is not durable yet";
+  n.persist(rd);
+  n.core().advance(rd);
+  EXPECT_EQ(n.core().commit_index(), index) << "durable here and on node 2: a quorum of 3";
+}
+
+TEST(RaftCore, ExecuteReadySendsTheLeadersAppendsBeforePersist) {
+  TestNode n = caught_up_leader();
+  ASSERT_EQ(n.core().propose(Payload(std::string("x"))).status, Status::kOk);
+  n.run();
+  const auto at = [&](const char* call) {
+    return std::find(n.io_calls.begin(), n.io_calls.end(), call) - n.io_calls.begin();
+  };
+  ASSERT_LT(at("persist"), static_cast<long>(n.io_calls.size()));
+  EXPECT_LT(at("send"), at("persist"));
+}
+
+TEST(RaftCore, ACommitIndexOnlyHardStateIsWrittenButNeedNotBeSynced) {
+  TestNode n = node_of(1, 3);
+  n.step(make_append(2, 1, 1, 0, 0, make_entries(1, {1, 1}), 0));
+  Message heartbeat = make_msg(kHeartbeat, 2, 1, 1);
+  heartbeat.commit = 2;
+  n.core().step(heartbeat);
+  Ready rd = n.core().ready();
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->commit_index, 2u);
+  EXPECT_FALSE(rd.hard_state_must_sync);
+  EXPECT_FALSE(rd.must_sync()) << "only the commit index changed";
+  EXPECT_TRUE(rd.must_persist());
+  n.persist(rd);
+  n.core().advance(rd);
+  n.core().campaign();
+  rd = n.core().ready();
+  EXPECT_TRUE(rd.hard_state_must_sync) << "a new term and vote must be synced";
+  EXPECT_TRUE(rd.must_sync());
+}
+
 TEST(RaftCore, ReadStatesAreHandedOutAfterApplyingTheirBatch) {
   TestNode n = node_of(1, 1);
   n.core().campaign();
   n.run();
+  const ProposeResult x = n.core().propose(Payload(std::string("x")));
+  ASSERT_EQ(x.status, Status::kOk);
+  // The batch that writes x; its advance() commits x (a single node counts itself once
+  // durable), so the next batch carries x to apply and a read at x's index together.
+  ASSERT_EQ(execute_ready(n.core(), n, 1), 1);
+  ASSERT_EQ(n.core().commit_index(), x.index);
   n.io_calls.clear();
-  ASSERT_EQ(n.core().propose(Payload(std::string("x"))).status, Status::kOk);
   ASSERT_EQ(n.core().read_index(3), Status::kOk);
   n.run();
+  ASSERT_EQ(n.read_states.size(), 1u);
+  EXPECT_EQ(n.read_states[0].index, x.index);
   const auto apply = std::find(n.io_calls.begin(), n.io_calls.end(), "apply");
   const auto reads = std::find(n.io_calls.begin(), n.io_calls.end(), "reads");
   ASSERT_NE(reads, n.io_calls.end());
@@ -299,7 +370,7 @@ TEST(RaftCore, CommittedEntriesPerReadyAreBoundedByApplyBatchBytes) {
       EXPECT_LE(bytes_of(rd.committed_entries), c.apply_batch_bytes_max);
     }
     if (!rd.committed_entries.empty()) ++batches_with_entries;
-    if (rd.must_sync()) n.persist(rd);
+    if (rd.must_persist()) n.persist(rd);
     n.send(std::move(rd.messages));
     n.apply(rd);
     n.core().advance(rd);

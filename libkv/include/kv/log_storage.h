@@ -103,9 +103,9 @@ class LogStorage final : public raft::Storage {
   [[nodiscard]] raft::Payload snapshot_chunk(raft::Index snapshot_index, uint64_t offset,
                                              uint64_t max_bytes) const override;
 
-  // Makes durable everything `ready` asks to persist (see above). Call it for every Ready with
-  // must_sync(). An error means nothing of this batch may be assumed durable and the caller
-  // must stop: continuing would send promises nobody keeps.
+  // Writes everything `ready` asks to persist (see above), synced when ready.must_sync(). Call
+  // it for every Ready with must_persist(). An error means nothing of this batch may be assumed
+  // durable and the caller must stop: continuing would send promises nobody keeps.
   [[nodiscard]] Status persist(const raft::Ready& ready);
 
   // Checks a received snapshot body before the core installs it (issue 13 bug 5: a bad body

@@ -13,11 +13,13 @@ namespace raft {
 class BatchIo {
  public:
   virtual ~BatchIo() = default;
-  // Make durable, atomically, everything the batch asks to persist; return only once synced
-  // (when ready.must_sync()). A host that cannot persist must not return (abort): continuing
-  // would send promises it cannot keep.
+  // Write, atomically, everything the batch asks to persist (called when
+  // ready.must_persist()); return only once synced when ready.must_sync(). A host that cannot
+  // persist must not return (abort): continuing would send promises it cannot keep.
   virtual void persist(const Ready& ready) = 0;
-  // Hand messages to the transport. Called only after persist() returned.
+  // Hand messages to the transport. Called at most twice per batch: first with the leader's
+  // replication messages (sendable_before_persist), before persist(); then with the rest, only
+  // after persist() returned.
   virtual void send(std::vector<Message>&& messages) = 0;
   // Apply committed entries (or the installed snapshot, already persisted) to the state machine.
   virtual void apply(const Ready& ready) = 0;

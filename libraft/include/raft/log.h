@@ -55,6 +55,9 @@ class RaftLog {
     return unstable_snapshot_;
   }
   void stable_to(Index index, Term term);
+  // The last index the caller has made durable: entries up to it are in Storage (and agree
+  // with the log), entries after it are unstable.
+  [[nodiscard]] Index stable_last_index() const;
   void stable_snapshot_to(Index index);
   [[nodiscard]] bool has_next_committed_entries() const;
   void next_committed_entries(uint64_t max_bytes, std::vector<Entry>* out) const;

@@ -93,28 +93,47 @@ struct SoftState {
   friend bool operator==(const SoftState&, const SoftState&) = default;
 };
 
-// Everything the core wants done, as one batch. The ordering contract (raft/batch.h):
-//   1. Persist and sync, atomically: snapshot_chunks (staging), snapshot (install), entries,
-//      hard_state. (§5.1: respond to RPCs only after updating stable storage.)
-//   2. Then send messages: they may promise what step 1 made durable.
-//   3. Then apply committed_entries in order (all are committed, hence durable on a majority).
-//   4. Hand out read_states once the state machine has applied their index.
-//   5. advance(ready).
+// Everything the core wants done, as one batch. The ordering contract (raft/batch.h, thesis
+// §10.2.1):
+//   1. A leader's replication messages (Append, Heartbeat, Snapshot: sendable_before_persist())
+//      may be sent before or while the batch is persisted: they promise nothing about the
+//      leader's own disk, and the leader counts itself towards a commit quorum only for entries
+//      it has made durable (advance()).
+//   2. Persist, atomically: snapshot_chunks (staging), snapshot (install), entries, hard_state.
+//      Sync iff must_sync(): entries, snapshots and a new term or vote must be durable before
+//      anything that promises them is sent (§5.1); a hard state whose only change is the commit
+//      index may be written unsynced (a commit index lost in a crash is learnt again).
+//   3. Then send the other messages: votes and acknowledgements promise what step 2 made
+//      durable.
+//   4. Then apply committed_entries in order: committed (durable on a majority) and durable
+//      here, since every entry the core handed out before is persisted by now.
+//   5. Hand out read_states once the state machine has applied their index.
+//   6. advance(ready).
 struct Ready {
   std::optional<SoftState> soft_state;  // set when role, leader or term changed
   std::optional<HardState> hard_state;  // set when it changed
-  std::vector<Entry> entries;           // append; may overwrite from entries[0].index onward
+  // The hard state's term or vote changed (not only its commit index): it must be synced.
+  bool hard_state_must_sync = false;
+  std::vector<Entry> entries;  // append; may overwrite from entries[0].index onward
   std::vector<SnapshotChunk> snapshot_chunks;
   std::optional<SnapshotMeta> snapshot;  // install the staged snapshot with this meta
   std::vector<Entry> committed_entries;
   std::vector<Message> messages;
   std::vector<ReadState> read_states;
 
+  // What must be durable (synced) before the messages of step 3 are sent.
   [[nodiscard]] bool must_sync() const {
-    return hard_state.has_value() || !entries.empty() || !snapshot_chunks.empty() ||
+    return hard_state_must_sync || !entries.empty() || !snapshot_chunks.empty() ||
            snapshot.has_value();
   }
+  // Anything to write at all (a commit-index-only hard state is written, unsynced).
+  [[nodiscard]] bool must_persist() const { return must_sync() || hard_state.has_value(); }
 };
+
+// Messages only a leader sends and that promise nothing about its own durable state: the
+// entries they carry are the leader's proposals, and nobody counts them committed until a
+// quorum has made them durable. They may leave before the batch that holds them is persisted.
+[[nodiscard]] bool sendable_before_persist(const Message& m);
 
 // Per-follower replication progress, for /_raft/sync-status.
 struct FollowerStatus {

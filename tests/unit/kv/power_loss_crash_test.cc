@@ -6,8 +6,10 @@
 // entries gone. After each power loss the store is reopened and must hold:
 //   - it opens;
 //   - log, hard state and snapshot exactly as the last acknowledged (synced) persist or
-//     snapshot commit left them, or as the one in flight at the crash would have: nothing
-//     acknowledged is lost, the hard state (term, vote, commit) never goes back;
+//     snapshot commit left them, or as one of the unsynced persists after it (a commit-index-only
+//     hard state is written unsynced: raft_core.h, Ready::must_sync) left them, or as the one in
+//     flight at the crash would have: nothing acknowledged is lost, term and vote never go back
+//     (the commit index may go back to the last synced one);
 //   - the state machine is never ahead of the durable log (applied <= commit index or snapshot
 //     index, and <= last log index), not behind the last synced write, and its state is the
 //     one recorded when the live store first reached that applied index (a replay);
@@ -200,7 +202,9 @@ class CrashRun {
 
   std::string check_recovered() {
     const Durable r = read_durable(*store_);
-    if (!(r == acked_) && !(inflight_ && r == *inflight_)) {
+    const bool unsynced_survived =
+        std::find(unsynced_.begin(), unsynced_.end(), r) != unsynced_.end();
+    if (!(r == acked_) && !(inflight_ && r == *inflight_) && !unsynced_survived) {
       std::string why = "recovered " + describe(r) + "; acknowledged " + describe(acked_);
       if (inflight_) why += "; in flight " + describe(*inflight_);
       if (r.hs.current_term < acked_.hs.current_term) why = "hard state term went back: " + why;
@@ -213,6 +217,8 @@ class CrashRun {
       return why;
     }
     acked_ = r;
+    written_ = r;
+    unsynced_.clear();
     inflight_.reset();
     const raft::Index applied = store_->state_machine().applied_index();
     if (applied < applied_floor_) {
@@ -295,23 +301,50 @@ class CrashRun {
   // persist() of `ready`; on success the acknowledged state moves on and must match the store.
   // Once the machine has stopped nothing more is acknowledged: the operation in flight when it
   // stopped stays undecided, and later ones had no effect.
-  std::string persist(const raft::Ready& ready) {
+  // A batch that need not sync (only the commit index changed) is written unsynced: it is not
+  // acknowledged, and after a power loss it may or may not be there, until the next synced
+  // write makes it durable.
+  std::string persist(raft::Ready ready) {
     if (fs_->crashed()) return "";
+    if (ready.hard_state) {
+      const raft::HardState& before = store_->log().hard_state();
+      ready.hard_state_must_sync = ready.hard_state->current_term != before.current_term ||
+                                   ready.hard_state->voted_for != before.voted_for;
+    }
     const bool writes = ready.hard_state || ready.snapshot || !ready.entries.empty();
-    const Durable expected = writes ? after_persist(acked_, ready) : acked_;
+    const Durable expected = writes ? after_persist(written_, ready) : written_;
+    if (!writes) {
+      // Snapshot chunks only: staged in a file of their own, nothing in the WAL, so nothing
+      // unsynced before them becomes durable.
+      if (Status s = store_->persist(ready); !s.is_ok()) return "persist failed: " + s.to_string();
+      return fs_->crashed() ? "" : check_live("persist");
+    }
+    if (!ready.must_sync()) {
+      unsynced_.push_back(expected);
+      if (Status s = store_->persist(ready); !s.is_ok()) return "persist failed: " + s.to_string();
+      if (fs_->crashed()) return "";
+      written_ = expected;
+      return check_live("persist");
+    }
     inflight_ = expected;
     if (Status s = store_->persist(ready); !s.is_ok()) return "persist failed: " + s.to_string();
     if (fs_->crashed()) return "";
     inflight_.reset();
     acked_ = expected;
+    written_ = expected;
+    unsynced_.clear();
     if (ready.hard_state) {
       ++acked_persists_;
       applied_floor_ = store_->state_machine().applied_index();
     }
+    return check_live("persist");
+  }
+
+  std::string check_live(const char* after) const {
     const Durable live = read_durable(*store_);
-    if (!(live == acked_)) {
-      return "the model and the store disagree after persist: store " + describe(live) +
-             ", model " + describe(acked_);
+    if (!(live == written_)) {
+      return std::string("the model and the store disagree after ") + after + ": store " +
+             describe(live) + ", model " + describe(written_);
     }
     return "";
   }
@@ -387,7 +420,7 @@ class CrashRun {
   // The victim, as a leader of the current term, appends entries nobody else gets; a new leader
   // (next term) will overwrite them (§5.3).
   std::string divergent_append() {
-    if (matching_ != leader_log_.size() || matching_ != acked_.last()) return "";
+    if (matching_ != leader_log_.size() || matching_ != written_.last()) return "";
     raft::Ready ready;
     for (raft::Entry e : test::workload(matching_ + 1, uniform(1, 5), rng_())) {
       e.term = term_;
@@ -412,31 +445,28 @@ class CrashRun {
     if (!file.is_ok()) return "snapshot write failed: " + file.status().to_string();
     if (fs_->crashed()) return "";
     const uint64_t keep = std::array<uint64_t, 3>{0, 5, 40}[uniform(0, 2)];
-    const Durable expected = after_commit_snapshot(acked_, file->index, keep);
+    const Durable expected = after_commit_snapshot(written_, file->index, keep);
     inflight_ = expected;
     if (Status s = store_->commit_snapshot(*file, raft::ConfState{{0, 1, 2}}, keep); !s.is_ok()) {
       return "snapshot commit failed: " + s.to_string();
     }
     if (fs_->crashed()) return "";
     inflight_.reset();
-    if (!(expected == acked_)) {
+    if (!(expected == written_)) {  // (else a newer snapshot was there: nothing written)
       ++snapshots_;
       applied_floor_ = store_->state_machine().applied_index();
+      acked_ = expected;  // synced: the unsynced writes before it are durable with it
+      written_ = expected;
+      unsynced_.clear();
     }
-    acked_ = expected;
-    const Durable live = read_durable(*store_);
-    if (!(live == acked_)) {
-      return "the model and the store disagree after a snapshot commit: store " + describe(live) +
-             ", model " + describe(acked_);
-    }
-    return "";
+    return check_live("a snapshot commit");
   }
 
   // The leader sends a snapshot at the cluster's commit index, in chunks.
   std::string install() {
     const raft::Index index = cluster_commit_;
     if (index == 0 || index <= store_->state_machine().applied_index() ||
-        index <= acked_.snapshot_index || index <= acked_.compacted) {
+        index <= written_.snapshot_index || index <= written_.compacted) {
       return "";
     }
     Result<raft::SnapshotMeta> meta = donor_snapshot(index);
@@ -496,8 +526,11 @@ class CrashRun {
   raft::Index cluster_commit_ = 0;
   raft::Index matching_ = 0;  // the victim's log equals the leader's on [1, matching_]
 
-  // What the victim acknowledged, and what the operation in flight at the crash would leave.
+  // What the victim acknowledged (synced), what it wrote since (written_, with each unsynced
+  // state on the way in unsynced_), and what the operation in flight at the crash would leave.
   Durable acked_;
+  Durable written_;
+  std::vector<Durable> unsynced_;
   std::optional<Durable> inflight_;
   raft::Index applied_floor_ = 0;  // applied index at the last synced write: durable with it
   std::map<raft::Index, uint64_t> hash_at_;  // state hash by applied index, first seen live
