@@ -50,7 +50,10 @@ struct PeerTransportOptions {
   std::chrono::milliseconds request_timeout{2000};
   std::chrono::milliseconds snapshot_request_timeout{10000};
   std::chrono::milliseconds backoff_min{50};  // after the first failure, doubling per failure
-  std::chrono::milliseconds backoff_max{1000};
+  // Short (issue 15): a restarted follower sends nothing until its election timeout, so the
+  // leader's next retry is what brings it back; a dead peer on loopback or a LAN costs one
+  // refused connection per retry. 1 s here kept restarted followers out for up to a second.
+  std::chrono::milliseconds backoff_max{100};
   // Client TLS context (common/tls.h): peers are dialled over HTTPS, their certificates checked
   // against its CA and their address, and its certificate presented (mutual TLS). Null: HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
