@@ -46,6 +46,10 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   rocksdb::ColumnFamilyOptions family_options;
   family_options.write_buffer_size = options.write_buffer_bytes;
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // The same for the memtable, where every recent id lives: without it a miss walks the whole
+  // skiplist (issue 15's leader profile: skiplist searches were 5% of the leader's CPU).
+  family_options.memtable_prefix_bloom_size_ratio = 0.02;
+  family_options.memtable_whole_key_filtering = true;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, family_options);
