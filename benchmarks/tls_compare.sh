@@ -85,6 +85,9 @@ done
   done
 ) >"$work/openssl.log" 2>&1 || die "openssl failed: $(tail -n 2 "$work/openssl.log")"
 
+# Peer authentication on in both clusters, as in production (docs/security.md).
+(umask 077; openssl rand -hex 32 >"$work/cluster.secret")
+
 # start_cluster NAME BASE_PORT [TLS]
 start_cluster() {
   local name=$1 base=$2 tls=${3:-} i j peers
@@ -94,7 +97,8 @@ start_cluster() {
     local extra=()
     [[ -n $tls ]] && extra=(--tls-cert "$work/node-$i.crt" --tls-key "$work/node-$i.key" --tls-ca "$work/ca.crt")
     "$build/stress_node" --node-id "$i" --port $((base + i)) --peers "$peers" \
-      --data-dir "$work/$name$i" --log-level warn "${extra[@]}" >"$work/$name$i.out" 2>&1 &
+      --data-dir "$work/$name$i" --cluster-secret-file "$work/cluster.secret" --log-level warn \
+      "${extra[@]}" >"$work/$name$i.out" 2>&1 &
     pids+=($!)
   done
 }
