@@ -19,6 +19,14 @@
 #   the run, which must be at least the 2xx count), then ours/etcd ratios per connection count.
 #   Each system gets one unreported warm-up run of $WARMUP first.
 #
+# Then linearizable reads (issue 15), for each connection count in READ_CONNECTIONS (default
+#   "50"; empty: no read runs), against the same leaders, of entries the write runs made:
+#   - stress_node: GET /api/kv/<id> (ReadIndex), 10,000 ids listed from the leader
+#     (benchmarks/wrk_get_ids.lua), 200 expected;
+#   - etcd:        POST /v3/kv/range of one key (linearizable by default), 10,000 keys of the
+#                  write runs (benchmarks/wrk_etcd_get_keys.lua).
+#   Reported: reads/s, p50, p99, non-2xx, and ours/etcd ratios.
+#
 # Installs etcd-server, etcd-client, wrk, jq and curl if missing. Runs its own etcd processes with
 # data under a temporary directory and never touches the system etcd service. Every process it
 # starts is stopped on exit and the temporary directory removed. Exit codes: 0 all checks passed,
@@ -31,6 +39,7 @@ duration=${DURATION:-15s}
 connections=${CONNECTIONS:-"10 50"}
 warmup=${WARMUP:-3s}
 threads=${THREADS:-2}
+read_connections=${READ_CONNECTIONS-50}
 stress_node=${STRESS_NODE:-$repo/build/bin/stress_node}
 sn_port=${SN_PORT:-28080}
 etcd_client_port=${ETCD_CLIENT_PORT:-23791}
@@ -73,7 +82,7 @@ if ((${#need_pkgs[@]})); then
     die "could not install ${need_pkgs[*]}"
 fi
 [[ -x $stress_node ]] || die "no stress_node binary at $stress_node (build it or set STRESS_NODE)"
-for lua in wrk_post_unique.lua wrk_etcd_put_unique.lua; do
+for lua in wrk_post_unique.lua wrk_etcd_put_unique.lua wrk_get_ids.lua wrk_etcd_get_keys.lua; do
   [[ -f $repo/benchmarks/$lua ]] || die "missing benchmarks/$lua"
 done
 
@@ -295,6 +304,42 @@ for c in $connections; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# Linearizable reads of what the write runs made.
+read_results=()  # lines: system conns rps p50 p99 requests non2xx
+if [[ -n $read_connections ]]; then
+  refresh_leaders
+  curl -s --max-time 10 "http://$sn_lead/api/kv?limit=10000" | jq -r '.[].id' >"$work/ids.txt"
+  (($(wc -l <"$work/ids.txt") > 0)) || die "could not list stress_node entries for the read runs"
+  # The keys the first write run's wrk thread 1 made ("k-c<N>-1-<counter>"), base64 as the
+  # gateway wants them.
+  first_c=${connections%% *}
+  etcdctl --endpoints "$etcd_lead" get "k-c$first_c-1-" --prefix --keys-only --limit 10000 |
+    awk 'NF' | while read -r key; do printf '%s' "$key" | base64 -w0; echo; done >"$work/keys.txt"
+  (($(wc -l <"$work/keys.txt") > 0)) || die "could not list etcd keys for the read runs"
+  echo "measuring reads: wrk -t$threads -cN -d$duration --latency, $(wc -l <"$work/ids.txt") ids," \
+    "$(wc -l <"$work/keys.txt") keys"
+  for c in $read_connections; do
+    for system in stress_node etcd; do
+      refresh_leaders
+      if [[ $system == stress_node ]]; then
+        run_wrk "$system-reads" "$c" "$duration" "http://$sn_lead" wrk_get_ids.lua "$work/ids.txt"
+      else
+        run_wrk "$system-reads" "$c" "$duration" "http://$etcd_lead" wrk_etcd_get_keys.lua "$work/keys.txt"
+      fi
+      printf '  %-11s c=%-3s %9s reads/s   p50 %8s ms  p99 %8s ms  requests %s  non-2xx %s  socket errors: %s\n' \
+        "$system" "$c" "$r_rps" "$r_p50" "$r_p99" "$r_requests" "$r_non2xx" "$r_sockerr"
+      if ((r_non2xx != 0)) || [[ $r_sockerr != none ]]; then
+        echo "  !! $system reads c=$c: non-2xx $r_non2xx, socket errors '$r_sockerr' (wrk output below)"
+        sed 's/^/     | /' "$r_out"
+        failed=1
+      fi
+      read_results+=("$system $c $r_rps $r_p50 $r_p99 $r_requests $r_non2xx")
+    done
+    echo "  load: $(uptime | sed 's/.*load average/load average/')"
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Tables.
 echo
 printf '%-12s %5s %11s %10s %10s %10s %8s %10s\n' system conns writes/s p50_ms p99_ms requests non2xx landed
@@ -311,6 +356,23 @@ for c in $connections; do
     'function r(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
      BEGIN { printf "%5s %18s %14s %14s\n", c, r(orps, erps), r(o50, e50), r(o99, e99) }'
 done
+if ((${#read_results[@]})); then
+  echo
+  printf '%-12s %5s %11s %10s %10s %10s %8s\n' system conns reads/s p50_ms p99_ms requests non2xx
+  for line in "${read_results[@]}"; do
+    # shellcheck disable=SC2086  # word splitting intended
+    printf '%-12s %5s %11s %10s %10s %10s %8s\n' $line
+  done
+  echo
+  printf '%5s %17s %14s %14s\n' conns "reads/s ours/etcd" "p50 ours/etcd" "p99 ours/etcd"
+  for c in $read_connections; do
+    read -r _ _ o_rps o_p50 o_p99 _ < <(printf '%s\n' "${read_results[@]}" | awk -v c="$c" '$1 == "stress_node" && $2 == c')
+    read -r _ _ e_rps e_p50 e_p99 _ < <(printf '%s\n' "${read_results[@]}" | awk -v c="$c" '$1 == "etcd" && $2 == c')
+    awk -v c="$c" -v orps="$o_rps" -v erps="$e_rps" -v o50="$o_p50" -v e50="$e_p50" -v o99="$o_p99" -v e99="$e_p99" \
+      'function r(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+       BEGIN { printf "%5s %17s %14s %14s\n", c, r(orps, erps), r(o50, e50), r(o99, e99) }'
+  done
+fi
 echo
 echo "load after the runs: $(uptime | sed 's/.*load average/load average/')"
 if ((failed)); then
