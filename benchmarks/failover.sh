@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Failover time of a 3-node stress_node cluster on loopback, over repeated leader kills.
 #
-# Usage: benchmarks/failover.sh [--kills 20] [--tick-ms 50] [--election-ticks 10] [--port 28180]
-#   Environment (same meaning as the flags): KILLS, TICK_MS, ELECTION_TICKS, PORT (the first of 3
+# Usage: benchmarks/failover.sh [--kills 20] [--tick-ms 50] [--election-ticks 10]
+#          [--heartbeat-ticks 1] [--port 28180]
+#   Environment (same meaning as the flags): KILLS, TICK_MS, ELECTION_TICKS, HEARTBEAT_TICKS, PORT (the first of 3
 #   consecutive ports); STRESS_NODE (binary, default build/bin/stress_node); SLOW_MS (default
 #   1000: kills slower than this print the survivors' log lines since the kill); KEEP=1 keeps the
 #   temporary directory (data dirs and node logs) instead of removing it.
@@ -31,6 +32,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kills=${KILLS:-20}
 tick_ms=${TICK_MS:-50}
 election_ticks=${ELECTION_TICKS:-10}
+heartbeat_ticks=${HEARTBEAT_TICKS:-1}
 port=${PORT:-28180}
 stress_node=${STRESS_NODE:-$repo/build/bin/stress_node}
 slow_ms=${SLOW_MS:-1000}
@@ -46,6 +48,7 @@ while (($#)); do
     --kills) kills=${2:?--kills needs a value}; shift 2 ;;
     --tick-ms) tick_ms=${2:?--tick-ms needs a value}; shift 2 ;;
     --election-ticks) election_ticks=${2:?--election-ticks needs a value}; shift 2 ;;
+    --heartbeat-ticks) heartbeat_ticks=${2:?--heartbeat-ticks needs a value}; shift 2 ;;
     --port) port=${2:?--port needs a value}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -91,6 +94,7 @@ start_node() {
   for j in 0 1 2; do ((j == i)) || peers+=("$j@127.0.0.1:${ports[j]}"); done
   "$stress_node" --node-id "$i" --port "${ports[i]}" --peers "$(IFS=,; echo "${peers[*]}")" \
     --data-dir "$work/n$i" --tick-ms "$tick_ms" --election-ticks "$election_ticks" \
+    --heartbeat-ticks "$heartbeat_ticks" \
     --log-level info --cluster-secret-file "$work/cluster-secret" >>"$work/n$i.out" 2>&1 &
   pids[i]=$!
 }
@@ -138,7 +142,7 @@ wait_caught_up() {
 for i in 0 1 2; do start_node "$i"; done
 lead=$(wait_leader 30)
 for i in 0 1 2; do wait_caught_up "$i" 30; done
-echo "cluster up on ports ${ports[*]} (--tick-ms $tick_ms --election-ticks $election_ticks:" \
+echo "cluster up on ports ${ports[*]} (--tick-ms $tick_ms --election-ticks $election_ticks --heartbeat-ticks $heartbeat_ticks:" \
   "election timeout $((tick_ms * election_ticks))-$((2 * tick_ms * election_ticks)) ms); leader is node $lead"
 echo "load: $(uptime | sed 's/.*load average/load average/')"
 
@@ -215,7 +219,7 @@ for ((k = 1; k <= kills; k++)); do
 done
 
 echo
-echo "failover times over $kills kills (ms, kill -9 to first 201), --tick-ms $tick_ms --election-ticks $election_ticks:"
+echo "failover times over $kills kills (ms, kill -9 to first 201), --tick-ms $tick_ms --election-ticks $election_ticks --heartbeat-ticks $heartbeat_ticks:"
 echo "  ${times[*]}"
 printf '%s\n' "${times[@]}" | sort -n | awk '
   { v[NR] = $1 }

@@ -108,6 +108,7 @@ node::RaftNodeConfig raft_config(const Options& options, node::Registry& metrics
   config.voters = options.voters();
   config.tick_ms = options.tick_ms;
   config.election_timeout_ticks = options.election_ticks;
+  config.heartbeat_interval_ticks = options.heartbeat_ticks;
   config.snapshot_threshold_entries = options.snapshot_threshold_entries;
   config.commit_timeout = options.commit_timeout;
   config.persist_latency = &metrics.histogram(

@@ -35,6 +35,7 @@ struct Options {
   std::string log_level = "info";  // a spdlog level name
   int tick_ms = 50;
   int election_ticks = 10;
+  int heartbeat_ticks = 1;
   uint64_t snapshot_threshold_entries = 100000;
   uint64_t body_limit_bytes = 1 << 20;
   std::chrono::milliseconds commit_timeout{5000};

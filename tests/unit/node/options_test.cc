@@ -187,6 +187,20 @@ TEST(OptionsTest, TunablesAreParsedAndRangeChecked) {
   EXPECT_EQ(parse({"--port", "8080", "--commit-timeout-ms", "abc"}).exit_code, 2);
 }
 
+TEST(OptionsTest, HeartbeatTicksAreAtMostHalfTheElectionTimeout) {
+  EXPECT_EQ(parse({"--port", "8080"}).options->heartbeat_ticks, 1);
+  const auto outcome = parse(
+      {"--port", "8080", "--tick-ms", "25", "--election-ticks", "6", "--heartbeat-ticks", "2"});
+  ASSERT_TRUE(outcome.options) << outcome.output;
+  EXPECT_EQ(outcome.options->heartbeat_ticks, 2);
+  const auto too_slow =
+      parse({"--port", "8080", "--election-ticks", "6", "--heartbeat-ticks", "4"});
+  EXPECT_EQ(too_slow.exit_code, 2);
+  EXPECT_NE(too_slow.output.find("more than half of --election-ticks 6"), std::string::npos)
+      << too_slow.output;
+  EXPECT_EQ(parse({"--port", "8080", "--heartbeat-ticks", "0"}).exit_code, 2);
+}
+
 TEST(OptionsTest, WatchdogAndDebugEndpointsAreOffByDefault) {
   const auto defaults = parse({"--port", "8080"});
   ASSERT_TRUE(defaults.options) << defaults.output;
