@@ -60,28 +60,16 @@ command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
 [[ -x $stress_node ]] || die "no stress_node binary at $stress_node (build it or set STRESS_NODE)"
 
 ports=("$port" $((port + 1)) $((port + 2)))
+# shellcheck source=benchmarks/lib.sh
+source "$repo/benchmarks/lib.sh"
 work=$(mktemp -d /tmp/failover.XXXXXX)
-pids=(0 0 0)
-
-cleanup() {
-  local pid deadline
-  for pid in "${pids[@]}"; do
-    if ((pid)); then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-  deadline=$((SECONDS + 10))
-  for pid in "${pids[@]}"; do
-    ((pid)) || continue
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ $keep == 1 ]]; then echo "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+bench_work=$work
+bench_pids=(0 0 0)  # by node index; 0 while a node is down
+BENCH_KEEP=$keep
+trap bench_stop_all EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "${ports[@]}"; do ! port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"; done
+for p in "${ports[@]}"; do ! bench_port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"; done
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -96,7 +84,7 @@ start_node() {
     --data-dir "$work/n$i" --tick-ms "$tick_ms" --election-ticks "$election_ticks" \
     --heartbeat-ticks "$heartbeat_ticks" \
     --log-level info --cluster-secret-file "$work/cluster-secret" >>"$work/n$i.out" 2>&1 &
-  pids[i]=$!
+  bench_pids[i]=$!
 }
 
 status_of() { curl -s --max-time 1 "http://127.0.0.1:${ports[$1]}/status"; }
@@ -127,7 +115,7 @@ wait_leader() {
 wait_caught_up() {
   local i=$1 deadline=$((SECONDS + $2)) l commit applied
   while ((SECONDS < deadline)); do
-    kill -0 "${pids[i]}" 2>/dev/null || die "node $i exited after restart: $(tail -n 3 "$work/n$i.out")"
+    kill -0 "${bench_pids[i]}" 2>/dev/null || die "node $i exited after restart: $(tail -n 3 "$work/n$i.out")"
     l=$(leader_index)
     if [[ -n $l ]]; then
       commit=$(status_of "$l" | jq -r '.commit_index' 2>/dev/null) || commit=
@@ -161,10 +149,10 @@ for ((k = 1; k <= kills; k++)); do
   idem="failover-$$-$k"
   body="{\"key\":\"failover-$k\",\"value\":\"$value\"}"
   t0=$(now_ms)
-  kill -KILL "${pids[lead]}"
+  kill -KILL "${bench_pids[lead]}"
   # Reaped at once (a few ms at most, inside the measured time): bash would otherwise report
   # "Killed" on stderr whenever it next noticed.
-  wait "${pids[lead]}" 2>/dev/null || true
+  wait "${bench_pids[lead]}" 2>/dev/null || true
   attempts=0
   codes=()
   while :; do
@@ -209,7 +197,7 @@ for ((k = 1; k <= kills; k++)); do
       "http://127.0.0.1:${ports[lead]}/api/kv/$written_id") || true
     [[ $code == 200 ]] && break
     (($(now_ms) - t2 < 30000)) || die "kill $k: restarted node $lead served no read within 30 s"
-    kill -0 "${pids[lead]}" 2>/dev/null || die "node $lead exited after restart: $(tail -n 3 "$work/n$lead.out")"
+    kill -0 "${bench_pids[lead]}" 2>/dev/null || die "node $lead exited after restart: $(tail -n 3 "$work/n$lead.out")"
     sleep 0.01
   done
   serving_ms=$(($(now_ms) - t2))
@@ -221,24 +209,10 @@ done
 echo
 echo "failover times over $kills kills (ms, kill -9 to first 201), --tick-ms $tick_ms --election-ticks $election_ticks --heartbeat-ticks $heartbeat_ticks:"
 echo "  ${times[*]}"
-printf '%s\n' "${times[@]}" | sort -n | awk '
-  { v[NR] = $1 }
-  END {
-    n = NR
-    median = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    p90 = v[int(0.9 * n + 0.999999)]
-    printf "  min %d  median %g  p90 %d  max %d\n", v[1], median, p90, v[n]
-  }'
+printf '%s\n' "${times[@]}" | bench_summary_ms
 echo "restart to serving linearizable reads (ms, process start to first 200 of GET /api/kv/<id>):"
 echo "  ${serving[*]}"
-printf '%s\n' "${serving[@]}" | sort -n | awk '
-  { v[NR] = $1 }
-  END {
-    n = NR
-    median = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    p90 = v[int(0.9 * n + 0.999999)]
-    printf "  min %d  median %g  p90 %d  max %d\n", v[1], median, p90, v[n]
-  }'
+printf '%s\n' "${serving[@]}" | bench_summary_ms
 echo "load: $(uptime | sed 's/.*load average/load average/')"
 if ((slow)); then
   echo "failover: some kills took over $slow_ms ms (see above)" >&2

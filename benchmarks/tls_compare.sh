@@ -47,26 +47,16 @@ done
 for tool in openssl jq curl; do command -v $tool >/dev/null || die "$tool is missing (scripts/install-deps.sh)"; done
 [[ -x $build/stress_node && -x $build/bombarder ]] || die "no stress_node/bombarder in $build (build them or set BUILD)"
 
+# shellcheck source=benchmarks/lib.sh
+source "$repo/benchmarks/lib.sh"
 work=$(mktemp -d /tmp/tls_compare.XXXXXX)
-pids=()
-cleanup() {
-  local pid deadline
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  deadline=$((SECONDS + 10))
-  for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_work=$work
+trap bench_stop_all EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for i in 0 1 2; do
   for p in $((plain_port + i)) $((tls_port + i)); do
-    ! port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"
+    ! bench_port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"
   done
 done
 
@@ -99,23 +89,21 @@ start_cluster() {
     "$build/stress_node" --node-id "$i" --port $((base + i)) --peers "$peers" \
       --data-dir "$work/$name$i" --cluster-secret-file "$work/cluster.secret" --log-level warn \
       "${extra[@]}" >"$work/$name$i.out" 2>&1 &
-    pids+=($!)
+    bench_pids+=($!)
   done
 }
 start_cluster plain "$plain_port"
-plain_pids=("${pids[@]}")
+plain_pids=("${bench_pids[@]}")
 start_cluster tls "$tls_port" tls
-tls_pids=("${pids[@]:3}")
+tls_pids=("${bench_pids[@]:3}")
 clk_tck=$(getconf CLK_TCK)
 
-# cpu_ticks PID... -> user+system clock ticks the processes have used (fields 14, 15).
+# cpu_ticks PID... -> user+system clock ticks the processes have used together.
 cpu_ticks() {
-  local pid total=0 stat
+  local pid total=0 t
   for pid in "$@"; do
-    stat=$(cat "/proc/$pid/stat") || die "node pid $pid is gone (logs in $work)"
-    stat=${stat##*) }  # past "pid (comm) ": field 3 first
-    read -r -a f <<<"$stat"
-    total=$((total + f[11] + f[12]))
+    t=$(bench_cpu_ticks "$pid") || die "node pid $pid is gone (logs in $work)"
+    total=$((total + t))
   done
   echo "$total"
 }

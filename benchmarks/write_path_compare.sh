@@ -59,26 +59,16 @@ for tool in jq curl awk openssl; do command -v $tool >/dev/null || die "$tool is
 
 parent=/tmp
 ((shm)) && parent=/dev/shm
+# shellcheck source=benchmarks/lib.sh
+source "$repo/benchmarks/lib.sh"
 work=$(mktemp -d "$parent/write_path_compare.XXXXXX")
-pids=()
-cleanup() {
-  local pid deadline
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  deadline=$((SECONDS + 10))
-  for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_work=$work
+trap bench_stop_all EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for i in 0 1 2; do
   for p in $((a_port + i)) $((b_port + i)); do
-    ! port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"
+    ! bench_port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"
   done
 done
 
@@ -94,26 +84,19 @@ start_cluster() {
     for j in 0 1 2; do ((j == i)) || peers+="${peers:+,}$j@127.0.0.1:$((base + j))"; done
     "$bin" --node-id "$i" --port $((base + i)) --peers "$peers" --data-dir "$work/$name$i" \
       --cluster-secret-file "$work/cluster.secret" --log-level warn >"$work/$name$i.out" 2>&1 &
-    pids+=($!)
+    bench_pids+=($!)
   done
 }
 start_cluster a "$bin_a" "$a_port"
 start_cluster b "$bin_b" "$b_port"
 declare -A pid_of
 for i in 0 1 2; do
-  pid_of[a$i]=${pids[i]}
-  pid_of[b$i]=${pids[3 + i]}
+  pid_of[a$i]=${bench_pids[i]}
+  pid_of[b$i]=${bench_pids[3 + i]}
 done
 clk_tck=$(getconf CLK_TCK)
 
-# cpu_ticks PID -> user+system clock ticks the process has used (fields 14, 15).
-cpu_ticks() {
-  local stat
-  stat=$(cat "/proc/$1/stat") || die "node pid $1 is gone (logs in $work)"
-  stat=${stat##*) }  # past "pid (comm) ": field 3 first
-  read -r -a f <<<"$stat"
-  echo $((f[11] + f[12]))
-}
+cpu_ticks() { bench_cpu_ticks "$1" || die "node pid $1 is gone (logs in $work)"; }
 
 # leader_index BASE_PORT -> 0, 1 or 2: the node that says it leads, or nothing.
 leader_index() {
