@@ -22,9 +22,9 @@
 # Then linearizable reads (issue 15), for each connection count in READ_CONNECTIONS (default
 #   "50"; empty: no read runs), against the same leaders, of entries the write runs made:
 #   - stress_node: GET /api/kv/<id> (ReadIndex), 10,000 ids listed from the leader
-#     (benchmarks/wrk_get_ids.lua), 200 expected;
+#     (benchmarks/wrk_read_from_file.lua), 200 expected;
 #   - etcd:        POST /v3/kv/range of one key (linearizable by default), 10,000 keys of the
-#                  write runs (benchmarks/wrk_etcd_get_keys.lua).
+#                  write runs (the same script).
 #   Reported: reads/s, p50, p99, non-2xx, and ours/etcd ratios.
 #
 # Installs etcd-server, etcd-client, wrk, jq and curl if missing. Runs its own etcd processes with
@@ -82,7 +82,7 @@ if ((${#need_pkgs[@]})); then
     die "could not install ${need_pkgs[*]}"
 fi
 [[ -x $stress_node ]] || die "no stress_node binary at $stress_node (build it or set STRESS_NODE)"
-for lua in wrk_post_unique.lua wrk_etcd_put_unique.lua wrk_get_ids.lua wrk_etcd_get_keys.lua; do
+for lua in wrk_post_unique.lua wrk_etcd_put_unique.lua wrk_read_from_file.lua; do
   [[ -f $repo/benchmarks/$lua ]] || die "missing benchmarks/$lua"
 done
 
@@ -231,12 +231,14 @@ to_ms() {
     printf "%.2f", n }'
 }
 
-# run_wrk SYSTEM CONNECTIONS DURATION URL LUA TAG -> sets the globals r_* from wrk's output. TAG
-# goes to the script (the etcd one puts it in its keys so that runs do not overwrite each other).
+# run_wrk SYSTEM CONNECTIONS DURATION URL LUA ARGS... -> sets the globals r_* from wrk's output.
+# ARGS go to the script (the etcd write script puts its first in its keys so that runs do not
+# overwrite each other).
 run_wrk() {
-  local system=$1 conns=$2 dur=$3 url=$4 lua=$5 tag=$6 out=$work/wrk-$1-$2-$3.txt
+  local system=$1 conns=$2 dur=$3 url=$4 lua=$5 out=$work/wrk-$1-$2-$3.txt
+  shift 5
   timeout $((${dur%s} + 30)) wrk -t"$threads" -c"$conns" -d"$dur" --latency \
-    -s "$repo/benchmarks/$lua" "$url" -- "$tag" >"$out" 2>&1 ||
+    -s "$repo/benchmarks/$lua" "$url" -- "$@" >"$out" 2>&1 ||
     die "wrk failed against $system: $(tail -n 1 "$out")"
   r_rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   r_requests=$(awk '/requests in/ {print $1}' "$out")
@@ -322,9 +324,11 @@ if [[ -n $read_connections ]]; then
     for system in stress_node etcd; do
       refresh_leaders
       if [[ $system == stress_node ]]; then
-        run_wrk "$system-reads" "$c" "$duration" "http://$sn_lead" wrk_get_ids.lua "$work/ids.txt"
+        run_wrk "$system-reads" "$c" "$duration" "http://$sn_lead" wrk_read_from_file.lua \
+          "$work/ids.txt" stress_node
       else
-        run_wrk "$system-reads" "$c" "$duration" "http://$etcd_lead" wrk_etcd_get_keys.lua "$work/keys.txt"
+        run_wrk "$system-reads" "$c" "$duration" "http://$etcd_lead" wrk_read_from_file.lua \
+          "$work/keys.txt" etcd
       fi
       printf '  %-11s c=%-3s %9s reads/s   p50 %8s ms  p99 %8s ms  requests %s  non-2xx %s  socket errors: %s\n' \
         "$system" "$c" "$r_rps" "$r_p50" "$r_p99" "$r_requests" "$r_non2xx" "$r_sockerr"
