@@ -211,7 +211,14 @@ json entry_to_json(const kv::KvEntry& entry) {
 
 KvApi::KvApi(asio::io_context& io, RaftNode& node, common::HttpClientPool& pool, Registry& metrics,
              KvApiOptions options)
-    : io_(io), node_(node), pool_(pool), metrics_(metrics), options_(std::move(options)) {
+    : io_(io),
+      node_(node),
+      pool_(pool),
+      append_latency_(metrics.histogram("raft_append_latency_seconds",
+                                        "Time from proposing a client write until it is committed "
+                                        "and applied here (successes).")),
+      forwarded_(metrics.counter("http_forwarded_total", "Writes forwarded to the leader.")),
+      options_(std::move(options)) {
   std::random_device device;
   std::seed_seq seed{device(), device(), device(), device()};
   rng_.seed(seed);
@@ -291,9 +298,7 @@ void KvApi::propose(kv::Command command, Request request, Respond respond) {
   command.idempotency_ttl_ms = static_cast<uint64_t>(options_.idempotency_ttl.count());
   command.idempotency_table_bytes_max = options_.idempotency_table_bytes_max;
   const auto started = std::chrono::steady_clock::now();
-  auto& latency = metrics_.histogram(
-      "raft_append_latency_seconds",
-      "Time from proposing a client write until it is committed and applied here (successes).");
+  auto& latency = append_latency_;
   // Shared: the completion is copied on its way through the raft thread, the body may be 1 MiB.
   auto shared = std::make_shared<Request>(std::move(request));
   node_.propose(
@@ -387,7 +392,7 @@ void KvApi::forward(raft::NodeId leader, Request request, Respond respond) {
     out.headers.emplace_back(std::string(kIdempotencyKeyHeader), std::string(key));
   }
   out.headers.emplace_back(std::string(kForwardedByHeader), std::to_string(options_.self_id));
-  metrics_.counter("http_forwarded_total", "Writes forwarded to the leader.").inc();
+  forwarded_.Increment();
   pool_.request(endpoint->second, std::move(out), options_.forward_timeout,
                 [this, leader, respond](boost::system::error_code ec, common::HttpResponse answer) {
                   if (ec) {
