@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "common/histogram.h"
+#include "common/metrics.h"
 
 namespace bombarder::proxy {
 
@@ -924,60 +924,51 @@ struct Api {
     return {204, ""};
   }
 
-  // Prometheus text (format 0.0.4) of what every proxy is doing now (issue 6 "Metrics").
+  // Prometheus text (format 0.0.4, by prometheus-cpp: common/metrics.h) of what every proxy is
+  // doing now (issue 6 "Metrics").
   ApiResult metrics() {
-    using common::prometheus::escape_label_value;
-    using common::prometheus::format_value;
-    std::string out;
-    const auto family = [&](const char* name, const char* type, const char* help) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    using common::metrics::add_value;
+    using prometheus::MetricType;
+    const auto family = [](const char* name, const char* help) {
+      return common::metrics::family(name, help, MetricType::Gauge);
     };
-    const auto label = [](const char* key, std::string_view value) {
-      return std::string(key) + "=\"" + escape_label_value(value) + "\"";
-    };
-    const auto toxic_labels = [&](const ProxyState& p, const Toxic& t) {
-      return label("proxy", p.name) + "," + label("toxic", t.name) + "," + label("type", t.type) +
-             "," + label("stream", t.direction == kUpstream ? "upstream" : "downstream");
-    };
-    family("proxy_enabled", "gauge", "1 while the proxy listens, 0 while it is disabled.");
+    auto enabled = family("proxy_enabled", "1 while the proxy listens, 0 while it is disabled.");
+    auto connections =
+        family("proxy_connections", "Client connections open through the proxy now.");
+    auto toxics = family("proxy_toxics", "Toxics on the proxy now, both streams.");
+    auto toxicity = family("proxy_toxic_toxicity",
+                           "Probability that the toxic applies to a connection; one series per "
+                           "active toxic.");
+    auto attribute = family("proxy_toxic_attribute",
+                            "An active toxic's attribute (latency and jitter ms, rate KB/s, "
+                            "probability, ...).");
     for (const auto& [name, p] : s.proxies) {
-      out += "proxy_enabled{" + label("proxy", name) + "," + label("listen", p->listen) + "," +
-             label("upstream", p->upstream) + "} " + (p->enabled ? "1" : "0") + "\n";
-    }
-    family("proxy_connections", "gauge", "Client connections open through the proxy now.");
-    for (const auto& [name, p] : s.proxies) {
-      out += "proxy_connections{" + label("proxy", name) + "} " + std::to_string(p->links.size()) +
-             "\n";
-    }
-    family("proxy_toxics", "gauge", "Toxics on the proxy now, both streams.");
-    for (const auto& [name, p] : s.proxies) {
-      out += "proxy_toxics{" + label("proxy", name) + "} " +
-             std::to_string(p->chains[0].size() + p->chains[1].size()) + "\n";
-    }
-    family("proxy_toxic_toxicity", "gauge",
-           "Probability that the toxic applies to a connection; one series per active toxic.");
-    for (const auto& [name, p] : s.proxies) {
+      add_value(enabled, {{"proxy", name}, {"listen", p->listen}, {"upstream", p->upstream}},
+                p->enabled ? 1 : 0);
+      add_value(connections, {{"proxy", name}}, static_cast<double>(p->links.size()));
+      add_value(toxics, {{"proxy", name}},
+                static_cast<double>(p->chains[0].size() + p->chains[1].size()));
       for (const auto& chain : p->chains) {
         for (const auto& t : chain) {
-          out += "proxy_toxic_toxicity{" + toxic_labels(*p, *t) + "} " + format_value(t->toxicity) +
-                 "\n";
-        }
-      }
-    }
-    family("proxy_toxic_attribute", "gauge",
-           "An active toxic's attribute (latency and jitter ms, rate KB/s, probability, ...).");
-    for (const auto& [name, p] : s.proxies) {
-      for (const auto& chain : p->chains) {
-        for (const auto& t : chain) {
-          const json attributes = t->attributes();
+          common::metrics::Labels labels = {
+              {"proxy", name},
+              {"toxic", t->name},
+              {"type", t->type},
+              {"stream", t->direction == kUpstream ? "upstream" : "downstream"}};
+          add_value(toxicity, labels, t->toxicity);
+          const json attributes = t->attributes();  // named: items() does not own it
           for (const auto& [key, value] : attributes.items()) {
-            out += "proxy_toxic_attribute{" + toxic_labels(*p, *t) + "," + label("attribute", key) +
-                   "} " + format_value(value.get<double>()) + "\n";
+            labels["attribute"] = key;
+            add_value(attribute, labels, value.get<double>());
           }
         }
       }
     }
-    return {200, std::move(out), "text/plain; version=0.0.4; charset=utf-8"};
+    std::vector<prometheus::MetricFamily> families;
+    for (auto* f : {&enabled, &connections, &toxics, &toxicity, &attribute}) {
+      families.push_back(std::move(*f));
+    }
+    return {200, common::metrics::serialize(std::move(families)), common::metrics::kContentType};
   }
 
   ApiResult route(std::string_view method, std::string_view target, std::string_view body) {

@@ -228,9 +228,10 @@ void update_idempotency_metrics(Registry& registry, const kv::IdempotencyStats& 
              "Bytes the idempotency table counts against --idempotency-table-bytes.")
       .Set(static_cast<double>(stats.bytes));
   registry
-      .gauge("kv_idempotency_clock_ms",
-             "The state machine's clock: the largest leader stamp applied (Unix ms).")
-      .Set(static_cast<double>(stats.clock_ms));
+      .gauge("kv_idempotency_clock_seconds",
+             "The state machine's clock: the largest leader stamp applied (Unix seconds, "
+             "millisecond resolution).")
+      .Set(static_cast<double>(stats.clock_ms) / 1e3);
   constexpr std::string_view kEvictions = "kv_idempotency_evictions_total";
   constexpr std::string_view kHelp =
       "Idempotency records forgotten by this node's applies: ttl (the stamped clock reached "

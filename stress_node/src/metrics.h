@@ -132,7 +132,8 @@ class HttpMetrics {
 void update_node_metrics(Registry& registry, const NodeStatus& status);
 
 // The idempotency table (issue 13): kv_idempotency_keys, kv_idempotency_bytes,
-// kv_idempotency_clock_ms and kv_idempotency_evictions_total{reason="ttl"|"bytes"}.
+// kv_idempotency_clock_seconds (was _clock_ms before issue 16: promtool wants base units) and
+// kv_idempotency_evictions_total{reason="ttl"|"bytes"}.
 void update_idempotency_metrics(Registry& registry, const kv::IdempotencyStats& stats);
 
 }  // namespace node
