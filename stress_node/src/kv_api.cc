@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
 #include <charconv>
 #include <ctime>
 
@@ -167,16 +169,9 @@ std::optional<std::string> normalize_id(std::string_view text) {
 }
 
 std::string new_uuid_v4(std::mt19937_64& rng) {
-  uint64_t hi = rng();
-  uint64_t lo = rng();
-  hi = (hi & ~uint64_t{0xF000}) | 0x4000;                      // version 4 (RFC 4122 §4.4)
-  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // variant 10xx
-  char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFF'FFFF'FFFFull));
-  return std::string(text, 36);
+  // Version 4, variant RFC 4122 (§4.4), lower-case canonical text: Boost.UUID does all three.
+  boost::uuids::basic_random_generator<std::mt19937_64> generate(rng);
+  return boost::uuids::to_string(generate());
 }
 
 std::string format_rfc3339_us(int64_t unix_us) {
