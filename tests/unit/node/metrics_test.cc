@@ -171,19 +171,5 @@ TEST(MetricsTest, NodeStatusFillsTheRaftFamilies) {
   EXPECT_TRUE(has_line(text, "raft_fsync_latency_seconds_count 10"));
 }
 
-TEST(MetricsTest, EveryLineIsACommentOrASample) {
-  Registry registry;
-  update_node_metrics(registry, NodeStatus{});
-  HttpMetrics(registry).record("/status", 200, std::chrono::microseconds(5));
-  for (const auto& line : lines_of(registry.render())) {
-    if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) continue;
-    const size_t space = line.rfind(' ');
-    ASSERT_NE(space, std::string::npos) << line;
-    const std::string name = line.substr(0, line.find_first_of("{ "));
-    ASSERT_FALSE(name.empty()) << line;
-    ASSERT_NE(line.substr(space + 1), "") << line;
-  }
-}
-
 }  // namespace
 }  // namespace node
