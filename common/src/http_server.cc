@@ -1,4 +1,4 @@
-#include "http_server.h"
+#include "common/http_server.h"
 
 #include <spdlog/spdlog.h>
 
@@ -11,7 +11,7 @@
 
 #include "common/tls.h"
 
-namespace node {
+namespace common {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -563,7 +563,7 @@ void Session::write(Response response, bool linger) {
   const bool close = response.close || linger || !request_keep_alive_ || stopping;
   auto message = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(response.status), request_version_);
-  message->set(http::field::server, "stress_node");
+  message->set(http::field::server, shared_->options.server_name);
   if (!response.content_type.empty() && response.status != 204) {
     message->set(http::field::content_type, response.content_type);
   }
@@ -794,4 +794,4 @@ size_t HttpServer::connection_count() const {
   return shared_->sessions.size();
 }
 
-}  // namespace node
+}  // namespace common
