@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/http_server.h"
 #include "common/metrics.h"
 
 namespace bombarder::proxy {
@@ -327,7 +328,11 @@ struct ServerState {
   std::mt19937_64 rng;
   uint64_t next_uid = 1;
   std::map<std::string, std::shared_ptr<ProxyState>> proxies;
-  std::shared_ptr<tcp::acceptor> api_acceptor;
+  // The REST API on the HTTP server of both binaries (common/http_server.h): one fallback
+  // handler takes every request to Api::route, which answers in Toxiproxy's own error format.
+  common::Router api_router;
+  std::unique_ptr<common::HttpServer> api_server;
+  bool api_stopped = false;
 
   ServerState(asio::io_context& context, uint64_t seed) : io(context), rng(seed) {}
 };
@@ -1023,54 +1028,28 @@ struct Api {
   }
 };
 
-asio::awaitable<void> serve_http(std::shared_ptr<ServerState> state, tcp::socket socket) {
-  beast::flat_buffer buffer;
-  for (;;) {
-    boost::system::error_code ec;
-    http::request<http::string_body> req;
-    co_await http::async_read(socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    ApiResult result;
-    if (req[http::field::user_agent].starts_with("Mozilla/")) {
-      // Toxiproxy refuses browsers so that a web page cannot drive the API (CSRF); same text.
-      result = {403, "User agent not allowed\n", "text/plain; charset=utf-8"};
-    } else {
-      try {
-        result = Api{*state}.route(std::string(req.method_string()), std::string(req.target()),
-                                   req.body());
-      } catch (const ApiError& e) {
-        result = {e.status, json_text(json{{"error", e.what()}, {"status", e.status}})};
-      } catch (const std::exception& e) {
-        result = {500, json_text(json{{"error", e.what()}, {"status", 500}})};
-      }
+// One API request as Toxiproxy answers it.
+common::Response serve_api(ServerState& state, const common::Request& request) {
+  ApiResult result;
+  if (request.header("User-Agent").starts_with("Mozilla/")) {
+    // Toxiproxy refuses browsers so that a web page cannot drive the API (CSRF); same text.
+    result = {403, "User agent not allowed\n", "text/plain; charset=utf-8"};
+  } else {
+    const auto method = http::to_string(request.method);
+    try {
+      result = Api{state}.route(std::string_view(method.data(), method.size()), request.target,
+                                request.body);
+    } catch (const ApiError& e) {
+      result = {e.status, json_text(json{{"error", e.what()}, {"status", e.status}})};
+    } catch (const std::exception& e) {
+      result = {500, json_text(json{{"error", e.what()}, {"status", 500}})};
     }
-    http::response<http::string_body> res{static_cast<http::status>(result.status), req.version()};
-    res.set(http::field::server, "bombarder-proxy");
-    if (result.status != 204) {
-      res.set(http::field::content_type, result.content_type);
-      res.body() = std::move(result.body);
-    }
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    co_await http::async_write(socket, res, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || !req.keep_alive()) break;
   }
-  boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
-}
-
-asio::awaitable<void> api_accept_loop(std::shared_ptr<ServerState> state,
-                                      std::shared_ptr<tcp::acceptor> acceptor) {
-  while (acceptor->is_open()) {
-    boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (!acceptor->is_open() || ec == asio::error::operation_aborted) co_return;
-      continue;
-    }
-    asio::co_spawn(state->io, serve_http(state, std::move(socket)), asio::detached);
-  }
+  common::Response response;
+  response.status = static_cast<unsigned>(result.status);
+  response.body = std::move(result.body);
+  response.content_type = std::move(result.content_type);
+  return response;
 }
 
 }  // namespace
@@ -1096,24 +1075,28 @@ ApiResult ProxyServer::handle(std::string_view method, std::string_view target,
 }
 
 uint16_t ProxyServer::listen_api(const std::string& host, uint16_t port) {
-  auto& state = impl_->state;
-  auto acceptor = std::make_shared<tcp::acceptor>(state->io);
-  tcp::endpoint ep(asio::ip::make_address(host), port);
-  acceptor->open(ep.protocol());
-  acceptor->set_option(asio::socket_base::reuse_address(true));
-  acceptor->bind(ep);
-  acceptor->listen();
-  state->api_acceptor = acceptor;
-  asio::co_spawn(state->io, api_accept_loop(state, acceptor), asio::detached);
-  return acceptor->local_endpoint().port();
+  ServerState* state = impl_->state.get();
+  (void)asio::ip::make_address(host);  // throws for a host that is not an IP address
+  state->api_router.set_fallback([state](common::Request request, common::Respond respond) {
+    respond(serve_api(*state, request));
+  });
+  common::HttpServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.peer_connections_max = 0;
+  options.server_name = "bombarder-proxy";
+  state->api_server = std::make_unique<common::HttpServer>(state->io, state->api_router, options);
+  if (const auto ec = state->api_server->listen()) throw boost::system::system_error(ec);
+  state->api_server->start();
+  return state->api_server->port();
 }
 
 void ProxyServer::shutdown() {
   auto& state = impl_->state;
-  if (state->api_acceptor) {
-    boost::system::error_code ec;
-    state->api_acceptor->close(ec);
-    state->api_acceptor.reset();
+  if (state->api_server && !state->api_stopped) {
+    // Idle API connections close now, the others once answered.
+    state->api_stopped = true;
+    state->api_server->stop(std::chrono::milliseconds(0), [] {});
   }
   for (auto& [name, p] : state->proxies) p->stop();
 }

@@ -249,6 +249,7 @@ void Router::dispatch(Request request, Respond respond) const {
     bool malformed = false;
     auto matched = match(route, segments, &malformed);
     if (malformed) {
+      if (fallback_) return fallback_(std::move(request), std::move(respond));
       return respond(Response::error(400, "bad_request", "malformed percent-encoding in the path"));
     }
     if (!matched) continue;
@@ -258,6 +259,15 @@ void Router::dispatch(Request request, Respond respond) const {
     } else {
       allowed.insert(std::string(to_std(http::to_string(route.method))));
     }
+  }
+  if (chosen == nullptr && fallback_) {
+    try {
+      fallback_(std::move(request), respond);
+    } catch (const std::exception& e) {
+      spdlog::error("http: fallback handler threw: {}", e.what());
+      if (!respond.done()) respond(Response::error(500, "internal", e.what()));
+    }
+    return;
   }
   if (chosen == nullptr && allowed.empty()) {
     return respond(Response::error(404, "not_found", "no such route: " + request.path));

@@ -136,8 +136,14 @@ class Router {
   // Whether this request line's route needs a client certificate (false for unknown routes).
   [[nodiscard]] bool client_certificate_required(http::verb method, std::string_view path) const;
 
+  // Handles every request no route matches (path and query unparsed, `route` empty) instead of
+  // the 404/405/400 answers below: for a server with its own dispatcher and error format (the
+  // fault proxy's Toxiproxy API).
+  void set_fallback(Handler handler) { fallback_ = std::move(handler); }
+
   // Matches request.path, fills route/params/query and calls the handler, or answers 404/405/
-  // 400 itself. A handler that throws gets 500 unless it already answered.
+  // 400 itself (or lets the fallback answer). A handler that throws gets 500 unless it already
+  // answered.
   void dispatch(Request request, Respond respond) const;
 
  private:
@@ -153,6 +159,7 @@ class Router {
   [[nodiscard]] const Route* find(http::verb method, std::string_view path) const;
 
   std::vector<Route> routes_;
+  Handler fallback_;
 };
 
 struct HttpServerOptions {
