@@ -17,6 +17,8 @@ packages=(
   libxxhash-dev                                      # state hashes
   libssl-dev                                         # OpenSSL: peer frame HMAC, admin token, secrets
   libtomlplusplus-dev                                # TOML fault schedules (bombarder inject)
+  prometheus-cpp-dev                                 # /metrics: registry and text format (core)
+  prometheus                                         # tests: promtool lint, a real scrape
   clang-format                                       # .clang-format
   clang-14 llvm-14                                   # sanitizer and fuzz builds; llvm-symbolizer
   libfuzzer-14-dev libclang-rt-14-dev                # libFuzzer, ASan/UBSan/TSan runtimes

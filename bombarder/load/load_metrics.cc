@@ -4,9 +4,6 @@
 
 namespace bombarder {
 
-using common::prometheus::escape_label_value;
-using common::prometheus::format_value;
-
 void LoadMetrics::Slot::answered(int status) {
   const size_t at =
       status > 0 && static_cast<size_t>(status) < kStatusMax ? static_cast<size_t>(status) : 0;
@@ -122,9 +119,10 @@ uint64_t LoadMetrics::succeeded_total() const {
 
 namespace {
 
-std::string label(const char* key, std::string_view value) {
-  return std::string(key) + "=\"" + escape_label_value(value) + "\"";
-}
+using common::metrics::add_latency_histogram;
+using common::metrics::add_value;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
 
 double breaker_state_value(BreakerState state) {
   switch (state) {
@@ -135,188 +133,192 @@ double breaker_state_value(BreakerState state) {
   return 0;
 }
 
+// Adds a family to `families` and returns it for its series (a deque: stays valid as more are
+// added).
+MetricFamily& add_family(std::deque<MetricFamily>& families, const char* name, MetricType type,
+                         const char* help) {
+  return families.emplace_back(common::metrics::family(name, help, type));
+}
+
 }  // namespace
 
-std::string LoadMetrics::render() const {
-  // Totals over the slots first (their mutexes), then the shared part (mutex_): never both held.
-  std::array<common::Histogram, kOpKindCount> latency;
-  std::array<uint64_t, kOpKindCount> ok{};
-  std::array<uint64_t, kOpKindCount> failed{};
-  std::array<uint64_t, kFailureKindCount> failures{};
-  std::array<uint64_t, Slot::kStatusMax> statuses{};
-  uint64_t retries = 0;
+LoadMetrics::Totals LoadMetrics::slot_totals() const {
+  Totals t;
   for (const Slot& s : slots_) {
     std::lock_guard lock(s.mutex_);
     for (size_t k = 0; k < kOpKindCount; ++k) {
-      latency[k].merge(s.latency_[k]);
-      ok[k] += s.ok_[k];
-      failed[k] += s.failed_[k];
+      t.latency[k].merge(s.latency_[k]);
+      t.ok[k] += s.ok_[k];
+      t.failed[k] += s.failed_[k];
     }
-    for (size_t k = 0; k < kFailureKindCount; ++k) failures[k] += s.failures_[k];
-    for (size_t k = 0; k < Slot::kStatusMax; ++k) statuses[k] += s.statuses_[k];
-    retries += s.retries_;
+    for (size_t k = 0; k < kFailureKindCount; ++k) t.failures[k] += s.failures_[k];
+    for (size_t k = 0; k < Slot::kStatusMax; ++k) t.statuses[k] += s.statuses_[k];
+    t.retries += s.retries_;
   }
+  return t;
+}
 
-  std::string out;
-  const auto family = [&out](const char* name, const char* type, const char* help) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-  };
-  const auto line = [&out](const char* name, const std::string& labels, double value) {
-    out += name;
-    if (!labels.empty()) out += "{" + labels + "}";
-    out += " " + format_value(value) + "\n";
-  };
-
-  std::lock_guard lock(mutex_);
-  family("bombarder_run_info", "gauge", "Always 1; names the command that generates the load.");
-  line("bombarder_run_info", label("command", command_), 1);
-  family("bombarder_uptime_seconds", "gauge", "Seconds since the command started.");
-  line("bombarder_uptime_seconds", "",
-       std::chrono::duration<double>(Clock::now() - created_).count());
-  family("bombarder_load_running", "gauge", "1 while a load run is going, 0 between and after.");
-  line("bombarder_load_running", "", running_ ? 1 : 0);
-  family("bombarder_load_runs_total", "counter", "Load runs started (bursts count one each).");
-  line("bombarder_load_runs_total", "", static_cast<double>(runs_started_));
-  family("bombarder_load_workers", "gauge", "Requests in flight at once (--concurrency).");
-  line("bombarder_load_workers", "", static_cast<double>(workers_));
-
-  family("bombarder_requests_total", "counter",
-         "Requests completed, each once whatever its retries; outcome ok or failed.");
+void LoadMetrics::add_request_families(const Totals& t, std::deque<MetricFamily>& out) {
+  auto& requests = add_family(out, "bombarder_requests_total", MetricType::Counter,
+                              "Requests completed, each once whatever its retries; outcome ok or "
+                              "failed.");
+  auto& duration = add_family(out, "bombarder_request_duration_seconds", MetricType::Histogram,
+                              "Latency of completed requests, retries included, by operation.");
   for (size_t k = 0; k < kOpKindCount; ++k) {
-    const std::string op = label("op", to_string(static_cast<OpKind>(k)));
-    line("bombarder_requests_total", op + "," + label("outcome", "ok"), static_cast<double>(ok[k]));
-    line("bombarder_requests_total", op + "," + label("outcome", "failed"),
-         static_cast<double>(failed[k]));
+    const std::string op = to_string(static_cast<OpKind>(k));
+    add_value(requests, {{"op", op}, {"outcome", "ok"}}, static_cast<double>(t.ok[k]));
+    add_value(requests, {{"op", op}, {"outcome", "failed"}}, static_cast<double>(t.failed[k]));
+    add_latency_histogram(duration, {{"op", op}}, t.latency[k]);
   }
-  family("bombarder_request_duration_seconds", "histogram",
-         "Latency of completed requests, retries included, by operation.");
-  for (size_t k = 0; k < kOpKindCount; ++k) {
-    out += common::prometheus::histogram_lines("bombarder_request_duration_seconds",
-                                               label("op", to_string(static_cast<OpKind>(k))),
-                                               latency[k]);
-  }
-  family("bombarder_failures_total", "counter",
-         "Failed requests by why they failed after their retries (docs/bombarder.md).");
+  auto& failures = add_family(out, "bombarder_failures_total", MetricType::Counter,
+                              "Failed requests by why they failed after their retries "
+                              "(docs/bombarder.md).");
   for (size_t k = 0; k < kFailureKindCount; ++k) {
-    line("bombarder_failures_total", label("kind", to_string(static_cast<FailureKind>(k))),
-         static_cast<double>(failures[k]));
+    add_value(failures, {{"kind", to_string(static_cast<FailureKind>(k))}},
+              static_cast<double>(t.failures[k]));
   }
-  family("bombarder_retries_total", "counter", "Attempts that were retries of a request.");
-  line("bombarder_retries_total", "", static_cast<double>(retries));
-  family("bombarder_responses_total", "counter",
-         "Attempts by HTTP status; status=\"transport_error\" when no answer came.");
+  add_value(add_family(out, "bombarder_retries_total", MetricType::Counter,
+                       "Attempts that were retries of a request."),
+            {}, static_cast<double>(t.retries));
+  auto& responses = add_family(out, "bombarder_responses_total", MetricType::Counter,
+                               "Attempts by HTTP status; status=\"transport_error\" when no "
+                               "answer came.");
   for (size_t k = 0; k < Slot::kStatusMax; ++k) {
-    if (statuses[k] == 0) continue;
-    line("bombarder_responses_total",
-         label("status", k == 0 ? std::string("transport_error") : std::to_string(k)),
-         static_cast<double>(statuses[k]));
+    if (t.statuses[k] == 0) continue;
+    add_value(responses, {{"status", k == 0 ? std::string("transport_error") : std::to_string(k)}},
+              static_cast<double>(t.statuses[k]));
   }
-  family("bombarder_ops_per_second", "gauge",
-         "Successful requests per second over the last second of the run going on; 0 when idle.");
-  double rate = 0;
-  if (running_ && samples_.size() >= 2) {
-    const auto& newest = samples_.back();
-    auto oldest = samples_.begin();
-    while (std::next(oldest) != samples_.end() - 1 &&
-           newest.first - std::next(oldest)->first >= std::chrono::seconds(1)) {
-      ++oldest;
-    }
-    const double dt = std::chrono::duration<double>(newest.first - oldest->first).count();
-    if (dt > 0 && newest.second >= oldest->second) {
-      rate = static_cast<double>(newest.second - oldest->second) / dt;
-    }
-  }
-  line("bombarder_ops_per_second", "", rate);
+}
 
-  family("bombarder_attempts_total", "counter", "HTTP attempts sent to the node.");
-  for (const Node& n : nodes_) {
-    line("bombarder_attempts_total", label("node", n.address),
-         static_cast<double>(n.attempts.load(std::memory_order_relaxed)));
+double LoadMetrics::ops_per_second() const {
+  if (!running_ || samples_.size() < 2) return 0;
+  const auto& newest = samples_.back();
+  auto oldest = samples_.begin();
+  while (std::next(oldest) != samples_.end() - 1 &&
+         newest.first - std::next(oldest)->first >= std::chrono::seconds(1)) {
+    ++oldest;
   }
-  family("bombarder_attempt_failures_total", "counter",
-         "Attempts the node failed: transport error, timeout or 5xx (what breakers count).");
-  for (const Node& n : nodes_) {
-    line("bombarder_attempt_failures_total", label("node", n.address),
-         static_cast<double>(n.attempt_failures.load(std::memory_order_relaxed)));
-  }
-  family("bombarder_pool_connections", "gauge", "Keep-alive connections open to the node now.");
-  for (const Node& n : nodes_) {
-    line("bombarder_pool_connections", label("node", n.address),
-         static_cast<double>(n.connections.open_now()));
-  }
-  family("bombarder_pool_connects_total", "counter", "Connections opened to the node.");
-  for (const Node& n : nodes_) {
-    line("bombarder_pool_connects_total", label("node", n.address),
-         static_cast<double>(n.connections.opened.load(std::memory_order_relaxed)));
-  }
-  family("bombarder_pool_connect_failures_total", "counter",
-         "Connects to the node that failed or timed out.");
-  for (const Node& n : nodes_) {
-    line("bombarder_pool_connect_failures_total", label("node", n.address),
-         static_cast<double>(n.connections.connect_failed.load(std::memory_order_relaxed)));
-  }
-  family("bombarder_pool_closes_total", "counter",
-         "Open connections to the node that were closed (errors, timeouts, end of run).");
-  for (const Node& n : nodes_) {
-    line("bombarder_pool_closes_total", label("node", n.address),
-         static_cast<double>(n.connections.closed.load(std::memory_order_relaxed)));
-  }
+  const double dt = std::chrono::duration<double>(newest.first - oldest->first).count();
+  if (dt <= 0 || newest.second < oldest->second) return 0;
+  return static_cast<double>(newest.second - oldest->second) / dt;
+}
 
-  // Breakers: the finished runs' totals plus the live run's breakers, by node.
+void LoadMetrics::add_node_families(std::deque<MetricFamily>& out) const {
+  struct PerNode {
+    const char* name;
+    MetricType type;
+    const char* help;
+    double (*value)(const Node&);
+  };
+  static constexpr auto relaxed = [](const std::atomic<uint64_t>& v) {
+    return static_cast<double>(v.load(std::memory_order_relaxed));
+  };
+  static const PerNode kFamilies[] = {
+      {"bombarder_attempts_total", MetricType::Counter, "HTTP attempts sent to the node.",
+       [](const Node& n) { return relaxed(n.attempts); }},
+      {"bombarder_attempt_failures_total", MetricType::Counter,
+       "Attempts the node failed: transport error, timeout or 5xx (what breakers count).",
+       [](const Node& n) { return relaxed(n.attempt_failures); }},
+      {"bombarder_pool_connections", MetricType::Gauge,
+       "Keep-alive connections open to the node now.",
+       [](const Node& n) { return static_cast<double>(n.connections.open_now()); }},
+      {"bombarder_pool_connects_total", MetricType::Counter, "Connections opened to the node.",
+       [](const Node& n) { return relaxed(n.connections.opened); }},
+      {"bombarder_pool_connect_failures_total", MetricType::Counter,
+       "Connects to the node that failed or timed out.",
+       [](const Node& n) { return relaxed(n.connections.connect_failed); }},
+      {"bombarder_pool_closes_total", MetricType::Counter,
+       "Open connections to the node that were closed (errors, timeouts, end of run).",
+       [](const Node& n) { return relaxed(n.connections.closed); }},
+  };
+  for (const PerNode& f : kFamilies) {
+    auto& family = add_family(out, f.name, f.type, f.help);
+    for (const Node& n : nodes_) add_value(family, {{"node", n.address}}, f.value(n));
+  }
+}
+
+void LoadMetrics::add_breaker_families(std::deque<MetricFamily>& out) const {
+  // The finished runs' totals plus the live run's breakers, by node.
   std::map<std::string, BreakerTotals> breakers = finished_breakers_;
   for (const auto& [address, breaker] : live_breakers_) breakers[address].add(*breaker);
-  family("bombarder_breaker_state", "gauge",
-         "The node's circuit breaker: 0 closed, 1 half-open, 2 open (--circuit-breaker).");
+  auto& state = add_family(out, "bombarder_breaker_state", MetricType::Gauge,
+                           "The node's circuit breaker: 0 closed, 1 half-open, 2 open "
+                           "(--circuit-breaker).");
+  auto& transitions = add_family(out, "bombarder_breaker_transitions_total", MetricType::Counter,
+                                 "Circuit breaker transitions by the state entered.");
+  auto& rejected = add_family(out, "bombarder_breaker_rejected_total", MetricType::Counter,
+                              "Attempts the node's open breaker turned away.");
   for (const auto& [address, b] : breakers) {
-    line("bombarder_breaker_state", label("node", address), breaker_state_value(b.last_state));
+    add_value(state, {{"node", address}}, breaker_state_value(b.last_state));
+    add_value(transitions, {{"node", address}, {"to", "open"}},
+              static_cast<double>(b.counters.opened));
+    add_value(transitions, {{"node", address}, {"to", "half_open"}},
+              static_cast<double>(b.counters.half_opened));
+    add_value(transitions, {{"node", address}, {"to", "closed"}},
+              static_cast<double>(b.counters.closed));
+    add_value(rejected, {{"node", address}}, static_cast<double>(b.counters.rejected));
   }
-  family("bombarder_breaker_transitions_total", "counter",
-         "Circuit breaker transitions by the state entered.");
-  for (const auto& [address, b] : breakers) {
-    const std::string node = label("node", address);
-    line("bombarder_breaker_transitions_total", node + "," + label("to", "open"),
-         static_cast<double>(b.counters.opened));
-    line("bombarder_breaker_transitions_total", node + "," + label("to", "half_open"),
-         static_cast<double>(b.counters.half_opened));
-    line("bombarder_breaker_transitions_total", node + "," + label("to", "closed"),
-         static_cast<double>(b.counters.closed));
-  }
-  family("bombarder_breaker_rejected_total", "counter",
-         "Attempts the node's open breaker turned away.");
-  for (const auto& [address, b] : breakers) {
-    line("bombarder_breaker_rejected_total", label("node", address),
-         static_cast<double>(b.counters.rejected));
-  }
+}
 
-  family("bombarder_scenario_phase", "gauge",
-         "The scenario's phase: 0 none (not started or over), 1 stabilization, 2 testing, "
-         "3 recovery.");
-  for (const auto& [scenario, phase] : phases_) {
-    line("bombarder_scenario_phase", label("scenario", scenario), static_cast<double>(phase));
+void LoadMetrics::add_scenario_families(std::deque<MetricFamily>& out) const {
+  auto& phase = add_family(out, "bombarder_scenario_phase", MetricType::Gauge,
+                           "The scenario's phase: 0 none (not started or over), 1 stabilization, "
+                           "2 testing, 3 recovery.");
+  for (const auto& [scenario, p] : phases_) {
+    add_value(phase, {{"scenario", scenario}}, static_cast<double>(p));
   }
-  family("bombarder_scenario_toxic_active", "gauge",
-         "1 while the scenario has this fault on the proxy (type \"disabled\": proxy switched "
-         "off), 0 once removed.");
+  auto& active = add_family(out, "bombarder_scenario_toxic_active", MetricType::Gauge,
+                            "1 while the scenario has this fault on the proxy (type \"disabled\": "
+                            "proxy switched off), 0 once removed.");
+  auto& values = add_family(out, "bombarder_scenario_toxic_value", MetricType::Gauge,
+                            "A numeric attribute of an active scenario toxic (latency ms, "
+                            "probability, ...).");
   for (const auto& [key, toxic] : toxics_) {
     const auto& [scenario, proxy, type] = key;
-    line("bombarder_scenario_toxic_active",
-         label("scenario", scenario) + "," + label("proxy", proxy) + "," + label("type", type),
-         toxic.active ? 1 : 0);
-  }
-  family("bombarder_scenario_toxic_value", "gauge",
-         "A numeric attribute of an active scenario toxic (latency ms, probability, ...).");
-  for (const auto& [key, toxic] : toxics_) {
+    const common::metrics::Labels labels = {
+        {"scenario", scenario}, {"proxy", proxy}, {"type", type}};
+    add_value(active, labels, toxic.active ? 1 : 0);
     if (!toxic.active || !toxic.attributes.is_object()) continue;
-    const auto& [scenario, proxy, type] = key;
     for (const auto& [attribute, value] : toxic.attributes.items()) {
       if (!value.is_number()) continue;
-      line("bombarder_scenario_toxic_value",
-           label("scenario", scenario) + "," + label("proxy", proxy) + "," + label("type", type) +
-               "," + label("attribute", attribute),
-           value.get<double>());
+      common::metrics::Labels with_attribute = labels;
+      with_attribute["attribute"] = attribute;
+      add_value(values, with_attribute, value.get<double>());
     }
   }
-  return out;
+}
+
+std::string LoadMetrics::render() const {
+  // Totals over the slots first (their mutexes), then the shared part (mutex_): never both held.
+  const Totals totals = slot_totals();
+  std::deque<MetricFamily> out;
+  add_request_families(totals, out);
+
+  std::lock_guard lock(mutex_);
+  add_value(add_family(out, "bombarder_run_info", MetricType::Gauge,
+                       "Always 1; names the command that generates the load."),
+            {{"command", command_}}, 1);
+  add_value(add_family(out, "bombarder_uptime_seconds", MetricType::Gauge,
+                       "Seconds since the command started."),
+            {}, std::chrono::duration<double>(Clock::now() - created_).count());
+  add_value(add_family(out, "bombarder_load_running", MetricType::Gauge,
+                       "1 while a load run is going, 0 between and after."),
+            {}, running_ ? 1 : 0);
+  add_value(add_family(out, "bombarder_load_runs_total", MetricType::Counter,
+                       "Load runs started (bursts count one each)."),
+            {}, static_cast<double>(runs_started_));
+  add_value(add_family(out, "bombarder_load_workers", MetricType::Gauge,
+                       "Requests in flight at once (--concurrency)."),
+            {}, static_cast<double>(workers_));
+  add_value(add_family(out, "bombarder_ops_per_second", MetricType::Gauge,
+                       "Successful requests per second over the last second of the run going on; "
+                       "0 when idle."),
+            {}, ops_per_second());
+  add_node_families(out);
+  add_breaker_families(out);
+  add_scenario_families(out);
+  return common::metrics::serialize(
+      {std::make_move_iterator(out.begin()), std::make_move_iterator(out.end())});
 }
 
 }  // namespace bombarder

@@ -39,6 +39,7 @@
 #include "bombarder/load/load_engine.h"
 #include "common/endpoint.h"
 #include "common/histogram.h"
+#include "common/metrics.h"
 
 namespace bombarder {
 
@@ -100,7 +101,7 @@ class LoadMetrics {
   // Every fault of `scenario` removed (the proxies were reset).
   void clear_scenario_toxics(const std::string& scenario);
 
-  // Prometheus text format 0.0.4.
+  // Prometheus text format 0.0.4, written by prometheus-cpp (common/metrics.h).
   [[nodiscard]] std::string render() const;
   // The sum over every slot, for tests and for the summary's cross-check.
   [[nodiscard]] uint64_t succeeded_total() const;
@@ -115,6 +116,24 @@ class LoadMetrics {
     nlohmann::json attributes;
     bool active = false;
   };
+  // What the slots hold, summed.
+  struct Totals {
+    std::array<common::Histogram, kOpKindCount> latency;
+    std::array<uint64_t, kOpKindCount> ok{};
+    std::array<uint64_t, kOpKindCount> failed{};
+    std::array<uint64_t, kFailureKindCount> failures{};
+    std::array<uint64_t, Slot::kStatusMax> statuses{};
+    uint64_t retries = 0;
+  };
+
+  // render()'s parts: the slots' sum (takes each slot's mutex), then families from it and from
+  // the shared state (the caller holds mutex_ for the const members).
+  [[nodiscard]] Totals slot_totals() const;
+  static void add_request_families(const Totals& totals, std::deque<prometheus::MetricFamily>& out);
+  [[nodiscard]] double ops_per_second() const;
+  void add_node_families(std::deque<prometheus::MetricFamily>& out) const;
+  void add_breaker_families(std::deque<prometheus::MetricFamily>& out) const;
+  void add_scenario_families(std::deque<prometheus::MetricFamily>& out) const;
 
   const std::string command_;
   const Clock::time_point created_ = Clock::now();

@@ -2,10 +2,10 @@
 // burst, mixed, storm and `scenario run` serves GET /metrics from a LoadMetrics while the
 // command runs (and for --metrics-linger seconds after, so a scrape sees the final counts).
 //
-// A small Beast server on its own thread and io_context: scrapes never share a thread with the
-// load. Routes: GET|HEAD /metrics (text format 0.0.4), GET / (a pointer to /metrics); anything
-// else is answered with JSON {"error": CODE, "message": TEXT} (404 not_found, 405
-// method_not_allowed), like stress_node's API.
+// The HTTP server of both binaries (common/http_server.h) on its own thread and io_context:
+// scrapes never share a thread with the load. Routes: GET|HEAD /metrics (text format 0.0.4),
+// GET / (a pointer to /metrics); anything else is answered by the router with JSON
+// {"error": CODE, "message": TEXT} (404 not_found, 405 method_not_allowed), as stress_node's API.
 #pragma once
 
 #include <atomic>
@@ -33,7 +33,7 @@ class MetricsServer {
   [[nodiscard]] uint16_t port() const { return port_; }
   [[nodiscard]] std::string url() const;  // http://HOST:PORT/metrics
 
-  struct State;  // the io_context, acceptor and renderer; defined in the .cc
+  struct State;  // the io_context, router and server; defined in the .cc
 
  private:
   std::shared_ptr<State> state_;

@@ -19,7 +19,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "common/histogram.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
 
 namespace bombarder::proxy {
 
@@ -327,7 +328,11 @@ struct ServerState {
   std::mt19937_64 rng;
   uint64_t next_uid = 1;
   std::map<std::string, std::shared_ptr<ProxyState>> proxies;
-  std::shared_ptr<tcp::acceptor> api_acceptor;
+  // The REST API on the HTTP server of both binaries (common/http_server.h): one fallback
+  // handler takes every request to Api::route, which answers in Toxiproxy's own error format.
+  common::Router api_router;
+  std::unique_ptr<common::HttpServer> api_server;
+  bool api_stopped = false;
 
   ServerState(asio::io_context& context, uint64_t seed) : io(context), rng(seed) {}
 };
@@ -924,60 +929,51 @@ struct Api {
     return {204, ""};
   }
 
-  // Prometheus text (format 0.0.4) of what every proxy is doing now (issue 6 "Metrics").
+  // Prometheus text (format 0.0.4, by prometheus-cpp: common/metrics.h) of what every proxy is
+  // doing now (issue 6 "Metrics").
   ApiResult metrics() {
-    using common::prometheus::escape_label_value;
-    using common::prometheus::format_value;
-    std::string out;
-    const auto family = [&](const char* name, const char* type, const char* help) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    using common::metrics::add_value;
+    using prometheus::MetricType;
+    const auto family = [](const char* name, const char* help) {
+      return common::metrics::family(name, help, MetricType::Gauge);
     };
-    const auto label = [](const char* key, std::string_view value) {
-      return std::string(key) + "=\"" + escape_label_value(value) + "\"";
-    };
-    const auto toxic_labels = [&](const ProxyState& p, const Toxic& t) {
-      return label("proxy", p.name) + "," + label("toxic", t.name) + "," + label("type", t.type) +
-             "," + label("stream", t.direction == kUpstream ? "upstream" : "downstream");
-    };
-    family("proxy_enabled", "gauge", "1 while the proxy listens, 0 while it is disabled.");
+    auto enabled = family("proxy_enabled", "1 while the proxy listens, 0 while it is disabled.");
+    auto connections =
+        family("proxy_connections", "Client connections open through the proxy now.");
+    auto toxics = family("proxy_toxics", "Toxics on the proxy now, both streams.");
+    auto toxicity = family("proxy_toxic_toxicity",
+                           "Probability that the toxic applies to a connection; one series per "
+                           "active toxic.");
+    auto attribute = family("proxy_toxic_attribute",
+                            "An active toxic's attribute (latency and jitter ms, rate KB/s, "
+                            "probability, ...).");
     for (const auto& [name, p] : s.proxies) {
-      out += "proxy_enabled{" + label("proxy", name) + "," + label("listen", p->listen) + "," +
-             label("upstream", p->upstream) + "} " + (p->enabled ? "1" : "0") + "\n";
-    }
-    family("proxy_connections", "gauge", "Client connections open through the proxy now.");
-    for (const auto& [name, p] : s.proxies) {
-      out += "proxy_connections{" + label("proxy", name) + "} " + std::to_string(p->links.size()) +
-             "\n";
-    }
-    family("proxy_toxics", "gauge", "Toxics on the proxy now, both streams.");
-    for (const auto& [name, p] : s.proxies) {
-      out += "proxy_toxics{" + label("proxy", name) + "} " +
-             std::to_string(p->chains[0].size() + p->chains[1].size()) + "\n";
-    }
-    family("proxy_toxic_toxicity", "gauge",
-           "Probability that the toxic applies to a connection; one series per active toxic.");
-    for (const auto& [name, p] : s.proxies) {
+      add_value(enabled, {{"proxy", name}, {"listen", p->listen}, {"upstream", p->upstream}},
+                p->enabled ? 1 : 0);
+      add_value(connections, {{"proxy", name}}, static_cast<double>(p->links.size()));
+      add_value(toxics, {{"proxy", name}},
+                static_cast<double>(p->chains[0].size() + p->chains[1].size()));
       for (const auto& chain : p->chains) {
         for (const auto& t : chain) {
-          out += "proxy_toxic_toxicity{" + toxic_labels(*p, *t) + "} " + format_value(t->toxicity) +
-                 "\n";
-        }
-      }
-    }
-    family("proxy_toxic_attribute", "gauge",
-           "An active toxic's attribute (latency and jitter ms, rate KB/s, probability, ...).");
-    for (const auto& [name, p] : s.proxies) {
-      for (const auto& chain : p->chains) {
-        for (const auto& t : chain) {
-          const json attributes = t->attributes();
+          common::metrics::Labels labels = {
+              {"proxy", name},
+              {"toxic", t->name},
+              {"type", t->type},
+              {"stream", t->direction == kUpstream ? "upstream" : "downstream"}};
+          add_value(toxicity, labels, t->toxicity);
+          const json attributes = t->attributes();  // named: items() does not own it
           for (const auto& [key, value] : attributes.items()) {
-            out += "proxy_toxic_attribute{" + toxic_labels(*p, *t) + "," + label("attribute", key) +
-                   "} " + format_value(value.get<double>()) + "\n";
+            labels["attribute"] = key;
+            add_value(attribute, labels, value.get<double>());
           }
         }
       }
     }
-    return {200, std::move(out), "text/plain; version=0.0.4; charset=utf-8"};
+    std::vector<prometheus::MetricFamily> families;
+    for (auto* f : {&enabled, &connections, &toxics, &toxicity, &attribute}) {
+      families.push_back(std::move(*f));
+    }
+    return {200, common::metrics::serialize(std::move(families)), common::metrics::kContentType};
   }
 
   ApiResult route(std::string_view method, std::string_view target, std::string_view body) {
@@ -1032,54 +1028,28 @@ struct Api {
   }
 };
 
-asio::awaitable<void> serve_http(std::shared_ptr<ServerState> state, tcp::socket socket) {
-  beast::flat_buffer buffer;
-  for (;;) {
-    boost::system::error_code ec;
-    http::request<http::string_body> req;
-    co_await http::async_read(socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    ApiResult result;
-    if (req[http::field::user_agent].starts_with("Mozilla/")) {
-      // Toxiproxy refuses browsers so that a web page cannot drive the API (CSRF); same text.
-      result = {403, "User agent not allowed\n", "text/plain; charset=utf-8"};
-    } else {
-      try {
-        result = Api{*state}.route(std::string(req.method_string()), std::string(req.target()),
-                                   req.body());
-      } catch (const ApiError& e) {
-        result = {e.status, json_text(json{{"error", e.what()}, {"status", e.status}})};
-      } catch (const std::exception& e) {
-        result = {500, json_text(json{{"error", e.what()}, {"status", 500}})};
-      }
+// One API request as Toxiproxy answers it.
+common::Response serve_api(ServerState& state, const common::Request& request) {
+  ApiResult result;
+  if (request.header("User-Agent").starts_with("Mozilla/")) {
+    // Toxiproxy refuses browsers so that a web page cannot drive the API (CSRF); same text.
+    result = {403, "User agent not allowed\n", "text/plain; charset=utf-8"};
+  } else {
+    const auto method = http::to_string(request.method);
+    try {
+      result = Api{state}.route(std::string_view(method.data(), method.size()), request.target,
+                                request.body);
+    } catch (const ApiError& e) {
+      result = {e.status, json_text(json{{"error", e.what()}, {"status", e.status}})};
+    } catch (const std::exception& e) {
+      result = {500, json_text(json{{"error", e.what()}, {"status", 500}})};
     }
-    http::response<http::string_body> res{static_cast<http::status>(result.status), req.version()};
-    res.set(http::field::server, "bombarder-proxy");
-    if (result.status != 204) {
-      res.set(http::field::content_type, result.content_type);
-      res.body() = std::move(result.body);
-    }
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    co_await http::async_write(socket, res, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || !req.keep_alive()) break;
   }
-  boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
-}
-
-asio::awaitable<void> api_accept_loop(std::shared_ptr<ServerState> state,
-                                      std::shared_ptr<tcp::acceptor> acceptor) {
-  while (acceptor->is_open()) {
-    boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (!acceptor->is_open() || ec == asio::error::operation_aborted) co_return;
-      continue;
-    }
-    asio::co_spawn(state->io, serve_http(state, std::move(socket)), asio::detached);
-  }
+  common::Response response;
+  response.status = static_cast<unsigned>(result.status);
+  response.body = std::move(result.body);
+  response.content_type = std::move(result.content_type);
+  return response;
 }
 
 }  // namespace
@@ -1105,24 +1075,28 @@ ApiResult ProxyServer::handle(std::string_view method, std::string_view target,
 }
 
 uint16_t ProxyServer::listen_api(const std::string& host, uint16_t port) {
-  auto& state = impl_->state;
-  auto acceptor = std::make_shared<tcp::acceptor>(state->io);
-  tcp::endpoint ep(asio::ip::make_address(host), port);
-  acceptor->open(ep.protocol());
-  acceptor->set_option(asio::socket_base::reuse_address(true));
-  acceptor->bind(ep);
-  acceptor->listen();
-  state->api_acceptor = acceptor;
-  asio::co_spawn(state->io, api_accept_loop(state, acceptor), asio::detached);
-  return acceptor->local_endpoint().port();
+  ServerState* state = impl_->state.get();
+  (void)asio::ip::make_address(host);  // throws for a host that is not an IP address
+  state->api_router.set_fallback([state](common::Request request, common::Respond respond) {
+    respond(serve_api(*state, request));
+  });
+  common::HttpServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.peer_connections_max = 0;
+  options.server_name = "bombarder-proxy";
+  state->api_server = std::make_unique<common::HttpServer>(state->io, state->api_router, options);
+  if (const auto ec = state->api_server->listen()) throw boost::system::system_error(ec);
+  state->api_server->start();
+  return state->api_server->port();
 }
 
 void ProxyServer::shutdown() {
   auto& state = impl_->state;
-  if (state->api_acceptor) {
-    boost::system::error_code ec;
-    state->api_acceptor->close(ec);
-    state->api_acceptor.reset();
+  if (state->api_server && !state->api_stopped) {
+    // Idle API connections close now, the others once answered.
+    state->api_stopped = true;
+    state->api_server->stop(std::chrono::milliseconds(0), [] {});
   }
   for (auto& [name, p] : state->proxies) p->stop();
 }

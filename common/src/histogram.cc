@@ -1,7 +1,6 @@
 #include "common/histogram.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -68,80 +67,5 @@ uint64_t Histogram::count_at_or_below(uint64_t bound_us) const {
   for (size_t i = 0; i <= last; ++i) total += buckets_[i];
   return total;
 }
-
-namespace prometheus {
-
-namespace {
-constexpr double kLatencyBoundsSeconds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                            0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                            1,      2.5,     5,      10};
-}  // namespace
-
-std::span<const double> latency_bounds_seconds() { return kLatencyBoundsSeconds; }
-
-std::vector<Bucket> cumulative_buckets(const Histogram& h) {
-  std::vector<Bucket> buckets;
-  buckets.reserve(std::size(kLatencyBoundsSeconds) + 1);
-  for (double le : kLatencyBoundsSeconds) {
-    const auto bound_us = static_cast<uint64_t>(std::llround(le * 1e6));
-    buckets.push_back({le, h.count_at_or_below(bound_us)});
-  }
-  buckets.push_back({std::numeric_limits<double>::infinity(), h.count()});
-  return buckets;
-}
-
-namespace {
-
-std::string escape(std::string_view text, bool quotes) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (quotes && c == '"') {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string escape_help(std::string_view text) { return escape(text, false); }
-
-std::string escape_label_value(std::string_view text) { return escape(text, true); }
-
-std::string format_value(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  char buffer[64];
-  const double magnitude = std::fabs(value);
-  // Plain decimals for the usual range (0.0001 rather than 1e-04), shortest round-trip form
-  // otherwise; both parse back to the same double.
-  const bool fixed = magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e15);
-  const auto result =
-      fixed ? std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed)
-            : std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
-
-std::string histogram_lines(const std::string& name, const std::string& labels,
-                            const Histogram& h) {
-  const std::string prefix = labels.empty() ? "" : labels + ",";
-  std::string out;
-  for (const Bucket& bucket : cumulative_buckets(h)) {
-    out += name + "_bucket{" + prefix + "le=\"" + format_value(bucket.le_seconds) + "\"} " +
-           std::to_string(bucket.cumulative_count) + "\n";
-  }
-  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
-  out += name + "_sum" + braces + " " + format_value(static_cast<double>(h.sum_us()) / 1e6) + "\n";
-  out += name + "_count" + braces + " " + std::to_string(h.count()) + "\n";
-  return out;
-}
-
-}  // namespace prometheus
 
 }  // namespace common

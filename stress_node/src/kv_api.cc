@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
 #include <charconv>
 #include <ctime>
 
@@ -167,16 +169,9 @@ std::optional<std::string> normalize_id(std::string_view text) {
 }
 
 std::string new_uuid_v4(std::mt19937_64& rng) {
-  uint64_t hi = rng();
-  uint64_t lo = rng();
-  hi = (hi & ~uint64_t{0xF000}) | 0x4000;                      // version 4 (RFC 4122 §4.4)
-  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // variant 10xx
-  char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFF'FFFF'FFFFull));
-  return std::string(text, 36);
+  // Version 4, variant RFC 4122 (§4.4), lower-case canonical text: Boost.UUID does all three.
+  boost::uuids::basic_random_generator<std::mt19937_64> generate(rng);
+  return boost::uuids::to_string(generate());
 }
 
 std::string format_rfc3339_us(int64_t unix_us) {
@@ -211,7 +206,14 @@ json entry_to_json(const kv::KvEntry& entry) {
 
 KvApi::KvApi(asio::io_context& io, RaftNode& node, common::HttpClientPool& pool, Registry& metrics,
              KvApiOptions options)
-    : io_(io), node_(node), pool_(pool), metrics_(metrics), options_(std::move(options)) {
+    : io_(io),
+      node_(node),
+      pool_(pool),
+      append_latency_(metrics.histogram("raft_append_latency_seconds",
+                                        "Time from proposing a client write until it is committed "
+                                        "and applied here (successes).")),
+      forwarded_(metrics.counter("http_forwarded_total", "Writes forwarded to the leader.")),
+      options_(std::move(options)) {
   std::random_device device;
   std::seed_seq seed{device(), device(), device(), device()};
   rng_.seed(seed);
@@ -291,9 +293,7 @@ void KvApi::propose(kv::Command command, Request request, Respond respond) {
   command.idempotency_ttl_ms = static_cast<uint64_t>(options_.idempotency_ttl.count());
   command.idempotency_table_bytes_max = options_.idempotency_table_bytes_max;
   const auto started = std::chrono::steady_clock::now();
-  auto& latency = metrics_.histogram(
-      "raft_append_latency_seconds",
-      "Time from proposing a client write until it is committed and applied here (successes).");
+  auto& latency = append_latency_;
   // Shared: the completion is copied on its way through the raft thread, the body may be 1 MiB.
   auto shared = std::make_shared<Request>(std::move(request));
   node_.propose(
@@ -387,7 +387,7 @@ void KvApi::forward(raft::NodeId leader, Request request, Respond respond) {
     out.headers.emplace_back(std::string(kIdempotencyKeyHeader), std::string(key));
   }
   out.headers.emplace_back(std::string(kForwardedByHeader), std::to_string(options_.self_id));
-  metrics_.counter("http_forwarded_total", "Writes forwarded to the leader.").inc();
+  forwarded_.Increment();
   pool_.request(endpoint->second, std::move(out), options_.forward_timeout,
                 [this, leader, respond](boost::system::error_code ec, common::HttpResponse answer) {
                   if (ec) {

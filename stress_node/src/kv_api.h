@@ -85,7 +85,9 @@ class KvApi {
   boost::asio::io_context& io_;
   RaftNode& node_;
   common::HttpClientPool& pool_;
-  Registry& metrics_;
+  // Resolved once (metrics.h): raft_append_latency_seconds, http_forwarded_total.
+  LatencyHistogram& append_latency_;
+  prometheus::Counter& forwarded_;
   const KvApiOptions options_;
   std::mt19937_64 rng_;  // UUIDs; io_context thread only
 };

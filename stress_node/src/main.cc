@@ -176,7 +176,7 @@ struct Process {
                                        .body_limit_bytes = options.body_limit_bytes,
                                        .tls = tls.server},
                [this](const std::string& route, unsigned status, std::chrono::nanoseconds took) {
-                 node::record_http_request(metrics, route, status, took);
+                 http_metrics.record(route, status, took);
                }),
         transport(io, options.node_id, options.peers(), transport_options(security, tls)),
         node(raft_config(options, metrics), std::move(store), transport),
@@ -252,6 +252,7 @@ struct Process {
 
   asio::io_context io{1};
   node::Registry metrics;
+  node::HttpMetrics http_metrics{metrics};
   node::Router router;
   node::HttpServer server;
   node::PeerTransport transport;

@@ -9,44 +9,12 @@ namespace node {
 
 namespace {
 
-bool is_valid_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
-    const bool digit = c >= '0' && c <= '9';
-    if (!letter && !(digit && i > 0)) return false;
-  }
-  return true;
-}
+using prometheus::MetricType;
 
-// Metric and label names are compile-time choices of this program: a bad one is a bug.
-void check_name(std::string_view name) {
-  if (is_valid_name(name)) return;
-  std::fprintf(stderr, "metrics: invalid metric or label name '%.*s'\n",
-               static_cast<int>(name.size()), name.data());
+[[noreturn]] void two_types(std::string_view name) {
+  std::fprintf(stderr, "metrics: '%.*s' registered with two types\n", static_cast<int>(name.size()),
+               name.data());
   std::abort();
-}
-
-using common::prometheus::escape_help;
-using common::prometheus::escape_label_value;
-
-const char* type_name(int type) {
-  switch (type) {
-    case 0: return "counter";
-    case 1: return "gauge";
-    case 2: return "histogram";
-    default: return "summary";
-  }
-}
-
-std::string braced(const Labels& labels) {
-  if (labels.empty()) return {};
-  // Appends rather than `"{" + ... + "}"`: g++ 12 reports a bogus -Wrestrict on the latter.
-  std::string out = "{";
-  out += format_labels(labels);
-  out += '}';
-  return out;
 }
 
 }  // namespace
@@ -56,129 +24,138 @@ void LatencyHistogram::observe(std::chrono::nanoseconds duration) {
   observe_us(us < 0 ? 0 : static_cast<uint64_t>(us));
 }
 
-void SummaryTotals::set(uint64_t count, double sum) {
-  std::lock_guard lock(mutex_);
-  count_ = count;
-  sum_ = sum;
-}
-
-std::pair<uint64_t, double> SummaryTotals::value() const {
-  std::lock_guard lock(mutex_);
-  return {count_, sum_};
-}
-
-std::string format_labels(const Labels& labels) {
-  std::string out;
-  for (const auto& [name, value] : labels) {
-    if (!out.empty()) out += ',';
-    out += name + "=\"" + escape_label_value(value) + "\"";
-  }
-  return out;
-}
+Registry::Registry(size_t series_per_family_max)
+    : series_per_family_max_(series_per_family_max),
+      registry_(std::make_shared<prometheus::Registry>()) {}
 
 Registry::Family& Registry::family(std::string_view name, std::string_view help, Type type) {
-  check_name(name);
+  common::metrics::check_metric_name(name);
   auto it = families_.find(name);
   if (it == families_.end()) {
-    it =
-        families_.emplace(std::string(name), Family{type, std::string(help), {}, {}, {}, {}}).first;
+    Family added;
+    added.type = type;
+    added.help = std::string(help);
+    const std::string escaped = common::metrics::escape_help(help);
+    switch (type) {
+      case Type::kCounter:
+        added.counters =
+            &prometheus::BuildCounter().Name(std::string(name)).Help(escaped).Register(*registry_);
+        break;
+      case Type::kGauge:
+        added.gauges =
+            &prometheus::BuildGauge().Name(std::string(name)).Help(escaped).Register(*registry_);
+        break;
+      case Type::kHistogram:
+        added.histograms = &prometheus::BuildHistogram()
+                                .Name(std::string(name))
+                                .Help(escaped)
+                                .Register(*registry_);
+        break;
+      case Type::kMirroredCounter:
+      case Type::kSummary: break;
+    }
+    it = families_.emplace(std::string(name), std::move(added)).first;
   }
-  if (it->second.type != type) {
-    std::fprintf(stderr, "metrics: '%.*s' registered with two types\n",
-                 static_cast<int>(name.size()), name.data());
-    std::abort();
-  }
+  if (it->second.type != type) two_types(name);
   return it->second;
 }
 
-Labels Registry::bounded(const Family& /*family*/, size_t series_count,
-                         const Labels& labels) const {
-  for (const auto& label : labels) check_name(label.first);
-  if (series_count < series_per_family_max_) return labels;
+Labels Registry::bounded(Family& family, bool exists, const Labels& labels) const {
+  common::metrics::check_label_names(labels);
+  if (exists) return labels;
+  if (family.series < series_per_family_max_) {
+    ++family.series;
+    return labels;
+  }
   Labels other = labels;
   for (auto& label : other) label.second = "_other";
   return other;
 }
 
-template <typename T>
-T& Registry::series(std::map<Labels, std::unique_ptr<T>>& map, const Family& family,
-                    const Labels& labels) {
-  if (auto it = map.find(labels); it != map.end()) return *it->second;
-  const Labels key = bounded(family, map.size(), labels);
-  auto& slot = map[key];
-  if (!slot) slot = std::make_unique<T>();
-  return *slot;
-}
-
-Counter& Registry::counter(std::string_view name, std::string_view help, const Labels& labels) {
+prometheus::Counter& Registry::counter(std::string_view name, std::string_view help,
+                                       const Labels& labels) {
   std::lock_guard lock(mutex_);
   Family& f = family(name, help, Type::kCounter);
-  return series(f.counters, f, labels);
+  return f.counters->Add(bounded(f, f.counters->Has(labels), labels));
 }
 
-Gauge& Registry::gauge(std::string_view name, std::string_view help, const Labels& labels) {
+prometheus::Gauge& Registry::gauge(std::string_view name, std::string_view help,
+                                   const Labels& labels) {
   std::lock_guard lock(mutex_);
   Family& f = family(name, help, Type::kGauge);
-  return series(f.gauges, f, labels);
+  return f.gauges->Add(bounded(f, f.gauges->Has(labels), labels));
 }
 
 LatencyHistogram& Registry::histogram(std::string_view name, std::string_view help,
                                       const Labels& labels) {
   std::lock_guard lock(mutex_);
   Family& f = family(name, help, Type::kHistogram);
-  return series(f.histograms, f, labels);
+  prometheus::Histogram& series = f.histograms->Add(bounded(f, f.histograms->Has(labels), labels),
+                                                    common::metrics::latency_bucket_boundaries());
+  auto& wrapper = histograms_[&series];
+  if (!wrapper) wrapper = std::make_unique<LatencyHistogram>(series);
+  return *wrapper;
 }
 
-SummaryTotals& Registry::summary(std::string_view name, std::string_view help,
-                                 const Labels& labels) {
+void Registry::set_counter(std::string_view name, std::string_view help, const Labels& labels,
+                           uint64_t total) {
+  std::lock_guard lock(mutex_);
+  Family& f = family(name, help, Type::kMirroredCounter);
+  f.values[bounded(f, f.values.contains(labels), labels)] = static_cast<double>(total);
+}
+
+void Registry::set_summary(std::string_view name, std::string_view help, const Labels& labels,
+                           uint64_t count, double sum) {
   std::lock_guard lock(mutex_);
   Family& f = family(name, help, Type::kSummary);
-  return series(f.summaries, f, labels);
-}
-
-void Registry::render_family(const std::string& name, const Family& family, std::string& out) {
-  out += "# HELP " + name + " " + escape_help(family.help) + "\n";
-  out += "# TYPE " + name + " " + type_name(static_cast<int>(family.type)) + "\n";
-  for (const auto& [labels, counter] : family.counters) {
-    out += name + braced(labels) + " " + std::to_string(counter->value()) + "\n";
-  }
-  for (const auto& [labels, gauge] : family.gauges) {
-    out += name + braced(labels) + " " + common::prometheus::format_value(gauge->value()) + "\n";
-  }
-  for (const auto& [labels, histogram] : family.histograms) {
-    out += common::prometheus::histogram_lines(name, format_labels(labels), histogram->snapshot());
-  }
-  for (const auto& [labels, summary] : family.summaries) {
-    const auto [count, sum] = summary->value();
-    out += name + "_sum" + braced(labels) + " " + common::prometheus::format_value(sum) + "\n";
-    out += name + "_count" + braced(labels) + " " + std::to_string(count) + "\n";
-  }
+  f.summaries[bounded(f, f.summaries.contains(labels), labels)] = {count, sum};
 }
 
 std::string Registry::render() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
   std::lock_guard lock(mutex_);
-  std::string out;
-  for (const auto& [name, family] : families_) render_family(name, family, out);
-  return out;
+  for (const auto& [name, f] : families_) {
+    if (f.type == Type::kMirroredCounter) {
+      auto& family =
+          families.emplace_back(common::metrics::family(name, f.help, MetricType::Counter));
+      for (const auto& [labels, value] : f.values) {
+        common::metrics::add_value(family, labels, value);
+      }
+    } else if (f.type == Type::kSummary) {
+      auto& family =
+          families.emplace_back(common::metrics::family(name, f.help, MetricType::Summary));
+      for (const auto& [labels, value] : f.summaries) {
+        common::metrics::add_summary(family, labels, value.first, value.second);
+      }
+    }
+  }
+  return common::metrics::serialize(std::move(families));
 }
 
-void record_http_request(Registry& registry, const std::string& route, unsigned status,
+void HttpMetrics::record(const std::string& route, unsigned status,
                          std::chrono::nanoseconds duration) {
-  registry
-      .counter("http_requests_total", "HTTP requests answered, by route pattern and status code.",
-               {{"route", route}, {"code", std::to_string(status)}})
-      .inc();
-  registry
-      .histogram("http_request_duration_seconds",
-                 "Time from a request's arrival to its answer, by route pattern.",
-                 {{"route", route}})
-      .observe(duration);
+  auto it = routes_.find(route);
+  if (it == routes_.end()) {
+    RouteSeries series;
+    series.duration = &registry_.histogram(
+        "http_request_duration_seconds",
+        "Time from a request's arrival to its answer, by route pattern.", {{"route", route}});
+    it = routes_.emplace(route, std::move(series)).first;
+  }
+  prometheus::Counter*& requests = it->second.requests[status];
+  if (requests == nullptr) {
+    requests = &registry_.counter("http_requests_total",
+                                  "HTTP requests answered, by route pattern and status code.",
+                                  {{"route", route}, {"code", std::to_string(status)}});
+  }
+  requests->Increment();
+  it->second.duration->observe(duration);
 }
 
 void update_node_metrics(Registry& registry, const NodeStatus& status) {
   const raft::CoreStatus& core = status.core;
   const auto gauge = [&](std::string_view name, std::string_view help, double value) {
-    registry.gauge(name, help).set(value);
+    registry.gauge(name, help).Set(value);
   };
   gauge("raft_term", "Current term (Raft paper §5.1).", static_cast<double>(core.soft.term));
   gauge("raft_role", "Role: 0 follower, 1 pre-candidate, 2 candidate, 3 leader.",
@@ -201,22 +178,17 @@ void update_node_metrics(Registry& registry, const NodeStatus& status) {
         static_cast<double>(status.pending_reads));
   gauge("raft_inbox_bytes", "Peer payload bytes queued for the raft thread.",
         static_cast<double>(status.inbox_bytes));
-  registry
-      .counter("raft_inbox_rejected_total",
-               "Inputs the raft thread's inbox refused, by the bound that was hit (tasks: "
-               "inbox_max queued inputs; bytes: inbox_bytes_max queued peer payload bytes).",
-               {{"reason", "tasks"}})
-      .set_total(status.inbox_rejected_full_tasks);
-  registry
-      .counter("raft_inbox_rejected_total",
-               "Inputs the raft thread's inbox refused, by the bound that was hit (tasks: "
-               "inbox_max queued inputs; bytes: inbox_bytes_max queued peer payload bytes).",
-               {{"reason", "bytes"}})
-      .set_total(status.inbox_rejected_full_bytes);
+  constexpr std::string_view kInboxRejectedHelp =
+      "Inputs the raft thread's inbox refused, by the bound that was hit (tasks: inbox_max "
+      "queued inputs; bytes: inbox_bytes_max queued peer payload bytes).";
+  registry.set_counter("raft_inbox_rejected_total", kInboxRejectedHelp, {{"reason", "tasks"}},
+                       status.inbox_rejected_full_tasks);
+  registry.set_counter("raft_inbox_rejected_total", kInboxRejectedHelp, {{"reason", "bytes"}},
+                       status.inbox_rejected_full_bytes);
 
   const raft::CoreCounters& c = status.counters;
   const auto counter = [&](std::string_view name, std::string_view help, uint64_t value) {
-    registry.counter(name, help).set_total(value);
+    registry.set_counter(name, help, {}, value);
   };
   counter("raft_leader_changes_total", "Times the known leader changed.", c.leader_changes);
   counter("raft_elections_started_total", "Elections this node started.", c.elections_started);
@@ -241,31 +213,31 @@ void update_node_metrics(Registry& registry, const NodeStatus& status) {
   // The storage keeps only a total and the latest value, so this is a summary (sum/count),
   // not a histogram: rate(_sum)/rate(_count) is the mean persist latency. The distribution is
   // raft_log_persist_duration_seconds, observed by the raft thread around each persist.
-  registry
-      .summary("raft_fsync_latency_seconds",
-               "Time to persist one batch to the log, fsync included (sum and count).")
-      .set(log.persist_count, static_cast<double>(log.persist_latency_us_total) / 1e6);
+  registry.set_summary("raft_fsync_latency_seconds",
+                       "Time to persist one batch to the log, fsync included (sum and count).", {},
+                       log.persist_count, static_cast<double>(log.persist_latency_us_total) / 1e6);
   gauge("raft_fsync_last_latency_seconds", "Latency of the most recent log persist.",
         static_cast<double>(log.last_persist_latency_us) / 1e6);
 }
 
 void update_idempotency_metrics(Registry& registry, const kv::IdempotencyStats& stats) {
   registry.gauge("kv_idempotency_keys", "Idempotency keys recorded (live, not yet expired).")
-      .set(static_cast<double>(stats.keys));
+      .Set(static_cast<double>(stats.keys));
   registry
       .gauge("kv_idempotency_bytes",
              "Bytes the idempotency table counts against --idempotency-table-bytes.")
-      .set(static_cast<double>(stats.bytes));
+      .Set(static_cast<double>(stats.bytes));
   registry
-      .gauge("kv_idempotency_clock_ms",
-             "The state machine's clock: the largest leader stamp applied (Unix ms).")
-      .set(static_cast<double>(stats.clock_ms));
+      .gauge("kv_idempotency_clock_seconds",
+             "The state machine's clock: the largest leader stamp applied (Unix seconds, "
+             "millisecond resolution).")
+      .Set(static_cast<double>(stats.clock_ms) / 1e3);
   constexpr std::string_view kEvictions = "kv_idempotency_evictions_total";
   constexpr std::string_view kHelp =
       "Idempotency records forgotten by this node's applies: ttl (the stamped clock reached "
       "their expiry) or bytes (the table bound).";
-  registry.counter(kEvictions, kHelp, {{"reason", "ttl"}}).set_total(stats.evicted_ttl_total);
-  registry.counter(kEvictions, kHelp, {{"reason", "bytes"}}).set_total(stats.evicted_bytes_total);
+  registry.set_counter(kEvictions, kHelp, {{"reason", "ttl"}}, stats.evicted_ttl_total);
+  registry.set_counter(kEvictions, kHelp, {{"reason", "bytes"}}, stats.evicted_bytes_total);
 }
 
 }  // namespace node

@@ -1,16 +1,26 @@
-// A small Prometheus registry: counters, gauges, latency histograms and sum/count summaries with
-// labels, rendered in the text exposition format 0.0.4 for GET /metrics.
+// The node's Prometheus metrics for GET /metrics, on prometheus-cpp (common/metrics.h).
+//
+// Live series (counters, gauges, latency histograms updated as things happen) are
+// prometheus-cpp's; values kept elsewhere and copied in before each scrape (the Raft core's
+// counters, the peer transport's, the storage's persist totals) are set with set_counter() and
+// set_summary() and rendered as they were last set.
 //
 // Cardinality is bounded: label values must come from bounded sets (route patterns such as
 // /api/kv/:id, never raw paths), and each family holds at most `series_per_family_max` series;
 // past that, new label sets share one series whose label values are all "_other".
 //
-// Thread-safety: every method is thread-safe. The references returned by counter(), gauge() ...
-// stay valid for the registry's lifetime; updating through them is lock-free (counters,
-// gauges) or takes the series' own mutex (histograms, summaries).
+// Thread-safety: every method is thread-safe. The references returned by counter(), gauge() and
+// histogram() stay valid for the registry's lifetime. Looking a series up takes the registry's
+// mutex: do it once, not per request (HttpMetrics below, KvApi's append latency); updating
+// through the reference is an atomic (counters, gauges) or the histogram's own mutex.
 #pragma once
 
-#include <atomic>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -21,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/histogram.h"
+#include "common/metrics.h"
 
 namespace kv {
 struct IdempotencyStats;
@@ -31,108 +41,99 @@ namespace node {
 
 struct NodeStatus;
 
-// Label name/value pairs, in the order they are rendered.
-using Labels = std::vector<std::pair<std::string, std::string>>;
+// Label name -> value; rendered in name order.
+using Labels = common::metrics::Labels;
 
-class Counter {
- public:
-  void inc(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
-  // Mirrors a monotonic counter kept elsewhere (the Raft core's counters).
-  void set_total(uint64_t value) { value_.store(value, std::memory_order_relaxed); }
-  [[nodiscard]] uint64_t value() const { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<uint64_t> value_{0};
-};
-
-class Gauge {
- public:
-  void set(double value) { value_.store(value, std::memory_order_relaxed); }
-  [[nodiscard]] double value() const { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<double> value_{0};
-};
-
-// Rendered as a Prometheus histogram in seconds at common::prometheus::latency_bounds_seconds().
+// A latency histogram in seconds at common::metrics::latency_bounds_seconds().
 class LatencyHistogram {
  public:
-  void observe_us(uint64_t value_us) { histogram_.record(value_us); }
+  explicit LatencyHistogram(prometheus::Histogram& histogram) : histogram_(histogram) {}
+  void observe_us(uint64_t value_us) { histogram_.Observe(static_cast<double>(value_us) / 1e6); }
   void observe(std::chrono::nanoseconds duration);
-  [[nodiscard]] common::Histogram snapshot() const { return histogram_.snapshot(); }
 
  private:
-  common::SharedHistogram histogram_;
-};
-
-// A summary without quantiles: only _sum and _count, for totals kept elsewhere (the log
-// storage's persist latency total), where individual observations are not available.
-class SummaryTotals {
- public:
-  void set(uint64_t count, double sum);
-  [[nodiscard]] std::pair<uint64_t, double> value() const;
-
- private:
-  mutable std::mutex mutex_;
-  uint64_t count_ = 0;
-  double sum_ = 0;
+  prometheus::Histogram& histogram_;
 };
 
 class Registry {
  public:
-  explicit Registry(size_t series_per_family_max = 256)
-      : series_per_family_max_(series_per_family_max) {}
+  explicit Registry(size_t series_per_family_max = 256);
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Finds or creates the series. A name must keep one type and one help text; a name or label
-  // name outside [a-zA-Z_:][a-zA-Z0-9_:]* is a programming error (aborts).
-  Counter& counter(std::string_view name, std::string_view help, const Labels& labels = {});
-  Gauge& gauge(std::string_view name, std::string_view help, const Labels& labels = {});
+  // Finds or creates a live series. A name must keep one type; a name or label name
+  // prometheus-cpp refuses is a programming error (aborts).
+  prometheus::Counter& counter(std::string_view name, std::string_view help,
+                               const Labels& labels = {});
+  prometheus::Gauge& gauge(std::string_view name, std::string_view help, const Labels& labels = {});
   LatencyHistogram& histogram(std::string_view name, std::string_view help,
                               const Labels& labels = {});
-  SummaryTotals& summary(std::string_view name, std::string_view help, const Labels& labels = {});
+
+  // A counter mirrored from a monotonic total kept elsewhere: rendered as `total`.
+  void set_counter(std::string_view name, std::string_view help, const Labels& labels,
+                   uint64_t total);
+  // A summary without quantiles (only _sum and _count), for totals kept elsewhere (the log
+  // storage's persist latency total), where individual observations are not available.
+  void set_summary(std::string_view name, std::string_view help, const Labels& labels,
+                   uint64_t count, double sum);
 
   // Families in name order, series in label order: the output is deterministic.
   [[nodiscard]] std::string render() const;
 
-  static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
+  static constexpr const char* kContentType = common::metrics::kContentType;
 
  private:
-  enum class Type : uint8_t { kCounter, kGauge, kHistogram, kSummary };
+  enum class Type : uint8_t { kCounter, kGauge, kHistogram, kMirroredCounter, kSummary };
   struct Family {
-    Type type;
+    Type type = Type::kCounter;
+    prometheus::Family<prometheus::Counter>* counters = nullptr;      // kCounter
+    prometheus::Family<prometheus::Gauge>* gauges = nullptr;          // kGauge
+    prometheus::Family<prometheus::Histogram>* histograms = nullptr;  // kHistogram
+    std::map<Labels, double> values;                                  // kMirroredCounter
+    std::map<Labels, std::pair<uint64_t, double>> summaries;          // kSummary: (count, sum)
     std::string help;
-    std::map<Labels, std::unique_ptr<Counter>> counters;
-    std::map<Labels, std::unique_ptr<Gauge>> gauges;
-    std::map<Labels, std::unique_ptr<LatencyHistogram>> histograms;
-    std::map<Labels, std::unique_ptr<SummaryTotals>> summaries;
+    size_t series = 0;
   };
 
   Family& family(std::string_view name, std::string_view help, Type type);
-  Labels bounded(const Family& family, size_t series_count, const Labels& labels) const;
+  // `labels`, or the "_other" label set once `family` is full; counts a new series.
+  Labels bounded(Family& family, bool exists, const Labels& labels) const;
   template <typename T>
-  T& series(std::map<Labels, std::unique_ptr<T>>& map, const Family& family, const Labels& labels);
-  static void render_family(const std::string& name, const Family& family, std::string& out);
+  T& live(std::string_view name, std::string_view help, Type type, const Labels& labels);
 
   const size_t series_per_family_max_;
+  const std::shared_ptr<prometheus::Registry> registry_;
   mutable std::mutex mutex_;
   std::map<std::string, Family, std::less<>> families_;
+  std::map<const prometheus::Histogram*, std::unique_ptr<LatencyHistogram>> histograms_;
 };
 
-// `a="x",b="y"` with values escaped as the text format requires (\\, \", \n).
-[[nodiscard]] std::string format_labels(const Labels& labels);
+// The HTTP metrics every request updates: http_requests_total{code,route} and
+// http_request_duration_seconds{route}. `route` is the matched pattern or a fixed word, `code`
+// the status. Each (route, code) series is looked up in the registry once and kept: recording a
+// request takes no registry mutex.
+//
+// Thread-safety: record() from one thread only (the node's io thread).
+class HttpMetrics {
+ public:
+  explicit HttpMetrics(Registry& registry) : registry_(registry) {}
+  void record(const std::string& route, unsigned status, std::chrono::nanoseconds duration);
 
-// The HTTP metrics every request updates: http_requests_total{route,code} and
-// http_request_duration_seconds{route}. `route` is the matched pattern or a fixed word.
-void record_http_request(Registry& registry, const std::string& route, unsigned status,
-                         std::chrono::nanoseconds duration);
+ private:
+  struct RouteSeries {
+    LatencyHistogram* duration = nullptr;
+    std::map<unsigned, prometheus::Counter*> requests;  // by status code
+  };
+  Registry& registry_;
+  std::map<std::string, RouteSeries, std::less<>> routes_;
+};
 
 // Sets the raft_* gauges, counters and summaries from a NodeStatus (called before rendering).
 void update_node_metrics(Registry& registry, const NodeStatus& status);
 
 // The idempotency table (issue 13): kv_idempotency_keys, kv_idempotency_bytes,
-// kv_idempotency_clock_ms and kv_idempotency_evictions_total{reason="ttl"|"bytes"}.
+// kv_idempotency_clock_seconds (was _clock_ms before issue 16: promtool wants base units) and
+// kv_idempotency_evictions_total{reason="ttl"|"bytes"}.
 void update_idempotency_metrics(Registry& registry, const kv::IdempotencyStats& stats);
 
 }  // namespace node

@@ -189,29 +189,26 @@ void RaftApi::metrics(Request, Respond respond) {
     rejected[reason] += count;
   }
   for (const auto& [reason, count] : rejected) {
-    metrics_.counter(kPeerFramesRejectedName, kPeerFramesRejectedHelp, {{"reason", reason}})
-        .set_total(count);
+    metrics_.set_counter(kPeerFramesRejectedName, kPeerFramesRejectedHelp, {{"reason", reason}},
+                         count);
   }
   update_idempotency_metrics(metrics_, node_.state().idempotency_stats());
   if (transport_ != nullptr) {
     for (const auto& [peer, stats] : transport_->stats()) {
       const Labels labels = {{"peer", std::to_string(peer)}};
       metrics_.gauge("raft_peer_reachable", "1 if the peer answered our last request.", labels)
-          .set(stats.reachable ? 1 : 0);
-      metrics_.counter("raft_peer_send_failures_total", "Peer requests that failed.", labels)
-          .set_total(stats.send_failures);
-      metrics_.counter("raft_peer_messages_sent_total", "Messages delivered to the peer.", labels)
-          .set_total(stats.messages_sent);
-      metrics_
-          .counter("raft_peer_messages_dropped_total", "Messages dropped by the queue bounds.",
-                   labels)
-          .set_total(stats.messages_dropped);
-      metrics_
-          .counter("raft_peer_heartbeats_superseded_total",
-                   "Queued heartbeats replaced by a newer one before they were sent.", labels)
-          .set_total(stats.heartbeats_superseded);
-      metrics_.counter("raft_peer_bytes_sent_total", "Request body bytes delivered.", labels)
-          .set_total(stats.bytes_sent);
+          .Set(stats.reachable ? 1 : 0);
+      metrics_.set_counter("raft_peer_send_failures_total", "Peer requests that failed.", labels,
+                           stats.send_failures);
+      metrics_.set_counter("raft_peer_messages_sent_total", "Messages delivered to the peer.",
+                           labels, stats.messages_sent);
+      metrics_.set_counter("raft_peer_messages_dropped_total",
+                           "Messages dropped by the queue bounds.", labels, stats.messages_dropped);
+      metrics_.set_counter("raft_peer_heartbeats_superseded_total",
+                           "Queued heartbeats replaced by a newer one before they were sent.",
+                           labels, stats.heartbeats_superseded);
+      metrics_.set_counter("raft_peer_bytes_sent_total", "Request body bytes delivered.", labels,
+                           stats.bytes_sent);
     }
   }
   Response response;

@@ -1,5 +1,5 @@
 // Fuzz target: the node's HTTP request path without sockets: Beast's request parser with the
-// server's limits (stress_node/src/http_server.h), make_request, the router, and the handlers of
+// server's limits (common/http_server.h), make_request, the router, and the handlers of
 // the KV API (kv_api.h: JSON bodies, ids, queries, Idempotency-Key) and of the raft API
 // (raft_api.h: status, metrics, health, sync-status, peer RPC bodies) on a real single-member
 // node (RaftNode over a kv::Store in a scratch directory).

@@ -1,5 +1,5 @@
 // A latency histogram with fixed memory and bounded relative error (HDR-style log-linear
-// buckets), shared by stress_node's /metrics and bombarder's load reports (design.md §2).
+// buckets), shared by bombarder's load reports and /metrics (common/metrics.h) (design.md §2).
 //
 // Values are integer microseconds. [0, 128) µs are counted exactly; above that every power of
 // two is split into 64 equal buckets, so a value is known to within 1/64 (< 1.6 %) of itself.
@@ -97,36 +97,5 @@ class SharedHistogram {
   mutable std::mutex mutex_;
   Histogram histogram_;
 };
-
-// Prometheus exposition of a latency histogram in seconds (text format 0.0.4).
-namespace prometheus {
-
-// The fixed `le` boundaries (seconds) every latency histogram uses, so that series from all
-// nodes and all runs aggregate: 100 µs .. 10 s, then +Inf.
-[[nodiscard]] std::span<const double> latency_bounds_seconds();
-
-struct Bucket {
-  double le_seconds;  // +infinity for the last
-  uint64_t cumulative_count;
-};
-
-// Cumulative counts at latency_bounds_seconds() followed by +Inf (== h.count()).
-[[nodiscard]] std::vector<Bucket> cumulative_buckets(const Histogram& h);
-
-// Text format 0.0.4 escaping: HELP text escapes backslash and newline; label values also escape
-// the double quote.
-[[nodiscard]] std::string escape_help(std::string_view text);
-[[nodiscard]] std::string escape_label_value(std::string_view text);
-
-// A number as Prometheus expects it: shortest round-trip decimal, "+Inf", "-Inf", "NaN".
-[[nodiscard]] std::string format_value(double value);
-
-// The `<name>_bucket`, `<name>_sum` and `<name>_count` lines of one series, each ending in
-// '\n'. `labels` is the already-formatted label list without braces (`route="/status"`), or
-// empty. The caller writes the # HELP / # TYPE lines once per family.
-[[nodiscard]] std::string histogram_lines(const std::string& name, const std::string& labels,
-                                          const Histogram& h);
-
-}  // namespace prometheus
 
 }  // namespace common

@@ -79,6 +79,28 @@ TEST(RouterTest, UnknownPathIs404WithJsonError) {
   EXPECT_TRUE(body_of(*out.response)["message"].is_string());
 }
 
+TEST(RouterTest, FallbackAnswersWhatNoRouteMatches) {
+  Router router = kv_like_router();
+  router.set_fallback([](Request request, Respond respond) {
+    respond(Response::json(418, {{"target", request.target}, {"route", request.route}}));
+  });
+  for (const auto& [method, target] :
+       std::vector<std::pair<http::verb, std::string>>{{http::verb::get, "/nope?x=1"},
+                                                       {http::verb::put, "/api/kv"},
+                                                       {http::verb::get, "/api/kv/%zz"}}) {
+    Captured out;
+    router.dispatch(make_request(method, target), capture(out));
+    ASSERT_TRUE(out.response) << target;
+    EXPECT_EQ(out.response->status, 418u) << target;
+    EXPECT_EQ(body_of(*out.response)["target"], target);
+    EXPECT_EQ(body_of(*out.response)["route"], "");
+  }
+  Captured matched;
+  router.dispatch(make_request(http::verb::get, "/api/kv/a"), capture(matched));
+  ASSERT_TRUE(matched.response);
+  EXPECT_EQ(matched.response->status, 200u);
+}
+
 TEST(RouterTest, TrailingSegmentsDoNotMatch) {
   const Router router = kv_like_router();
   for (const char* path : {"/api/kv/", "/api/kv/x/y", "/api", "/"}) {

@@ -141,22 +141,24 @@ TEST(ProxyApi, MetricsShowEveryProxyItsConnectionsAndItsToxics) {
   EXPECT_EQ(r.content_type.rfind("text/plain; version=0.0.4", 0), 0u) << r.content_type;
   const std::string& m = r.body;
   EXPECT_NE(m.find("# TYPE proxy_enabled gauge\n"), std::string::npos) << m;
-  EXPECT_NE(m.find("proxy_enabled{proxy=\"p\",listen=\"127.0.0.1:"), std::string::npos) << m;
+  // Labels in name order, as prometheus-cpp writes them.
+  EXPECT_NE(m.find("proxy_enabled{listen=\"127.0.0.1:"), std::string::npos) << m;
+  EXPECT_NE(m.find("\",proxy=\"p\",upstream=\""), std::string::npos) << m;
   EXPECT_NE(m.find("proxy_connections{proxy=\"p\"} 0\n"), std::string::npos) << m;
   EXPECT_NE(m.find("proxy_toxics{proxy=\"p\"} 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("proxy_toxics{proxy=\"a\\\"b\"} 0\n"), std::string::npos)
       << "label values escape quotes: " << m;
-  const std::string labels = R"(proxy="p",toxic="slow",type="latency",stream="downstream")";
+  const std::string labels = R"(proxy="p",stream="downstream",toxic="slow",type="latency")";
   EXPECT_NE(m.find("proxy_toxic_toxicity{" + labels + "} 0.5\n"), std::string::npos) << m;
-  EXPECT_NE(m.find("proxy_toxic_attribute{" + labels + ",attribute=\"latency\"} 250\n"),
+  EXPECT_NE(m.find("proxy_toxic_attribute{attribute=\"latency\"," + labels + "} 250\n"),
             std::string::npos)
       << m;
-  EXPECT_NE(m.find("proxy_toxic_attribute{" + labels + ",attribute=\"jitter\"} 25\n"),
+  EXPECT_NE(m.find("proxy_toxic_attribute{attribute=\"jitter\"," + labels + "} 25\n"),
             std::string::npos)
       << m;
   // Disabled: 0; a removed toxic leaves no series.
-  EXPECT_NE(m.find(R"(proxy_enabled{proxy="p",)"), std::string::npos);
-  EXPECT_NE(m.find("} 0\n", m.find(R"(proxy_enabled{proxy="p",)")), std::string::npos);
+  EXPECT_NE(m.find(R"(,proxy="p",upstream=)"), std::string::npos);
+  EXPECT_NE(m.find("} 0\n", m.find(R"(,proxy="p",upstream=)")), std::string::npos);
   ASSERT_EQ(proxy.api("DELETE", "/proxies/p/toxics/slow", "").status, 204);
   EXPECT_EQ(proxy.api("GET", "/metrics", "").body.find("proxy_toxic_attribute{"),
             std::string::npos);

@@ -1,4 +1,4 @@
-#include "http_server.h"
+#include "common/http_server.h"
 
 #include <spdlog/spdlog.h>
 
@@ -11,7 +11,7 @@
 
 #include "common/tls.h"
 
-namespace node {
+namespace common {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -249,6 +249,7 @@ void Router::dispatch(Request request, Respond respond) const {
     bool malformed = false;
     auto matched = match(route, segments, &malformed);
     if (malformed) {
+      if (fallback_) return fallback_(std::move(request), std::move(respond));
       return respond(Response::error(400, "bad_request", "malformed percent-encoding in the path"));
     }
     if (!matched) continue;
@@ -258,6 +259,15 @@ void Router::dispatch(Request request, Respond respond) const {
     } else {
       allowed.insert(std::string(to_std(http::to_string(route.method))));
     }
+  }
+  if (chosen == nullptr && fallback_) {
+    try {
+      fallback_(std::move(request), respond);
+    } catch (const std::exception& e) {
+      spdlog::error("http: fallback handler threw: {}", e.what());
+      if (!respond.done()) respond(Response::error(500, "internal", e.what()));
+    }
+    return;
   }
   if (chosen == nullptr && allowed.empty()) {
     return respond(Response::error(404, "not_found", "no such route: " + request.path));
@@ -563,7 +573,7 @@ void Session::write(Response response, bool linger) {
   const bool close = response.close || linger || !request_keep_alive_ || stopping;
   auto message = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(response.status), request_version_);
-  message->set(http::field::server, "stress_node");
+  message->set(http::field::server, shared_->options.server_name);
   if (!response.content_type.empty() && response.status != 204) {
     message->set(http::field::content_type, response.content_type);
   }
@@ -794,4 +804,4 @@ size_t HttpServer::connection_count() const {
   return shared_->sessions.size();
 }
 
-}  // namespace node
+}  // namespace common
