@@ -2,7 +2,6 @@
 // "Stress Tests" table gives the commands, flags and defaults).
 #include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,6 +10,7 @@
 #include <random>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
@@ -34,9 +34,6 @@ namespace bombarder {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
 
 enum class Command { kFlood, kBurst, kMixed, kStorm };
 
@@ -301,15 +298,17 @@ int run_load_command(const LoadFlags& f) {
 
   Output output;
   output.progress = !f.json && stderr_is_terminal();
-  g_interrupted = false;
-  spec.stop_requested = [] { return g_interrupted.load(); };
+  // Ctrl-C during the load ends it gracefully (the summary, record and check still follow);
+  // outside the load and the metrics linger it keeps its default meaning.
+  std::optional<SignalWatch> signals;
+  signals.emplace(std::initializer_list<int>{SIGINT});
+  spec.stop_requested = [] { return SignalWatch::flag().load(); };
   if (output.progress) {
     spec.on_progress = [&output, &f](const LoadProgress& p) {
       std::lock_guard lock(output.mutex);
       draw_progress(stderr, f.name, p);
     };
   }
-  auto previous_handler = std::signal(SIGINT, on_sigint);
 
   RunHeader header;
   header.command = f.name;
@@ -363,10 +362,10 @@ int run_load_command(const LoadFlags& f) {
   LoadResult result;
   std::string burst_lines;
   if (f.command == Command::kBurst) {
-    for (uint64_t b = 0; b < f.bursts && !g_interrupted; ++b) {
+    for (uint64_t b = 0; b < f.bursts && !signals->interrupted(); ++b) {
       if (b > 0) {
         // The pause is the point of a burst test: idle time between batches.
-        for (uint64_t waited = 0; waited < f.pause_ms && !g_interrupted; waited += 10) {
+        for (uint64_t waited = 0; waited < f.pause_ms && !signals->interrupted(); waited += 10) {
           std::this_thread::sleep_for(10ms);
         }
       }
@@ -399,7 +398,8 @@ int run_load_command(const LoadFlags& f) {
     restarts_ok = monkey->all_restarted();
   }
   if (roles) roles->stop();  // after the monkey: the last sample sees the restarted node
-  std::signal(SIGINT, previous_handler);
+  const bool interrupted = signals->interrupted();
+  signals.reset();
   if (output.progress) clear_progress(stderr);
   std::optional<CheckResult> check;
   std::string check_text;       // human
@@ -485,10 +485,9 @@ int run_load_command(const LoadFlags& f) {
     }
   }
   std::cout.flush();
-  if (metrics_server) {
-    previous_handler = std::signal(SIGINT, on_sigint);
-    linger_metrics(f.metrics, metrics_server.get(), g_interrupted);
-    std::signal(SIGINT, previous_handler);
+  if (metrics_server && !interrupted) {  // the Ctrl-C that ended the load ends the linger too
+    signals.emplace(std::initializer_list<int>{SIGINT});
+    linger_metrics(f.metrics, metrics_server.get(), SignalWatch::flag());
   }
   return passed ? kExitOk : kExitCheckFailed;
 }

@@ -1,7 +1,6 @@
 // bombarder scenario list|run (issue 6 "Scenarios"): the network-fault scenarios of scenario.h
 // against a proxied cluster. Exit 0 when every scenario run passed, 1 when one failed, 2 usage,
 // 3 no proxied cluster / no leader.
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/signal_watch.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
 #include "bombarder/commands/metrics_flags.h"
@@ -20,9 +20,6 @@ namespace bombarder {
 namespace {
 
 using Json = nlohmann::json;
-
-std::atomic<bool> g_linger_interrupted{false};
-extern "C" void on_linger_sigint(int) { g_linger_interrupted = true; }
 
 struct ScenarioFlags {
   bool json = false;
@@ -108,10 +105,8 @@ int run_run(const ScenarioFlags& f) {
   }
   std::cout.flush();
   if (metrics_server) {
-    g_linger_interrupted = false;
-    const auto previous_handler = std::signal(SIGINT, on_linger_sigint);
-    linger_metrics(f.metrics, metrics_server.get(), g_linger_interrupted);
-    std::signal(SIGINT, previous_handler);
+    const SignalWatch signals({SIGINT});
+    linger_metrics(f.metrics, metrics_server.get(), SignalWatch::flag());
   }
   return failed == 0 ? kExitOk : kExitCheckFailed;
 }

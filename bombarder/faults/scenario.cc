@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/signal_watch.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
 #include "bombarder/client/node_url.h"
@@ -338,9 +339,6 @@ std::string ScenarioResult::describe() const {
 
 namespace {
 
-std::atomic<bool> g_scenario_interrupted{false};
-extern "C" void on_scenario_sigint(int) { g_scenario_interrupted = true; }
-
 // Resets the proxies when the scenario ends, however it ends.
 struct ProxyResetGuard {
   ProxyClient& proxy;
@@ -413,9 +411,12 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
   load.idempotency_prefix = run.id + "-";
   load.history = &history;
   load.metrics = options.metrics;
-  g_scenario_interrupted = false;
-  const auto previous_handler = std::signal(SIGINT, on_scenario_sigint);
-  load.stop_requested = [] { return g_scenario_interrupted.load(); };
+  // Ctrl-C during the load ends the scenario early ("interrupted"); an exception ends it too.
+  std::optional<SignalWatch> signals;
+  signals.emplace(std::initializer_list<int>{SIGINT});
+  std::atomic<bool> aborted{false};
+  const auto stopping = [&aborted] { return aborted.load() || SignalWatch::flag().load(); };
+  load.stop_requested = stopping;
 
   std::vector<std::pair<std::string, int64_t>> bounds;
   const auto publish_phase = [&](ScenarioPhase phase) {
@@ -433,7 +434,7 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
 
   std::optional<uint64_t> leader_seen = result.leader_before;
   const auto wait_until = [&](Clock::time_point until, const std::function<void()>& each) {
-    while (Clock::now() < until && !g_scenario_interrupted) {
+    while (Clock::now() < until && !stopping()) {
       const ClusterView view = survey(client, nodes, 200ms);
       if (view.leader) {
         const uint64_t leader = view.nodes[*view.leader].status->node_id;
@@ -481,20 +482,20 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
     if (options.metrics != nullptr) options.metrics->clear_scenario_toxics(spec.name);
     history.fault("heal", 0, api.to_string(), "proxies reset: every toxic removed");
   } catch (...) {
-    g_scenario_interrupted = true;  // ends the load; the guard resets the proxies
+    aborted = true;  // ends the load; the guard resets the proxies
     load_thread.join();
     publish_phase(ScenarioPhase::kNone);
     if (options.metrics != nullptr) options.metrics->clear_scenario_toxics(spec.name);
-    std::signal(SIGINT, previous_handler);
     throw;
   }
   wait_until(started + options.stabilization + options.testing + options.recovery, nullptr);
   load_thread.join();
   publish_phase(ScenarioPhase::kNone);
-  std::signal(SIGINT, previous_handler);
+  const bool interrupted = signals->interrupted();
+  signals.reset();
   const int64_t end_ns = history.ns_since_origin(Clock::now());
   history.close();
-  if (g_scenario_interrupted) result.problems.push_back("interrupted");
+  if (interrupted) result.problems.push_back("interrupted");
 
   const History recorded = load_history(history.path());
   result.phases = phase_stats(recorded, bounds, end_ns);
