@@ -147,15 +147,15 @@ void appendf(std::string& out, const char* format, Args... args) {
 }
 
 // State hashes and entry counts of the reachable nodes.
-struct HashComparison {
+struct StateAgreement {
   std::set<std::string> hashes;
   std::set<uint64_t> counts;
   size_t unreachable = 0;
   [[nodiscard]] bool match() const { return hashes.size() == 1 && counts.size() == 1; }
 };
 
-HashComparison compare_hashes(const ClusterView& view) {
-  HashComparison c;
+StateAgreement state_agreement(const ClusterView& view) {
+  StateAgreement c;
   for (const auto& node : view.nodes) {
     if (!node.status) {
       ++c.unreachable;
@@ -301,7 +301,7 @@ void append_node_table(std::string& text, const ClusterView& view, bool hashes_m
 // Everything a verification found, for its text.
 struct Findings {
   const Settled& settled;
-  const HashComparison& hashes;
+  const StateAgreement& hashes;
   const Json& fetch_errors;
   const std::optional<DeepComparison>& deep;
   const std::optional<AckedOutcome>& acked;
@@ -353,7 +353,7 @@ VerifyOutcome verify_cluster(const VerifyOptions& options) {
     environment_error("no node answers /status (" + node_url(nodes[0]) + ": " +
                       view.nodes[0].error + "); is a cluster running?");
   }
-  const HashComparison hashes = compare_hashes(view);
+  const StateAgreement hashes = state_agreement(view);
   bool passed = settled.converged && hashes.match() && hashes.unreachable == 0;
   Json report = {{"converged", settled.converged},
                  {"hashes_match", hashes.match()},
