@@ -168,6 +168,44 @@ const ScenarioSpec* find_scenario(std::string_view name) {
   return nullptr;
 }
 
+namespace {
+
+// The toxic of a node scenario on every proxy of the followers hit (each proxy once: two nodes
+// hit share the links between them); latency once per round trip (on the answers), loss both
+// ways.
+std::vector<FaultAction> node_toxic_actions(const ScenarioSpec& spec,
+                                            const std::vector<uint64_t>& followers,
+                                            const std::vector<uint64_t>& node_ids) {
+  std::vector<std::string> hit;
+  for (size_t i = 0; i < spec.nodes_hit; ++i) {
+    for (const std::string& proxy : proxies_of(followers[i], node_ids)) {
+      if (std::find(hit.begin(), hit.end(), proxy) == hit.end()) hit.push_back(proxy);
+    }
+  }
+  std::vector<FaultAction> actions;
+  for (const std::string& proxy : hit) {
+    for (const char* stream : {"upstream", "downstream"}) {
+      if (spec.toxic_type == "latency" && std::string(stream) == "upstream") continue;
+      actions.push_back(
+          {proxy, toxic_json(spec.name + "-" + stream, spec.toxic_type, stream, spec.attributes),
+           false});
+    }
+  }
+  return actions;
+}
+
+// Data held on `proxy` both ways until the toxic is removed.
+void hold_both_ways(const ScenarioSpec& spec, const std::string& proxy,
+                    std::vector<FaultAction>& actions) {
+  const Json hold = Json{{"timeout", 0}};
+  for (const char* stream : {"upstream", "downstream"}) {
+    actions.push_back(
+        {proxy, toxic_json(spec.name + "-" + stream, "timeout", stream, hold), false});
+  }
+}
+
+}  // namespace
+
 std::vector<FaultAction> fault_actions(const ScenarioSpec& spec,
                                        const std::vector<uint64_t>& node_ids, uint64_t leader_id) {
   const std::vector<uint64_t> followers = followers_of(node_ids, leader_id);
@@ -176,57 +214,22 @@ std::vector<FaultAction> fault_actions(const ScenarioSpec& spec,
     environment_error("scenario " + spec.name + " needs " + std::to_string(needed) +
                       " follower(s); the cluster has " + std::to_string(followers.size()));
   }
+  const int leader = static_cast<int>(leader_id);
   std::vector<FaultAction> actions;
-  const Json hold = Json{{"timeout", 0}};  // data held until the toxic is removed
   switch (spec.shape) {
-    case FaultShape::kNodeToxic: {
-      // Each proxy once: two nodes hit share the links between them.
-      std::vector<std::string> hit;
-      for (size_t i = 0; i < spec.nodes_hit; ++i) {
-        for (const std::string& proxy : proxies_of(followers[i], node_ids)) {
-          if (std::find(hit.begin(), hit.end(), proxy) == hit.end()) hit.push_back(proxy);
-        }
-      }
-      for (const std::string& proxy : hit) {
-        for (const char* stream : {"upstream", "downstream"}) {
-          // Latency once per round trip (on the answers); loss both ways.
-          if (spec.toxic_type == "latency" && std::string(stream) == "upstream") continue;
-          actions.push_back(
-              {proxy,
-               toxic_json(spec.name + "-" + stream, spec.toxic_type, stream, spec.attributes),
-               false});
-        }
-      }
-      break;
-    }
+    case FaultShape::kNodeToxic: return node_toxic_actions(spec, followers, node_ids);
     case FaultShape::kIsolateLeader:
       for (const uint64_t f : followers) {
-        for (const std::string& proxy :
-             {link_proxy_name(static_cast<int>(leader_id), static_cast<int>(f)),
-              link_proxy_name(static_cast<int>(f), static_cast<int>(leader_id))}) {
-          for (const char* stream : {"upstream", "downstream"}) {
-            actions.push_back(
-                {proxy, toxic_json(spec.name + "-" + stream, "timeout", stream, hold), false});
-          }
-        }
+        hold_both_ways(spec, link_proxy_name(leader, static_cast<int>(f)), actions);
+        hold_both_ways(spec, link_proxy_name(static_cast<int>(f), leader), actions);
       }
       break;
-    case FaultShape::kAsymmetricLink: {
-      const std::string proxy =
-          link_proxy_name(static_cast<int>(leader_id), static_cast<int>(followers[0]));
-      for (const char* stream : {"upstream", "downstream"}) {
-        actions.push_back(
-            {proxy, toxic_json(spec.name + "-" + stream, "timeout", stream, hold), false});
-      }
+    case FaultShape::kAsymmetricLink:
+      hold_both_ways(spec, link_proxy_name(leader, static_cast<int>(followers[0])), actions);
       break;
-    }
     case FaultShape::kFlappingLink:
-      actions.push_back(
-          {link_proxy_name(static_cast<int>(leader_id), static_cast<int>(followers[0])), nullptr,
-           true});
-      actions.push_back(
-          {link_proxy_name(static_cast<int>(followers[0]), static_cast<int>(leader_id)), nullptr,
-           true});
+      actions.push_back({link_proxy_name(leader, static_cast<int>(followers[0])), nullptr, true});
+      actions.push_back({link_proxy_name(static_cast<int>(followers[0]), leader), nullptr, true});
       break;
   }
   return actions;
