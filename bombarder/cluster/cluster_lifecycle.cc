@@ -12,7 +12,9 @@
 
 #include "bombarder/base/data_root.h"
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/process.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_proxies.h"
@@ -35,11 +37,6 @@ constexpr auto kAbortGrace = 5s;
 
 std::chrono::milliseconds seconds_flag(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
-}
-
-// Human lines go to stdout, or to stderr when stdout carries --json.
-void note(bool json, const std::string& text) {
-  std::fprintf(json ? stderr : stdout, "%s\n", text.c_str());
 }
 
 // The consecutive ports from --port the cluster takes.
@@ -430,8 +427,8 @@ int run_cluster_start(const StartFlags& flags) {
   const size_t stale_nodes = check_no_running_cluster();
   check_ports_free(f);
   if (stale_nodes > 0) {
-    note(f.json, "note: replacing the stale record " + cluster_record_path().string() +
-                     " (none of its nodes runs)");
+    status_line(f.json, "note: replacing the stale record " + cluster_record_path().string() +
+                            " (none of its nodes runs)");
   }
   const auto started = Clock::now();
   // A fresh secret and admin token per cluster (the previous cluster's nodes are all stopped).
@@ -447,8 +444,8 @@ int run_cluster_start(const StartFlags& flags) {
   spawn_nodes(planned, record);
   for (size_t i = 0; i < reused.size(); ++i) {
     if (reused[i]) {
-      note(f.json, "note: node " + std::to_string(i) + " starts on the existing data in " +
-                       record.nodes[i].data_dir.string() + " (--fresh starts empty)");
+      status_line(f.json, "note: node " + std::to_string(i) + " starts on the existing data in " +
+                              record.nodes[i].data_dir.string() + " (--fresh starts empty)");
     }
   }
   const ClusterView view = wait_ready(f, record);
@@ -555,7 +552,7 @@ int run_cluster_stop(const StopFlags& f) {
   }
   // The supervisor first: it would restart the nodes stopped below.
   const std::string supervisor_outcome = stop_recorded_supervisor(*record);
-  if (!supervisor_outcome.empty()) note(f.json, supervisor_outcome);
+  if (!supervisor_outcome.empty()) status_line(f.json, supervisor_outcome);
   StopReport r;
   stop_nodes(*record, seconds_flag(f.grace_s), r);
   // The fault proxy last: a leader stopping gracefully hands over leadership through it.

@@ -9,6 +9,7 @@
 
 #include "bombarder/base/data_root.h"
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/process.h"
 #include "bombarder/base/signal_watch.h"
 
@@ -145,10 +146,7 @@ std::chrono::milliseconds ms_flag(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
 }
 
-void say(const std::string& line) {
-  std::printf("%s %s\n", utc_timestamp_now().c_str(), line.c_str());
-  std::fflush(stdout);
-}
+void say(const std::string& line) { stamped_status_line(false, line); }
 
 // Registers this process as the cluster's supervisor; refuses a second live one.
 ClusterRecord register_supervisor(const std::string& output_path) {

@@ -8,6 +8,7 @@
 
 #include "bombarder/base/data_root.h"
 #include "bombarder/base/errors.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 
@@ -138,14 +139,6 @@ AckedCheck check_acked(const RunRecord& run, const EntryMap& entries) {
   return c;
 }
 
-// printf into a string.
-template <typename... Args>
-void appendf(std::string& out, const char* format, Args... args) {
-  char line[512];
-  std::snprintf(line, sizeof line, format, args...);
-  out += line;
-}
-
 // State hashes and entry counts of the reachable nodes.
 struct StateAgreement {
   std::set<std::string> hashes;
@@ -268,11 +261,11 @@ AckedOutcome check_acked_on_nodes(const RunRecord& run, const ClusterView& view,
                          {"uncertain", c.uncertain},     {"ok", c.ok()},
                          {"examples", c.examples}};
     std::string line;
-    appendf(line,
-            "  %-22s %s  checked %" PRIu64 "  missing %" PRIu64 "  wrong value %" PRIu64
-            "  resurrected %" PRIu64 "  (uncertain, either state accepted: %" PRIu64 ")",
-            address.c_str(), c.ok() ? "OK  " : "LOST", c.checked, c.missing, c.wrong_value,
-            c.resurrected, c.uncertain);
+    line +=
+        printf_text("  %-22s %s  checked %" PRIu64 "  missing %" PRIu64 "  wrong value %" PRIu64
+                    "  resurrected %" PRIu64 "  (uncertain, either state accepted: %" PRIu64 ")",
+                    address.c_str(), c.ok() ? "OK  " : "LOST", c.checked, c.missing, c.wrong_value,
+                    c.resurrected, c.uncertain);
     out.lines.push_back(line);
     for (const std::string& e : c.examples) out.lines.push_back("      " + e);
   }
@@ -282,19 +275,19 @@ AckedOutcome check_acked_on_nodes(const RunRecord& run, const ClusterView& view,
 
 // The node table of `verify`.
 void append_node_table(std::string& text, const ClusterView& view, bool hashes_match) {
-  appendf(text, "%-22s %-9s %-6s %-9s %-9s %-9s %-18s %s\n", "node", "role", "term", "commit",
-          "applied", "entries", "state hash", "");
+  text += printf_text("%-22s %-9s %-6s %-9s %-9s %-9s %-18s %s\n", "node", "role", "term", "commit",
+                      "applied", "entries", "state hash", "");
   for (const auto& node : view.nodes) {
     if (!node.status) {
-      appendf(text, "%-22s unreachable: %s\n", node.endpoint.to_string().c_str(),
-              node.error.c_str());
+      text += printf_text("%-22s unreachable: %s\n", node.endpoint.to_string().c_str(),
+                          node.error.c_str());
       continue;
     }
     const NodeStatus& s = *node.status;
-    appendf(text, "%-22s %-9s %-6" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-18s %s\n",
-            node.endpoint.to_string().c_str(), s.role.c_str(), s.term, s.commit_index,
-            s.applied_index, s.entry_count, s.state_hash.c_str(),
-            hashes_match ? "match" : "DIFFERS");
+    text += printf_text(
+        "%-22s %-9s %-6" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-18s %s\n",
+        node.endpoint.to_string().c_str(), s.role.c_str(), s.term, s.commit_index, s.applied_index,
+        s.entry_count, s.state_hash.c_str(), hashes_match ? "match" : "DIFFERS");
   }
 }
 
@@ -311,34 +304,36 @@ std::string verify_text(const VerifyOptions& options, const Findings& found, boo
   std::string text;
   append_node_table(text, found.settled.view, found.hashes.match());
   if (!found.settled.converged) {
-    appendf(text, "not converged after %.1f s: %s\n",
-            std::chrono::duration<double>(options.timeout).count(), found.settled.why.c_str());
+    text += printf_text("not converged after %.1f s: %s\n",
+                        std::chrono::duration<double>(options.timeout).count(),
+                        found.settled.why.c_str());
   }
   if (found.hashes.unreachable > 0) {
-    appendf(text, "%zu node(s) unreachable\n", found.hashes.unreachable);
+    text += printf_text("%zu node(s) unreachable\n", found.hashes.unreachable);
   }
-  appendf(text, "state hashes and entry counts: %s\n",
-          found.hashes.match() ? "identical on every reachable node" : "DIFFER");
+  text += printf_text("state hashes and entry counts: %s\n",
+                      found.hashes.match() ? "identical on every reachable node" : "DIFFER");
   for (const auto& [address, why] : found.fetch_errors.items()) {
-    appendf(text, "cannot list the entries of %s: %s\n", address.c_str(),
-            why.get<std::string>().c_str());
+    text += printf_text("cannot list the entries of %s: %s\n", address.c_str(),
+                        why.get<std::string>().c_str());
   }
   if (found.deep) {
-    appendf(text, "deep comparison: %s\n",
-            found.deep->differences == 0
-                ? "every entry identical on every node"
-                : (std::to_string(found.deep->differences) + " differences").c_str());
-    for (const std::string& line : found.deep->examples) appendf(text, "  %s\n", line.c_str());
+    text += printf_text("deep comparison: %s\n",
+                        found.deep->differences == 0
+                            ? "every entry identical on every node"
+                            : (std::to_string(found.deep->differences) + " differences").c_str());
+    for (const std::string& line : found.deep->examples)
+      text += printf_text("  %s\n", line.c_str());
   }
   if (options.run) {
-    appendf(text, "acknowledged writes of run %s (%zu ids):\n", options.run->id.c_str(),
-            options.run->acked.size());
-    for (const std::string& line : found.acked->lines) appendf(text, "%s\n", line.c_str());
+    text += printf_text("acknowledged writes of run %s (%zu ids):\n", options.run->id.c_str(),
+                        options.run->acked.size());
+    for (const std::string& line : found.acked->lines) text += printf_text("%s\n", line.c_str());
   } else if (options.run_wanted) {
-    appendf(text, "no load run recorded under %s: acknowledged-writes check skipped\n",
-            (data_root() / "runs").string().c_str());
+    text += printf_text("no load run recorded under %s: acknowledged-writes check skipped\n",
+                        (data_root() / "runs").string().c_str());
   }
-  appendf(text, "verify: %s\n", passed ? "PASS" : "FAIL");
+  text += printf_text("verify: %s\n", passed ? "PASS" : "FAIL");
   return text;
 }
 

@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
@@ -178,8 +179,7 @@ int run_chaos(ChaosFlags& f) {
   std::mutex out_mutex;
   const std::function<void(const std::string&)> say = [&out_mutex](const std::string& line) {
     std::lock_guard lock(out_mutex);
-    std::printf("%s [chaos] %s\n", utc_timestamp_now().c_str(), line.c_str());
-    std::fflush(stdout);
+    stamped_status_line(false, "[chaos] " + line);
   };
   SignalWatch signals({SIGINT, SIGTERM, SIGUSR1});
   say(chaos_plan_line(f, spec, eligible));

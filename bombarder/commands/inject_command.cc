@@ -10,7 +10,9 @@
 #include <optional>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_record.h"
@@ -145,12 +147,10 @@ std::vector<Fault> faults_from_flags(const InjectFlags& f) {
 }
 
 // Human lines: stdout, or stderr when stdout carries --json.
-std::FILE* g_out = stdout;
+bool g_json = false;
 
 void say(double elapsed_s, const std::string& text) {
-  std::fprintf(g_out, "%s [inject] +%.2fs %s\n", utc_timestamp_now().c_str(), elapsed_s,
-               text.c_str());
-  std::fflush(g_out);
+  stamped_status_line(g_json, printf_text("[inject] +%.2fs ", elapsed_s) + text);
 }
 
 // One action as --json lists it.
@@ -282,7 +282,7 @@ class Injector {
       case FaultType::kCpu: {
         const std::optional<std::filesystem::path> dir = plugin_.local_data_dir(r.node);
         try {
-          r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()), g_out == stderr);
+          r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()), g_json);
           result = {true, "helper pid " + std::to_string(r.helper.pid) +
                               (f.type == FaultType::kDisk ? " writing into " + dir->string() : "")};
         } catch (const CommandError& e) {
@@ -402,21 +402,23 @@ std::vector<LoadTarget> load_targets(const InjectFlags& f) {
 }
 
 void print_load_summary(const LoadSummary& s, const std::string& csv) {
-  std::fprintf(g_out, "[load] Request summary:\n");
-  std::fprintf(g_out, "[load] Total requests: %llu\n", static_cast<unsigned long long>(s.total));
-  std::fprintf(g_out, "[load] Successful (2xx): %llu\n", static_cast<unsigned long long>(s.ok));
+  std::fprintf(status_stream(g_json), "[load] Request summary:\n");
+  std::fprintf(status_stream(g_json), "[load] Total requests: %llu\n",
+               static_cast<unsigned long long>(s.total));
+  std::fprintf(status_stream(g_json), "[load] Successful (2xx): %llu\n",
+               static_cast<unsigned long long>(s.ok));
   for (const auto& [code, count] : s.failures_by_code) {
-    std::fprintf(g_out, "[load] Failed (%s): %llu\n", code.c_str(),
+    std::fprintf(status_stream(g_json), "[load] Failed (%s): %llu\n", code.c_str(),
                  static_cast<unsigned long long>(count));
   }
   std::fprintf(
-      g_out,
+      status_stream(g_json),
       "[load] Expected failures (requests aimed at a faulted node in its fault window): %llu; "
       "observed: %llu in the windows, %llu outside\n",
       static_cast<unsigned long long>(s.expected_failures),
       static_cast<unsigned long long>(s.failures_in_windows),
       static_cast<unsigned long long>(s.failures_outside));
-  std::fprintf(g_out, "[load] Results saved to %s\n", csv.c_str());
+  std::fprintf(status_stream(g_json), "[load] Results saved to %s\n", csv.c_str());
 }
 
 // The flag faults and the --schedule file's, at least one.
@@ -456,16 +458,17 @@ void check_faults_can_run(const std::vector<Fault>& faults, FaultPlugin& plugin)
 
 void print_inject_plan(const FaultPlugin& plugin, const std::vector<Fault>& faults,
                        const IntervalLoad* load, milliseconds interval) {
-  std::fprintf(g_out, "[inject] plugin %s, %zu fault%s:\n", plugin.name().c_str(), faults.size(),
-               faults.size() == 1 ? "" : "s");
+  std::fprintf(status_stream(g_json), "[inject] plugin %s, %zu fault%s:\n", plugin.name().c_str(),
+               faults.size(), faults.size() == 1 ? "" : "s");
   for (const Fault& fault : faults) {
-    std::fprintf(g_out, "[inject]   %s\n", fault.describe().c_str());
+    std::fprintf(status_stream(g_json), "[inject]   %s\n", fault.describe().c_str());
   }
   if (load != nullptr) {
-    std::fprintf(g_out, "[load] a create every %lld ms, round robin over %zu nodes\n",
+    std::fprintf(status_stream(g_json),
+                 "[load] a create every %lld ms, round robin over %zu nodes\n",
                  static_cast<long long>(interval.count()), load->targets().size());
   }
-  std::fflush(g_out);
+  std::fflush(status_stream(g_json));
 }
 
 // Stops the load, writes its CSV, prints its summary; the summary as --json shows it.
@@ -509,7 +512,7 @@ void print_inject_json(bool ok, const Injector& injector, Json load_json) {
 }
 
 int run_inject(const InjectFlags& f) {
-  g_out = f.json ? stderr : stdout;
+  g_json = f.json;
   std::vector<Fault> faults = faults_to_inject(f);
   const milliseconds settle = parse_duration(f.settle, "--settle");
   const milliseconds interval = parse_duration(f.interval, "--interval");
@@ -542,7 +545,7 @@ int run_inject(const InjectFlags& f) {
   injector.report_status();
   Json load_json = load ? finish_load(*load, injector, f.csv) : Json(nullptr);
   if (history) history->close();
-  std::fprintf(g_out, "[inject] %s\n",
+  std::fprintf(status_stream(g_json), "[inject] %s\n",
                ok ? "done: every fault injected and reverted"
                   : "done with problems (see FAILED or the signal above); every "
                     "fault that was active has been reverted");

@@ -10,8 +10,10 @@
 #include <random>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
 #include "bombarder/client/node_url.h"
@@ -335,10 +337,8 @@ RunHeader run_header(const LoadFlags& f, const LoadPlan& plan, size_t leader) {
 // The human plan lines on stdout: what runs against what, and the chaos choices with the seed.
 void print_plan(const LoadFlags& f, const LoadPlan& plan, const LoadSpec& spec,
                 const RunHeader& header, const RunRecord& run) {
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.1f s",
-                static_cast<double>(spec.duration.count()) / 1000.0);
-  std::string what = plan.duration ? std::string(seconds) : std::to_string(f.count) + " requests";
+  std::string what =
+      plan.duration ? format_seconds(spec.duration) : std::to_string(f.count) + " requests";
   if (f.command == Command::kBurst) {
     what = std::to_string(f.bursts) + " bursts of " + std::to_string(f.burst_size) + ", pause " +
            std::to_string(f.pause_ms) + " ms";
@@ -562,8 +562,7 @@ int run_load_command(const LoadFlags& f) {
   const RunHeader header = run_header(f, plan, targets.leader);
   if (!f.json) print_plan(f, plan, spec, header, run);
   if (metrics_server) {
-    std::fprintf(f.json ? stderr : stdout, "metrics: %s\n", metrics_server->url().c_str());
-    std::fflush(f.json ? stderr : stdout);
+    status_line(f.json, "metrics: " + metrics_server->url());
     spec.metrics = &metrics;
   }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
@@ -84,7 +85,7 @@ int run_run(const ScenarioFlags& f) {
   }
   LoadMetrics metrics("scenario");
   const std::unique_ptr<MetricsServer> metrics_server =
-      start_metrics_server(f.metrics, metrics, f.json ? stderr : stdout);
+      start_metrics_server(f.metrics, metrics, status_stream(f.json));
   if (metrics_server) options.metrics = &metrics;
   Json results = Json::array();
   size_t failed = 0;

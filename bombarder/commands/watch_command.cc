@@ -11,6 +11,7 @@
 #include "bombarder/base/errors.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_leader.h"

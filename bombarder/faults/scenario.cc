@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
@@ -393,12 +394,7 @@ class ScenarioRun {
  public:
   ScenarioRun(const ScenarioSpec& spec, const ScenarioOptions& options, const ClusterRecord& record,
               const common::Endpoint& api)
-      : spec_(spec),
-        options_(options),
-        api_(api),
-        nodes_(record.endpoints()),
-        proxy_(api),
-        progress_(options.json ? stderr : stdout) {
+      : spec_(spec), options_(options), api_(api), nodes_(record.endpoints()), proxy_(api) {
     for (const NodeRecord& n : record.nodes) ids_.push_back(n.id);
   }
 
@@ -427,10 +423,7 @@ class ScenarioRun {
  private:
   [[nodiscard]] bool stopping() const { return aborted_.load() || SignalWatch::flag().load(); }
 
-  void say(const std::string& text) const {
-    std::fprintf(progress_, "%s\n", text.c_str());
-    std::fflush(progress_);
-  }
+  void say(const std::string& text) const { status_line(options_.json, text); }
 
   void publish_phase(ScenarioPhase phase) const {
     if (options_.metrics != nullptr) options_.metrics->set_scenario_phase(spec_.name, phase);
@@ -575,7 +568,6 @@ class ScenarioRun {
   const std::vector<common::Endpoint> nodes_;
   ProxyClient proxy_;
   ApiClient client_;
-  std::FILE* progress_;
   ScenarioResult result_;
   std::vector<FaultAction> actions_;
   RunRecord run_;

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/text.h"
 
 namespace bombarder {
 
@@ -28,14 +29,8 @@ constexpr double kRightPx = 20;
 constexpr double kTopPx = 26;  // room for the fault labels
 constexpr double kBottomPx = 34;
 
-std::string format(const char* fmt, auto... args) {
-  char buffer[256];
-  const int n = std::snprintf(buffer, sizeof buffer, fmt, args...);
-  return n < 0 ? std::string() : std::string(buffer, std::min<size_t>(n, sizeof buffer - 1));
-}
-
 // Pixel coordinates with one decimal: enough for a 1300 px chart, and it keeps the page small.
-std::string px(double v) { return format("%.1f", v); }
+std::string px(double v) { return printf_text("%.1f", v); }
 
 // Appends an SVG path command "M12.3 45.6" (cmd 'M' or 'L'); written in place, which also keeps
 // GCC 12's -Wrestrict false positive on `"M" + std::string` away.
@@ -45,12 +40,14 @@ void path_to(std::string& out, char cmd, double x, double y) {
   if (n > 0) out.append(buffer, std::min<size_t>(static_cast<size_t>(n), sizeof buffer - 1));
 }
 
-std::string seconds_text(int64_t ns) { return format("%.2f s", static_cast<double>(ns) / 1e9); }
+std::string seconds_text(int64_t ns) {
+  return printf_text("%.2f s", static_cast<double>(ns) / 1e9);
+}
 
 std::string latency_text(double ms) {
-  if (ms < 1) return format("%.0f µs", ms * 1000);
-  if (ms < 1000) return format("%.3g ms", ms);
-  return format("%.3g s", ms / 1000);
+  if (ms < 1) return printf_text("%.0f µs", ms * 1000);
+  if (ms < 1000) return printf_text("%.3g ms", ms);
+  return printf_text("%.3g s", ms / 1000);
 }
 
 bool is_stop_action(std::string_view action) {
@@ -174,7 +171,7 @@ class Chart {
       const double x = axis_.x(static_cast<int64_t>(std::llround(t * 1e9)));
       out_ += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top()) + "\" x2=\"" + px(x) +
               "\" y2=\"" + px(bottom()) + "\"/><text class=\"tick\" x=\"" + px(x) + "\" y=\"" +
-              px(bottom() + 14) + "\" text-anchor=\"middle\">" + format("%g", t) + "</text>\n";
+              px(bottom() + 14) + "\" text-anchor=\"middle\">" + printf_text("%g", t) + "</text>\n";
     }
     out_ += "<text class=\"axis-label\" x=\"" + px(right()) + "\" y=\"" + px(bottom() + 28) +
             "\" text-anchor=\"end\">seconds since the history's origin</text>\n";
@@ -266,7 +263,7 @@ void throughput_chart(std::string& out, const History& history, const TimeAxis& 
   const auto y = [&](double rate) {
     return chart.bottom() - rate / top_rate * (chart.bottom() - chart.top());
   };
-  for (double r = 0; r <= top_rate + 1e-9; r += step) chart.y_tick(y(r), format("%g", r));
+  for (double r = 0; r <= top_rate + 1e-9; r += step) chart.y_tick(y(r), printf_text("%g", r));
   for (size_t i = 0; i < bins.size(); ++i) {
     const BinCounts& b = bins[i];
     if (b.ok + b.fail + b.unknown == 0) continue;
@@ -274,13 +271,13 @@ void throughput_chart(std::string& out, const History& history, const TimeAxis& 
     const double x1 = axis.x(axis.bin_begin_ns(i) + axis.bin_ns);
     const double width = std::max(0.5, (x1 - x0) * (x1 - x0 > 3 ? 0.85 : 1.0));
     out += "<g class=\"bin\"><title>" +
-           html_escape(format("%.0f-%.0f s: ok %llu, fail %llu, unknown %llu (%.0f req/s)",
-                              static_cast<double>(axis.bin_begin_ns(i)) / 1e9,
-                              static_cast<double>(axis.bin_begin_ns(i) + axis.bin_ns) / 1e9,
-                              static_cast<unsigned long long>(b.ok),
-                              static_cast<unsigned long long>(b.fail),
-                              static_cast<unsigned long long>(b.unknown),
-                              static_cast<double>(b.ok + b.fail + b.unknown) / bin_s)) +
+           html_escape(printf_text("%.0f-%.0f s: ok %llu, fail %llu, unknown %llu (%.0f req/s)",
+                                   static_cast<double>(axis.bin_begin_ns(i)) / 1e9,
+                                   static_cast<double>(axis.bin_begin_ns(i) + axis.bin_ns) / 1e9,
+                                   static_cast<unsigned long long>(b.ok),
+                                   static_cast<unsigned long long>(b.fail),
+                                   static_cast<unsigned long long>(b.unknown),
+                                   static_cast<double>(b.ok + b.fail + b.unknown) / bin_s)) +
            "</title>";
     double base = 0;
     const std::pair<const char*, uint64_t> stack[] = {
@@ -329,15 +326,15 @@ void latency_chart(std::string& out, const History& history, const TimeAxis& axi
       const double x = axis.x(axis.bin_begin_ns(i) + axis.bin_ns / 2);
       path_to(path, pen_down ? 'L' : 'M', x, y.y(ms));
       pen_down = true;
-      points += "<circle class=\"pdot p" + format("%.0f", p) + "\" cx=\"" + px(x) + "\" cy=\"" +
-                px(y.y(ms)) + "\" r=\"2.5\"><title>" +
-                html_escape(format("%.0f s: p%.0f %s of %zu ok requests",
-                                   static_cast<double>(axis.bin_begin_ns(i)) / 1e9, p,
-                                   latency_text(ms).c_str(), bins[i].size())) +
+      points += "<circle class=\"pdot p" + printf_text("%.0f", p) + "\" cx=\"" + px(x) +
+                "\" cy=\"" + px(y.y(ms)) + "\" r=\"2.5\"><title>" +
+                html_escape(printf_text("%.0f s: p%.0f %s of %zu ok requests",
+                                        static_cast<double>(axis.bin_begin_ns(i)) / 1e9, p,
+                                        latency_text(ms).c_str(), bins[i].size())) +
                 "</title></circle>";
     }
-    out +=
-        "<path class=\"pline p" + format("%.0f", p) + "\" d=\"" + path + "\"/>\n" + points + "\n";
+    out += "<path class=\"pline p" + printf_text("%.0f", p) + "\" d=\"" + path + "\"/>\n" + points +
+           "\n";
   }
   // Over the data, translucent, so that a band shows also where bars or lanes fill the plot.
   chart.fault_bands(windows);
@@ -510,7 +507,7 @@ void table_row(std::string& out, std::string_view key, std::string_view value) {
 
 std::string json_text(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_float()) return format("%.6g", v.get<double>());
+  if (v.is_number_float()) return printf_text("%.6g", v.get<double>());
   if (v.is_object()) {
     std::string text;
     for (const auto& [k, item] : v.items()) {
@@ -585,9 +582,9 @@ std::string leaders_seen(const History& history) {
     if (r.role == "leader" && r.term) seen.insert({*r.term, r.node});
   }
   for (const auto& [term, node] : seen) {
-    leaders += (leaders.empty() ? "" : ", ") + format("node %llu in term %llu",
-                                                      static_cast<unsigned long long>(node),
-                                                      static_cast<unsigned long long>(term));
+    leaders += (leaders.empty() ? "" : ", ") + printf_text("node %llu in term %llu",
+                                                           static_cast<unsigned long long>(node),
+                                                           static_cast<unsigned long long>(term));
   }
   return leaders;
 }
@@ -618,17 +615,17 @@ void history_tables(std::string& out, const History& history, const TimeAxis& ax
   out += "<table class=\"kv\" id=\"history-summary\">\n";
   table_row(out, "time span",
             seconds_text(axis.begin_ns) + " - " + seconds_text(axis.data_end_ns) + " (bins of " +
-                format("%g", static_cast<double>(axis.bin_ns) / 1e9) + " s)");
+                printf_text("%g", static_cast<double>(axis.bin_ns) / 1e9) + " s)");
   table_row(out, "operations", std::to_string(history.ops.size()));
   table_row(out, "outcomes",
-            format("ok %zu (%.2f%%), fail %zu (%.2f%%), unknown %zu (%.2f%%)", c.by_outcome[0],
-                   100.0 * static_cast<double>(c.by_outcome[0]) / n, c.by_outcome[1],
-                   100.0 * static_cast<double>(c.by_outcome[1]) / n, c.by_outcome[2],
-                   100.0 * static_cast<double>(c.by_outcome[2]) / n));
+            printf_text("ok %zu (%.2f%%), fail %zu (%.2f%%), unknown %zu (%.2f%%)", c.by_outcome[0],
+                        100.0 * static_cast<double>(c.by_outcome[0]) / n, c.by_outcome[1],
+                        100.0 * static_cast<double>(c.by_outcome[1]) / n, c.by_outcome[2],
+                        100.0 * static_cast<double>(c.by_outcome[2]) / n));
   if (!c.all_ok_ms.empty()) {
     std::string text;
     for (const double p : {50.0, 90.0, 99.0, 99.9, 100.0}) {
-      text += (p == 100.0 ? std::string("max ") : format("p%g ", p)) +
+      text += (p == 100.0 ? std::string("max ") : printf_text("p%g ", p)) +
               latency_text(percentile(c.all_ok_ms, p)) + (p == 100.0 ? "" : ", ");
     }
     table_row(out, "latency of ok requests", text);
