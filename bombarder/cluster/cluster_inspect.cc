@@ -39,7 +39,7 @@ std::optional<common::Endpoint> optional_url(const std::string& text) {
 }
 
 // The leader a 503 not_leader answer names, if any.
-std::optional<common::Endpoint> named_leader(const ApiResult& answer) {
+std::optional<common::Endpoint> named_leader(const ApiResponse& answer) {
   const Json body = answer.json();
   if (!body.is_object() || !body.contains("leader") || !body["leader"].is_string()) {
     return std::nullopt;
@@ -47,7 +47,7 @@ std::optional<common::Endpoint> named_leader(const ApiResult& answer) {
   return common::Endpoint::parse(body["leader"].get<std::string>(), "127.0.0.1", nullptr);
 }
 
-bool is_not_leader(const ApiResult& answer) {
+bool is_not_leader(const ApiResponse& answer) {
   const Json body = answer.json();
   return answer.status == 503 && body.is_object() && body.value("error", "") == "not_leader";
 }
@@ -62,7 +62,7 @@ Json status_json(const ClusterView::Node& node) {
     row["error"] = node.error;
     return row;
   }
-  const NodeStatus& s = *node.status;
+  const StatusResponse& s = *node.status;
   row.update({{"node_id", s.node_id},
               {"role", s.role},
               {"term", s.term},
@@ -102,7 +102,7 @@ SyncAnswer fetch_sync_status(ApiClient& client, std::optional<common::Endpoint> 
                              std::chrono::milliseconds leader_wait) {
   for (int attempt = 0;; ++attempt) {
     const FoundLeader leader = discover_leader(client, hint, leader_wait);
-    const ApiResult answer = client.get(leader.endpoint, "/_raft/sync-status", 5s);
+    const ApiResponse answer = client.get(leader.endpoint, "/_raft/sync-status", 5s);
     if (is_not_leader(answer) && attempt < kLeaderChangesMax) {
       hint = named_leader(answer).value_or(leader.endpoint);
       continue;
@@ -174,7 +174,7 @@ ResyncStart start_resync(ApiClient& client, std::optional<common::Endpoint> hint
     const uint64_t sent_before = counter(resync_stats(client, leader.endpoint), "snapshots_sent");
     // The leader takes a fresh snapshot before it answers: allow for a large state.
     // An admin route: the token `cluster start` wrote (cluster_secrets.h).
-    const ApiResult answer =
+    const ApiResponse answer =
         client.call(leader.endpoint, http::verb::post, path, {}, 30s, admin_auth_headers());
     if (answer.ok()) return {leader.endpoint, answer.json(), sent_before};
     if (is_not_leader(answer) && attempt < kLeaderChangesMax) {
@@ -214,7 +214,7 @@ ResyncWait wait_resynced(ApiClient& client, common::Endpoint leader, const commo
   const auto deadline = Clock::now() + timeout;
   ResyncWait wait;
   while (true) {
-    const ApiResult answer = client.get(leader, "/_raft/sync-status", 2s);
+    const ApiResponse answer = client.get(leader, "/_raft/sync-status", 2s);
     if (is_not_leader(answer)) {
       if (auto named = named_leader(answer)) leader = *named;
       wait.why = "leadership moved to " + leader.to_string();
@@ -373,7 +373,7 @@ void print_status_json(const ClusterView& view, const ClusterHealth& health,
   for (const ClusterView::Node& node : view.nodes) rows.push_back(status_json(node));
   Json leader = nullptr;
   if (view.leader) {
-    const NodeStatus& s = *view.nodes[*view.leader].status;
+    const StatusResponse& s = *view.nodes[*view.leader].status;
     leader = {{"id", s.node_id}, {"address", view.leader_address}, {"term", s.term}};
   } else if (!view.leader_address.empty()) {
     leader = {{"id", nullptr}, {"address", view.leader_address}, {"term", nullptr}};
@@ -410,7 +410,7 @@ void print_status_table(const ClusterView& view) {
                      node.error});
       continue;
     }
-    const NodeStatus& s = *node.status;
+    const StatusResponse& s = *node.status;
     table.add_row(
         {u64(s.node_id), node_url(node.endpoint), s.role, u64(s.term),
          s.leader.empty() ? "-" : s.leader, u64(s.commit_index), u64(s.applied_index),
@@ -424,7 +424,7 @@ void print_status_text(const ClusterView& view, const ClusterHealth& health,
                        const std::optional<ProxyRecord>& proxy) {
   print_status_table(view);
   if (view.leader) {
-    const NodeStatus& s = *view.nodes[*view.leader].status;
+    const StatusResponse& s = *view.nodes[*view.leader].status;
     std::printf("leader: node %s at %s (term %s)\n", u64(s.node_id).c_str(),
                 node_url(view.nodes[*view.leader].endpoint).c_str(), u64(s.term).c_str());
   } else if (!view.leader_address.empty()) {

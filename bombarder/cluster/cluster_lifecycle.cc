@@ -238,7 +238,7 @@ void print_proxy(const ProxyRecord& proxy, int nodes) {
 
 void print_started(const StartFlags& f, const ClusterRecord& record, const ClusterView& view,
                    const std::vector<bool>& reused, double elapsed_s) {
-  const NodeStatus& leader = *view.nodes[*view.leader].status;
+  const StatusResponse& leader = *view.nodes[*view.leader].status;
   if (f.json) {
     Json nodes = Json::array();
     for (size_t i = 0; i < record.nodes.size(); ++i) {

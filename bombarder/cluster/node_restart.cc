@@ -15,7 +15,7 @@ using Clock = std::chrono::steady_clock;
 
 // Serving and back in the cluster: /status answers 200 and names a leader.
 bool serves_with_a_leader(ApiClient& client, const NodeRecord& node) {
-  const ApiResult r = client.get(node.endpoint, "/status", std::chrono::milliseconds(500));
+  const ApiResponse r = client.get(node.endpoint, "/status", std::chrono::milliseconds(500));
   if (r.status != 200) return false;
   const nlohmann::json body = r.json();
   return body.is_object() && body.contains("leader") && body["leader"].is_string() &&

@@ -48,7 +48,7 @@ bool Supervisor::round(Clock::time_point now) {
   if (!record) return false;
   const auto timeout =
       std::clamp(spec_.poll, std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
-  const std::vector<ApiResult> beats =
+  const std::vector<ApiResponse> beats =
       client_.get_all(record->endpoints(), "/_raft/health", timeout);
   const Clock::time_point after = Clock::now();  // the requests took up to `timeout`
   now = std::max(now, after);

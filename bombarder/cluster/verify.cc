@@ -30,7 +30,7 @@ std::optional<EntryMap> fetch_all(ApiClient& client, const common::Endpoint& nod
   while (true) {
     std::string target = "/api/kv?consistency=local&limit=10000";
     if (!after.empty()) target += "&after=" + after;
-    const ApiResult page = client.get(node, target, 30s);
+    const ApiResponse page = client.get(node, target, 30s);
     if (page.status != 200) {
       *why = "GET " + target + ": " + page.describe();
       return std::nullopt;
@@ -165,7 +165,7 @@ Json node_rows(const ClusterView& view) {
   for (const auto& node : view.nodes) {
     Json row = {{"address", node.endpoint.to_string()}, {"reachable", node.status.has_value()}};
     if (node.status) {
-      const NodeStatus& s = *node.status;
+      const StatusResponse& s = *node.status;
       row.update({{"node_id", s.node_id},
                   {"role", s.role},
                   {"term", s.term},
@@ -283,7 +283,7 @@ void append_node_table(std::string& text, const ClusterView& view, bool hashes_m
                           node.error.c_str());
       continue;
     }
-    const NodeStatus& s = *node.status;
+    const StatusResponse& s = *node.status;
     text += printf_text(
         "%-22s %-9s %-6" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-18s %s\n",
         node.endpoint.to_string().c_str(), s.role.c_str(), s.term, s.commit_index, s.applied_index,

@@ -347,21 +347,22 @@ class Injector {
                                  {"stream", f.stream},
                                  {"toxicity", f.toxicity},
                                  {"attributes", f.attributes}};
-    const ApiResult r = client_.call(proxy_api_, boost::beast::http::verb::post,
-                                     "/proxies/" + f.node + "/toxics", body.dump(), kProxyTimeout);
+    const ApiResponse r =
+        client_.call(proxy_api_, boost::beast::http::verb::post, "/proxies/" + f.node + "/toxics",
+                     body.dump(), kProxyTimeout);
     return {r.status == 200, "toxic " + toxic_name(i) + " on " + proxy_api_.to_string() + ": " +
                                  (r.status == 200 ? std::string("added") : r.describe())};
   }
   ActionResult delete_toxic(size_t i) {
     const Fault& f = faults_[i];
-    const ApiResult r =
+    const ApiResponse r =
         client_.call(proxy_api_, boost::beast::http::verb::delete_,
                      "/proxies/" + f.node + "/toxics/" + toxic_name(i), {}, kProxyTimeout);
     return {r.status == 204, "toxic " + toxic_name(i) + ": " +
                                  (r.status == 204 ? std::string("deleted") : r.describe())};
   }
   ActionResult proxy_status(const std::string& proxy) {
-    const ApiResult r = client_.get(proxy_api_, "/proxies/" + proxy + "/toxics", kProxyTimeout);
+    const ApiResponse r = client_.get(proxy_api_, "/proxies/" + proxy + "/toxics", kProxyTimeout);
     const Json toxics = r.status == 200 ? r.json() : Json();
     if (!toxics.is_array()) return {false, r.describe()};
     return {true, "proxy has " + std::to_string(toxics.size()) + " toxic(s)"};

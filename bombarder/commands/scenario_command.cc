@@ -1,6 +1,6 @@
-// bombarder scenario list|run (issue 6 "Scenarios"): the network-fault scenarios of scenario.h
-// against a proxied cluster. Exit 0 when every scenario run passed, 1 when one failed, 2 usage,
-// 3 no proxied cluster / no leader.
+// bombarder scenario list|run (issue 6 "Scenarios"): the network-fault scenarios of
+// faults/network_scenario.h against a proxied cluster. Exit 0 when every scenario run passed, 1
+// when one failed, 2 usage, 3 no proxied cluster / no leader.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -13,7 +13,7 @@
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
 #include "bombarder/commands/metrics_flags.h"
-#include "bombarder/faults/scenario.h"
+#include "bombarder/faults/network_scenario.h"
 #include "bombarder/load/load_metrics.h"
 
 namespace bombarder {

@@ -1,4 +1,4 @@
-#include "bombarder/faults/scenario.h"
+#include "bombarder/faults/network_scenario.h"
 
 #include <algorithm>
 #include <atomic>
