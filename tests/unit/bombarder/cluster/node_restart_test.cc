@@ -11,11 +11,11 @@
 
 #include "../../node/test_http_server.h"
 #include "bombarder/base/process.h"
+#include "cluster/temp_data_root.h"
 
 namespace bombarder {
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using node::test::json_response;
 using node::test::Request;
@@ -83,29 +83,8 @@ TEST(NodeReady, AProcessThatExitedIsNotWaitedFor) {
   EXPECT_LT(ready.took, 5s);
 }
 
-// A fresh $STRESS_TEST_DATA with a recorded one-node cluster.
-class RespawnTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (const char* old = std::getenv("STRESS_TEST_DATA")) saved_ = old;
-    std::string pattern = (fs::temp_directory_path() / "node_restart_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    ::setenv("STRESS_TEST_DATA", root_.c_str(), 1);
-  }
-  void TearDown() override {
-    if (saved_) {
-      ::setenv("STRESS_TEST_DATA", saved_->c_str(), 1);
-    } else {
-      ::unsetenv("STRESS_TEST_DATA");
-    }
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-
-  fs::path root_;
-  std::optional<std::string> saved_;
-};
+// A fresh $STRESS_TEST_DATA for each test.
+class RespawnTest : public test::TempDataRootTest {};
 
 TEST_F(RespawnTest, TheNewPidIsRecorded) {
   ClusterRecord record;
