@@ -18,8 +18,57 @@ constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 environment (no cluster, no leader, "
     "port taken).";
 
-void add_node_tuning_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f);
-void add_start_mode_flags(CLI::App* cmd, StartFlags& f);
+void add_node_tuning_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
+  cmd->add_option_function<int>(
+         "--tick-ms", [f](const int& v) { f->tick_ms = v; },
+         "Raft tick length of every node in ms [default: the node's own]")
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option_function<int>(
+         "--election-ticks", [f](const int& v) { f->election_ticks = v; },
+         "Election timeout in ticks [default: the node's own]")
+      ->check(CLI::Range(3, 10000));
+  cmd->add_option_function<uint64_t>(
+         "--snapshot-threshold", [f](const uint64_t& v) { f->snapshot_threshold = v; },
+         "Applied entries between snapshots [default: the node's own]")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option_function<int>(
+         "--commit-timeout-ms", [f](const int& v) { f->commit_timeout_ms = v; },
+         "How long a write waits for commit before 504 [default: the node's own]")
+      ->check(CLI::Range(100, 600000));
+}
+
+void add_start_mode_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
+  cmd->add_flag("--fresh", f->fresh,
+                "Delete the nodes' data directories first (by default a node keeps the data a "
+                "previous cluster left in node-<i>)");
+  cmd->add_flag("--proxied", f->proxied,
+                "Put a Toxiproxy-compatible fault proxy in front of every node's client port "
+                "(node<i>-client on PORT+i, what clients and cluster.json use) and on every "
+                "directed peer link (node i reaches node j through link-<i>-to-<j>); the nodes "
+                "move to PORT+N+i, the links follow, the proxy's API comes last and is printed. "
+                "See docs/proxy.md.");
+  cmd->add_flag("--tls", f->tls,
+                "Serve HTTPS with mutual TLS between the nodes: a throw-away CA, node and "
+                "client certificates are generated in $STRESS_TEST_DATA/tls/ (OpenSSL), "
+                "recorded in cluster.json, and every other command then uses https with that "
+                "CA. See docs/security.md.");
+  cmd->add_flag("--json", f->json, "Print the members as JSON (notes go to stderr)");
+  cmd->add_flag("--supervise", f->supervise,
+                "Once ready, run `bombarder supervise` in the background (log "
+                "$STRESS_TEST_DATA/supervisor.log, recorded in cluster.json; `cluster stop` "
+                "stops it first)");
+  cmd->add_option_function<int>(
+         "--watchdog-ms", [f](const int& v) { f->watchdog_ms = v; },
+         "Pass --watchdog-ms to every node: abort when an event loop stalls this long")
+      ->check(CLI::Range(0, 600000));
+  cmd->add_flag("--debug-endpoints", f->debug_endpoints,
+                "Pass --debug-endpoints to every node (test-only /_debug/hang failpoint)");
+  cmd->add_flag("--insecure-peers", f->insecure_peers,
+                "Start the nodes with --insecure-peers: no cluster secret, unauthenticated peer "
+                "frames, no admin token (admin routes disabled). By default a fresh cluster "
+                "secret and admin token are written to $STRESS_TEST_DATA/cluster-secret and "
+                "admin-token (mode 0600) and passed to every node; see docs/security.md");
+}
 
 void add_start(CLI::App& cluster, int& exit_code) {
   auto f = std::make_shared<StartFlags>();
@@ -46,61 +95,9 @@ void add_start(CLI::App& cluster, int& exit_code) {
   add_seconds_option(cmd, "--timeout", f->timeout_s,
                      "How long to wait for the nodes to serve and elect a leader")
       ->capture_default_str();
-  add_start_mode_flags(cmd, *f);
+  add_start_mode_flags(cmd, f);
   cmd->footer(kExitCodes);
   cmd->callback([f, &exit_code] { exit_code = run_cluster_start(*f); });
-}
-
-void add_node_tuning_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
-  cmd->add_option_function<int>(
-         "--tick-ms", [f](const int& v) { f->tick_ms = v; },
-         "Raft tick length of every node in ms [default: the node's own]")
-      ->check(CLI::Range(1, 10000));
-  cmd->add_option_function<int>(
-         "--election-ticks", [f](const int& v) { f->election_ticks = v; },
-         "Election timeout in ticks [default: the node's own]")
-      ->check(CLI::Range(3, 10000));
-  cmd->add_option_function<uint64_t>(
-         "--snapshot-threshold", [f](const uint64_t& v) { f->snapshot_threshold = v; },
-         "Applied entries between snapshots [default: the node's own]")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option_function<int>(
-         "--commit-timeout-ms", [f](const int& v) { f->commit_timeout_ms = v; },
-         "How long a write waits for commit before 504 [default: the node's own]")
-      ->check(CLI::Range(100, 600000));
-}
-
-void add_start_mode_flags(CLI::App* cmd, StartFlags& f) {
-  cmd->add_flag("--fresh", f.fresh,
-                "Delete the nodes' data directories first (by default a node keeps the data a "
-                "previous cluster left in node-<i>)");
-  cmd->add_flag("--proxied", f.proxied,
-                "Put a Toxiproxy-compatible fault proxy in front of every node's client port "
-                "(node<i>-client on PORT+i, what clients and cluster.json use) and on every "
-                "directed peer link (node i reaches node j through link-<i>-to-<j>); the nodes "
-                "move to PORT+N+i, the links follow, the proxy's API comes last and is printed. "
-                "See docs/proxy.md.");
-  cmd->add_flag("--tls", f.tls,
-                "Serve HTTPS with mutual TLS between the nodes: a throw-away CA, node and "
-                "client certificates are generated in $STRESS_TEST_DATA/tls/ (OpenSSL), "
-                "recorded in cluster.json, and every other command then uses https with that "
-                "CA. See docs/security.md.");
-  cmd->add_flag("--json", f.json, "Print the members as JSON (notes go to stderr)");
-  cmd->add_flag("--supervise", f.supervise,
-                "Once ready, run `bombarder supervise` in the background (log "
-                "$STRESS_TEST_DATA/supervisor.log, recorded in cluster.json; `cluster stop` "
-                "stops it first)");
-  cmd->add_option_function<int>(
-         "--watchdog-ms", [&f](const int& v) { f.watchdog_ms = v; },
-         "Pass --watchdog-ms to every node: abort when an event loop stalls this long")
-      ->check(CLI::Range(0, 600000));
-  cmd->add_flag("--debug-endpoints", f.debug_endpoints,
-                "Pass --debug-endpoints to every node (test-only /_debug/hang failpoint)");
-  cmd->add_flag("--insecure-peers", f.insecure_peers,
-                "Start the nodes with --insecure-peers: no cluster secret, unauthenticated peer "
-                "frames, no admin token (admin routes disabled). By default a fresh cluster "
-                "secret and admin token are written to $STRESS_TEST_DATA/cluster-secret and "
-                "admin-token (mode 0600) and passed to every node; see docs/security.md");
 }
 
 void add_stop(CLI::App& cluster, int& exit_code) {
