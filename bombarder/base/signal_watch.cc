@@ -18,6 +18,9 @@ namespace {
 
 std::atomic<int> g_write_fd{-1};
 int g_read_fd = -1;
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+static_assert(std::atomic<int>::is_always_lock_free, "read from a signal handler");
 
 extern "C" void on_signal(int signal) {
   const int saved_errno = errno;
@@ -25,6 +28,7 @@ extern "C" void on_signal(int signal) {
   const unsigned char byte = static_cast<unsigned char>(signal);
   // A full pipe (hundreds of unread signals) drops this one: the command is already stopping.
   if (fd >= 0) (void)!::write(fd, &byte, 1);
+  g_interrupted.store(true);
   errno = saved_errno;
 }
 
@@ -38,6 +42,7 @@ SignalWatch::SignalWatch(std::initializer_list<int> signals) : signals_(signals)
   }
   g_read_fd = fds[0];
   g_write_fd = fds[1];
+  g_interrupted = false;
   for (int signal : signals_) {
     struct sigaction action {};
     action.sa_handler = on_signal;
@@ -58,6 +63,8 @@ SignalWatch::~SignalWatch() {
   ::close(g_read_fd);
   g_read_fd = -1;
 }
+
+const std::atomic<bool>& SignalWatch::flag() { return g_interrupted; }
 
 int SignalWatch::wait(std::chrono::milliseconds timeout) {
   pollfd pfd{g_read_fd, POLLIN, 0};

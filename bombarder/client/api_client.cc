@@ -10,9 +10,9 @@ namespace bombarder {
 
 namespace http = boost::beast::http;
 
-Json ApiResult::json() const { return Json::parse(body, nullptr, false); }
+Json ApiResponse::json() const { return Json::parse(body, nullptr, false); }
 
-std::string ApiResult::describe() const {
+std::string ApiResponse::describe() const {
   if (status == 0) return "no answer: " + error;
   std::string text = std::to_string(status);
   const Json parsed = json();
@@ -42,7 +42,7 @@ namespace {
 
 void start_call(common::HttpClientPool& pool, const common::Endpoint& node, http::verb method,
                 const std::string& target, const std::string& body,
-                std::chrono::milliseconds timeout, std::promise<ApiResult>& promise,
+                std::chrono::milliseconds timeout, std::promise<ApiResponse>& promise,
                 std::vector<std::pair<std::string, std::string>> headers = {}) {
   common::HttpRequest request;
   request.method = method;
@@ -51,7 +51,7 @@ void start_call(common::HttpClientPool& pool, const common::Endpoint& node, http
   request.headers = std::move(headers);
   pool.request(node, std::move(request), timeout,
                [&promise](boost::system::error_code ec, common::HttpResponse response) {
-                 ApiResult result;
+                 ApiResponse result;
                  if (ec) {
                    result.error = ec.message();
                  } else {
@@ -65,24 +65,24 @@ void start_call(common::HttpClientPool& pool, const common::Endpoint& node, http
 
 }  // namespace
 
-ApiResult ApiClient::call(const common::Endpoint& node, http::verb method,
-                          const std::string& target, const std::string& body,
-                          std::chrono::milliseconds timeout,
-                          std::vector<std::pair<std::string, std::string>> headers) {
-  std::promise<ApiResult> promise;
+ApiResponse ApiClient::call(const common::Endpoint& node, http::verb method,
+                            const std::string& target, const std::string& body,
+                            std::chrono::milliseconds timeout,
+                            std::vector<std::pair<std::string, std::string>> headers) {
+  std::promise<ApiResponse> promise;
   auto future = promise.get_future();
   start_call(pool_, node, method, target, body, timeout, promise, std::move(headers));
   return future.get();
 }
 
-std::vector<ApiResult> ApiClient::get_all(const std::vector<common::Endpoint>& nodes,
-                                          const std::string& target,
-                                          std::chrono::milliseconds timeout) {
-  std::vector<std::promise<ApiResult>> promises(nodes.size());
+std::vector<ApiResponse> ApiClient::get_all(const std::vector<common::Endpoint>& nodes,
+                                            const std::string& target,
+                                            std::chrono::milliseconds timeout) {
+  std::vector<std::promise<ApiResponse>> promises(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     start_call(pool_, nodes[i], http::verb::get, target, {}, timeout, promises[i]);
   }
-  std::vector<ApiResult> results;
+  std::vector<ApiResponse> results;
   results.reserve(nodes.size());
   for (auto& promise : promises) results.push_back(promise.get_future().get());
   return results;
@@ -90,7 +90,7 @@ std::vector<ApiResult> ApiClient::get_all(const std::vector<common::Endpoint>& n
 
 std::optional<Json> ApiClient::get_json(const common::Endpoint& node, const std::string& target,
                                         std::chrono::milliseconds timeout, std::string* why) {
-  const ApiResult result = get(node, target, timeout);
+  const ApiResponse result = get(node, target, timeout);
   if (result.status != 200) {
     if (why != nullptr) *why = result.describe();
     return std::nullopt;
@@ -103,8 +103,8 @@ std::optional<Json> ApiClient::get_json(const common::Endpoint& node, const std:
   return body;
 }
 
-NodeStatus NodeStatus::from_json(const Json& body) {
-  NodeStatus s;
+StatusResponse StatusResponse::from_json(const Json& body) {
+  StatusResponse s;
   s.node_id = body.at("node_id").get<uint64_t>();
   s.address = body.value("address", "");
   s.role = body.at("role").get<std::string>();
@@ -138,23 +138,23 @@ size_t ClusterView::reachable() const {
 ClusterView survey(ApiClient& client, const std::vector<common::Endpoint>& nodes,
                    std::chrono::milliseconds timeout) {
   ClusterView view;
-  const std::vector<ApiResult> answers = client.get_all(nodes, "/status", timeout);
+  const std::vector<ApiResponse> answers = client.get_all(nodes, "/status", timeout);
   uint64_t leader_term = 0;
   std::map<std::string, size_t> named;  // leader address -> how many nodes name it
   for (size_t i = 0; i < nodes.size(); ++i) {
     ClusterView::Node node{nodes[i], std::nullopt, {}};
-    const ApiResult& answer = answers[i];
+    const ApiResponse& answer = answers[i];
     if (answer.status != 200) {
       node.error = answer.describe();
     } else {
       try {
-        node.status = NodeStatus::from_json(answer.json());
+        node.status = StatusResponse::from_json(answer.json());
       } catch (const std::exception& e) {
         node.error = std::string("not a stress_node /status answer: ") + e.what();
       }
     }
     if (node.status) {
-      const NodeStatus& s = *node.status;
+      const StatusResponse& s = *node.status;
       if (s.role == "leader" && (!view.leader || s.term > leader_term)) {
         view.leader = i;
         leader_term = s.term;

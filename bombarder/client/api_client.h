@@ -26,7 +26,9 @@ namespace bombarder {
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
-struct ApiResult {
+// One HTTP answer of a node or the proxy API as ApiClient got it. (Named apart from
+// proxy::ApiResult, the proxy server's own answer, and stress_node's NodeStatus.)
+struct ApiResponse {
   int status = 0;     // 0: no HTTP answer; see `error`
   std::string error;  // transport error text when status == 0
   std::string body;
@@ -52,12 +54,12 @@ class ApiClient {
 
   // Thread-safe; blocks until the answer or `timeout`.
   // `headers` are added to the request (e.g. admin_auth_headers() for admin routes).
-  [[nodiscard]] ApiResult call(const common::Endpoint& node, boost::beast::http::verb method,
-                               const std::string& target, const std::string& body = {},
-                               std::chrono::milliseconds timeout = 2s,
-                               std::vector<std::pair<std::string, std::string>> headers = {});
-  [[nodiscard]] ApiResult get(const common::Endpoint& node, const std::string& target,
-                              std::chrono::milliseconds timeout = 2s) {
+  [[nodiscard]] ApiResponse call(const common::Endpoint& node, boost::beast::http::verb method,
+                                 const std::string& target, const std::string& body = {},
+                                 std::chrono::milliseconds timeout = 2s,
+                                 std::vector<std::pair<std::string, std::string>> headers = {});
+  [[nodiscard]] ApiResponse get(const common::Endpoint& node, const std::string& target,
+                                std::chrono::milliseconds timeout = 2s) {
     return call(node, boost::beast::http::verb::get, target, {}, timeout);
   }
   // GET that must answer 200 with a JSON object; nullopt otherwise (`*why` says what happened).
@@ -66,9 +68,9 @@ class ApiClient {
                                              std::chrono::milliseconds timeout = 2s,
                                              std::string* why = nullptr);
   // The same GET on several nodes at once; results in the order of `nodes`.
-  [[nodiscard]] std::vector<ApiResult> get_all(const std::vector<common::Endpoint>& nodes,
-                                               const std::string& target,
-                                               std::chrono::milliseconds timeout = 2s);
+  [[nodiscard]] std::vector<ApiResponse> get_all(const std::vector<common::Endpoint>& nodes,
+                                                 const std::string& target,
+                                                 std::chrono::milliseconds timeout = 2s);
 
  private:
   boost::asio::io_context io_;
@@ -77,8 +79,9 @@ class ApiClient {
   std::thread thread_;
 };
 
-// One node's /status as the tools read it.
-struct NodeStatus {
+// One node's GET /status as the tools read it (not stress_node's NodeStatus, the node's own
+// state that /status is written from).
+struct StatusResponse {
   uint64_t node_id = 0;
   std::string address;
   std::string role;
@@ -96,15 +99,15 @@ struct NodeStatus {
   std::vector<std::string> members;  // every member's "host:port"
 
   // Throws nlohmann::json::exception when a field is missing or ill-typed.
-  [[nodiscard]] static NodeStatus from_json(const Json& body);
+  [[nodiscard]] static StatusResponse from_json(const Json& body);
 };
 
 // What a round of /status over the given nodes found.
 struct ClusterView {
   struct Node {
     common::Endpoint endpoint;
-    std::optional<NodeStatus> status;  // nullopt: unreachable or not a stress_node
-    std::string error;                 // why status is missing
+    std::optional<StatusResponse> status;  // nullopt: unreachable or not a stress_node
+    std::string error;                     // why status is missing
   };
   std::vector<Node> nodes;
   std::optional<size_t> leader;  // index into `nodes` of the node leading in the highest term

@@ -6,9 +6,9 @@ namespace bombarder {
 
 namespace http = boost::beast::http;
 
-ApiResult ProxyClient::call(http::verb method, const std::string& target, const std::string& body,
-                            const std::string& what) {
-  ApiResult result = client_.call(api_, method, target, body, 5s);
+ApiResponse ProxyClient::call(http::verb method, const std::string& target, const std::string& body,
+                              const std::string& what) {
+  ApiResponse result = client_.call(api_, method, target, body, 5s);
   if (!result.ok()) {
     environment_error("fault proxy " + api_.to_string() + ": " + what + ": " + result.describe());
   }

@@ -28,8 +28,8 @@ class ProxyClient {
   void set_enabled(const std::string& proxy, bool enabled);
 
  private:
-  ApiResult call(boost::beast::http::verb method, const std::string& target,
-                 const std::string& body, const std::string& what);
+  ApiResponse call(boost::beast::http::verb method, const std::string& target,
+                   const std::string& body, const std::string& what);
 
   common::Endpoint api_;
   ApiClient client_;

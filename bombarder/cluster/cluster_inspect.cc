@@ -39,7 +39,7 @@ std::optional<common::Endpoint> optional_url(const std::string& text) {
 }
 
 // The leader a 503 not_leader answer names, if any.
-std::optional<common::Endpoint> named_leader(const ApiResult& answer) {
+std::optional<common::Endpoint> named_leader(const ApiResponse& answer) {
   const Json body = answer.json();
   if (!body.is_object() || !body.contains("leader") || !body["leader"].is_string()) {
     return std::nullopt;
@@ -47,7 +47,7 @@ std::optional<common::Endpoint> named_leader(const ApiResult& answer) {
   return common::Endpoint::parse(body["leader"].get<std::string>(), "127.0.0.1", nullptr);
 }
 
-bool is_not_leader(const ApiResult& answer) {
+bool is_not_leader(const ApiResponse& answer) {
   const Json body = answer.json();
   return answer.status == 503 && body.is_object() && body.value("error", "") == "not_leader";
 }
@@ -62,7 +62,7 @@ Json status_json(const ClusterView::Node& node) {
     row["error"] = node.error;
     return row;
   }
-  const NodeStatus& s = *node.status;
+  const StatusResponse& s = *node.status;
   row.update({{"node_id", s.node_id},
               {"role", s.role},
               {"term", s.term},
@@ -102,7 +102,7 @@ SyncAnswer fetch_sync_status(ApiClient& client, std::optional<common::Endpoint> 
                              std::chrono::milliseconds leader_wait) {
   for (int attempt = 0;; ++attempt) {
     const FoundLeader leader = discover_leader(client, hint, leader_wait);
-    const ApiResult answer = client.get(leader.endpoint, "/_raft/sync-status", 5s);
+    const ApiResponse answer = client.get(leader.endpoint, "/_raft/sync-status", 5s);
     if (is_not_leader(answer) && attempt < kLeaderChangesMax) {
       hint = named_leader(answer).value_or(leader.endpoint);
       continue;
@@ -174,7 +174,7 @@ ResyncStart start_resync(ApiClient& client, std::optional<common::Endpoint> hint
     const uint64_t sent_before = counter(resync_stats(client, leader.endpoint), "snapshots_sent");
     // The leader takes a fresh snapshot before it answers: allow for a large state.
     // An admin route: the token `cluster start` wrote (cluster_secrets.h).
-    const ApiResult answer =
+    const ApiResponse answer =
         client.call(leader.endpoint, http::verb::post, path, {}, 30s, admin_auth_headers());
     if (answer.ok()) return {leader.endpoint, answer.json(), sent_before};
     if (is_not_leader(answer) && attempt < kLeaderChangesMax) {
@@ -214,7 +214,7 @@ ResyncWait wait_resynced(ApiClient& client, common::Endpoint leader, const commo
   const auto deadline = Clock::now() + timeout;
   ResyncWait wait;
   while (true) {
-    const ApiResult answer = client.get(leader, "/_raft/sync-status", 2s);
+    const ApiResponse answer = client.get(leader, "/_raft/sync-status", 2s);
     if (is_not_leader(answer)) {
       if (auto named = named_leader(answer)) leader = *named;
       wait.why = "leadership moved to " + leader.to_string();
@@ -338,63 +338,61 @@ std::string format_follower_line(const FollowerSync& f, size_t state_width, size
 
 // ---- the commands --------------------------------------------------------------------------
 
-int run_cluster_status(const StatusFlags& flags) {
-  const std::vector<common::Endpoint> nodes =
-      flags.nodes.empty() ? default_nodes() : parse_node_list(flags.nodes);
-  ApiClient client;
-  const ClusterView view = survey(client, nodes, 2s);
-  if (view.reachable() == 0) {
-    environment_error("no node answers /status (" + view.nodes[0].endpoint.to_string() + ": " +
-                      view.nodes[0].error + (nodes.size() > 1 ? "; ..." : "") +
-                      "); is a cluster running? (`bombarder cluster start`)");
-  }
-  const HashAgreement hashes = compare_hashes(view);
-  const size_t unreachable = view.nodes.size() - view.reachable();
+namespace {
+
+// What `cluster status` judges: reachability, the leader, the state hashes.
+struct ClusterHealth {
+  HashAgreement hashes;
+  size_t unreachable = 0;
   std::vector<std::string> problems;
-  if (unreachable > 0) {
-    problems.push_back(u64(unreachable) + " of " + u64(view.nodes.size()) + " nodes unreachable");
+  [[nodiscard]] bool healthy() const { return problems.empty(); }
+};
+
+ClusterHealth assess_health(const ClusterView& view) {
+  ClusterHealth h;
+  h.hashes = compare_hashes(view);
+  h.unreachable = view.nodes.size() - view.reachable();
+  if (h.unreachable > 0) {
+    h.problems.push_back(u64(h.unreachable) + " of " + u64(view.nodes.size()) +
+                         " nodes unreachable");
   }
   if (!view.leader) {
-    problems.push_back(view.leader_address.empty()
-                           ? "no leader"
-                           : "the leader " + view.leader_address + " is not among these nodes");
+    h.problems.push_back(view.leader_address.empty()
+                             ? "no leader"
+                             : "the leader " + view.leader_address + " is not among these nodes");
   }
-  for (const std::string& d : hashes.disagreements)
-    problems.push_back("state hashes differ at " + d);
-  const bool healthy = problems.empty();
-  // `cluster start --proxied`: where faults are injected (only for the recorded cluster).
-  std::optional<ProxyRecord> proxy;
-  if (flags.nodes.empty()) {
-    if (auto record = load_cluster_record()) proxy = record->proxy;
+  for (const std::string& d : h.hashes.disagreements) {
+    h.problems.push_back("state hashes differ at " + d);
   }
+  return h;
+}
 
-  if (flags.json) {
-    Json rows = Json::array();
-    for (const ClusterView::Node& node : view.nodes) rows.push_back(status_json(node));
-    Json leader = nullptr;
-    if (view.leader) {
-      const NodeStatus& s = *view.nodes[*view.leader].status;
-      leader = {{"id", s.node_id}, {"address", view.leader_address}, {"term", s.term}};
-    } else if (!view.leader_address.empty()) {
-      leader = {{"id", nullptr}, {"address", view.leader_address}, {"term", nullptr}};
-    }
-    const Json out = {{"nodes", std::move(rows)},
-                      {"leader", std::move(leader)},
-                      {"reachable", view.reachable()},
-                      {"unreachable", unreachable},
-                      {"hashes",
-                       {{"agree", hashes.agree()},
-                        {"compared_at", hashes.compared_at},
-                        {"disagreements", hashes.disagreements}}},
-                      {"healthy", healthy},
-                      {"problems", problems}};
-    Json with_proxy = out;
-    if (proxy)
-      with_proxy["proxy"] = {{"api", "http://" + proxy->api.to_string()}, {"pid", proxy->pid}};
-    std::cout << with_proxy.dump(2) << std::endl;
-    return healthy ? kExitOk : kExitCheckFailed;
+void print_status_json(const ClusterView& view, const ClusterHealth& health,
+                       const std::optional<ProxyRecord>& proxy) {
+  Json rows = Json::array();
+  for (const ClusterView::Node& node : view.nodes) rows.push_back(status_json(node));
+  Json leader = nullptr;
+  if (view.leader) {
+    const StatusResponse& s = *view.nodes[*view.leader].status;
+    leader = {{"id", s.node_id}, {"address", view.leader_address}, {"term", s.term}};
+  } else if (!view.leader_address.empty()) {
+    leader = {{"id", nullptr}, {"address", view.leader_address}, {"term", nullptr}};
   }
+  Json out = {{"nodes", std::move(rows)},
+              {"leader", std::move(leader)},
+              {"reachable", view.reachable()},
+              {"unreachable", health.unreachable},
+              {"hashes",
+               {{"agree", health.hashes.agree()},
+                {"compared_at", health.hashes.compared_at},
+                {"disagreements", health.hashes.disagreements}}},
+              {"healthy", health.healthy()},
+              {"problems", health.problems}};
+  if (proxy) out["proxy"] = {{"api", "http://" + proxy->api.to_string()}, {"pid", proxy->pid}};
+  std::cout << out.dump(2) << std::endl;
+}
 
+void print_status_table(const ClusterView& view) {
   TextTable table({{"id", TextTable::Align::kRight},
                    {"address"},
                    {"role"},
@@ -412,7 +410,7 @@ int run_cluster_status(const StatusFlags& flags) {
                      node.error});
       continue;
     }
-    const NodeStatus& s = *node.status;
+    const StatusResponse& s = *node.status;
     table.add_row(
         {u64(s.node_id), node_url(node.endpoint), s.role, u64(s.term),
          s.leader.empty() ? "-" : s.leader, u64(s.commit_index), u64(s.applied_index),
@@ -420,8 +418,13 @@ int run_cluster_status(const StatusFlags& flags) {
          s.state_hash_index == s.applied_index ? "" : "hash at index " + u64(s.state_hash_index)});
   }
   std::fputs(table.render().c_str(), stdout);
+}
+
+void print_status_text(const ClusterView& view, const ClusterHealth& health,
+                       const std::optional<ProxyRecord>& proxy) {
+  print_status_table(view);
   if (view.leader) {
-    const NodeStatus& s = *view.nodes[*view.leader].status;
+    const StatusResponse& s = *view.nodes[*view.leader].status;
     std::printf("leader: node %s at %s (term %s)\n", u64(s.node_id).c_str(),
                 node_url(view.nodes[*view.leader].endpoint).c_str(), u64(s.term).c_str());
   } else if (!view.leader_address.empty()) {
@@ -430,19 +433,44 @@ int run_cluster_status(const StatusFlags& flags) {
   } else {
     std::printf("leader: none (an election in progress, or no quorum)\n");
   }
-  std::printf("%s\n", hash_summary(view, hashes).c_str());
+  std::printf("%s\n", hash_summary(view, health.hashes).c_str());
   if (proxy) {
     std::printf("fault proxy: Toxiproxy API at %s (node<i>-client, link-<i>-to-<j>)\n",
                 ("http://" + proxy->api.to_string()).c_str());
   }
-  if (healthy) {
+  if (health.healthy()) {
     std::printf("cluster: healthy\n");
   } else {
     std::string text;
-    for (const std::string& p : problems) text += (text.empty() ? "" : "; ") + p;
+    for (const std::string& p : health.problems) text += (text.empty() ? "" : "; ") + p;
     std::printf("cluster: NOT HEALTHY: %s\n", text.c_str());
   }
-  return healthy ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+int run_cluster_status(const StatusFlags& flags) {
+  const std::vector<common::Endpoint> nodes =
+      flags.nodes.empty() ? default_nodes() : parse_node_list(flags.nodes);
+  ApiClient client;
+  const ClusterView view = survey(client, nodes, 2s);
+  if (view.reachable() == 0) {
+    environment_error("no node answers /status (" + view.nodes[0].endpoint.to_string() + ": " +
+                      view.nodes[0].error + (nodes.size() > 1 ? "; ..." : "") +
+                      "); is a cluster running? (`bombarder cluster start`)");
+  }
+  const ClusterHealth health = assess_health(view);
+  // `cluster start --proxied`: where faults are injected (only for the recorded cluster).
+  std::optional<ProxyRecord> proxy;
+  if (flags.nodes.empty()) {
+    if (auto record = load_cluster_record()) proxy = record->proxy;
+  }
+  if (flags.json) {
+    print_status_json(view, health, proxy);
+  } else {
+    print_status_text(view, health, proxy);
+  }
+  return health.healthy() ? kExitOk : kExitCheckFailed;
 }
 
 int run_cluster_sync_status(const SyncStatusFlags& flags) {
@@ -478,6 +506,82 @@ int run_cluster_sync_status(const SyncStatusFlags& flags) {
   return unhealthy.empty() ? kExitOk : kExitCheckFailed;
 }
 
+namespace {
+
+// What a finished resync left behind: the counters after, and whether the target installed or
+// refused the snapshot (unknown when its counters could not be read before or after).
+struct ResyncOutcome {
+  ResyncWait wait;
+  double elapsed_s = 0;
+  uint64_t snapshot_index = 0;
+  std::optional<Json> leader_stats;
+  std::optional<Json> target_stats;
+  std::optional<bool> installed;
+  std::optional<bool> refused;
+};
+
+void print_resync_json(Json out, const ResyncOutcome& r) {
+  out["healthy"] = r.wait.healthy;
+  out["elapsed_s"] = r.elapsed_s;
+  out["snapshot_index"] = r.snapshot_index;
+  out["installed"] = r.installed ? Json(*r.installed) : Json(nullptr);
+  if (r.wait.follower) {
+    out["follower"] = {{"state", r.wait.follower->state},
+                       {"progress", r.wait.follower->progress},
+                       {"match_index", r.wait.follower->match_index},
+                       {"lag", r.wait.follower->lag}};
+  }
+  if (!r.wait.healthy) out["why"] = r.wait.why;
+  out["leader_stats"] = r.leader_stats.value_or(Json(nullptr));
+  out["target_stats"] = r.target_stats.value_or(Json(nullptr));
+  std::cout << out.dump(2) << std::endl;
+}
+
+void print_resync_text(const common::Endpoint& target, const ResyncOutcome& r) {
+  if (r.wait.follower) std::printf("  %s\n", follower_lines({*r.wait.follower}).front().c_str());
+  std::printf("%s\n", stats_line("leader", r.leader_stats).c_str());
+  std::printf("%s\n", stats_line("target", r.target_stats).c_str());
+  const std::string index = u64(r.snapshot_index);
+  if (r.installed && *r.installed) {
+    std::printf("the target installed the snapshot (index %s)\n", index.c_str());
+  } else if (r.refused && *r.refused) {
+    std::printf(
+        "the target refused the snapshot (index %s): its log is compacted past it; it "
+        "already holds everything the snapshot holds\n",
+        index.c_str());
+  } else if (r.installed) {
+    std::printf("the target did not install the snapshot (index %s)\n", index.c_str());
+  }
+  if (r.wait.healthy) {
+    std::printf("resync of %s done: healthy after %.1f s\n", target.to_string().c_str(),
+                r.elapsed_s);
+  }
+}
+
+// Waits until the target holds the leader's resync snapshot, and reads what it did.
+ResyncOutcome await_resync(ApiClient& client, const ResyncStart& start,
+                           const common::Endpoint& target, const std::optional<Json>& target_before,
+                           Clock::time_point started, double timeout_s) {
+  ResyncOutcome r;
+  // The snapshot the leader took for this resync: the follower must hold at least that much.
+  r.snapshot_index = snapshot_index_of(resync_stats(client, start.leader));
+  r.wait = wait_resynced(client, start.leader, target, r.snapshot_index, start.sent_before,
+                         seconds_flag(timeout_s));
+  r.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
+  r.leader_stats = resync_stats(client, start.leader);
+  r.target_stats = resync_stats(client, target);
+  if (target_before && r.target_stats) {
+    const auto grew = [&](const char* name) {
+      return counter(r.target_stats, name) > counter(target_before, name);
+    };
+    r.installed = grew("snapshots_received") || grew("snapshots_reinstalled");
+    r.refused = grew("snapshots_refused");
+  }
+  return r;
+}
+
+}  // namespace
+
 int run_cluster_resync(const ResyncFlags& flags) {
   if (flags.target.empty()) usage_error("--target ADDR is required");
   const common::Endpoint target = parse_node_url(flags.target);
@@ -501,61 +605,18 @@ int run_cluster_resync(const ResyncFlags& flags) {
     if (flags.json) std::cout << out.dump(2) << std::endl;
     return kExitOk;
   }
-  // The snapshot the leader took for this resync: the follower must hold at least that much.
-  const uint64_t snapshot_index = snapshot_index_of(resync_stats(client, start.leader));
-  const ResyncWait wait = wait_resynced(client, start.leader, target, snapshot_index,
-                                        start.sent_before, seconds_flag(flags.timeout_s));
-  const double elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
-  const std::optional<Json> leader_stats = resync_stats(client, start.leader);
-  const std::optional<Json> target_stats = resync_stats(client, target);
-  std::optional<bool> installed;
-  std::optional<bool> refused;
-  if (target_before && target_stats) {
-    const auto grew = [&](const char* name) {
-      return counter(target_stats, name) > counter(target_before, name);
-    };
-    installed = grew("snapshots_received") || grew("snapshots_reinstalled");
-    refused = grew("snapshots_refused");
-  }
+  const ResyncOutcome r =
+      await_resync(client, start, target, target_before, started, flags.timeout_s);
   if (flags.json) {
-    out["healthy"] = wait.healthy;
-    out["elapsed_s"] = elapsed_s;
-    out["snapshot_index"] = snapshot_index;
-    out["installed"] = installed ? Json(*installed) : Json(nullptr);
-    if (wait.follower)
-      out["follower"] = {{"state", wait.follower->state},
-                         {"progress", wait.follower->progress},
-                         {"match_index", wait.follower->match_index},
-                         {"lag", wait.follower->lag}};
-    if (!wait.healthy) out["why"] = wait.why;
-    out["leader_stats"] = leader_stats.value_or(Json(nullptr));
-    out["target_stats"] = target_stats.value_or(Json(nullptr));
-    std::cout << out.dump(2) << std::endl;
+    print_resync_json(std::move(out), r);
   } else {
-    if (wait.follower) std::printf("  %s\n", follower_lines({*wait.follower}).front().c_str());
-    std::printf("%s\n", stats_line("leader", leader_stats).c_str());
-    std::printf("%s\n", stats_line("target", target_stats).c_str());
-    if (installed && *installed) {
-      std::printf("the target installed the snapshot (index %s)\n", u64(snapshot_index).c_str());
-    } else if (refused && *refused) {
-      std::printf(
-          "the target refused the snapshot (index %s): its log is compacted past it; it "
-          "already holds everything the snapshot holds\n",
-          u64(snapshot_index).c_str());
-    } else if (installed) {
-      std::printf("the target did not install the snapshot (index %s)\n",
-                  u64(snapshot_index).c_str());
-    }
-    if (wait.healthy) {
-      std::printf("resync of %s done: healthy after %.1f s\n", target.to_string().c_str(),
-                  elapsed_s);
-    }
+    print_resync_text(target, r);
   }
-  if (!wait.healthy) {
+  if (!r.wait.healthy) {
     char text[64];
     std::snprintf(text, sizeof text, "%.1f", flags.timeout_s);
     throw CommandError(kExitCheckFailed, "resync of " + target.to_string() +
-                                             " not complete after " + text + " s: " + wait.why);
+                                             " not complete after " + text + " s: " + r.wait.why);
   }
   return kExitOk;
 }

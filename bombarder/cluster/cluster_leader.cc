@@ -40,7 +40,7 @@ std::string unreachable_summary(const ClusterView& view) {
 }  // namespace
 
 std::vector<common::Endpoint> with_members(std::vector<common::Endpoint> first,
-                                           const NodeStatus& status) {
+                                           const StatusResponse& status) {
   for (const std::string& member : status.members) {
     if (auto endpoint = common::Endpoint::parse(member, "127.0.0.1", nullptr)) {
       add_unique(first, *endpoint);

@@ -14,7 +14,7 @@ namespace bombarder {
 
 struct FoundLeader {
   common::Endpoint endpoint;
-  NodeStatus status;  // the leader's own /status, role "leader"
+  StatusResponse status;  // the leader's own /status, role "leader"
 };
 
 // Asks `hint` (when given) or else default_nodes() for /status, widening the search to every
@@ -31,6 +31,6 @@ struct FoundLeader {
 // `first` followed by every member `status` lists that `first` does not hold yet: the nodes to
 // look at when the user named one node. Addresses that do not parse are skipped.
 [[nodiscard]] std::vector<common::Endpoint> with_members(std::vector<common::Endpoint> first,
-                                                         const NodeStatus& status);
+                                                         const StatusResponse& status);
 
 }  // namespace bombarder

@@ -12,7 +12,9 @@
 
 #include "bombarder/base/data_root.h"
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/process.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_proxies.h"
@@ -35,11 +37,6 @@ constexpr auto kAbortGrace = 5s;
 
 std::chrono::milliseconds seconds_flag(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
-}
-
-// Human lines go to stdout, or to stderr when stdout carries --json.
-void note(bool json, const std::string& text) {
-  std::fprintf(json ? stderr : stdout, "%s\n", text.c_str());
 }
 
 // The consecutive ports from --port the cluster takes.
@@ -241,7 +238,7 @@ void print_proxy(const ProxyRecord& proxy, int nodes) {
 
 void print_started(const StartFlags& f, const ClusterRecord& record, const ClusterView& view,
                    const std::vector<bool>& reused, double elapsed_s) {
-  const NodeStatus& leader = *view.nodes[*view.leader].status;
+  const StatusResponse& leader = *view.nodes[*view.leader].status;
   if (f.json) {
     Json nodes = Json::array();
     for (size_t i = 0; i < record.nodes.size(); ++i) {
@@ -354,28 +351,13 @@ std::vector<std::string> node_command_line(const StartFlags& f, const std::strin
 
 fs::path cluster_tls_dir() { return data_root() / "tls"; }
 
-int run_cluster_start(const StartFlags& flags) {
-  validate(flags);
-  StartFlags f = flags;
-  const fs::path binary = find_node_binary(f);
-  const size_t stale_nodes = check_no_running_cluster();
-  check_ports_free(f);
-  if (stale_nodes > 0) {
-    note(f.json, "note: replacing the stale record " + cluster_record_path().string() +
-                     " (none of its nodes runs)");
-  }
+namespace {
 
-  const auto started = Clock::now();
-  // A fresh secret and admin token per cluster (the previous cluster's nodes are all stopped).
-  ClusterSecrets secrets;
-  if (!f.insecure_peers) {
-    secrets = create_cluster_secrets(data_root());
-    f.cluster_secret_file = secrets.cluster_secret_file.string();
-    f.admin_token_file = secrets.admin_token_file.string();
-  }
-  // Every directory is ready before the first node starts, so a failure here leaves no process.
+// Every node's record and directory, ready before the first node starts, so that a failure
+// here leaves no process. `reused[i]`: node i starts on existing data.
+std::vector<NodeRecord> plan_nodes(const StartFlags& f, const fs::path& binary,
+                                   std::vector<bool>& reused) {
   std::vector<NodeRecord> planned;
-  std::vector<bool> reused;
   for (int i = 0; i < f.nodes; ++i) {
     NodeRecord node;
     node.id = static_cast<uint64_t>(i);
@@ -394,13 +376,19 @@ int run_cluster_start(const StartFlags& flags) {
     if (ec) environment_error("cannot create " + node.data_dir.string() + ": " + ec.message());
     planned.push_back(std::move(node));
   }
+  return planned;
+}
+
+// The record before the nodes start: TLS files, secrets, and the fault proxy (started here).
+ClusterRecord prepare_record(const StartFlags& f, const fs::path& binary,
+                             const ClusterSecrets& secrets, size_t nodes) {
   ClusterRecord record;
   record.started_at = utc_timestamp_now();
   record.node_binary = binary;
   if (f.tls) {
     // New certificates per start: the CA is throw-away (its key is not kept), and every node
     // restarted from its recorded command line finds its files unchanged while this runs.
-    const GeneratedTls tls = generate_cluster_tls(cluster_tls_dir(), planned.size(), f.host);
+    const GeneratedTls tls = generate_cluster_tls(cluster_tls_dir(), nodes, f.host);
     record.tls = TlsRecord{tls.ca_file, tls.client_cert_file, tls.client_key_file};
   }
   record.cluster_secret_file = secrets.cluster_secret_file;
@@ -412,21 +400,52 @@ int run_cluster_start(const StartFlags& flags) {
                                        seconds_flag(f.timeout_s));
     save_cluster_record(record);
   }
+  return record;
+}
+
+// Spawns every planned node, recording each at once so that `cluster stop` finds every node
+// even if this command dies; on a failure, stops those started.
+void spawn_nodes(std::vector<NodeRecord>& planned, ClusterRecord& record) {
   for (NodeRecord& node : planned) {
     try {
       node.pid = spawn_detached(node.args, node.output_path);
       record.nodes.push_back(std::move(node));
-      // Recorded at once, so that `cluster stop` finds every node even if this command dies.
       save_cluster_record(record);
     } catch (const CommandError&) {
       abort_start(record);
       throw;
     }
   }
+}
+
+}  // namespace
+
+int run_cluster_start(const StartFlags& flags) {
+  validate(flags);
+  StartFlags f = flags;
+  const fs::path binary = find_node_binary(f);
+  const size_t stale_nodes = check_no_running_cluster();
+  check_ports_free(f);
+  if (stale_nodes > 0) {
+    status_line(f.json, "note: replacing the stale record " + cluster_record_path().string() +
+                            " (none of its nodes runs)");
+  }
+  const auto started = Clock::now();
+  // A fresh secret and admin token per cluster (the previous cluster's nodes are all stopped).
+  ClusterSecrets secrets;
+  if (!f.insecure_peers) {
+    secrets = create_cluster_secrets(data_root());
+    f.cluster_secret_file = secrets.cluster_secret_file.string();
+    f.admin_token_file = secrets.admin_token_file.string();
+  }
+  std::vector<bool> reused;
+  std::vector<NodeRecord> planned = plan_nodes(f, binary, reused);
+  ClusterRecord record = prepare_record(f, binary, secrets, planned.size());
+  spawn_nodes(planned, record);
   for (size_t i = 0; i < reused.size(); ++i) {
     if (reused[i]) {
-      note(f.json, "note: node " + std::to_string(i) + " starts on the existing data in " +
-                       record.nodes[i].data_dir.string() + " (--fresh starts empty)");
+      status_line(f.json, "note: node " + std::to_string(i) + " starts on the existing data in " +
+                              record.nodes[i].data_dir.string() + " (--fresh starts empty)");
     }
   }
   const ClusterView view = wait_ready(f, record);
@@ -436,6 +455,94 @@ int run_cluster_start(const StartFlags& flags) {
   return kExitOk;
 }
 
+namespace {
+
+// How stopping one recorded node went.
+struct NodeStop {
+  const NodeRecord* node;
+  StopOutcome outcome = StopOutcome::kNotRunning;
+  std::string detail;  // why it was left alone
+};
+
+// What `cluster stop` did.
+struct StopReport {
+  std::vector<NodeStop> nodes;
+  std::optional<StopOutcome> proxy;
+  bool any_stopped = false;
+  bool all_gone = true;
+};
+
+// Stops every node at once: a node's graceful stop (leadership hand-over, flush) is bounded by
+// the grace period, and waiting for each in turn would add those periods up. A pid that is no
+// longer a node of ours is left alone.
+void stop_nodes(const ClusterRecord& record, std::chrono::milliseconds grace, StopReport& r) {
+  std::vector<std::future<StopOutcome>> stops;
+  for (const NodeRecord& node : record.nodes) {
+    r.nodes.push_back({&node, StopOutcome::kNotRunning, {}});
+    const bool ours = is_node_process(node.pid, node.node_port());
+    if (!ours && process_alive(node.pid)) {
+      r.nodes.back().detail = "pid " + std::to_string(node.pid) + " is now another program";
+    } else if (!ours && port_in_use(node.endpoint.host, node.node_port())) {
+      r.nodes.back().detail = "another process serves its port";
+    }
+    stops.push_back(std::async(std::launch::async, [&node, ours, grace] {
+      return ours ? stop_process(node.pid, grace) : StopOutcome::kNotRunning;
+    }));
+  }
+  for (size_t i = 0; i < stops.size(); ++i) {
+    r.nodes[i].outcome = stops[i].get();
+    r.any_stopped = r.any_stopped || r.nodes[i].outcome != StopOutcome::kNotRunning;
+    r.all_gone = r.all_gone && r.nodes[i].outcome != StopOutcome::kStillRunning;
+  }
+}
+
+void print_stop_json(const ClusterRecord& record, const StopReport& r) {
+  Json nodes = Json::array();
+  for (const NodeStop& o : r.nodes) {
+    Json row = {{"id", o.node->id},
+                {"address", o.node->endpoint.to_string()},
+                {"pid", o.node->pid},
+                {"outcome", to_string(o.outcome)}};
+    if (!o.detail.empty()) row["detail"] = o.detail;
+    nodes.push_back(std::move(row));
+  }
+  Json out = {{"nodes", std::move(nodes)},
+              {"stale", !r.any_stopped},
+              {"record_removed", r.all_gone},
+              {"record", cluster_record_path().string()}};
+  if (r.proxy) {
+    out["proxy"] = {{"api", record.proxy->api.to_string()},
+                    {"pid", record.proxy->pid},
+                    {"outcome", to_string(*r.proxy)}};
+  }
+  std::cout << out.dump(2) << std::endl;
+}
+
+void print_stop_text(const ClusterRecord& record, const StopReport& r) {
+  TextTable table({{"id", TextTable::Align::kRight},
+                   {"address"},
+                   {"pid", TextTable::Align::kRight},
+                   {"outcome"}});
+  for (const NodeStop& o : r.nodes) {
+    // Not node_url(): the record (and with it the TLS setting) may be gone by now.
+    table.add_row({std::to_string(o.node->id),
+                   (record.tls ? "https://" : "http://") + o.node->endpoint.to_string(),
+                   std::to_string(o.node->pid),
+                   std::string(to_string(o.outcome)) +
+                       (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
+  }
+  std::fputs(table.render().c_str(), stdout);
+  if (r.proxy) {
+    std::printf("fault proxy %s (pid %d): %s\n",
+                ("http://" + record.proxy->api.to_string()).c_str(),
+                static_cast<int>(record.proxy->pid), to_string(*r.proxy));
+  }
+  if (!r.any_stopped) std::printf("the record was stale: none of its nodes was running\n");
+  if (r.all_gone) std::printf("removed %s\n", cluster_record_path().c_str());
+}
+
+}  // namespace
+
 int run_cluster_stop(const StopFlags& f) {
   if (!(f.grace_s >= 0)) usage_error("--grace must not be negative");
   const std::optional<ClusterRecord> record = load_cluster_record();
@@ -443,91 +550,26 @@ int run_cluster_stop(const StopFlags& f) {
     environment_error("no cluster recorded in " + cluster_record_path().string() +
                       "; nothing to stop");
   }
-  struct Outcome {
-    const NodeRecord* node;
-    StopOutcome outcome = StopOutcome::kNotRunning;
-    std::string detail;
-  };
   // The supervisor first: it would restart the nodes stopped below.
   const std::string supervisor_outcome = stop_recorded_supervisor(*record);
-  if (!supervisor_outcome.empty()) note(f.json, supervisor_outcome);
-  std::vector<Outcome> outcomes;
-  std::vector<std::future<StopOutcome>> stops;
-  // All at once: a node's graceful stop (leadership hand-over, flush) is bounded by the grace
-  // period, and waiting for each in turn would add those periods up.
-  for (const NodeRecord& node : record->nodes) {
-    outcomes.push_back({&node, StopOutcome::kNotRunning, {}});
-    const bool ours = is_node_process(node.pid, node.node_port());
-    if (!ours && process_alive(node.pid)) {
-      outcomes.back().detail = "pid " + std::to_string(node.pid) + " is now another program";
-    } else if (!ours && port_in_use(node.endpoint.host, node.node_port())) {
-      outcomes.back().detail = "another process serves its port";
-    }
-    stops.push_back(std::async(std::launch::async, [&node, ours, grace = seconds_flag(f.grace_s)] {
-      return ours ? stop_process(node.pid, grace) : StopOutcome::kNotRunning;
-    }));
-  }
-  bool any_stopped = false;
-  bool all_gone = true;
-  for (size_t i = 0; i < stops.size(); ++i) {
-    outcomes[i].outcome = stops[i].get();
-    any_stopped = any_stopped || outcomes[i].outcome != StopOutcome::kNotRunning;
-    all_gone = all_gone && outcomes[i].outcome != StopOutcome::kStillRunning;
-  }
+  if (!supervisor_outcome.empty()) status_line(f.json, supervisor_outcome);
+  StopReport r;
+  stop_nodes(*record, seconds_flag(f.grace_s), r);
   // The fault proxy last: a leader stopping gracefully hands over leadership through it.
-  std::optional<StopOutcome> proxy_outcome;
   if (record->proxy) {
-    proxy_outcome = is_proxy_process(record->proxy->pid, record->proxy->api.port)
-                        ? stop_process(record->proxy->pid, seconds_flag(f.grace_s))
-                        : StopOutcome::kNotRunning;
-    any_stopped = any_stopped || *proxy_outcome != StopOutcome::kNotRunning;
-    all_gone = all_gone && *proxy_outcome != StopOutcome::kStillRunning;
+    r.proxy = is_proxy_process(record->proxy->pid, record->proxy->api.port)
+                  ? stop_process(record->proxy->pid, seconds_flag(f.grace_s))
+                  : StopOutcome::kNotRunning;
+    r.any_stopped = r.any_stopped || *r.proxy != StopOutcome::kNotRunning;
+    r.all_gone = r.all_gone && *r.proxy != StopOutcome::kStillRunning;
   }
-  if (all_gone) remove_cluster_record();
-
+  if (r.all_gone) remove_cluster_record();
   if (f.json) {
-    Json nodes = Json::array();
-    for (const Outcome& o : outcomes) {
-      Json row = {{"id", o.node->id},
-                  {"address", o.node->endpoint.to_string()},
-                  {"pid", o.node->pid},
-                  {"outcome", to_string(o.outcome)}};
-      if (!o.detail.empty()) row["detail"] = o.detail;
-      nodes.push_back(std::move(row));
-    }
-    Json out = {{"nodes", std::move(nodes)},
-                {"stale", !any_stopped},
-                {"record_removed", all_gone},
-                {"record", cluster_record_path().string()}};
-    if (proxy_outcome) {
-      out["proxy"] = {{"api", record->proxy->api.to_string()},
-                      {"pid", record->proxy->pid},
-                      {"outcome", to_string(*proxy_outcome)}};
-    }
-    std::cout << out.dump(2) << std::endl;
+    print_stop_json(*record, r);
   } else {
-    TextTable table({{"id", TextTable::Align::kRight},
-                     {"address"},
-                     {"pid", TextTable::Align::kRight},
-                     {"outcome"}});
-    for (const Outcome& o : outcomes) {
-      // Not node_url(): the record (and with it the TLS setting) may be gone by now.
-      table.add_row({std::to_string(o.node->id),
-                     (record->tls ? "https://" : "http://") + o.node->endpoint.to_string(),
-                     std::to_string(o.node->pid),
-                     std::string(to_string(o.outcome)) +
-                         (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
-    }
-    std::fputs(table.render().c_str(), stdout);
-    if (proxy_outcome) {
-      std::printf("fault proxy %s (pid %d): %s\n",
-                  ("http://" + record->proxy->api.to_string()).c_str(),
-                  static_cast<int>(record->proxy->pid), to_string(*proxy_outcome));
-    }
-    if (!any_stopped) std::printf("the record was stale: none of its nodes was running\n");
-    if (all_gone) std::printf("removed %s\n", cluster_record_path().c_str());
+    print_stop_text(*record, r);
   }
-  if (!all_gone) {
+  if (!r.all_gone) {
     environment_error("a node is still running after SIGKILL; kept " +
                       cluster_record_path().string());
   }

@@ -142,17 +142,4 @@ std::vector<common::Endpoint> default_nodes() {
   return {{"127.0.0.1", 8080}, {"127.0.0.1", 8081}, {"127.0.0.1", 8082}};
 }
 
-std::string utc_timestamp_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
-  const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(ms.count() % 1000));
-  return text;
-}
-
 }  // namespace bombarder

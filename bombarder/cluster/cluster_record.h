@@ -87,7 +87,4 @@ void remove_cluster_record();
 // the reference default 127.0.0.1:8080-8082.
 [[nodiscard]] std::vector<common::Endpoint> default_nodes();
 
-// "2026-11-22T07:41:02.123Z"
-[[nodiscard]] std::string utc_timestamp_now();
-
 }  // namespace bombarder

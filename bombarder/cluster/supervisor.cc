@@ -9,33 +9,19 @@
 
 #include "bombarder/base/data_root.h"
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/process.h"
 #include "bombarder/base/signal_watch.h"
+#include "bombarder/base/text.h"
+#include "bombarder/cluster/node_restart.h"
 
 namespace bombarder {
 
 namespace {
 
-std::string seconds_text(std::chrono::milliseconds ms) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
-  return text;
-}
-
 std::chrono::milliseconds ms_since(Supervisor::Clock::time_point then,
                                    Supervisor::Clock::time_point now) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - then);
-}
-
-// cluster.json follows a restart, so that `cluster stop`, chaos and the next round find the new
-// process.
-void record_pid(uint64_t node_id, pid_t pid) {
-  std::optional<ClusterRecord> record = load_cluster_record();
-  if (!record) return;
-  for (NodeRecord& node : record->nodes) {
-    if (node.id == node_id) node.pid = pid;
-  }
-  save_cluster_record(*record);
 }
 
 }  // namespace
@@ -62,7 +48,7 @@ bool Supervisor::round(Clock::time_point now) {
   if (!record) return false;
   const auto timeout =
       std::clamp(spec_.poll, std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
-  const std::vector<ApiResult> beats =
+  const std::vector<ApiResponse> beats =
       client_.get_all(record->endpoints(), "/_raft/health", timeout);
   const Clock::time_point after = Clock::now();  // the requests took up to `timeout`
   now = std::max(now, after);
@@ -79,7 +65,7 @@ bool Supervisor::round(Clock::time_point now) {
       watch.last_heartbeat = now;
       if (watch.restarts_in_loop > 0 && ms_since(watch.restarted_at, now) >= spec_.stable_after) {
         log_("node " + std::to_string(node.id) + " has been healthy for " +
-             seconds_text(spec_.stable_after) + " since its restart: crash-loop backoff reset");
+             format_seconds(spec_.stable_after) + " since its restart: crash-loop backoff reset");
         watch.restarts_in_loop = 0;
       }
     }
@@ -93,7 +79,7 @@ bool Supervisor::round(Clock::time_point now) {
 
 void Supervisor::declare_dead(const NodeRecord& node, Watch& watch, Clock::time_point now) {
   const auto delay = restart_delay(spec_, watch.restarts_in_loop);
-  std::string why = "no heartbeat for " + seconds_text(ms_since(watch.last_heartbeat, now));
+  std::string why = "no heartbeat for " + format_seconds(ms_since(watch.last_heartbeat, now));
   if (!is_node_process(node.pid, node.node_port())) {
     why += ", process gone";
   } else {
@@ -103,7 +89,7 @@ void Supervisor::declare_dead(const NodeRecord& node, Watch& watch, Clock::time_
   }
   if (delay.count() > 0) {
     why += "; crash loop (" + std::to_string(watch.restarts_in_loop) + " restarts without " +
-           seconds_text(spec_.stable_after) + " healthy): waiting " + seconds_text(delay);
+           format_seconds(spec_.stable_after) + " healthy): waiting " + format_seconds(delay);
   }
   log_("node " + std::to_string(node.id) + " is DEAD. Restarting... (" + why + ")");
   watch.dead = true;
@@ -111,10 +97,15 @@ void Supervisor::declare_dead(const NodeRecord& node, Watch& watch, Clock::time_
 }
 
 void Supervisor::restart(const NodeRecord& node, Watch& watch, Clock::time_point now) {
+  // No wait for the node to be ready (node_restart.h): the next rounds watch its heartbeat.
   pid_t pid = 0;
   try {
-    pid = spawn_detached(node.args, node.output_path);
-    record_pid(node.id, pid);
+    const Respawned respawned = respawn_recorded_node(node);
+    pid = respawned.pid;
+    if (!respawned.record_error.empty()) {
+      log_("node " + std::to_string(node.id) + ": cannot record pid " + std::to_string(pid) +
+           " in the cluster record: " + respawned.record_error);
+    }
   } catch (const CommandError& e) {
     // Retried on a later round, backing off like a failed start.
     log_("node " + std::to_string(node.id) + " restart failed: " + e.what());
@@ -145,10 +136,7 @@ std::chrono::milliseconds ms_flag(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
 }
 
-void say(const std::string& line) {
-  std::printf("%s %s\n", utc_timestamp_now().c_str(), line.c_str());
-  std::fflush(stdout);
-}
+void say(const std::string& line) { stamped_status_line(false, line); }
 
 // Registers this process as the cluster's supervisor; refuses a second live one.
 ClusterRecord register_supervisor(const std::string& output_path) {
@@ -230,8 +218,8 @@ int run_supervise(const SuperviseFlags& f, const std::string& output_path) {
   SignalWatch signals({SIGINT, SIGTERM, SIGHUP});
   const ClusterRecord record = register_supervisor(output_path);
   say("supervising " + std::to_string(record.nodes.size()) + " nodes (pid " +
-      std::to_string(::getpid()) + "): dead after " + seconds_text(spec.dead_after) +
-      " without a heartbeat, polling every " + seconds_text(spec.poll));
+      std::to_string(::getpid()) + "): dead after " + format_seconds(spec.dead_after) +
+      " without a heartbeat, polling every " + format_seconds(spec.poll));
   Supervisor supervisor(spec, say);
   int signal = 0;
   bool record_gone = false;

@@ -8,6 +8,7 @@
 
 #include "bombarder/base/data_root.h"
 #include "bombarder/base/errors.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 
@@ -29,7 +30,7 @@ std::optional<EntryMap> fetch_all(ApiClient& client, const common::Endpoint& nod
   while (true) {
     std::string target = "/api/kv?consistency=local&limit=10000";
     if (!after.empty()) target += "&after=" + after;
-    const ApiResult page = client.get(node, target, 30s);
+    const ApiResponse page = client.get(node, target, 30s);
     if (page.status != 200) {
       *why = "GET " + target + ": " + page.describe();
       return std::nullopt;
@@ -138,53 +139,33 @@ AckedCheck check_acked(const RunRecord& run, const EntryMap& entries) {
   return c;
 }
 
-// printf into a string.
-template <typename... Args>
-void appendf(std::string& out, const char* format, Args... args) {
-  char line[512];
-  std::snprintf(line, sizeof line, format, args...);
-  out += line;
-}
-
-}  // namespace
-
-VerifyOutcome verify_cluster(const VerifyOptions& options) {
-  const std::vector<common::Endpoint>& nodes = options.nodes;
-  const std::optional<RunRecord>& run = options.run;
-  const auto timeout = options.timeout;
-  const struct { bool deep; } f{options.deep};  // the flag's name in the code below
-  ApiClient client;
-  const Settled settled = wait_settled(client, nodes, timeout);
-  const ClusterView& view = settled.view;
-  if (view.reachable() == 0) {
-    environment_error("no node answers /status (" + node_url(nodes[0]) + ": " +
-                      view.nodes[0].error + "); is a cluster running?");
-  }
-
-  bool passed = settled.converged;
+// State hashes and entry counts of the reachable nodes.
+struct StateAgreement {
   std::set<std::string> hashes;
   std::set<uint64_t> counts;
   size_t unreachable = 0;
+  [[nodiscard]] bool match() const { return hashes.size() == 1 && counts.size() == 1; }
+};
+
+StateAgreement state_agreement(const ClusterView& view) {
+  StateAgreement c;
   for (const auto& node : view.nodes) {
     if (!node.status) {
-      ++unreachable;
+      ++c.unreachable;
       continue;
     }
-    hashes.insert(node.status->state_hash);
-    counts.insert(node.status->entry_count);
+    c.hashes.insert(node.status->state_hash);
+    c.counts.insert(node.status->entry_count);
   }
-  const bool hashes_match = hashes.size() == 1 && counts.size() == 1;
-  passed = passed && hashes_match && unreachable == 0;
+  return c;
+}
 
-  Json report = {{"converged", settled.converged},
-                 {"hashes_match", hashes_match},
-                 {"unreachable", unreachable}};
-  if (!settled.converged) report["not_converged_because"] = settled.why;
-  Json node_rows = Json::array();
+Json node_rows(const ClusterView& view) {
+  Json rows = Json::array();
   for (const auto& node : view.nodes) {
     Json row = {{"address", node.endpoint.to_string()}, {"reachable", node.status.has_value()}};
     if (node.status) {
-      const NodeStatus& s = *node.status;
+      const StatusResponse& s = *node.status;
       row.update({{"node_id", s.node_id},
                   {"role", s.role},
                   {"term", s.term},
@@ -195,140 +176,209 @@ VerifyOutcome verify_cluster(const VerifyOptions& options) {
     } else {
       row["error"] = node.error;
     }
-    node_rows.push_back(std::move(row));
+    rows.push_back(std::move(row));
   }
-  report["nodes"] = node_rows;
+  return rows;
+}
 
-  // Entries per node: needed by --deep and by the acknowledged-writes check.
+// Every entry of every reachable node; a node whose listing failed has none and an error in
+// `errors` (address -> why).
+std::vector<std::optional<EntryMap>> fetch_entries(ApiClient& client, const ClusterView& view,
+                                                   Json& errors) {
   std::vector<std::optional<EntryMap>> entries(view.nodes.size());
-  const bool need_entries = f.deep || (run && !run->acked.empty());
-  Json fetch_errors = Json::object();
-  if (need_entries) {
-    for (size_t i = 0; i < view.nodes.size(); ++i) {
-      if (!view.nodes[i].status) continue;
-      std::string why;
-      entries[i] = fetch_all(client, view.nodes[i].endpoint, &why);
-      if (!entries[i]) {
-        passed = false;
-        fetch_errors[view.nodes[i].endpoint.to_string()] = why;
-      }
-    }
-    if (!fetch_errors.empty()) report["fetch_errors"] = fetch_errors;
+  for (size_t i = 0; i < view.nodes.size(); ++i) {
+    if (!view.nodes[i].status) continue;
+    std::string why;
+    entries[i] = fetch_all(client, view.nodes[i].endpoint, &why);
+    if (!entries[i]) errors[view.nodes[i].endpoint.to_string()] = why;
   }
+  return entries;
+}
 
-  std::vector<std::string> deep_lines;
-  if (f.deep) {
-    const EntryMap* reference = nullptr;
-    size_t reference_index = 0;
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (entries[i]) {
-        reference = &*entries[i];
-        reference_index = i;
-        break;
-      }
+struct DeepComparison {
+  uint64_t differences = 0;
+  std::vector<std::string> examples;  // at most 5
+};
+
+// Every node's entries against the first listed node's (`a` and `b` name them in examples).
+void compare_entries(const EntryMap& reference, const std::string& a, const EntryMap& other,
+                     const std::string& b, DeepComparison& c) {
+  const auto note = [&c](std::string text) {
+    if (c.examples.size() < 5) c.examples.push_back(std::move(text));
+  };
+  for (const auto& [id, entry] : reference) {
+    const auto it = other.find(id);
+    if (it == other.end()) {
+      ++c.differences;
+      note(id + ": on " + a + ", not on " + b);
+    } else if (it->second != entry) {
+      ++c.differences;
+      note(id + ": " + a + " " + entry.dump() + " vs " + b + " " + it->second.dump());
     }
-    uint64_t differences = 0;
-    std::vector<std::string> examples;
-    for (size_t i = 0; reference != nullptr && i < entries.size(); ++i) {
-      if (!entries[i] || i == reference_index) continue;
-      const EntryMap& other = *entries[i];
-      const std::string a = view.nodes[reference_index].endpoint.to_string();
-      const std::string b = view.nodes[i].endpoint.to_string();
-      for (const auto& [id, entry] : *reference) {
-        const auto it = other.find(id);
-        if (it == other.end()) {
-          ++differences;
-          if (examples.size() < 5) examples.push_back(id + ": on " + a + ", not on " + b);
-        } else if (it->second != entry) {
-          ++differences;
-          if (examples.size() < 5) {
-            examples.push_back(id + ": " + a + " " + entry.dump() + " vs " + b + " " +
-                               it->second.dump());
-          }
-        }
-      }
-      for (const auto& [id, entry] : other) {
-        if (!reference->contains(id)) {
-          ++differences;
-          if (examples.size() < 5) examples.push_back(id + ": on " + b + ", not on " + a);
-        }
-      }
-    }
-    passed = passed && differences == 0;
-    report["deep"] = {{"differences", differences}, {"examples", examples}};
-    deep_lines = examples;
   }
+  for (const auto& [id, entry] : other) {
+    if (!reference.contains(id)) {
+      ++c.differences;
+      note(id + ": on " + b + ", not on " + a);
+    }
+  }
+}
 
-  Json acked_json = nullptr;
-  std::vector<std::string> acked_lines;
-  if (run) {
-    acked_json = {{"run", run->id}, {"acknowledged_ids", run->acked.size()}};
-    Json per_node = Json::object();
-    for (size_t i = 0; i < view.nodes.size(); ++i) {
-      const std::string address = view.nodes[i].endpoint.to_string();
-      if (!entries[i]) continue;
-      const AckedCheck c = check_acked(*run, *entries[i]);
-      passed = passed && c.ok();
-      per_node[address] = {{"checked", c.checked},         {"missing", c.missing},
-                           {"wrong_value", c.wrong_value}, {"resurrected", c.resurrected},
-                           {"uncertain", c.uncertain},     {"ok", c.ok()},
-                           {"examples", c.examples}};
-      char line[256];
-      std::snprintf(line, sizeof line,
-                    "  %-22s %s  checked %" PRIu64 "  missing %" PRIu64 "  wrong value %" PRIu64
+DeepComparison compare_deep(const ClusterView& view,
+                            const std::vector<std::optional<EntryMap>>& entries) {
+  DeepComparison c;
+  const auto first = std::find_if(entries.begin(), entries.end(),
+                                  [](const std::optional<EntryMap>& e) { return e.has_value(); });
+  if (first == entries.end()) return c;
+  const size_t reference = static_cast<size_t>(first - entries.begin());
+  for (size_t i = reference + 1; i < entries.size(); ++i) {
+    if (!entries[i]) continue;
+    compare_entries(*entries[reference], view.nodes[reference].endpoint.to_string(), *entries[i],
+                    view.nodes[i].endpoint.to_string(), c);
+  }
+  return c;
+}
+
+// The run's acknowledged writes on every node that listed its entries.
+struct AckedOutcome {
+  bool ok = true;
+  Json json;
+  std::vector<std::string> lines;
+};
+
+AckedOutcome check_acked_on_nodes(const RunRecord& run, const ClusterView& view,
+                                  const std::vector<std::optional<EntryMap>>& entries) {
+  AckedOutcome out;
+  out.json = {{"run", run.id}, {"acknowledged_ids", run.acked.size()}};
+  Json per_node = Json::object();
+  for (size_t i = 0; i < view.nodes.size(); ++i) {
+    const std::string address = view.nodes[i].endpoint.to_string();
+    if (!entries[i]) continue;
+    const AckedCheck c = check_acked(run, *entries[i]);
+    out.ok = out.ok && c.ok();
+    per_node[address] = {{"checked", c.checked},         {"missing", c.missing},
+                         {"wrong_value", c.wrong_value}, {"resurrected", c.resurrected},
+                         {"uncertain", c.uncertain},     {"ok", c.ok()},
+                         {"examples", c.examples}};
+    std::string line;
+    line +=
+        printf_text("  %-22s %s  checked %" PRIu64 "  missing %" PRIu64 "  wrong value %" PRIu64
                     "  resurrected %" PRIu64 "  (uncertain, either state accepted: %" PRIu64 ")",
                     address.c_str(), c.ok() ? "OK  " : "LOST", c.checked, c.missing, c.wrong_value,
                     c.resurrected, c.uncertain);
-      acked_lines.push_back(line);
-      for (const std::string& e : c.examples) acked_lines.push_back("      " + e);
-    }
-    acked_json["nodes"] = per_node;
-    report["acked"] = acked_json;
+    out.lines.push_back(line);
+    for (const std::string& e : c.examples) out.lines.push_back("      " + e);
   }
-  report["passed"] = passed;
+  out.json["nodes"] = per_node;
+  return out;
+}
 
-  std::string text;
-  appendf(text, "%-22s %-9s %-6s %-9s %-9s %-9s %-18s %s\n", "node", "role", "term", "commit",
-          "applied", "entries", "state hash", "");
-  const std::string majority_hash = hashes.empty() ? "" : *hashes.begin();
+// The node table of `verify`.
+void append_node_table(std::string& text, const ClusterView& view, bool hashes_match) {
+  text += printf_text("%-22s %-9s %-6s %-9s %-9s %-9s %-18s %s\n", "node", "role", "term", "commit",
+                      "applied", "entries", "state hash", "");
   for (const auto& node : view.nodes) {
     if (!node.status) {
-      appendf(text, "%-22s unreachable: %s\n", node.endpoint.to_string().c_str(),
-              node.error.c_str());
+      text += printf_text("%-22s unreachable: %s\n", node.endpoint.to_string().c_str(),
+                          node.error.c_str());
       continue;
     }
-    const NodeStatus& s = *node.status;
-    appendf(text, "%-22s %-9s %-6" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-18s %s\n",
-            node.endpoint.to_string().c_str(), s.role.c_str(), s.term, s.commit_index,
-            s.applied_index, s.entry_count, s.state_hash.c_str(),
-            hashes_match ? "match" : "DIFFERS");
+    const StatusResponse& s = *node.status;
+    text += printf_text(
+        "%-22s %-9s %-6" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-9" PRIu64 " %-18s %s\n",
+        node.endpoint.to_string().c_str(), s.role.c_str(), s.term, s.commit_index, s.applied_index,
+        s.entry_count, s.state_hash.c_str(), hashes_match ? "match" : "DIFFERS");
   }
-  if (!settled.converged) {
-    appendf(text, "not converged after %.1f s: %s\n",
-            std::chrono::duration<double>(timeout).count(), settled.why.c_str());
+}
+
+// Everything a verification found, for its text.
+struct Findings {
+  const Settled& settled;
+  const StateAgreement& hashes;
+  const Json& fetch_errors;
+  const std::optional<DeepComparison>& deep;
+  const std::optional<AckedOutcome>& acked;
+};
+
+std::string verify_text(const VerifyOptions& options, const Findings& found, bool passed) {
+  std::string text;
+  append_node_table(text, found.settled.view, found.hashes.match());
+  if (!found.settled.converged) {
+    text += printf_text("not converged after %.1f s: %s\n",
+                        std::chrono::duration<double>(options.timeout).count(),
+                        found.settled.why.c_str());
   }
-  if (unreachable > 0) appendf(text, "%zu node(s) unreachable\n", unreachable);
-  appendf(text, "state hashes and entry counts: %s\n",
-          hashes_match ? "identical on every reachable node" : "DIFFER");
-  for (const auto& [address, why] : fetch_errors.items()) {
-    appendf(text, "cannot list the entries of %s: %s\n", address.c_str(),
-            why.get<std::string>().c_str());
+  if (found.hashes.unreachable > 0) {
+    text += printf_text("%zu node(s) unreachable\n", found.hashes.unreachable);
   }
-  if (f.deep) {
-    const uint64_t differences = report["deep"]["differences"];
-    appendf(text, "deep comparison: %s\n",
-            differences == 0 ? "every entry identical on every node"
-                             : (std::to_string(differences) + " differences").c_str());
-    for (const std::string& line : deep_lines) appendf(text, "  %s\n", line.c_str());
+  text += printf_text("state hashes and entry counts: %s\n",
+                      found.hashes.match() ? "identical on every reachable node" : "DIFFER");
+  for (const auto& [address, why] : found.fetch_errors.items()) {
+    text += printf_text("cannot list the entries of %s: %s\n", address.c_str(),
+                        why.get<std::string>().c_str());
   }
-  if (run) {
-    appendf(text, "acknowledged writes of run %s (%zu ids):\n", run->id.c_str(), run->acked.size());
-    for (const std::string& line : acked_lines) appendf(text, "%s\n", line.c_str());
+  if (found.deep) {
+    text += printf_text("deep comparison: %s\n",
+                        found.deep->differences == 0
+                            ? "every entry identical on every node"
+                            : (std::to_string(found.deep->differences) + " differences").c_str());
+    for (const std::string& line : found.deep->examples)
+      text += printf_text("  %s\n", line.c_str());
+  }
+  if (options.run) {
+    text += printf_text("acknowledged writes of run %s (%zu ids):\n", options.run->id.c_str(),
+                        options.run->acked.size());
+    for (const std::string& line : found.acked->lines) text += printf_text("%s\n", line.c_str());
   } else if (options.run_wanted) {
-    appendf(text, "no load run recorded under %s: acknowledged-writes check skipped\n",
-            (data_root() / "runs").string().c_str());
+    text += printf_text("no load run recorded under %s: acknowledged-writes check skipped\n",
+                        (data_root() / "runs").string().c_str());
   }
-  appendf(text, "verify: %s\n", passed ? "PASS" : "FAIL");
+  text += printf_text("verify: %s\n", passed ? "PASS" : "FAIL");
+  return text;
+}
+
+}  // namespace
+
+VerifyOutcome verify_cluster(const VerifyOptions& options) {
+  const std::vector<common::Endpoint>& nodes = options.nodes;
+  ApiClient client;
+  const Settled settled = wait_settled(client, nodes, options.timeout);
+  const ClusterView& view = settled.view;
+  if (view.reachable() == 0) {
+    environment_error("no node answers /status (" + node_url(nodes[0]) + ": " +
+                      view.nodes[0].error + "); is a cluster running?");
+  }
+  const StateAgreement hashes = state_agreement(view);
+  bool passed = settled.converged && hashes.match() && hashes.unreachable == 0;
+  Json report = {{"converged", settled.converged},
+                 {"hashes_match", hashes.match()},
+                 {"unreachable", hashes.unreachable}};
+  if (!settled.converged) report["not_converged_because"] = settled.why;
+  report["nodes"] = node_rows(view);
+
+  // Entries per node: needed by --deep and by the acknowledged-writes check.
+  std::vector<std::optional<EntryMap>> entries(view.nodes.size());
+  Json fetch_errors = Json::object();
+  if (options.deep || (options.run && !options.run->acked.empty())) {
+    entries = fetch_entries(client, view, fetch_errors);
+    passed = passed && fetch_errors.empty();
+    if (!fetch_errors.empty()) report["fetch_errors"] = fetch_errors;
+  }
+  std::optional<DeepComparison> deep;
+  if (options.deep) {
+    deep = compare_deep(view, entries);
+    passed = passed && deep->differences == 0;
+    report["deep"] = {{"differences", deep->differences}, {"examples", deep->examples}};
+  }
+  std::optional<AckedOutcome> acked;
+  if (options.run) {
+    acked = check_acked_on_nodes(*options.run, view, entries);
+    passed = passed && acked->ok;
+    report["acked"] = acked->json;
+  }
+  report["passed"] = passed;
+  std::string text =
+      verify_text(options, Findings{settled, hashes, fetch_errors, deep, acked}, passed);
   return VerifyOutcome{passed, std::move(report), std::move(text)};
 }
 

@@ -37,7 +37,7 @@ WatchRound make_watch_round(const ClusterView& view, const WatchRound* previous,
   out.time = std::move(time);
   out.leader = view.leader_address;
   if (view.leader) {
-    const NodeStatus& leader = *view.nodes[*view.leader].status;
+    const StatusResponse& leader = *view.nodes[*view.leader].status;
     out.leader_id = leader.node_id;
     out.term = leader.term;
     out.leader_commit = leader.commit_index;
@@ -96,7 +96,7 @@ std::vector<std::string> render_watch_round(const WatchRound& round) {
       table.add_row({"-", row.address, "DOWN", "-", "-", "-", "-", "-", "-", row.error});
       continue;
     }
-    const NodeStatus& s = *row.status;
+    const StatusResponse& s = *row.status;
     table.add_row({u64(s.node_id), row.address, s.role, u64(s.term), u64(s.commit_index),
                    u64(s.applied_index), u64(row.lag), u64(s.entry_count),
                    row.writes_per_s ? format_rate(*row.writes_per_s) : "-", ""});
@@ -111,7 +111,7 @@ Json watch_round_json(const WatchRound& round) {
   for (const WatchRow& row : round.rows) {
     Json node = {{"address", row.address}, {"reachable", row.status.has_value()}};
     if (row.status) {
-      const NodeStatus& s = *row.status;
+      const StatusResponse& s = *row.status;
       node.update({{"node_id", s.node_id},
                    {"role", s.role},
                    {"term", s.term},

@@ -14,7 +14,7 @@ namespace bombarder {
 
 struct WatchRow {
   std::string address;  // "host:port"
-  std::optional<NodeStatus> status;
+  std::optional<StatusResponse> status;
   std::string error;  // when status is missing
   uint64_t lag = 0;   // the leader's commit index minus this node's applied index, at least 0
   // Applied-index growth per second since the previous round; nullopt on the first round or

@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
@@ -109,60 +111,49 @@ ChaosSpec build_spec(const ChaosFlags& f) {
   return spec;
 }
 
-int run_chaos(ChaosFlags& f) {
-  apply_config(f);
-  const ChaosSpec spec = build_spec(f);
-  // 0: until a signal.
-  const std::chrono::milliseconds duration =
-      f.duration.empty() ? std::chrono::milliseconds(0) : parse_duration(f.duration, "--duration");
+// The recorded cluster, with at least one node the --exclude list leaves; `eligible` counts them.
+ClusterRecord chaos_cluster(const ChaosSpec& spec, size_t& eligible) {
   std::optional<ClusterRecord> record = load_cluster_record();
   if (!record) {
     environment_error("no cluster recorded in " + cluster_record_path().string() +
                       "; start one with `bombarder cluster start`");
   }
-  size_t eligible = 0;
+  eligible = 0;
   for (const NodeRecord& n : record->nodes) {
     if (std::find(spec.exclude.begin(), spec.exclude.end(), n.id) == spec.exclude.end()) {
       ++eligible;
     }
   }
   if (eligible == 0) usage_error("--exclude leaves no node to kill");
+  return std::move(*record);
+}
 
-  std::unique_ptr<HistoryWriter> history;
-  if (!f.history.empty()) history = std::make_unique<HistoryWriter>(f.history);
-  std::mutex out_mutex;
-  auto say = [&out_mutex](const std::string& line) {
-    std::lock_guard lock(out_mutex);
-    std::printf("%s [chaos] %s\n", utc_timestamp_now().c_str(), line.c_str());
-    std::fflush(stdout);
-  };
-  SignalWatch signals({SIGINT, SIGTERM, SIGUSR1});
+// The first line: what the monkey will do, its seed, and how to trigger a kill.
+std::string chaos_plan_line(const ChaosFlags& f, const ChaosSpec& spec, size_t eligible) {
   std::string excluded;
   for (uint64_t id : spec.exclude) excluded += (excluded.empty() ? "" : ",") + std::to_string(id);
-  say("pid " + std::to_string(::getpid()) + ": " +
-      (spec.scheduled ? "a kill every " + format_seconds(spec.kill_interval)
-                      : std::string("scheduled kills disabled")) +
-      ", down for " + format_seconds(spec.downtime) + ", signal " + f.signal + ", target " +
-      f.target + ", " + std::to_string(eligible) + " eligible node(s)" +
-      (excluded.empty() ? "" : " (excluded: " + excluded + ")") + ", seed " +
-      std::to_string(spec.seed) + " (--seed replays the victim choice); `kill -USR1 " +
-      std::to_string(::getpid()) + "` kills one now");
-  ChaosMonkey monkey(*record, spec, [&](const ChaosEvent& e) {
-    char at[32];
-    std::snprintf(at, sizeof at, "+%.2fs", e.at_s);
-    say(std::string(at) + " " + e.action + " node " + std::to_string(e.node_id) + " (" + e.address +
-        "): " + e.detail);
-    if (history) history->fault(e.action, e.node_id, e.address, e.detail);
-  });
+  return "pid " + std::to_string(::getpid()) + ": " +
+         (spec.scheduled ? "a kill every " + format_seconds(spec.kill_interval)
+                         : std::string("scheduled kills disabled")) +
+         ", down for " + format_seconds(spec.downtime) + ", signal " + f.signal + ", target " +
+         f.target + ", " + std::to_string(eligible) + " eligible node(s)" +
+         (excluded.empty() ? "" : " (excluded: " + excluded + ")") + ", seed " +
+         std::to_string(spec.seed) + " (--seed replays the victim choice); `kill -USR1 " +
+         std::to_string(::getpid()) + "` kills one now";
+}
+
+// Until --duration passes or SIGINT/SIGTERM comes (returned; 0 for the duration); SIGUSR1
+// triggers a kill meanwhile.
+int run_until_stopped(ChaosMonkey& monkey, SignalWatch& signals, std::chrono::milliseconds duration,
+                      const std::function<void(const std::string&)>& say) {
   const auto started = Clock::now();
   monkey.start();
-  int stop_signal = 0;
   for (;;) {
     std::chrono::milliseconds wait{1000};
     if (duration.count() > 0) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(started + duration - Clock::now());
-      if (left.count() <= 0) break;
+      if (left.count() <= 0) return 0;
       wait = std::min(wait, left);
     }
     const int signal = signals.wait(wait);
@@ -170,10 +161,36 @@ int run_chaos(ChaosFlags& f) {
       say("SIGUSR1: killing a node now");
       monkey.trigger();
     } else if (signal != 0) {
-      stop_signal = signal;
-      break;
+      return signal;
     }
   }
+}
+
+int run_chaos(ChaosFlags& f) {
+  apply_config(f);
+  const ChaosSpec spec = build_spec(f);
+  // 0: until a signal.
+  const std::chrono::milliseconds duration =
+      f.duration.empty() ? std::chrono::milliseconds(0) : parse_duration(f.duration, "--duration");
+  size_t eligible = 0;
+  const ClusterRecord record = chaos_cluster(spec, eligible);
+  std::unique_ptr<HistoryWriter> history;
+  if (!f.history.empty()) history = std::make_unique<HistoryWriter>(f.history);
+  std::mutex out_mutex;
+  const std::function<void(const std::string&)> say = [&out_mutex](const std::string& line) {
+    std::lock_guard lock(out_mutex);
+    stamped_status_line(false, "[chaos] " + line);
+  };
+  SignalWatch signals({SIGINT, SIGTERM, SIGUSR1});
+  say(chaos_plan_line(f, spec, eligible));
+  ChaosMonkey monkey(record, spec, [&](const ChaosEvent& e) {
+    char at[32];
+    std::snprintf(at, sizeof at, "+%.2fs", e.at_s);
+    say(std::string(at) + " " + e.action + " node " + std::to_string(e.node_id) + " (" + e.address +
+        "): " + e.detail);
+    if (history) history->fault(e.action, e.node_id, e.address, e.detail);
+  });
+  const int stop_signal = run_until_stopped(monkey, signals, duration, say);
   say(stop_signal != 0 ? "signal " + std::to_string(stop_signal) + ": stopping"
                        : "duration reached: stopping");
   const std::vector<ChaosEvent> events = monkey.stop();

@@ -18,27 +18,7 @@ constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 environment (no cluster, no leader, "
     "port taken).";
 
-void add_start(CLI::App& cluster, int& exit_code) {
-  auto f = std::make_shared<StartFlags>();
-  CLI::App* cmd = cluster.add_subcommand(
-      "start",
-      "Start a local cluster: node i listens on PORT+i with id i, data and logs in "
-      "$STRESS_TEST_DATA/node-<i> (console.log, node.log), recorded in "
-      "$STRESS_TEST_DATA/cluster.json. Waits until every node serves and a leader is elected, "
-      "then prints the members and the leader. Refuses (exit 3) when a recorded cluster still "
-      "runs or a port is taken.");
-  cmd->add_option("--port", f->port, "Port of node 0; node i gets PORT+i")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 65535));
-  cmd->add_option("--nodes", f->nodes, "Number of nodes")
-      ->capture_default_str()
-      ->check(CLI::Range(1, static_cast<int>(kClusterNodesMax)));
-  cmd->add_option("--node-bin", f->node_bin,
-                  "The stress_node binary [default: stress_node beside bombarder]");
-  cmd->add_option("--host", f->host, "Address the nodes bind and advertise")->capture_default_str();
-  cmd->add_option("--log-level", f->log_level, "The nodes' log level")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+void add_node_tuning_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
   cmd->add_option_function<int>(
          "--tick-ms", [f](const int& v) { f->tick_ms = v; },
          "Raft tick length of every node in ms [default: the node's own]")
@@ -55,9 +35,9 @@ void add_start(CLI::App& cluster, int& exit_code) {
          "--commit-timeout-ms", [f](const int& v) { f->commit_timeout_ms = v; },
          "How long a write waits for commit before 504 [default: the node's own]")
       ->check(CLI::Range(100, 600000));
-  add_seconds_option(cmd, "--timeout", f->timeout_s,
-                     "How long to wait for the nodes to serve and elect a leader")
-      ->capture_default_str();
+}
+
+void add_start_mode_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
   cmd->add_flag("--fresh", f->fresh,
                 "Delete the nodes' data directories first (by default a node keeps the data a "
                 "previous cluster left in node-<i>)");
@@ -88,6 +68,34 @@ void add_start(CLI::App& cluster, int& exit_code) {
                 "frames, no admin token (admin routes disabled). By default a fresh cluster "
                 "secret and admin token are written to $STRESS_TEST_DATA/cluster-secret and "
                 "admin-token (mode 0600) and passed to every node; see docs/security.md");
+}
+
+void add_start(CLI::App& cluster, int& exit_code) {
+  auto f = std::make_shared<StartFlags>();
+  CLI::App* cmd = cluster.add_subcommand(
+      "start",
+      "Start a local cluster: node i listens on PORT+i with id i, data and logs in "
+      "$STRESS_TEST_DATA/node-<i> (console.log, node.log), recorded in "
+      "$STRESS_TEST_DATA/cluster.json. Waits until every node serves and a leader is elected, "
+      "then prints the members and the leader. Refuses (exit 3) when a recorded cluster still "
+      "runs or a port is taken.");
+  cmd->add_option("--port", f->port, "Port of node 0; node i gets PORT+i")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--nodes", f->nodes, "Number of nodes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, static_cast<int>(kClusterNodesMax)));
+  cmd->add_option("--node-bin", f->node_bin,
+                  "The stress_node binary [default: stress_node beside bombarder]");
+  cmd->add_option("--host", f->host, "Address the nodes bind and advertise")->capture_default_str();
+  cmd->add_option("--log-level", f->log_level, "The nodes' log level")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  add_node_tuning_flags(cmd, f);
+  add_seconds_option(cmd, "--timeout", f->timeout_s,
+                     "How long to wait for the nodes to serve and elect a leader")
+      ->capture_default_str();
+  add_start_mode_flags(cmd, f);
   cmd->footer(kExitCodes);
   cmd->callback([f, &exit_code] { exit_code = run_cluster_start(*f); });
 }

@@ -10,7 +10,9 @@
 #include <optional>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_record.h"
@@ -55,80 +57,100 @@ struct InjectFlags {
   bool json = false;
 };
 
+void need_node(const InjectFlags& f, const char* flag) {
+  if (f.node.empty()) usage_error(std::string(flag) + " needs --node");
+}
+
+// --kill-after [--down-for] [--signal].
+std::optional<Fault> kill_fault(const InjectFlags& f) {
+  if (f.kill_after.empty()) {
+    if (!f.down_for.empty()) usage_error("--down-for needs --kill-after");
+    return std::nullopt;
+  }
+  need_node(f, "--kill-after");
+  Fault k;
+  k.type = FaultType::kKill;
+  k.node = f.node;
+  k.at = parse_duration(f.kill_after, "--kill-after");
+  if (!f.down_for.empty()) k.duration = parse_duration(f.down_for, "--down-for");
+  if (f.signal == "TERM" || f.signal == "SIGTERM") {
+    k.signal = KillSignal::kTerm;
+  } else if (f.signal != "KILL" && f.signal != "SIGKILL") {
+    usage_error("--signal must be TERM or KILL, not '" + f.signal + "'");
+  }
+  return k;
+}
+
+// --pause-after/--pause-for.
+std::optional<Fault> pause_fault(const InjectFlags& f) {
+  if (f.pause_after.empty() && f.pause_for.empty()) return std::nullopt;
+  need_node(f, "--pause-after");
+  if (f.pause_for.empty()) usage_error("--pause-after needs --pause-for");
+  Fault p;
+  p.type = FaultType::kPause;
+  p.node = f.node;
+  p.at = parse_duration(f.pause_after.empty() ? "0s" : f.pause_after, "--pause-after");
+  p.duration = parse_duration(f.pause_for, "--pause-for");
+  return p;
+}
+
+// A memory, disk or CPU stress: `flag` asks for it, `after` and `dur` place it.
+Fault stress_fault(const InjectFlags& f, FaultType type, const std::string& after,
+                   const std::string& dur, const char* flag) {
+  need_node(f, flag);
+  if (dur.empty()) usage_error(std::string(flag) + " needs its --*-for duration");
+  Fault s;
+  s.type = type;
+  s.node = f.node;
+  s.at = parse_duration(after, std::string(flag) + " start");
+  s.duration = parse_duration(dur, std::string(flag) + " duration");
+  s.mib = type == FaultType::kMemory ? f.memory_mib : f.disk_mib_per_s;
+  s.workers = f.cpu_workers;
+  return s;
+}
+
+// --toxic with its --toxic-* flags.
+std::optional<Fault> network_fault(const InjectFlags& f) {
+  if (f.toxic.empty()) return std::nullopt;
+  need_node(f, "--toxic");
+  if (f.toxic_for.empty()) usage_error("--toxic needs --toxic-for");
+  Fault n;
+  n.type = FaultType::kNetwork;
+  n.node = f.node;
+  n.at = parse_duration(f.toxic_after, "--toxic-after");
+  n.duration = parse_duration(f.toxic_for, "--toxic-for");
+  n.toxic = f.toxic;
+  n.stream = f.toxic_stream;
+  n.attributes = nlohmann::json::parse(f.toxic_attributes, nullptr, false);
+  if (!n.attributes.is_object()) usage_error("--toxic-attributes must be a JSON object");
+  return n;
+}
+
 // The faults the flags ask for (besides a --schedule file).
 std::vector<Fault> faults_from_flags(const InjectFlags& f) {
   std::vector<Fault> out;
-  auto need_node = [&](const char* flag) {
-    if (f.node.empty()) usage_error(std::string(flag) + " needs --node");
-  };
-  if (!f.kill_after.empty()) {
-    need_node("--kill-after");
-    Fault k;
-    k.type = FaultType::kKill;
-    k.node = f.node;
-    k.at = parse_duration(f.kill_after, "--kill-after");
-    if (!f.down_for.empty()) k.duration = parse_duration(f.down_for, "--down-for");
-    if (f.signal == "TERM" || f.signal == "SIGTERM") {
-      k.signal = KillSignal::kTerm;
-    } else if (f.signal != "KILL" && f.signal != "SIGKILL") {
-      usage_error("--signal must be TERM or KILL, not '" + f.signal + "'");
-    }
-    out.push_back(k);
-  } else if (!f.down_for.empty()) {
-    usage_error("--down-for needs --kill-after");
+  if (std::optional<Fault> k = kill_fault(f)) out.push_back(*k);
+  if (std::optional<Fault> p = pause_fault(f)) out.push_back(*p);
+  if (f.memory_mib > 0) {
+    out.push_back(
+        stress_fault(f, FaultType::kMemory, f.memory_after, f.memory_for, "--memory-mib"));
   }
-  if (!f.pause_after.empty() || !f.pause_for.empty()) {
-    need_node("--pause-after");
-    if (f.pause_for.empty()) usage_error("--pause-after needs --pause-for");
-    Fault p;
-    p.type = FaultType::kPause;
-    p.node = f.node;
-    p.at = parse_duration(f.pause_after.empty() ? "0s" : f.pause_after, "--pause-after");
-    p.duration = parse_duration(f.pause_for, "--pause-for");
-    out.push_back(p);
+  if (f.disk_mib_per_s > 0) {
+    out.push_back(stress_fault(f, FaultType::kDisk, f.disk_after, f.disk_for, "--disk-mib-per-s"));
   }
-  auto stress = [&](FaultType type, bool asked, const std::string& after, const std::string& dur,
-                    const char* flag) {
-    if (!asked) return;
-    need_node(flag);
-    if (dur.empty()) usage_error(std::string(flag) + " needs its --*-for duration");
-    Fault s;
-    s.type = type;
-    s.node = f.node;
-    s.at = parse_duration(after, std::string(flag) + " start");
-    s.duration = parse_duration(dur, std::string(flag) + " duration");
-    s.mib = type == FaultType::kMemory ? f.memory_mib : f.disk_mib_per_s;
-    s.workers = f.cpu_workers;
-    out.push_back(s);
-  };
-  stress(FaultType::kMemory, f.memory_mib > 0, f.memory_after, f.memory_for, "--memory-mib");
-  stress(FaultType::kDisk, f.disk_mib_per_s > 0, f.disk_after, f.disk_for, "--disk-mib-per-s");
-  stress(FaultType::kCpu, f.cpu_workers > 0, f.cpu_after, f.cpu_for, "--cpu-workers");
-  if (!f.toxic.empty()) {
-    need_node("--toxic");
-    if (f.toxic_for.empty()) usage_error("--toxic needs --toxic-for");
-    Fault n;
-    n.type = FaultType::kNetwork;
-    n.node = f.node;
-    n.at = parse_duration(f.toxic_after, "--toxic-after");
-    n.duration = parse_duration(f.toxic_for, "--toxic-for");
-    n.toxic = f.toxic;
-    n.stream = f.toxic_stream;
-    n.attributes = nlohmann::json::parse(f.toxic_attributes, nullptr, false);
-    if (!n.attributes.is_object()) usage_error("--toxic-attributes must be a JSON object");
-    out.push_back(n);
+  if (f.cpu_workers > 0) {
+    out.push_back(stress_fault(f, FaultType::kCpu, f.cpu_after, f.cpu_for, "--cpu-workers"));
   }
+  if (std::optional<Fault> n = network_fault(f)) out.push_back(*n);
   for (const Fault& fault : out) validate_fault(fault, "flags");
   return out;
 }
 
 // Human lines: stdout, or stderr when stdout carries --json.
-std::FILE* g_out = stdout;
+bool g_json = false;
 
 void say(double elapsed_s, const std::string& text) {
-  std::fprintf(g_out, "%s [inject] +%.2fs %s\n", utc_timestamp_now().c_str(), elapsed_s,
-               text.c_str());
-  std::fflush(g_out);
+  stamped_status_line(g_json, printf_text("[inject] +%.2fs ", elapsed_s) + text);
 }
 
 // One action as --json lists it.
@@ -260,7 +282,7 @@ class Injector {
       case FaultType::kCpu: {
         const std::optional<std::filesystem::path> dir = plugin_.local_data_dir(r.node);
         try {
-          r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()), g_out == stderr);
+          r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()), g_json);
           result = {true, "helper pid " + std::to_string(r.helper.pid) +
                               (f.type == FaultType::kDisk ? " writing into " + dir->string() : "")};
         } catch (const CommandError& e) {
@@ -325,21 +347,22 @@ class Injector {
                                  {"stream", f.stream},
                                  {"toxicity", f.toxicity},
                                  {"attributes", f.attributes}};
-    const ApiResult r = client_.call(proxy_api_, boost::beast::http::verb::post,
-                                     "/proxies/" + f.node + "/toxics", body.dump(), kProxyTimeout);
+    const ApiResponse r =
+        client_.call(proxy_api_, boost::beast::http::verb::post, "/proxies/" + f.node + "/toxics",
+                     body.dump(), kProxyTimeout);
     return {r.status == 200, "toxic " + toxic_name(i) + " on " + proxy_api_.to_string() + ": " +
                                  (r.status == 200 ? std::string("added") : r.describe())};
   }
   ActionResult delete_toxic(size_t i) {
     const Fault& f = faults_[i];
-    const ApiResult r =
+    const ApiResponse r =
         client_.call(proxy_api_, boost::beast::http::verb::delete_,
                      "/proxies/" + f.node + "/toxics/" + toxic_name(i), {}, kProxyTimeout);
     return {r.status == 204, "toxic " + toxic_name(i) + ": " +
                                  (r.status == 204 ? std::string("deleted") : r.describe())};
   }
   ActionResult proxy_status(const std::string& proxy) {
-    const ApiResult r = client_.get(proxy_api_, "/proxies/" + proxy + "/toxics", kProxyTimeout);
+    const ApiResponse r = client_.get(proxy_api_, "/proxies/" + proxy + "/toxics", kProxyTimeout);
     const Json toxics = r.status == 200 ? r.json() : Json();
     if (!toxics.is_array()) return {false, r.describe()};
     return {true, "proxy has " + std::to_string(toxics.size()) + " toxic(s)"};
@@ -380,25 +403,27 @@ std::vector<LoadTarget> load_targets(const InjectFlags& f) {
 }
 
 void print_load_summary(const LoadSummary& s, const std::string& csv) {
-  std::fprintf(g_out, "[load] Request summary:\n");
-  std::fprintf(g_out, "[load] Total requests: %llu\n", static_cast<unsigned long long>(s.total));
-  std::fprintf(g_out, "[load] Successful (2xx): %llu\n", static_cast<unsigned long long>(s.ok));
+  std::fprintf(status_stream(g_json), "[load] Request summary:\n");
+  std::fprintf(status_stream(g_json), "[load] Total requests: %llu\n",
+               static_cast<unsigned long long>(s.total));
+  std::fprintf(status_stream(g_json), "[load] Successful (2xx): %llu\n",
+               static_cast<unsigned long long>(s.ok));
   for (const auto& [code, count] : s.failures_by_code) {
-    std::fprintf(g_out, "[load] Failed (%s): %llu\n", code.c_str(),
+    std::fprintf(status_stream(g_json), "[load] Failed (%s): %llu\n", code.c_str(),
                  static_cast<unsigned long long>(count));
   }
   std::fprintf(
-      g_out,
+      status_stream(g_json),
       "[load] Expected failures (requests aimed at a faulted node in its fault window): %llu; "
       "observed: %llu in the windows, %llu outside\n",
       static_cast<unsigned long long>(s.expected_failures),
       static_cast<unsigned long long>(s.failures_in_windows),
       static_cast<unsigned long long>(s.failures_outside));
-  std::fprintf(g_out, "[load] Results saved to %s\n", csv.c_str());
+  std::fprintf(status_stream(g_json), "[load] Results saved to %s\n", csv.c_str());
 }
 
-int run_inject(const InjectFlags& f) {
-  g_out = f.json ? stderr : stdout;
+// The flag faults and the --schedule file's, at least one.
+std::vector<Fault> faults_to_inject(const InjectFlags& f) {
   std::vector<Fault> faults = faults_from_flags(f);
   if (!f.schedule.empty()) {
     std::vector<Fault> scheduled = read_schedule_file(f.schedule);
@@ -410,16 +435,13 @@ int run_inject(const InjectFlags& f) {
         "--disk-mib-per-s, --cpu-workers, --toxic (with --node) or --schedule FILE");
   }
   if (faults.size() > kFaultsMax) usage_error("at most " + std::to_string(kFaultsMax) + " faults");
-  const milliseconds settle = parse_duration(f.settle, "--settle");
-  const milliseconds interval = parse_duration(f.interval, "--interval");
-  const milliseconds timeout = parse_duration(f.request_timeout, "--request-timeout");
-  if (f.load && (interval.count() < 1 || timeout.count() < 1)) {
-    usage_error("--interval and --request-timeout must be at least 1ms");
-  }
-  std::unique_ptr<FaultPlugin> plugin = make_fault_plugin(f.plugin, f.exec);
-  const common::Endpoint proxy_api = parse_node_url(f.proxy_api);
+  return faults;
+}
+
+// Refuses, before the first action, a fault the plugin or this machine cannot carry out.
+void check_faults_can_run(const std::vector<Fault>& faults, FaultPlugin& plugin) {
   for (const Fault& fault : faults) {
-    if (fault.type != FaultType::kNetwork) plugin->validate(fault.node);
+    if (fault.type != FaultType::kNetwork) plugin.validate(fault.node);
     if (fault.type == FaultType::kMemory) {
       const uint64_t available = available_memory_mib();
       if (available == 0 || fault.mib > available * 9 / 10) {
@@ -428,27 +450,87 @@ int run_inject(const InjectFlags& f) {
                           std::to_string(available) + " MiB)");
       }
     }
-    if (fault.is_stress() && fault.type == FaultType::kDisk &&
-        !plugin->local_data_dir(fault.node)) {
-      usage_error("disk stress needs a node on this machine (--plugin process); " + plugin->name() +
+    if (fault.is_stress() && fault.type == FaultType::kDisk && !plugin.local_data_dir(fault.node)) {
+      usage_error("disk stress needs a node on this machine (--plugin process); " + plugin.name() +
                   " has no local data directory for '" + fault.node + "'");
     }
   }
+}
+
+void print_inject_plan(const FaultPlugin& plugin, const std::vector<Fault>& faults,
+                       const IntervalLoad* load, milliseconds interval) {
+  std::fprintf(status_stream(g_json), "[inject] plugin %s, %zu fault%s:\n", plugin.name().c_str(),
+               faults.size(), faults.size() == 1 ? "" : "s");
+  for (const Fault& fault : faults) {
+    std::fprintf(status_stream(g_json), "[inject]   %s\n", fault.describe().c_str());
+  }
+  if (load != nullptr) {
+    std::fprintf(status_stream(g_json),
+                 "[load] a create every %lld ms, round robin over %zu nodes\n",
+                 static_cast<long long>(interval.count()), load->targets().size());
+  }
+  std::fflush(status_stream(g_json));
+}
+
+// Stops the load, writes its CSV, prints its summary; the summary as --json shows it.
+Json finish_load(IntervalLoad& load, const Injector& injector, const std::string& csv) {
+  load.stop();
+  const std::vector<LoadSample> samples = load.samples();
+  write_load_csv(csv, samples, load.targets(), injector.windows());
+  const LoadSummary summary = summarize(samples, load.targets(), injector.windows());
+  print_load_summary(summary, csv);
+  Json by_code = Json::object();
+  for (const auto& [code, count] : summary.failures_by_code) by_code[code] = count;
+  return {{"total", summary.total},
+          {"ok", summary.ok},
+          {"failures_by_code", std::move(by_code)},
+          {"expected_failures", summary.expected_failures},
+          {"failures_in_windows", summary.failures_in_windows},
+          {"failures_outside", summary.failures_outside},
+          {"csv", csv}};
+}
+
+void print_inject_json(bool ok, const Injector& injector, Json load_json) {
+  Json actions = Json::array();
+  for (const ActionRecord& a : injector.actions()) {
+    actions.push_back({{"at_s", a.at_s},
+                       {"action", a.action},
+                       {"node", a.node},
+                       {"ok", a.ok},
+                       {"detail", a.detail}});
+  }
+  Json windows = Json::array();
+  for (const NodeFaultWindow& w : injector.windows()) {
+    windows.push_back({{"node", w.node}, {"start_ms", w.start_ms}, {"end_ms", w.end_ms}});
+  }
+  std::printf("%s\n", Json{{"ok", ok},
+                           {"actions", std::move(actions)},
+                           {"windows", std::move(windows)},
+                           {"load", std::move(load_json)}}
+                          .dump(2)
+                          .c_str());
+  std::fflush(stdout);
+}
+
+int run_inject(const InjectFlags& f) {
+  g_json = f.json;
+  std::vector<Fault> faults = faults_to_inject(f);
+  const milliseconds settle = parse_duration(f.settle, "--settle");
+  const milliseconds interval = parse_duration(f.interval, "--interval");
+  const milliseconds timeout = parse_duration(f.request_timeout, "--request-timeout");
+  if (f.load && (interval.count() < 1 || timeout.count() < 1)) {
+    usage_error("--interval and --request-timeout must be at least 1ms");
+  }
+  std::unique_ptr<FaultPlugin> plugin = make_fault_plugin(f.plugin, f.exec);
+  const common::Endpoint proxy_api = parse_node_url(f.proxy_api);
+  check_faults_can_run(faults, *plugin);
   std::unique_ptr<HistoryWriter> history;
   if (!f.history.empty()) history = std::make_unique<HistoryWriter>(f.history);
   std::unique_ptr<IntervalLoad> load;
   if (f.load) load = std::make_unique<IntervalLoad>(load_targets(f), interval, timeout);
 
   SignalWatch signals({SIGINT, SIGTERM});
-  std::fprintf(g_out, "[inject] plugin %s, %zu fault%s:\n", plugin->name().c_str(), faults.size(),
-               faults.size() == 1 ? "" : "s");
-  for (const Fault& fault : faults)
-    std::fprintf(g_out, "[inject]   %s\n", fault.describe().c_str());
-  if (load) {
-    std::fprintf(g_out, "[load] a create every %lld ms, round robin over %zu nodes\n",
-                 static_cast<long long>(interval.count()), load->targets().size());
-  }
-  std::fflush(g_out);
+  print_inject_plan(*plugin, faults, load.get(), interval);
   Injector injector(std::move(faults), *plugin, history.get(), proxy_api);
   const auto origin = Clock::now();
   if (load) load->start(origin);
@@ -462,50 +544,87 @@ int run_inject(const InjectFlags& f) {
     throw;
   }
   injector.report_status();
-  Json load_json = nullptr;
-  if (load) {
-    load->stop();
-    const std::vector<LoadSample> samples = load->samples();
-    write_load_csv(f.csv, samples, load->targets(), injector.windows());
-    const LoadSummary summary = summarize(samples, load->targets(), injector.windows());
-    print_load_summary(summary, f.csv);
-    Json by_code = Json::object();
-    for (const auto& [code, count] : summary.failures_by_code) by_code[code] = count;
-    load_json = {{"total", summary.total},
-                 {"ok", summary.ok},
-                 {"failures_by_code", std::move(by_code)},
-                 {"expected_failures", summary.expected_failures},
-                 {"failures_in_windows", summary.failures_in_windows},
-                 {"failures_outside", summary.failures_outside},
-                 {"csv", f.csv}};
-  }
+  Json load_json = load ? finish_load(*load, injector, f.csv) : Json(nullptr);
   if (history) history->close();
-  std::fprintf(g_out, "[inject] %s\n",
+  std::fprintf(status_stream(g_json), "[inject] %s\n",
                ok ? "done: every fault injected and reverted"
                   : "done with problems (see FAILED or the signal above); every "
                     "fault that was active has been reverted");
-  if (f.json) {
-    Json actions = Json::array();
-    for (const ActionRecord& a : injector.actions()) {
-      actions.push_back({{"at_s", a.at_s},
-                         {"action", a.action},
-                         {"node", a.node},
-                         {"ok", a.ok},
-                         {"detail", a.detail}});
-    }
-    Json windows = Json::array();
-    for (const NodeFaultWindow& w : injector.windows()) {
-      windows.push_back({{"node", w.node}, {"start_ms", w.start_ms}, {"end_ms", w.end_ms}});
-    }
-    std::printf("%s\n", Json{{"ok", ok},
-                             {"actions", std::move(actions)},
-                             {"windows", std::move(windows)},
-                             {"load", std::move(load_json)}}
-                            .dump(2)
-                            .c_str());
-    std::fflush(stdout);
-  }
+  if (f.json) print_inject_json(ok, injector, std::move(load_json));
   return ok ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+namespace {
+
+void add_stress_flags(CLI::App* cmd, InjectFlags& f) {
+  cmd->add_option("--memory-mib", f.memory_mib, "Allocate and touch this many MiB");
+  add_duration_option(cmd, "--memory-after", f.memory_after, "Start of the memory stress")
+      ->capture_default_str();
+  add_duration_option(cmd, "--memory-for", f.memory_for, "Length of the memory stress");
+  cmd->add_option("--disk-mib-per-s", f.disk_mib_per_s,
+                  "Write and fsync this many MiB per second into the node's data directory");
+  add_duration_option(cmd, "--disk-after", f.disk_after, "Start of the disk stress")
+      ->capture_default_str();
+  add_duration_option(cmd, "--disk-for", f.disk_for, "Length of the disk stress");
+  cmd->add_option("--cpu-workers", f.cpu_workers, "Busy threads of the CPU stress");
+  add_duration_option(cmd, "--cpu-after", f.cpu_after, "Start of the CPU stress")
+      ->capture_default_str();
+  add_duration_option(cmd, "--cpu-for", f.cpu_for, "Length of the CPU stress");
+}
+
+void add_toxic_flags(CLI::App* cmd, InjectFlags& f) {
+  cmd->add_option("--toxic", f.toxic,
+                  "Network fault on the proxy named --node: a Toxiproxy toxic type (latency, "
+                  "bandwidth, timeout, reset_peer, slicer, limit_data, slow_close, packet_loss)");
+  add_duration_option(cmd, "--toxic-after", f.toxic_after, "Start of the toxic")
+      ->capture_default_str();
+  add_duration_option(cmd, "--toxic-for", f.toxic_for, "Length of the toxic");
+  cmd->add_option("--toxic-stream", f.toxic_stream, "downstream or upstream")
+      ->capture_default_str();
+  cmd->add_option("--toxic-attributes", f.toxic_attributes,
+                  "The toxic's attributes as a JSON object, e.g. {\"latency\":500}")
+      ->capture_default_str();
+  cmd->add_option("--proxy-api", f.proxy_api,
+                  "The Toxiproxy-compatible API network faults go to (bombarder proxy)")
+      ->capture_default_str();
+}
+
+// --plugin, --exec-*, --node and the flags of each fault kind.
+void add_fault_flags(CLI::App* cmd, InjectFlags& f) {
+  cmd->add_option("--plugin", f.plugin, "process (the recorded local cluster) or exec")
+      ->capture_default_str();
+  for (const char* action : {"kill", "pause", "resume", "resurrect", "status"}) {
+    cmd->add_option(std::string("--exec-") + action, f.exec[action],
+                    std::string("exec plugin: the shell command that does '") + action +
+                        "', {name} and {signal} substituted");
+  }
+  cmd->add_option("--node", f.node,
+                  "The node of the flag faults: an id, node-<id>, leader or follower (process "
+                  "plugin), or any name the exec templates understand");
+  add_duration_option(cmd, "--kill-after", f.kill_after, "Kill --node this long after the start");
+  add_duration_option(cmd, "--down-for", f.down_for,
+                      "Resurrect it this long after the kill [default: when the run ends]");
+  cmd->add_option("--signal", f.signal, "TERM or KILL")->capture_default_str();
+  add_duration_option(cmd, "--pause-after", f.pause_after,
+                      "SIGSTOP --node this long after the start");
+  add_duration_option(cmd, "--pause-for", f.pause_for, "SIGCONT it this long after the pause");
+  add_stress_flags(cmd, f);
+  add_toxic_flags(cmd, f);
+}
+
+// The hidden `stress-helper` subcommand that runs a stress fault (stress_helper.h).
+void add_stress_helper_command(CLI::App& app, int& exit_code) {
+  auto h = std::make_shared<StressHelperFlags>();
+  CLI::App* helper = app.add_subcommand("stress-helper", "internal: one stress fault");
+  helper->group("");  // hidden: started by inject only
+  helper->add_option("--kind", h->kind)->required();
+  helper->add_option("--mib", h->mib);
+  helper->add_option("--workers", h->workers);
+  helper->add_option("--seconds", h->seconds)->required();
+  helper->add_option("--dir", h->dir);
+  helper->callback([h, &exit_code] { exit_code = run_stress_helper(*h); });
 }
 
 }  // namespace
@@ -522,50 +641,7 @@ void add_inject_command(CLI::App& app, int& exit_code) {
       "2m or seconds. With --load, a create every --interval goes to the nodes in turn; the "
       "summary sets the failures observed beside those the fault windows predict, and every "
       "request is written to --csv.");
-  cmd->add_option("--plugin", f->plugin, "process (the recorded local cluster) or exec")
-      ->capture_default_str();
-  for (const char* action : {"kill", "pause", "resume", "resurrect", "status"}) {
-    cmd->add_option(std::string("--exec-") + action, f->exec[action],
-                    std::string("exec plugin: the shell command that does '") + action +
-                        "', {name} and {signal} substituted");
-  }
-  cmd->add_option("--node", f->node,
-                  "The node of the flag faults: an id, node-<id>, leader or follower (process "
-                  "plugin), or any name the exec templates understand");
-  add_duration_option(cmd, "--kill-after", f->kill_after, "Kill --node this long after the start");
-  add_duration_option(cmd, "--down-for", f->down_for,
-                      "Resurrect it this long after the kill [default: when the run ends]");
-  cmd->add_option("--signal", f->signal, "TERM or KILL")->capture_default_str();
-  add_duration_option(cmd, "--pause-after", f->pause_after,
-                      "SIGSTOP --node this long after the start");
-  add_duration_option(cmd, "--pause-for", f->pause_for, "SIGCONT it this long after the pause");
-  cmd->add_option("--memory-mib", f->memory_mib, "Allocate and touch this many MiB");
-  add_duration_option(cmd, "--memory-after", f->memory_after, "Start of the memory stress")
-      ->capture_default_str();
-  add_duration_option(cmd, "--memory-for", f->memory_for, "Length of the memory stress");
-  cmd->add_option("--disk-mib-per-s", f->disk_mib_per_s,
-                  "Write and fsync this many MiB per second into the node's data directory");
-  add_duration_option(cmd, "--disk-after", f->disk_after, "Start of the disk stress")
-      ->capture_default_str();
-  add_duration_option(cmd, "--disk-for", f->disk_for, "Length of the disk stress");
-  cmd->add_option("--cpu-workers", f->cpu_workers, "Busy threads of the CPU stress");
-  add_duration_option(cmd, "--cpu-after", f->cpu_after, "Start of the CPU stress")
-      ->capture_default_str();
-  add_duration_option(cmd, "--cpu-for", f->cpu_for, "Length of the CPU stress");
-  cmd->add_option("--toxic", f->toxic,
-                  "Network fault on the proxy named --node: a Toxiproxy toxic type (latency, "
-                  "bandwidth, timeout, reset_peer, slicer, limit_data, slow_close, packet_loss)");
-  add_duration_option(cmd, "--toxic-after", f->toxic_after, "Start of the toxic")
-      ->capture_default_str();
-  add_duration_option(cmd, "--toxic-for", f->toxic_for, "Length of the toxic");
-  cmd->add_option("--toxic-stream", f->toxic_stream, "downstream or upstream")
-      ->capture_default_str();
-  cmd->add_option("--toxic-attributes", f->toxic_attributes,
-                  "The toxic's attributes as a JSON object, e.g. {\"latency\":500}")
-      ->capture_default_str();
-  cmd->add_option("--proxy-api", f->proxy_api,
-                  "The Toxiproxy-compatible API network faults go to (bombarder proxy)")
-      ->capture_default_str();
+  add_fault_flags(cmd, *f);
   cmd->add_option(
       "--schedule", f->schedule,
       "A file of timed faults: JSON, or TOML when it ends in .toml (docs/fault-kit.md)");
@@ -589,16 +665,7 @@ void add_inject_command(CLI::App& app, int& exit_code) {
       "Exit codes: 0 every fault injected and reverted, 1 an action failed or the run was "
       "interrupted (active faults are reverted either way), 2 usage error, 3 environment.");
   cmd->callback([f, &exit_code] { exit_code = run_inject(*f); });
-
-  auto h = std::make_shared<StressHelperFlags>();
-  CLI::App* helper = app.add_subcommand("stress-helper", "internal: one stress fault");
-  helper->group("");  // hidden: started by inject only
-  helper->add_option("--kind", h->kind)->required();
-  helper->add_option("--mib", h->mib);
-  helper->add_option("--workers", h->workers);
-  helper->add_option("--seconds", h->seconds)->required();
-  helper->add_option("--dir", h->dir);
-  helper->callback([h, &exit_code] { exit_code = run_stress_helper(*h); });
+  add_stress_helper_command(app, exit_code);
 }
 
 }  // namespace bombarder

@@ -2,7 +2,6 @@
 // "Stress Tests" table gives the commands, flags and defaults).
 #include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,7 +10,10 @@
 #include <random>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
+#include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
 #include "bombarder/client/node_url.h"
@@ -34,9 +36,6 @@ namespace bombarder {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
 
 enum class Command { kFlood, kBurst, kMixed, kStorm };
 
@@ -173,110 +172,132 @@ struct Output {
   bool progress = false;
 };
 
-int run_load_command(const LoadFlags& f) {
-  std::vector<common::Endpoint> nodes =
-      f.nodes.empty() ? default_nodes() : parse_node_list(f.nodes);
-  check_metrics_flags(f.metrics);
-  const auto attempt_timeout = seconds_flag(f.timeout_s, "--timeout");
-  const auto deadline = seconds_flag(f.deadline_s, "--deadline");
-  std::optional<std::chrono::milliseconds> duration;
-  if (*f.duration_option) duration = seconds_flag(f.duration_s, "--duration");
-  if (!duration && f.count == 0) usage_error("--count must be at least 1");
+// What the flags ask for, checked: every usage error is raised here, before any request.
+struct LoadPlan {
+  std::vector<common::Endpoint> nodes;
+  std::chrono::milliseconds attempt_timeout{0};
+  std::chrono::milliseconds deadline{0};
+  std::optional<std::chrono::milliseconds> duration;  // unset: --count requests
+  std::chrono::milliseconds check_timeout{0};
+  ChaosSpec chaos;                      // with --chaos
+  std::optional<ClusterRecord> record;  // with --chaos: the processes to kill
+  uint64_t seed = 0;
+  bool wants_leader = true;  // every command but storm targets the leader
+};
 
-  ChaosSpec chaos_spec;
+ChaosSpec chaos_choices(const LoadFlags& f) {
+  ChaosSpec chaos;
   if (f.kill_signal == "kill") {
-    chaos_spec.signal = ChaosSpec::Signal::kKill;
+    chaos.signal = ChaosSpec::Signal::kKill;
   } else if (f.kill_signal == "term") {
-    chaos_spec.signal = ChaosSpec::Signal::kTerm;
+    chaos.signal = ChaosSpec::Signal::kTerm;
   } else if (f.kill_signal != "random") {
     usage_error("--kill-signal must be kill, term or random, not '" + f.kill_signal + "'");
   }
   if (f.kill_target == "leader") {
-    chaos_spec.target = ChaosSpec::Target::kLeader;
+    chaos.target = ChaosSpec::Target::kLeader;
   } else if (f.kill_target == "follower") {
-    chaos_spec.target = ChaosSpec::Target::kFollower;
+    chaos.target = ChaosSpec::Target::kFollower;
   } else if (f.kill_target != "any") {
     usage_error("--kill-target must be any, leader or follower, not '" + f.kill_target + "'");
   }
+  return chaos;
+}
 
-  // Chaos needs the processes, not just the addresses: the recorded cluster.
-  std::optional<ClusterRecord> record;
-  if (f.chaos) {
-    record = load_cluster_record();
-    if (!record) {
-      environment_error(
-          "--chaos kills and restarts the nodes of a cluster started by "
-          "`bombarder cluster start`; there is no " +
-          cluster_record_path().string());
-    }
-    for (const auto& node : nodes) {
-      if (record->find(node) == nullptr) {
-        usage_error("--chaos: " + node.to_string() + " is not a node of the recorded cluster");
-      }
-    }
-    chaos_spec.kill_interval = seconds_flag(f.kill_interval_s, "--kill-interval");
-    chaos_spec.downtime = seconds_flag(f.downtime_s, "--downtime");
-    // Without an explicit size, a chaos storm lasts three kill intervals so that kills happen.
-    if (!duration && !*f.count_option) {
-      duration = 3 * chaos_spec.kill_interval + chaos_spec.downtime;
+// Chaos needs the processes, not just the addresses: the recorded cluster.
+void plan_chaos(const LoadFlags& f, LoadPlan& plan) {
+  plan.record = load_cluster_record();
+  if (!plan.record) {
+    environment_error(
+        "--chaos kills and restarts the nodes of a cluster started by "
+        "`bombarder cluster start`; there is no " +
+        cluster_record_path().string());
+  }
+  for (const auto& node : plan.nodes) {
+    if (plan.record->find(node) == nullptr) {
+      usage_error("--chaos: " + node.to_string() + " is not a node of the recorded cluster");
     }
   }
-  const uint64_t seed =
-      (f.seed_option != nullptr && *f.seed_option) ? f.seed : std::random_device{}();
-  chaos_spec.seed = seed;
-
-  if (!f.report.empty()) {
-    // Refuse an unwritable report before the load, not after it; a file made only to find that
-    // out goes again, so a run that fails later leaves no empty report behind.
-    std::error_code ignored;
-    const bool existed = std::filesystem::exists(f.report, ignored);
-    if (!std::ofstream(f.report, std::ios::app)) {
-      environment_error("cannot write the report " + f.report + ": " + std::strerror(errno));
-    }
-    if (!existed) std::filesystem::remove(f.report, ignored);
+  plan.chaos.kill_interval = seconds_flag(f.kill_interval_s, "--kill-interval");
+  plan.chaos.downtime = seconds_flag(f.downtime_s, "--downtime");
+  // Without an explicit size, a chaos storm lasts three kill intervals so that kills happen.
+  if (!plan.duration && !*f.count_option) {
+    plan.duration = 3 * plan.chaos.kill_interval + plan.chaos.downtime;
   }
+}
+
+// Refuses an unwritable report before the load, not after it; a file made only to find that
+// out goes again, so a run that fails later leaves no empty report behind.
+void check_report_writable(const std::string& report) {
+  std::error_code ignored;
+  const bool existed = std::filesystem::exists(report, ignored);
+  if (!std::ofstream(report, std::ios::app)) {
+    environment_error("cannot write the report " + report + ": " + std::strerror(errno));
+  }
+  if (!existed) std::filesystem::remove(report, ignored);
+}
+
+LoadPlan plan_from_flags(const LoadFlags& f) {
+  LoadPlan plan;
+  plan.nodes = f.nodes.empty() ? default_nodes() : parse_node_list(f.nodes);
+  check_metrics_flags(f.metrics);
+  plan.attempt_timeout = seconds_flag(f.timeout_s, "--timeout");
+  plan.deadline = seconds_flag(f.deadline_s, "--deadline");
+  if (*f.duration_option) plan.duration = seconds_flag(f.duration_s, "--duration");
+  if (!plan.duration && f.count == 0) usage_error("--count must be at least 1");
+  plan.chaos = chaos_choices(f);
+  if (f.chaos) plan_chaos(f, plan);
+  plan.seed = (f.seed_option != nullptr && *f.seed_option) ? f.seed : std::random_device{}();
+  plan.chaos.seed = plan.seed;
+  if (!f.report.empty()) check_report_writable(f.report);
+  plan.wants_leader = f.command != Command::kStorm;
+  plan.check_timeout = seconds_flag(f.check_timeout_s, "--check-timeout");
+  return plan;
+}
+
+// The first survey of the load nodes, and the leader's index when the command targets it.
+struct Targets {
+  ClusterView view;
+  size_t leader = 0;
+};
+
+Targets discover_targets(const LoadPlan& plan) {
   ApiClient client;
-  const bool wants_leader = f.command != Command::kStorm;
-  ClusterView view = survey(client, nodes);
-  if (view.reachable() > 0 && wants_leader && !view.leader) {
-    view = wait_for_leader(client, nodes, 10s);  // an election may be under way
+  Targets targets;
+  targets.view = survey(client, plan.nodes);
+  if (targets.view.reachable() > 0 && plan.wants_leader && !targets.view.leader) {
+    targets.view = wait_for_leader(client, plan.nodes, 10s);  // an election may be under way
   }
-  if (view.reachable() == 0) {
-    std::string why = view.nodes.empty() ? "" : view.nodes[0].error;
-    environment_error("no node answers /status (" + node_url(nodes[0]) + ": " + why +
+  if (targets.view.reachable() == 0) {
+    std::string why = targets.view.nodes.empty() ? "" : targets.view.nodes[0].error;
+    environment_error("no node answers /status (" + node_url(plan.nodes[0]) + ": " + why +
                       "); is a cluster running? (`bombarder cluster start`)");
   }
-  size_t leader = 0;
-  if (wants_leader) {
-    if (!view.leader) environment_error("no leader elected among the given nodes within 10 s");
-    leader = *view.leader;
+  if (plan.wants_leader) {
+    if (!targets.view.leader) {
+      environment_error("no leader elected among the given nodes within 10 s");
+    }
+    targets.leader = *targets.view.leader;
   }
+  return targets;
+}
 
-  const auto check_timeout = seconds_flag(f.check_timeout_s, "--check-timeout");
-  // Bound before anything is recorded: a taken port ends the command with nothing left behind.
-  LoadMetrics metrics(f.name);
-  const std::unique_ptr<MetricsServer> metrics_server =
-      start_metrics_server(f.metrics, metrics, nullptr);
-  RunRecord run = begin_run_record(f.name);
-  std::unique_ptr<HistoryWriter> history;
-  if (!f.history.empty() || f.check || !f.report.empty()) {
-    history = std::make_unique<HistoryWriter>(f.history.empty() ? run.dir / "history.jsonl"
-                                                                : std::filesystem::path(f.history));
-  }
+LoadSpec load_spec(const LoadFlags& f, const LoadPlan& plan, size_t leader, const RunRecord& run,
+                   HistoryWriter* history) {
   LoadSpec spec;
   spec.name = f.name;
-  spec.nodes = nodes;
+  spec.nodes = plan.nodes;
   spec.tls = node_tls_context();
   spec.leader = leader;
-  spec.count = duration ? 0 : f.count;
-  spec.duration = duration.value_or(0ms);
+  spec.count = plan.duration ? 0 : f.count;
+  spec.duration = plan.duration.value_or(0ms);
   spec.concurrency = f.concurrency;
   spec.value_bytes = f.value_bytes;
-  spec.attempt_timeout = attempt_timeout;
-  spec.deadline = deadline;
+  spec.attempt_timeout = plan.attempt_timeout;
+  spec.deadline = plan.deadline;
   spec.threads = f.threads;
   spec.csv_path = f.csv;
-  spec.history = history.get();
+  spec.history = history;
   if (f.breaker) {
     spec.breaker = BreakerOptions{f.breaker_failures,
                                   seconds_flag(f.breaker_cooldown_s, "--breaker-cooldown")};
@@ -298,197 +319,278 @@ int run_load_command(const LoadFlags& f) {
       spec.targeting = Targeting::kRandomNode;
       break;
   }
+  return spec;
+}
+
+RunHeader run_header(const LoadFlags& f, const LoadPlan& plan, size_t leader) {
+  RunHeader header;
+  header.command = f.name;
+  header.concurrency = f.concurrency;
+  header.min_success_pct = f.min_success;
+  const std::string count = std::to_string(plan.nodes.size());
+  header.target = plan.wants_leader
+                      ? count + " nodes, to the leader " + plan.nodes[leader].to_string()
+                      : "random ops on " + count + " nodes";
+  return header;
+}
+
+// The human plan lines on stdout: what runs against what, and the chaos choices with the seed.
+void print_plan(const LoadFlags& f, const LoadPlan& plan, const LoadSpec& spec,
+                const RunHeader& header, const RunRecord& run) {
+  std::string what =
+      plan.duration ? format_seconds(spec.duration) : std::to_string(f.count) + " requests";
+  if (f.command == Command::kBurst) {
+    what = std::to_string(f.bursts) + " bursts of " + std::to_string(f.burst_size) + ", pause " +
+           std::to_string(f.pause_ms) + " ms";
+  }
+  std::printf("%s: %s, %s, concurrency %zu, run %s\n", f.name.c_str(), header.target.c_str(),
+              what.c_str(), f.concurrency, run.id.c_str());
+  if (f.chaos) {
+    std::printf("chaos: every %.1f s kill a %s node (%s), restart after %.1f s, seed %llu\n",
+                f.kill_interval_s, f.kill_target.c_str(), f.kill_signal.c_str(), f.downtime_s,
+                static_cast<unsigned long long>(plan.seed));
+  }
+  std::fflush(stdout);
+}
+
+// The burst command: --bursts runs of --size creates, --pause apart; `lines` gets one line each.
+LoadResult run_bursts(const LoadFlags& f, const LoadSpec& spec, const SignalWatch& signals,
+                      std::string& lines) {
+  LoadResult result;
+  for (uint64_t b = 0; b < f.bursts && !signals.interrupted(); ++b) {
+    if (b > 0) {
+      // The pause is the point of a burst test: idle time between batches.
+      for (uint64_t waited = 0; waited < f.pause_ms && !signals.interrupted(); waited += 10) {
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+    LoadSpec one = spec;
+    one.count = f.burst_size;
+    one.duration = 0ms;
+    one.concurrency = std::min<size_t>(f.concurrency, f.burst_size);
+    one.key_prefix = spec.key_prefix + "-b" + std::to_string(b);
+    one.idempotency_prefix = spec.idempotency_prefix + "b" + std::to_string(b) + "-";
+    if (b > 0) one.csv_path.clear();  // one CSV per run: see below
+    LoadResult part = run_load(one);
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "    burst %llu/%llu: %llu ok, %llu failed in %.3f s (%.0f req/s)\n",
+                  static_cast<unsigned long long>(b + 1), static_cast<unsigned long long>(f.bursts),
+                  static_cast<unsigned long long>(part.succeeded),
+                  static_cast<unsigned long long>(part.failed),
+                  std::chrono::duration<double>(part.elapsed).count(), part.throughput());
+    lines += line;
+    result.elapsed += part.elapsed;
+    merge_results(result, std::move(part));
+  }
+  return result;
+}
+
+// What the load ran with and what ran beside it (roles, chaos), until finish().
+class LoadSession {
+ public:
+  LoadSession(const LoadFlags& f, const LoadPlan& plan, const Targets& targets,
+              HistoryWriter* history, Output& output)
+      : history_(history) {
+    if (history_ != nullptr) {
+      roles_ = std::make_unique<RoleSampler>(sampler_nodes(targets.view, plan.record), *history_);
+      roles_->start();
+    }
+    if (f.chaos) {
+      monkey_ = std::make_unique<ChaosMonkey>(
+          *plan.record, plan.chaos, [this, &f, &output](const ChaosEvent& e) {
+            if (history_ != nullptr) history_->fault(e.action, e.node_id, e.address, e.detail);
+            if (f.json) return;
+            std::lock_guard lock(output.mutex);
+            if (output.progress) clear_progress(stderr);
+            std::fprintf(stderr, "[chaos t=%.2fs] %s node %llu (%s): %s\n", e.at_s,
+                         e.action.c_str(), static_cast<unsigned long long>(e.node_id),
+                         e.address.c_str(), e.detail.c_str());
+          });
+      monkey_->start();
+    }
+  }
+
+  // Stops the monkey, then the sampler (its last sample sees the restarted node).
+  void finish() {
+    if (monkey_) {
+      events_ = monkey_->stop();
+      restarts_ok_ = monkey_->all_restarted();
+    }
+    if (roles_) roles_->stop();
+  }
+
+  [[nodiscard]] const std::vector<ChaosEvent>& events() const { return events_; }
+  [[nodiscard]] bool restarts_ok() const { return restarts_ok_; }
+
+ private:
+  HistoryWriter* history_;
+  std::unique_ptr<RoleSampler> roles_;
+  std::unique_ptr<ChaosMonkey> monkey_;
+  std::vector<ChaosEvent> events_;
+  bool restarts_ok_ = true;
+};
+
+// After the load: the history checked (--check, and for the report's verdict).
+struct PostRun {
+  std::filesystem::path history_path;
+  History recorded;
+  std::optional<CheckResult> check;         // --check
+  std::optional<CheckResult> report_check;  // the verdict shown in the report
+  std::string check_text;                   // human
+  std::string check_json_text;              // for the summary
+};
+
+PostRun check_after_run(const LoadFlags& f, const LoadPlan& plan,
+                        std::unique_ptr<HistoryWriter>& history) {
+  PostRun post;
+  if (history) {
+    post.history_path = history->path();
+    history->close();
+  }
+  if (f.check || !f.report.empty()) post.recorded = load_history(post.history_path);
+  CheckOptions options;
+  options.timeout = plan.check_timeout;
+  if (f.check) {
+    if (!f.json) {
+      std::printf("checking the history %s ...\n", post.history_path.c_str());
+      std::fflush(stdout);
+    }
+    post.check = check_history(post.recorded, options);
+    post.check_json_text = check_json(post.recorded, *post.check);
+    if (!f.json) post.check_text = describe_check(post.recorded, *post.check);
+    post.report_check = post.check;
+  } else if (!f.report.empty()) {
+    post.report_check = check_history(post.recorded, options);
+  }
+  return post;
+}
+
+// Saves runs/<id>/ (summary and acknowledged ids) and writes the --report.
+void save_run(const LoadFlags& f, const LoadPlan& plan, const RunHeader& header, LoadResult& result,
+              const LoadSession& session, bool has_history, const PostRun& post, RunRecord& run) {
+  run.acked = std::move(result.acked);
+  run.summary = json_summary(header, result, session.events());
+  run.summary["run_id"] = run.id;
+  run.summary["seed"] = plan.seed;
+  run.summary["nodes"] = Json::array();
+  for (const auto& node : plan.nodes) run.summary["nodes"].push_back(node.to_string());
+  run.summary["acked_ids"] = run.acked.size();
+  if (has_history) run.summary["history"] = post.history_path.string();
+  if (post.check) run.summary["check"] = Json::parse(post.check_json_text);
+  if (!f.report.empty()) run.summary["report"] = f.report;
+  save_run_record(run);
+  if (!f.report.empty()) {
+    ReportOptions options;
+    options.source = post.history_path.string();
+    write_report_file(f.report,
+                      render_report(post.recorded, run.summary, post.report_check, options));
+  }
+}
+
+void print_check(const PostRun& post) {
+  std::cout << "  linearizability check (`bombarder check " << post.history_path.string()
+            << "`):\n";
+  size_t from = 0;
+  while (from < post.check_text.size()) {
+    const size_t to = post.check_text.find('\n', from);
+    std::cout << "    " << post.check_text.substr(from, to - from) << "\n";
+    if (to == std::string::npos) break;
+    from = to + 1;
+  }
+  if (post.check->verdict != Verdict::kOk) {
+    std::cout << "  result      FAIL (the history is "
+              << (post.check->verdict == Verdict::kViolation ? "not linearizable"
+                                                             : "not proven linearizable in time")
+              << ")\n";
+  }
+}
+
+void print_human_result(const LoadFlags& f, const RunHeader& header, const LoadResult& result,
+                        const LoadSession& session, const std::string& burst_lines,
+                        bool has_history, const PostRun& post, const RunRecord& run) {
+  std::cout << human_summary(header, result, session.events());
+  if (!burst_lines.empty()) std::cout << "  bursts:\n" << burst_lines;
+  if (f.chaos && session.events().empty()) {
+    std::cout << "  note: the run ended before the first kill; use --duration for longer runs\n";
+  }
+  if (!session.restarts_ok()) {
+    std::cout << "  a node the chaos stopped did not come back (see above)\n";
+  }
+  std::cout << "  record      " << run.dir.string() << " (" << run.acked.size()
+            << " acknowledged ids; `bombarder verify` checks them)\n";
+  if (has_history) std::cout << "  history     " << post.history_path.string() << "\n";
+  if (!f.report.empty()) {
+    std::cout << "  report      " << f.report << " (verdict "
+              << to_string(post.report_check->verdict)
+              << (post.check ? "" : "; only --check makes the run fail on it") << ")\n";
+  }
+  if (post.check) print_check(post);
+}
+
+// --history, else the run's history.jsonl when --check or --report need one; else none.
+std::unique_ptr<HistoryWriter> open_history(const LoadFlags& f, const RunRecord& run) {
+  if (f.history.empty() && !f.check && f.report.empty()) return nullptr;
+  return std::make_unique<HistoryWriter>(f.history.empty() ? run.dir / "history.jsonl"
+                                                           : std::filesystem::path(f.history));
+}
+
+int run_load_command(const LoadFlags& f) {
+  const LoadPlan plan = plan_from_flags(f);
+  const Targets targets = discover_targets(plan);
+  // Bound before anything is recorded: a taken port ends the command with nothing left behind.
+  LoadMetrics metrics(f.name);
+  const std::unique_ptr<MetricsServer> metrics_server =
+      start_metrics_server(f.metrics, metrics, nullptr);
+  RunRecord run = begin_run_record(f.name);
+  std::unique_ptr<HistoryWriter> history = open_history(f, run);
+  LoadSpec spec = load_spec(f, plan, targets.leader, run, history.get());
 
   Output output;
   output.progress = !f.json && stderr_is_terminal();
-  g_interrupted = false;
-  spec.stop_requested = [] { return g_interrupted.load(); };
+  // Ctrl-C during the load ends it gracefully (the summary, record and check still follow);
+  // outside the load and the metrics linger it keeps its default meaning.
+  std::optional<SignalWatch> signals;
+  signals.emplace(std::initializer_list<int>{SIGINT});
+  spec.stop_requested = [] { return SignalWatch::flag().load(); };
   if (output.progress) {
     spec.on_progress = [&output, &f](const LoadProgress& p) {
       std::lock_guard lock(output.mutex);
       draw_progress(stderr, f.name, p);
     };
   }
-  auto previous_handler = std::signal(SIGINT, on_sigint);
-
-  RunHeader header;
-  header.command = f.name;
-  header.concurrency = f.concurrency;
-  header.min_success_pct = f.min_success;
-  header.target = wants_leader ? std::to_string(nodes.size()) + " nodes, to the leader " +
-                                     nodes[leader].to_string()
-                               : "random ops on " + std::to_string(nodes.size()) + " nodes";
-  if (!f.json) {
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.1f s",
-                  static_cast<double>(spec.duration.count()) / 1000.0);
-    std::string plan = duration ? std::string(seconds) : std::to_string(f.count) + " requests";
-    if (f.command == Command::kBurst) {
-      plan = std::to_string(f.bursts) + " bursts of " + std::to_string(f.burst_size) + ", pause " +
-             std::to_string(f.pause_ms) + " ms";
-    }
-    std::printf("%s: %s, %s, concurrency %zu, run %s\n", f.name.c_str(), header.target.c_str(),
-                plan.c_str(), f.concurrency, run.id.c_str());
-    if (f.chaos) {
-      std::printf("chaos: every %.1f s kill a %s node (%s), restart after %.1f s, seed %llu\n",
-                  f.kill_interval_s, f.kill_target.c_str(), f.kill_signal.c_str(), f.downtime_s,
-                  static_cast<unsigned long long>(seed));
-    }
-    std::fflush(stdout);
-  }
+  const RunHeader header = run_header(f, plan, targets.leader);
+  if (!f.json) print_plan(f, plan, spec, header, run);
   if (metrics_server) {
-    std::fprintf(f.json ? stderr : stdout, "metrics: %s\n", metrics_server->url().c_str());
-    std::fflush(f.json ? stderr : stdout);
+    status_line(f.json, "metrics: " + metrics_server->url());
     spec.metrics = &metrics;
   }
 
-  std::unique_ptr<RoleSampler> roles;
-  if (history) {
-    roles = std::make_unique<RoleSampler>(sampler_nodes(view, record), *history);
-    roles->start();
-  }
-  std::unique_ptr<ChaosMonkey> monkey;
-  if (f.chaos) {
-    monkey = std::make_unique<ChaosMonkey>(*record, chaos_spec, [&](const ChaosEvent& e) {
-      if (history) history->fault(e.action, e.node_id, e.address, e.detail);
-      if (f.json) return;
-      std::lock_guard lock(output.mutex);
-      if (output.progress) clear_progress(stderr);
-      std::fprintf(stderr, "[chaos t=%.2fs] %s node %llu (%s): %s\n", e.at_s, e.action.c_str(),
-                   static_cast<unsigned long long>(e.node_id), e.address.c_str(), e.detail.c_str());
-    });
-    monkey->start();
-  }
-
-  LoadResult result;
+  LoadSession session(f, plan, targets, history.get(), output);
   std::string burst_lines;
-  if (f.command == Command::kBurst) {
-    for (uint64_t b = 0; b < f.bursts && !g_interrupted; ++b) {
-      if (b > 0) {
-        // The pause is the point of a burst test: idle time between batches.
-        for (uint64_t waited = 0; waited < f.pause_ms && !g_interrupted; waited += 10) {
-          std::this_thread::sleep_for(10ms);
-        }
-      }
-      LoadSpec one = spec;
-      one.count = f.burst_size;
-      one.duration = 0ms;
-      one.concurrency = std::min<size_t>(f.concurrency, f.burst_size);
-      one.key_prefix = spec.key_prefix + "-b" + std::to_string(b);
-      one.idempotency_prefix = spec.idempotency_prefix + "b" + std::to_string(b) + "-";
-      if (b > 0) one.csv_path.clear();  // one CSV per run: see below
-      LoadResult part = run_load(one);
-      char line[160];
-      std::snprintf(
-          line, sizeof line, "    burst %llu/%llu: %llu ok, %llu failed in %.3f s (%.0f req/s)\n",
-          static_cast<unsigned long long>(b + 1), static_cast<unsigned long long>(f.bursts),
-          static_cast<unsigned long long>(part.succeeded),
-          static_cast<unsigned long long>(part.failed),
-          std::chrono::duration<double>(part.elapsed).count(), part.throughput());
-      burst_lines += line;
-      result.elapsed += part.elapsed;
-      merge_results(result, std::move(part));
-    }
-  } else {
-    result = run_load(spec);
-  }
-  std::vector<ChaosEvent> events;
-  bool restarts_ok = true;
-  if (monkey) {
-    events = monkey->stop();
-    restarts_ok = monkey->all_restarted();
-  }
-  if (roles) roles->stop();  // after the monkey: the last sample sees the restarted node
-  std::signal(SIGINT, previous_handler);
+  LoadResult result =
+      f.command == Command::kBurst ? run_bursts(f, spec, *signals, burst_lines) : run_load(spec);
+  session.finish();
+  const bool interrupted = signals->interrupted();
+  signals.reset();
   if (output.progress) clear_progress(stderr);
-  std::optional<CheckResult> check;
-  std::string check_text;       // human
-  std::string check_json_text;  // for the summary
-  std::filesystem::path history_path;
-  if (history) {
-    history_path = history->path();
-    history->close();
-  }
-  History recorded;
-  std::optional<CheckResult> report_check;  // the verdict shown in the report
-  if (f.check || !f.report.empty()) recorded = load_history(history_path);
-  if (f.check) {
-    if (!f.json) {
-      std::printf("checking the history %s ...\n", history_path.c_str());
-      std::fflush(stdout);
-    }
-    CheckOptions options;
-    options.timeout = check_timeout;
-    check = check_history(recorded, options);
-    check_json_text = check_json(recorded, *check);
-    if (!f.json) check_text = describe_check(recorded, *check);
-    report_check = check;
-  } else if (!f.report.empty()) {
-    CheckOptions options;
-    options.timeout = check_timeout;
-    report_check = check_history(recorded, options);
-  }
+  const PostRun post = check_after_run(f, plan, history);
+  save_run(f, plan, header, result, session, history != nullptr, post, run);
 
-  run.acked = std::move(result.acked);
-  run.summary = json_summary(header, result, events);
-  run.summary["run_id"] = run.id;
-  run.summary["seed"] = seed;
-  run.summary["nodes"] = Json::array();
-  for (const auto& node : nodes) run.summary["nodes"].push_back(node.to_string());
-  run.summary["acked_ids"] = run.acked.size();
-  if (history) run.summary["history"] = history_path.string();
-  if (check) run.summary["check"] = Json::parse(check_json_text);
-  if (!f.report.empty()) run.summary["report"] = f.report;
-  save_run_record(run);
-  if (!f.report.empty()) {
-    ReportOptions options;
-    options.source = history_path.string();
-    write_report_file(f.report, render_report(recorded, run.summary, report_check, options));
-  }
-
-  const bool passed = result.success_pct() >= f.min_success && !result.interrupted && restarts_ok &&
-                      (!check || check->verdict == Verdict::kOk);
+  const bool passed = result.success_pct() >= f.min_success && !result.interrupted &&
+                      session.restarts_ok() && (!post.check || post.check->verdict == Verdict::kOk);
   if (f.json) {
     Json out = run.summary;
     out["passed"] = passed;
     out["record"] = run.dir.string();
     std::cout << out.dump(2) << std::endl;
   } else {
-    std::cout << human_summary(header, result, events);
-    if (!burst_lines.empty()) std::cout << "  bursts:\n" << burst_lines;
-    if (f.chaos && events.empty()) {
-      std::cout << "  note: the run ended before the first kill; use --duration for longer runs\n";
-    }
-    if (!restarts_ok) std::cout << "  a node the chaos stopped did not come back (see above)\n";
-    std::cout << "  record      " << run.dir.string() << " (" << run.acked.size()
-              << " acknowledged ids; `bombarder verify` checks them)\n";
-    if (history) std::cout << "  history     " << history_path.string() << "\n";
-    if (!f.report.empty()) {
-      std::cout << "  report      " << f.report << " (verdict " << to_string(report_check->verdict)
-                << (check ? "" : "; only --check makes the run fail on it") << ")\n";
-    }
-    if (check) {
-      std::cout << "  linearizability check (`bombarder check " << history_path.string() << "`):\n";
-      size_t from = 0;
-      while (from < check_text.size()) {
-        const size_t to = check_text.find('\n', from);
-        std::cout << "    " << check_text.substr(from, to - from) << "\n";
-        if (to == std::string::npos) break;
-        from = to + 1;
-      }
-      if (check->verdict != Verdict::kOk) {
-        std::cout << "  result      FAIL (the history is "
-                  << (check->verdict == Verdict::kViolation ? "not linearizable"
-                                                            : "not proven linearizable in time")
-                  << ")\n";
-      }
-    }
+    print_human_result(f, header, result, session, burst_lines, history != nullptr, post, run);
+    std::cout.flush();
   }
-  std::cout.flush();
-  if (metrics_server) {
-    previous_handler = std::signal(SIGINT, on_sigint);
-    linger_metrics(f.metrics, metrics_server.get(), g_interrupted);
-    std::signal(SIGINT, previous_handler);
+  if (metrics_server && !interrupted) {  // the Ctrl-C that ended the load ends the linger too
+    signals.emplace(std::initializer_list<int>{SIGINT});
+    linger_metrics(f.metrics, metrics_server.get(), SignalWatch::flag());
   }
   return passed ? kExitOk : kExitCheckFailed;
 }

@@ -1,7 +1,6 @@
-// bombarder scenario list|run (issue 6 "Scenarios"): the network-fault scenarios of scenario.h
-// against a proxied cluster. Exit 0 when every scenario run passed, 1 when one failed, 2 usage,
-// 3 no proxied cluster / no leader.
-#include <atomic>
+// bombarder scenario list|run (issue 6 "Scenarios"): the network-fault scenarios of
+// faults/network_scenario.h against a proxied cluster. Exit 0 when every scenario run passed, 1
+// when one failed, 2 usage, 3 no proxied cluster / no leader.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -9,10 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
+#include "bombarder/base/signal_watch.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
 #include "bombarder/commands/metrics_flags.h"
-#include "bombarder/faults/scenario.h"
+#include "bombarder/faults/network_scenario.h"
 #include "bombarder/load/load_metrics.h"
 
 namespace bombarder {
@@ -20,9 +21,6 @@ namespace bombarder {
 namespace {
 
 using Json = nlohmann::json;
-
-std::atomic<bool> g_linger_interrupted{false};
-extern "C" void on_linger_sigint(int) { g_linger_interrupted = true; }
 
 struct ScenarioFlags {
   bool json = false;
@@ -87,7 +85,7 @@ int run_run(const ScenarioFlags& f) {
   }
   LoadMetrics metrics("scenario");
   const std::unique_ptr<MetricsServer> metrics_server =
-      start_metrics_server(f.metrics, metrics, f.json ? stderr : stdout);
+      start_metrics_server(f.metrics, metrics, status_stream(f.json));
   if (metrics_server) options.metrics = &metrics;
   Json results = Json::array();
   size_t failed = 0;
@@ -108,10 +106,8 @@ int run_run(const ScenarioFlags& f) {
   }
   std::cout.flush();
   if (metrics_server) {
-    g_linger_interrupted = false;
-    const auto previous_handler = std::signal(SIGINT, on_linger_sigint);
-    linger_metrics(f.metrics, metrics_server.get(), g_linger_interrupted);
-    std::signal(SIGINT, previous_handler);
+    const SignalWatch signals({SIGINT});
+    linger_metrics(f.metrics, metrics_server.get(), SignalWatch::flag());
   }
   return failed == 0 ? kExitOk : kExitCheckFailed;
 }

@@ -4,14 +4,14 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
+#include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_leader.h"
@@ -28,8 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 // Below this, the rounds would mostly measure the survey itself.
 constexpr double kIntervalMin_s = 0.05;
-// Sleeps are sliced so that Ctrl-C ends the command within this.
-constexpr auto kSleepSlice = 20ms;
 
 struct WatchFlags {
   std::vector<std::string> nodes;
@@ -38,19 +36,6 @@ struct WatchFlags {
   int64_t count = 0;  // 0: until Ctrl-C
   bool json = false;
 };
-
-std::atomic<bool> g_interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-
-extern "C" void on_interrupt(int) { g_interrupted.store(true); }
-
-void install_interrupt_handler() {
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
-}
 
 // The nodes to watch: --nodes; or --leader and every member it lists; or default_nodes().
 std::vector<common::Endpoint> watched_nodes(ApiClient& client, const WatchFlags& f) {
@@ -67,12 +52,13 @@ std::vector<common::Endpoint> watched_nodes(ApiClient& client, const WatchFlags&
   return nodes;
 }
 
-// Sleeps until `until` in slices; false if interrupted meanwhile.
-bool sleep_until(Clock::time_point until) {
-  while (!g_interrupted.load()) {
+// Sleeps until `until`; false if SIGINT or SIGTERM came meanwhile.
+bool sleep_until(SignalWatch& signals, Clock::time_point until) {
+  while (!signals.interrupted()) {
     const auto now = Clock::now();
     if (now >= until) return true;
-    std::this_thread::sleep_for(std::min<Clock::duration>(kSleepSlice, until - now));
+    (void)signals.wait(
+        std::chrono::ceil<std::chrono::milliseconds>(until - now));  // returns on a signal
   }
   return false;
 }
@@ -81,7 +67,7 @@ int run_watch(const WatchFlags& f) {
   if (!(f.interval_s >= kIntervalMin_s)) usage_error("--interval must be at least 0.05 seconds");
   if (f.count < 0) usage_error("--count must not be negative");
   if (!f.nodes.empty() && !f.leader.empty()) usage_error("give --nodes or --leader, not both");
-  install_interrupt_handler();
+  SignalWatch signals({SIGINT, SIGTERM});
   ApiClient client;
   const std::vector<common::Endpoint> nodes = watched_nodes(client, f);
   const auto interval =
@@ -94,7 +80,7 @@ int run_watch(const WatchFlags& f) {
   std::optional<WatchRound> previous;
   Clock::time_point previous_at;
   const auto first_at = Clock::now();
-  for (uint64_t round = 1; !g_interrupted.load(); ++round) {
+  for (uint64_t round = 1; !signals.interrupted(); ++round) {
     const auto at = Clock::now();
     const ClusterView view = survey(client, nodes, survey_timeout);
     if (round == 1 && view.reachable() == 0) {
@@ -128,7 +114,7 @@ int run_watch(const WatchFlags& f) {
     previous = std::move(current);
     previous_at = at;
     // Rounds on a fixed cadence from the first, so slow surveys do not make the clock drift.
-    if (!sleep_until(first_at + interval * static_cast<int64_t>(round))) break;
+    if (!sleep_until(signals, first_at + interval * static_cast<int64_t>(round))) break;
   }
   return kExitOk;
 }

@@ -6,6 +6,7 @@
 
 #include "bombarder/base/process.h"
 #include "bombarder/client/api_client.h"
+#include "bombarder/cluster/node_restart.h"
 
 namespace bombarder {
 
@@ -137,44 +138,25 @@ void ChaosMonkey::kill_one() {
 
 void ChaosMonkey::restart(NodeRecord& node) {
   const auto t0 = Clock::now();
-  pid_t pid = 0;
+  Respawned respawned;
   try {
-    pid = spawn_detached(node.args, node.output_path);
+    respawned = respawn_recorded_node(node);
   } catch (const std::exception& e) {
     restart_failed_ = true;
     emit("restart-failed", node, e.what());
     return;
   }
-  node.pid = pid;
-  // cluster.json follows, so `cluster stop` stops the new process.
-  try {
-    if (auto current = load_cluster_record()) {
-      for (NodeRecord& recorded : current->nodes) {
-        if (recorded.endpoint == node.endpoint) recorded.pid = pid;
-      }
-      save_cluster_record(*current);
-    }
-  } catch (const std::exception& e) {
-    emit("record-failed", node, e.what());
-  }
-  ApiClient client;
-  const auto deadline = t0 + spec_.restart_timeout;
-  while (Clock::now() < deadline) {
-    if (!process_alive(pid)) break;
-    if (client.get(node.endpoint, "/status", std::chrono::milliseconds(500)).status == 200) {
-      const auto took =
-          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-      emit("restart", node,
-           "pid " + std::to_string(pid) + " serving after " + std::to_string(took) + " ms");
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll, bounded by deadline
+  node.pid = respawned.pid;
+  if (!respawned.record_error.empty()) emit("record-failed", node, respawned.record_error);
+  const NodeReady ready = wait_node_ready(node, respawned.pid, t0, spec_.restart_timeout);
+  if (ready.ready) {
+    emit("restart", node,
+         "pid " + std::to_string(respawned.pid) + " serving with a leader after " +
+             std::to_string(ready.took.count()) + " ms");
+    return;
   }
   restart_failed_ = true;
-  emit("restart-failed", node,
-       "pid " + std::to_string(pid) +
-           (process_alive(pid) ? " not serving in time"
-                               : " exited; see " + node.output_path.string()));
+  emit("restart-failed", node, ready.why);
 }
 
 }  // namespace bombarder

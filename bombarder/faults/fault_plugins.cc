@@ -16,6 +16,7 @@
 #include "bombarder/base/process.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/cluster/cluster_record.h"
+#include "bombarder/cluster/node_restart.h"
 #include "bombarder/faults/fault_plugin.h"
 
 namespace bombarder {
@@ -125,37 +126,18 @@ class ProcessPlugin final : public FaultPlugin {
       return {true, "already running (pid " + std::to_string(*pid) + ")"};
     }
     const auto t0 = Clock::now();
-    pid_t pid = 0;
+    Respawned respawned;
     try {
-      pid = spawn_detached(n->args, n->output_path);
-      std::optional<ClusterRecord> current = load_cluster_record();
-      if (current) {
-        for (NodeRecord& recorded : current->nodes) {
-          if (recorded.id == n->id) recorded.pid = pid;
-        }
-        save_cluster_record(*current);
-      }
+      respawned = respawn_recorded_node(*n);
     } catch (const CommandError& e) {
       return {false, e.what()};
     }
-    ApiClient client;
-    while (Clock::now() - t0 < kActionTimeout) {
-      if (!process_alive(pid)) {
-        return {false, "pid " + std::to_string(pid) + " exited; see " + n->output_path.string()};
-      }
-      const ApiResult r = client.get(n->endpoint, "/status", std::chrono::milliseconds(500));
-      // Serving and back in the cluster: until it has heard from a leader it answers 503.
-      const Json body = r.status == 200 ? r.json() : Json();
-      if (body.is_object() && body.contains("leader") && body["leader"].is_string()) {
-        const auto took =
-            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-        return {true, "pid " + std::to_string(pid) + " serving on " + n->endpoint.to_string() +
-                          " with a leader after " + std::to_string(took) + " ms"};
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll, bounded above
-    }
-    return {false, "pid " + std::to_string(pid) + " not serving with a leader after " +
-                       std::to_string(kActionTimeout.count()) + " ms"};
+    const std::string pid = "pid " + std::to_string(respawned.pid);
+    if (!respawned.record_error.empty()) return {false, pid + ": " + respawned.record_error};
+    const NodeReady ready = wait_node_ready(*n, respawned.pid, t0, kActionTimeout);
+    if (!ready.ready) return {false, ready.why};
+    return {true, pid + " serving on " + n->endpoint.to_string() + " with a leader after " +
+                      std::to_string(ready.took.count()) + " ms"};
   }
 
   ActionResult status(const std::string& node) override {

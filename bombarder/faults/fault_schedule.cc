@@ -27,12 +27,6 @@ const char* to_string(FaultType type) {
   return "?";
 }
 
-std::string format_seconds(std::chrono::milliseconds ms) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
-  return text;
-}
-
 std::string Fault::describe() const {
   std::string out = std::string(to_string(type)) + " node " + node;
   switch (type) {
@@ -50,15 +44,6 @@ std::string Fault::describe() const {
       break;
   }
   return out + " at " + format_seconds(at) + " for " + format_seconds(duration);
-}
-
-std::chrono::milliseconds parse_duration(std::string_view text, const std::string& what) {
-  const std::optional<std::chrono::milliseconds> ms = common::parse_duration(text, kFaultTimeMax);
-  if (!ms) {
-    usage_error(what + ": '" + std::string(text) +
-                "' is not a duration in [0, 24h] (250ms, 3s, 1.5s, 2m or seconds)");
-  }
-  return *ms;
 }
 
 void validate_fault(const Fault& f, const std::string& where) {

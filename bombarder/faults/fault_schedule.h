@@ -26,12 +26,13 @@
 #include <string_view>
 #include <vector>
 
+#include "bombarder/base/text.h"
 #include "bombarder/faults/fault_plugin.h"
 
 namespace bombarder {
 
 inline constexpr size_t kFaultsMax = 256;
-inline constexpr std::chrono::milliseconds kFaultTimeMax{24LL * 3600 * 1000};
+inline constexpr std::chrono::milliseconds kFaultTimeMax = kDurationMax;
 inline constexpr uint64_t kStressMibMax = 65536;
 inline constexpr uint32_t kCpuWorkersMax = 256;
 
@@ -59,12 +60,6 @@ struct Fault {
   // "kill node 2 (SIGKILL) at 3.0 s, down for 5.0 s"
   [[nodiscard]] std::string describe() const;
 };
-
-// Throws CommandError(kExitUsage) naming `what` when `text` is not a duration in [0, 24 h].
-[[nodiscard]] std::chrono::milliseconds parse_duration(std::string_view text,
-                                                       const std::string& what);
-// "3.0 s"
-[[nodiscard]] std::string format_seconds(std::chrono::milliseconds ms);
 
 // Throws CommandError(kExitUsage) naming `source` and the fault's index on any bad member.
 [[nodiscard]] std::vector<Fault> parse_schedule(const nlohmann::json& body,

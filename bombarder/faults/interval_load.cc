@@ -102,8 +102,8 @@ void IntervalLoad::run(size_t target, size_t lane, size_t lanes) {
         Json{{"key", "inject-" + std::to_string(seq)}, {"value", "load-" + std::to_string(seq)}}
             .dump();
     const auto sent = Clock::now();
-    const ApiResult r = client_.call(targets_[target].endpoint, boost::beast::http::verb::post,
-                                     "/api/kv", body, timeout_);
+    const ApiResponse r = client_.call(targets_[target].endpoint, boost::beast::http::verb::post,
+                                       "/api/kv", body, timeout_);
     LoadSample s;
     s.seq = seq;
     s.scheduled_ms =

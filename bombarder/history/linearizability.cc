@@ -111,13 +111,6 @@ class SingleChecker {
     int state = kNever;
     int e = next_[0];
     uint64_t steps = 0;
-    const auto record_best = [&] {
-      if (stack.size() <= result.prefix.size()) return;
-      result.prefix.clear();
-      for (const auto& [entry, before] : stack) {
-        result.prefix.push_back(static_cast<size_t>(entry_op_[entry]));
-      }
-    };
     while (next_[0] != -1) {
       if ((++steps & 1023) == 0 &&
           (expired_.load(std::memory_order_relaxed) || Clock::now() >= deadline_)) {
@@ -138,7 +131,7 @@ class SingleChecker {
             stack.emplace_back(e, state);
             state = after;
             lift(e);
-            record_best();
+            record_best(stack, result);
             e = next_[0];
             continue;
           }
@@ -166,6 +159,15 @@ class SingleChecker {
   }
 
  private:
+  // Keeps the longest linearized prefix seen, to explain a violation.
+  void record_best(const std::vector<std::pair<int, int>>& stack, SingleResult& result) const {
+    if (stack.size() <= result.prefix.size()) return;
+    result.prefix.clear();
+    for (const auto& [entry, before] : stack) {
+      result.prefix.push_back(static_cast<size_t>(entry_op_[entry]));
+    }
+  }
+
   // Entries 1..2n in time order (at equal times calls first: touching intervals count as
   // concurrent, never as ordered); entry 0 is the list head.
   void build() {
@@ -242,72 +244,68 @@ std::string state_text(int state, const std::vector<std::string_view>& values) {
   return "present '" + std::string(values[static_cast<size_t>(state)]) + "'";
 }
 
-// Turns one id's history into SubOps (interning values) and checks it.
-IdReport check_group(const History& history, const Group& group, Clock::time_point deadline,
-                     std::atomic<bool>& expired) {
-  IdReport report;
-  report.id = std::string(group.id);
-  report.ops = group.ops;
-  std::unordered_map<std::string_view, int> index;
-  std::vector<std::string_view> values;
-  const auto intern = [&](std::string_view v) {
-    const auto [it, added] = index.emplace(v, static_cast<int>(values.size()));
-    if (added) values.push_back(v);
+// Interns the values one id's operations write and read: SubOps compare small ints.
+class ValueTable {
+ public:
+  int intern(std::string_view v) {
+    const auto [it, added] = index_.emplace(v, static_cast<int>(values_.size()));
+    if (added) values_.push_back(v);
     return it->second;
-  };
-  std::vector<SubOp> ops;
-  ops.reserve(report.ops.size() + group.views.size());
+  }
+  [[nodiscard]] const std::vector<std::string_view>& values() const { return values_; }
+
+ private:
+  std::unordered_map<std::string_view, int> index_;
+  std::vector<std::string_view> values_;
+};
+
+// The report's operations (the group's and its list reads) in invocation order, and what each
+// list said of the id.
+void order_group_ops(const History& history, const Group& group, IdReport& report) {
+  report.ops = group.ops;
   for (const ListView& view : group.views) {
     report.list_views.emplace_back(view.op, view.absent
                                                 ? std::string("not listed")
                                                 : "listed '" + std::string(view.value) + "'");
+    report.ops.push_back(view.op);
   }
   std::sort(report.list_views.begin(), report.list_views.end());
-  std::unordered_map<size_t, const ListView*> view_of;
-  for (const ListView& view : group.views) {
-    report.ops.push_back(view.op);
-    view_of.emplace(view.op, &view);
-  }
   std::sort(report.ops.begin(), report.ops.end(), [&](size_t a, size_t b) {
     const auto& x = history.ops[a];
     const auto& y = history.ops[b];
     return std::tie(x.invoke_ns, a) < std::tie(y.invoke_ns, b);
   });
-  for (const size_t i : report.ops) {
-    const HistoryOp& h = history.ops[i];
-    if (h.kind == OpKind::kList) {
-      // One read of this id at the list's interval (a list is ok, never unknown).
-      const ListView* view = view_of.at(i);
-      SubOp op;
-      op.kind = OpKind::kRead;
-      op.index = i;
-      op.invoke = h.invoke_ns;
-      op.complete = h.complete_ns;
-      op.arg = view->absent ? kReadAbsent : intern(view->value);
-      ops.push_back(op);
-      continue;
-    }
-    SubOp op;
-    op.kind = h.kind;
-    op.index = i;
-    op.invoke = h.invoke_ns;
-    op.complete = h.outcome == Outcome::kUnknown ? kInfinity : h.complete_ns;
-    if (is_absent_write(h)) {
-      op.kind = OpKind::kRead;
-      op.arg = kReadAbsent;
-    } else if (h.kind == OpKind::kRead) {
-      op.arg = h.read_absent ? kReadAbsent : intern(h.read_value);
-    } else if (h.kind != OpKind::kDelete) {
-      op.arg = intern(h.value);
-    }
-    ops.push_back(op);
-  }
-  SingleChecker checker(ops, deadline, expired);
-  SingleResult single = checker.run();
-  report.verdict = single.verdict;
-  if (single.verdict != Verdict::kViolation) return report;
+}
 
-  // Explain: the state after the longest prefix, and the ops that could come next but fail.
+// One history operation as the checker sees it; `view` is set for a list (one read of the id
+// at the list's interval; a list is ok, never unknown).
+SubOp sub_op(const HistoryOp& h, size_t i, const ListView* view, ValueTable& values) {
+  SubOp op;
+  op.index = i;
+  op.invoke = h.invoke_ns;
+  if (view != nullptr) {
+    op.kind = OpKind::kRead;
+    op.complete = h.complete_ns;
+    op.arg = view->absent ? kReadAbsent : values.intern(view->value);
+    return op;
+  }
+  op.kind = h.kind;
+  op.complete = h.outcome == Outcome::kUnknown ? kInfinity : h.complete_ns;
+  if (is_absent_write(h)) {
+    op.kind = OpKind::kRead;
+    op.arg = kReadAbsent;
+  } else if (h.kind == OpKind::kRead) {
+    op.arg = h.read_absent ? kReadAbsent : values.intern(h.read_value);
+  } else if (h.kind != OpKind::kDelete) {
+    op.arg = values.intern(h.value);
+  }
+  return op;
+}
+
+// Explains a violation: the state after the longest linearizable prefix, and the operations
+// that could come next but fail.
+void explain_violation(const std::vector<SubOp>& ops, const SingleResult& single,
+                       const ValueTable& values, IdReport& report) {
   int state = kNever;
   std::vector<char> in_prefix(ops.size(), 0);
   for (const size_t p : single.prefix) {
@@ -317,7 +315,7 @@ IdReport check_group(const History& history, const Group& group, Clock::time_poi
     in_prefix[p] = 1;
     report.prefix.push_back(ops[p].index);
   }
-  report.state_after_prefix = state_text(state, values);
+  report.state_after_prefix = state_text(state, values.values());
   int64_t earliest_return = kInfinity;
   for (size_t p = 0; p < ops.size(); ++p) {
     if (!in_prefix[p]) earliest_return = std::min(earliest_return, ops[p].complete);
@@ -325,6 +323,27 @@ IdReport check_group(const History& history, const Group& group, Clock::time_poi
   for (size_t p = 0; p < ops.size(); ++p) {
     if (!in_prefix[p] && ops[p].invoke <= earliest_return) report.stuck.push_back(ops[p].index);
   }
+}
+
+// Turns one id's history into SubOps (interning values) and checks it.
+IdReport check_group(const History& history, const Group& group, Clock::time_point deadline,
+                     std::atomic<bool>& expired) {
+  IdReport report;
+  report.id = std::string(group.id);
+  order_group_ops(history, group, report);
+  std::unordered_map<size_t, const ListView*> view_of;
+  for (const ListView& view : group.views) view_of.emplace(view.op, &view);
+  ValueTable values;
+  std::vector<SubOp> ops;
+  ops.reserve(report.ops.size());
+  for (const size_t i : report.ops) {
+    const HistoryOp& h = history.ops[i];
+    ops.push_back(sub_op(h, i, h.kind == OpKind::kList ? view_of.at(i) : nullptr, values));
+  }
+  SingleChecker checker(ops, deadline, expired);
+  const SingleResult single = checker.run();
+  report.verdict = single.verdict;
+  if (single.verdict == Verdict::kViolation) explain_violation(ops, single, values, report);
   return report;
 }
 
@@ -412,54 +431,70 @@ IdReport unmatched_report(const History& history, const Group& group) {
 // and the listed value that was invoked first before the list completed, as its create; one
 // with no such create is a violation (a phantom). Ids with keys the history never wrote come
 // from outside it and are ignored. Adds the groups and views; returns the list operations used.
-size_t project_lists(const History& history, std::unordered_map<std::string_view, size_t>& by_id,
-                     std::vector<Group>& groups) {
-  std::vector<size_t> lists;
+// What the creates and lists of a history say about ids and keys, for project_lists.
+struct ListContext {
+  std::vector<size_t> lists;  // ok lists, by invocation
   std::unordered_map<std::string_view, std::vector<size_t>> unknown_creates;  // key -> op, by time
   std::unordered_set<std::string_view> keys_written;
   std::map<std::string_view, std::string_view> key_of;  // known id -> key, in id order
   std::unordered_map<std::string_view, std::set<std::string_view>> ids_of;  // key -> ids
+};
+
+ListContext list_context(const History& history) {
+  ListContext c;
   for (size_t i = 0; i < history.ops.size(); ++i) {
     const HistoryOp& op = history.ops[i];
-    if (op.kind == OpKind::kList && op.outcome == Outcome::kOk) lists.push_back(i);
+    if (op.kind == OpKind::kList && op.outcome == Outcome::kOk) c.lists.push_back(i);
     if (op.kind != OpKind::kCreate || op.outcome == Outcome::kFail) continue;
-    keys_written.insert(op.key);
+    c.keys_written.insert(op.key);
     if (!op.id.empty()) {
-      key_of.emplace(op.id, op.key);
-      ids_of[op.key].insert(op.id);
+      c.key_of.emplace(op.id, op.key);
+      c.ids_of[op.key].insert(op.id);
     } else if (op.outcome == Outcome::kUnknown) {
-      unknown_creates[op.key].push_back(i);
+      c.unknown_creates[op.key].push_back(i);
     }
   }
-  if (lists.empty()) return 0;
   const auto by_invoke = [&](size_t a, size_t b) {
     return std::tie(history.ops[a].invoke_ns, a) < std::tie(history.ops[b].invoke_ns, b);
   };
-  std::sort(lists.begin(), lists.end(), by_invoke);
-  for (auto& [key, creates] : unknown_creates) std::sort(creates.begin(), creates.end(), by_invoke);
+  std::sort(c.lists.begin(), c.lists.end(), by_invoke);
+  for (auto& [key, creates] : c.unknown_creates) {
+    std::sort(creates.begin(), creates.end(), by_invoke);
+  }
+  return c;
+}
+
+// The id's group in `groups`, added when new.
+Group& group_of(std::string_view id, std::unordered_map<std::string_view, size_t>& by_id,
+                std::vector<Group>& groups) {
+  const auto [it, added] = by_id.emplace(id, groups.size());
+  if (added) groups.push_back(Group{id, {}, {}, {}});
+  return groups[it->second];
+}
+
+// Unlearnt ids (listed, of a key this history wrote, never answered to a create) become known,
+// each with the unknown-outcome create that can account for it, or marked unmatched. First, so
+// that lists that do not name them still count as reading them.
+void adopt_unlearnt_ids(const History& history, ListContext& c,
+                        std::unordered_map<std::string_view, size_t>& by_id,
+                        std::vector<Group>& groups) {
   std::unordered_set<size_t> creates_used;
-  const auto group_of = [&](std::string_view id) -> Group& {
-    const auto [it, added] = by_id.emplace(id, groups.size());
-    if (added) groups.push_back(Group{id, {}, {}, {}});
-    return groups[it->second];
-  };
-  // Unlearnt ids first, so that lists that do not name them still count as reading them.
-  for (const size_t l : lists) {
+  for (const size_t l : c.lists) {
     const HistoryOp& list = history.ops[l];
     for (const ListedEntry& e : list.listed) {
-      if (key_of.count(e.id) > 0 || keys_written.count(e.key) == 0) continue;
-      key_of.emplace(e.id, e.key);
-      ids_of[e.key].insert(e.id);
-      Group& group = group_of(e.id);
-      const auto candidates = unknown_creates.find(e.key);
+      if (c.key_of.count(e.id) > 0 || c.keys_written.count(e.key) == 0) continue;
+      c.key_of.emplace(e.id, e.key);
+      c.ids_of[e.key].insert(e.id);
+      Group& group = group_of(e.id, by_id, groups);
+      const auto candidates = c.unknown_creates.find(e.key);
       bool matched = false;
-      if (candidates != unknown_creates.end()) {
-        for (const size_t c : candidates->second) {
-          const HistoryOp& create = history.ops[c];
+      if (candidates != c.unknown_creates.end()) {
+        for (const size_t create_op : candidates->second) {
+          const HistoryOp& create = history.ops[create_op];
           if (create.invoke_ns > list.complete_ns) break;
-          if (create.value != e.value || creates_used.count(c) > 0) continue;
-          creates_used.insert(c);
-          group.ops.push_back(c);
+          if (create.value != e.value || creates_used.count(create_op) > 0) continue;
+          creates_used.insert(create_op);
+          group.ops.push_back(create_op);
           matched = true;
           break;
         }
@@ -471,64 +506,88 @@ size_t project_lists(const History& history, std::unordered_map<std::string_view
       }
     }
   }
-  size_t used = 0;
-  for (const size_t l : lists) {
-    const HistoryOp& list = history.ops[l];
-    const bool full = list.limit > 0 && list.listed.size() >= list.limit;
-    // The last id the page covers; with no known limit, only up to what it returned.
-    std::string_view last;
-    if ((full || list.limit == 0) && !list.listed.empty()) last = list.listed.back().id;
-    const bool bounded = full || (list.limit == 0 && !list.listed.empty());
-    std::unordered_map<std::string_view, std::string_view> listed;
-    for (const ListedEntry& e : list.listed) listed.emplace(e.id, e.value);
-    bool counted = false;
-    const auto view = [&](std::string_view id) {
-      if (bounded && id > last) return false;
-      const auto seen = listed.find(id);
-      group_of(id).views.push_back(seen == listed.end() ? ListView{l, true, {}}
-                                                        : ListView{l, false, seen->second});
-      counted = true;
-      return true;
-    };
-    if (list.key.empty()) {
-      auto it = list.after.empty() ? key_of.begin() : key_of.upper_bound(list.after);
-      for (; it != key_of.end() && view(it->first); ++it) {
-      }
-    } else if (const auto ids = ids_of.find(list.key); ids != ids_of.end()) {
-      auto it = list.after.empty() ? ids->second.begin() : ids->second.upper_bound(list.after);
-      for (; it != ids->second.end() && view(*it); ++it) {
-      }
+}
+
+// One list's reads of every known id it covers; false when it covers none.
+bool add_list_views(const History& history, size_t l, const ListContext& c,
+                    std::unordered_map<std::string_view, size_t>& by_id,
+                    std::vector<Group>& groups) {
+  const HistoryOp& list = history.ops[l];
+  const bool full = list.limit > 0 && list.listed.size() >= list.limit;
+  // The last id the page covers; with no known limit, only up to what it returned.
+  std::string_view last;
+  if ((full || list.limit == 0) && !list.listed.empty()) last = list.listed.back().id;
+  const bool bounded = full || (list.limit == 0 && !list.listed.empty());
+  std::unordered_map<std::string_view, std::string_view> listed;
+  for (const ListedEntry& e : list.listed) listed.emplace(e.id, e.value);
+  bool counted = false;
+  const auto view = [&](std::string_view id) {
+    if (bounded && id > last) return false;
+    const auto seen = listed.find(id);
+    group_of(id, by_id, groups)
+        .views.push_back(seen == listed.end() ? ListView{l, true, {}}
+                                              : ListView{l, false, seen->second});
+    counted = true;
+    return true;
+  };
+  if (list.key.empty()) {
+    auto it = list.after.empty() ? c.key_of.begin() : c.key_of.upper_bound(list.after);
+    for (; it != c.key_of.end() && view(it->first); ++it) {
     }
-    if (counted) ++used;
+  } else if (const auto ids = c.ids_of.find(list.key); ids != c.ids_of.end()) {
+    auto it = list.after.empty() ? ids->second.begin() : ids->second.upper_bound(list.after);
+    for (; it != ids->second.end() && view(*it); ++it) {
+    }
   }
+  return counted;
+}
+
+size_t project_lists(const History& history, std::unordered_map<std::string_view, size_t>& by_id,
+                     std::vector<Group>& groups) {
+  ListContext c = list_context(history);
+  if (c.lists.empty()) return 0;
+  adopt_unlearnt_ids(history, c, by_id, groups);
+  size_t used = 0;
+  for (const size_t l : c.lists) used += add_list_views(history, l, c, by_id, groups) ? 1 : 0;
   return used;
 }
 
-}  // namespace
-
-CheckResult check_history(const History& history, const CheckOptions& options) {
-  const auto started = Clock::now();
-  const auto deadline = started + options.timeout;
-  CheckResult result;
-  result.ops = history.ops.size();
-  result.faults = history.faults.size();
+// The operations the checker considers, grouped by id (lists projected onto the ids they
+// cover); counts them into `result`.
+std::vector<Group> group_by_id(const History& history, CheckResult& result) {
   std::vector<Group> groups;
-  {
-    std::unordered_map<std::string_view, size_t> by_id;
-    by_id.reserve(history.ops.size() / 2 + 1);
-    for (size_t i = 0; i < history.ops.size(); ++i) {
-      const HistoryOp& op = history.ops[i];
-      const bool dropped = op.outcome == Outcome::kFail && !is_absent_write(op);
-      if (dropped || op.id.empty() || op.kind == OpKind::kList) continue;
-      ++result.ops_checked;
-      const auto [it, added] = by_id.emplace(op.id, groups.size());
-      if (added) groups.push_back(Group{op.id, {}, {}, {}});
-      groups[it->second].ops.push_back(i);
-    }
-    result.ops_checked += project_lists(history, by_id, groups);
+  std::unordered_map<std::string_view, size_t> by_id;
+  by_id.reserve(history.ops.size() / 2 + 1);
+  for (size_t i = 0; i < history.ops.size(); ++i) {
+    const HistoryOp& op = history.ops[i];
+    const bool dropped = op.outcome == Outcome::kFail && !is_absent_write(op);
+    if (dropped || op.id.empty() || op.kind == OpKind::kList) continue;
+    ++result.ops_checked;
+    group_of(op.id, by_id, groups).ops.push_back(i);
   }
-  result.ids = groups.size();
+  result.ops_checked += project_lists(history, by_id, groups);
+  return groups;
+}
 
+// One group's report: unmatched, unknown once the deadline passed, else checked.
+IdReport check_one(const History& history, const Group& group, Clock::time_point deadline,
+                   std::atomic<bool>& expired) {
+  if (!group.unmatched.empty()) return unmatched_report(history, group);
+  if (expired.load(std::memory_order_relaxed) || Clock::now() >= deadline) {
+    expired.store(true);
+    IdReport report;
+    report.id = std::string(group.id);
+    report.ops = group.ops;
+    report.verdict = Verdict::kUnknown;
+    return report;
+  }
+  return check_group(history, group, deadline, expired);
+}
+
+// Checks every group on `threads` threads; the reports that are not ok, violations first, then
+// by size and id.
+std::vector<IdReport> check_groups(const History& history, const std::vector<Group>& groups,
+                                   Clock::time_point deadline, size_t threads) {
   std::atomic<bool> expired{false};
   std::atomic<size_t> next{0};
   std::mutex mutex;
@@ -537,26 +596,13 @@ CheckResult check_history(const History& history, const CheckOptions& options) {
     for (;;) {
       const size_t g = next.fetch_add(1);
       if (g >= groups.size()) return;
-      IdReport report;
-      if (!groups[g].unmatched.empty()) {
-        report = unmatched_report(history, groups[g]);
-      } else if (expired.load(std::memory_order_relaxed) || Clock::now() >= deadline) {
-        expired.store(true);
-        report.id = std::string(groups[g].id);
-        report.ops = groups[g].ops;
-        report.verdict = Verdict::kUnknown;
-      } else {
-        report = check_group(history, groups[g], deadline, expired);
-      }
+      IdReport report = check_one(history, groups[g], deadline, expired);
       if (report.verdict != Verdict::kOk) {
         std::lock_guard lock(mutex);
         failures.push_back(std::move(report));
       }
     }
   };
-  const size_t hardware = std::max<size_t>(1, std::thread::hardware_concurrency());
-  const size_t threads = std::min(options.threads > 0 ? options.threads : hardware,
-                                  std::max<size_t>(1, groups.size()));
   if (threads <= 1) {
     work();
   } else {
@@ -571,14 +617,29 @@ CheckResult check_history(const History& history, const CheckOptions& options) {
     if (a.ops.size() != b.ops.size()) return a.ops.size() < b.ops.size();
     return a.id < b.id;
   });
-  for (const IdReport& f : failures) {
+  return failures;
+}
+
+}  // namespace
+
+CheckResult check_history(const History& history, const CheckOptions& options) {
+  const auto started = Clock::now();
+  CheckResult result;
+  result.ops = history.ops.size();
+  result.faults = history.faults.size();
+  const std::vector<Group> groups = group_by_id(history, result);
+  result.ids = groups.size();
+  const size_t hardware = std::max<size_t>(1, std::thread::hardware_concurrency());
+  const size_t threads = std::min(options.threads > 0 ? options.threads : hardware,
+                                  std::max<size_t>(1, groups.size()));
+  result.failures = check_groups(history, groups, started + options.timeout, threads);
+  for (const IdReport& f : result.failures) {
     if (f.verdict == Verdict::kViolation) {
       ++result.ids_violation;
     } else {
       ++result.ids_unknown;
     }
   }
-  result.failures = std::move(failures);
   result.verdict = result.ids_violation > 0 ? Verdict::kViolation
                    : result.ids_unknown > 0 ? Verdict::kUnknown
                                             : Verdict::kOk;

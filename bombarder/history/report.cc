@@ -11,6 +11,7 @@
 #include <set>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/text.h"
 
 namespace bombarder {
 
@@ -28,14 +29,8 @@ constexpr double kRightPx = 20;
 constexpr double kTopPx = 26;  // room for the fault labels
 constexpr double kBottomPx = 34;
 
-std::string format(const char* fmt, auto... args) {
-  char buffer[256];
-  const int n = std::snprintf(buffer, sizeof buffer, fmt, args...);
-  return n < 0 ? std::string() : std::string(buffer, std::min<size_t>(n, sizeof buffer - 1));
-}
-
 // Pixel coordinates with one decimal: enough for a 1300 px chart, and it keeps the page small.
-std::string px(double v) { return format("%.1f", v); }
+std::string px(double v) { return printf_text("%.1f", v); }
 
 // Appends an SVG path command "M12.3 45.6" (cmd 'M' or 'L'); written in place, which also keeps
 // GCC 12's -Wrestrict false positive on `"M" + std::string` away.
@@ -45,12 +40,14 @@ void path_to(std::string& out, char cmd, double x, double y) {
   if (n > 0) out.append(buffer, std::min<size_t>(static_cast<size_t>(n), sizeof buffer - 1));
 }
 
-std::string seconds_text(int64_t ns) { return format("%.2f s", static_cast<double>(ns) / 1e9); }
+std::string seconds_text(int64_t ns) {
+  return printf_text("%.2f s", static_cast<double>(ns) / 1e9);
+}
 
 std::string latency_text(double ms) {
-  if (ms < 1) return format("%.0f µs", ms * 1000);
-  if (ms < 1000) return format("%.3g ms", ms);
-  return format("%.3g s", ms / 1000);
+  if (ms < 1) return printf_text("%.0f µs", ms * 1000);
+  if (ms < 1000) return printf_text("%.3g ms", ms);
+  return printf_text("%.3g s", ms / 1000);
 }
 
 bool is_stop_action(std::string_view action) {
@@ -174,7 +171,7 @@ class Chart {
       const double x = axis_.x(static_cast<int64_t>(std::llround(t * 1e9)));
       out_ += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top()) + "\" x2=\"" + px(x) +
               "\" y2=\"" + px(bottom()) + "\"/><text class=\"tick\" x=\"" + px(x) + "\" y=\"" +
-              px(bottom() + 14) + "\" text-anchor=\"middle\">" + format("%g", t) + "</text>\n";
+              px(bottom() + 14) + "\" text-anchor=\"middle\">" + printf_text("%g", t) + "</text>\n";
     }
     out_ += "<text class=\"axis-label\" x=\"" + px(right()) + "\" y=\"" + px(bottom() + 28) +
             "\" text-anchor=\"end\">seconds since the history's origin</text>\n";
@@ -266,7 +263,7 @@ void throughput_chart(std::string& out, const History& history, const TimeAxis& 
   const auto y = [&](double rate) {
     return chart.bottom() - rate / top_rate * (chart.bottom() - chart.top());
   };
-  for (double r = 0; r <= top_rate + 1e-9; r += step) chart.y_tick(y(r), format("%g", r));
+  for (double r = 0; r <= top_rate + 1e-9; r += step) chart.y_tick(y(r), printf_text("%g", r));
   for (size_t i = 0; i < bins.size(); ++i) {
     const BinCounts& b = bins[i];
     if (b.ok + b.fail + b.unknown == 0) continue;
@@ -274,13 +271,13 @@ void throughput_chart(std::string& out, const History& history, const TimeAxis& 
     const double x1 = axis.x(axis.bin_begin_ns(i) + axis.bin_ns);
     const double width = std::max(0.5, (x1 - x0) * (x1 - x0 > 3 ? 0.85 : 1.0));
     out += "<g class=\"bin\"><title>" +
-           html_escape(format("%.0f-%.0f s: ok %llu, fail %llu, unknown %llu (%.0f req/s)",
-                              static_cast<double>(axis.bin_begin_ns(i)) / 1e9,
-                              static_cast<double>(axis.bin_begin_ns(i) + axis.bin_ns) / 1e9,
-                              static_cast<unsigned long long>(b.ok),
-                              static_cast<unsigned long long>(b.fail),
-                              static_cast<unsigned long long>(b.unknown),
-                              static_cast<double>(b.ok + b.fail + b.unknown) / bin_s)) +
+           html_escape(printf_text("%.0f-%.0f s: ok %llu, fail %llu, unknown %llu (%.0f req/s)",
+                                   static_cast<double>(axis.bin_begin_ns(i)) / 1e9,
+                                   static_cast<double>(axis.bin_begin_ns(i) + axis.bin_ns) / 1e9,
+                                   static_cast<unsigned long long>(b.ok),
+                                   static_cast<unsigned long long>(b.fail),
+                                   static_cast<unsigned long long>(b.unknown),
+                                   static_cast<double>(b.ok + b.fail + b.unknown) / bin_s)) +
            "</title>";
     double base = 0;
     const std::pair<const char*, uint64_t> stack[] = {
@@ -329,15 +326,15 @@ void latency_chart(std::string& out, const History& history, const TimeAxis& axi
       const double x = axis.x(axis.bin_begin_ns(i) + axis.bin_ns / 2);
       path_to(path, pen_down ? 'L' : 'M', x, y.y(ms));
       pen_down = true;
-      points += "<circle class=\"pdot p" + format("%.0f", p) + "\" cx=\"" + px(x) + "\" cy=\"" +
-                px(y.y(ms)) + "\" r=\"2.5\"><title>" +
-                html_escape(format("%.0f s: p%.0f %s of %zu ok requests",
-                                   static_cast<double>(axis.bin_begin_ns(i)) / 1e9, p,
-                                   latency_text(ms).c_str(), bins[i].size())) +
+      points += "<circle class=\"pdot p" + printf_text("%.0f", p) + "\" cx=\"" + px(x) +
+                "\" cy=\"" + px(y.y(ms)) + "\" r=\"2.5\"><title>" +
+                html_escape(printf_text("%.0f s: p%.0f %s of %zu ok requests",
+                                        static_cast<double>(axis.bin_begin_ns(i)) / 1e9, p,
+                                        latency_text(ms).c_str(), bins[i].size())) +
                 "</title></circle>";
     }
-    out +=
-        "<path class=\"pline p" + format("%.0f", p) + "\" d=\"" + path + "\"/>\n" + points + "\n";
+    out += "<path class=\"pline p" + printf_text("%.0f", p) + "\" d=\"" + path + "\"/>\n" + points +
+           "\n";
   }
   // Over the data, translucent, so that a band shows also where bars or lanes fill the plot.
   chart.fault_bands(windows);
@@ -510,7 +507,7 @@ void table_row(std::string& out, std::string_view key, std::string_view value) {
 
 std::string json_text(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_float()) return format("%.6g", v.get<double>());
+  if (v.is_number_float()) return printf_text("%.6g", v.get<double>());
   if (v.is_object()) {
     std::string text;
     for (const auto& [k, item] : v.items()) {
@@ -554,76 +551,95 @@ void run_summary_table(std::string& out, const Json& summary) {
   out += "</table>\n";
 }
 
-void history_tables(std::string& out, const History& history, const TimeAxis& axis,
-                    const std::vector<FaultWindow>& windows) {
+// What the history's operations add up to, by outcome and by kind.
+struct OpCounts {
   size_t by_outcome[3] = {0, 0, 0};
-  std::vector<double> ok_ms[kOpKindCount];
   size_t kind_outcome[kOpKindCount][3] = {};
+  std::vector<double> ok_ms[kOpKindCount];  // latencies of ok operations, by kind
   std::vector<double> all_ok_ms;
+};
+
+OpCounts count_ops(const History& history) {
+  OpCounts c;
   for (const HistoryOp& op : history.ops) {
     const size_t o = static_cast<size_t>(op.outcome);
     const size_t k = static_cast<size_t>(op.kind);
-    ++by_outcome[o];
-    ++kind_outcome[k][o];
+    ++c.by_outcome[o];
+    ++c.kind_outcome[k][o];
     if (op.outcome == Outcome::kOk) {
-      ok_ms[k].push_back(latency_ms(op));
-      all_ok_ms.push_back(latency_ms(op));
+      c.ok_ms[k].push_back(latency_ms(op));
+      c.all_ok_ms.push_back(latency_ms(op));
     }
   }
-  const double n = std::max<double>(1, static_cast<double>(history.ops.size()));
-  out += "<table class=\"kv\" id=\"history-summary\">\n";
-  table_row(out, "time span",
-            seconds_text(axis.begin_ns) + " - " + seconds_text(axis.data_end_ns) + " (bins of " +
-                format("%g", static_cast<double>(axis.bin_ns) / 1e9) + " s)");
-  table_row(out, "operations", std::to_string(history.ops.size()));
-  table_row(out, "outcomes",
-            format("ok %zu (%.2f%%), fail %zu (%.2f%%), unknown %zu (%.2f%%)", by_outcome[0],
-                   100.0 * static_cast<double>(by_outcome[0]) / n, by_outcome[1],
-                   100.0 * static_cast<double>(by_outcome[1]) / n, by_outcome[2],
-                   100.0 * static_cast<double>(by_outcome[2]) / n));
-  if (!all_ok_ms.empty()) {
-    std::string text;
-    for (const double p : {50.0, 90.0, 99.0, 99.9, 100.0}) {
-      text += (p == 100.0 ? std::string("max ") : format("p%g ", p)) +
-              latency_text(percentile(all_ok_ms, p)) + (p == 100.0 ? "" : ", ");
-    }
-    table_row(out, "latency of ok requests", text);
-  }
-  table_row(out, "faults",
-            std::to_string(history.faults.size()) + " actions, " + std::to_string(windows.size()) +
-                " fault windows");
+  return c;
+}
+
+// "node 1 in term 2, node 0 in term 3": every leader the role lines saw, by term.
+std::string leaders_seen(const History& history) {
   std::string leaders;
   std::set<std::pair<uint64_t, uint64_t>> seen;  // (term, node)
   for (const HistoryRole& r : history.roles) {
     if (r.role == "leader" && r.term) seen.insert({*r.term, r.node});
   }
   for (const auto& [term, node] : seen) {
-    leaders += (leaders.empty() ? "" : ", ") + format("node %llu in term %llu",
-                                                      static_cast<unsigned long long>(node),
-                                                      static_cast<unsigned long long>(term));
+    leaders += (leaders.empty() ? "" : ", ") + printf_text("node %llu in term %llu",
+                                                           static_cast<unsigned long long>(node),
+                                                           static_cast<unsigned long long>(term));
   }
-  table_row(out, "role samples",
-            std::to_string(history.roles.size()) + " changes recorded" +
-                (history.roles.empty() ? " (none: the history has no role lines)" : ""));
-  if (!leaders.empty()) table_row(out, "leaders seen", leaders);
-  out += "</table>\n";
+  return leaders;
+}
 
+void by_operation_table(std::string& out, OpCounts& c) {
   out +=
       "<table class=\"grid-table\" id=\"by-operation\"><tr><th>operation</th><th>ok</th>"
       "<th>fail</th><th>unknown</th><th>p50 (ok)</th><th>p99 (ok)</th><th>max (ok)</th></tr>\n";
   for (size_t k = 0; k < kOpKindCount; ++k) {
-    const size_t total = kind_outcome[k][0] + kind_outcome[k][1] + kind_outcome[k][2];
+    const size_t total = c.kind_outcome[k][0] + c.kind_outcome[k][1] + c.kind_outcome[k][2];
     if (total == 0) continue;
     out += "<tr><td>" + html_escape(to_string(static_cast<OpKind>(k))) + "</td>";
-    for (size_t o = 0; o < 3; ++o) out += "<td>" + std::to_string(kind_outcome[k][o]) + "</td>";
+    for (size_t o = 0; o < 3; ++o) out += "<td>" + std::to_string(c.kind_outcome[k][o]) + "</td>";
     for (const double p : {50.0, 99.0, 100.0}) {
       out += "<td>" +
-             (ok_ms[k].empty() ? std::string("-") : latency_text(percentile(ok_ms[k], p))) +
+             (c.ok_ms[k].empty() ? std::string("-") : latency_text(percentile(c.ok_ms[k], p))) +
              "</td>";
     }
     out += "</tr>\n";
   }
   out += "</table>\n";
+}
+
+void history_tables(std::string& out, const History& history, const TimeAxis& axis,
+                    const std::vector<FaultWindow>& windows) {
+  OpCounts c = count_ops(history);  // percentile() reorders the latencies
+  const double n = std::max<double>(1, static_cast<double>(history.ops.size()));
+  out += "<table class=\"kv\" id=\"history-summary\">\n";
+  table_row(out, "time span",
+            seconds_text(axis.begin_ns) + " - " + seconds_text(axis.data_end_ns) + " (bins of " +
+                printf_text("%g", static_cast<double>(axis.bin_ns) / 1e9) + " s)");
+  table_row(out, "operations", std::to_string(history.ops.size()));
+  table_row(out, "outcomes",
+            printf_text("ok %zu (%.2f%%), fail %zu (%.2f%%), unknown %zu (%.2f%%)", c.by_outcome[0],
+                        100.0 * static_cast<double>(c.by_outcome[0]) / n, c.by_outcome[1],
+                        100.0 * static_cast<double>(c.by_outcome[1]) / n, c.by_outcome[2],
+                        100.0 * static_cast<double>(c.by_outcome[2]) / n));
+  if (!c.all_ok_ms.empty()) {
+    std::string text;
+    for (const double p : {50.0, 90.0, 99.0, 99.9, 100.0}) {
+      text += (p == 100.0 ? std::string("max ") : printf_text("p%g ", p)) +
+              latency_text(percentile(c.all_ok_ms, p)) + (p == 100.0 ? "" : ", ");
+    }
+    table_row(out, "latency of ok requests", text);
+  }
+  table_row(out, "faults",
+            std::to_string(history.faults.size()) + " actions, " + std::to_string(windows.size()) +
+                " fault windows");
+  table_row(out, "role samples",
+            std::to_string(history.roles.size()) + " changes recorded" +
+                (history.roles.empty() ? " (none: the history has no role lines)" : ""));
+  const std::string leaders = leaders_seen(history);
+  if (!leaders.empty()) table_row(out, "leaders seen", leaders);
+  out += "</table>\n";
+  by_operation_table(out, c);
 }
 
 void faults_table(std::string& out, const History& history) {
@@ -797,44 +813,41 @@ std::pair<int64_t, int64_t> history_span_ns(const History& history) {
   return {begin, end};
 }
 
-std::string render_report(const History& history, const std::optional<Json>& summary,
-                          const std::optional<CheckResult>& check, const ReportOptions& options) {
-  const auto [begin_ns, end_ns] = history_span_ns(history);
+namespace {
+
+// The charts' time axis: whole bins of whole seconds, at most `max_bins` of them.
+TimeAxis time_axis(int64_t begin_ns, int64_t end_ns, size_t max_bins_option,
+                   int64_t& seconds_per_bin) {
   TimeAxis axis;
   axis.begin_ns = begin_ns;
   axis.end_ns = std::max(end_ns, begin_ns + 1);
   axis.data_end_ns = end_ns;
   const int64_t span_ns = axis.end_ns - axis.begin_ns;
-  const int64_t max_bins = static_cast<int64_t>(std::max<size_t>(options.max_bins, 1));
-  const int64_t seconds_per_bin =
+  const int64_t max_bins = static_cast<int64_t>(std::max<size_t>(max_bins_option, 1));
+  seconds_per_bin =
       std::max<int64_t>(1, (span_ns + max_bins * kNsPerSecond - 1) / (max_bins * kNsPerSecond));
   axis.bin_ns = seconds_per_bin * kNsPerSecond;
   axis.bins = static_cast<size_t>((span_ns + axis.bin_ns - 1) / axis.bin_ns);
   axis.bins = std::max<size_t>(axis.bins, 1);
   // Whole bins: the axis ends where the last bin does, so the last bar is as wide as the others.
   axis.end_ns = axis.begin_ns + static_cast<int64_t>(axis.bins) * axis.bin_ns;
+  return axis;
+}
 
-  const std::vector<FaultWindow> windows = fault_windows(history.faults, end_ns);
-  const LogAxis latency = latency_axis(history);
-  const ScatterSample sample = sample_ops(history, options.max_points);
-  const std::vector<Lane> lanes = role_lanes(history);
-  const std::string bin_text =
-      seconds_per_bin == 1 ? "second" : std::to_string(seconds_per_bin) + " seconds";
-  const std::string title = page_title(summary, options);
-
-  std::string out;
-  out.reserve(1 << 20);
+// <head>, the title, the counts line and the verdict banner.
+void page_head(std::string& out, const std::string& title, const History& history, size_t windows,
+               const std::optional<CheckResult>& check, const ReportOptions& options) {
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
          html_escape(title) + "</title>\n";
   out += kStyle;
   out += "</head>\n<body>\n<h1>" + html_escape(title) + "</h1>\n";
-  out += "<p class=\"sub\">" +
-         html_escape(std::to_string(history.ops.size()) + " operations, " +
-                     std::to_string(history.faults.size()) + " fault actions (" +
-                     std::to_string(windows.size()) + " windows), " +
-                     std::to_string(history.roles.size()) + " role changes" +
-                     (options.source.empty() ? "" : ", from " + options.source)) +
-         "</p>\n";
+  out +=
+      "<p class=\"sub\">" +
+      html_escape(std::to_string(history.ops.size()) + " operations, " +
+                  std::to_string(history.faults.size()) + " fault actions (" +
+                  std::to_string(windows) + " windows), " + std::to_string(history.roles.size()) +
+                  " role changes" + (options.source.empty() ? "" : ", from " + options.source)) +
+      "</p>\n";
   if (check) {
     out += "<p class=\"verdict verdict-" + std::string(to_string(check->verdict)) + "\">" +
            html_escape(check->verdict == Verdict::kOk          ? "linearizable"
@@ -842,7 +855,14 @@ std::string render_report(const History& history, const std::optional<Json>& sum
                                                                : "linearizability unknown") +
            "</p>\n";
   }
+}
 
+// The throughput, latency and every-request charts with their headings and notes.
+void request_charts(std::string& out, const History& history, const TimeAxis& axis,
+                    const std::vector<FaultWindow>& windows, const std::string& bin_text,
+                    const ReportOptions& options) {
+  const LogAxis latency = latency_axis(history);
+  const ScatterSample sample = sample_ops(history, options.max_points);
   out += "<h2>Throughput per " + bin_text + ", by outcome</h2>\n";
   out += legend({{"#43a047", "ok"},
                  {"#fb8c00", "unknown"},
@@ -867,7 +887,10 @@ std::string render_report(const History& history, const std::optional<Json>& sum
   out += "<p class=\"note\" id=\"points-note\">Showing " + html_escape(sample.note) +
          ". Log scale.</p>\n";
   scatter_chart(out, history, axis, latency, windows, sample);
+}
 
+void roles_section(std::string& out, const History& history, const TimeAxis& axis,
+                   const std::vector<FaultWindow>& windows) {
   out += "<h2>Node roles</h2>\n";
   out += legend({{"#6a1b9a", "leader"},
                  {"#90caf9", "follower"},
@@ -882,8 +905,25 @@ std::string render_report(const History& history, const std::optional<Json>& sum
         "<p class=\"note\">This history has no role lines (recorded before they existed, or "
         "by hand).</p>\n";
   }
-  roles_chart(out, history, axis, windows, lanes);
+  roles_chart(out, history, axis, windows, role_lanes(history));
+}
 
+}  // namespace
+
+std::string render_report(const History& history, const std::optional<Json>& summary,
+                          const std::optional<CheckResult>& check, const ReportOptions& options) {
+  const auto [begin_ns, end_ns] = history_span_ns(history);
+  int64_t seconds_per_bin = 1;
+  const TimeAxis axis = time_axis(begin_ns, end_ns, options.max_bins, seconds_per_bin);
+  const std::vector<FaultWindow> windows = fault_windows(history.faults, end_ns);
+  const std::string bin_text =
+      seconds_per_bin == 1 ? "second" : std::to_string(seconds_per_bin) + " seconds";
+
+  std::string out;
+  out.reserve(1 << 20);
+  page_head(out, page_title(summary, options), history, windows.size(), check, options);
+  request_charts(out, history, axis, windows, bin_text, options);
+  roles_section(out, history, axis, windows);
   out += "<h2>Summary</h2>\n<h3>From the history</h3>\n";
   history_tables(out, history, axis, windows);
   if (summary && summary->is_object()) {

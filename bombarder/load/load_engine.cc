@@ -709,31 +709,39 @@ void merge_results(LoadResult& total, LoadResult&& part) {
   }
 }
 
-LoadResult run_load(const LoadSpec& spec) {
-  if (spec.nodes.empty()) usage_error("no nodes to send load to");
-  RunShared shared(spec);
-  shared.ends = shared.started + spec.duration;
-  // Resolved once: the hot path never resolves.
+namespace {
+
+// Resolved once: the hot path never resolves.
+std::vector<asio::ip::tcp::endpoint> resolve_nodes(const std::vector<common::Endpoint>& nodes) {
   std::vector<asio::ip::tcp::endpoint> addresses;
-  {
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    for (const common::Endpoint& node : spec.nodes) {
-      boost::system::error_code ec;
-      const auto results = resolver.resolve(node.host, std::to_string(node.port), ec);
-      if (ec || results.empty()) {
-        environment_error("cannot resolve " + node.host + ": " + ec.message());
-      }
-      addresses.push_back(results.begin()->endpoint());
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  for (const common::Endpoint& node : nodes) {
+    boost::system::error_code ec;
+    const auto results = resolver.resolve(node.host, std::to_string(node.port), ec);
+    if (ec || results.empty()) {
+      environment_error("cannot resolve " + node.host + ": " + ec.message());
     }
+    addresses.push_back(results.begin()->endpoint());
   }
-  if (!spec.csv_path.empty()) {
-    shared.csv = std::fopen(spec.csv_path.c_str(), "w");
-    if (shared.csv == nullptr) {
-      environment_error("cannot write " + spec.csv_path.string() + ": " + std::strerror(errno));
-    }
-    std::fputs("time_unix_s,node,operation,status,latency_ms,attempts,outcome\n", shared.csv);
+  return addresses;
+}
+
+// --csv: the file with its header line, or null.
+std::FILE* open_csv(const std::filesystem::path& path) {
+  if (path.empty()) return nullptr;
+  std::FILE* csv = std::fopen(path.c_str(), "w");
+  if (csv == nullptr) {
+    environment_error("cannot write " + path.string() + ": " + std::strerror(errno));
   }
+  std::fputs("time_unix_s,node,operation,status,latency_ms,attempts,outcome\n", csv);
+  return csv;
+}
+
+// One shard per I/O thread (--threads, else min(cores, concurrency, 4)), the workers spread
+// evenly over them.
+std::vector<std::unique_ptr<Shard>> make_shards(RunShared& shared, const LoadSpec& spec,
+                                                const std::vector<asio::ip::tcp::endpoint>& to) {
   const size_t hardware = std::max<size_t>(1, std::thread::hardware_concurrency());
   const size_t concurrency = std::max<size_t>(1, spec.concurrency);
   const size_t shard_count = spec.threads > 0 ? std::min(spec.threads, concurrency)
@@ -741,55 +749,73 @@ LoadResult run_load(const LoadSpec& spec) {
   std::vector<std::unique_ptr<Shard>> shards;
   for (size_t i = 0; i < shard_count; ++i) {
     const size_t workers = concurrency / shard_count + (i < concurrency % shard_count ? 1 : 0);
-    shards.push_back(std::make_unique<Shard>(shared, i, workers, addresses));
+    shards.push_back(std::make_unique<Shard>(shared, i, workers, to));
   }
+  return shards;
+}
+
+LoadProgress progress_of(const RunShared& shared, const std::vector<std::unique_ptr<Shard>>& shards,
+                         uint64_t target) {
+  LoadProgress p;
+  p.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - shared.started);
+  for (const auto& shard : shards) {
+    p.completed += shard->completed.load(std::memory_order_relaxed);
+    p.succeeded += shard->succeeded.load(std::memory_order_relaxed);
+    p.failed += shard->failed.load(std::memory_order_relaxed);
+    p.retries += shard->retries.load(std::memory_order_relaxed);
+  }
+  p.target = target;
+  return p;
+}
+
+// Until every shard is done, every 250 ms: stop on request, sample the metrics, report
+// progress. True when stop_requested ended the run.
+bool supervise_shards(RunShared& shared, const std::vector<std::unique_ptr<Shard>>& shards,
+                      const LoadSpec& spec) {
+  bool interrupted = false;
+  std::unique_lock lock(shared.done_mutex);
+  while (shared.shards_running.load() > 0) {
+    shared.done_cv.wait_for(lock, 250ms);
+    if (!interrupted && spec.stop_requested && spec.stop_requested()) {
+      interrupted = true;
+      shared.stopping = true;
+    }
+    if (spec.metrics != nullptr) spec.metrics->sample(Clock::now());
+    if (spec.on_progress) {
+      lock.unlock();
+      spec.on_progress(progress_of(shared, shards, spec.count));
+      lock.lock();
+    }
+  }
+  return interrupted;
+}
+
+}  // namespace
+
+LoadResult run_load(const LoadSpec& spec) {
+  if (spec.nodes.empty()) usage_error("no nodes to send load to");
+  RunShared shared(spec);
+  shared.ends = shared.started + spec.duration;
+  const std::vector<asio::ip::tcp::endpoint> addresses = resolve_nodes(spec.nodes);
+  shared.csv = open_csv(spec.csv_path);
+  std::vector<std::unique_ptr<Shard>> shards = make_shards(shared, spec, addresses);
   if (spec.breaker) {
     for (size_t i = 0; i < spec.nodes.size(); ++i) {
       shared.breakers.push_back(std::make_shared<CircuitBreaker>(*spec.breaker));
     }
   }
   if (spec.metrics != nullptr) {
-    spec.metrics->run_started(spec.nodes, concurrency,
+    spec.metrics->run_started(spec.nodes, std::max<size_t>(1, spec.concurrency),
                               std::vector<std::shared_ptr<const CircuitBreaker>>(
                                   shared.breakers.begin(), shared.breakers.end()));
   }
-  shared.shards_running = shard_count;
+  shared.shards_running = shards.size();
   shared.started = Clock::now();
   shared.ends = shared.started + spec.duration;
   shared.wall_started = std::chrono::system_clock::now();
   std::vector<std::thread> threads;
   for (auto& shard : shards) threads.emplace_back([s = shard.get()] { s->run(); });
-
-  const auto progress = [&] {
-    LoadProgress p;
-    p.elapsed =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - shared.started);
-    for (auto& shard : shards) {
-      p.completed += shard->completed.load(std::memory_order_relaxed);
-      p.succeeded += shard->succeeded.load(std::memory_order_relaxed);
-      p.failed += shard->failed.load(std::memory_order_relaxed);
-      p.retries += shard->retries.load(std::memory_order_relaxed);
-    }
-    p.target = spec.count;
-    return p;
-  };
-  bool interrupted = false;
-  {
-    std::unique_lock lock(shared.done_mutex);
-    while (shared.shards_running.load() > 0) {
-      shared.done_cv.wait_for(lock, 250ms);
-      if (!interrupted && spec.stop_requested && spec.stop_requested()) {
-        interrupted = true;
-        shared.stopping = true;
-      }
-      if (spec.metrics != nullptr) spec.metrics->sample(Clock::now());
-      if (spec.on_progress) {
-        lock.unlock();
-        spec.on_progress(progress());
-        lock.lock();
-      }
-    }
-  }
+  const bool interrupted = supervise_shards(shared, shards, spec);
   for (auto& thread : threads) thread.join();
   if (spec.metrics != nullptr) spec.metrics->run_finished();
   LoadResult total;

@@ -2,6 +2,8 @@
 
 #include <cinttypes>
 
+#include "bombarder/base/text.h"
+
 namespace bombarder {
 
 using Json = nlohmann::json;
@@ -10,16 +12,10 @@ namespace {
 
 constexpr double kPercentiles[] = {50, 90, 99, 99.9};
 
-std::string format(const char* fmt, auto... args) {
-  char buffer[512];
-  const int n = std::snprintf(buffer, sizeof buffer, fmt, args...);
-  return n < 0 ? std::string() : std::string(buffer, std::min<size_t>(n, sizeof buffer - 1));
-}
-
 std::string latency_line(const common::Histogram& h) {
   std::string line;
   for (double p : kPercentiles) {
-    line += format("p%g %-9s ", p, format_duration_us(h.percentile(p)).c_str());
+    line += printf_text("p%g %-9s ", p, format_duration_us(h.percentile(p)).c_str());
   }
   return line + "max " + format_duration_us(h.max_us());
 }
@@ -37,23 +33,17 @@ Json latency_json(const common::Histogram& h) {
 
 }  // namespace
 
-std::string format_duration_us(uint64_t us) {
-  if (us < 1000) return format("%" PRIu64 " µs", us);
-  if (us < 1000000) return format("%.2f ms", static_cast<double>(us) / 1000.0);
-  return format("%.2f s", static_cast<double>(us) / 1e6);
-}
-
 std::string human_summary(const RunHeader& header, const LoadResult& r,
                           const std::vector<ChaosEvent>& chaos) {
   std::string out;
   const double seconds = std::chrono::duration<double>(r.elapsed).count();
-  out += format("%s: %" PRIu64 " requests, %s, concurrency %zu, %.2f s%s\n", header.command.c_str(),
-                r.requests, header.target.c_str(), header.concurrency, seconds,
-                r.interrupted ? " (interrupted)" : "");
-  out += format("  succeeded   %" PRIu64 " (%.2f%%)   failed %" PRIu64 "   retries %" PRIu64
-                "   attempts %" PRIu64 "\n",
-                r.succeeded, r.success_pct(), r.failed, r.retries, r.attempts);
-  out += format("  throughput  %.1f req/s\n", r.throughput());
+  out += printf_text("%s: %" PRIu64 " requests, %s, concurrency %zu, %.2f s%s\n",
+                     header.command.c_str(), r.requests, header.target.c_str(), header.concurrency,
+                     seconds, r.interrupted ? " (interrupted)" : "");
+  out += printf_text("  succeeded   %" PRIu64 " (%.2f%%)   failed %" PRIu64 "   retries %" PRIu64
+                     "   attempts %" PRIu64 "\n",
+                     r.succeeded, r.success_pct(), r.failed, r.retries, r.attempts);
+  out += printf_text("  throughput  %.1f req/s\n", r.throughput());
   out += "  latency     " + latency_line(r.latency) + "\n";
   bool any_op = false;
   for (size_t k = 0; k < kOpKindCount; ++k) {
@@ -61,44 +51,45 @@ std::string human_summary(const RunHeader& header, const LoadResult& r,
     if (op.succeeded + op.failed == 0) continue;
     if (!any_op) out += "  by operation:\n";
     any_op = true;
-    out += format("    %-7s ok %-8" PRIu64 " failed %-6" PRIu64 " ",
-                  to_string(static_cast<OpKind>(k)), op.succeeded, op.failed) +
+    out += printf_text("    %-7s ok %-8" PRIu64 " failed %-6" PRIu64 " ",
+                       to_string(static_cast<OpKind>(k)), op.succeeded, op.failed) +
            latency_line(op.latency) + "\n";
   }
   if (r.failed > 0) {
     out += "  failures by kind:\n";
     for (size_t k = 0; k < kFailureKindCount; ++k) {
       if (r.failures[k] == 0) continue;
-      out += format("    %-16s %-8" PRIu64 " e.g. %s\n", to_string(static_cast<FailureKind>(k)),
-                    r.failures[k], r.failure_examples[k].c_str());
+      out +=
+          printf_text("    %-16s %-8" PRIu64 " e.g. %s\n", to_string(static_cast<FailureKind>(k)),
+                      r.failures[k], r.failure_examples[k].c_str());
     }
   }
   if (r.creates_unknown > 0) {
-    out += format("  creates with unknown outcome (id never learnt): %" PRIu64 "\n",
-                  r.creates_unknown);
+    out += printf_text("  creates with unknown outcome (id never learnt): %" PRIu64 "\n",
+                       r.creates_unknown);
   }
   std::string responses;
   for (const auto& [status, n] : r.responses) {
-    responses += format("  %s x %" PRIu64,
-                        status == 0 ? "transport-error" : std::to_string(status).c_str(), n);
+    responses += printf_text("  %s x %" PRIu64,
+                             status == 0 ? "transport-error" : std::to_string(status).c_str(), n);
   }
   out += "  answers    " + responses + "\n";
   for (const BreakerReport& b : r.breakers) {
-    out += format("  breaker     %-21s %-9s opened %" PRIu64 "  half-open %" PRIu64
-                  "  closed %" PRIu64 "  rejected %" PRIu64 "\n",
-                  b.node.c_str(), to_string(b.state), b.counters.opened, b.counters.half_opened,
-                  b.counters.closed, b.counters.rejected);
+    out += printf_text("  breaker     %-21s %-9s opened %" PRIu64 "  half-open %" PRIu64
+                       "  closed %" PRIu64 "  rejected %" PRIu64 "\n",
+                       b.node.c_str(), to_string(b.state), b.counters.opened,
+                       b.counters.half_opened, b.counters.closed, b.counters.rejected);
   }
   if (!chaos.empty()) {
-    out += format("  chaos: %zu actions\n", chaos.size());
+    out += printf_text("  chaos: %zu actions\n", chaos.size());
     for (const ChaosEvent& e : chaos) {
-      out += format("    t=%7.2fs  %-15s node %" PRIu64 " (%s)  %s\n", e.at_s, e.action.c_str(),
-                    e.node_id, e.address.c_str(), e.detail.c_str());
+      out += printf_text("    t=%7.2fs  %-15s node %" PRIu64 " (%s)  %s\n", e.at_s,
+                         e.action.c_str(), e.node_id, e.address.c_str(), e.detail.c_str());
     }
   }
   const bool ok = r.success_pct() >= header.min_success_pct && !r.interrupted;
-  out += format("  result      %s (success %.2f%%, required %.2f%%)\n", ok ? "PASS" : "FAIL",
-                r.success_pct(), header.min_success_pct);
+  out += printf_text("  result      %s (success %.2f%%, required %.2f%%)\n", ok ? "PASS" : "FAIL",
+                     r.success_pct(), header.min_success_pct);
   return out;
 }
 

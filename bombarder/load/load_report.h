@@ -28,8 +28,6 @@ struct RunHeader {
   double min_success_pct = 100.0;
 };
 
-[[nodiscard]] std::string format_duration_us(uint64_t us);  // "812 µs", "12.4 ms", "1.20 s"
-
 [[nodiscard]] std::string human_summary(const RunHeader& header, const LoadResult& result,
                                         const std::vector<ChaosEvent>& chaos);
 [[nodiscard]] nlohmann::json json_summary(const RunHeader& header, const LoadResult& result,

@@ -53,7 +53,7 @@ void RoleSampler::sample_once() {
   endpoints.reserve(nodes_.size());
   for (const Node& node : nodes_) endpoints.push_back(node.endpoint);
   const int64_t at_ns = history_.ns_since_origin(HistoryWriter::Clock::now());
-  const std::vector<ApiResult> answers =
+  const std::vector<ApiResponse> answers =
       client.get_all(endpoints, "/_raft/health", attempt_timeout_);
   std::string lines;
   size_t written = 0;

@@ -8,7 +8,7 @@ namespace {
 
 ClusterView::Node reachable(uint16_t port, uint64_t applied, std::string hash,
                             uint64_t hash_index) {
-  NodeStatus s;
+  StatusResponse s;
   s.node_id = port;
   s.role = "follower";
   s.applied_index = applied;

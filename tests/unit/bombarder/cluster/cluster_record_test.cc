@@ -11,35 +11,15 @@
 #include "bombarder/base/errors.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_secrets.h"
+#include "cluster/temp_data_root.h"
 
 namespace bombarder {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh $STRESS_TEST_DATA for one test; the previous value is restored afterwards.
-class ClusterRecordTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (const char* old = std::getenv("STRESS_TEST_DATA")) saved_ = old;
-    std::string pattern = (fs::temp_directory_path() / "cluster_record_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    ::setenv("STRESS_TEST_DATA", root_.c_str(), 1);
-  }
-  void TearDown() override {
-    if (saved_) {
-      ::setenv("STRESS_TEST_DATA", saved_->c_str(), 1);
-    } else {
-      ::unsetenv("STRESS_TEST_DATA");
-    }
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-
-  fs::path root_;
-  std::optional<std::string> saved_;
-};
+// A fresh $STRESS_TEST_DATA for each test.
+class ClusterRecordTest : public test::TempDataRootTest {};
 
 TEST_F(ClusterRecordTest, SavedRecordLoadsBackFieldForField) {
   ClusterRecord record;

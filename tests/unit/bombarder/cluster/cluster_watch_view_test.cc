@@ -8,7 +8,7 @@ namespace bombarder {
 namespace {
 
 ClusterView::Node node(uint16_t port, const std::string& role, uint64_t commit, uint64_t applied) {
-  NodeStatus s;
+  StatusResponse s;
   s.node_id = port % 10;
   s.role = role;
   s.term = 4;

@@ -13,8 +13,15 @@
 namespace bombarder {
 namespace {
 
-TEST(HistoryFormat, RoundTripsOperationsAndFaults) {
-  HistoryOp create;
+// A create, a read, a read of an absent id, a create with an unknown outcome and a fault.
+struct SampleLines {
+  HistoryOp create, read, absent, unknown;
+  HistoryFault fault{"kill", 1, "127.0.0.1:8081", 45, "SIGKILL leader pid 12"};
+};
+
+SampleLines sample_lines() {
+  SampleLines s;
+  HistoryOp& create = s.create;
   create.client = 3;
   create.kind = OpKind::kCreate;
   create.id = "0b7c2f0e-0000-4000-8000-000000000001";
@@ -24,7 +31,7 @@ TEST(HistoryFormat, RoundTripsOperationsAndFaults) {
   create.complete_ns = 20;
   create.status = 201;
   create.attempts = 2;
-  HistoryOp read;
+  HistoryOp& read = s.read;
   read.client = 4;
   read.kind = OpKind::kRead;
   read.id = create.id;
@@ -32,11 +39,12 @@ TEST(HistoryFormat, RoundTripsOperationsAndFaults) {
   read.invoke_ns = 30;
   read.complete_ns = 40;
   read.status = 200;
-  HistoryOp absent = read;
+  HistoryOp& absent = s.absent;
+  absent = read;
   absent.read_value.clear();
   absent.read_absent = true;
   absent.status = 404;
-  HistoryOp unknown;
+  HistoryOp& unknown = s.unknown;
   unknown.kind = OpKind::kCreate;
   unknown.value = "v2";
   unknown.outcome = Outcome::kUnknown;
@@ -44,13 +52,20 @@ TEST(HistoryFormat, RoundTripsOperationsAndFaults) {
   unknown.complete_ns = 5000;
   unknown.status = 504;
   unknown.error = "504 commit_timeout: not confirmed";
-  HistoryFault fault{"kill", 1, "127.0.0.1:8081", 45, "SIGKILL leader pid 12"};
+  return s;
+}
+
+TEST(HistoryFormat, RoundTripsOperationsAndFaults) {
+  const SampleLines s = sample_lines();
+  const HistoryOp& create = s.create;
+  const HistoryOp& read = s.read;
+  const HistoryOp& unknown = s.unknown;
 
   std::string text;
   append_history_line(text, create);
-  append_history_line(text, fault);
+  append_history_line(text, s.fault);
   append_history_line(text, read);
-  append_history_line(text, absent);
+  append_history_line(text, s.absent);
   append_history_line(text, unknown);
   EXPECT_NE(text.find("\"result\":{\"id\":\"0b7c2f0e"), std::string::npos) << text;
   EXPECT_NE(text.find("\"result\":{\"absent\":true}"), std::string::npos) << text;

@@ -89,6 +89,30 @@ TEST(Report, FaultWindowsRunFromAStopToTheNodesRestartOrTheEnd) {
   EXPECT_EQ(once[0].end_ns, 30);
 }
 
+// kHistory's roles chart: three lanes, one segment per role line.
+void expect_role_lanes(const std::string& roles) {
+  EXPECT_EQ(count_of(roles, "class=\"lane\""), 3u);
+  EXPECT_EQ(count_of(roles, "class=\"role-seg "), 8u);
+  EXPECT_EQ(count_of(roles, "class=\"role-seg role-leader\""), 2u);
+  EXPECT_EQ(count_of(roles, "class=\"role-seg role-follower\""), 3u);
+  EXPECT_EQ(count_of(roles, "class=\"role-seg role-down\""), 2u);
+  EXPECT_EQ(count_of(roles, "class=\"role-seg role-candidate\""), 1u);
+  EXPECT_NE(roles.find("node 2 leader term 2, 3.50 s - 4.30 s"), std::string::npos);
+}
+
+// Text from the history and the summary is escaped; the page has no script and fetches nothing.
+void expect_escaped_and_self_contained(const std::string& html) {
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"),
+            std::string::npos);
+  EXPECT_NE(html.find("random ops on 3 nodes &lt;script&gt;x&lt;/script&gt;"), std::string::npos);
+
+  // Self-contained: nothing to fetch.
+  for (const char* remote : {"http://", "https://", "src=", "href=", "url(", "@import", "//cdn"}) {
+    EXPECT_EQ(html.find(remote), std::string::npos) << remote;
+  }
+}
+
 TEST(Report, HasOneSvgPerChartWithTheFaultBandsRoleLanesAndVerdict) {
   const History h = parse(kHistory);
   const CheckResult check = check_history(h);
@@ -124,15 +148,7 @@ TEST(Report, HasOneSvgPerChartWithTheFaultBandsRoleLanesAndVerdict) {
   EXPECT_NE(charts[2].find("class=\"points fail\" data-count=\"1\""), std::string::npos);
   EXPECT_NE(charts[2].find("class=\"points unknown\" data-count=\"1\""), std::string::npos);
 
-  // Roles: three lanes, one segment per role line.
-  const std::string& roles = charts[3];
-  EXPECT_EQ(count_of(roles, "class=\"lane\""), 3u);
-  EXPECT_EQ(count_of(roles, "class=\"role-seg "), 8u);
-  EXPECT_EQ(count_of(roles, "class=\"role-seg role-leader\""), 2u);
-  EXPECT_EQ(count_of(roles, "class=\"role-seg role-follower\""), 3u);
-  EXPECT_EQ(count_of(roles, "class=\"role-seg role-down\""), 2u);
-  EXPECT_EQ(count_of(roles, "class=\"role-seg role-candidate\""), 1u);
-  EXPECT_NE(roles.find("node 2 leader term 2, 3.50 s - 4.30 s"), std::string::npos);
+  expect_role_lanes(charts[3]);
 
   // Summary and verdict.
   EXPECT_NE(html.find("<title>bombarder storm 20261202T010000-storm-1</title>"), std::string::npos);
@@ -142,16 +158,7 @@ TEST(Report, HasOneSvgPerChartWithTheFaultBandsRoleLanesAndVerdict) {
   EXPECT_NE(html.find("id=\"run-summary\""), std::string::npos);
   EXPECT_NE(html.find("id=\"faults\""), std::string::npos);
 
-  // Text from the history and the summary is escaped; the page has no script at all.
-  EXPECT_EQ(html.find("<script"), std::string::npos);
-  EXPECT_NE(html.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"),
-            std::string::npos);
-  EXPECT_NE(html.find("random ops on 3 nodes &lt;script&gt;x&lt;/script&gt;"), std::string::npos);
-
-  // Self-contained: nothing to fetch.
-  for (const char* remote : {"http://", "https://", "src=", "href=", "url(", "@import", "//cdn"}) {
-    EXPECT_EQ(html.find(remote), std::string::npos) << remote;
-  }
+  expect_escaped_and_self_contained(html);
 }
 
 TEST(Report, AViolationShowsTheFailingId) {

@@ -186,7 +186,7 @@ TEST(MetricsServer, ServesMetricsAndAnswersOtherRoutesWithJsonErrors) {
   EXPECT_EQ(server.url(), "http://127.0.0.1:" + std::to_string(server.port()) + "/metrics");
   ApiClient client;
   const common::Endpoint at{"127.0.0.1", server.port()};
-  const ApiResult metrics = client.get(at, "/metrics");
+  const ApiResponse metrics = client.get(at, "/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.body, "# HELP x y\n# TYPE x gauge\nx 1\n");
   bool text_format = false;
@@ -195,11 +195,11 @@ TEST(MetricsServer, ServesMetricsAndAnswersOtherRoutesWithJsonErrors) {
   }
   EXPECT_TRUE(text_format);
 
-  const ApiResult missing = client.get(at, "/nope");
+  const ApiResponse missing = client.get(at, "/nope");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.json().value("error", ""), "not_found");
   EXPECT_FALSE(missing.json().value("message", "").empty());
-  const ApiResult post = client.call(at, boost::beast::http::verb::post, "/metrics", "x");
+  const ApiResponse post = client.call(at, boost::beast::http::verb::post, "/metrics", "x");
   EXPECT_EQ(post.status, 405);
   EXPECT_EQ(post.json().value("error", ""), "method_not_allowed");
 }

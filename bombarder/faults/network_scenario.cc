@@ -1,4 +1,4 @@
-#include "bombarder/faults/scenario.h"
+#include "bombarder/faults/network_scenario.h"
 
 #include <algorithm>
 #include <atomic>
@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/base/output.h"
+#include "bombarder/base/signal_watch.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
 #include "bombarder/client/node_url.h"
@@ -167,6 +169,44 @@ const ScenarioSpec* find_scenario(std::string_view name) {
   return nullptr;
 }
 
+namespace {
+
+// The toxic of a node scenario on every proxy of the followers hit (each proxy once: two nodes
+// hit share the links between them); latency once per round trip (on the answers), loss both
+// ways.
+std::vector<FaultAction> node_toxic_actions(const ScenarioSpec& spec,
+                                            const std::vector<uint64_t>& followers,
+                                            const std::vector<uint64_t>& node_ids) {
+  std::vector<std::string> hit;
+  for (size_t i = 0; i < spec.nodes_hit; ++i) {
+    for (const std::string& proxy : proxies_of(followers[i], node_ids)) {
+      if (std::find(hit.begin(), hit.end(), proxy) == hit.end()) hit.push_back(proxy);
+    }
+  }
+  std::vector<FaultAction> actions;
+  for (const std::string& proxy : hit) {
+    for (const char* stream : {"upstream", "downstream"}) {
+      if (spec.toxic_type == "latency" && std::string(stream) == "upstream") continue;
+      actions.push_back(
+          {proxy, toxic_json(spec.name + "-" + stream, spec.toxic_type, stream, spec.attributes),
+           false});
+    }
+  }
+  return actions;
+}
+
+// Data held on `proxy` both ways until the toxic is removed.
+void hold_both_ways(const ScenarioSpec& spec, const std::string& proxy,
+                    std::vector<FaultAction>& actions) {
+  const Json hold = Json{{"timeout", 0}};
+  for (const char* stream : {"upstream", "downstream"}) {
+    actions.push_back(
+        {proxy, toxic_json(spec.name + "-" + stream, "timeout", stream, hold), false});
+  }
+}
+
+}  // namespace
+
 std::vector<FaultAction> fault_actions(const ScenarioSpec& spec,
                                        const std::vector<uint64_t>& node_ids, uint64_t leader_id) {
   const std::vector<uint64_t> followers = followers_of(node_ids, leader_id);
@@ -175,57 +215,22 @@ std::vector<FaultAction> fault_actions(const ScenarioSpec& spec,
     environment_error("scenario " + spec.name + " needs " + std::to_string(needed) +
                       " follower(s); the cluster has " + std::to_string(followers.size()));
   }
+  const int leader = static_cast<int>(leader_id);
   std::vector<FaultAction> actions;
-  const Json hold = Json{{"timeout", 0}};  // data held until the toxic is removed
   switch (spec.shape) {
-    case FaultShape::kNodeToxic: {
-      // Each proxy once: two nodes hit share the links between them.
-      std::vector<std::string> hit;
-      for (size_t i = 0; i < spec.nodes_hit; ++i) {
-        for (const std::string& proxy : proxies_of(followers[i], node_ids)) {
-          if (std::find(hit.begin(), hit.end(), proxy) == hit.end()) hit.push_back(proxy);
-        }
-      }
-      for (const std::string& proxy : hit) {
-        for (const char* stream : {"upstream", "downstream"}) {
-          // Latency once per round trip (on the answers); loss both ways.
-          if (spec.toxic_type == "latency" && std::string(stream) == "upstream") continue;
-          actions.push_back(
-              {proxy,
-               toxic_json(spec.name + "-" + stream, spec.toxic_type, stream, spec.attributes),
-               false});
-        }
-      }
-      break;
-    }
+    case FaultShape::kNodeToxic: return node_toxic_actions(spec, followers, node_ids);
     case FaultShape::kIsolateLeader:
       for (const uint64_t f : followers) {
-        for (const std::string& proxy :
-             {link_proxy_name(static_cast<int>(leader_id), static_cast<int>(f)),
-              link_proxy_name(static_cast<int>(f), static_cast<int>(leader_id))}) {
-          for (const char* stream : {"upstream", "downstream"}) {
-            actions.push_back(
-                {proxy, toxic_json(spec.name + "-" + stream, "timeout", stream, hold), false});
-          }
-        }
+        hold_both_ways(spec, link_proxy_name(leader, static_cast<int>(f)), actions);
+        hold_both_ways(spec, link_proxy_name(static_cast<int>(f), leader), actions);
       }
       break;
-    case FaultShape::kAsymmetricLink: {
-      const std::string proxy =
-          link_proxy_name(static_cast<int>(leader_id), static_cast<int>(followers[0]));
-      for (const char* stream : {"upstream", "downstream"}) {
-        actions.push_back(
-            {proxy, toxic_json(spec.name + "-" + stream, "timeout", stream, hold), false});
-      }
+    case FaultShape::kAsymmetricLink:
+      hold_both_ways(spec, link_proxy_name(leader, static_cast<int>(followers[0])), actions);
       break;
-    }
     case FaultShape::kFlappingLink:
-      actions.push_back(
-          {link_proxy_name(static_cast<int>(leader_id), static_cast<int>(followers[0])), nullptr,
-           true});
-      actions.push_back(
-          {link_proxy_name(static_cast<int>(followers[0]), static_cast<int>(leader_id)), nullptr,
-           true});
+      actions.push_back({link_proxy_name(leader, static_cast<int>(followers[0])), nullptr, true});
+      actions.push_back({link_proxy_name(static_cast<int>(followers[0]), leader), nullptr, true});
       break;
   }
   return actions;
@@ -338,9 +343,6 @@ std::string ScenarioResult::describe() const {
 
 namespace {
 
-std::atomic<bool> g_scenario_interrupted{false};
-extern "C" void on_scenario_sigint(int) { g_scenario_interrupted = true; }
-
 // Resets the proxies when the scenario ends, however it ends.
 struct ProxyResetGuard {
   ProxyClient& proxy;
@@ -353,48 +355,18 @@ struct ProxyResetGuard {
   }
 };
 
-}  // namespace
+// The proxy API to fault through: --proxy-api, else the recorded cluster's proxy.
+common::Endpoint scenario_proxy_api(const ClusterRecord& record, const ScenarioOptions& options) {
+  if (!options.proxy_api.empty()) return parse_node_url(options.proxy_api);
+  if (record.proxy) return record.proxy->api;
+  environment_error(
+      "the recorded cluster has no fault proxy; start it with "
+      "`bombarder cluster start --proxied` (or give --proxy-api)");
+}
 
-ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& options) {
-  const std::optional<ClusterRecord> record = load_cluster_record();
-  if (!record) {
-    environment_error("no cluster recorded under " + cluster_record_path().string() +
-                      "; start one with `bombarder cluster start --proxied`");
-  }
-  common::Endpoint api;
-  if (!options.proxy_api.empty()) {
-    api = parse_node_url(options.proxy_api);
-  } else if (record->proxy) {
-    api = record->proxy->api;
-  } else {
-    environment_error(
-        "the recorded cluster has no fault proxy; start it with "
-        "`bombarder cluster start --proxied` (or give --proxy-api)");
-  }
-  std::FILE* progress = options.json ? stderr : stdout;
-  const auto say = [progress](const std::string& text) {
-    std::fprintf(progress, "%s\n", text.c_str());
-    std::fflush(progress);
-  };
-  std::vector<uint64_t> ids;
-  for (const NodeRecord& n : record->nodes) ids.push_back(n.id);
-  const std::vector<common::Endpoint> nodes = record->endpoints();
-
-  ProxyClient proxy(api);
-  (void)proxy.version();
-  proxy.reset();
-  ProxyResetGuard guard{proxy};
-  ApiClient client;
-  const ClusterView before = wait_for_leader(client, nodes, 10s);
-  if (!before.leader) environment_error("no leader elected within 10 s; is the cluster healthy?");
-  ScenarioResult result;
-  result.name = spec.name;
-  result.leader_before = before.nodes[*before.leader].status->node_id;
-  const std::vector<FaultAction> actions = fault_actions(spec, ids, result.leader_before);
-
-  RunRecord run = begin_run_record("scenario-" + spec.name);
-  HistoryWriter history(run.dir / "history.jsonl");
-  result.history_path = history.path().string();
+// The scenario's load: random operations on random nodes through the proxies, recorded.
+LoadSpec scenario_load(const ScenarioOptions& options, const std::vector<common::Endpoint>& nodes,
+                       const RunRecord& run, HistoryWriter& history) {
   LoadSpec load;
   load.name = "scenario";
   load.nodes = nodes;
@@ -413,122 +385,209 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& opt
   load.idempotency_prefix = run.id + "-";
   load.history = &history;
   load.metrics = options.metrics;
-  g_scenario_interrupted = false;
-  const auto previous_handler = std::signal(SIGINT, on_scenario_sigint);
-  load.stop_requested = [] { return g_scenario_interrupted.load(); };
+  return load;
+}
 
-  std::vector<std::pair<std::string, int64_t>> bounds;
-  const auto publish_phase = [&](ScenarioPhase phase) {
-    if (options.metrics != nullptr) options.metrics->set_scenario_phase(spec.name, phase);
-  };
-  const auto mark = [&](const std::string& phase, ScenarioPhase metric) {
+// One run of a scenario: the load in a thread, the phases and faults on this one, then the
+// verdict (history check, recovery time, replicas).
+class ScenarioRun {
+ public:
+  ScenarioRun(const ScenarioSpec& spec, const ScenarioOptions& options, const ClusterRecord& record,
+              const common::Endpoint& api)
+      : spec_(spec), options_(options), api_(api), nodes_(record.endpoints()), proxy_(api) {
+    for (const NodeRecord& n : record.nodes) ids_.push_back(n.id);
+  }
+
+  ScenarioResult run() {
+    (void)proxy_.version();
+    proxy_.reset();
+    ProxyResetGuard guard{proxy_};
+    const ClusterView before = wait_for_leader(client_, nodes_, 10s);
+    if (!before.leader) environment_error("no leader elected within 10 s; is the cluster healthy?");
+    result_.name = spec_.name;
+    result_.leader_before = before.nodes[*before.leader].status->node_id;
+    actions_ = fault_actions(spec_, ids_, result_.leader_before);
+    run_ = begin_run_record("scenario-" + spec_.name);
+    history_.emplace(run_.dir / "history.jsonl");
+    result_.history_path = history_->path().string();
+    bool interrupted = false;
+    LoadResult load_result = run_phases(interrupted);
+    const int64_t end_ns = history_->ns_since_origin(Clock::now());
+    history_->close();
+    if (interrupted) result_.problems.push_back("interrupted");
+    judge_history(end_ns, load_result);
+    verify_replicas();
+    return result_;
+  }
+
+ private:
+  [[nodiscard]] bool stopping() const { return aborted_.load() || SignalWatch::flag().load(); }
+
+  void say(const std::string& text) const { status_line(options_.json, text); }
+
+  void publish_phase(ScenarioPhase phase) const {
+    if (options_.metrics != nullptr) options_.metrics->set_scenario_phase(spec_.name, phase);
+  }
+
+  void mark(const std::string& phase, ScenarioPhase metric) {
     publish_phase(metric);
-    bounds.emplace_back(phase, history.ns_since_origin(Clock::now()));
-    history.fault("phase", 0, api.to_string(), phase);
-    say("[" + spec.name + "] " + phase);
-  };
-  LoadResult load_result;
-  mark("stabilization", ScenarioPhase::kStabilization);
-  std::thread load_thread([&] { load_result = run_load(load); });
+    bounds_.emplace_back(phase, history_->ns_since_origin(Clock::now()));
+    history_->fault("phase", 0, api_.to_string(), phase);
+    say("[" + spec_.name + "] " + phase);
+  }
 
-  std::optional<uint64_t> leader_seen = result.leader_before;
-  const auto wait_until = [&](Clock::time_point until, const std::function<void()>& each) {
-    while (Clock::now() < until && !g_scenario_interrupted) {
-      const ClusterView view = survey(client, nodes, 200ms);
+  // Polls the leader every 250 ms until `until` (or Ctrl-C), counting its changes.
+  void wait_until(Clock::time_point until, const std::function<void()>& each) {
+    while (Clock::now() < until && !stopping()) {
+      const ClusterView view = survey(client_, nodes_, 200ms);
       if (view.leader) {
         const uint64_t leader = view.nodes[*view.leader].status->node_id;
-        if (leader_seen && leader != *leader_seen) ++result.leader_changes;
-        leader_seen = leader;
+        if (leader_seen_ && leader != *leader_seen_) ++result_.leader_changes;
+        leader_seen_ = leader;
       }
       if (each) each();
       std::this_thread::sleep_until(std::min(until, Clock::now() + 250ms));
     }
-  };
-  const auto started = Clock::now();
-  wait_until(started + options.stabilization, nullptr);
-  mark("testing", ScenarioPhase::kTesting);
-  bool link_down = false;
-  auto next_flap = Clock::now();
-  const auto apply = [&](bool down) {
-    for (const FaultAction& a : actions) {
+  }
+
+  // Puts the scenario's faults on (down) or takes the disabled links back up.
+  void apply(bool down) {
+    for (const FaultAction& a : actions_) {
       if (a.disable) {
-        proxy.set_enabled(a.proxy, !down);
-        history.fault(down ? "link-down" : "link-up", 0, a.proxy, a.proxy);
-        if (options.metrics != nullptr) {
-          options.metrics->set_scenario_toxic(spec.name, a.proxy, "disabled", {}, down);
+        proxy_.set_enabled(a.proxy, !down);
+        history_->fault(down ? "link-down" : "link-up", 0, a.proxy, a.proxy);
+        if (options_.metrics != nullptr) {
+          options_.metrics->set_scenario_toxic(spec_.name, a.proxy, "disabled", {}, down);
         }
       } else if (down) {
-        proxy.add_toxic(a.proxy, a.toxic);
-        history.fault("toxic", 0, a.proxy, a.proxy + ": " + a.toxic.dump());
-        if (options.metrics != nullptr) {
-          options.metrics->set_scenario_toxic(spec.name, a.proxy, a.toxic.value("type", "?"),
-                                              a.toxic.value("attributes", Json::object()), true);
+        proxy_.add_toxic(a.proxy, a.toxic);
+        history_->fault("toxic", 0, a.proxy, a.proxy + ": " + a.toxic.dump());
+        if (options_.metrics != nullptr) {
+          options_.metrics->set_scenario_toxic(spec_.name, a.proxy, a.toxic.value("type", "?"),
+                                               a.toxic.value("attributes", Json::object()), true);
         }
       }
     }
-    link_down = down;
-  };
-  try {
+    link_down_ = down;
+  }
+
+  // The testing phase's faults (a flapping link goes down and up every flap period), then the
+  // proxies reset for the recovery.
+  void fault_and_heal(Clock::time_point testing_ends) {
     apply(true);
-    next_flap = Clock::now() + spec.flap_period;
-    wait_until(started + options.stabilization + options.testing, [&] {
-      if (spec.shape != FaultShape::kFlappingLink || Clock::now() < next_flap) return;
-      apply(!link_down);
-      next_flap = Clock::now() + spec.flap_period;
+    auto next_flap = Clock::now() + spec_.flap_period;
+    wait_until(testing_ends, [&] {
+      if (spec_.shape != FaultShape::kFlappingLink || Clock::now() < next_flap) return;
+      apply(!link_down_);
+      next_flap = Clock::now() + spec_.flap_period;
     });
     mark("recovery", ScenarioPhase::kRecovery);
-    proxy.reset();
-    if (options.metrics != nullptr) options.metrics->clear_scenario_toxics(spec.name);
-    history.fault("heal", 0, api.to_string(), "proxies reset: every toxic removed");
-  } catch (...) {
-    g_scenario_interrupted = true;  // ends the load; the guard resets the proxies
+    proxy_.reset();
+    if (options_.metrics != nullptr) options_.metrics->clear_scenario_toxics(spec_.name);
+    history_->fault("heal", 0, api_.to_string(), "proxies reset: every toxic removed");
+  }
+
+  // Stabilization, testing, recovery under the load. Ctrl-C during them ends the scenario early
+  // (`interrupted`); an exception ends the load and goes on.
+  LoadResult run_phases(bool& interrupted) {
+    std::optional<SignalWatch> signals;
+    signals.emplace(std::initializer_list<int>{SIGINT});
+    LoadSpec load = scenario_load(options_, nodes_, run_, *history_);
+    load.stop_requested = [this] { return stopping(); };
+    LoadResult load_result;
+    mark("stabilization", ScenarioPhase::kStabilization);
+    std::thread load_thread([&] { load_result = run_load(load); });
+    leader_seen_ = result_.leader_before;
+    const auto started = Clock::now();
+    wait_until(started + options_.stabilization, nullptr);
+    mark("testing", ScenarioPhase::kTesting);
+    try {
+      fault_and_heal(started + options_.stabilization + options_.testing);
+    } catch (...) {
+      aborted_ = true;  // ends the load; the guard resets the proxies
+      load_thread.join();
+      publish_phase(ScenarioPhase::kNone);
+      if (options_.metrics != nullptr) options_.metrics->clear_scenario_toxics(spec_.name);
+      throw;
+    }
+    wait_until(started + options_.stabilization + options_.testing + options_.recovery, nullptr);
     load_thread.join();
     publish_phase(ScenarioPhase::kNone);
-    if (options.metrics != nullptr) options.metrics->clear_scenario_toxics(spec.name);
-    std::signal(SIGINT, previous_handler);
-    throw;
+    interrupted = signals->interrupted();
+    return load_result;
   }
-  wait_until(started + options.stabilization + options.testing + options.recovery, nullptr);
-  load_thread.join();
-  publish_phase(ScenarioPhase::kNone);
-  std::signal(SIGINT, previous_handler);
-  const int64_t end_ns = history.ns_since_origin(Clock::now());
-  history.close();
-  if (g_scenario_interrupted) result.problems.push_back("interrupted");
 
-  const History recorded = load_history(history.path());
-  result.phases = phase_stats(recorded, bounds, end_ns);
-  if (result.phases.size() == 3) {
-    result.recovery_s = recovery_time_s(recorded, result.phases[0], bounds[2].second, end_ns);
-    if (!result.recovery_s) result.problems.push_back("the load did not get back to the baseline");
-  }
-  RunHeader header{"scenario " + spec.name, "random ops on the proxied cluster",
-                   options.concurrency, 0};
-  run.summary = json_summary(header, load_result, {});
-  result.breakers = run.summary["breakers"];
-  run.acked = std::move(load_result.acked);
-  save_run_record(run);
+  // The phases' figures, the recovery time, the run record and the linearizability check.
+  void judge_history(int64_t end_ns, LoadResult& load_result) {
+    const History recorded = load_history(history_->path());
+    result_.phases = phase_stats(recorded, bounds_, end_ns);
+    if (result_.phases.size() == 3) {
+      result_.recovery_s = recovery_time_s(recorded, result_.phases[0], bounds_[2].second, end_ns);
+      if (!result_.recovery_s) {
+        result_.problems.push_back("the load did not get back to the baseline");
+      }
+    }
+    RunHeader header{"scenario " + spec_.name, "random ops on the proxied cluster",
+                     options_.concurrency, 0};
+    run_.summary = json_summary(header, load_result, {});
+    result_.breakers = run_.summary["breakers"];
+    run_.acked = std::move(load_result.acked);
+    save_run_record(run_);
 
-  const CheckResult check = check_history(recorded, CheckOptions{60s, 0});
-  result.check_verdict = to_string(check.verdict);
-  if (check.verdict != Verdict::kOk) {
-    result.problems.push_back("history " + result.check_verdict + ": `bombarder check " +
-                              result.history_path + "`");
+    const CheckResult check = check_history(recorded, CheckOptions{60s, 0});
+    result_.check_verdict = to_string(check.verdict);
+    if (check.verdict != Verdict::kOk) {
+      result_.problems.push_back("history " + result_.check_verdict + ": `bombarder check " +
+                                 result_.history_path + "`");
+    }
   }
-  const ClusterView after = wait_for_leader(client, nodes, 10s);
-  if (after.leader) {
-    result.leader_after = after.nodes[*after.leader].status->node_id;
-    // A change the 250 ms polls missed (a survey can time out while the faults are on).
-    if (leader_seen && *result.leader_after != *leader_seen) ++result.leader_changes;
+
+  // The leader after, and the replicas identical with no acknowledged write lost.
+  void verify_replicas() {
+    const ClusterView after = wait_for_leader(client_, nodes_, 10s);
+    if (after.leader) {
+      result_.leader_after = after.nodes[*after.leader].status->node_id;
+      // A change the 250 ms polls missed (a survey can time out while the faults are on).
+      if (leader_seen_ && *result_.leader_after != *leader_seen_) ++result_.leader_changes;
+    }
+    VerifyOptions verify;
+    verify.nodes = nodes_;
+    verify.timeout = 30s;
+    verify.run = run_;
+    const VerifyOutcome verified = verify_cluster(verify);
+    result_.replicas_ok = verified.passed;
+    if (!verified.passed) {
+      result_.problems.push_back("replicas differ or lost acknowledged writes");
+    }
   }
-  VerifyOptions verify;
-  verify.nodes = nodes;
-  verify.timeout = 30s;
-  verify.run = run;
-  const VerifyOutcome verified = verify_cluster(verify);
-  result.replicas_ok = verified.passed;
-  if (!verified.passed) result.problems.push_back("replicas differ or lost acknowledged writes");
-  return result;
+
+  const ScenarioSpec& spec_;
+  const ScenarioOptions& options_;
+  const common::Endpoint api_;
+  std::vector<uint64_t> ids_;
+  const std::vector<common::Endpoint> nodes_;
+  ProxyClient proxy_;
+  ApiClient client_;
+  ScenarioResult result_;
+  std::vector<FaultAction> actions_;
+  RunRecord run_;
+  std::optional<HistoryWriter> history_;
+  std::vector<std::pair<std::string, int64_t>> bounds_;
+  std::optional<uint64_t> leader_seen_;
+  bool link_down_ = false;
+  std::atomic<bool> aborted_{false};
+};
+
+}  // namespace
+
+ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& options) {
+  const std::optional<ClusterRecord> record = load_cluster_record();
+  if (!record) {
+    environment_error("no cluster recorded under " + cluster_record_path().string() +
+                      "; start one with `bombarder cluster start --proxied`");
+  }
+  ScenarioRun run(spec, options, *record, scenario_proxy_api(*record, options));
+  return run.run();
 }
 
 }  // namespace bombarder

@@ -1,6 +1,6 @@
 // The scenario module's pure parts (scenario.h): the catalog, which proxies each scenario
 // changes, per-phase statistics and the recovery time.
-#include "bombarder/faults/scenario.h"
+#include "bombarder/faults/network_scenario.h"
 
 #include <gtest/gtest.h>
 
