@@ -42,9 +42,15 @@ echo "tls_example: PORT=$PORT, work dir $work"
 
 cd "$work"
 export PATH=$bin_dir:$PATH PORT
-# Sourced, so that the nodes it starts are this shell's jobs (stopped by cleanup).
-output=$(source "$example" 2>&1) || { echo "$output"; echo "tls_example: the example failed" >&2; exit 1; }
+# Sourced in this shell, not in a $(...) subshell, so that the nodes it starts are this shell's
+# jobs and cleanup stops them (a command substitution's background jobs were left running).
+set +e
+source "$example" >"$work/example.out" 2>&1
+rc=$?
+set -e
+output=$(cat "$work/example.out")
 echo "$output"
+((rc == 0)) || { echo "tls_example: the example failed" >&2; exit 1; }
 
 fail() { echo "tls_example: $*" >&2; exit 1; }
 grep -q '"key":"greeting","value":"hello","seq":' <<<"$output" || fail "the POST was not acknowledged with the entry"
