@@ -260,25 +260,8 @@ class Link : public std::enable_shared_from_this<Link> {
   static asio::awaitable<void> timeout_close(std::shared_ptr<Link> self, uint64_t uid,
                                              uint64_t generation, int64_t ms);
   static asio::awaitable<void> reset_later(std::shared_ptr<Link> self, int64_t ms);
-  // Passes `chunk` through the toxics chain[index...] in order, then writes what is left.
   asio::awaitable<void> run_chain(Chunk chunk, std::shared_ptr<Chain> chain, size_t index,
                                   Direction dir);
-  // One toxic's effect on a chunk. kPass: hand the (maybe delayed or cut) chunk to the next
-  // toxic; kDone: this toxic has dealt with it (dropped it, held it, or sent it on in pieces
-  // through the rest of the chain itself).
-  enum class Step : uint8_t { kPass, kDone };
-  struct ChainAt {  // where in which chain a chunk is, for toxics that split it
-    std::shared_ptr<Chain> chain;
-    size_t index;
-    Direction dir;
-  };
-  asio::awaitable<Step> apply_toxic(const Toxic& t, ToxicState& st, Chunk& chunk, ChainAt at);
-  asio::awaitable<Step> apply_latency(const Toxic& t, Chunk& chunk);
-  asio::awaitable<Step> apply_bandwidth(const Toxic& t, Chunk& chunk, ChainAt at);
-  asio::awaitable<Step> apply_slicer(const Toxic& t, Chunk& chunk, ChainAt at);
-  asio::awaitable<Step> apply_limit_data(const Toxic& t, ToxicState& st, Chunk& chunk, ChainAt at);
-  Step apply_reset_peer(const Toxic& t, ToxicState& st);
-  Step apply_packet_loss(const Toxic& t, ToxicState& st);
   asio::awaitable<void> sleep_until(Clock::time_point when);
   // Until the next toxics_changed() (or close()).
   asio::awaitable<void> wait_toxics_changed();
@@ -578,126 +561,104 @@ asio::awaitable<void> Link::run_chain(Chunk chunk, std::shared_ptr<Chain> chain,
     const Toxic& t = *(*chain)[index];
     ToxicState& st = state_for(t);
     if (!st.active) continue;
-    if (co_await apply_toxic(t, st, chunk, ChainAt{chain, index, dir}) == Step::kDone) co_return;
+    switch (t.kind) {
+      case Kind::Latency: {
+        int64_t delay = t.latency;
+        if (t.jitter > 0) {
+          delay += std::uniform_int_distribution<int64_t>(-t.jitter, t.jitter)(rng_);
+        }
+        chunk.arrival += std::chrono::milliseconds(std::max<int64_t>(delay, 0));
+        co_await sleep_until(chunk.arrival);
+        break;
+      }
+      case Kind::Bandwidth: {
+        if (t.rate <= 0) break;
+        // rate KB/s = rate bytes/ms; above 100 ms worth, send in 100 ms slices (as Toxiproxy).
+        const size_t slice = static_cast<size_t>(t.rate) * 100;
+        while (chunk.data.size() > slice) {
+          co_await sleep_until(Clock::now() + std::chrono::milliseconds(100));
+          if (closed_) co_return;
+          Chunk piece{std::vector<char>(chunk.data.begin(),
+                                        chunk.data.begin() + static_cast<std::ptrdiff_t>(slice)),
+                      Clock::now(), false};
+          chunk.data.erase(chunk.data.begin(),
+                           chunk.data.begin() + static_cast<std::ptrdiff_t>(slice));
+          co_await run_chain(std::move(piece), chain, index + 1, dir);
+        }
+        auto ms =
+            std::chrono::microseconds(static_cast<int64_t>(chunk.data.size()) * 1000 / t.rate);
+        co_await sleep_until(Clock::now() + ms);
+        chunk.arrival = Clock::now();
+        break;
+      }
+      case Kind::SlowClose: break;  // acts on the close only (write_loop)
+      case Kind::Timeout:
+        // Above 0, data is dropped and timeout_close closes the link later.
+        if (t.timeout > 0 || !co_await hold_while_timeout_zero(t, dir)) co_return;
+        break;
+      case Kind::ResetPeer:
+        if (!st.reset_armed) {
+          st.reset_armed = true;
+          asio::co_spawn(client_.get_executor(), reset_later(shared_from_this(), t.timeout),
+                         asio::detached);
+        }
+        co_return;
+      case Kind::Slicer: {
+        if (t.average_size <= 0) break;
+        size_t offset = 0;
+        while (offset < chunk.data.size()) {
+          int64_t size = t.average_size;
+          if (t.size_variation > 0) {
+            size +=
+                std::uniform_int_distribution<int64_t>(-t.size_variation, t.size_variation)(rng_);
+          }
+          size_t n =
+              std::min(chunk.data.size() - offset, static_cast<size_t>(std::max<int64_t>(size, 1)));
+          Chunk piece{
+              std::vector<char>(chunk.data.begin() + static_cast<std::ptrdiff_t>(offset),
+                                chunk.data.begin() + static_cast<std::ptrdiff_t>(offset + n)),
+              chunk.arrival, false};
+          offset += n;
+          co_await run_chain(std::move(piece), chain, index + 1, dir);
+          if (closed_) co_return;
+          if (t.delay > 0 && offset < chunk.data.size()) {
+            co_await sleep_until(Clock::now() + std::chrono::microseconds(t.delay));
+          }
+        }
+        co_return;
+      }
+      case Kind::LimitData: {
+        int64_t remaining = t.bytes - st.bytes_passed;
+        if (remaining <= 0) {
+          close();
+          co_return;
+        }
+        if (static_cast<int64_t>(chunk.data.size()) >= remaining) {
+          chunk.data.resize(static_cast<size_t>(remaining));
+          st.bytes_passed = t.bytes;
+          auto self = shared_from_this();
+          co_await run_chain(std::move(chunk), chain, index + 1, dir);
+          close();
+          co_return;
+        }
+        st.bytes_passed += static_cast<int64_t>(chunk.data.size());
+        break;
+      }
+      case Kind::PacketLoss: {
+        // Correlated draw as in netem: r = c * last + (1 - c) * U(0,1); drop when r < p.
+        double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+        double r = t.correlation * st.last_random + (1.0 - t.correlation) * u;
+        st.last_random = r;
+        if (r < t.probability) co_return;
+        break;
+      }
+    }
   }
   if (closed_ || chunk.data.empty()) co_return;
   boost::system::error_code ec;
   co_await asio::async_write(sink(dir), asio::buffer(chunk.data),
                              asio::redirect_error(asio::use_awaitable, ec));
   if (ec) close();
-}
-
-asio::awaitable<Link::Step> Link::apply_toxic(const Toxic& t, ToxicState& st, Chunk& chunk,
-                                              ChainAt at) {
-  // An if chain, not a switch: with `co_return co_await` in switch cases g++ 12 built a proxy
-  // that stopped forwarding (integration.bombarder.ProxiedClusterTest caught it).
-  Step step = Step::kPass;
-  if (t.kind == Kind::Latency) {
-    step = co_await apply_latency(t, chunk);
-  } else if (t.kind == Kind::Bandwidth) {
-    step = co_await apply_bandwidth(t, chunk, at);
-  } else if (t.kind == Kind::Timeout) {
-    // Above 0, data is dropped and timeout_close closes the link later.
-    bool through = false;
-    if (t.timeout <= 0) through = co_await hold_while_timeout_zero(t, at.dir);
-    step = through ? Step::kPass : Step::kDone;
-  } else if (t.kind == Kind::ResetPeer) {
-    step = apply_reset_peer(t, st);
-  } else if (t.kind == Kind::Slicer) {
-    step = co_await apply_slicer(t, chunk, at);
-  } else if (t.kind == Kind::LimitData) {
-    step = co_await apply_limit_data(t, st, chunk, at);
-  } else if (t.kind == Kind::PacketLoss) {
-    step = apply_packet_loss(t, st);
-  }
-  // Kind::SlowClose acts on the close only (write_loop).
-  co_return step;
-}
-
-asio::awaitable<Link::Step> Link::apply_latency(const Toxic& t, Chunk& chunk) {
-  int64_t delay = t.latency;
-  if (t.jitter > 0) delay += std::uniform_int_distribution<int64_t>(-t.jitter, t.jitter)(rng_);
-  chunk.arrival += std::chrono::milliseconds(std::max<int64_t>(delay, 0));
-  co_await sleep_until(chunk.arrival);
-  co_return Step::kPass;
-}
-
-asio::awaitable<Link::Step> Link::apply_bandwidth(const Toxic& t, Chunk& chunk, ChainAt at) {
-  if (t.rate <= 0) co_return Step::kPass;
-  // rate KB/s = rate bytes/ms; above 100 ms worth, send in 100 ms slices (as Toxiproxy).
-  const size_t slice = static_cast<size_t>(t.rate) * 100;
-  while (chunk.data.size() > slice) {
-    co_await sleep_until(Clock::now() + std::chrono::milliseconds(100));
-    if (closed_) co_return Step::kDone;
-    Chunk piece{std::vector<char>(chunk.data.begin(),
-                                  chunk.data.begin() + static_cast<std::ptrdiff_t>(slice)),
-                Clock::now(), false};
-    chunk.data.erase(chunk.data.begin(), chunk.data.begin() + static_cast<std::ptrdiff_t>(slice));
-    co_await run_chain(std::move(piece), at.chain, at.index + 1, at.dir);
-  }
-  auto ms = std::chrono::microseconds(static_cast<int64_t>(chunk.data.size()) * 1000 / t.rate);
-  co_await sleep_until(Clock::now() + ms);
-  chunk.arrival = Clock::now();
-  co_return Step::kPass;
-}
-
-Link::Step Link::apply_reset_peer(const Toxic& t, ToxicState& st) {
-  if (!st.reset_armed) {
-    st.reset_armed = true;
-    asio::co_spawn(client_.get_executor(), reset_later(shared_from_this(), t.timeout),
-                   asio::detached);
-  }
-  return Step::kDone;
-}
-
-asio::awaitable<Link::Step> Link::apply_slicer(const Toxic& t, Chunk& chunk, ChainAt at) {
-  if (t.average_size <= 0) co_return Step::kPass;
-  size_t offset = 0;
-  while (offset < chunk.data.size()) {
-    int64_t size = t.average_size;
-    if (t.size_variation > 0) {
-      size += std::uniform_int_distribution<int64_t>(-t.size_variation, t.size_variation)(rng_);
-    }
-    size_t n =
-        std::min(chunk.data.size() - offset, static_cast<size_t>(std::max<int64_t>(size, 1)));
-    Chunk piece{std::vector<char>(chunk.data.begin() + static_cast<std::ptrdiff_t>(offset),
-                                  chunk.data.begin() + static_cast<std::ptrdiff_t>(offset + n)),
-                chunk.arrival, false};
-    offset += n;
-    co_await run_chain(std::move(piece), at.chain, at.index + 1, at.dir);
-    if (closed_) co_return Step::kDone;
-    if (t.delay > 0 && offset < chunk.data.size()) {
-      co_await sleep_until(Clock::now() + std::chrono::microseconds(t.delay));
-    }
-  }
-  co_return Step::kDone;
-}
-
-asio::awaitable<Link::Step> Link::apply_limit_data(const Toxic& t, ToxicState& st, Chunk& chunk,
-                                                   ChainAt at) {
-  const int64_t remaining = t.bytes - st.bytes_passed;
-  if (remaining <= 0) {
-    close();
-    co_return Step::kDone;
-  }
-  if (static_cast<int64_t>(chunk.data.size()) >= remaining) {
-    chunk.data.resize(static_cast<size_t>(remaining));
-    st.bytes_passed = t.bytes;
-    auto self = shared_from_this();  // close() below must not free us mid-coroutine
-    co_await run_chain(std::move(chunk), at.chain, at.index + 1, at.dir);
-    close();
-    co_return Step::kDone;
-  }
-  st.bytes_passed += static_cast<int64_t>(chunk.data.size());
-  co_return Step::kPass;
-}
-
-Link::Step Link::apply_packet_loss(const Toxic& t, ToxicState& st) {
-  // Correlated draw as in netem: r = c * last + (1 - c) * U(0,1); drop when r < p.
-  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-  const double r = t.correlation * st.last_random + (1.0 - t.correlation) * u;
-  st.last_random = r;
-  return r < t.probability ? Step::kDone : Step::kPass;
 }
 
 // ---- Proxy ------------------------------------------------------------------------------------
