@@ -71,55 +71,23 @@ trap 'exit 130' INT TERM
 
 for p in "${ports[@]}"; do ! bench_port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"; done
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # The cluster secret every member shares (issue 14; docs/security.md).
 (umask 077; openssl rand -hex 32 >"$work/cluster-secret")
-
-# start_node I: starts member I with the cluster's flags, its own data dir, logs in node.log.
-start_node() {
-  local i=$1 j peers=()
-  for j in 0 1 2; do ((j == i)) || peers+=("$j@127.0.0.1:${ports[j]}"); done
-  "$stress_node" --node-id "$i" --port "${ports[i]}" --peers "$(IFS=,; echo "${peers[*]}")" \
-    --data-dir "$work/n$i" --tick-ms "$tick_ms" --election-ticks "$election_ticks" \
-    --heartbeat-ticks "$heartbeat_ticks" \
-    --log-level info --cluster-secret-file "$work/cluster-secret" >>"$work/n$i.out" 2>&1 &
-  bench_pids[i]=$!
-}
-
-status_of() { curl -s --max-time 1 "http://127.0.0.1:${ports[$1]}/status"; }
-
-# Prints the index (0..2) of the node that says it leads, or nothing.
-leader_index() {
-  local i
-  for i in 0 1 2; do
-    if status_of "$i" | jq -e '.role == "leader"' >/dev/null 2>&1; then
-      echo "$i"
-      return
-    fi
-  done
-}
-
-# wait_leader SECONDS -> leader index, or die.
-wait_leader() {
-  local deadline=$((SECONDS + $1)) l
-  while ((SECONDS < deadline)); do
-    l=$(leader_index)
-    [[ -n $l ]] && { echo "$l"; return; }
-    sleep 0.05
-  done
-  die "no leader within $1 s (logs in $work/n*/node.log; KEEP=1 keeps them)"
-}
+bench_stress_node=$stress_node
+bench_ports=("${ports[@]}")
+bench_node_flags=(--tick-ms "$tick_ms" --election-ticks "$election_ticks"
+                  --heartbeat-ticks "$heartbeat_ticks" --log-level info
+                  --cluster-secret-file "$work/cluster-secret")
 
 # wait_caught_up I SECONDS: node I is up and its applied_index >= the leader's commit_index.
 wait_caught_up() {
   local i=$1 deadline=$((SECONDS + $2)) l commit applied
   while ((SECONDS < deadline)); do
     kill -0 "${bench_pids[i]}" 2>/dev/null || die "node $i exited after restart: $(tail -n 3 "$work/n$i.out")"
-    l=$(leader_index)
+    l=$(bench_leader_index)
     if [[ -n $l ]]; then
-      commit=$(status_of "$l" | jq -r '.commit_index' 2>/dev/null) || commit=
-      applied=$(status_of "$i" | jq -r '.applied_index' 2>/dev/null) || applied=
+      commit=$(bench_status "$l" | jq -r '.commit_index' 2>/dev/null) || commit=
+      applied=$(bench_status "$i" | jq -r '.applied_index' 2>/dev/null) || applied=
       if [[ $commit =~ ^[0-9]+$ && $applied =~ ^[0-9]+$ ]] && ((applied >= commit)); then return; fi
     fi
     sleep 0.05
@@ -127,8 +95,8 @@ wait_caught_up() {
   die "node $i did not catch up within $2 s (logs in $work/n$i/node.log; KEEP=1 keeps them)"
 }
 
-for i in 0 1 2; do start_node "$i"; done
-lead=$(wait_leader 30)
+for i in 0 1 2; do bench_start_node "$i"; done
+lead=$(bench_wait_leader 30)
 for i in 0 1 2; do wait_caught_up "$i" 30; done
 echo "cluster up on ports ${ports[*]} (--tick-ms $tick_ms --election-ticks $election_ticks --heartbeat-ticks $heartbeat_ticks:" \
   "election timeout $((tick_ms * election_ticks))-$((2 * tick_ms * election_ticks)) ms); leader is node $lead"
@@ -139,8 +107,8 @@ times=()
 serving=()
 slow=0
 for ((k = 1; k <= kills; k++)); do
-  lead=$(wait_leader 30)
-  old_term=$(status_of "$lead" | jq -r '.term')
+  lead=$(bench_wait_leader 30)
+  old_term=$(bench_status "$lead" | jq -r '.term')
   survivors=()
   for i in 0 1 2; do ((i == lead)) || survivors+=("$i"); done
   declare -A log_lines=()
@@ -148,7 +116,7 @@ for ((k = 1; k <= kills; k++)); do
 
   idem="failover-$$-$k"
   body="{\"key\":\"failover-$k\",\"value\":\"$value\"}"
-  t0=$(now_ms)
+  t0=$(bench_now_ms)
   kill -KILL "${bench_pids[lead]}"
   # Reaped at once (a few ms at most, inside the measured time): bash would otherwise report
   # "Killed" on stderr whenever it next noticed.
@@ -163,15 +131,15 @@ for ((k = 1; k <= kills; k++)); do
       "http://127.0.0.1:${ports[target]}/api/kv") || true
     [[ $code == 201 ]] && break
     codes+=("$code")
-    (($(now_ms) - t0 < 30000)) || die "kill $k: no 201 within 30 s (answers: ${codes[*]})"
+    (($(bench_now_ms) - t0 < 30000)) || die "kill $k: no 201 within 30 s (answers: ${codes[*]})"
     sleep 0.01
   done
-  t1=$(now_ms)
+  t1=$(bench_now_ms)
   ms=$((t1 - t0))
   times+=("$ms")
 
-  new_lead=$(leader_index)
-  new_term=$(if [[ -n $new_lead ]]; then status_of "$new_lead" | jq -r '.term'; fi)
+  new_lead=$(bench_leader_index)
+  new_term=$(if [[ -n $new_lead ]]; then bench_status "$new_lead" | jq -r '.term'; fi)
   # Answers before the 201, counted by status code (000: no answer within 1 s or refused).
   summary=
   if ((${#codes[@]})); then
@@ -190,17 +158,17 @@ for ((k = 1; k <= kills; k++)); do
   unset log_lines
 
   written_id=$(jq -r '.id' "$work/write.json")
-  t2=$(now_ms)
-  start_node "$lead"
+  t2=$(bench_now_ms)
+  bench_start_node "$lead"
   while :; do
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
       "http://127.0.0.1:${ports[lead]}/api/kv/$written_id") || true
     [[ $code == 200 ]] && break
-    (($(now_ms) - t2 < 30000)) || die "kill $k: restarted node $lead served no read within 30 s"
+    (($(bench_now_ms) - t2 < 30000)) || die "kill $k: restarted node $lead served no read within 30 s"
     kill -0 "${bench_pids[lead]}" 2>/dev/null || die "node $lead exited after restart: $(tail -n 3 "$work/n$lead.out")"
     sleep 0.01
   done
-  serving_ms=$(($(now_ms) - t2))
+  serving_ms=$(($(bench_now_ms) - t2))
   serving+=("$serving_ms")
   printf '         node %s restarted: serving linearizable reads after %5d ms\n' "$lead" "$serving_ms"
   wait_caught_up "$lead" 60

@@ -6,6 +6,17 @@
 #   bench_port_in_use PORT     true if something listens on 127.0.0.1:PORT
 #   bench_cpu_ticks PID        user+system clock ticks the process has used (/proc, fields 14+15)
 #   bench_summary_ms           reads numbers (ms), one per line: "min M  median M  p90 M  max M"
+#   bench_now_ms               wall-clock milliseconds
+#
+# A local 3-node stress_node cluster (failover.sh, store_growth.sh). Set bench_stress_node (the
+# binary), bench_ports (three ports on 127.0.0.1) and bench_node_flags (every member's flags but
+# identity, peers and data dir), then:
+#   bench_start_node I         starts member I (data in $bench_work/nI, output appended to nI.out)
+#                              and records its pid in bench_pids[I]
+#   bench_status I             member I's GET /status body (nothing if it does not answer in 2 s)
+#   bench_leader_index         the index (0..2) of the member that says it leads, or nothing
+#   bench_wait_leader SECONDS  prints the leader's index; after SECONDS without one, a line on
+#                              stderr and status 1
 
 bench_pids=()
 bench_work=
@@ -47,4 +58,42 @@ bench_summary_ms() {
       p90 = v[int(0.9 * n + 0.999999)]
       printf "  min %d  median %g  p90 %d  max %d\n", v[1], median, p90, v[n]
     }'
+}
+
+bench_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+bench_stress_node=
+bench_ports=()
+bench_node_flags=()
+
+bench_start_node() {
+  local i=$1 j peers=()
+  for j in 0 1 2; do ((j == i)) || peers+=("$j@127.0.0.1:${bench_ports[j]}"); done
+  "$bench_stress_node" --node-id "$i" --port "${bench_ports[i]}" \
+    --peers "$(IFS=,; echo "${peers[*]}")" --data-dir "$bench_work/n$i" "${bench_node_flags[@]}" \
+    >>"$bench_work/n$i.out" 2>&1 &
+  bench_pids[i]=$!
+}
+
+bench_status() { curl -s --max-time 2 "http://127.0.0.1:${bench_ports[$1]}/status"; }
+
+bench_leader_index() {
+  local i
+  for i in 0 1 2; do
+    if bench_status "$i" | jq -e '.role == "leader"' >/dev/null 2>&1; then
+      echo "$i"
+      return
+    fi
+  done
+}
+
+bench_wait_leader() {
+  local deadline=$((SECONDS + $1)) l
+  while ((SECONDS < deadline)); do
+    l=$(bench_leader_index)
+    [[ -n $l ]] && { echo "$l"; return; }
+    sleep 0.05
+  done
+  echo "no leader within $1 s (node logs in $bench_work/n*/node.log; KEEP=1 keeps them)" >&2
+  return 1
 }

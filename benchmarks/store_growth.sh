@@ -66,41 +66,15 @@ trap 'exit 130' INT TERM
 ports=("$port" $((port + 1)) $((port + 2)))
 for p in "${ports[@]}"; do ! bench_port_in_use "$p" || die "port $p on 127.0.0.1 is already in use"; done
 (umask 077; openssl rand -hex 32 >"$work/cluster-secret"; openssl rand -hex 32 >"$work/admin-token")
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-start_node() {
-  local i=$1 j peers=()
-  for j in 0 1 2; do ((j == i)) || peers+=("$j@127.0.0.1:${ports[j]}"); done
-  "$build/stress_node" --node-id "$i" --port "${ports[i]}" --peers "$(IFS=,; echo "${peers[*]}")" \
-    --data-dir "$work/n$i" --log-level warn --cluster-secret-file "$work/cluster-secret" \
-    --admin-token-file "$work/admin-token" \
-    >>"$work/n$i.out" 2>&1 &
-  bench_pids[i]=$!
-}
-status_of() { curl -s --max-time 2 "http://127.0.0.1:${ports[$1]}/status"; }
-leader_index() {
-  local i
-  for i in 0 1 2; do
-    if status_of "$i" | jq -e '.role == "leader"' >/dev/null 2>&1; then
-      echo "$i"
-      return
-    fi
-  done
-}
-wait_leader() {
-  local deadline=$((SECONDS + 60)) l
-  while ((SECONDS < deadline)); do
-    l=$(leader_index)
-    [[ -n $l ]] && { echo "$l"; return; }
-    sleep 0.05
-  done
-  die "no leader within 60 s (logs in $work/n*/node.log)"
-}
+bench_stress_node=$build/stress_node
+bench_ports=("${ports[@]}")
+bench_node_flags=(--log-level warn --cluster-secret-file "$work/cluster-secret"
+                  --admin-token-file "$work/admin-token")
 
 # flood SECONDS|--count N -> "writes/s p99_ms succeeded failed"
 flood() {
   local lead out
-  lead=$(wait_leader)
+  lead=$(bench_wait_leader 60)
   out=$work/flood-$RANDOM.json
   STRESS_TEST_DATA=$work/bombarder "$build/bombarder" flood --nodes "http://127.0.0.1:${ports[lead]}" \
     "$@" --concurrency "$concurrency" --json >"$out" 2>"$out.err" || true
@@ -108,15 +82,15 @@ flood() {
     die "no result from bombarder flood (see $out.err: $(tail -n 1 "$out.err"))"
 }
 
-for i in 0 1 2; do start_node "$i"; done
-lead=$(wait_leader)
+for i in 0 1 2; do bench_start_node "$i"; done
+lead=$(bench_wait_leader 60)
 echo "cluster up on ports ${ports[*]}; leader node $lead; load: $(uptime | sed 's/.*load average/load average/')"
 
 read -r rps0 p99_0 ok0 failed0 <<<"$(flood --duration "$duration")"
 echo "empty:  $rps0 writes/s, p99 $p99_0 ms ($ok0 written, $failed0 failed)"
 
-lead=$(wait_leader)
-have=$(status_of "$lead" | jq -r '.entry_count')
+lead=$(bench_wait_leader 60)
+have=$(bench_status "$lead" | jq -r '.entry_count')
 if ((have < entries)); then
   started=$SECONDS
   read -r fill_rps _ fill_ok fill_failed <<<"$(flood --count $((entries - have)))"
@@ -124,8 +98,8 @@ if ((have < entries)); then
 fi
 
 read -r rps1 p99_1 ok1 failed1 <<<"$(flood --duration "$duration")"
-lead=$(wait_leader)
-count=$(status_of "$lead" | jq -r '.entry_count')
+lead=$(bench_wait_leader 60)
+count=$(bench_status "$lead" | jq -r '.entry_count')
 echo "full:   $rps1 writes/s, p99 $p99_1 ms ($ok1 written, $failed1 failed) at $count entries"
 awk -v a="$rps0" -v b="$rps1" -v pa="$p99_0" -v pb="$p99_1" \
   'BEGIN { printf "full/empty: writes/s %.2fx, p99 %.2fx\n", b / a, pb / pa }'
@@ -140,36 +114,36 @@ victim=$(((lead + 1) % 3))
 id=$(curl -s --max-time 5 "http://127.0.0.1:${ports[lead]}/api/kv?limit=1" | jq -r '.[0].id')
 kill -KILL "${bench_pids[victim]}"
 wait "${bench_pids[victim]}" 2>/dev/null || true
-t0=$(now_ms)
-start_node "$victim"
+t0=$(bench_now_ms)
+bench_start_node "$victim"
 until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:${ports[victim]}/api/kv/$id") == 200 ]]; do
-  (($(now_ms) - t0 < 120000)) || die "restarted node $victim served no read within 120 s"
+  (($(bench_now_ms) - t0 < 120000)) || die "restarted node $victim served no read within 120 s"
   kill -0 "${bench_pids[victim]}" 2>/dev/null || die "node $victim exited after restart: $(tail -n 3 "$work/n$victim.out")"
   sleep 0.01
 done
-echo "restart of a follower holding $count entries: serving linearizable reads after $(($(now_ms) - t0)) ms"
+echo "restart of a follower holding $count entries: serving linearizable reads after $(($(bench_now_ms) - t0)) ms"
 
 kill -KILL "${bench_pids[victim]}"
 wait "${bench_pids[victim]}" 2>/dev/null || true
 rm -rf "$work/n$victim"
-lead=$(wait_leader)
-target=$(status_of "$lead" | jq -r '.commit_index')
-t0=$(now_ms)
-start_node "$victim"
+lead=$(bench_wait_leader 60)
+target=$(bench_status "$lead" | jq -r '.commit_index')
+t0=$(bench_now_ms)
+bench_start_node "$victim"
 until [[ $(curl -s -o "$work/resync.json" -w '%{http_code}' --max-time 5 -X POST \
   -H "Authorization: Bearer $(cat "$work/admin-token")" \
   "http://127.0.0.1:${ports[lead]}/_raft/force-resync?target=127.0.0.1:${ports[victim]}") == 2* ]]; do
-  (($(now_ms) - t0 < 60000)) || die "force-resync of node $victim refused: $(cat "$work/resync.json")"
+  (($(bench_now_ms) - t0 < 60000)) || die "force-resync of node $victim refused: $(cat "$work/resync.json")"
   sleep 0.1
 done
 while :; do
-  applied=$(status_of "$victim" | jq -r '.applied_index' 2>/dev/null) || applied=
+  applied=$(bench_status "$victim" | jq -r '.applied_index' 2>/dev/null) || applied=
   [[ $applied =~ ^[0-9]+$ ]] && ((applied >= target)) && break
-  (($(now_ms) - t0 < 600000)) || die "node $victim did not catch up from empty within 600 s"
+  (($(bench_now_ms) - t0 < 600000)) || die "node $victim did not catch up from empty within 600 s"
   kill -0 "${bench_pids[victim]}" 2>/dev/null || die "node $victim exited: $(tail -n 3 "$work/n$victim.out")"
   sleep 0.05
 done
-ms=$(($(now_ms) - t0))
+ms=$(($(bench_now_ms) - t0))
 received=$(curl -s --max-time 5 "http://127.0.0.1:${ports[victim]}/_raft/resync_stats" | jq -r '.snapshot_bytes_received')
 awk -v ms="$ms" -v b="$received" -v n="$count" 'BEGIN {
   printf "resync of an empty follower to %d entries: %d ms, %.1f MiB of snapshot received, %.1f MiB/s\n",
