@@ -27,6 +27,7 @@ packages=(
   redis-server redis-tools                           # proxy in front of a foreign TCP service
   libssl-dev                                         # TLS (Boost.Asio SSL on OpenSSL)
   openssl curl                                       # tests: docs' by-hand certs and curl --cacert
+  linux-perf                                         # benchmarks/flamegraph.sh: perf record
 )
 
 missing=()
