@@ -108,8 +108,8 @@ SyncAnswer fetch_sync_status(ApiClient& client, std::optional<common::Endpoint> 
       continue;
     }
     if (answer.status != 200) {
-      environment_error("GET " + node_url(leader.endpoint) +
-                        "/_raft/sync-status: " + answer.describe());
+      environment_failure("GET " + node_url(leader.endpoint) +
+                          "/_raft/sync-status: " + answer.describe());
     }
     SyncAnswer out{leader.endpoint, answer.json(), {}};
     try {
@@ -117,8 +117,8 @@ SyncAnswer fetch_sync_status(ApiClient& client, std::optional<common::Endpoint> 
         out.followers.push_back(FollowerSync::from_json(entry));
       }
     } catch (const std::exception& e) {
-      environment_error("unexpected /_raft/sync-status answer from " + leader.endpoint.to_string() +
-                        ": " + e.what());
+      environment_failure("unexpected /_raft/sync-status answer from " +
+                          leader.endpoint.to_string() + ": " + e.what());
     }
     return out;
   }
@@ -182,13 +182,13 @@ ResyncStart start_resync(ApiClient& client, std::optional<common::Endpoint> hint
       continue;
     }
     const std::string what = "POST " + node_url(leader.endpoint) + path + ": " + answer.describe();
-    if (answer.status == 400) usage_error(what);
+    if (answer.status == 400) invalid_input(what);
     if (answer.status == 401 || answer.status == 403) {
-      environment_error(what + " (the admin token in " + data_root().string() +
-                        "/admin-token is missing or not this cluster's)");
+      environment_failure(what + " (the admin token in " + data_root().string() +
+                          "/admin-token is missing or not this cluster's)");
     }
-    if (answer.status == 0) environment_error(what);
-    throw CommandError(kExitCheckFailed, what);
+    if (answer.status == 0) environment_failure(what);
+    check_failed(what);
   }
 }
 
@@ -449,15 +449,15 @@ void print_status_text(const ClusterView& view, const ClusterHealth& health,
 
 }  // namespace
 
-int run_cluster_status(const StatusFlags& flags) {
+bool run_cluster_status(const StatusFlags& flags) {
   const std::vector<common::Endpoint> nodes =
       flags.nodes.empty() ? default_nodes() : parse_node_list(flags.nodes);
   ApiClient client;
   const ClusterView view = survey(client, nodes, 2s);
   if (view.reachable() == 0) {
-    environment_error("no node answers /status (" + view.nodes[0].endpoint.to_string() + ": " +
-                      view.nodes[0].error + (nodes.size() > 1 ? "; ..." : "") +
-                      "); is a cluster running? (`bombarder cluster start`)");
+    environment_failure("no node answers /status (" + view.nodes[0].endpoint.to_string() + ": " +
+                        view.nodes[0].error + (nodes.size() > 1 ? "; ..." : "") +
+                        "); is a cluster running? (`bombarder cluster start`)");
   }
   const ClusterHealth health = assess_health(view);
   // `cluster start --proxied`: where faults are injected (only for the recorded cluster).
@@ -470,11 +470,11 @@ int run_cluster_status(const StatusFlags& flags) {
   } else {
     print_status_text(view, health, proxy);
   }
-  return health.healthy() ? kExitOk : kExitCheckFailed;
+  return health.healthy();
 }
 
-int run_cluster_sync_status(const SyncStatusFlags& flags) {
-  if (!(flags.wait_s >= 0)) usage_error("--wait must not be negative");
+bool run_cluster_sync_status(const SyncStatusFlags& flags) {
+  if (!(flags.wait_s >= 0)) invalid_input("--wait must not be negative");
   const std::optional<common::Endpoint> hint = optional_url(flags.leader);
   ApiClient client;
   const SyncAnswer sync = fetch_sync_status(client, hint, seconds_flag(flags.wait_s));
@@ -487,7 +487,7 @@ int run_cluster_sync_status(const SyncStatusFlags& flags) {
     out["leader_url"] = node_url(sync.leader);
     out["all_healthy"] = unhealthy.empty();
     std::cout << out.dump(2) << std::endl;
-    return unhealthy.empty() ? kExitOk : kExitCheckFailed;
+    return unhealthy.empty();
   }
   std::printf("%s\n", leader_line(sync).c_str());
   for (const std::string& line : follower_lines(sync.followers)) {
@@ -503,7 +503,7 @@ int run_cluster_sync_status(const SyncStatusFlags& flags) {
     std::printf("%zu of %zu followers NOT healthy: %s\n", unhealthy.size(), sync.followers.size(),
                 list.c_str());
   }
-  return unhealthy.empty() ? kExitOk : kExitCheckFailed;
+  return unhealthy.empty();
 }
 
 namespace {
@@ -582,10 +582,10 @@ ResyncOutcome await_resync(ApiClient& client, const ResyncStart& start,
 
 }  // namespace
 
-int run_cluster_resync(const ResyncFlags& flags) {
-  if (flags.target.empty()) usage_error("--target ADDR is required");
+void run_cluster_resync(const ResyncFlags& flags) {
+  if (flags.target.empty()) invalid_input("--target ADDR is required");
   const common::Endpoint target = parse_node_url(flags.target);
-  if (!(flags.timeout_s > 0)) usage_error("--timeout must be positive");
+  if (!(flags.timeout_s > 0)) invalid_input("--timeout must be positive");
   const std::optional<common::Endpoint> hint = optional_url(flags.leader);
   ApiClient client;
   const std::optional<Json> target_before = resync_stats(client, target);
@@ -603,7 +603,7 @@ int run_cluster_resync(const ResyncFlags& flags) {
               {"waited", !flags.no_wait}};
   if (flags.no_wait) {
     if (flags.json) std::cout << out.dump(2) << std::endl;
-    return kExitOk;
+    return;
   }
   const ResyncOutcome r =
       await_resync(client, start, target, target_before, started, flags.timeout_s);
@@ -615,10 +615,9 @@ int run_cluster_resync(const ResyncFlags& flags) {
   if (!r.wait.healthy) {
     char text[64];
     std::snprintf(text, sizeof text, "%.1f", flags.timeout_s);
-    throw CommandError(kExitCheckFailed, "resync of " + target.to_string() +
-                                             " not complete after " + text + " s: " + r.wait.why);
+    check_failed("resync of " + target.to_string() + " not complete after " + text +
+                 " s: " + r.wait.why);
   }
-  return kExitOk;
 }
 
 }  // namespace bombarder

@@ -66,8 +66,16 @@ struct FollowerSync {
 [[nodiscard]] std::string format_follower_line(const FollowerSync& f, size_t state_width,
                                                size_t index_width);
 
-[[nodiscard]] int run_cluster_status(const StatusFlags& flags);
-[[nodiscard]] int run_cluster_sync_status(const SyncStatusFlags& flags);
-[[nodiscard]] int run_cluster_resync(const ResyncFlags& flags);
+// Prints the nodes' status; true when every node answers, a leader is known and the state
+// hashes agree. Throws Error(kEnvironment) when no node answers.
+[[nodiscard]] bool run_cluster_status(const StatusFlags& flags);
+// Prints the leader's view of its followers; true when every follower is healthy. Throws
+// Error(kEnvironment) without a leader.
+[[nodiscard]] bool run_cluster_sync_status(const SyncStatusFlags& flags);
+// Forces a snapshot resync of the target and (unless no_wait) waits until it is healthy again,
+// printing the outcome. Throws Error(kInvalidInput) when the leader refuses the target itself
+// (not a member, the leader), Error(kEnvironment) without a leader or the admin token,
+// Error(kCheckFailed) when the leader cannot resync it or it is not healthy before the timeout.
+void run_cluster_resync(const ResyncFlags& flags);
 
 }  // namespace bombarder

@@ -46,31 +46,31 @@ int ports_taken(const StartFlags& f) {
 
 void validate(const StartFlags& f) {
   if (f.nodes < 1 || f.nodes > static_cast<int>(kClusterNodesMax)) {
-    usage_error("--nodes must be between 1 and " + std::to_string(kClusterNodesMax) + ", not " +
-                std::to_string(f.nodes));
+    invalid_input("--nodes must be between 1 and " + std::to_string(kClusterNodesMax) + ", not " +
+                  std::to_string(f.nodes));
   }
   const int ports = ports_taken(f);
   if (f.port < 1 || f.port + ports - 1 > 65535) {
-    usage_error("--port " + std::to_string(f.port) + " with " + std::to_string(f.nodes) + " nodes" +
-                (f.proxied ? " (proxied: " + std::to_string(ports) + " ports)" : "") +
-                " leaves the port range 1..65535");
+    invalid_input("--port " + std::to_string(f.port) + " with " + std::to_string(f.nodes) +
+                  " nodes" + (f.proxied ? " (proxied: " + std::to_string(ports) + " ports)" : "") +
+                  " leaves the port range 1..65535");
   }
   std::string why;
   if (!common::Endpoint::parse(f.host + ":1", "127.0.0.1", &why)) {
-    usage_error("--host '" + f.host + "' is not a host: " + why);
+    invalid_input("--host '" + f.host + "' is not a host: " + why);
   }
   if (f.tick_ms && (*f.tick_ms < 1 || *f.tick_ms > 10000))
-    usage_error("--tick-ms must be 1..10000");
+    invalid_input("--tick-ms must be 1..10000");
   if (f.election_ticks && (*f.election_ticks < 3 || *f.election_ticks > 10000)) {
-    usage_error("--election-ticks must be 3..10000");
+    invalid_input("--election-ticks must be 3..10000");
   }
   if (f.snapshot_threshold && *f.snapshot_threshold < 1) {
-    usage_error("--snapshot-threshold must be at least 1");
+    invalid_input("--snapshot-threshold must be at least 1");
   }
   if (f.commit_timeout_ms && (*f.commit_timeout_ms < 100 || *f.commit_timeout_ms > 600000)) {
-    usage_error("--commit-timeout-ms must be 100..600000");
+    invalid_input("--commit-timeout-ms must be 100..600000");
   }
-  if (!(f.timeout_s > 0)) usage_error("--timeout must be positive");
+  if (!(f.timeout_s > 0)) invalid_input("--timeout must be positive");
 }
 
 fs::path find_node_binary(const StartFlags& f) {
@@ -78,8 +78,8 @@ fs::path find_node_binary(const StartFlags& f) {
       f.node_bin.empty() ? executable_dir() / "stress_node" : fs::absolute(f.node_bin);
   std::error_code ec;
   if (!fs::is_regular_file(path, ec) || ::access(path.c_str(), X_OK) != 0) {
-    environment_error("no executable stress_node at " + path.string() +
-                      (f.node_bin.empty() ? " (build it, or pass --node-bin PATH)" : ""));
+    environment_failure("no executable stress_node at " + path.string() +
+                        (f.node_bin.empty() ? " (build it, or pass --node-bin PATH)" : ""));
   }
   return path;
 }
@@ -98,8 +98,8 @@ size_t check_no_running_cluster() {
     alive += (alive.empty() ? "fault proxy " : ", fault proxy ") + record->proxy->api.to_string();
   }
   if (!alive.empty()) {
-    environment_error("a cluster is already running (" + cluster_record_path().string() + ": " +
-                      alive + "): stop it with `bombarder cluster stop`");
+    environment_failure("a cluster is already running (" + cluster_record_path().string() + ": " +
+                        alive + "): stop it with `bombarder cluster stop`");
   }
   return std::max<size_t>(record->nodes.size(), 1);
 }
@@ -112,9 +112,9 @@ void check_ports_free(const StartFlags& f) {
   if (taken.empty()) return;
   std::string list;
   for (int port : taken) list += (list.empty() ? "" : ", ") + std::to_string(port);
-  environment_error((taken.size() == 1 ? "port " + list + " on " + f.host + " is"
-                                       : "ports " + list + " on " + f.host + " are") +
-                    " in use; stop what listens there or choose another --port");
+  environment_failure((taken.size() == 1 ? "port " + list + " on " + f.host + " is"
+                                         : "ports " + list + " on " + f.host + " are") +
+                      " in use; stop what listens there or choose another --port");
 }
 
 std::string tail_of(const fs::path& path, size_t lines) {
@@ -160,9 +160,9 @@ void abort_start(const ClusterRecord& record) {
     if (!tail.empty()) std::fprintf(stderr, "  last lines of %s:\n%s", log.c_str(), tail.c_str());
   }
   abort_start(record);
-  environment_error("node " + std::to_string(node.id) + " (" + node.endpoint.to_string() +
-                    ") ended during startup (" + describe_wait_status(wait_status) +
-                    "); the other nodes were stopped, see " + node.output_path.string());
+  environment_failure("node " + std::to_string(node.id) + " (" + node.endpoint.to_string() +
+                      ") ended during startup (" + describe_wait_status(wait_status) +
+                      "); the other nodes were stopped, see " + node.output_path.string());
 }
 
 // True when every node serves /status and all of them name the same leader, which says it leads.
@@ -205,9 +205,10 @@ ClusterView wait_ready(const StartFlags& f, const ClusterRecord& record) {
     if (Clock::now() >= deadline) {
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%g", f.timeout_s);
-      environment_error("the cluster is not ready after " + std::string(seconds) + " s: " + why +
-                        "; the nodes keep running (see `bombarder cluster status`, stop them with "
-                        "`bombarder cluster stop`)");
+      environment_failure(
+          "the cluster is not ready after " + std::string(seconds) + " s: " + why +
+          "; the nodes keep running (see `bombarder cluster status`, stop them with "
+          "`bombarder cluster stop`)");
     }
     std::this_thread::sleep_for(50ms);  // poll interval, bounded by the deadline above
   }
@@ -369,11 +370,11 @@ std::vector<NodeRecord> plan_nodes(const StartFlags& f, const fs::path& binary,
     std::error_code ec;
     if (f.fresh) {
       fs::remove_all(node.data_dir, ec);
-      if (ec) environment_error("cannot remove " + node.data_dir.string() + ": " + ec.message());
+      if (ec) environment_failure("cannot remove " + node.data_dir.string() + ": " + ec.message());
     }
     reused.push_back(fs::exists(node.data_dir / "db", ec));
     fs::create_directories(node.data_dir, ec);
-    if (ec) environment_error("cannot create " + node.data_dir.string() + ": " + ec.message());
+    if (ec) environment_failure("cannot create " + node.data_dir.string() + ": " + ec.message());
     planned.push_back(std::move(node));
   }
   return planned;
@@ -411,7 +412,7 @@ void spawn_nodes(std::vector<NodeRecord>& planned, ClusterRecord& record) {
       node.pid = spawn_detached(node.args, node.output_path);
       record.nodes.push_back(std::move(node));
       save_cluster_record(record);
-    } catch (const CommandError&) {
+    } catch (const Error&) {
       abort_start(record);
       throw;
     }
@@ -420,7 +421,7 @@ void spawn_nodes(std::vector<NodeRecord>& planned, ClusterRecord& record) {
 
 }  // namespace
 
-int run_cluster_start(const StartFlags& flags) {
+void run_cluster_start(const StartFlags& flags) {
   validate(flags);
   StartFlags f = flags;
   const fs::path binary = find_node_binary(f);
@@ -452,7 +453,6 @@ int run_cluster_start(const StartFlags& flags) {
   const double elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
   print_started(f, record, view, reused, elapsed_s);
   if (f.supervise) start_background_supervisor(f.json);
-  return kExitOk;
 }
 
 namespace {
@@ -543,12 +543,12 @@ void print_stop_text(const ClusterRecord& record, const StopReport& r) {
 
 }  // namespace
 
-int run_cluster_stop(const StopFlags& f) {
-  if (!(f.grace_s >= 0)) usage_error("--grace must not be negative");
+void run_cluster_stop(const StopFlags& f) {
+  if (!(f.grace_s >= 0)) invalid_input("--grace must not be negative");
   const std::optional<ClusterRecord> record = load_cluster_record();
   if (!record) {
-    environment_error("no cluster recorded in " + cluster_record_path().string() +
-                      "; nothing to stop");
+    environment_failure("no cluster recorded in " + cluster_record_path().string() +
+                        "; nothing to stop");
   }
   // The supervisor first: it would restart the nodes stopped below.
   const std::string supervisor_outcome = stop_recorded_supervisor(*record);
@@ -570,10 +570,9 @@ int run_cluster_stop(const StopFlags& f) {
     print_stop_text(*record, r);
   }
   if (!r.all_gone) {
-    environment_error("a node is still running after SIGKILL; kept " +
-                      cluster_record_path().string());
+    environment_failure("a node is still running after SIGKILL; kept " +
+                        cluster_record_path().string());
   }
-  return kExitOk;
 }
 
 }  // namespace bombarder

@@ -61,12 +61,13 @@ struct StopFlags {
                                                          const std::string& node_binary,
                                                          uint64_t id, const std::string& data_dir);
 
-// Validates the flags (CommandError kExitUsage), refuses a running cluster or a taken port
-// (kExitEnvironment), spawns and records the nodes, waits for a leader and prints the members.
-[[nodiscard]] int run_cluster_start(const StartFlags& flags);
+// Validates the flags (Error(kInvalidInput)), refuses a running cluster or a taken port
+// (Error(kEnvironment)), spawns and records the nodes, waits for a leader and prints the members.
+void run_cluster_start(const StartFlags& flags);
 
 // Stops every recorded node that is still the process we started (SIGTERM, SIGKILL after the
-// grace period) and removes the record once none runs. No record: CommandError kExitEnvironment.
-[[nodiscard]] int run_cluster_stop(const StopFlags& flags);
+// grace period) and removes the record once none runs. Throws Error(kEnvironment) when there is
+// no record or a node still runs after SIGKILL.
+void run_cluster_stop(const StopFlags& flags);
 
 }  // namespace bombarder

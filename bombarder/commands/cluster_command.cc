@@ -4,11 +4,11 @@
 // resync).
 #include <memory>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/cluster/cluster_inspect.h"
 #include "bombarder/cluster/cluster_lifecycle.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 
 namespace bombarder {
 
@@ -97,7 +97,10 @@ void add_start(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   add_start_mode_flags(cmd, f);
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_start(*f); });
+  cmd->callback([f, &exit_code] {
+    run_cluster_start(*f);
+    exit_code = kExitOk;
+  });
 }
 
 void add_stop(CLI::App& cluster, int& exit_code) {
@@ -111,7 +114,10 @@ void add_stop(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the outcome per node as JSON");
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_stop(*f); });
+  cmd->callback([f, &exit_code] {
+    run_cluster_stop(*f);
+    exit_code = kExitOk;
+  });
 }
 
 void add_status(CLI::App& cluster, int& exit_code) {
@@ -128,7 +134,8 @@ void add_status(CLI::App& cluster, int& exit_code) {
       ->delimiter(',');
   cmd->add_flag("--json", f->json, "Print the report as JSON");
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_status(*f); });
+  cmd->callback(
+      [f, &exit_code] { exit_code = run_cluster_status(*f) ? kExitOk : kExitCheckFailed; });
 }
 
 void add_sync_status(CLI::App& cluster, int& exit_code) {
@@ -147,7 +154,8 @@ void add_sync_status(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the leader's answer as JSON");
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_sync_status(*f); });
+  cmd->callback(
+      [f, &exit_code] { exit_code = run_cluster_sync_status(*f) ? kExitOk : kExitCheckFailed; });
 }
 
 void add_resync(CLI::App& cluster, int& exit_code) {
@@ -170,7 +178,10 @@ void add_resync(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the outcome as JSON");
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_resync(*f); });
+  cmd->callback([f, &exit_code] {
+    run_cluster_resync(*f);
+    exit_code = kExitOk;
+  });
 }
 
 }  // namespace
