@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
-#include <iostream>
 #include <thread>
 
 #include "bombarder/base/data_root.h"
@@ -16,11 +15,9 @@
 #include "bombarder/base/process.h"
 #include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
-#include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_proxies.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/cluster/cluster_secrets.h"
-#include "bombarder/cluster/cluster_table.h"
 #include "bombarder/cluster/cluster_tls.h"
 #include "bombarder/cluster/supervisor.h"
 
@@ -214,86 +211,6 @@ ClusterView wait_ready(const StartFlags& f, const ClusterRecord& record) {
   }
 }
 
-nlohmann::json proxy_json(const ProxyRecord& proxy, int nodes) {
-  Json names = Json::array();
-  for (int i = 0; i < nodes; ++i) names.push_back(client_proxy_name(i));
-  for (int from = 0; from < nodes; ++from) {
-    for (int to = 0; to < nodes; ++to) {
-      if (from != to) names.push_back(link_proxy_name(from, to));
-    }
-  }
-  return {{"api", "http://" + proxy.api.to_string()},
-          {"pid", proxy.pid},
-          {"config", proxy.config_path.string()},
-          {"output", proxy.output_path.string()},
-          {"proxies", std::move(names)}};
-}
-
-void print_proxy(const ProxyRecord& proxy, int nodes) {
-  std::printf(
-      "fault proxy: Toxiproxy API at %s (pid %d); clients use node<i>-client (the addresses "
-      "above), node i reaches node j through link-<i>-to-<j>, e.g. %s (docs/proxy.md)\n",
-      ("http://" + proxy.api.to_string()).c_str(), static_cast<int>(proxy.pid),
-      nodes > 1 ? link_proxy_name(0, 1).c_str() : client_proxy_name(0).c_str());
-}
-
-void print_started(const StartFlags& f, const ClusterRecord& record, const ClusterView& view,
-                   const std::vector<bool>& reused, double elapsed_s) {
-  const StatusResponse& leader = *view.nodes[*view.leader].status;
-  if (f.json) {
-    Json nodes = Json::array();
-    for (size_t i = 0; i < record.nodes.size(); ++i) {
-      const NodeRecord& node = record.nodes[i];
-      nodes.push_back({{"id", node.id},
-                       {"address", node.endpoint.to_string()},
-                       {"url", node_url(node.endpoint)},
-                       {"pid", node.pid},
-                       {"role", view.nodes[i].status->role},
-                       {"data_dir", node.data_dir.string()},
-                       {"console_log", node.output_path.string()},
-                       {"reused_data", static_cast<bool>(reused[i])}});
-    }
-    Json out = {{"nodes", std::move(nodes)},
-                {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
-                {"term", leader.term},
-                {"record", cluster_record_path().string()},
-                {"peer_auth", record.cluster_secret_file.empty() ? "insecure" : "hmac-sha256"},
-                {"elapsed_s", elapsed_s}};
-    if (!record.cluster_secret_file.empty()) {
-      out["cluster_secret_file"] = record.cluster_secret_file.string();
-      out["admin_token_file"] = record.admin_token_file.string();
-    }
-    if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
-    std::cout << out.dump(2) << std::endl;
-    return;
-  }
-  std::printf("started %zu node%s in %.1f s; record %s\n", record.nodes.size(),
-              record.nodes.size() == 1 ? "" : "s", elapsed_s, cluster_record_path().c_str());
-  TextTable table({{"id", TextTable::Align::kRight},
-                   {"address"},
-                   {"pid", TextTable::Align::kRight},
-                   {"role"},
-                   {"data dir"}});
-  for (size_t i = 0; i < record.nodes.size(); ++i) {
-    const NodeRecord& node = record.nodes[i];
-    table.add_row({std::to_string(node.id), node_url(node.endpoint), std::to_string(node.pid),
-                   view.nodes[i].status->role,
-                   node.data_dir.string() + (reused[i] ? " (existing data)" : "")});
-  }
-  std::fputs(table.render().c_str(), stdout);
-  std::printf("leader: node %llu at %s (term %llu)\n",
-              static_cast<unsigned long long>(leader.node_id),
-              node_url(view.nodes[*view.leader].endpoint).c_str(),
-              static_cast<unsigned long long>(leader.term));
-  if (record.proxy) print_proxy(*record.proxy, f.nodes);
-  if (record.cluster_secret_file.empty()) {
-    std::printf("peers: INSECURE (--insecure-peers: peer frames unauthenticated)\n");
-  } else {
-    std::printf("peers: HMAC-SHA256, secret %s; admin token %s\n",
-                record.cluster_secret_file.c_str(), record.admin_token_file.c_str());
-  }
-}
-
 }  // namespace
 
 std::vector<std::string> node_command_line(const StartFlags& f, const std::string& node_binary,
@@ -421,7 +338,7 @@ void spawn_nodes(std::vector<NodeRecord>& planned, ClusterRecord& record) {
 
 }  // namespace
 
-void run_cluster_start(const StartFlags& flags) {
+StartedCluster start_cluster(const StartFlags& flags) {
   validate(flags);
   StartFlags f = flags;
   const fs::path binary = find_node_binary(f);
@@ -439,38 +356,22 @@ void run_cluster_start(const StartFlags& flags) {
     f.cluster_secret_file = secrets.cluster_secret_file.string();
     f.admin_token_file = secrets.admin_token_file.string();
   }
-  std::vector<bool> reused;
-  std::vector<NodeRecord> planned = plan_nodes(f, binary, reused);
-  ClusterRecord record = prepare_record(f, binary, secrets, planned.size());
-  spawn_nodes(planned, record);
-  for (size_t i = 0; i < reused.size(); ++i) {
-    if (reused[i]) {
+  StartedCluster out;
+  std::vector<NodeRecord> planned = plan_nodes(f, binary, out.reused);
+  out.record = prepare_record(f, binary, secrets, planned.size());
+  spawn_nodes(planned, out.record);
+  for (size_t i = 0; i < out.reused.size(); ++i) {
+    if (out.reused[i]) {
       status_line(f.json, "note: node " + std::to_string(i) + " starts on the existing data in " +
-                              record.nodes[i].data_dir.string() + " (--fresh starts empty)");
+                              out.record.nodes[i].data_dir.string() + " (--fresh starts empty)");
     }
   }
-  const ClusterView view = wait_ready(f, record);
-  const double elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
-  print_started(f, record, view, reused, elapsed_s);
-  if (f.supervise) start_background_supervisor(f.json);
+  out.view = wait_ready(f, out.record);
+  out.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
+  return out;
 }
 
 namespace {
-
-// How stopping one recorded node went.
-struct NodeStop {
-  const NodeRecord* node;
-  StopOutcome outcome = StopOutcome::kNotRunning;
-  std::string detail;  // why it was left alone
-};
-
-// What `cluster stop` did.
-struct StopReport {
-  std::vector<NodeStop> nodes;
-  std::optional<StopOutcome> proxy;
-  bool any_stopped = false;
-  bool all_gone = true;
-};
 
 // Stops every node at once: a node's graceful stop (leadership hand-over, flush) is bounded by
 // the grace period, and waiting for each in turn would add those periods up. A pid that is no
@@ -478,7 +379,7 @@ struct StopReport {
 void stop_nodes(const ClusterRecord& record, std::chrono::milliseconds grace, StopReport& r) {
   std::vector<std::future<StopOutcome>> stops;
   for (const NodeRecord& node : record.nodes) {
-    r.nodes.push_back({&node, StopOutcome::kNotRunning, {}});
+    r.nodes.push_back({node, StopOutcome::kNotRunning, {}});
     const bool ours = is_node_process(node.pid, node.node_port());
     if (!ours && process_alive(node.pid)) {
       r.nodes.back().detail = "pid " + std::to_string(node.pid) + " is now another program";
@@ -496,56 +397,11 @@ void stop_nodes(const ClusterRecord& record, std::chrono::milliseconds grace, St
   }
 }
 
-void print_stop_json(const ClusterRecord& record, const StopReport& r) {
-  Json nodes = Json::array();
-  for (const NodeStop& o : r.nodes) {
-    Json row = {{"id", o.node->id},
-                {"address", o.node->endpoint.to_string()},
-                {"pid", o.node->pid},
-                {"outcome", to_string(o.outcome)}};
-    if (!o.detail.empty()) row["detail"] = o.detail;
-    nodes.push_back(std::move(row));
-  }
-  Json out = {{"nodes", std::move(nodes)},
-              {"stale", !r.any_stopped},
-              {"record_removed", r.all_gone},
-              {"record", cluster_record_path().string()}};
-  if (r.proxy) {
-    out["proxy"] = {{"api", record.proxy->api.to_string()},
-                    {"pid", record.proxy->pid},
-                    {"outcome", to_string(*r.proxy)}};
-  }
-  std::cout << out.dump(2) << std::endl;
-}
-
-void print_stop_text(const ClusterRecord& record, const StopReport& r) {
-  TextTable table({{"id", TextTable::Align::kRight},
-                   {"address"},
-                   {"pid", TextTable::Align::kRight},
-                   {"outcome"}});
-  for (const NodeStop& o : r.nodes) {
-    // Not node_url(): the record (and with it the TLS setting) may be gone by now.
-    table.add_row({std::to_string(o.node->id),
-                   (record.tls ? "https://" : "http://") + o.node->endpoint.to_string(),
-                   std::to_string(o.node->pid),
-                   std::string(to_string(o.outcome)) +
-                       (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
-  }
-  std::fputs(table.render().c_str(), stdout);
-  if (r.proxy) {
-    std::printf("fault proxy %s (pid %d): %s\n",
-                ("http://" + record.proxy->api.to_string()).c_str(),
-                static_cast<int>(record.proxy->pid), to_string(*r.proxy));
-  }
-  if (!r.any_stopped) std::printf("the record was stale: none of its nodes was running\n");
-  if (r.all_gone) std::printf("removed %s\n", cluster_record_path().c_str());
-}
-
 }  // namespace
 
-void run_cluster_stop(const StopFlags& f) {
+StopReport stop_cluster(const StopFlags& f) {
   if (!(f.grace_s >= 0)) invalid_input("--grace must not be negative");
-  const std::optional<ClusterRecord> record = load_cluster_record();
+  std::optional<ClusterRecord> record = load_cluster_record();
   if (!record) {
     environment_failure("no cluster recorded in " + cluster_record_path().string() +
                         "; nothing to stop");
@@ -554,25 +410,19 @@ void run_cluster_stop(const StopFlags& f) {
   const std::string supervisor_outcome = stop_recorded_supervisor(*record);
   if (!supervisor_outcome.empty()) status_line(f.json, supervisor_outcome);
   StopReport r;
-  stop_nodes(*record, seconds_flag(f.grace_s), r);
+  r.record = std::move(*record);
+  stop_nodes(r.record, seconds_flag(f.grace_s), r);
   // The fault proxy last: a leader stopping gracefully hands over leadership through it.
-  if (record->proxy) {
-    r.proxy = is_proxy_process(record->proxy->pid, record->proxy->api.port)
-                  ? stop_process(record->proxy->pid, seconds_flag(f.grace_s))
+  if (r.record.proxy) {
+    const ProxyRecord& proxy = *r.record.proxy;
+    r.proxy = is_proxy_process(proxy.pid, proxy.api.port)
+                  ? stop_process(proxy.pid, seconds_flag(f.grace_s))
                   : StopOutcome::kNotRunning;
     r.any_stopped = r.any_stopped || *r.proxy != StopOutcome::kNotRunning;
     r.all_gone = r.all_gone && *r.proxy != StopOutcome::kStillRunning;
   }
   if (r.all_gone) remove_cluster_record();
-  if (f.json) {
-    print_stop_json(*record, r);
-  } else {
-    print_stop_text(*record, r);
-  }
-  if (!r.all_gone) {
-    environment_failure("a node is still running after SIGKILL; kept " +
-                        cluster_record_path().string());
-  }
+  return r;
 }
 
 }  // namespace bombarder
