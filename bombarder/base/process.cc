@@ -30,7 +30,7 @@ pid_t spawn_detached(const std::vector<std::string>& argv, const fs::path& outpu
   raw.push_back(nullptr);
   const std::string out = output_path.string();
   const pid_t pid = ::fork();
-  if (pid < 0) environment_error(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) environment_failure(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::setsid();
     const int null_fd = ::open("/dev/null", O_RDONLY);

@@ -15,7 +15,7 @@ namespace bombarder {
 
 // fork + exec of argv[0] with `argv`, in its own session (setsid: a Ctrl-C on bombarder's
 // terminal does not reach the nodes), stdin from /dev/null, stdout and stderr appended to
-// `output_path`. Throws CommandError(kExitEnvironment) when fork fails; an exec failure makes
+// `output_path`. Throws Error(kEnvironment) when fork fails; an exec failure makes
 // the child exit 127 with the reason in `output_path`.
 [[nodiscard]] pid_t spawn_detached(const std::vector<std::string>& argv,
                                    const std::filesystem::path& output_path);

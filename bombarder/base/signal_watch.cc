@@ -35,10 +35,10 @@ extern "C" void on_signal(int signal) {
 }  // namespace
 
 SignalWatch::SignalWatch(std::initializer_list<int> signals) : signals_(signals) {
-  if (g_write_fd.load() >= 0) environment_error("internal: a second SignalWatch");
+  if (g_write_fd.load() >= 0) environment_failure("internal: a second SignalWatch");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-    environment_error(std::string("pipe: ") + std::strerror(errno));
+    environment_failure(std::string("pipe: ") + std::strerror(errno));
   }
   g_read_fd = fds[0];
   g_write_fd = fds[1];

@@ -22,7 +22,7 @@ namespace bombarder {
 
 class SignalWatch {
  public:
-  // Throws CommandError(kExitEnvironment) when the pipe cannot be made or another watch exists.
+  // Throws Error(kEnvironment) when the pipe cannot be made or another watch exists.
   explicit SignalWatch(std::initializer_list<int> signals);
   ~SignalWatch();
   SignalWatch(const SignalWatch&) = delete;

@@ -11,8 +11,8 @@ namespace bombarder {
 std::chrono::milliseconds parse_duration(std::string_view text, const std::string& what) {
   const std::optional<std::chrono::milliseconds> ms = common::parse_duration(text, kDurationMax);
   if (!ms) {
-    usage_error(what + ": '" + std::string(text) +
-                "' is not a duration in [0, 24h] (250ms, 3s, 1.5s, 2m or seconds)");
+    invalid_input(what + ": '" + std::string(text) +
+                  "' is not a duration in [0, 24h] (250ms, 3s, 1.5s, 2m or seconds)");
   }
   return *ms;
 }

@@ -32,7 +32,7 @@ template <typename... Args>
 inline constexpr std::chrono::milliseconds kDurationMax = std::chrono::hours(24);
 
 // "500ms", "2s", "1.5s", "2m" or a bare number of seconds (common::parse_duration), in
-// [0, 24 h]. Throws CommandError(kExitUsage) naming `what` otherwise.
+// [0, 24 h]. Throws Error(kInvalidInput) naming `what` otherwise.
 [[nodiscard]] std::chrono::milliseconds parse_duration(std::string_view text,
                                                        const std::string& what);
 

@@ -46,7 +46,7 @@ class ApiClient {
   // kNodes: stress_node traffic, over TLS when node_tls.h says so. kPlain: always HTTP (the
   // fault proxy's REST API).
   enum class Transport : uint8_t { kNodes, kPlain };
-  // Throws CommandError when node TLS is configured with unusable files (node_tls.h).
+  // Throws Error when node TLS is configured with unusable files (node_tls.h).
   explicit ApiClient(Transport transport = Transport::kNodes);
   ~ApiClient();
   ApiClient(const ApiClient&) = delete;

@@ -39,9 +39,9 @@ std::shared_ptr<boost::asio::ssl::context> node_tls_context() {
   const NodeTlsFlags& f = node_tls_flags();
   std::string error;
   if (!f.cacert.empty() || !f.cert.empty() || !f.key.empty()) {
-    if (f.cacert.empty()) usage_error("--cert/--key need --cacert (the CA of the nodes)");
+    if (f.cacert.empty()) invalid_input("--cert/--key need --cacert (the CA of the nodes)");
     auto context = common::make_client_tls_context({f.cert, f.key, f.cacert}, &error);
-    if (!context) usage_error(error);
+    if (!context) invalid_input(error);
     return context;
   }
   const std::optional<RecordedNodeTls> tls = recorded_node_tls();
@@ -50,7 +50,7 @@ std::shared_ptr<boost::asio::ssl::context> node_tls_context() {
       {tls->client_cert_file.string(), tls->client_key_file.string(), tls->ca_file.string()},
       &error);
   if (!context) {
-    environment_error("the TLS files of " + tls->source + " are unusable: " + error);
+    environment_failure("the TLS files of " + tls->source + " are unusable: " + error);
   }
   return context;
 }

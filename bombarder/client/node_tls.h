@@ -44,7 +44,7 @@ using RecordedNodeTlsLookup = std::function<std::optional<RecordedNodeTls>()>;
 void set_recorded_node_tls(RecordedNodeTlsLookup lookup);
 
 // The client context for node traffic, or null for plain HTTP (the rules above). Throws
-// CommandError: kExitUsage for bad --cacert/--cert/--key files, kExitEnvironment for a
+// Error: kInvalidInput for bad --cacert/--cert/--key files, kEnvironment for a
 // recorded cluster whose TLS files are unusable.
 [[nodiscard]] std::shared_ptr<boost::asio::ssl::context> node_tls_context();
 // Whether node_tls_context() would be non-null (without loading files).

@@ -10,7 +10,7 @@ ApiResponse ProxyClient::call(http::verb method, const std::string& target, cons
                               const std::string& what) {
   ApiResponse result = client_.call(api_, method, target, body, 5s);
   if (!result.ok()) {
-    environment_error("fault proxy " + api_.to_string() + ": " + what + ": " + result.describe());
+    environment_failure("fault proxy " + api_.to_string() + ": " + what + ": " + result.describe());
   }
   return result;
 }
@@ -21,7 +21,7 @@ std::string ProxyClient::version() {
 
 Json ProxyClient::proxies() {
   const Json body = call(http::verb::get, "/proxies", {}, "GET /proxies").json();
-  if (!body.is_object()) environment_error("fault proxy " + api_.to_string() + ": bad /proxies");
+  if (!body.is_object()) environment_failure("fault proxy " + api_.to_string() + ": bad /proxies");
   return body;
 }
 

@@ -1,6 +1,6 @@
 // A blocking client of a Toxiproxy-compatible REST API (`bombarder proxy`, or Toxiproxy itself),
 // for the commands that apply network faults (scenario). Every call throws
-// CommandError(kExitEnvironment) with the API's answer when it does not succeed.
+// Error(kEnvironment) with the API's answer when it does not succeed.
 #pragma once
 
 #include <string>

@@ -1,14 +1,18 @@
-// `cluster status`, `cluster sync-status` and `cluster resync` (issue 4 "Cluster control"): what
-// the nodes say about themselves (/status), what the leader says about its followers
-// (/_raft/sync-status), and a forced snapshot resync of one follower (/_raft/force-resync).
+// What `cluster status`, `cluster sync-status` and `cluster resync` (issue 4 "Cluster control")
+// find out: what the nodes say about themselves (/status), what the leader says about its
+// followers (/_raft/sync-status), and a forced snapshot resync of one follower
+// (/_raft/force-resync). The commands print it and choose the exit code
+// (commands/cluster_inspect_command.cc).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bombarder/client/api_client.h"
+#include "bombarder/cluster/cluster_record.h"
 
 namespace bombarder {
 
@@ -42,6 +46,25 @@ struct HashAgreement {
 };
 [[nodiscard]] HashAgreement compare_hashes(const ClusterView& view);
 
+// What `cluster status` judges: reachability, the leader, the state hashes.
+struct ClusterHealth {
+  HashAgreement hashes;
+  size_t unreachable = 0;
+  std::vector<std::string> problems;  // "1 of 3 nodes unreachable", "no leader", ...
+  [[nodiscard]] bool healthy() const { return problems.empty(); }
+};
+[[nodiscard]] ClusterHealth assess_health(const ClusterView& view);
+
+// The nodes' answers to /status and their verdict, and the recorded cluster's fault proxy.
+struct ClusterStatus {
+  ClusterView view;
+  ClusterHealth health;
+  std::optional<ProxyRecord> proxy;  // only when `nodes` was empty (the recorded cluster)
+};
+// Asks `nodes` (node URLs; empty: default_nodes()). Throws Error(kInvalidInput) for a bad URL,
+// Error(kEnvironment) when no node answers.
+[[nodiscard]] ClusterStatus inspect_cluster(const std::vector<std::string>& nodes);
+
 // One follower as the leader's /_raft/sync-status describes it.
 struct FollowerSync {
   uint64_t id = 0;
@@ -66,8 +89,63 @@ struct FollowerSync {
 [[nodiscard]] std::string format_follower_line(const FollowerSync& f, size_t state_width,
                                                size_t index_width);
 
-[[nodiscard]] int run_cluster_status(const StatusFlags& flags);
-[[nodiscard]] int run_cluster_sync_status(const SyncStatusFlags& flags);
-[[nodiscard]] int run_cluster_resync(const ResyncFlags& flags);
+// The leader's answer to GET /_raft/sync-status.
+struct SyncStatus {
+  common::Endpoint leader;
+  Json body;
+  std::vector<FollowerSync> followers;
+  // "127.0.0.1:8081 (lagging)" for each follower that is not healthy.
+  [[nodiscard]] std::vector<std::string> unhealthy() const;
+};
+// Finds the leader from `hint` (nullopt: default_nodes()), waiting up to `leader_wait` while an
+// election runs, and asks it, following a bounded number of leader changes. Throws
+// Error(kEnvironment) without a leader or for an answer that is not a sync status.
+[[nodiscard]] SyncStatus fetch_sync_status(ApiClient& client, std::optional<common::Endpoint> hint,
+                                           std::chrono::milliseconds leader_wait);
+
+// ---- cluster resync: started by start_resync, watched by await_resync ----------------------
+
+// A node's GET /_raft/resync_stats (1 s bound: a stopped target must not hold a resync up);
+// nullopt when it does not answer.
+[[nodiscard]] std::optional<Json> resync_stats(ApiClient& client, const common::Endpoint& node);
+// A counter of resync_stats ("snapshots_sent", ...); 0 when absent.
+[[nodiscard]] uint64_t resync_counter(const std::optional<Json>& stats, const char* name);
+
+struct ResyncStart {
+  common::Endpoint leader;
+  Json answer;               // the leader's answer to the force-resync request
+  uint64_t sent_before = 0;  // the leader's snapshots_sent just before the request
+};
+// POST /_raft/force-resync?target= to the leader (found from `hint`). Throws
+// Error(kInvalidInput) when the leader refuses the target itself (400: not a member, the
+// leader), Error(kEnvironment) without a leader or a valid admin token, Error(kCheckFailed)
+// when it refuses for another reason.
+[[nodiscard]] ResyncStart start_resync(ApiClient& client, std::optional<common::Endpoint> hint,
+                                       const common::Endpoint& target);
+
+struct ResyncWait {
+  bool healthy = false;
+  std::optional<FollowerSync> follower;  // as last seen
+  std::string why;                       // when not healthy
+};
+// What a finished resync left behind: the counters after, and whether the target installed or
+// refused the snapshot (unknown when its counters could not be read before or after).
+struct ResyncOutcome {
+  ResyncWait wait;
+  double elapsed_s = 0;
+  uint64_t snapshot_index = 0;
+  std::optional<Json> leader_stats;
+  std::optional<Json> target_stats;
+  std::optional<bool> installed;
+  std::optional<bool> refused;
+};
+// Waits (up to `timeout`) until the target holds the leader's resync snapshot and is healthy,
+// and reads what it did; `target_before` are its resync_stats from before start_resync,
+// `started` when the resync began.
+[[nodiscard]] ResyncOutcome await_resync(ApiClient& client, const ResyncStart& start,
+                                         const common::Endpoint& target,
+                                         const std::optional<Json>& target_before,
+                                         std::chrono::steady_clock::time_point started,
+                                         std::chrono::milliseconds timeout);
 
 }  // namespace bombarder

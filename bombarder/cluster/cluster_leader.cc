@@ -70,8 +70,8 @@ FoundLeader discover_leader(ApiClient& client, const std::optional<common::Endpo
       if (candidates.size() > 1) continue;
     }
     if (view.reachable() == 0) {
-      environment_error("no node answers /status (" + unreachable_summary(view) +
-                        "); is a cluster running? (`bombarder cluster start`)");
+      environment_failure("no node answers /status (" + unreachable_summary(view) +
+                          "); is a cluster running? (`bombarder cluster start`)");
     }
     // Widen the search: members the nodes know of, and the leader they name.
     const size_t known = candidates.size();
@@ -90,7 +90,7 @@ FoundLeader discover_leader(ApiClient& client, const std::optional<common::Endpo
                          " nodes answer and none leads (an election in progress, or no quorum)";
       if (view.reachable() < view.nodes.size())
         text += "; unreachable: " + unreachable_summary(view);
-      environment_error(text);
+      environment_failure(text);
     }
     std::this_thread::sleep_for(100ms);  // poll interval, bounded by the deadline above
   }

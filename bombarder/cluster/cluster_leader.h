@@ -23,7 +23,7 @@ struct FoundLeader {
 // reference ports 8080-8082 are not guessed then.
 // Waits up to `wait` while nodes answer but none leads (an election in progress); gives up at
 // once when no node answers at all.
-// Throws CommandError(kExitEnvironment) with a one-line reason when no leader is found.
+// Throws Error(kEnvironment) with a one-line reason when no leader is found.
 [[nodiscard]] FoundLeader discover_leader(ApiClient& client,
                                           const std::optional<common::Endpoint>& hint,
                                           std::chrono::milliseconds wait);

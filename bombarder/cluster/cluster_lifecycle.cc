@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
-#include <iostream>
 #include <thread>
 
 #include "bombarder/base/data_root.h"
@@ -16,11 +15,9 @@
 #include "bombarder/base/process.h"
 #include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
-#include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_proxies.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/cluster/cluster_secrets.h"
-#include "bombarder/cluster/cluster_table.h"
 #include "bombarder/cluster/cluster_tls.h"
 #include "bombarder/cluster/supervisor.h"
 
@@ -46,31 +43,31 @@ int ports_taken(const StartFlags& f) {
 
 void validate(const StartFlags& f) {
   if (f.nodes < 1 || f.nodes > static_cast<int>(kClusterNodesMax)) {
-    usage_error("--nodes must be between 1 and " + std::to_string(kClusterNodesMax) + ", not " +
-                std::to_string(f.nodes));
+    invalid_input("--nodes must be between 1 and " + std::to_string(kClusterNodesMax) + ", not " +
+                  std::to_string(f.nodes));
   }
   const int ports = ports_taken(f);
   if (f.port < 1 || f.port + ports - 1 > 65535) {
-    usage_error("--port " + std::to_string(f.port) + " with " + std::to_string(f.nodes) + " nodes" +
-                (f.proxied ? " (proxied: " + std::to_string(ports) + " ports)" : "") +
-                " leaves the port range 1..65535");
+    invalid_input("--port " + std::to_string(f.port) + " with " + std::to_string(f.nodes) +
+                  " nodes" + (f.proxied ? " (proxied: " + std::to_string(ports) + " ports)" : "") +
+                  " leaves the port range 1..65535");
   }
   std::string why;
   if (!common::Endpoint::parse(f.host + ":1", "127.0.0.1", &why)) {
-    usage_error("--host '" + f.host + "' is not a host: " + why);
+    invalid_input("--host '" + f.host + "' is not a host: " + why);
   }
   if (f.tick_ms && (*f.tick_ms < 1 || *f.tick_ms > 10000))
-    usage_error("--tick-ms must be 1..10000");
+    invalid_input("--tick-ms must be 1..10000");
   if (f.election_ticks && (*f.election_ticks < 3 || *f.election_ticks > 10000)) {
-    usage_error("--election-ticks must be 3..10000");
+    invalid_input("--election-ticks must be 3..10000");
   }
   if (f.snapshot_threshold && *f.snapshot_threshold < 1) {
-    usage_error("--snapshot-threshold must be at least 1");
+    invalid_input("--snapshot-threshold must be at least 1");
   }
   if (f.commit_timeout_ms && (*f.commit_timeout_ms < 100 || *f.commit_timeout_ms > 600000)) {
-    usage_error("--commit-timeout-ms must be 100..600000");
+    invalid_input("--commit-timeout-ms must be 100..600000");
   }
-  if (!(f.timeout_s > 0)) usage_error("--timeout must be positive");
+  if (!(f.timeout_s > 0)) invalid_input("--timeout must be positive");
 }
 
 fs::path find_node_binary(const StartFlags& f) {
@@ -78,8 +75,8 @@ fs::path find_node_binary(const StartFlags& f) {
       f.node_bin.empty() ? executable_dir() / "stress_node" : fs::absolute(f.node_bin);
   std::error_code ec;
   if (!fs::is_regular_file(path, ec) || ::access(path.c_str(), X_OK) != 0) {
-    environment_error("no executable stress_node at " + path.string() +
-                      (f.node_bin.empty() ? " (build it, or pass --node-bin PATH)" : ""));
+    environment_failure("no executable stress_node at " + path.string() +
+                        (f.node_bin.empty() ? " (build it, or pass --node-bin PATH)" : ""));
   }
   return path;
 }
@@ -98,8 +95,8 @@ size_t check_no_running_cluster() {
     alive += (alive.empty() ? "fault proxy " : ", fault proxy ") + record->proxy->api.to_string();
   }
   if (!alive.empty()) {
-    environment_error("a cluster is already running (" + cluster_record_path().string() + ": " +
-                      alive + "): stop it with `bombarder cluster stop`");
+    environment_failure("a cluster is already running (" + cluster_record_path().string() + ": " +
+                        alive + "): stop it with `bombarder cluster stop`");
   }
   return std::max<size_t>(record->nodes.size(), 1);
 }
@@ -112,9 +109,9 @@ void check_ports_free(const StartFlags& f) {
   if (taken.empty()) return;
   std::string list;
   for (int port : taken) list += (list.empty() ? "" : ", ") + std::to_string(port);
-  environment_error((taken.size() == 1 ? "port " + list + " on " + f.host + " is"
-                                       : "ports " + list + " on " + f.host + " are") +
-                    " in use; stop what listens there or choose another --port");
+  environment_failure((taken.size() == 1 ? "port " + list + " on " + f.host + " is"
+                                         : "ports " + list + " on " + f.host + " are") +
+                      " in use; stop what listens there or choose another --port");
 }
 
 std::string tail_of(const fs::path& path, size_t lines) {
@@ -160,9 +157,9 @@ void abort_start(const ClusterRecord& record) {
     if (!tail.empty()) std::fprintf(stderr, "  last lines of %s:\n%s", log.c_str(), tail.c_str());
   }
   abort_start(record);
-  environment_error("node " + std::to_string(node.id) + " (" + node.endpoint.to_string() +
-                    ") ended during startup (" + describe_wait_status(wait_status) +
-                    "); the other nodes were stopped, see " + node.output_path.string());
+  environment_failure("node " + std::to_string(node.id) + " (" + node.endpoint.to_string() +
+                      ") ended during startup (" + describe_wait_status(wait_status) +
+                      "); the other nodes were stopped, see " + node.output_path.string());
 }
 
 // True when every node serves /status and all of them name the same leader, which says it leads.
@@ -205,91 +202,12 @@ ClusterView wait_ready(const StartFlags& f, const ClusterRecord& record) {
     if (Clock::now() >= deadline) {
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%g", f.timeout_s);
-      environment_error("the cluster is not ready after " + std::string(seconds) + " s: " + why +
-                        "; the nodes keep running (see `bombarder cluster status`, stop them with "
-                        "`bombarder cluster stop`)");
+      environment_failure(
+          "the cluster is not ready after " + std::string(seconds) + " s: " + why +
+          "; the nodes keep running (see `bombarder cluster status`, stop them with "
+          "`bombarder cluster stop`)");
     }
     std::this_thread::sleep_for(50ms);  // poll interval, bounded by the deadline above
-  }
-}
-
-nlohmann::json proxy_json(const ProxyRecord& proxy, int nodes) {
-  Json names = Json::array();
-  for (int i = 0; i < nodes; ++i) names.push_back(client_proxy_name(i));
-  for (int from = 0; from < nodes; ++from) {
-    for (int to = 0; to < nodes; ++to) {
-      if (from != to) names.push_back(link_proxy_name(from, to));
-    }
-  }
-  return {{"api", "http://" + proxy.api.to_string()},
-          {"pid", proxy.pid},
-          {"config", proxy.config_path.string()},
-          {"output", proxy.output_path.string()},
-          {"proxies", std::move(names)}};
-}
-
-void print_proxy(const ProxyRecord& proxy, int nodes) {
-  std::printf(
-      "fault proxy: Toxiproxy API at %s (pid %d); clients use node<i>-client (the addresses "
-      "above), node i reaches node j through link-<i>-to-<j>, e.g. %s (docs/proxy.md)\n",
-      ("http://" + proxy.api.to_string()).c_str(), static_cast<int>(proxy.pid),
-      nodes > 1 ? link_proxy_name(0, 1).c_str() : client_proxy_name(0).c_str());
-}
-
-void print_started(const StartFlags& f, const ClusterRecord& record, const ClusterView& view,
-                   const std::vector<bool>& reused, double elapsed_s) {
-  const StatusResponse& leader = *view.nodes[*view.leader].status;
-  if (f.json) {
-    Json nodes = Json::array();
-    for (size_t i = 0; i < record.nodes.size(); ++i) {
-      const NodeRecord& node = record.nodes[i];
-      nodes.push_back({{"id", node.id},
-                       {"address", node.endpoint.to_string()},
-                       {"url", node_url(node.endpoint)},
-                       {"pid", node.pid},
-                       {"role", view.nodes[i].status->role},
-                       {"data_dir", node.data_dir.string()},
-                       {"console_log", node.output_path.string()},
-                       {"reused_data", static_cast<bool>(reused[i])}});
-    }
-    Json out = {{"nodes", std::move(nodes)},
-                {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
-                {"term", leader.term},
-                {"record", cluster_record_path().string()},
-                {"peer_auth", record.cluster_secret_file.empty() ? "insecure" : "hmac-sha256"},
-                {"elapsed_s", elapsed_s}};
-    if (!record.cluster_secret_file.empty()) {
-      out["cluster_secret_file"] = record.cluster_secret_file.string();
-      out["admin_token_file"] = record.admin_token_file.string();
-    }
-    if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
-    std::cout << out.dump(2) << std::endl;
-    return;
-  }
-  std::printf("started %zu node%s in %.1f s; record %s\n", record.nodes.size(),
-              record.nodes.size() == 1 ? "" : "s", elapsed_s, cluster_record_path().c_str());
-  TextTable table({{"id", TextTable::Align::kRight},
-                   {"address"},
-                   {"pid", TextTable::Align::kRight},
-                   {"role"},
-                   {"data dir"}});
-  for (size_t i = 0; i < record.nodes.size(); ++i) {
-    const NodeRecord& node = record.nodes[i];
-    table.add_row({std::to_string(node.id), node_url(node.endpoint), std::to_string(node.pid),
-                   view.nodes[i].status->role,
-                   node.data_dir.string() + (reused[i] ? " (existing data)" : "")});
-  }
-  std::fputs(table.render().c_str(), stdout);
-  std::printf("leader: node %llu at %s (term %llu)\n",
-              static_cast<unsigned long long>(leader.node_id),
-              node_url(view.nodes[*view.leader].endpoint).c_str(),
-              static_cast<unsigned long long>(leader.term));
-  if (record.proxy) print_proxy(*record.proxy, f.nodes);
-  if (record.cluster_secret_file.empty()) {
-    std::printf("peers: INSECURE (--insecure-peers: peer frames unauthenticated)\n");
-  } else {
-    std::printf("peers: HMAC-SHA256, secret %s; admin token %s\n",
-                record.cluster_secret_file.c_str(), record.admin_token_file.c_str());
   }
 }
 
@@ -369,11 +287,11 @@ std::vector<NodeRecord> plan_nodes(const StartFlags& f, const fs::path& binary,
     std::error_code ec;
     if (f.fresh) {
       fs::remove_all(node.data_dir, ec);
-      if (ec) environment_error("cannot remove " + node.data_dir.string() + ": " + ec.message());
+      if (ec) environment_failure("cannot remove " + node.data_dir.string() + ": " + ec.message());
     }
     reused.push_back(fs::exists(node.data_dir / "db", ec));
     fs::create_directories(node.data_dir, ec);
-    if (ec) environment_error("cannot create " + node.data_dir.string() + ": " + ec.message());
+    if (ec) environment_failure("cannot create " + node.data_dir.string() + ": " + ec.message());
     planned.push_back(std::move(node));
   }
   return planned;
@@ -411,7 +329,7 @@ void spawn_nodes(std::vector<NodeRecord>& planned, ClusterRecord& record) {
       node.pid = spawn_detached(node.args, node.output_path);
       record.nodes.push_back(std::move(node));
       save_cluster_record(record);
-    } catch (const CommandError&) {
+    } catch (const Error&) {
       abort_start(record);
       throw;
     }
@@ -420,7 +338,7 @@ void spawn_nodes(std::vector<NodeRecord>& planned, ClusterRecord& record) {
 
 }  // namespace
 
-int run_cluster_start(const StartFlags& flags) {
+StartedCluster start_cluster(const StartFlags& flags) {
   validate(flags);
   StartFlags f = flags;
   const fs::path binary = find_node_binary(f);
@@ -438,39 +356,22 @@ int run_cluster_start(const StartFlags& flags) {
     f.cluster_secret_file = secrets.cluster_secret_file.string();
     f.admin_token_file = secrets.admin_token_file.string();
   }
-  std::vector<bool> reused;
-  std::vector<NodeRecord> planned = plan_nodes(f, binary, reused);
-  ClusterRecord record = prepare_record(f, binary, secrets, planned.size());
-  spawn_nodes(planned, record);
-  for (size_t i = 0; i < reused.size(); ++i) {
-    if (reused[i]) {
+  StartedCluster out;
+  std::vector<NodeRecord> planned = plan_nodes(f, binary, out.reused);
+  out.record = prepare_record(f, binary, secrets, planned.size());
+  spawn_nodes(planned, out.record);
+  for (size_t i = 0; i < out.reused.size(); ++i) {
+    if (out.reused[i]) {
       status_line(f.json, "note: node " + std::to_string(i) + " starts on the existing data in " +
-                              record.nodes[i].data_dir.string() + " (--fresh starts empty)");
+                              out.record.nodes[i].data_dir.string() + " (--fresh starts empty)");
     }
   }
-  const ClusterView view = wait_ready(f, record);
-  const double elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
-  print_started(f, record, view, reused, elapsed_s);
-  if (f.supervise) start_background_supervisor(f.json);
-  return kExitOk;
+  out.view = wait_ready(f, out.record);
+  out.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
+  return out;
 }
 
 namespace {
-
-// How stopping one recorded node went.
-struct NodeStop {
-  const NodeRecord* node;
-  StopOutcome outcome = StopOutcome::kNotRunning;
-  std::string detail;  // why it was left alone
-};
-
-// What `cluster stop` did.
-struct StopReport {
-  std::vector<NodeStop> nodes;
-  std::optional<StopOutcome> proxy;
-  bool any_stopped = false;
-  bool all_gone = true;
-};
 
 // Stops every node at once: a node's graceful stop (leadership hand-over, flush) is bounded by
 // the grace period, and waiting for each in turn would add those periods up. A pid that is no
@@ -478,7 +379,7 @@ struct StopReport {
 void stop_nodes(const ClusterRecord& record, std::chrono::milliseconds grace, StopReport& r) {
   std::vector<std::future<StopOutcome>> stops;
   for (const NodeRecord& node : record.nodes) {
-    r.nodes.push_back({&node, StopOutcome::kNotRunning, {}});
+    r.nodes.push_back({node, StopOutcome::kNotRunning, {}});
     const bool ours = is_node_process(node.pid, node.node_port());
     if (!ours && process_alive(node.pid)) {
       r.nodes.back().detail = "pid " + std::to_string(node.pid) + " is now another program";
@@ -496,84 +397,32 @@ void stop_nodes(const ClusterRecord& record, std::chrono::milliseconds grace, St
   }
 }
 
-void print_stop_json(const ClusterRecord& record, const StopReport& r) {
-  Json nodes = Json::array();
-  for (const NodeStop& o : r.nodes) {
-    Json row = {{"id", o.node->id},
-                {"address", o.node->endpoint.to_string()},
-                {"pid", o.node->pid},
-                {"outcome", to_string(o.outcome)}};
-    if (!o.detail.empty()) row["detail"] = o.detail;
-    nodes.push_back(std::move(row));
-  }
-  Json out = {{"nodes", std::move(nodes)},
-              {"stale", !r.any_stopped},
-              {"record_removed", r.all_gone},
-              {"record", cluster_record_path().string()}};
-  if (r.proxy) {
-    out["proxy"] = {{"api", record.proxy->api.to_string()},
-                    {"pid", record.proxy->pid},
-                    {"outcome", to_string(*r.proxy)}};
-  }
-  std::cout << out.dump(2) << std::endl;
-}
-
-void print_stop_text(const ClusterRecord& record, const StopReport& r) {
-  TextTable table({{"id", TextTable::Align::kRight},
-                   {"address"},
-                   {"pid", TextTable::Align::kRight},
-                   {"outcome"}});
-  for (const NodeStop& o : r.nodes) {
-    // Not node_url(): the record (and with it the TLS setting) may be gone by now.
-    table.add_row({std::to_string(o.node->id),
-                   (record.tls ? "https://" : "http://") + o.node->endpoint.to_string(),
-                   std::to_string(o.node->pid),
-                   std::string(to_string(o.outcome)) +
-                       (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
-  }
-  std::fputs(table.render().c_str(), stdout);
-  if (r.proxy) {
-    std::printf("fault proxy %s (pid %d): %s\n",
-                ("http://" + record.proxy->api.to_string()).c_str(),
-                static_cast<int>(record.proxy->pid), to_string(*r.proxy));
-  }
-  if (!r.any_stopped) std::printf("the record was stale: none of its nodes was running\n");
-  if (r.all_gone) std::printf("removed %s\n", cluster_record_path().c_str());
-}
-
 }  // namespace
 
-int run_cluster_stop(const StopFlags& f) {
-  if (!(f.grace_s >= 0)) usage_error("--grace must not be negative");
-  const std::optional<ClusterRecord> record = load_cluster_record();
+StopReport stop_cluster(const StopFlags& f) {
+  if (!(f.grace_s >= 0)) invalid_input("--grace must not be negative");
+  std::optional<ClusterRecord> record = load_cluster_record();
   if (!record) {
-    environment_error("no cluster recorded in " + cluster_record_path().string() +
-                      "; nothing to stop");
+    environment_failure("no cluster recorded in " + cluster_record_path().string() +
+                        "; nothing to stop");
   }
   // The supervisor first: it would restart the nodes stopped below.
   const std::string supervisor_outcome = stop_recorded_supervisor(*record);
   if (!supervisor_outcome.empty()) status_line(f.json, supervisor_outcome);
   StopReport r;
-  stop_nodes(*record, seconds_flag(f.grace_s), r);
+  r.record = std::move(*record);
+  stop_nodes(r.record, seconds_flag(f.grace_s), r);
   // The fault proxy last: a leader stopping gracefully hands over leadership through it.
-  if (record->proxy) {
-    r.proxy = is_proxy_process(record->proxy->pid, record->proxy->api.port)
-                  ? stop_process(record->proxy->pid, seconds_flag(f.grace_s))
+  if (r.record.proxy) {
+    const ProxyRecord& proxy = *r.record.proxy;
+    r.proxy = is_proxy_process(proxy.pid, proxy.api.port)
+                  ? stop_process(proxy.pid, seconds_flag(f.grace_s))
                   : StopOutcome::kNotRunning;
     r.any_stopped = r.any_stopped || *r.proxy != StopOutcome::kNotRunning;
     r.all_gone = r.all_gone && *r.proxy != StopOutcome::kStillRunning;
   }
   if (r.all_gone) remove_cluster_record();
-  if (f.json) {
-    print_stop_json(*record, r);
-  } else {
-    print_stop_text(*record, r);
-  }
-  if (!r.all_gone) {
-    environment_error("a node is still running after SIGKILL; kept " +
-                      cluster_record_path().string());
-  }
-  return kExitOk;
+  return r;
 }
 
 }  // namespace bombarder

@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "bombarder/base/process.h"
+#include "bombarder/client/api_client.h"
+#include "bombarder/cluster/cluster_record.h"
+
 namespace bombarder {
 
 inline constexpr size_t kClusterNodesMax = 9;
@@ -38,7 +42,7 @@ struct StartFlags {
   bool supervise = false;
   std::optional<int> watchdog_ms;
   bool debug_endpoints = false;
-  // Issue 14: run_cluster_start generates a cluster secret and admin token
+  // Issue 14: start_cluster generates a cluster secret and admin token
   // (cluster_secrets.h) and sets these paths; with insecure_peers no secret, --insecure-peers.
   bool insecure_peers = false;
   std::string cluster_secret_file;
@@ -61,12 +65,41 @@ struct StopFlags {
                                                          const std::string& node_binary,
                                                          uint64_t id, const std::string& data_dir);
 
-// Validates the flags (CommandError kExitUsage), refuses a running cluster or a taken port
-// (kExitEnvironment), spawns and records the nodes, waits for a leader and prints the members.
-[[nodiscard]] int run_cluster_start(const StartFlags& flags);
+// What start_cluster started.
+struct StartedCluster {
+  ClusterRecord record;      // as saved in cluster.json
+  ClusterView view;          // every node serving and naming the same leader (view.leader set)
+  std::vector<bool> reused;  // node i started on the data a previous cluster left
+  double elapsed_s = 0;      // from the first node spawned to the cluster ready
+};
 
-// Stops every recorded node that is still the process we started (SIGTERM, SIGKILL after the
-// grace period) and removes the record once none runs. No record: CommandError kExitEnvironment.
-[[nodiscard]] int run_cluster_stop(const StopFlags& flags);
+// Validates the flags (Error(kInvalidInput)), refuses a running cluster or a taken port
+// (Error(kEnvironment)), spawns and records the nodes and waits for a leader; a node that ends
+// during startup, or a start that fails after spawning, stops the nodes it started first.
+// Notes (a stale record replaced, a node starting on existing data) go to status_line. Leaves
+// `supervise` to the caller (start_background_supervisor, supervisor.h).
+[[nodiscard]] StartedCluster start_cluster(const StartFlags& flags);
+
+// How stopping one recorded node went.
+struct NodeStop {
+  NodeRecord node;
+  StopOutcome outcome = StopOutcome::kNotRunning;
+  std::string detail;  // why it was left alone: its pid or port is someone else's now
+};
+
+// What stop_cluster did.
+struct StopReport {
+  ClusterRecord record;  // as it was before the stop
+  std::vector<NodeStop> nodes;
+  std::optional<StopOutcome> proxy;  // the fault proxy's, when one was recorded
+  bool any_stopped = false;          // false: the record was stale
+  bool all_gone = true;              // false: something runs after SIGKILL; the record is kept
+};
+
+// Stops the recorded supervisor, then every recorded node that is still the process we started
+// (SIGTERM, SIGKILL after the grace period), then the fault proxy, and removes the record once
+// none runs. Throws Error(kInvalidInput) for a negative grace, Error(kEnvironment) when there is
+// no record; a process that survives SIGKILL is reported (all_gone), not thrown.
+[[nodiscard]] StopReport stop_cluster(const StopFlags& flags);
 
 }  // namespace bombarder

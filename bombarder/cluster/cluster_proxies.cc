@@ -52,7 +52,7 @@ ProxyRecord start_cluster_proxy(const ProxiedLayout& layout, int nodes, const st
     std::ofstream out(config_path, std::ios::trunc);
     out << proxied_config(layout, nodes, host).dump(2) << '\n';
     out.flush();
-    if (!out) environment_error("cannot write " + config_path.string());
+    if (!out) environment_failure("cannot write " + config_path.string());
   }
   ProxyRecord proxy;
   proxy.api = {host, layout.api_port()};
@@ -72,13 +72,13 @@ ProxyRecord start_cluster_proxy(const ProxiedLayout& layout, int nodes, const st
   const auto deadline = Clock::now() + timeout;
   while (true) {
     if (!process_alive(proxy.pid)) {
-      environment_error("the fault proxy ended during startup; see " + output_path.string());
+      environment_failure("the fault proxy ended during startup; see " + output_path.string());
     }
     if (client.get(proxy.api, "/version", 500ms).status == 200) return proxy;
     if (Clock::now() >= deadline) {
       (void)stop_process(proxy.pid, 2s);
-      environment_error("the fault proxy's API " + proxy.api.to_string() +
-                        " does not answer; see " + output_path.string());
+      environment_failure("the fault proxy's API " + proxy.api.to_string() +
+                          " does not answer; see " + output_path.string());
     }
     std::this_thread::sleep_for(20ms);  // poll interval, bounded by the deadline above
   }

@@ -45,7 +45,7 @@ class ProxiedLayout {
 
 // Writes the config to `config_path`, starts `bombarder proxy --host HOST --port API --config`
 // detached (output to `output_path`) and waits up to `timeout` for its API to answer GET
-// /version. Throws CommandError(kExitEnvironment) when it cannot start or ends meanwhile (the
+// /version. Throws Error(kEnvironment) when it cannot start or ends meanwhile (the
 // process is stopped then).
 [[nodiscard]] ProxyRecord start_cluster_proxy(const ProxiedLayout& layout, int nodes,
                                               const std::string& host,

@@ -75,8 +75,8 @@ std::optional<ClusterRecord> load_cluster_record() {
     }
     return record;
   } catch (const std::exception& e) {
-    environment_error("cannot read " + path.string() + " (" + e.what() +
-                      "); remove it if no cluster runs");
+    environment_failure("cannot read " + path.string() + " (" + e.what() +
+                        "); remove it if no cluster runs");
   }
 }
 
@@ -124,10 +124,10 @@ void save_cluster_record(const ClusterRecord& record) {
     std::ofstream out(temp, std::ios::trunc);
     out << body.dump(2) << '\n';
     out.flush();
-    if (!out) environment_error("cannot write " + temp.string());
+    if (!out) environment_failure("cannot write " + temp.string());
   }
   fs::rename(temp, path, ec);
-  if (ec) environment_error("cannot write " + path.string() + ": " + ec.message());
+  if (ec) environment_failure("cannot write " + path.string() + ": " + ec.message());
 }
 
 void remove_cluster_record() {

@@ -76,10 +76,10 @@ struct ClusterRecord {
 
 [[nodiscard]] std::filesystem::path cluster_record_path();  // data_root() / "cluster.json"
 
-// nullopt when there is no record. Throws CommandError(kExitEnvironment) when it exists but
+// nullopt when there is no record. Throws Error(kEnvironment) when it exists but
 // cannot be read or parsed (the message names the file, so the user can remove it).
 [[nodiscard]] std::optional<ClusterRecord> load_cluster_record();
-// Throws CommandError(kExitEnvironment) when it cannot be written.
+// Throws Error(kEnvironment) when it cannot be written.
 void save_cluster_record(const ClusterRecord& record);
 void remove_cluster_record();
 

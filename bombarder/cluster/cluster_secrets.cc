@@ -28,7 +28,7 @@ void write_private_file(const fs::path& path, const std::string& content) {
   ::unlink(temp.c_str());
   // Created 0600 from the start: never a moment where another user could read it.
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) environment_error("cannot create " + temp.string() + ": " + std::strerror(errno));
+  if (fd < 0) environment_failure("cannot create " + temp.string() + ": " + std::strerror(errno));
   const bool written =
       ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
       ::fsync(fd) == 0;
@@ -37,7 +37,7 @@ void write_private_file(const fs::path& path, const std::string& content) {
   if (written) fs::rename(temp, path, ec);
   if (!written || ec) {
     fs::remove(temp, ec);
-    environment_error("cannot write " + path.string());
+    environment_failure("cannot write " + path.string());
   }
 }
 
@@ -55,7 +55,7 @@ std::string trimmed_file(const fs::path& path) {
 std::string random_hex(size_t bytes) {
   std::vector<unsigned char> raw(bytes);
   if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
-    environment_error("OpenSSL RAND_bytes failed: no random secret could be made");
+    environment_failure("OpenSSL RAND_bytes failed: no random secret could be made");
   }
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string hex;
@@ -69,7 +69,7 @@ std::string random_hex(size_t bytes) {
 ClusterSecrets create_cluster_secrets(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) environment_error("cannot create " + dir.string() + ": " + ec.message());
+  if (ec) environment_failure("cannot create " + dir.string() + ": " + ec.message());
   ClusterSecrets secrets{dir / "cluster-secret", dir / "admin-token"};
   write_private_file(secrets.cluster_secret_file, random_hex(kSecretBytes) + "\n");
   write_private_file(secrets.admin_token_file, random_hex(kSecretBytes) + "\n");

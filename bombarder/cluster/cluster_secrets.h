@@ -22,7 +22,7 @@ struct ClusterSecrets {
 };
 
 // Writes a new secret and token into `dir` (replacing old ones atomically: a temporary file
-// created 0600, then renamed). Throws CommandError(kExitEnvironment) when it cannot.
+// created 0600, then renamed). Throws Error(kEnvironment) when it cannot.
 [[nodiscard]] ClusterSecrets create_cluster_secrets(const std::filesystem::path& dir);
 
 // `bytes` random bytes from RAND_bytes, as lowercase hex. Throws if OpenSSL cannot seed.

@@ -24,7 +24,7 @@ constexpr int kValidDays = 365;
 void write_file(const fs::path& path, const std::string& text, mode_t mode) {
   // Created with its final mode: a key is never readable by others, not even for a moment.
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) environment_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0) environment_failure("cannot write " + path.string() + ": " + std::strerror(errno));
   size_t written = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
@@ -32,7 +32,7 @@ void write_file(const fs::path& path, const std::string& text, mode_t mode) {
     if (n < 0) {
       const std::string why = std::strerror(errno);
       ::close(fd);
-      environment_error("cannot write " + path.string() + ": " + why);
+      environment_failure("cannot write " + path.string() + ": " + why);
     }
     written += static_cast<size_t>(n);
   }
@@ -45,7 +45,7 @@ void write_file(const fs::path& path, const std::string& text, mode_t mode) {
 GeneratedTls generate_cluster_tls(const fs::path& dir, size_t nodes, const std::string& host) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) environment_error("cannot create " + dir.string() + ": " + ec.message());
+  if (ec) environment_failure("cannot create " + dir.string() + ": " + ec.message());
   std::vector<std::string> hosts = {host};
   for (const char* local : {"127.0.0.1", "localhost"}) {
     if (host != local) hosts.emplace_back(local);
@@ -68,9 +68,10 @@ GeneratedTls generate_cluster_tls(const fs::path& dir, size_t nodes, const std::
     out.client_key_file = dir / "client.key";
     write_file(out.client_cert_file, client.cert_pem, 0644);
     write_file(out.client_key_file, client.key_pem, 0600);
+  } catch (const Error&) {
+    throw;  // already one line for the user (a file that cannot be written)
   } catch (const std::runtime_error& e) {
-    if (dynamic_cast<const CommandError*>(&e) != nullptr) throw;
-    environment_error(std::string("cannot generate the cluster's certificates: ") + e.what());
+    environment_failure(std::string("cannot generate the cluster's certificates: ") + e.what());
   }
   return out;
 }

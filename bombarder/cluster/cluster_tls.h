@@ -15,7 +15,7 @@ namespace bombarder {
 
 // A throw-away CA (its key is not kept), one certificate per node for
 // `hosts` (plus 127.0.0.1 and localhost), and a client certificate for bombarder, all in `dir`
-// (keys mode 0600). Throws CommandError(kExitEnvironment) when a file cannot be written.
+// (keys mode 0600). Throws Error(kEnvironment) when a file cannot be written.
 struct GeneratedTls {
   std::filesystem::path ca_file;
   std::vector<std::filesystem::path> node_cert_files;  // by node id
@@ -28,7 +28,7 @@ struct GeneratedTls {
 
 // The recorded cluster's TLS files, nullopt when no cluster or one without --tls is recorded:
 // the lookup commands install with set_recorded_node_tls (node_tls.h). Throws
-// CommandError(kExitEnvironment) when cluster.json cannot be read.
+// Error(kEnvironment) when cluster.json cannot be read.
 [[nodiscard]] std::optional<RecordedNodeTls> recorded_cluster_tls();
 
 }  // namespace bombarder

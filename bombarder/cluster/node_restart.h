@@ -29,7 +29,7 @@ struct Respawned {
   std::string record_error;  // cluster.json could not be updated ("" when it was)
 };
 
-// Starts `node` again and records its new pid (matched by id). Throws CommandError when the
+// Starts `node` again and records its new pid (matched by id). Throws Error when the
 // process cannot be started; a failed record update is returned, not thrown: the process runs.
 [[nodiscard]] Respawned respawn_recorded_node(const NodeRecord& node);
 

@@ -41,7 +41,7 @@ bool Supervisor::round(Clock::time_point now) {
   std::optional<ClusterRecord> record;
   try {
     record = load_cluster_record();
-  } catch (const CommandError& e) {
+  } catch (const Error& e) {
     log_(std::string("cannot read the cluster record: ") + e.what() + "; retrying");
     return true;
   }
@@ -106,7 +106,7 @@ void Supervisor::restart(const NodeRecord& node, Watch& watch, Clock::time_point
       log_("node " + std::to_string(node.id) + ": cannot record pid " + std::to_string(pid) +
            " in the cluster record: " + respawned.record_error);
     }
-  } catch (const CommandError& e) {
+  } catch (const Error& e) {
     // Retried on a later round, backing off like a failed start.
     log_("node " + std::to_string(node.id) + " restart failed: " + e.what());
     ++watch.restarts_in_loop;
@@ -142,13 +142,13 @@ void say(const std::string& line) { stamped_status_line(false, line); }
 ClusterRecord register_supervisor(const std::string& output_path) {
   std::optional<ClusterRecord> record = load_cluster_record();
   if (!record) {
-    environment_error("no cluster recorded in " + cluster_record_path().string() +
-                      "; start one with `bombarder cluster start`");
+    environment_failure("no cluster recorded in " + cluster_record_path().string() +
+                        "; start one with `bombarder cluster start`");
   }
   if (record->supervisor && record->supervisor->pid != ::getpid() &&
       is_supervisor_process(record->supervisor->pid)) {
-    environment_error("the cluster already has a supervisor (pid " +
-                      std::to_string(record->supervisor->pid) + ")");
+    environment_failure("the cluster already has a supervisor (pid " +
+                        std::to_string(record->supervisor->pid) + ")");
   }
   record->supervisor = SupervisorRecord{::getpid(), output_path};
   save_cluster_record(*record);
@@ -161,7 +161,7 @@ void deregister_supervisor() {
     if (!record || !record->supervisor || record->supervisor->pid != ::getpid()) return;
     record->supervisor.reset();
     save_cluster_record(*record);
-  } catch (const CommandError&) {
+  } catch (const Error&) {
     // The record went bad meanwhile: nothing of ours left to remove from it.
   }
 }
@@ -185,7 +185,7 @@ void start_background_supervisor(bool json) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll, bounded by deadline
   }
   (void)kill_process(pid);
-  environment_error("the supervisor did not start; see " + log.string());
+  environment_failure("the supervisor did not start; see " + log.string());
 }
 
 std::string stop_recorded_supervisor(const ClusterRecord& record) {
@@ -197,14 +197,14 @@ std::string stop_recorded_supervisor(const ClusterRecord& record) {
   return "supervisor pid " + std::to_string(pid) + ": " + to_string(stop_process(pid, kStopGrace));
 }
 
-int run_supervise(const SuperviseFlags& f, const std::string& output_path) {
+void run_supervise(const SuperviseFlags& f, const std::string& output_path) {
   if (!(f.dead_after_s > 0) || !(f.poll_s > 0) || !(f.backoff_min_s > 0) ||
       !(f.backoff_max_s >= f.backoff_min_s) || !(f.stable_after_s >= 0)) {
-    usage_error(
+    invalid_input(
         "--dead-after, --poll and --backoff-min must be positive, --backoff-max at least "
         "--backoff-min");
   }
-  if (f.poll_s >= f.dead_after_s) usage_error("--poll must be shorter than --dead-after");
+  if (f.poll_s >= f.dead_after_s) invalid_input("--poll must be shorter than --dead-after");
   SuperviseSpec spec;
   spec.dead_after = ms_flag(f.dead_after_s);
   spec.poll = ms_flag(f.poll_s);
@@ -213,7 +213,7 @@ int run_supervise(const SuperviseFlags& f, const std::string& output_path) {
   spec.stable_after = ms_flag(f.stable_after_s);
 
   if (!output_path.empty() && std::freopen(output_path.c_str(), "a", stdout) == nullptr) {
-    environment_error("cannot open the log " + output_path);
+    environment_failure("cannot open the log " + output_path);
   }
   SignalWatch signals({SIGINT, SIGTERM, SIGHUP});
   const ClusterRecord record = register_supervisor(output_path);
@@ -241,7 +241,6 @@ int run_supervise(const SuperviseFlags& f, const std::string& output_path) {
     deregister_supervisor();
   }
   say("restarts: " + std::to_string(supervisor.restarts()));
-  return kExitOk;
 }
 
 }  // namespace bombarder

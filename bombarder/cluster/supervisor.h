@@ -86,12 +86,14 @@ struct SuperviseFlags {
   double stable_after_s = 10;
 };
 // `log_path`: "" writes to stdout; else lines are appended to that file (and it is recorded).
-[[nodiscard]] int run_supervise(const SuperviseFlags& flags, const std::string& log_path);
+// Returns when a signal came or the record is gone. Throws Error(kInvalidInput) for bad flags,
+// Error(kEnvironment) when no cluster is recorded or another supervisor runs.
+void run_supervise(const SuperviseFlags& flags, const std::string& log_path);
 
 // `cluster start --supervise`: starts `bombarder supervise --log $STRESS_TEST_DATA/
 // supervisor.log` detached, waits (bounded) until it has registered in cluster.json, and
-// prints its PID and log (to stderr when `json`). Throws CommandError(kExitEnvironment) when it
-// does not come up.
+// prints its PID and log (to stderr when `json`). Throws Error(kEnvironment) when it does not
+// come up.
 void start_background_supervisor(bool json);
 
 // `cluster stop`, before the nodes: SIGTERM to the recorded supervisor if it is still one

@@ -345,8 +345,8 @@ VerifyOutcome verify_cluster(const VerifyOptions& options) {
   const Settled settled = wait_settled(client, nodes, options.timeout);
   const ClusterView& view = settled.view;
   if (view.reachable() == 0) {
-    environment_error("no node answers /status (" + node_url(nodes[0]) + ": " +
-                      view.nodes[0].error + "); is a cluster running?");
+    environment_failure("no node answers /status (" + node_url(nodes[0]) + ": " +
+                        view.nodes[0].error + "); is a cluster running?");
   }
   const StateAgreement hashes = state_agreement(view);
   bool passed = settled.converged && hashes.match() && hashes.unreachable == 0;

@@ -29,7 +29,7 @@ struct VerifyOutcome {
   std::string text;       // what `verify` prints
 };
 
-// Throws CommandError(kExitEnvironment) when no node answers.
+// Throws Error(kEnvironment) when no node answers.
 [[nodiscard]] VerifyOutcome verify_cluster(const VerifyOptions& options);
 
 }  // namespace bombarder

@@ -14,12 +14,12 @@
 #include <memory>
 #include <mutex>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 #include "bombarder/faults/chaos.h"
 #include "bombarder/faults/fault_schedule.h"
 #include "bombarder/history/history.h"
@@ -52,9 +52,9 @@ bool given(const ChaosFlags& f, const char* flag) { return f.cmd->count(flag) > 
 void apply_config(ChaosFlags& f) {
   if (f.config.empty()) return;
   std::ifstream in(f.config);
-  if (!in) usage_error("--config: cannot read " + f.config);
+  if (!in) invalid_input("--config: cannot read " + f.config);
   const Json c = Json::parse(in, nullptr, false);
-  if (!c.is_object()) usage_error("--config: " + f.config + " is not a JSON object");
+  if (!c.is_object()) invalid_input("--config: " + f.config + " is not a JSON object");
   try {
     for (const auto& [key, value] : c.items()) {
       if (key == "enabled") {
@@ -70,19 +70,19 @@ void apply_config(ChaosFlags& f) {
         std::string& slot = key == "signal" ? f.signal : f.target;
         if (!given(f, ("--" + key).c_str())) slot = value.get<std::string>();
       } else {
-        usage_error("--config: unknown member \"" + key + "\" in " + f.config +
-                    " (enabled, interval, downtime, exclude, signal, target)");
+        invalid_input("--config: unknown member \"" + key + "\" in " + f.config +
+                      " (enabled, interval, downtime, exclude, signal, target)");
       }
     }
   } catch (const Json::exception& e) {
-    usage_error("--config: " + f.config + ": " + e.what());
+    invalid_input("--config: " + f.config + ": " + e.what());
   }
 }
 
 ChaosSpec build_spec(const ChaosFlags& f) {
   ChaosSpec spec;
   spec.kill_interval = parse_duration(f.interval, "--interval");
-  if (spec.kill_interval.count() < 100) usage_error("--interval must be at least 100ms");
+  if (spec.kill_interval.count() < 100) invalid_input("--interval must be at least 100ms");
   spec.downtime = parse_duration(f.downtime, "--downtime");
   if (f.signal == "KILL") {
     spec.signal = ChaosSpec::Signal::kKill;
@@ -91,7 +91,7 @@ ChaosSpec build_spec(const ChaosFlags& f) {
   } else if (f.signal == "random") {
     spec.signal = ChaosSpec::Signal::kRandom;
   } else {
-    usage_error("--signal must be KILL, TERM or random, not '" + f.signal + "'");
+    invalid_input("--signal must be KILL, TERM or random, not '" + f.signal + "'");
   }
   if (f.target == "any") {
     spec.target = ChaosSpec::Target::kAny;
@@ -100,10 +100,10 @@ ChaosSpec build_spec(const ChaosFlags& f) {
   } else if (f.target == "follower") {
     spec.target = ChaosSpec::Target::kFollower;
   } else {
-    usage_error("--target must be any, leader or follower, not '" + f.target + "'");
+    invalid_input("--target must be any, leader or follower, not '" + f.target + "'");
   }
   if (f.enabled != "true" && f.enabled != "false") {
-    usage_error("--enabled must be true or false, not '" + f.enabled + "'");
+    invalid_input("--enabled must be true or false, not '" + f.enabled + "'");
   }
   spec.scheduled = f.enabled == "true";
   spec.exclude = f.exclude;
@@ -115,8 +115,8 @@ ChaosSpec build_spec(const ChaosFlags& f) {
 ClusterRecord chaos_cluster(const ChaosSpec& spec, size_t& eligible) {
   std::optional<ClusterRecord> record = load_cluster_record();
   if (!record) {
-    environment_error("no cluster recorded in " + cluster_record_path().string() +
-                      "; start one with `bombarder cluster start`");
+    environment_failure("no cluster recorded in " + cluster_record_path().string() +
+                        "; start one with `bombarder cluster start`");
   }
   eligible = 0;
   for (const NodeRecord& n : record->nodes) {
@@ -124,7 +124,7 @@ ClusterRecord chaos_cluster(const ChaosSpec& spec, size_t& eligible) {
       ++eligible;
     }
   }
-  if (eligible == 0) usage_error("--exclude leaves no node to kill");
+  if (eligible == 0) invalid_input("--exclude leaves no node to kill");
   return std::move(*record);
 }
 

@@ -4,9 +4,9 @@
 #include <iostream>
 #include <memory>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 
@@ -23,7 +23,7 @@ struct CheckFlags {
 
 int run_check(const CheckFlags& f) {
   if (!(f.timeout_s > 0) || f.timeout_s > 86400) {
-    usage_error("--timeout must be a duration in (0s, 86400s]");
+    invalid_input("--timeout must be a duration in (0s, 86400s]");
   }
   const History history = load_history(f.file);
   CheckOptions options;

@@ -1,12 +1,11 @@
 // cluster start|stop|status|sync-status|resync (issue 4 "Cluster control"; the reference
-// README's "Cluster Management" table is the contract). Flags are declared here; the commands
-// live in cluster_lifecycle.cc (start, stop) and cluster_inspect.cc (status, sync-status,
-// resync).
+// README's "Cluster Management" table is the contract). Flags are declared here; the bodies
+// (output, exit code) are in cluster_lifecycle_command.cc (start, stop) and
+// cluster_inspect_command.cc (status, sync-status, resync), the work in cluster/.
+#include "bombarder/commands/cluster_command.h"
+
 #include <memory>
 
-#include "bombarder/base/errors.h"
-#include "bombarder/cluster/cluster_inspect.h"
-#include "bombarder/cluster/cluster_lifecycle.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
 
@@ -97,7 +96,7 @@ void add_start(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   add_start_mode_flags(cmd, f);
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_start(*f); });
+  cmd->callback([f, &exit_code] { exit_code = cluster_start_command(*f); });
 }
 
 void add_stop(CLI::App& cluster, int& exit_code) {
@@ -111,7 +110,7 @@ void add_stop(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the outcome per node as JSON");
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_stop(*f); });
+  cmd->callback([f, &exit_code] { exit_code = cluster_stop_command(*f); });
 }
 
 void add_status(CLI::App& cluster, int& exit_code) {
@@ -128,7 +127,7 @@ void add_status(CLI::App& cluster, int& exit_code) {
       ->delimiter(',');
   cmd->add_flag("--json", f->json, "Print the report as JSON");
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_status(*f); });
+  cmd->callback([f, &exit_code] { exit_code = cluster_status_command(*f); });
 }
 
 void add_sync_status(CLI::App& cluster, int& exit_code) {
@@ -147,7 +146,7 @@ void add_sync_status(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the leader's answer as JSON");
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_sync_status(*f); });
+  cmd->callback([f, &exit_code] { exit_code = cluster_sync_status_command(*f); });
 }
 
 void add_resync(CLI::App& cluster, int& exit_code) {
@@ -170,7 +169,7 @@ void add_resync(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print the outcome as JSON");
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = run_cluster_resync(*f); });
+  cmd->callback([f, &exit_code] { exit_code = cluster_resync_command(*f); });
 }
 
 }  // namespace

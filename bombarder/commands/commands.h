@@ -1,6 +1,7 @@
 // The subcommands of bombarder (design.md §4). Each add_* registers its subcommand(s) on `app`;
-// when one is chosen, its callback runs the command and stores the exit code (errors.h) in
-// `exit_code`. Commands report failures by throwing CommandError.
+// when one is chosen, its callback runs the command and stores the exit code (exit_codes.h) in
+// `exit_code`: from what the modules returned (a check held or not). Failures that end the
+// command arrive as an `Error` (base/errors.h), which main() maps with exit_code_for().
 #pragma once
 
 #include <CLI/CLI.hpp>

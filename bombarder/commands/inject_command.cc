@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/base/text.h"
@@ -18,6 +17,7 @@
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 #include "bombarder/faults/fault_plugin.h"
 #include "bombarder/faults/fault_schedule.h"
 #include "bombarder/faults/interval_load.h"
@@ -58,13 +58,13 @@ struct InjectFlags {
 };
 
 void need_node(const InjectFlags& f, const char* flag) {
-  if (f.node.empty()) usage_error(std::string(flag) + " needs --node");
+  if (f.node.empty()) invalid_input(std::string(flag) + " needs --node");
 }
 
 // --kill-after [--down-for] [--signal].
 std::optional<Fault> kill_fault(const InjectFlags& f) {
   if (f.kill_after.empty()) {
-    if (!f.down_for.empty()) usage_error("--down-for needs --kill-after");
+    if (!f.down_for.empty()) invalid_input("--down-for needs --kill-after");
     return std::nullopt;
   }
   need_node(f, "--kill-after");
@@ -76,7 +76,7 @@ std::optional<Fault> kill_fault(const InjectFlags& f) {
   if (f.signal == "TERM" || f.signal == "SIGTERM") {
     k.signal = KillSignal::kTerm;
   } else if (f.signal != "KILL" && f.signal != "SIGKILL") {
-    usage_error("--signal must be TERM or KILL, not '" + f.signal + "'");
+    invalid_input("--signal must be TERM or KILL, not '" + f.signal + "'");
   }
   return k;
 }
@@ -85,7 +85,7 @@ std::optional<Fault> kill_fault(const InjectFlags& f) {
 std::optional<Fault> pause_fault(const InjectFlags& f) {
   if (f.pause_after.empty() && f.pause_for.empty()) return std::nullopt;
   need_node(f, "--pause-after");
-  if (f.pause_for.empty()) usage_error("--pause-after needs --pause-for");
+  if (f.pause_for.empty()) invalid_input("--pause-after needs --pause-for");
   Fault p;
   p.type = FaultType::kPause;
   p.node = f.node;
@@ -98,7 +98,7 @@ std::optional<Fault> pause_fault(const InjectFlags& f) {
 Fault stress_fault(const InjectFlags& f, FaultType type, const std::string& after,
                    const std::string& dur, const char* flag) {
   need_node(f, flag);
-  if (dur.empty()) usage_error(std::string(flag) + " needs its --*-for duration");
+  if (dur.empty()) invalid_input(std::string(flag) + " needs its --*-for duration");
   Fault s;
   s.type = type;
   s.node = f.node;
@@ -113,7 +113,7 @@ Fault stress_fault(const InjectFlags& f, FaultType type, const std::string& afte
 std::optional<Fault> network_fault(const InjectFlags& f) {
   if (f.toxic.empty()) return std::nullopt;
   need_node(f, "--toxic");
-  if (f.toxic_for.empty()) usage_error("--toxic needs --toxic-for");
+  if (f.toxic_for.empty()) invalid_input("--toxic needs --toxic-for");
   Fault n;
   n.type = FaultType::kNetwork;
   n.node = f.node;
@@ -122,7 +122,7 @@ std::optional<Fault> network_fault(const InjectFlags& f) {
   n.toxic = f.toxic;
   n.stream = f.toxic_stream;
   n.attributes = nlohmann::json::parse(f.toxic_attributes, nullptr, false);
-  if (!n.attributes.is_object()) usage_error("--toxic-attributes must be a JSON object");
+  if (!n.attributes.is_object()) invalid_input("--toxic-attributes must be a JSON object");
   return n;
 }
 
@@ -285,7 +285,7 @@ class Injector {
           r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()), g_json);
           result = {true, "helper pid " + std::to_string(r.helper.pid) +
                               (f.type == FaultType::kDisk ? " writing into " + dir->string() : "")};
-        } catch (const CommandError& e) {
+        } catch (const Error& e) {
           result = {false, e.what()};
         }
         break;
@@ -395,8 +395,8 @@ std::vector<LoadTarget> load_targets(const InjectFlags& f) {
   }
   const std::optional<ClusterRecord> record = load_cluster_record();
   if (!record) {
-    environment_error("--load needs --nodes or a cluster recorded in " +
-                      cluster_record_path().string());
+    environment_failure("--load needs --nodes or a cluster recorded in " +
+                        cluster_record_path().string());
   }
   for (const NodeRecord& n : record->nodes) targets.push_back({std::to_string(n.id), n.endpoint});
   return targets;
@@ -430,11 +430,12 @@ std::vector<Fault> faults_to_inject(const InjectFlags& f) {
     faults.insert(faults.end(), scheduled.begin(), scheduled.end());
   }
   if (faults.empty()) {
-    usage_error(
+    invalid_input(
         "no fault given: use --kill-after, --pause-after, --memory-mib, "
         "--disk-mib-per-s, --cpu-workers, --toxic (with --node) or --schedule FILE");
   }
-  if (faults.size() > kFaultsMax) usage_error("at most " + std::to_string(kFaultsMax) + " faults");
+  if (faults.size() > kFaultsMax)
+    invalid_input("at most " + std::to_string(kFaultsMax) + " faults");
   return faults;
 }
 
@@ -445,14 +446,14 @@ void check_faults_can_run(const std::vector<Fault>& faults, FaultPlugin& plugin)
     if (fault.type == FaultType::kMemory) {
       const uint64_t available = available_memory_mib();
       if (available == 0 || fault.mib > available * 9 / 10) {
-        environment_error("memory stress of " + std::to_string(fault.mib) +
-                          " MiB is more than 90% of the memory available (" +
-                          std::to_string(available) + " MiB)");
+        environment_failure("memory stress of " + std::to_string(fault.mib) +
+                            " MiB is more than 90% of the memory available (" +
+                            std::to_string(available) + " MiB)");
       }
     }
     if (fault.is_stress() && fault.type == FaultType::kDisk && !plugin.local_data_dir(fault.node)) {
-      usage_error("disk stress needs a node on this machine (--plugin process); " + plugin.name() +
-                  " has no local data directory for '" + fault.node + "'");
+      invalid_input("disk stress needs a node on this machine (--plugin process); " +
+                    plugin.name() + " has no local data directory for '" + fault.node + "'");
     }
   }
 }
@@ -519,7 +520,7 @@ int run_inject(const InjectFlags& f) {
   const milliseconds interval = parse_duration(f.interval, "--interval");
   const milliseconds timeout = parse_duration(f.request_timeout, "--request-timeout");
   if (f.load && (interval.count() < 1 || timeout.count() < 1)) {
-    usage_error("--interval and --request-timeout must be at least 1ms");
+    invalid_input("--interval and --request-timeout must be at least 1ms");
   }
   std::unique_ptr<FaultPlugin> plugin = make_fault_plugin(f.plugin, f.exec);
   const common::Endpoint proxy_api = parse_node_url(f.proxy_api);
@@ -624,7 +625,9 @@ void add_stress_helper_command(CLI::App& app, int& exit_code) {
   helper->add_option("--workers", h->workers);
   helper->add_option("--seconds", h->seconds)->required();
   helper->add_option("--dir", h->dir);
-  helper->callback([h, &exit_code] { exit_code = run_stress_helper(*h); });
+  // A stress that failed is the environment's refusal (exit 3), which the injector reports.
+  helper->callback(
+      [h, &exit_code] { exit_code = run_stress_helper(*h) ? kExitOk : kExitEnvironment; });
 }
 
 }  // namespace

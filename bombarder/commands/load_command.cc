@@ -9,7 +9,6 @@
 #include <mutex>
 #include <random>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
@@ -20,6 +19,7 @@
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 #include "bombarder/commands/metrics_flags.h"
 #include "bombarder/faults/chaos.h"
 #include "bombarder/history/history.h"
@@ -81,7 +81,7 @@ struct LoadFlags {
 
 std::chrono::milliseconds seconds_flag(double seconds, const char* flag) {
   if (!(seconds > 0) || seconds > 86400) {
-    usage_error(std::string(flag) + " must be a duration in (0s, 86400s]");
+    invalid_input(std::string(flag) + " must be a duration in (0s, 86400s]");
   }
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
@@ -192,14 +192,14 @@ ChaosSpec chaos_choices(const LoadFlags& f) {
   } else if (f.kill_signal == "term") {
     chaos.signal = ChaosSpec::Signal::kTerm;
   } else if (f.kill_signal != "random") {
-    usage_error("--kill-signal must be kill, term or random, not '" + f.kill_signal + "'");
+    invalid_input("--kill-signal must be kill, term or random, not '" + f.kill_signal + "'");
   }
   if (f.kill_target == "leader") {
     chaos.target = ChaosSpec::Target::kLeader;
   } else if (f.kill_target == "follower") {
     chaos.target = ChaosSpec::Target::kFollower;
   } else if (f.kill_target != "any") {
-    usage_error("--kill-target must be any, leader or follower, not '" + f.kill_target + "'");
+    invalid_input("--kill-target must be any, leader or follower, not '" + f.kill_target + "'");
   }
   return chaos;
 }
@@ -208,14 +208,14 @@ ChaosSpec chaos_choices(const LoadFlags& f) {
 void plan_chaos(const LoadFlags& f, LoadPlan& plan) {
   plan.record = load_cluster_record();
   if (!plan.record) {
-    environment_error(
+    environment_failure(
         "--chaos kills and restarts the nodes of a cluster started by "
         "`bombarder cluster start`; there is no " +
         cluster_record_path().string());
   }
   for (const auto& node : plan.nodes) {
     if (plan.record->find(node) == nullptr) {
-      usage_error("--chaos: " + node.to_string() + " is not a node of the recorded cluster");
+      invalid_input("--chaos: " + node.to_string() + " is not a node of the recorded cluster");
     }
   }
   plan.chaos.kill_interval = seconds_flag(f.kill_interval_s, "--kill-interval");
@@ -232,7 +232,7 @@ void check_report_writable(const std::string& report) {
   std::error_code ignored;
   const bool existed = std::filesystem::exists(report, ignored);
   if (!std::ofstream(report, std::ios::app)) {
-    environment_error("cannot write the report " + report + ": " + std::strerror(errno));
+    environment_failure("cannot write the report " + report + ": " + std::strerror(errno));
   }
   if (!existed) std::filesystem::remove(report, ignored);
 }
@@ -244,7 +244,7 @@ LoadPlan plan_from_flags(const LoadFlags& f) {
   plan.attempt_timeout = seconds_flag(f.timeout_s, "--timeout");
   plan.deadline = seconds_flag(f.deadline_s, "--deadline");
   if (*f.duration_option) plan.duration = seconds_flag(f.duration_s, "--duration");
-  if (!plan.duration && f.count == 0) usage_error("--count must be at least 1");
+  if (!plan.duration && f.count == 0) invalid_input("--count must be at least 1");
   plan.chaos = chaos_choices(f);
   if (f.chaos) plan_chaos(f, plan);
   plan.seed = (f.seed_option != nullptr && *f.seed_option) ? f.seed : std::random_device{}();
@@ -270,12 +270,12 @@ Targets discover_targets(const LoadPlan& plan) {
   }
   if (targets.view.reachable() == 0) {
     std::string why = targets.view.nodes.empty() ? "" : targets.view.nodes[0].error;
-    environment_error("no node answers /status (" + node_url(plan.nodes[0]) + ": " + why +
-                      "); is a cluster running? (`bombarder cluster start`)");
+    environment_failure("no node answers /status (" + node_url(plan.nodes[0]) + ": " + why +
+                        "); is a cluster running? (`bombarder cluster start`)");
   }
   if (plan.wants_leader) {
     if (!targets.view.leader) {
-      environment_error("no leader elected among the given nodes within 10 s");
+      environment_failure("no leader elected among the given nodes within 10 s");
     }
     targets.leader = *targets.view.leader;
   }

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/cluster/cluster_tls.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/exit_codes.h"
 
 int main(int argc, char** argv) {
   // A node that vanished mid-request must not kill the client with SIGPIPE.
@@ -52,11 +52,13 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "bombarder: error: %s (see --help)\n", e.what());
     return bombarder::kExitUsage;
-  } catch (const bombarder::CommandError& e) {
+  } catch (const bombarder::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "bombarder: error: %s\n", e.what());
-    return e.exit_code();
+    return bombarder::exit_code_for(e.kind());
   } catch (const std::exception& e) {
+    // Any other exception that escaped a module (nlohmann::json, std::filesystem): the
+    // environment.
     std::fflush(stdout);
     std::fprintf(stderr, "bombarder: error: %s\n", e.what());
     return bombarder::kExitEnvironment;

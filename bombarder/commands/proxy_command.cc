@@ -8,8 +8,8 @@
 #include <sstream>
 #include <string>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/commands/commands.h"
+#include "bombarder/commands/exit_codes.h"
 #include "bombarder/proxy/proxy_server.h"
 #include "common/asio.h"
 
@@ -28,21 +28,21 @@ struct ProxyFlags {
 int run_proxy(const ProxyFlags& flags) {
   boost::system::error_code bad_host;
   (void)boost::asio::ip::make_address(flags.host, bad_host);
-  if (bad_host) usage_error("--host '" + flags.host + "' is not an IP address");
+  if (bad_host) invalid_input("--host '" + flags.host + "' is not an IP address");
   boost::asio::io_context io;
   uint64_t seed = flags.seed_given ? flags.seed : std::random_device{}();
   proxy::ProxyServer server(io, seed);
 
   if (!flags.config.empty()) {
     std::ifstream in(flags.config);
-    if (!in) usage_error("cannot read --config " + flags.config);
+    if (!in) invalid_input("cannot read --config " + flags.config);
     std::stringstream text;
     text << in.rdbuf();
     auto result = server.handle("POST", "/populate", text.str());
     if (result.status != 201) {
       // 400: the file is wrong; anything else (a port in use): the environment refused.
-      throw CommandError(result.status == 400 ? kExitUsage : kExitEnvironment,
-                         "--config " + flags.config + ": " + result.body);
+      throw Error(result.status == 400 ? ErrorKind::kInvalidInput : ErrorKind::kEnvironment,
+                  "--config " + flags.config + ": " + result.body);
     }
     std::printf("populated proxies from %s: %s\n", flags.config.c_str(), result.body.c_str());
   }
@@ -51,8 +51,8 @@ int run_proxy(const ProxyFlags& flags) {
   try {
     port = server.listen_api(flags.host, flags.port);
   } catch (const boost::system::system_error& e) {
-    environment_error("cannot serve the API on " + flags.host + ":" + std::to_string(flags.port) +
-                      ": " + e.code().message());
+    environment_failure("cannot serve the API on " + flags.host + ":" + std::to_string(flags.port) +
+                        ": " + e.code().message());
   }
   std::printf("bombarder proxy: API on http://%s:%u (Toxiproxy-compatible; seed %llu)\n",
               flags.host.c_str(), static_cast<unsigned>(port),

@@ -7,9 +7,9 @@
 #include <iostream>
 #include <memory>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 #include "bombarder/history/report.h"
@@ -32,12 +32,12 @@ struct ReportFlags {
 std::optional<Json> read_summary(const std::filesystem::path& path, bool required) {
   std::ifstream in(path);
   if (!in) {
-    if (required) environment_error("cannot read the summary " + path.string());
+    if (required) environment_failure("cannot read the summary " + path.string());
     return std::nullopt;
   }
   Json summary = Json::parse(in, nullptr, false);
   if (summary.is_discarded() || !summary.is_object()) {
-    if (required) environment_error(path.string() + " is not a JSON object");
+    if (required) environment_failure(path.string() + " is not a JSON object");
     return std::nullopt;
   }
   return summary;
@@ -45,15 +45,15 @@ std::optional<Json> read_summary(const std::filesystem::path& path, bool require
 
 int run_report(const ReportFlags& f) {
   if (!(f.check_timeout_s > 0) || f.check_timeout_s > 86400) {
-    usage_error("--check-timeout must be a duration in (0s, 86400s]");
+    invalid_input("--check-timeout must be a duration in (0s, 86400s]");
   }
-  if (f.max_points == 0) usage_error("--max-points must be at least 1");
+  if (f.max_points == 0) invalid_input("--max-points must be at least 1");
   const std::filesystem::path history_path(f.history);
   std::filesystem::path out = f.out;
   if (out.empty()) out = std::filesystem::path(history_path).replace_extension(".html");
   if (std::filesystem::exists(out) && std::filesystem::exists(history_path) &&
       std::filesystem::equivalent(out, history_path)) {
-    usage_error("--out " + out.string() + " is the history itself");
+    invalid_input("--out " + out.string() + " is the history itself");
   }
   const History history = load_history(history_path);
   // A run directory holds history.jsonl and summary.json side by side.

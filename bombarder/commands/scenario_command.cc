@@ -7,11 +7,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 #include "bombarder/commands/metrics_flags.h"
 #include "bombarder/faults/network_scenario.h"
 #include "bombarder/load/load_metrics.h"
@@ -37,7 +37,7 @@ struct ScenarioFlags {
 std::chrono::milliseconds phase_flag(double seconds, const char* flag) {
   // At least 3 s: the recovery time is measured in 1-second windows, three of them good.
   if (!(seconds >= 3) || seconds > 86400) {
-    usage_error(std::string(flag) + " must be a duration in [3s, 86400s]");
+    invalid_input(std::string(flag) + " must be a duration in [3s, 86400s]");
   }
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
@@ -68,8 +68,8 @@ int run_run(const ScenarioFlags& f) {
   options.testing = phase_flag(f.testing_s, "--testing");
   options.recovery = phase_flag(f.recovery_s, "--recovery");
   if (f.concurrency < 1 || f.concurrency > 10000)
-    usage_error("--concurrency must be in [1, 10000]");
-  if (f.max_procs < 1 || f.max_procs > 64) usage_error("--max-procs must be in [1, 64]");
+    invalid_input("--concurrency must be in [1, 10000]");
+  if (f.max_procs < 1 || f.max_procs > 64) invalid_input("--max-procs must be in [1, 64]");
   options.concurrency = f.concurrency;
   options.threads = f.max_procs;
   options.proxy_api = f.proxy_api;
@@ -81,7 +81,7 @@ int run_run(const ScenarioFlags& f) {
   } else if (const ScenarioSpec* s = find_scenario(f.name)) {
     chosen.push_back(s);
   } else {
-    usage_error("unknown scenario '" + f.name + "' (see `bombarder scenario list`)");
+    invalid_input("unknown scenario '" + f.name + "' (see `bombarder scenario list`)");
   }
   LoadMetrics metrics("scenario");
   const std::unique_ptr<MetricsServer> metrics_server =

@@ -5,6 +5,7 @@
 #include "bombarder/cluster/supervisor.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 
 namespace bombarder {
 
@@ -39,7 +40,10 @@ void add_supervise_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Exit codes: 0 stopped by a signal or by `cluster stop`, 2 usage error, 3 no cluster "
       "recorded or a supervisor already runs.");
-  cmd->callback([f, log, &exit_code] { exit_code = run_supervise(*f, *log); });
+  cmd->callback([f, log, &exit_code] {
+    run_supervise(*f, *log);
+    exit_code = kExitOk;
+  });
 }
 
 }  // namespace bombarder

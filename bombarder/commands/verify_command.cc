@@ -6,13 +6,13 @@
 #include <memory>
 
 #include "bombarder/base/data_root.h"
-#include "bombarder/base/errors.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/cluster/verify.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 #include "bombarder/history/run_record.h"
 
 namespace bombarder {
@@ -29,7 +29,7 @@ struct VerifyFlags {
 };
 
 int run_verify(const VerifyFlags& f) {
-  if (!(f.timeout_s > 0)) usage_error("--timeout must be positive");
+  if (!(f.timeout_s > 0)) invalid_input("--timeout must be positive");
   VerifyOptions options;
   options.nodes = f.nodes.empty() ? default_nodes() : parse_node_list(f.nodes);
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));

@@ -8,7 +8,6 @@
 #include <iostream>
 #include <memory>
 
-#include "bombarder/base/errors.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
 #include "bombarder/base/text.h"
@@ -19,6 +18,7 @@
 #include "bombarder/cluster/watch_view.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
 
 namespace bombarder {
 
@@ -44,8 +44,8 @@ std::vector<common::Endpoint> watched_nodes(ApiClient& client, const WatchFlags&
   const common::Endpoint start = parse_node_url(f.leader);
   const ClusterView view = survey(client, {start}, 2s);
   if (!view.nodes[0].status) {
-    environment_error("--leader " + start.to_string() + " does not answer /status (" +
-                      view.nodes[0].error + "); is a cluster running?");
+    environment_failure("--leader " + start.to_string() + " does not answer /status (" +
+                        view.nodes[0].error + "); is a cluster running?");
   }
   std::vector<common::Endpoint> nodes = with_members({start}, *view.nodes[0].status);
   std::sort(nodes.begin(), nodes.end());  // in member order, not with the given node first
@@ -64,9 +64,9 @@ bool sleep_until(SignalWatch& signals, Clock::time_point until) {
 }
 
 int run_watch(const WatchFlags& f) {
-  if (!(f.interval_s >= kIntervalMin_s)) usage_error("--interval must be at least 0.05 seconds");
-  if (f.count < 0) usage_error("--count must not be negative");
-  if (!f.nodes.empty() && !f.leader.empty()) usage_error("give --nodes or --leader, not both");
+  if (!(f.interval_s >= kIntervalMin_s)) invalid_input("--interval must be at least 0.05 seconds");
+  if (f.count < 0) invalid_input("--count must not be negative");
+  if (!f.nodes.empty() && !f.leader.empty()) invalid_input("give --nodes or --leader, not both");
   SignalWatch signals({SIGINT, SIGTERM});
   ApiClient client;
   const std::vector<common::Endpoint> nodes = watched_nodes(client, f);
@@ -84,9 +84,9 @@ int run_watch(const WatchFlags& f) {
     const auto at = Clock::now();
     const ClusterView view = survey(client, nodes, survey_timeout);
     if (round == 1 && view.reachable() == 0) {
-      environment_error("no node answers /status (" + view.nodes[0].endpoint.to_string() + ": " +
-                        view.nodes[0].error + (nodes.size() > 1 ? "; ..." : "") +
-                        "); is a cluster running? (`bombarder cluster start`)");
+      environment_failure("no node answers /status (" + view.nodes[0].endpoint.to_string() + ": " +
+                          view.nodes[0].error + (nodes.size() > 1 ? "; ..." : "") +
+                          "); is a cluster running? (`bombarder cluster start`)");
     }
     const double elapsed_s =
         previous ? std::chrono::duration<double>(at - previous_at).count() : 0.0;

@@ -45,7 +45,7 @@ class FaultPlugin {
   [[nodiscard]] virtual std::string name() const = 0;
 
   // Checks that `node` names something this plugin can act on, before any fault fires;
-  // throws CommandError(kExitUsage) naming it otherwise.
+  // throws Error(kInvalidInput) naming it otherwise.
   virtual void validate(const std::string& node) = 0;
   // The concrete name of `node` right now ("leader" -> "1"); other names are returned as given.
   [[nodiscard]] virtual std::string resolve(const std::string& node) = 0;
@@ -65,7 +65,7 @@ class FaultPlugin {
 // The exec plugin's command templates, by action: kill, pause, resume, resurrect, status.
 using ExecTemplates = std::map<std::string, std::string>;
 
-// "process" or "exec" (with `templates`); throws CommandError(kExitUsage) for another name or
+// "process" or "exec" (with `templates`); throws Error(kInvalidInput) for another name or
 // an exec plugin without a kill template.
 [[nodiscard]] std::unique_ptr<FaultPlugin> make_fault_plugin(const std::string& name,
                                                              const ExecTemplates& templates);

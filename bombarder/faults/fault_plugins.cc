@@ -129,7 +129,7 @@ class ProcessPlugin final : public FaultPlugin {
     Respawned respawned;
     try {
       respawned = respawn_recorded_node(*n);
-    } catch (const CommandError& e) {
+    } catch (const Error& e) {
       return {false, e.what()};
     }
     const std::string pid = "pid " + std::to_string(respawned.pid);
@@ -160,8 +160,8 @@ class ProcessPlugin final : public FaultPlugin {
   static ClusterRecord load() {
     std::optional<ClusterRecord> record = load_cluster_record();
     if (!record) {
-      environment_error("the process plugin needs a cluster recorded in " +
-                        cluster_record_path().string() + " (bombarder cluster start)");
+      environment_failure("the process plugin needs a cluster recorded in " +
+                          cluster_record_path().string() + " (bombarder cluster start)");
     }
     return std::move(*record);
   }
@@ -181,8 +181,8 @@ class ProcessPlugin final : public FaultPlugin {
   static const NodeRecord& find(const ClusterRecord& record, const std::string& node) {
     const NodeRecord* n = lookup(record, node);
     if (n == nullptr) {
-      usage_error("the process plugin knows no node '" + node +
-                  "' (give an id of the recorded cluster, node-<id>, leader or follower)");
+      invalid_input("the process plugin knows no node '" + node +
+                    "' (give an id of the recorded cluster, node-<id>, leader or follower)");
     }
     return *n;
   }
@@ -268,7 +268,7 @@ class ExecPlugin final : public FaultPlugin {
   explicit ExecPlugin(ExecTemplates templates) : templates_(std::move(templates)) {}
   std::string name() const override { return "exec"; }
   void validate(const std::string& node) override {
-    if (node.empty()) usage_error("the exec plugin needs a node name");
+    if (node.empty()) invalid_input("the exec plugin needs a node name");
   }
   std::string resolve(const std::string& node) override { return node; }
   ActionResult kill(const std::string& node, KillSignal signal) override {
@@ -299,11 +299,11 @@ std::unique_ptr<FaultPlugin> make_fault_plugin(const std::string& name,
   if (name == "exec") {
     const auto kill = templates.find("kill");
     if (kill == templates.end() || kill->second.empty()) {
-      usage_error("--plugin exec needs at least --exec-kill TEMPLATE");
+      invalid_input("--plugin exec needs at least --exec-kill TEMPLATE");
     }
     return std::make_unique<ExecPlugin>(templates);
   }
-  usage_error("--plugin must be process or exec, not '" + name + "'");
+  invalid_input("--plugin must be process or exec, not '" + name + "'");
 }
 
 }  // namespace bombarder

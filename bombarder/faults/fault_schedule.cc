@@ -47,25 +47,26 @@ std::string Fault::describe() const {
 }
 
 void validate_fault(const Fault& f, const std::string& where) {
-  if (f.node.empty()) usage_error(where + ": a fault needs a node");
+  if (f.node.empty()) invalid_input(where + ": a fault needs a node");
   if (f.type != FaultType::kKill && f.duration.count() <= 0) {
-    usage_error(where + ": a " + to_string(f.type) + " fault needs a positive duration");
+    invalid_input(where + ": a " + to_string(f.type) + " fault needs a positive duration");
   }
   if ((f.type == FaultType::kMemory || f.type == FaultType::kDisk) &&
       (f.mib < 1 || f.mib > kStressMibMax)) {
-    usage_error(where + ": " + (f.type == FaultType::kMemory ? "mib" : "mib_per_s") +
-                " must be in [1, " + std::to_string(kStressMibMax) + "]");
+    invalid_input(where + ": " + (f.type == FaultType::kMemory ? "mib" : "mib_per_s") +
+                  " must be in [1, " + std::to_string(kStressMibMax) + "]");
   }
   if (f.type == FaultType::kNetwork) {
-    if (f.toxic.empty()) usage_error(where + ": a network fault needs a toxic (latency, ...)");
+    if (f.toxic.empty()) invalid_input(where + ": a network fault needs a toxic (latency, ...)");
     if (f.stream != "downstream" && f.stream != "upstream") {
-      usage_error(where + ": stream must be downstream or upstream");
+      invalid_input(where + ": stream must be downstream or upstream");
     }
-    if (!(f.toxicity >= 0 && f.toxicity <= 1)) usage_error(where + ": toxicity must be in [0, 1]");
-    if (!f.attributes.is_object()) usage_error(where + ": attributes must be an object");
+    if (!(f.toxicity >= 0 && f.toxicity <= 1))
+      invalid_input(where + ": toxicity must be in [0, 1]");
+    if (!f.attributes.is_object()) invalid_input(where + ": attributes must be an object");
   }
   if (f.type == FaultType::kCpu && (f.workers < 1 || f.workers > kCpuWorkersMax)) {
-    usage_error(where + ": workers must be in [1, " + std::to_string(kCpuWorkersMax) + "]");
+    invalid_input(where + ": workers must be in [1, " + std::to_string(kCpuWorkersMax) + "]");
   }
 }
 
@@ -76,8 +77,8 @@ FaultType parse_type(const std::string& text, const std::string& where) {
                       FaultType::kCpu, FaultType::kNetwork}) {
     if (text == to_string(t)) return t;
   }
-  usage_error(where + ": type must be kill, pause, memory, disk, cpu or network, not '" + text +
-              "'");
+  invalid_input(where + ": type must be kill, pause, memory, disk, cpu or network, not '" + text +
+                "'");
 }
 
 // A count member (`fallback` when absent): a whole number >= 0. nlohmann's get<uint64_t>() would
@@ -87,7 +88,7 @@ uint64_t count_member(const Json& fault, const char* name, uint64_t fallback,
   const auto it = fault.find(name);
   if (it == fault.end()) return fallback;
   if (!it->is_number_unsigned()) {
-    usage_error(where + ": " + name + " must be a whole number >= 0, not " + it->dump());
+    invalid_input(where + ": " + name + " must be a whole number >= 0, not " + it->dump());
   }
   return it->get<uint64_t>();
 }
@@ -98,30 +99,30 @@ std::chrono::milliseconds duration_member(const Json& fault, const char* name,
   const Json& v = fault[name];
   if (v.is_number()) return parse_duration(std::to_string(v.get<double>()), where + "." + name);
   if (v.is_string()) return parse_duration(v.get<std::string>(), where + "." + name);
-  usage_error(where + "." + name + " must be a duration string or a number of seconds");
+  invalid_input(where + "." + name + " must be a duration string or a number of seconds");
 }
 
 }  // namespace
 
 std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
   if (!body.is_object() || !body.contains("faults") || !body["faults"].is_array()) {
-    usage_error(source + ": a schedule is an object with a \"faults\" array");
+    invalid_input(source + ": a schedule is an object with a \"faults\" array");
   }
   const Json& faults = body["faults"];
   if (faults.empty() || faults.size() > kFaultsMax) {
-    usage_error(source + ": between 1 and " + std::to_string(kFaultsMax) + " faults");
+    invalid_input(source + ": between 1 and " + std::to_string(kFaultsMax) + " faults");
   }
   std::vector<Fault> out;
   for (size_t i = 0; i < faults.size(); ++i) {
     const Json& j = faults[i];
     const std::string where = source + ": faults[" + std::to_string(i) + "]";
-    if (!j.is_object()) usage_error(where + " is not an object");
+    if (!j.is_object()) invalid_input(where + " is not an object");
     static const std::vector<std::string> kKnown = {
         "type",      "node",    "at",    "duration", "down_for", "signal",    "mib",
         "mib_per_s", "workers", "toxic", "stream",   "toxicity", "attributes"};
     for (const auto& [key, value] : j.items()) {
       if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
-        usage_error(where + ": unknown member \"" + key + "\"");
+        invalid_input(where + ": unknown member \"" + key + "\"");
       }
     }
     try {
@@ -137,7 +138,7 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
         if (s == "TERM" || s == "SIGTERM") {
           f.signal = KillSignal::kTerm;
         } else if (s != "KILL" && s != "SIGKILL") {
-          usage_error(where + ": signal must be TERM or KILL, not '" + s + "'");
+          invalid_input(where + ": signal must be TERM or KILL, not '" + s + "'");
         }
       }
       f.mib = count_member(j, f.type == FaultType::kDisk ? "mib_per_s" : "mib", 0, where);
@@ -151,7 +152,7 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
       validate_fault(f, where);
       out.push_back(std::move(f));
     } catch (const Json::exception& e) {
-      usage_error(where + ": " + e.what());
+      invalid_input(where + ": " + e.what());
     }
   }
   return out;
@@ -159,7 +160,7 @@ std::vector<Fault> parse_schedule(const Json& body, const std::string& source) {
 
 std::vector<Fault> read_schedule_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) usage_error("--schedule: cannot read " + path.string());
+  if (!in) invalid_input("--schedule: cannot read " + path.string());
   std::ostringstream text;
   text << in.rdbuf();
   return parse_schedule_text(
@@ -177,15 +178,15 @@ std::vector<Fault> parse_schedule_text(std::string_view text, ScheduleFormat for
       table = toml::parse(text, source);
     } catch (const toml::parse_error& e) {
       const auto& at = e.source().begin;
-      usage_error("--schedule: " + source + ":" + std::to_string(at.line) + ":" +
-                  std::to_string(at.column) + ": " + std::string(e.description()));
+      invalid_input("--schedule: " + source + ":" + std::to_string(at.line) + ":" +
+                    std::to_string(at.column) + ": " + std::string(e.description()));
     }
     std::ostringstream json;
     json << toml::json_formatter{table};
     return parse_schedule(Json::parse(json.str()), source);
   }
   const Json body = Json::parse(text, nullptr, false);
-  if (body.is_discarded()) usage_error("--schedule: " + source + " is not valid JSON");
+  if (body.is_discarded()) invalid_input("--schedule: " + source + " is not valid JSON");
   return parse_schedule(body, source);
 }
 

@@ -61,7 +61,7 @@ struct Fault {
   [[nodiscard]] std::string describe() const;
 };
 
-// Throws CommandError(kExitUsage) naming `source` and the fault's index on any bad member.
+// Throws Error(kInvalidInput) naming `source` and the fault's index on any bad member.
 [[nodiscard]] std::vector<Fault> parse_schedule(const nlohmann::json& body,
                                                 const std::string& source);
 // Reads and parses a schedule file: JSON, or TOML when the name ends in .toml (`[[faults]]`

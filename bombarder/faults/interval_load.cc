@@ -129,7 +129,7 @@ void write_load_csv(const std::filesystem::path& path, const std::vector<LoadSam
         << (in_window(s, targets, windows) ? 1 : 0) << ',' << csv_field(s.error) << '\n';
   }
   out.flush();
-  if (!out) environment_error("cannot write " + path.string());
+  if (!out) environment_failure("cannot write " + path.string());
 }
 
 }  // namespace bombarder

@@ -212,8 +212,8 @@ std::vector<FaultAction> fault_actions(const ScenarioSpec& spec,
   const std::vector<uint64_t> followers = followers_of(node_ids, leader_id);
   const size_t needed = spec.shape == FaultShape::kNodeToxic ? spec.nodes_hit : 1;
   if (followers.size() < needed) {
-    environment_error("scenario " + spec.name + " needs " + std::to_string(needed) +
-                      " follower(s); the cluster has " + std::to_string(followers.size()));
+    environment_failure("scenario " + spec.name + " needs " + std::to_string(needed) +
+                        " follower(s); the cluster has " + std::to_string(followers.size()));
   }
   const int leader = static_cast<int>(leader_id);
   std::vector<FaultAction> actions;
@@ -359,7 +359,7 @@ struct ProxyResetGuard {
 common::Endpoint scenario_proxy_api(const ClusterRecord& record, const ScenarioOptions& options) {
   if (!options.proxy_api.empty()) return parse_node_url(options.proxy_api);
   if (record.proxy) return record.proxy->api;
-  environment_error(
+  environment_failure(
       "the recorded cluster has no fault proxy; start it with "
       "`bombarder cluster start --proxied` (or give --proxy-api)");
 }
@@ -403,7 +403,8 @@ class ScenarioRun {
     proxy_.reset();
     ProxyResetGuard guard{proxy_};
     const ClusterView before = wait_for_leader(client_, nodes_, 10s);
-    if (!before.leader) environment_error("no leader elected within 10 s; is the cluster healthy?");
+    if (!before.leader)
+      environment_failure("no leader elected within 10 s; is the cluster healthy?");
     result_.name = spec_.name;
     result_.leader_before = before.nodes[*before.leader].status->node_id;
     actions_ = fault_actions(spec_, ids_, result_.leader_before);
@@ -583,8 +584,8 @@ class ScenarioRun {
 ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& options) {
   const std::optional<ClusterRecord> record = load_cluster_record();
   if (!record) {
-    environment_error("no cluster recorded under " + cluster_record_path().string() +
-                      "; start one with `bombarder cluster start --proxied`");
+    environment_failure("no cluster recorded under " + cluster_record_path().string() +
+                        "; start one with `bombarder cluster start --proxied`");
   }
   ScenarioRun run(spec, options, *record, scenario_proxy_api(*record, options));
   return run.run();

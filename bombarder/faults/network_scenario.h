@@ -59,7 +59,7 @@ struct FaultAction {
 };
 
 // What the testing phase applies, for a cluster of `node_ids` led by `leader_id` (followers are
-// taken in id order). Pure. Throws CommandError(kExitEnvironment) when the cluster is too small
+// taken in id order). Pure. Throws Error(kEnvironment) when the cluster is too small
 // for the scenario (kNodeToxic needs nodes_hit followers; the others need one follower).
 [[nodiscard]] std::vector<FaultAction> fault_actions(const ScenarioSpec& spec,
                                                      const std::vector<uint64_t>& node_ids,
@@ -125,7 +125,7 @@ struct ScenarioResult {
 };
 
 // Runs one scenario against the recorded proxied cluster; the proxies are reset at the end
-// whatever happens. Throws CommandError(kExitEnvironment) when there is no proxied cluster, no
+// whatever happens. Throws Error(kEnvironment) when there is no proxied cluster, no
 // proxy API or no leader.
 [[nodiscard]] ScenarioResult run_scenario(const ScenarioSpec& spec, const ScenarioOptions& options);
 

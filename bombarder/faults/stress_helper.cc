@@ -37,8 +37,9 @@ std::string number(double v) {
 }
 
 // Holds `mib` MiB, every page written, until the deadline or a signal; re-touched every second
-// so that the memory stays resident rather than swapped out quietly.
-int stress_memory(uint64_t mib, Clock::time_point deadline, SignalWatch& signals) {
+// so that the memory stays resident rather than swapped out quietly. False when the memory
+// could not be had (said on stderr).
+bool stress_memory(uint64_t mib, Clock::time_point deadline, SignalWatch& signals) {
   std::vector<std::unique_ptr<char[]>> blocks;
   try {
     blocks.reserve(mib);
@@ -48,7 +49,7 @@ int stress_memory(uint64_t mib, Clock::time_point deadline, SignalWatch& signals
     }
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "memory stress: out of memory after %zu MiB\n", blocks.size());
-    return kExitEnvironment;
+    return false;
   }
   std::printf("memory stress: %llu MiB allocated and touched\n",
               static_cast<unsigned long long>(mib));
@@ -60,37 +61,38 @@ int stress_memory(uint64_t mib, Clock::time_point deadline, SignalWatch& signals
       for (size_t off = 0; off < kMib; off += static_cast<size_t>(page)) ++block[off];
     }
   }
-  return 0;
+  return true;
 }
 
-// Each second: `mib` MiB written and fsynced, then the rest of the second idle.
-int stress_disk(uint64_t mib, const fs::path& dir, Clock::time_point deadline,
-                SignalWatch& signals) {
+// Each second: `mib` MiB written and fsynced, then the rest of the second idle. False when the
+// file could not be opened, written or synced (said on stderr); the file is removed either way.
+bool stress_disk(uint64_t mib, const fs::path& dir, Clock::time_point deadline,
+                 SignalWatch& signals) {
   const fs::path path = disk_stress_file(dir, ::getpid());
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     std::fprintf(stderr, "disk stress: cannot open %s: %s\n", path.c_str(), std::strerror(errno));
-    return kExitEnvironment;
+    return false;
   }
   std::vector<char> block(kMib, 'x');
   uint64_t written_mib = 0;
-  int code = 0;
+  bool ok = true;
   std::printf("disk stress: %llu MiB/s into %s\n", static_cast<unsigned long long>(mib),
               path.c_str());
   std::fflush(stdout);
-  while (Clock::now() < deadline && code == 0) {
+  while (Clock::now() < deadline && ok) {
     const auto second_ends = Clock::now() + std::chrono::seconds(1);
     for (uint64_t i = 0; i < mib && Clock::now() < deadline; ++i) {
       const off_t offset =
           static_cast<off_t>((written_mib % kDiskStressFileMibMax) * kMib);  // a bounded ring
       if (::pwrite(fd, block.data(), block.size(), offset) != static_cast<ssize_t>(kMib)) {
         std::fprintf(stderr, "disk stress: write: %s\n", std::strerror(errno));
-        code = kExitEnvironment;
+        ok = false;
         break;
       }
       ++written_mib;
     }
-    if (code == 0 && ::fsync(fd) != 0) code = kExitEnvironment;
+    if (ok && ::fsync(fd) != 0) ok = false;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::min(second_ends, deadline) - Clock::now());
     if (left.count() > 0 && signals.wait(left) != 0) break;
@@ -99,10 +101,10 @@ int stress_disk(uint64_t mib, const fs::path& dir, Clock::time_point deadline,
   ::unlink(path.c_str());
   std::printf("disk stress: %llu MiB written, file removed\n",
               static_cast<unsigned long long>(written_mib));
-  return code;
+  return ok;
 }
 
-int stress_cpu(uint32_t workers, Clock::time_point deadline, SignalWatch& signals) {
+bool stress_cpu(uint32_t workers, Clock::time_point deadline, SignalWatch& signals) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (uint32_t i = 0; i < workers; ++i) {
@@ -120,7 +122,7 @@ int stress_cpu(uint32_t workers, Clock::time_point deadline, SignalWatch& signal
   }
   stop = true;
   for (auto& t : threads) t.join();
-  return 0;
+  return true;
 }
 
 }  // namespace
@@ -159,7 +161,7 @@ StressHelper start_stress_helper(const Fault& fault, const fs::path& dir, bool s
   raw.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) environment_error(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) environment_failure(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     // Dies with the injector: a stress must never outlive the tool that reverts it.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -215,25 +217,25 @@ ActionResult stop_stress_helper(const StressHelper& helper) {
   return {!failed, out};
 }
 
-int run_stress_helper(const StressHelperFlags& f) {
-  if (!(f.seconds > 0) || f.seconds > 86400) usage_error("--seconds must be in (0, 86400]");
+bool run_stress_helper(const StressHelperFlags& f) {
+  if (!(f.seconds > 0) || f.seconds > 86400) invalid_input("--seconds must be in (0, 86400]");
   const auto deadline =
       Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(f.seconds * 1000));
   SignalWatch signals({SIGINT, SIGTERM});
   if (f.kind == "memory") {
-    if (f.mib < 1 || f.mib > kStressMibMax) usage_error("--mib out of range");
+    if (f.mib < 1 || f.mib > kStressMibMax) invalid_input("--mib out of range");
     return stress_memory(f.mib, deadline, signals);
   }
   if (f.kind == "disk") {
-    if (f.mib < 1 || f.mib > kStressMibMax) usage_error("--mib out of range");
-    if (f.dir.empty()) usage_error("--dir is required for disk stress");
+    if (f.mib < 1 || f.mib > kStressMibMax) invalid_input("--mib out of range");
+    if (f.dir.empty()) invalid_input("--dir is required for disk stress");
     return stress_disk(f.mib, f.dir, deadline, signals);
   }
   if (f.kind == "cpu") {
-    if (f.workers < 1 || f.workers > kCpuWorkersMax) usage_error("--workers out of range");
+    if (f.workers < 1 || f.workers > kCpuWorkersMax) invalid_input("--workers out of range");
     return stress_cpu(f.workers, deadline, signals);
   }
-  usage_error("--kind must be memory, disk or cpu");
+  invalid_input("--kind must be memory, disk or cpu");
 }
 
 }  // namespace bombarder

@@ -34,7 +34,7 @@ struct StressHelper {
 };
 
 // Starts the helper for a stress fault (memory, disk with `dir`, cpu). Throws
-// CommandError(kExitEnvironment) when it cannot.
+// Error(kEnvironment) when it cannot.
 // `stdout_to_stderr`: the helper's lines go to stderr (the injector's stdout carries --json).
 [[nodiscard]] StressHelper start_stress_helper(const Fault& fault, const std::filesystem::path& dir,
                                                bool stdout_to_stderr);
@@ -43,7 +43,10 @@ struct StressHelper {
 // helper had already failed by itself (it could not allocate, could not write).
 [[nodiscard]] ActionResult stop_stress_helper(const StressHelper& helper);
 
-// `bombarder stress-helper` (hidden subcommand): the helper's own main.
+// `bombarder stress-helper` (hidden subcommand): the helper's own body, run in the child process
+// until the deadline or SIGINT/SIGTERM. True when the stress was kept up to its end; false when
+// it failed (out of memory, a write or fsync failed; said on stderr), which stop_stress_helper
+// sees in the helper's exit status. Throws Error(kInvalidInput) for a bad flag.
 struct StressHelperFlags {
   std::string kind;  // memory, disk, cpu
   uint64_t mib = 0;
@@ -51,6 +54,6 @@ struct StressHelperFlags {
   double seconds = 0;
   std::string dir;
 };
-[[nodiscard]] int run_stress_helper(const StressHelperFlags& flags);
+[[nodiscard]] bool run_stress_helper(const StressHelperFlags& flags);
 
 }  // namespace bombarder

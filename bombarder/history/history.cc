@@ -304,9 +304,9 @@ History load_history(const std::filesystem::path& path) {
   try {
     return read_history(path);
   } catch (const HistoryError& e) {
-    environment_error(e.line() > 0
-                          ? path.string() + ": line " + std::to_string(e.line()) + ": " + e.what()
-                          : std::string(e.what()));
+    environment_failure(e.line() > 0
+                            ? path.string() + ": line " + std::to_string(e.line()) + ": " + e.what()
+                            : std::string(e.what()));
   }
 }
 
@@ -314,7 +314,7 @@ HistoryWriter::HistoryWriter(const std::filesystem::path& path)
     : path_(path), origin_(Clock::now()) {
   file_ = std::fopen(path.c_str(), "w");
   if (file_ == nullptr) {
-    environment_error("cannot write " + path.string() + ": " + std::strerror(errno));
+    environment_failure("cannot write " + path.string() + ": " + std::strerror(errno));
   }
 }
 

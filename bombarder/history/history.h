@@ -103,7 +103,7 @@ void append_history_line(std::string& out, const HistoryRole& role);
 // Parses a whole history; throws HistoryError naming the first bad line. Empty lines are skipped.
 [[nodiscard]] History parse_history(std::istream& in);
 [[nodiscard]] History read_history(const std::filesystem::path& path);
-// read_history for commands: a HistoryError becomes CommandError(kExitEnvironment) with one line
+// read_history for commands: a HistoryError becomes Error(kEnvironment) with one line
 // naming the file and the line ("h.jsonl: line 2: not a JSON object").
 [[nodiscard]] History load_history(const std::filesystem::path& path);
 
@@ -112,7 +112,7 @@ void append_history_line(std::string& out, const HistoryRole& role);
 class HistoryWriter {
  public:
   using Clock = std::chrono::steady_clock;
-  // Opens (truncates) the file; throws CommandError(kExitEnvironment) when it cannot.
+  // Opens (truncates) the file; throws Error(kEnvironment) when it cannot.
   explicit HistoryWriter(const std::filesystem::path& path);
   ~HistoryWriter();
   HistoryWriter(const HistoryWriter&) = delete;

@@ -941,11 +941,11 @@ std::string render_report(const History& history, const std::optional<Json>& sum
 
 void write_report_file(const std::string& path, const std::string& html) {
   std::FILE* file = std::fopen(path.c_str(), "w");
-  if (file == nullptr) environment_error("cannot write " + path + ": " + std::strerror(errno));
+  if (file == nullptr) environment_failure("cannot write " + path + ": " + std::strerror(errno));
   const size_t written = std::fwrite(html.data(), 1, html.size(), file);
   const bool closed = std::fclose(file) == 0;
   if (written != html.size() || !closed) {
-    environment_error("cannot write " + path + ": " + std::strerror(errno));
+    environment_failure("cannot write " + path + ": " + std::strerror(errno));
   }
 }
 

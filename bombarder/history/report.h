@@ -63,7 +63,7 @@ struct ReportOptions {
 // Text made safe for HTML element content and attribute values (& < > " ').
 [[nodiscard]] std::string html_escape(std::string_view text);
 
-// Writes `html` to `path` (truncating); throws CommandError(kExitEnvironment) when it cannot.
+// Writes `html` to `path` (truncating); throws Error(kEnvironment) when it cannot.
 void write_report_file(const std::string& path, const std::string& html);
 
 }  // namespace bombarder

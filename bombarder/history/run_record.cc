@@ -44,7 +44,7 @@ RunRecord begin_run_record(const std::string& command) {
   record.dir = runs_dir() / record.id;
   std::error_code ec;
   fs::create_directories(record.dir, ec);
-  if (ec) environment_error("cannot create " + record.dir.string() + ": " + ec.message());
+  if (ec) environment_failure("cannot create " + record.dir.string() + ": " + ec.message());
   return record;
 }
 
@@ -52,13 +52,13 @@ void save_run_record(const RunRecord& record) {
   {
     std::ofstream out(record.dir / "summary.json", std::ios::trunc);
     out << record.summary.dump(2) << '\n';
-    if (!out) environment_error("cannot write " + (record.dir / "summary.json").string());
+    if (!out) environment_failure("cannot write " + (record.dir / "summary.json").string());
   }
   {
     std::ofstream out(record.dir / "acked.jsonl", std::ios::trunc);
     for (const auto& [id, write] : record.acked) out << acked_to_json(id, write).dump() << '\n';
     out.flush();
-    if (!out) environment_error("cannot write " + (record.dir / "acked.jsonl").string());
+    if (!out) environment_failure("cannot write " + (record.dir / "acked.jsonl").string());
   }
   const fs::path last = runs_dir() / "last";
   const fs::path temp = last.string() + ".tmp." + std::to_string(::getpid());
@@ -68,7 +68,7 @@ void save_run_record(const RunRecord& record) {
   }
   std::error_code ec;
   fs::rename(temp, last, ec);
-  if (ec) environment_error("cannot write " + last.string() + ": " + ec.message());
+  if (ec) environment_failure("cannot write " + last.string() + ": " + ec.message());
 }
 
 std::optional<RunRecord> load_run_record(const std::string& which) {
@@ -83,7 +83,7 @@ std::optional<RunRecord> load_run_record(const std::string& which) {
   } else {
     dir = runs_dir() / which;
   }
-  if (!fs::is_directory(dir)) environment_error("no run record at " + dir.string());
+  if (!fs::is_directory(dir)) environment_failure("no run record at " + dir.string());
   RunRecord record;
   record.dir = dir;
   record.id = dir.filename().string();
@@ -92,7 +92,7 @@ std::optional<RunRecord> load_run_record(const std::string& which) {
     record.summary = Json::parse(in, nullptr, false);
   }
   std::ifstream in(dir / "acked.jsonl");
-  if (!in) environment_error("cannot read " + (dir / "acked.jsonl").string());
+  if (!in) environment_failure("cannot read " + (dir / "acked.jsonl").string());
   size_t line_number = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_number;
@@ -108,8 +108,8 @@ std::optional<RunRecord> load_run_record(const std::string& which) {
       write.uncertain_value = entry.value("uncertain_value", "");
       record.acked.emplace(entry.at("id").get<std::string>(), std::move(write));
     } catch (const std::exception& e) {
-      environment_error((dir / "acked.jsonl").string() + ":" + std::to_string(line_number) + ": " +
-                        e.what());
+      environment_failure((dir / "acked.jsonl").string() + ":" + std::to_string(line_number) +
+                          ": " + e.what());
     }
   }
   return record;

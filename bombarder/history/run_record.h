@@ -23,12 +23,12 @@ struct RunRecord {
   std::unordered_map<std::string, AckedWrite> acked;
 };
 
-// A new run id and its directory, created. Throws CommandError(kExitEnvironment) on failure.
+// A new run id and its directory, created. Throws Error(kEnvironment) on failure.
 [[nodiscard]] RunRecord begin_run_record(const std::string& command);
 // Writes summary.json and acked.jsonl, then points runs/last at this run.
 void save_run_record(const RunRecord& record);
 // `which`: a run id, a run directory, or "" / "last" for the latest. nullopt when there is no
-// run yet (only for the default); throws CommandError(kExitEnvironment) when a named or the
+// run yet (only for the default); throws Error(kEnvironment) when a named or the
 // last run cannot be read.
 [[nodiscard]] std::optional<RunRecord> load_run_record(const std::string& which);
 

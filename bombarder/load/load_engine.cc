@@ -720,7 +720,7 @@ std::vector<asio::ip::tcp::endpoint> resolve_nodes(const std::vector<common::End
     boost::system::error_code ec;
     const auto results = resolver.resolve(node.host, std::to_string(node.port), ec);
     if (ec || results.empty()) {
-      environment_error("cannot resolve " + node.host + ": " + ec.message());
+      environment_failure("cannot resolve " + node.host + ": " + ec.message());
     }
     addresses.push_back(results.begin()->endpoint());
   }
@@ -732,7 +732,7 @@ std::FILE* open_csv(const std::filesystem::path& path) {
   if (path.empty()) return nullptr;
   std::FILE* csv = std::fopen(path.c_str(), "w");
   if (csv == nullptr) {
-    environment_error("cannot write " + path.string() + ": " + std::strerror(errno));
+    environment_failure("cannot write " + path.string() + ": " + std::strerror(errno));
   }
   std::fputs("time_unix_s,node,operation,status,latency_ms,attempts,outcome\n", csv);
   return csv;
@@ -793,7 +793,7 @@ bool supervise_shards(RunShared& shared, const std::vector<std::unique_ptr<Shard
 }  // namespace
 
 LoadResult run_load(const LoadSpec& spec) {
-  if (spec.nodes.empty()) usage_error("no nodes to send load to");
+  if (spec.nodes.empty()) invalid_input("no nodes to send load to");
   RunShared shared(spec);
   shared.ends = shared.started + spec.duration;
   const std::vector<asio::ip::tcp::endpoint> addresses = resolve_nodes(spec.nodes);

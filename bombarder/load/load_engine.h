@@ -165,7 +165,7 @@ struct LoadResult {
 void merge_results(LoadResult& total, LoadResult&& part);
 
 // Runs the load to completion (count reached, duration passed, or stop_requested), blocking.
-// Throws CommandError(kExitEnvironment) when the CSV file cannot be opened.
+// Throws Error(kEnvironment) when the CSV file cannot be opened.
 [[nodiscard]] LoadResult run_load(const LoadSpec& spec);
 
 }  // namespace bombarder

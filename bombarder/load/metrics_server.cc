@@ -52,7 +52,7 @@ MetricsServer::MetricsServer(const std::string& host, uint16_t port, Render rend
   state_->host = host;
   boost::system::error_code ec;
   (void)asio::ip::make_address(host, ec);
-  if (ec) usage_error("--metrics-host: '" + host + "' is not an IP address");
+  if (ec) invalid_input("--metrics-host: '" + host + "' is not an IP address");
   add_routes(state_->router, std::move(render));
   // A scrape is small; an idle or stuck scraper does not keep a connection long.
   common::HttpServerOptions options;
@@ -68,8 +68,8 @@ MetricsServer::MetricsServer(const std::string& host, uint16_t port, Render rend
   state_->server =
       std::make_unique<common::HttpServer>(state_->io, state_->router, std::move(options));
   if (const auto error = state_->server->listen()) {
-    environment_error("cannot serve metrics on " + host + ":" + std::to_string(port) + ": " +
-                      error.message());
+    environment_failure("cannot serve metrics on " + host + ":" + std::to_string(port) + ": " +
+                        error.message());
   }
   port_ = state_->server->port();
   state_->server->start();
@@ -92,10 +92,10 @@ std::string MetricsServer::url() const {
 }
 
 void check_metrics_flags(const MetricsFlags& flags) {
-  if (flags.port < 0 && flags.linger_s > 0) usage_error("--metrics-linger needs --metrics-port");
+  if (flags.port < 0 && flags.linger_s > 0) invalid_input("--metrics-linger needs --metrics-port");
   boost::system::error_code ec;
   (void)asio::ip::make_address(flags.host, ec);
-  if (ec) usage_error("--metrics-host: '" + flags.host + "' is not an IP address");
+  if (ec) invalid_input("--metrics-host: '" + flags.host + "' is not an IP address");
 }
 
 std::unique_ptr<MetricsServer> start_metrics_server(const MetricsFlags& flags,

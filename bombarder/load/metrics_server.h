@@ -23,7 +23,7 @@ class LoadMetrics;
 class MetricsServer {
  public:
   using Render = std::function<std::string()>;
-  // Binds host:port (0: any free port) and starts serving. Throws CommandError(kExitEnvironment)
+  // Binds host:port (0: any free port) and starts serving. Throws Error(kEnvironment)
   // when the address cannot be bound.
   MetricsServer(const std::string& host, uint16_t port, Render render);
   ~MetricsServer();  // stops serving and joins the thread
@@ -49,12 +49,12 @@ struct MetricsFlags {
   double linger_s = 0;
 };
 // Refuses combinations CLI11 cannot (--metrics-linger without --metrics-port, a host that is not
-// an IP address) with CommandError(kExitUsage); commands call it before touching the cluster.
+// an IP address) with Error(kInvalidInput); commands call it before touching the cluster.
 void check_metrics_flags(const MetricsFlags& flags);
 
 // Starts the endpoint when --metrics-port was given (nullptr otherwise) and prints
-// "metrics: http://HOST:PORT/metrics" to `announce` unless it is null. Throws CommandError for a
-// bad flag value (kExitUsage) or an address that cannot be bound (kExitEnvironment).
+// "metrics: http://HOST:PORT/metrics" to `announce` unless it is null. Throws Error for a
+// bad flag value (kInvalidInput) or an address that cannot be bound (kEnvironment).
 [[nodiscard]] std::unique_ptr<MetricsServer> start_metrics_server(const MetricsFlags& flags,
                                                                   const LoadMetrics& metrics,
                                                                   std::FILE* announce);

@@ -3,7 +3,8 @@
 //
 // Input: byte 0 picks the format (even: JSON, odd: TOML), the rest is the file.
 // Oracles: parse_schedule_text either returns faults within the documented bounds or throws
-// CommandError with a message (the command line's one-line error), never anything else.
+// bombarder::Error of kind kInvalidInput with a message (the command line's one-line error),
+// never anything else.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,8 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<bombarder::Fault> faults;
   try {
     faults = bombarder::parse_schedule_text(text, format, "fuzz");
-  } catch (const bombarder::CommandError& e) {
+  } catch (const bombarder::Error& e) {
     FUZZ_CHECK(e.what()[0] != '\0', "a rejected schedule says why");
+    FUZZ_CHECK(e.kind() == bombarder::ErrorKind::kInvalidInput, "a bad schedule is invalid input");
     return 0;
   }
   FUZZ_CHECK(!faults.empty() && faults.size() <= bombarder::kFaultsMax, "fault count bound");

@@ -13,6 +13,10 @@
 #   proxy     base proxy                           (a standalone Toxiproxy)
 #   commands  everything; nothing else includes commands/
 # CLI11 (<CLI/...>) is included in commands/ only, and linked by bombarder_commands only.
+# Exit codes are the command line's policy (bombarder/README.md, "Placement decisions"): outside
+# commands/ no kExit* constant, no CommandError, no EXIT_SUCCESS/EXIT_FAILURE and no exit() call
+# appear, comments included; library code throws bombarder::Error (base/errors.h) or returns what
+# happened. (_exit() in a forked child before exec is process spawning, not a policy: allowed.)
 set -euo pipefail
 
 dir=${1:?usage: check_bombarder_layers.sh BOMBARDER_DIR}
@@ -124,6 +128,15 @@ for module in "${modules[@]}"; do
     done <"$file"
   done < <(find "$dir/$module" -type f \( -name '*.h' -o -name '*.cc' \) -print0 | sort -z)
 done
+
+# Exit codes only in commands/.
+exit_policy='kExit[A-Za-z_]*|CommandError|EXIT_(SUCCESS|FAILURE)|(^|[^_[:alnum:]])(std::)?exit[[:space:]]*\('
+while IFS= read -r hit; do
+  rel=${hit#"$root"/}
+  word=$(grep -oE "$exit_policy" <<<"${hit#*:*:}" | head -n 1 | sed -E 's/^[^_[:alnum:]]//')
+  report "${rel%%:*}:$(cut -d: -f2 <<<"$rel"): $word outside commands/ (exit codes are chosen in commands/ only; throw bombarder::Error or return an outcome)"
+done < <(find "$dir" -path "$dir/commands" -prune -o -type f \( -name '*.h' -o -name '*.cc' \) \
+           -print0 | sort -z | xargs -0 grep -nE "$exit_policy" /dev/null || true)
 
 # CLI11 is linked by the commands library only.
 while IFS= read -r hit; do

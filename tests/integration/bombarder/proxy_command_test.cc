@@ -1,5 +1,6 @@
 // `bombarder proxy` as a process (issue 6): bad command-line input is one line and a non-zero
-// exit (errors.h: 2 for the user's mistake, 3 for the environment); a served API stops cleanly.
+// exit (commands/exit_codes.h: 2 for the user's mistake, 3 for the environment); a served API
+// stops cleanly.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

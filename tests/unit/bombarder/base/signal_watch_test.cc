@@ -36,7 +36,7 @@ TEST(SignalWatch, ANewWatchStartsUninterrupted) {
 
 TEST(SignalWatch, OnlyOneWatchAtATime) {
   SignalWatch watch({SIGUSR1});
-  EXPECT_THROW(SignalWatch({SIGUSR2}), CommandError);
+  EXPECT_THROW(SignalWatch({SIGUSR2}), Error);
 }
 
 TEST(SignalWatch, TheDestructorRestoresThePreviousDisposition) {

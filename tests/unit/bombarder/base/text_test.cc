@@ -22,16 +22,16 @@ TEST(ParseDuration, AcceptsTheUsualUnitsAndBareSeconds) {
   EXPECT_EQ(parse_duration("0s", "x"), milliseconds(0));
   EXPECT_EQ(parse_duration("1440m", "x"), kDurationMax);
   for (const char* bad : {"", "s", "-1s", "3 s", "3h", "1441m", "soon", "1e9s", "nan"}) {
-    EXPECT_THROW((void)parse_duration(bad, "x"), CommandError) << bad;
+    EXPECT_THROW((void)parse_duration(bad, "x"), Error) << bad;
   }
 }
 
-TEST(ParseDuration, TheErrorNamesWhatWasParsedAndIsAUsageError) {
+TEST(ParseDuration, TheErrorNamesWhatWasParsedAndIsInvalidInput) {
   try {
     (void)parse_duration("soon", "--settle");
     FAIL() << "no error";
-  } catch (const CommandError& e) {
-    EXPECT_EQ(e.exit_code(), kExitUsage);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << to_string(e.kind());
     EXPECT_NE(std::string(e.what()).find("--settle: 'soon' is not a duration"), std::string::npos)
         << e.what();
   }

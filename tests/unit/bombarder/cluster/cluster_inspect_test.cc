@@ -75,6 +75,54 @@ Json follower_json(const std::string& address, const std::string& state, uint64_
           {"messages_dropped", 0}};
 }
 
+// `cluster status` exits 1 unless assess_health finds no problem (cluster_inspect_command.cc).
+TEST(ClusterHealth, EveryNodeAnsweringALeaderAndAgreeingHashesIsHealthy) {
+  ClusterView view;
+  view.nodes = {reachable(1, 150, "aa", 150), reachable(2, 150, "aa", 150)};
+  view.leader = 0;
+  view.leader_address = "127.0.0.1:1";
+  const ClusterHealth health = assess_health(view);
+  EXPECT_TRUE(health.healthy());
+  EXPECT_EQ(health.unreachable, 0u);
+}
+
+TEST(ClusterHealth, AnUnreachableNodeNoLeaderAndDifferingHashesAreEachNamed) {
+  ClusterView view;
+  view.nodes = {reachable(1, 150, "aa", 150), reachable(2, 150, "bb", 150), unreachable(3)};
+  const ClusterHealth health = assess_health(view);
+  EXPECT_FALSE(health.healthy());
+  EXPECT_EQ(health.unreachable, 1u);
+  ASSERT_EQ(health.problems.size(), 3u);
+  EXPECT_EQ(health.problems[0], "1 of 3 nodes unreachable");
+  EXPECT_EQ(health.problems[1], "no leader");
+  EXPECT_EQ(health.problems[2],
+            "state hashes differ at applied index 150: 127.0.0.1:1 aa 127.0.0.1:2 bb");
+}
+
+TEST(ClusterHealth, ALeaderOutsideTheAskedNodesIsAProblem) {
+  ClusterView view;
+  view.nodes = {reachable(1, 150, "aa", 150)};
+  view.leader_address = "127.0.0.1:9";
+  const ClusterHealth health = assess_health(view);
+  EXPECT_EQ(health.problems,
+            std::vector<std::string>{"the leader 127.0.0.1:9 is not among these nodes"});
+}
+
+// `cluster sync-status` exits 1 when this list is not empty.
+TEST(SyncStatus, ListsTheFollowersThatAreNotHealthy) {
+  SyncStatus sync;
+  for (const char* state : {"healthy", "lagging", "snapshotting"}) {
+    FollowerSync f;
+    f.address = std::string("127.0.0.1:") + std::to_string(8081 + sync.followers.size());
+    f.state = state;
+    sync.followers.push_back(f);
+  }
+  EXPECT_EQ(sync.unhealthy(), (std::vector<std::string>{"127.0.0.1:8082 (lagging)",
+                                                        "127.0.0.1:8083 (snapshotting)"}));
+  sync.followers.resize(1);
+  EXPECT_TRUE(sync.unhealthy().empty());
+}
+
 TEST(FollowerLine, StartsLikeTheReferenceExample) {
   // The reference README's example output, which our lines must start with.
   const FollowerSync healthy =

@@ -1,8 +1,10 @@
 // cluster_lifecycle.h without processes: the node command lines `cluster start` builds, and the
-// flag checks that must refuse (exit 2) before anything is started.
+// flag checks that must refuse (invalid input, exit 2) before anything is started.
 #include "bombarder/cluster/cluster_lifecycle.h"
 
 #include <gtest/gtest.h>
+
+#include <optional>
 
 #include "bombarder/base/errors.h"
 
@@ -90,39 +92,41 @@ TEST(NodeCommandLine, SingleNodeHasNoPeers) {
   EXPECT_EQ(std::find(argv.begin(), argv.end(), "--peers"), argv.end());
 }
 
-int start_exit_code(const StartFlags& flags) {
+// The kind of Error `cluster start` refuses `flags` with; nullopt when it started a cluster
+// (these tests never let it get that far).
+std::optional<ErrorKind> start_error_kind(const StartFlags& flags) {
   try {
-    (void)run_cluster_start(flags);
-  } catch (const CommandError& e) {
-    return e.exit_code();
+    (void)start_cluster(flags);
+  } catch (const Error& e) {
+    return e.kind();
   }
-  return kExitOk;
+  return std::nullopt;
 }
 
-TEST(ClusterStartFlags, OutOfRangeValuesAreUsageErrors) {
+TEST(ClusterStartFlags, OutOfRangeValuesAreInvalidInput) {
   StartFlags f;
   f.nodes = 0;
-  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
   f.nodes = static_cast<int>(kClusterNodesMax) + 1;
-  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
   f = {};
   f.port = 65534;  // 3 nodes would need 65536
-  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
   f = {};
   f.host = "not a host";
-  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
   f = {};
   f.timeout_s = 0;
-  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
   f = {};
   f.tick_ms = 0;
-  EXPECT_EQ(start_exit_code(f), kExitUsage);
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
 }
 
 TEST(ClusterStartFlags, MissingNodeBinaryIsAnEnvironmentError) {
   StartFlags f;
   f.node_bin = "/nonexistent/stress_node";
-  EXPECT_EQ(start_exit_code(f), kExitEnvironment);
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kEnvironment);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <optional>
 
 #include "bombarder/base/errors.h"
 #include "bombarder/client/node_url.h"
@@ -121,8 +122,8 @@ TEST_F(ClusterRecordTest, UnreadableRecordIsAnEnvironmentErrorNamingTheFile) {
   try {
     (void)load_cluster_record();
     FAIL() << "a broken record loaded";
-  } catch (const CommandError& e) {
-    EXPECT_EQ(e.exit_code(), kExitEnvironment);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kEnvironment) << to_string(e.kind());
     EXPECT_NE(std::string(e.what()).find((root_ / "cluster.json").string()), std::string::npos)
         << e.what();
   }
@@ -138,21 +139,22 @@ TEST(ParseNodeUrl, AcceptsTheFormsUsersWrite) {
   EXPECT_EQ(node_url(expected), "http://127.0.0.1:8081");
 }
 
-int usage_code(std::string_view text) {
+// The kind of Error parse_node_url throws for `text`; nullopt when it parses.
+std::optional<ErrorKind> url_error_kind(std::string_view text) {
   try {
     (void)parse_node_url(text);
-  } catch (const CommandError& e) {
-    return e.exit_code();
+  } catch (const Error& e) {
+    return e.kind();
   }
-  return kExitOk;
+  return std::nullopt;
 }
 
-TEST(ParseNodeUrl, RefusesWhatIsNotANodeAddressAsAUsageError) {
-  EXPECT_EQ(usage_code("http://x:notaport"), kExitUsage);
-  EXPECT_EQ(usage_code("https://127.0.0.1:8080"), kExitUsage);
-  EXPECT_EQ(usage_code("http://127.0.0.1:8080/status"), kExitUsage);
-  EXPECT_EQ(usage_code("127.0.0.1:70000"), kExitUsage);
-  EXPECT_EQ(usage_code(""), kExitUsage);
+TEST(ParseNodeUrl, RefusesWhatIsNotANodeAddressAsInvalidInput) {
+  EXPECT_EQ(url_error_kind("http://x:notaport"), ErrorKind::kInvalidInput);
+  EXPECT_EQ(url_error_kind("https://127.0.0.1:8080"), ErrorKind::kInvalidInput);
+  EXPECT_EQ(url_error_kind("http://127.0.0.1:8080/status"), ErrorKind::kInvalidInput);
+  EXPECT_EQ(url_error_kind("127.0.0.1:70000"), ErrorKind::kInvalidInput);
+  EXPECT_EQ(url_error_kind(""), ErrorKind::kInvalidInput);
 }
 
 TEST(ParseNodeList, SplitsCommasAndRefusesEmptyItems) {
@@ -160,7 +162,7 @@ TEST(ParseNodeList, SplitsCommasAndRefusesEmptyItems) {
       parse_node_list({"8080,http://127.0.0.1:8081", "8082"});
   ASSERT_EQ(nodes.size(), 3u);
   EXPECT_EQ(nodes[2], (common::Endpoint{"127.0.0.1", 8082}));
-  EXPECT_THROW((void)parse_node_list({"8080,,8081"}), CommandError);
+  EXPECT_THROW((void)parse_node_list({"8080,,8081"}), Error);
 }
 
 // Issue 14: `cluster start` writes a fresh secret and token, private from the first byte, and

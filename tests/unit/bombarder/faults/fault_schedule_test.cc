@@ -72,8 +72,8 @@ attributes = { latency = 500 }
   try {
     (void)read_schedule_file(dir / "bad.toml");
     ADD_FAILURE() << "a broken TOML file was accepted";
-  } catch (const CommandError& e) {
-    EXPECT_EQ(e.exit_code(), kExitUsage);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << to_string(e.kind());
     EXPECT_NE(std::string(e.what()).find("bad.toml:3:"), std::string::npos) << e.what();
   }
   std::filesystem::remove_all(dir);
@@ -101,7 +101,7 @@ TEST(FaultSchedule, NetworkFaultCarriesItsToxic) {
            R"({"faults": [{"type": "network", "node": "p", "duration": "1s", "toxic": "latency",
                "attributes": [1]}]})",
        }) {
-    EXPECT_THROW((void)parse_schedule(nlohmann::json::parse(bad), "s.json"), CommandError) << bad;
+    EXPECT_THROW((void)parse_schedule(nlohmann::json::parse(bad), "s.json"), Error) << bad;
   }
 }
 
@@ -121,8 +121,8 @@ TEST(FaultSchedule, BadSchedulesNameTheFault) {
     try {
       (void)parse_schedule(nlohmann::json::parse(text), "s.json");
       ADD_FAILURE() << "accepted " << text;
-    } catch (const CommandError& e) {
-      EXPECT_EQ(e.exit_code(), kExitUsage);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << to_string(e.kind());
       EXPECT_NE(std::string(e.what()).find("s.json"), std::string::npos) << e.what();
     }
   }
@@ -146,8 +146,8 @@ TEST(FaultSchedule, CountsMustBeWholeNonNegativeNumbersInRange) {
     try {
       (void)parse_schedule(nlohmann::json::parse(text), "s.json");
       ADD_FAILURE() << "accepted " << text;
-    } catch (const CommandError& e) {
-      EXPECT_EQ(e.exit_code(), kExitUsage);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << to_string(e.kind());
       EXPECT_NE(std::string(e.what()).find("s.json"), std::string::npos) << e.what();
     }
   }

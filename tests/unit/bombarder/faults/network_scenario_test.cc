@@ -72,7 +72,7 @@ TEST(ScenarioFaults, MultiFailureHitsBothFollowersNotTheLeader) {
   }
   EXPECT_EQ(proxies.size(), 8u);  // 2 client proxies and every link touching node 0 or 1
   EXPECT_THROW((void)fault_actions(*find_scenario("multi-failure-2-servers-latency"), {0, 1}, 0),
-               CommandError);
+               Error);
 }
 
 TEST(ScenarioFaults, PartitionsCutTheLeadersLinksOnly) {

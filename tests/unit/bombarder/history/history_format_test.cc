@@ -176,7 +176,7 @@ TEST(HistoryFormat, WriterNumbersClientsAndRecordsFaults) {
   ASSERT_EQ(h.faults.size(), 1u);
   EXPECT_GE(h.faults[0].at_ns, 0);
   std::filesystem::remove(path);
-  EXPECT_THROW(HistoryWriter("/nonexistent-dir/h.jsonl"), CommandError);
+  EXPECT_THROW(HistoryWriter("/nonexistent-dir/h.jsonl"), Error);
   EXPECT_THROW((void)read_history("/nonexistent-dir/h.jsonl"), HistoryError);
 }
 

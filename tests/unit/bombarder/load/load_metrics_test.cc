@@ -209,8 +209,8 @@ TEST(MetricsServer, ATakenPortIsAnEnvironmentError) {
   try {
     MetricsServer second("127.0.0.1", first.port(), [] { return std::string(); });
     ADD_FAILURE() << "bound a port already taken";
-  } catch (const CommandError& e) {
-    EXPECT_EQ(e.exit_code(), kExitEnvironment);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kEnvironment) << to_string(e.kind());
     EXPECT_NE(std::string(e.what()).find(std::to_string(first.port())), std::string::npos);
   }
 }

@@ -1,0 +1,174 @@
+// `cluster start` and `cluster stop`: what cluster/cluster_lifecycle.h did, printed (a table or
+// --json), and the exit code. The flags are declared in cluster_command.cc.
+#include <cstdio>
+#include <iostream>
+
+#include "bombarder/client/node_url.h"
+#include "bombarder/cluster/cluster_lifecycle.h"
+#include "bombarder/cluster/cluster_proxies.h"
+#include "bombarder/cluster/cluster_record.h"
+#include "bombarder/cluster/cluster_table.h"
+#include "bombarder/cluster/supervisor.h"
+#include "bombarder/commands/cluster_command.h"
+#include "bombarder/commands/exit_codes.h"
+
+namespace bombarder {
+
+namespace {
+
+nlohmann::json proxy_json(const ProxyRecord& proxy, int nodes) {
+  Json names = Json::array();
+  for (int i = 0; i < nodes; ++i) names.push_back(client_proxy_name(i));
+  for (int from = 0; from < nodes; ++from) {
+    for (int to = 0; to < nodes; ++to) {
+      if (from != to) names.push_back(link_proxy_name(from, to));
+    }
+  }
+  return {{"api", "http://" + proxy.api.to_string()},
+          {"pid", proxy.pid},
+          {"config", proxy.config_path.string()},
+          {"output", proxy.output_path.string()},
+          {"proxies", std::move(names)}};
+}
+
+void print_proxy(const ProxyRecord& proxy, int nodes) {
+  std::printf(
+      "fault proxy: Toxiproxy API at %s (pid %d); clients use node<i>-client (the addresses "
+      "above), node i reaches node j through link-<i>-to-<j>, e.g. %s (docs/proxy.md)\n",
+      ("http://" + proxy.api.to_string()).c_str(), static_cast<int>(proxy.pid),
+      nodes > 1 ? link_proxy_name(0, 1).c_str() : client_proxy_name(0).c_str());
+}
+
+void print_started(const StartFlags& f, const StartedCluster& started) {
+  const ClusterRecord& record = started.record;
+  const ClusterView& view = started.view;
+  const std::vector<bool>& reused = started.reused;
+  const double elapsed_s = started.elapsed_s;
+  const StatusResponse& leader = *view.nodes[*view.leader].status;
+  if (f.json) {
+    Json nodes = Json::array();
+    for (size_t i = 0; i < record.nodes.size(); ++i) {
+      const NodeRecord& node = record.nodes[i];
+      nodes.push_back({{"id", node.id},
+                       {"address", node.endpoint.to_string()},
+                       {"url", node_url(node.endpoint)},
+                       {"pid", node.pid},
+                       {"role", view.nodes[i].status->role},
+                       {"data_dir", node.data_dir.string()},
+                       {"console_log", node.output_path.string()},
+                       {"reused_data", static_cast<bool>(reused[i])}});
+    }
+    Json out = {{"nodes", std::move(nodes)},
+                {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
+                {"term", leader.term},
+                {"record", cluster_record_path().string()},
+                {"peer_auth", record.cluster_secret_file.empty() ? "insecure" : "hmac-sha256"},
+                {"elapsed_s", elapsed_s}};
+    if (!record.cluster_secret_file.empty()) {
+      out["cluster_secret_file"] = record.cluster_secret_file.string();
+      out["admin_token_file"] = record.admin_token_file.string();
+    }
+    if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
+    std::cout << out.dump(2) << std::endl;
+    return;
+  }
+  std::printf("started %zu node%s in %.1f s; record %s\n", record.nodes.size(),
+              record.nodes.size() == 1 ? "" : "s", elapsed_s, cluster_record_path().c_str());
+  TextTable table({{"id", TextTable::Align::kRight},
+                   {"address"},
+                   {"pid", TextTable::Align::kRight},
+                   {"role"},
+                   {"data dir"}});
+  for (size_t i = 0; i < record.nodes.size(); ++i) {
+    const NodeRecord& node = record.nodes[i];
+    table.add_row({std::to_string(node.id), node_url(node.endpoint), std::to_string(node.pid),
+                   view.nodes[i].status->role,
+                   node.data_dir.string() + (reused[i] ? " (existing data)" : "")});
+  }
+  std::fputs(table.render().c_str(), stdout);
+  std::printf("leader: node %llu at %s (term %llu)\n",
+              static_cast<unsigned long long>(leader.node_id),
+              node_url(view.nodes[*view.leader].endpoint).c_str(),
+              static_cast<unsigned long long>(leader.term));
+  if (record.proxy) print_proxy(*record.proxy, f.nodes);
+  if (record.cluster_secret_file.empty()) {
+    std::printf("peers: INSECURE (--insecure-peers: peer frames unauthenticated)\n");
+  } else {
+    std::printf("peers: HMAC-SHA256, secret %s; admin token %s\n",
+                record.cluster_secret_file.c_str(), record.admin_token_file.c_str());
+  }
+}
+
+void print_stop_json(const StopReport& r) {
+  const ClusterRecord& record = r.record;
+  Json nodes = Json::array();
+  for (const NodeStop& o : r.nodes) {
+    Json row = {{"id", o.node.id},
+                {"address", o.node.endpoint.to_string()},
+                {"pid", o.node.pid},
+                {"outcome", to_string(o.outcome)}};
+    if (!o.detail.empty()) row["detail"] = o.detail;
+    nodes.push_back(std::move(row));
+  }
+  Json out = {{"nodes", std::move(nodes)},
+              {"stale", !r.any_stopped},
+              {"record_removed", r.all_gone},
+              {"record", cluster_record_path().string()}};
+  if (r.proxy) {
+    out["proxy"] = {{"api", record.proxy->api.to_string()},
+                    {"pid", record.proxy->pid},
+                    {"outcome", to_string(*r.proxy)}};
+  }
+  std::cout << out.dump(2) << std::endl;
+}
+
+void print_stop_text(const StopReport& r) {
+  const ClusterRecord& record = r.record;
+  TextTable table({{"id", TextTable::Align::kRight},
+                   {"address"},
+                   {"pid", TextTable::Align::kRight},
+                   {"outcome"}});
+  for (const NodeStop& o : r.nodes) {
+    // Not node_url(): the record (and with it the TLS setting) may be gone by now.
+    table.add_row({std::to_string(o.node.id),
+                   (record.tls ? "https://" : "http://") + o.node.endpoint.to_string(),
+                   std::to_string(o.node.pid),
+                   std::string(to_string(o.outcome)) +
+                       (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
+  }
+  std::fputs(table.render().c_str(), stdout);
+  if (r.proxy) {
+    std::printf("fault proxy %s (pid %d): %s\n",
+                ("http://" + record.proxy->api.to_string()).c_str(),
+                static_cast<int>(record.proxy->pid), to_string(*r.proxy));
+  }
+  if (!r.any_stopped) std::printf("the record was stale: none of its nodes was running\n");
+  if (r.all_gone) std::printf("removed %s\n", cluster_record_path().c_str());
+}
+
+}  // namespace
+
+int cluster_start_command(const StartFlags& flags) {
+  const StartedCluster started = start_cluster(flags);
+  print_started(flags, started);
+  // After the members are printed, as its own line; a supervisor that does not come up ends
+  // the command with exit 3 while the nodes keep running.
+  if (flags.supervise) start_background_supervisor(flags.json);
+  return kExitOk;
+}
+
+int cluster_stop_command(const StopFlags& flags) {
+  const StopReport r = stop_cluster(flags);
+  if (flags.json) {
+    print_stop_json(r);
+  } else {
+    print_stop_text(r);
+  }
+  if (!r.all_gone) {
+    environment_failure("a node is still running after SIGKILL; kept " +
+                        cluster_record_path().string());
+  }
+  return kExitOk;
+}
+
+}  // namespace bombarder
