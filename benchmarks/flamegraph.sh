@@ -2,8 +2,11 @@
 # A flame graph of the leader of a 3-node stress_node cluster under write load (issue 15:
 # "publish the breakdown"), and the same profile as a table of shares per library.
 #
-# Usage: benchmarks/flamegraph.sh [--seconds 8] [--concurrency 50] [--port 28380] [--out FILE]
-#   Environment (same meaning as the flags): SECONDS_PROFILED, CONCURRENCY, PORT (the first of 3
+# Usage: benchmarks/flamegraph.sh [--seconds 8] [--concurrency 50] [--fill N] [--port 28380]
+#          [--out FILE]
+#   --fill N: before profiling, write N entries (`bombarder flood --count N`), for the profile of
+#   a full store (issue 15's "cost as the store grows").
+#   Environment (same meaning as the flags): SECONDS_PROFILED, CONCURRENCY, FILL, PORT (the first of 3
 #   consecutive ports), OUT (default docs/img/leader-flamegraph.svg); BUILD (where stress_node and
 #   bombarder are, default build/bin); DATA_DIR_ROOT (where the nodes keep their data, default
 #   /tmp: set /dev/shm for the CPU-only ceiling); KEEP=1 keeps the work directory (perf.data,
@@ -27,6 +30,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${SECONDS_PROFILED:-8}
 concurrency=${CONCURRENCY:-50}
+fill=${FILL:-0}
 port=${PORT:-28380}
 out=${OUT:-$repo/docs/img/leader-flamegraph.svg}
 build=${BUILD:-$repo/build/bin}
@@ -42,6 +46,7 @@ while (($#)); do
   case $1 in
     --seconds) seconds=${2:?--seconds needs a value}; shift 2 ;;
     --concurrency) concurrency=${2:?--concurrency needs a value}; shift 2 ;;
+    --fill) fill=${2:?--fill needs a value}; shift 2 ;;
     --port) port=${2:?--port needs a value}; shift 2 ;;
     --out) out=${2:?--out needs a value}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -49,6 +54,7 @@ while (($#)); do
   esac
 done
 [[ $seconds =~ ^[0-9]+$ ]] && ((seconds > 0)) || die "--seconds must be a positive whole number"
+[[ $fill =~ ^[0-9]+$ ]] || die "--fill must be a count of entries"
 for tool in perf npm jq curl openssl; do
   command -v $tool >/dev/null || die "$tool is missing (scripts/install-deps.sh)"
 done
@@ -80,6 +86,15 @@ for i in 0 1 2; do bench_start_node "$i"; done
 lead=$(bench_wait_leader 60)
 echo "cluster up on ports ${ports[*]}; leader node $lead (pid ${bench_pids[lead]});" \
   "data under $data_root; $(uptime | sed 's/.*load average/load average/')"
+
+if ((fill > 0)); then
+  started=$SECONDS
+  STRESS_TEST_DATA=$work/bombarder "$build/bombarder" flood \
+    --nodes "http://127.0.0.1:${ports[lead]}" --count "$fill" --concurrency "$concurrency" \
+    --json >"$work/fill.json" 2>"$work/fill.err" || die "the fill failed: $(tail -n 1 "$work/fill.err")"
+  echo "filled: $(jq -r '.succeeded' "$work/fill.json") entries in $((SECONDS - started)) s"
+  lead=$(bench_wait_leader 60)
+fi
 
 STRESS_TEST_DATA=$work/bombarder "$build/bombarder" flood \
   --nodes "http://127.0.0.1:${ports[lead]}" --duration $((seconds + 2)) \

@@ -6,7 +6,8 @@
 #          [--port 28680]
 #   Environment (same meaning as the flags): ENTRIES, DURATION (seconds), CONCURRENCY, PORT (the
 #   first of 3 consecutive ports); BUILD (default build/bin: stress_node and bombarder);
-#   BENCH_KEEP=1 keeps the temporary directory.
+#   BENCH_KEEP=1 keeps the temporary directory; NODE_FLAGS: more stress_node flags for every
+#   member, e.g. NODE_FLAGS="--snapshot-state-ratio 0" for fixed snapshot intervals.
 #
 # Steps, all against one cluster (fsync on, peer authentication on, default snapshot threshold
 # of 100,000 entries, data under /tmp):
@@ -70,6 +71,8 @@ bench_stress_node=$build/stress_node
 bench_ports=("${ports[@]}")
 bench_node_flags=(--log-level warn --cluster-secret-file "$work/cluster-secret"
                   --admin-token-file "$work/admin-token")
+# shellcheck disable=SC2206 # NODE_FLAGS is a list of words on purpose
+bench_node_flags+=(${NODE_FLAGS:-})
 
 # flood SECONDS|--count N -> "writes/s p99_ms succeeded failed"
 flood() {

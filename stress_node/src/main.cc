@@ -110,6 +110,7 @@ node::RaftNodeConfig raft_config(const Options& options, node::Registry& metrics
   config.election_timeout_ticks = options.election_ticks;
   config.heartbeat_interval_ticks = options.heartbeat_ticks;
   config.snapshot_threshold_entries = options.snapshot_threshold_entries;
+  config.snapshot_state_ratio = options.snapshot_state_ratio;
   config.commit_timeout = options.commit_timeout;
   config.persist_latency = &metrics.histogram(
       "raft_log_persist_duration_seconds",

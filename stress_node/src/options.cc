@@ -44,6 +44,7 @@ struct RawFlags {
   int election_ticks = 10;
   int heartbeat_ticks = 1;
   uint64_t snapshot_threshold = 100000;
+  double snapshot_state_ratio = 1.0;
   uint64_t body_limit_bytes = 1 << 20;
   int commit_timeout_ms = 5000;
   int watchdog_ms = 0;
@@ -142,6 +143,14 @@ void define_flags(CLI::App& app, RawFlags& f) {
                  "threshold multiplies the write volume)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
       ->capture_default_str();
+  app.add_option("--snapshot-state-ratio", f.snapshot_state_ratio,
+                 "Take a snapshot only once this many times the state's live records (entries "
+                 "and idempotency records) have been applied since the last one, and at least "
+                 "--snapshot-threshold: a snapshot writes the whole state, so its cost per write "
+                 "then does not grow with the store; the log between snapshots takes up to this "
+                 "many times the state's records on disk. 0: --snapshot-threshold alone")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
   app.add_option("--body-limit", f.body_limit_bytes,
                  "Largest client request body in bytes; suffixes KiB, MiB (KB = 1024) accepted. "
                  "Larger bodies get 413")
@@ -237,6 +246,7 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   }
   options.heartbeat_ticks = f.heartbeat_ticks;
   options.snapshot_threshold_entries = f.snapshot_threshold;
+  options.snapshot_state_ratio = f.snapshot_state_ratio;
   options.body_limit_bytes = f.body_limit_bytes;
   options.commit_timeout = std::chrono::milliseconds(f.commit_timeout_ms);
   if (f.watchdog_ms > 0 && f.watchdog_ms < kWatchdogMsMin) {

@@ -37,6 +37,7 @@ struct Options {
   int election_ticks = 10;
   int heartbeat_ticks = 1;
   uint64_t snapshot_threshold_entries = 100000;
+  double snapshot_state_ratio = 1.0;  // raft_node.h snapshot_interval_entries
   uint64_t body_limit_bytes = 1 << 20;
   std::chrono::milliseconds commit_timeout{5000};
   // Abort when an event loop makes no progress for this long (watchdog.h); 0: no watchdog.

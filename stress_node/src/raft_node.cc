@@ -338,6 +338,13 @@ void RaftNode::serve_reads() {
   }
 }
 
+uint64_t snapshot_interval_entries(uint64_t threshold_entries, double state_ratio,
+                                   uint64_t live_records) {
+  // Past 2^53 records the double loses units; no store gets near it.
+  const auto proportional = static_cast<uint64_t>(state_ratio * static_cast<double>(live_records));
+  return std::max(threshold_entries, proportional);
+}
+
 void RaftNode::maybe_snapshot() {
   if (snapshot_in_progress_) return;
   if (!forced_waiting_.empty()) {
@@ -347,7 +354,11 @@ void RaftNode::maybe_snapshot() {
     return;
   }
   const raft::Index applied = core_->applied_index();
-  if (applied < store_->log().snapshot_meta().index + config_.snapshot_threshold_entries) return;
+  const kv::StateMachine& state = store_->state_machine();
+  const uint64_t interval =
+      snapshot_interval_entries(config_.snapshot_threshold_entries, config_.snapshot_state_ratio,
+                                state.count() + state.idempotency_key_count());
+  if (applied < store_->log().snapshot_meta().index + interval) return;
   start_snapshot({});
 }
 

@@ -534,8 +534,12 @@ std::vector<std::string> Cluster::argv_for(size_t i) const {
   argv.push_back("--peers");
   argv.push_back(peers);
   if (options_.snapshot_threshold) {
+    // A test that sets the threshold wants snapshots at that interval, however large the state
+    // it writes (the interval otherwise grows with the state: --snapshot-state-ratio).
     argv.push_back("--snapshot-threshold");
     argv.push_back(std::to_string(*options_.snapshot_threshold));
+    argv.push_back("--snapshot-state-ratio");
+    argv.push_back("0");
   }
   if (options_.commit_timeout_ms) {
     argv.push_back("--commit-timeout-ms");

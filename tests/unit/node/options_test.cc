@@ -54,6 +54,7 @@ TEST(OptionsTest, DefaultsMatchTheDesign) {
   EXPECT_EQ(o.tick_ms, 50);
   EXPECT_EQ(o.election_ticks, 10);
   EXPECT_EQ(o.snapshot_threshold_entries, 100000u);
+  EXPECT_EQ(o.snapshot_state_ratio, 1.0);
   EXPECT_EQ(o.body_limit_bytes, 1u << 20);
   EXPECT_EQ(o.commit_timeout, std::chrono::milliseconds(5000));
 }
@@ -180,6 +181,9 @@ TEST(OptionsTest, TunablesAreParsedAndRangeChecked) {
   EXPECT_EQ(outcome.options->body_limit_bytes, 2u << 20);
   EXPECT_EQ(outcome.options->commit_timeout, std::chrono::milliseconds(1500));
   EXPECT_EQ(parse({"--port", "8080", "--body-limit", "65536"}).options->body_limit_bytes, 65536u);
+  EXPECT_EQ(parse({"--port", "8080", "--snapshot-state-ratio", "0"}).options->snapshot_state_ratio,
+            0.0);
+  EXPECT_EQ(parse({"--port", "8080", "--snapshot-state-ratio", "-1"}).exit_code, 2);
   EXPECT_EQ(parse({"--port", "0"}).exit_code, 2);
   EXPECT_EQ(parse({"--port", "8080", "--tick-ms", "0"}).exit_code, 2);
   EXPECT_EQ(parse({"--port", "8080", "--election-ticks", "1"}).exit_code, 2);
