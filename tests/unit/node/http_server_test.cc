@@ -15,8 +15,10 @@
 
 #include "test_http.h"
 
-namespace node {
+namespace stress_node {
 namespace {
+
+namespace test = common::test;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -529,4 +531,4 @@ TEST(PercentDecodeTest, DecodesEscapesAndOptionallyPlus) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace node {
+namespace stress_node {
 namespace {
 
 // A fixed environment, so the tests do not depend on the caller's.
@@ -319,4 +319,4 @@ TEST(OptionsTest, VersionPrintsTheVersion) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

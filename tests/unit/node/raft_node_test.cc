@@ -22,7 +22,7 @@
 
 #include "kv/store.h"
 
-namespace node {
+namespace stress_node {
 namespace {
 
 using namespace std::chrono_literals;
@@ -260,4 +260,4 @@ TEST_F(ThreeNodes, ALeaderReelectedAfterTruncationAnswersNewWritesAtReusedIndexe
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

@@ -1,4 +1,4 @@
-// TLS plumbing over loopback (issue 14): node::HttpServer with a TLS context and
+// TLS plumbing over loopback (issue 14): stress_node::HttpServer with a TLS context and
 // common::HttpClientPool as its client, with certificates from a CA generated per test
 // (common/tls.h). Handshake, server and client certificate verification, mutual TLS on the
 // routes that need it, and clients that do not speak TLS at all.
@@ -17,8 +17,10 @@
 #include "test_http.h"
 #include "test_http_server.h"
 
-namespace node {
+namespace stress_node {
 namespace {
+
+namespace test = common::test;
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -303,4 +305,4 @@ TEST(TlsOptions, CertificateWithoutKeyIsAUsageError) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

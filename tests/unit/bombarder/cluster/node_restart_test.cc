@@ -17,10 +17,10 @@ namespace bombarder {
 namespace {
 
 using namespace std::chrono_literals;
-using node::test::json_response;
-using node::test::Request;
-using node::test::Response;
-using node::test::TestHttpServer;
+using common::test::json_response;
+using common::test::Request;
+using common::test::Response;
+using common::test::TestHttpServer;
 namespace http = boost::beast::http;
 
 // /status: 503 for the first `unavailable` probes, then 200 without a leader for `leaderless`

@@ -16,10 +16,10 @@
 
 namespace bombarder::test {
 
-using node::test::json_response;
-using node::test::Request;
-using node::test::Response;
-using node::test::TestHttpServer;
+using common::test::json_response;
+using common::test::Request;
+using common::test::Response;
+using common::test::TestHttpServer;
 using Json = nlohmann::json;
 namespace http = boost::beast::http;
 
