@@ -8,10 +8,10 @@
 
 #include <fstream>
 
+#include "base/temp_data_root.h"
 #include "bombarder/base/errors.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_secrets.h"
-#include "cluster/temp_data_root.h"
 
 namespace bombarder {
 namespace {

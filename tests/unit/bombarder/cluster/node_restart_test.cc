@@ -9,9 +9,9 @@
 #include <atomic>
 #include <filesystem>
 
-#include "../../node/test_http_server.h"
+#include "../../common/test_http_server.h"
+#include "base/temp_data_root.h"
 #include "bombarder/base/process.h"
-#include "cluster/temp_data_root.h"
 
 namespace bombarder {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "../../node/test_http_server.h"
+#include "../../common/test_http_server.h"
 #include "bombarder/load/load_engine.h"
 
 namespace bombarder::test {

@@ -9,7 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "../../node/test_http_server.h"
+#include "../../common/test_http_server.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 #include "bombarder/load/load_engine.h"

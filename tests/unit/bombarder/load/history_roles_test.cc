@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "../../node/test_http_server.h"
+#include "../../common/test_http_server.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 #include "bombarder/load/role_sampler.h"

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "../../node/test_http.h"
+#include "../../common/test_http.h"
 #include "proxy_test_support.h"
 
 namespace {

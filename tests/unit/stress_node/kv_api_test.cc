@@ -11,8 +11,8 @@
 #include <thread>
 #include <tuple>
 
+#include "../common/test_http.h"
 #include "raft_api.h"
-#include "test_http.h"
 
 namespace stress_node {
 namespace {

@@ -1,4 +1,4 @@
-#include "http_server.h"
+#include "common/http_server.h"
 
 #include <gtest/gtest.h>
 
@@ -15,10 +15,8 @@
 
 #include "test_http.h"
 
-namespace stress_node {
+namespace common {
 namespace {
-
-namespace test = common::test;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -531,4 +529,4 @@ TEST(PercentDecodeTest, DecodesEscapesAndOptionallyPlus) {
 }
 
 }  // namespace
-}  // namespace stress_node
+}  // namespace common

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "../common/test_http_server.h"
 #include "peer_codec.h"
-#include "test_http_server.h"
 
 namespace stress_node {
 namespace {

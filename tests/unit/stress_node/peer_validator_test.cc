@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "../common/test_http.h"
 #include "kv/store.h"
 #include "raft_node.h"
-#include "test_http.h"
 
 namespace stress_node {
 namespace {
