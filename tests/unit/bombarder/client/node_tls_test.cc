@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../../common/test_pki.h"
+#include "error_message.h"
 
 namespace bombarder {
 namespace {
@@ -30,15 +31,6 @@ class NodeTlsTest : public ::testing::Test {
     pki_.add_leaf("client", {"127.0.0.1"});
     return RecordedNodeTls{pki_.path("ca.crt"), pki_.path("client.crt"), pki_.path("client.key"),
                            "the cluster recorded in /data/cluster.json"};
-  }
-
-  static std::string error_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const std::runtime_error& e) {
-      return e.what();
-    }
-    return "<no error>";
   }
 
   common::test::TestPki pki_;
@@ -64,24 +56,25 @@ TEST_F(NodeTlsTest, CertificateWithoutCacertIsAUsageErrorNamingTheMissingFlag) {
   node_tls_flags().cert = pki_.path("node.crt");
   node_tls_flags().key = pki_.path("node.key");
   EXPECT_TRUE(node_tls_configured());
-  EXPECT_EQ(error_of([] { (void)node_tls_context(); }),
+  EXPECT_EQ(test::runtime_error_message([] { (void)node_tls_context(); }),
             "--cert/--key need --cacert (the CA of the nodes)");
 }
 
 TEST_F(NodeTlsTest, KeyWithoutCacertIsRefusedToo) {
   node_tls_flags().key = pki_.path("node.key");
-  EXPECT_NE(error_of([] { (void)node_tls_context(); }).find("--cacert"), std::string::npos);
+  EXPECT_NE(test::runtime_error_message([] { (void)node_tls_context(); }).find("--cacert"),
+            std::string::npos);
 }
 
 TEST_F(NodeTlsTest, MissingCaFileIsAnErrorNamingTheFile) {
   node_tls_flags().cacert = pki_.path("absent-ca.crt");
-  const std::string error = error_of([] { (void)node_tls_context(); });
+  const std::string error = test::runtime_error_message([] { (void)node_tls_context(); });
   EXPECT_NE(error.find("absent-ca.crt"), std::string::npos) << error;
 }
 
 TEST_F(NodeTlsTest, KeyOfAnotherCertificateIsRefused) {
   node_tls_flags() = {pki_.path("ca.crt"), pki_.path("node.crt"), pki_.path("rogue.key")};
-  EXPECT_NE(error_of([] { (void)node_tls_context(); }), "<no error>");
+  EXPECT_NE(test::runtime_error_message([] { (void)node_tls_context(); }), test::kNoError);
 }
 
 TEST_F(NodeTlsTest, RecordedClusterWithTlsIsUsedWhenNoFlagIsGiven) {
@@ -114,7 +107,7 @@ TEST_F(NodeTlsTest, UnusableRecordedFilesAreAnErrorNamingTheRecord) {
   RecordedNodeTls files = recorded();
   files.client_key_file = pki_.path("rogue.key");  // the key of another certificate
   set_recorded_node_tls([files] { return std::optional<RecordedNodeTls>(files); });
-  const std::string error = error_of([] { (void)node_tls_context(); });
+  const std::string error = test::runtime_error_message([] { (void)node_tls_context(); });
   EXPECT_TRUE(
       error.starts_with("the TLS files of the cluster recorded in /data/cluster.json are "
                         "unusable: "))

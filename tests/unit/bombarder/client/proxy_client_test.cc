@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../../common/test_http_server.h"
+#include "error_message.h"
 
 namespace bombarder {
 namespace {
@@ -59,15 +60,6 @@ class FakeProxyApi {
   TestHttpServer server_{[this](const Request& r) { return handle(r); }};
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 TEST(ProxyClient, VersionIsTheApisAnswerBody) {
   FakeProxyApi api;
   ProxyClient client(api.endpoint());
@@ -88,7 +80,7 @@ TEST(ProxyClient, AProxiesAnswerThatIsNotAnObjectIsAnError) {
   FakeProxyApi api;
   api.proxies_body = Json::array({"node-1"});
   ProxyClient client(api.endpoint());
-  EXPECT_EQ(error_of([&] { (void)client.proxies(); }),
+  EXPECT_EQ(test::runtime_error_message([&] { (void)client.proxies(); }),
             "fault proxy " + api.endpoint().to_string() + ": bad /proxies");
 }
 
@@ -118,22 +110,25 @@ TEST(ProxyClient, ARefusedCallNamesTheApiTheCallAndTheAnswer) {
   FakeProxyApi api;
   api.refuse_with = http::status::conflict;
   ProxyClient client(api.endpoint());
-  const std::string error = error_of([&] { client.add_toxic("node-1", {{"name", "lag"}}); });
+  const std::string error = test::runtime_error_message([&] {
+    client.add_toxic("node-1", {{"name", "lag"}});
+  });
   EXPECT_TRUE(error.starts_with("fault proxy " + api.endpoint().to_string() +
                                 ": add toxic lag to node-1: 409"))
       << error;
   EXPECT_NE(error.find("refused by the test"), std::string::npos) << error;
-  EXPECT_TRUE(error_of([&] {
+  EXPECT_TRUE(test::runtime_error_message([&] {
                 client.set_enabled("node-1", false);
               }).starts_with("fault proxy " + api.endpoint().to_string() + ": disable node-1: "));
-  EXPECT_NE(error_of([&] { client.reset(); }).find(": reset: 409"), std::string::npos);
+  EXPECT_NE(test::runtime_error_message([&] { client.reset(); }).find(": reset: 409"),
+            std::string::npos);
 }
 
 TEST(ProxyClient, AnApiThatIsDownIsAnErrorNotAHang) {
   const common::Endpoint nowhere{"127.0.0.1", common::test::unused_port()};
   ProxyClient client(nowhere);
   const auto started = std::chrono::steady_clock::now();
-  const std::string error = error_of([&] { (void)client.version(); });
+  const std::string error = test::runtime_error_message([&] { (void)client.version(); });
   EXPECT_TRUE(error.starts_with("fault proxy " + nowhere.to_string() + ": GET /version: "))
       << error;
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(6));

@@ -16,6 +16,7 @@
 #include "../../common/test_http_server.h"
 #include "base/temp_data_root.h"
 #include "bombarder/cluster/cluster_record.h"
+#include "error_message.h"
 
 namespace bombarder {
 namespace {
@@ -79,15 +80,6 @@ class FakeNode {
 // A fresh, empty $STRESS_TEST_DATA: no recorded cluster unless the test writes one.
 class DiscoverLeader : public test::TempDataRootTest {
  protected:
-  static std::string error_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const std::runtime_error& e) {
-      return e.what();
-    }
-    return "<no error>";
-  }
-
   ApiClient client_{ApiClient::Transport::kPlain};
 };
 
@@ -128,7 +120,8 @@ TEST_F(DiscoverLeader, NodesThatAnswerButNeverLeadEndTheSearchAtTheDeadline) {
   FakeNode a(0), b(1);
   a.set_members({a.address(), b.address()});
   const auto started = std::chrono::steady_clock::now();
-  const std::string error = error_of([&] { (void)discover_leader(client_, a.endpoint(), 300ms); });
+  const std::string error =
+      test::runtime_error_message([&] { (void)discover_leader(client_, a.endpoint(), 300ms); });
   const auto took = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(
       error,
@@ -141,7 +134,8 @@ TEST_F(DiscoverLeader, AnUnreachableMemberIsNamedWhenNoneLeads) {
   FakeNode a(0);
   const common::Endpoint dead{"127.0.0.1", common::test::unused_port()};
   a.set_members({a.address(), dead.to_string()});
-  const std::string error = error_of([&] { (void)discover_leader(client_, a.endpoint(), 200ms); });
+  const std::string error =
+      test::runtime_error_message([&] { (void)discover_leader(client_, a.endpoint(), 200ms); });
   EXPECT_TRUE(error.starts_with("no leader: 1 of 2 nodes answer and none leads")) << error;
   EXPECT_NE(error.find("; unreachable: " + dead.to_string() + ": no answer"), std::string::npos)
       << error;
@@ -150,7 +144,8 @@ TEST_F(DiscoverLeader, AnUnreachableMemberIsNamedWhenNoneLeads) {
 TEST_F(DiscoverLeader, ADownNamedNodeWithoutARecordedClusterFailsAtOnce) {
   const common::Endpoint dead{"127.0.0.1", common::test::unused_port()};
   const auto started = std::chrono::steady_clock::now();
-  const std::string error = error_of([&] { (void)discover_leader(client_, dead, 10s); });
+  const std::string error =
+      test::runtime_error_message([&] { (void)discover_leader(client_, dead, 10s); });
   EXPECT_TRUE(error.starts_with("no node answers /status (" + dead.to_string() + ": no answer"))
       << error;
   EXPECT_NE(error.find("is a cluster running? (`bombarder cluster start`)"), std::string::npos);
