@@ -25,8 +25,8 @@ const std::array<std::string, 4> kRoutes = {"/api/kv", "/api/kv/:id", "/status",
 constexpr std::array<unsigned, 3> kCodes = {200, 201, 404};
 
 void BM_HttpRequestRecorded(benchmark::State& state) {
-  static node::Registry registry;
-  node::HttpMetrics http(registry);  // one per thread, as HttpMetrics::record requires
+  static stress_node::Registry registry;
+  stress_node::HttpMetrics http(registry);  // one per thread, as HttpMetrics::record requires
   size_t i = 0;
   for (auto _ : state) {
     http.record(kRoutes[i % kRoutes.size()], kCodes[i % kCodes.size()],
@@ -38,7 +38,7 @@ void BM_HttpRequestRecorded(benchmark::State& state) {
 BENCHMARK(BM_HttpRequestRecorded)->Threads(1)->Threads(2);
 
 void BM_LatencyObserved(benchmark::State& state) {
-  static node::Registry registry;
+  static stress_node::Registry registry;
   auto& histogram = registry.histogram("raft_append_latency_seconds", "Append latency.");
   uint64_t i = 0;
   for (auto _ : state) {

@@ -40,7 +40,7 @@ std::string append_frame(size_t entries, size_t data_bytes) {
     e.data = raft::Payload(std::string(data_bytes, static_cast<char>('a' + i % 26)));
     m.entries.push_back(std::move(e));
   }
-  return node::encode_batch({m});
+  return stress_node::encode_batch({m});
 }
 
 // Frame sizes by (entries, bytes per entry): heartbeat, one write, a busy batch, a large batch.
@@ -48,10 +48,10 @@ void frame_sizes(benchmark::internal::Benchmark* b) {
   b->Args({0, 0})->Args({1, 256})->Args({64, 256})->Args({1024, 1024});
 }
 
-const node::PeerKey& key() {
-  static const node::PeerKey k = [] {
+const stress_node::PeerKey& key() {
+  static const stress_node::PeerKey k = [] {
     std::string error;
-    auto derived = node::PeerKey::derive(std::string(32, '\x5a'), &error);
+    auto derived = stress_node::PeerKey::derive(std::string(32, '\x5a'), &error);
     if (!derived) std::abort();
     return *derived;
   }();
@@ -92,7 +92,7 @@ BENCHMARK(BM_Xxh64Trailer)->Apply(frame_sizes);
 void BM_DecodeBatch(benchmark::State& state) {
   const std::string body = append_frame(state.range(0), state.range(1));
   for (auto _ : state) {
-    auto decoded = node::decode_batch(body, nullptr);
+    auto decoded = stress_node::decode_batch(body, nullptr);
     if (!decoded) state.SkipWithError("decode failed");
     benchmark::DoNotOptimize(decoded);
   }

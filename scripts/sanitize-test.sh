@@ -6,10 +6,11 @@
 #
 # asan: build-asan/ (AddressSanitizer + UBSan + LeakSanitizer; also the fuzz smoke runs).
 # tsan: build-tsan/ (ThreadSanitizer; suppressions in tests/tsan.supp, third-party code only).
-# Without CTEST_ARGS: the unit tests, the simulator (2,000 seeds and its own tests) and, in
-# build-asan, the fuzz smoke runs, building only their targets. With CTEST_ARGS (e.g.
-# `-L integration`): those tests, after building everything. The purity checks do not apply to
-# an instrumented archive and compat is a third-party client: neither runs here.
+# Without CTEST_ARGS: the unit tests, the in-process integration of libraft and libkv, the
+# simulator (2,000 seeds and its own tests) and, in build-asan, the fuzz smoke runs, building only
+# their targets. With CTEST_ARGS (e.g. `-L integration`): those tests, after building everything.
+# The purity checks do not apply to an instrumented archive and compat is a third-party client:
+# neither runs here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,11 +23,13 @@ case "$kind" in
 esac
 
 targets=()
-# Not in the default run: integration/purity/compat (see above), docs (needs the Release tree)
-# and the *_NOT_BUILT placeholders of targets not built here.
-selection=(-E '^(integration\.|purity\.|compat\.|docs\.)|_NOT_BUILT$')
+# Not in the default run: the integration tests that start processes (integration.<Suite>. and
+# integration.bombarder.; integration.raft_kv. runs in-process and stays), purity/compat (see
+# above), docs (needs the Release tree) and the *_NOT_BUILT placeholders of targets not built here.
+selection=(-E '^(integration\.(bombarder\.)?[A-Z]|purity\.|compat\.|docs\.)|_NOT_BUILT$')
 if [[ $# -eq 0 ]]; then
-  targets=(raft_unit_tests kv_unit_tests node_unit_tests bombarder_unit_tests raft_sim raft_sim_test)
+  targets=(raft_unit_tests kv_unit_tests common_unit_tests stress_node_unit_tests
+           bombarder_unit_tests raft_kv_integration_tests raft_sim raft_sim_test)
   if [[ "$kind" == asan ]]; then
     targets+=(http_request_fuzz peer_frame_fuzz snapshot_install_fuzz history_reader_fuzz
               proxy_api_fuzz fault_schedule_fuzz)

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace node {
+namespace stress_node {
 
 Handler admin_only(std::shared_ptr<const AdminToken> token, Handler handler) {
   return
@@ -22,4 +22,4 @@ Handler admin_only(std::shared_ptr<const AdminToken> token, Handler handler) {
       };
 }
 
-}  // namespace node
+}  // namespace stress_node

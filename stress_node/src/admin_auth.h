@@ -14,9 +14,9 @@
 #include "http_server.h"
 #include "peer_auth.h"
 
-namespace node {
+namespace stress_node {
 
 // `token` null: admin routes disabled. The returned handler checks, then calls `handler`.
 [[nodiscard]] Handler admin_only(std::shared_ptr<const AdminToken> token, Handler handler);
 
-}  // namespace node
+}  // namespace stress_node

@@ -8,7 +8,7 @@
 
 #include "admin_auth.h"
 
-namespace node {
+namespace stress_node {
 
 namespace {
 
@@ -57,4 +57,4 @@ void DebugApi::hang(Request request, Respond respond) {
   timer->async_wait([timer, duration](boost::system::error_code) { block_for("io", duration); });
 }
 
-}  // namespace node
+}  // namespace stress_node

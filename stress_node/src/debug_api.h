@@ -22,7 +22,7 @@
 #include "peer_auth.h"
 #include "raft_node.h"
 
-namespace node {
+namespace stress_node {
 
 class DebugApi {
  public:
@@ -37,4 +37,4 @@ class DebugApi {
   RaftNode& node_;
 };
 
-}  // namespace node
+}  // namespace stress_node

@@ -1,11 +1,12 @@
 // The node's HTTP server is common's (common/http_server.h, shared with bombarder's metrics
 // endpoint since issue 16). These declarations keep the node's handlers (kv_api, raft_api,
-// debug_api, admin_auth) and their tests written against node::Request, node::Router, ...
+// debug_api, admin_auth) and their tests written against stress_node::Request,
+// stress_node::Router, ...
 #pragma once
 
 #include "common/http_server.h"
 
-namespace node {
+namespace stress_node {
 
 namespace http = boost::beast::http;
 
@@ -21,4 +22,4 @@ using common::Response;
 using common::RouteOptions;
 using common::Router;
 
-}  // namespace node
+}  // namespace stress_node

@@ -7,7 +7,7 @@
 #include <charconv>
 #include <ctime>
 
-namespace node {
+namespace stress_node {
 
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
@@ -496,4 +496,4 @@ void KvApi::list(Request request, Respond respond) {
   });
 }
 
-}  // namespace node
+}  // namespace stress_node

@@ -45,7 +45,7 @@
 #include "metrics.h"
 #include "raft_node.h"
 
-namespace node {
+namespace stress_node {
 
 inline constexpr size_t kListLimitDefault = 100;
 inline constexpr std::string_view kForwardedByHeader = "X-Forwarded-By";
@@ -127,4 +127,4 @@ struct ListQuery {
 // {"id","key","value","seq","source_node","created_at"}
 [[nodiscard]] nlohmann::ordered_json entry_to_json(const kv::KvEntry& entry);
 
-}  // namespace node
+}  // namespace stress_node

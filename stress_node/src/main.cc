@@ -35,7 +35,7 @@ namespace {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using node::Options;
+using stress_node::Options;
 
 // Leadership hand-over on SIGTERM, then requests in flight get this long to be answered.
 constexpr auto kTransferTimeout = std::chrono::milliseconds(2000);
@@ -102,8 +102,8 @@ std::string member_summary(const Options& options) {
   return out;
 }
 
-node::RaftNodeConfig raft_config(const Options& options, node::Registry& metrics) {
-  node::RaftNodeConfig config;
+stress_node::RaftNodeConfig raft_config(const Options& options, stress_node::Registry& metrics) {
+  stress_node::RaftNodeConfig config;
   config.id = options.node_id;
   config.voters = options.voters();
   config.tick_ms = options.tick_ms;
@@ -140,27 +140,28 @@ std::optional<TlsContexts> load_tls(const Options& options, std::string* error) 
 
 // Issue 14: the peer key and admin token, read and checked before anything starts.
 struct Security {
-  std::shared_ptr<const node::PeerKey> peer_key;        // null: --insecure-peers
-  std::shared_ptr<const node::AdminToken> admin_token;  // null: admin routes disabled
+  std::shared_ptr<const stress_node::PeerKey> peer_key;        // null: --insecure-peers
+  std::shared_ptr<const stress_node::AdminToken> admin_token;  // null: admin routes disabled
 };
 
 std::optional<Security> load_security(const Options& options, std::string* error) {
   Security security;
   if (!options.insecure_peers) {
-    auto key = node::PeerKey::from_file(options.cluster_secret_file, error);
+    auto key = stress_node::PeerKey::from_file(options.cluster_secret_file, error);
     if (!key) return std::nullopt;
-    security.peer_key = std::make_shared<const node::PeerKey>(std::move(*key));
+    security.peer_key = std::make_shared<const stress_node::PeerKey>(std::move(*key));
   }
   if (!options.admin_token_file.empty()) {
-    auto token = node::AdminToken::from_file(options.admin_token_file, error);
+    auto token = stress_node::AdminToken::from_file(options.admin_token_file, error);
     if (!token) return std::nullopt;
-    security.admin_token = std::make_shared<const node::AdminToken>(std::move(*token));
+    security.admin_token = std::make_shared<const stress_node::AdminToken>(std::move(*token));
   }
   return security;
 }
 
-node::PeerTransportOptions transport_options(const Security& security, const TlsContexts& tls) {
-  node::PeerTransportOptions options;
+stress_node::PeerTransportOptions transport_options(const Security& security,
+                                                    const TlsContexts& tls) {
+  stress_node::PeerTransportOptions options;
   options.tls = tls.client;
   options.key = security.peer_key;
   return options;
@@ -172,10 +173,10 @@ struct Process {
   Process(const Options& options, std::unique_ptr<kv::Store> store, const TlsContexts& tls,
           const Security& security)
       : server(io, router,
-               node::HttpServerOptions{.host = options.self.host,
-                                       .port = options.self.port,
-                                       .body_limit_bytes = options.body_limit_bytes,
-                                       .tls = tls.server},
+               stress_node::HttpServerOptions{.host = options.self.host,
+                                              .port = options.self.port,
+                                              .body_limit_bytes = options.body_limit_bytes,
+                                              .tls = tls.server},
                [this](const std::string& route, unsigned status, std::chrono::nanoseconds took) {
                  http_metrics.record(route, status, took);
                }),
@@ -202,16 +203,16 @@ struct Process {
     raft_api.register_routes(router);
     if (options.debug_endpoints) debug_api.register_routes(router, security.admin_token);
     if (options.watchdog_limit.count() > 0) {
-      watchdog = std::make_unique<node::Watchdog>(
+      watchdog = std::make_unique<stress_node::Watchdog>(
           options.watchdog_limit,
-          std::vector<node::WatchedLoop>{{"io",
-                                          [this](std::function<void()> task) {
-                                            asio::post(io, std::move(task));
-                                            return true;
-                                          }},
-                                         {"raft", [this](std::function<void()> task) {
-                                            return node.run_on_raft_thread(std::move(task));
-                                          }}});
+          std::vector<stress_node::WatchedLoop>{{"io",
+                                                 [this](std::function<void()> task) {
+                                                   asio::post(io, std::move(task));
+                                                   return true;
+                                                 }},
+                                                {"raft", [this](std::function<void()> task) {
+                                                   return node.run_on_raft_thread(std::move(task));
+                                                 }}});
     }
   }
 
@@ -252,18 +253,19 @@ struct Process {
   }
 
   asio::io_context io{1};
-  node::Registry metrics;
-  node::HttpMetrics http_metrics{metrics};
-  node::Router router;
-  node::HttpServer server;
-  node::PeerTransport transport;
-  node::RaftNode node;
+  stress_node::Registry metrics;
+  stress_node::HttpMetrics http_metrics{metrics};
+  stress_node::Router router;
+  stress_node::HttpServer server;
+  stress_node::PeerTransport transport;
+  stress_node::RaftNode node;
   common::HttpClientPool pool;
-  node::KvApi kv_api;
-  node::RaftApi raft_api;
-  node::DebugApi debug_api;
+  stress_node::KvApi kv_api;
+  stress_node::RaftApi raft_api;
+  stress_node::DebugApi debug_api;
   asio::signal_set signals;
-  std::unique_ptr<node::Watchdog> watchdog;  // set by --watchdog-ms; stopped before the loops
+  std::unique_ptr<stress_node::Watchdog>
+      watchdog;  // set by --watchdog-ms; stopped before the loops
   std::thread stopper;
 };
 
@@ -293,8 +295,8 @@ int run(const Options& options, const TlsContexts& tls) {
     return startup_failure("cannot listen on " + options.self.to_string() + ": " + ec.message());
   }
   spdlog::info("node {} v{} serving {} on {}; members {}; data {}", options.node_id,
-               node::kStressNodeVersion, options.tls() ? "https" : "http", options.self.to_string(),
-               member_summary(options), options.data_dir.string());
+               stress_node::kStressNodeVersion, options.tls() ? "https" : "http",
+               options.self.to_string(), member_summary(options), options.data_dir.string());
   if (options.tls() && options.tls_ca_file.empty()) {
     spdlog::warn(
         "TLS without --tls-ca: peers are verified against the system CAs and the peer "
@@ -328,7 +330,7 @@ int run(const Options& options, const TlsContexts& tls) {
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
-  const node::ParseOutcome parsed = node::parse_options(args);
+  const stress_node::ParseOutcome parsed = stress_node::parse_options(args);
   if (!parsed.options) {
     std::FILE* out = parsed.exit_code == 0 ? stdout : stderr;
     std::fputs(parsed.output.c_str(), out);

@@ -5,7 +5,7 @@
 
 #include "raft_node.h"
 
-namespace node {
+namespace stress_node {
 
 namespace {
 
@@ -240,4 +240,4 @@ void update_idempotency_metrics(Registry& registry, const kv::IdempotencyStats& 
   registry.set_counter(kEvictions, kHelp, {{"reason", "bytes"}}, stats.evicted_bytes_total);
 }
 
-}  // namespace node
+}  // namespace stress_node

@@ -37,7 +37,7 @@ namespace kv {
 struct IdempotencyStats;
 }  // namespace kv
 
-namespace node {
+namespace stress_node {
 
 struct NodeStatus;
 
@@ -136,4 +136,4 @@ void update_node_metrics(Registry& registry, const NodeStatus& status);
 // kv_idempotency_evictions_total{reason="ttl"|"bytes"}.
 void update_idempotency_metrics(Registry& registry, const kv::IdempotencyStats& stats);
 
-}  // namespace node
+}  // namespace stress_node

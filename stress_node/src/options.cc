@@ -8,7 +8,7 @@
 #include "common/duration.h"
 #include "kv/codec.h"
 
-namespace node {
+namespace stress_node {
 
 namespace {
 
@@ -401,4 +401,4 @@ ParseOutcome parse_options(const std::vector<std::string>& args, const EnvLookup
   return build(flags, app.count("--node-id") > 0, env);
 }
 
-}  // namespace node
+}  // namespace stress_node

@@ -23,7 +23,7 @@
 #include "common/endpoint.h"
 #include "raft/types.h"
 
-namespace node {
+namespace stress_node {
 
 inline constexpr const char* kStressNodeVersion = "0.1.0";
 
@@ -100,4 +100,4 @@ struct PeerSpec {
 // True for trace, debug, info, warn, warning, err, error, critical, off.
 [[nodiscard]] bool is_log_level(std::string_view level);
 
-}  // namespace node
+}  // namespace stress_node

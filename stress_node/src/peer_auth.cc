@@ -17,7 +17,7 @@
 #include <memory>
 #include <utility>
 
-namespace node {
+namespace stress_node {
 namespace {
 
 constexpr std::string_view kMacDomain = "raftkv peer frame v1";
@@ -366,4 +366,4 @@ bool AdminToken::accepts(std::string_view authorization) const {
   return CRYPTO_memcmp(presented.data(), digest_.data(), digest_.size()) == 0;
 }
 
-}  // namespace node
+}  // namespace stress_node

@@ -45,7 +45,7 @@
 
 #include "raft/types.h"
 
-namespace node {
+namespace stress_node {
 
 inline constexpr std::string_view kPeerFromHeader = "X-Raft-From";
 inline constexpr std::string_view kPeerToHeader = "X-Raft-To";
@@ -182,4 +182,4 @@ class AdminToken {
   std::array<unsigned char, 32> digest_{};
 };
 
-}  // namespace node
+}  // namespace stress_node

@@ -6,7 +6,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-namespace node {
+namespace stress_node {
 namespace {
 
 constexpr std::string_view kMagic = "RKPB";
@@ -300,4 +300,4 @@ std::optional<std::vector<raft::Message>> decode_batch(std::string_view body, st
   return messages;
 }
 
-}  // namespace node
+}  // namespace stress_node

@@ -37,7 +37,7 @@
 
 #include "raft/message.h"
 
-namespace node {
+namespace stress_node {
 
 inline constexpr uint8_t kPeerCodecVersion = 1;
 inline constexpr std::string_view kPeerContentType = "application/octet-stream";
@@ -60,4 +60,4 @@ inline constexpr uint64_t kPeerPayloadBytesMax = 256ull << 20;  // one entry or 
 [[nodiscard]] std::optional<std::vector<raft::Message>> decode_batch(std::string_view body,
                                                                      std::string* error);
 
-}  // namespace node
+}  // namespace stress_node

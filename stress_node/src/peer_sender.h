@@ -5,7 +5,7 @@
 
 #include "raft/message.h"
 
-namespace node {
+namespace stress_node {
 
 class PeerSender {
  public:
@@ -18,4 +18,4 @@ class PeerSender {
   virtual void peer_alive(raft::NodeId /*id*/) {}
 };
 
-}  // namespace node
+}  // namespace stress_node

@@ -11,7 +11,7 @@
 #include "common/http_client.h"
 #include "peer_codec.h"
 
-namespace node {
+namespace stress_node {
 namespace {
 
 namespace asio = boost::asio;
@@ -390,4 +390,4 @@ void PeerTransport::peer_alive(raft::NodeId id) { impl_->peer_alive(id); }
 
 void PeerTransport::stop() { impl_->stop(); }
 
-}  // namespace node
+}  // namespace stress_node

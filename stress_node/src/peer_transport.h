@@ -28,7 +28,7 @@
 #include "peer_sender.h"
 #include "raft/message.h"
 
-namespace node {
+namespace stress_node {
 
 inline constexpr std::string_view kRaftAppendPath = "/_raft/append";
 inline constexpr std::string_view kRaftVotePath = "/_raft/vote";
@@ -99,4 +99,4 @@ class PeerTransport final : public PeerSender {
   std::shared_ptr<Impl> impl_;  // shared with handlers still queued on the io_context
 };
 
-}  // namespace node
+}  // namespace stress_node

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace node {
+namespace stress_node {
 
 void RateLimitedLog::warn(std::string_view line) {
   uint64_t suppressed = 0;
@@ -87,4 +87,4 @@ std::map<std::string, uint64_t> PeerValidator::counts() const {
   return {counts_.begin(), counts_.end()};
 }
 
-}  // namespace node
+}  // namespace stress_node

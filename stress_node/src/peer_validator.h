@@ -30,7 +30,7 @@
 #include "raft/message.h"
 #include "raft/validate.h"
 
-namespace node {
+namespace stress_node {
 
 inline constexpr std::string_view kPeerFramesRejectedName = "raft_peer_frames_rejected_total";
 inline constexpr std::string_view kPeerFramesRejectedHelp =
@@ -87,4 +87,4 @@ class PeerValidator {
   RateLimitedLog log_;
 };
 
-}  // namespace node
+}  // namespace stress_node

@@ -8,7 +8,7 @@
 #include "options.h"
 #include "peer_codec.h"
 
-namespace node {
+namespace stress_node {
 
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
@@ -381,4 +381,4 @@ void RaftApi::snapshot_meta(Request, Respond respond) {
   respond(Response::json(200, snapshot_json(node_.status().snapshot)));
 }
 
-}  // namespace node
+}  // namespace stress_node

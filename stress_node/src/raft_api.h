@@ -37,7 +37,7 @@
 #include "raft_node.h"
 #include "state_hash_cache.h"
 
-namespace node {
+namespace stress_node {
 
 struct RaftApiOptions {
   raft::NodeId self_id = 0;
@@ -105,4 +105,4 @@ class RaftApi {
   uint64_t forced_resync_failures_ = 0;
 };
 
-}  // namespace node
+}  // namespace stress_node

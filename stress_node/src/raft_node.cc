@@ -10,7 +10,7 @@
 #include <random>
 #include <string>
 
-namespace node {
+namespace stress_node {
 
 using Clock = std::chrono::steady_clock;
 // Niceness of the thread that serializes snapshots (0 normal .. 19 lowest priority).
@@ -616,4 +616,4 @@ bool RaftNode::stopping() const {
   return stopping_;
 }
 
-}  // namespace node
+}  // namespace stress_node

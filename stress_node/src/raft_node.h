@@ -32,7 +32,7 @@
 #include "raft/batch.h"
 #include "raft/raft_core.h"
 
-namespace node {
+namespace stress_node {
 
 struct RaftNodeConfig {
   raft::NodeId id = 0;
@@ -273,4 +273,4 @@ class RaftNode {
   NodeStatus status_;
 };
 
-}  // namespace node
+}  // namespace stress_node

@@ -3,7 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-namespace node {
+namespace stress_node {
 
 namespace {
 // Same niceness as the snapshot thread: a full scan must not compete with the raft and io
@@ -65,4 +65,4 @@ void StateHashCache::run() {
   }
 }
 
-}  // namespace node
+}  // namespace stress_node

@@ -24,7 +24,7 @@
 
 #include "kv/state_machine.h"
 
-namespace node {
+namespace stress_node {
 
 class StateHashCache {
  public:
@@ -57,4 +57,4 @@ class StateHashCache {
   std::thread worker_;
 };
 
-}  // namespace node
+}  // namespace stress_node

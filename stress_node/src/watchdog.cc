@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-namespace node {
+namespace stress_node {
 
 namespace {
 
@@ -72,4 +72,4 @@ void Watchdog::abort_process(const std::string& loop, std::chrono::milliseconds 
   std::abort();
 }
 
-}  // namespace node
+}  // namespace stress_node

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-namespace node {
+namespace stress_node {
 
 struct WatchedLoop {
   std::string name;  // "io", "raft": in the log line
@@ -69,4 +69,4 @@ class Watchdog {
   std::thread thread_;
 };
 
-}  // namespace node
+}  // namespace stress_node

@@ -37,7 +37,7 @@ using json = nlohmann::json;
 constexpr size_t kRequestsMax = 4;
 constexpr auto kAnswerTimeout = std::chrono::seconds(15);
 
-class NullSender : public node::PeerSender {
+class NullSender : public stress_node::PeerSender {
  public:
   void send(std::vector<raft::Message>&&) override {}
 };
@@ -48,14 +48,14 @@ struct Harness {
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
       boost::asio::make_work_guard(io);
-  node::Registry metrics;
-  node::Router router;
-  node::HttpServerOptions server_options;
+  stress_node::Registry metrics;
+  stress_node::Router router;
+  stress_node::HttpServerOptions server_options;
   NullSender sender;
-  std::unique_ptr<node::RaftNode> node;
+  std::unique_ptr<stress_node::RaftNode> node;
   std::unique_ptr<common::HttpClientPool> pool;
-  std::unique_ptr<node::KvApi> kv_api;
-  std::unique_ptr<node::RaftApi> raft_api;
+  std::unique_ptr<stress_node::KvApi> kv_api;
+  std::unique_ptr<stress_node::RaftApi> raft_api;
 
   Harness() {
     spdlog::set_level(spdlog::level::critical);  // handlers log every refusal
@@ -63,19 +63,19 @@ struct Harness {
     store_options.log.sync = false;  // the disk is not under test
     auto store = kv::Store::open(dir.path(), store_options);
     FUZZ_CHECK(store.is_ok(), store.status().to_string());
-    node::RaftNodeConfig config;
+    stress_node::RaftNodeConfig config;
     config.id = 0;
     config.voters = {0};
     config.tick_ms = 10;
     config.commit_timeout = std::chrono::milliseconds(3000);
     config.read_timeout = std::chrono::milliseconds(3000);
-    node = std::make_unique<node::RaftNode>(config, std::move(store).value(), sender);
+    node = std::make_unique<stress_node::RaftNode>(config, std::move(store).value(), sender);
     pool = std::make_unique<common::HttpClientPool>(io);
     const std::map<raft::NodeId, common::Endpoint> members = {{0, {"127.0.0.1", 1}}};
-    kv_api = std::make_unique<node::KvApi>(io, *node, *pool, metrics,
-                                           node::KvApiOptions{.self_id = 0, .members = members});
-    raft_api = std::make_unique<node::RaftApi>(
-        io, *node, nullptr, metrics, node::RaftApiOptions{.self_id = 0, .members = members});
+    kv_api = std::make_unique<stress_node::KvApi>(
+        io, *node, *pool, metrics, stress_node::KvApiOptions{.self_id = 0, .members = members});
+    raft_api = std::make_unique<stress_node::RaftApi>(
+        io, *node, nullptr, metrics, stress_node::RaftApiOptions{.self_id = 0, .members = members});
     kv_api->register_routes(router);
     raft_api->register_routes(router);
     node->start();
@@ -135,8 +135,8 @@ std::optional<http::request<http::string_body>> parse_next(const Harness& harnes
   return parser.release();
 }
 
-void check_answer(const Harness& harness, const node::Request& request,
-                  const node::Response& response) {
+void check_answer(const Harness& harness, const stress_node::Request& request,
+                  const stress_node::Response& response) {
   const std::string where =
       std::string(request.target) + " -> " + std::to_string(response.status) + " " + response.body;
   FUZZ_CHECK(response.status >= 100 && response.status < 600, where);
@@ -165,11 +165,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < kRequestsMax && !in.empty(); ++i) {
     auto message = parse_next(harness, &in);
     if (!message) return 0;
-    node::Request request =
-        node::make_request(std::move(*message), std::chrono::steady_clock::now());
-    const node::Request copy = request;
-    auto answer = std::make_shared<std::optional<node::Response>>();
-    harness.router.dispatch(std::move(request), node::Respond([answer](node::Response response) {
+    stress_node::Request request =
+        stress_node::make_request(std::move(*message), std::chrono::steady_clock::now());
+    const stress_node::Request copy = request;
+    auto answer = std::make_shared<std::optional<stress_node::Response>>();
+    harness.router.dispatch(std::move(request),
+                            stress_node::Respond([answer](stress_node::Response response) {
                               *answer = std::move(response);
                             }));
     const auto deadline = std::chrono::steady_clock::now() + kAnswerTimeout;

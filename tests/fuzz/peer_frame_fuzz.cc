@@ -39,15 +39,15 @@ std::string seal(std::string_view body) {
 constexpr raft::NodeId kSelf = 0;
 constexpr std::string_view kPath = "/_raft/append";
 
-const node::PeerAuthConfig& auth_config() {
-  static const node::PeerAuthConfig config = [] {
+const stress_node::PeerAuthConfig& auth_config() {
+  static const stress_node::PeerAuthConfig config = [] {
     std::string error;
-    auto key = node::PeerKey::derive(std::string(32, 'k'), &error);
+    auto key = stress_node::PeerKey::derive(std::string(32, 'k'), &error);
     FUZZ_CHECK(key.has_value(), "the fuzz key derives");
-    node::PeerAuthConfig c;
+    stress_node::PeerAuthConfig c;
     c.self_id = kSelf;
     c.members = {0, 1, 2};
-    c.key = std::make_shared<const node::PeerKey>(std::move(*key));
+    c.key = std::make_shared<const stress_node::PeerKey>(std::move(*key));
     return c;
   }();
   return config;
@@ -68,12 +68,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string frame = (mode & 1) == 0 ? seal(rest) : std::string(rest);
   static constexpr const char* kFrom[] = {"1", "7", "0", "x1"};
   const std::string from = kFrom[(mode >> 2) & 3];
-  const node::PeerAuthConfig& config = auth_config();
+  const stress_node::PeerAuthConfig& config = auth_config();
   const bool honest_sender = from == "1";
   if (!forged_mac) mac = config.key->sign(kPath, 1, kSelf, frame);
 
-  const node::FrameVerdict verdict =
-      node::authenticate_frame(config, kPath, from, std::to_string(kSelf), mac, frame);
+  const stress_node::FrameVerdict verdict =
+      stress_node::authenticate_frame(config, kPath, from, std::to_string(kSelf), mac, frame);
   if (!verdict.accepted()) {
     FUZZ_CHECK(!verdict.message.empty(), "a refused frame has a reason");
     FUZZ_CHECK(forged_mac || !honest_sender, "a signed frame from a member is accepted");
@@ -84,19 +84,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(verdict.parties.from == 1 && verdict.parties.to == kSelf, "the parties are read");
 
   std::string error;
-  const auto messages = node::decode_batch(frame, &error);
+  const auto messages = stress_node::decode_batch(frame, &error);
   if (!messages) {
     FUZZ_CHECK(!error.empty(), "a rejected frame has a reason");
     return 0;
   }
-  FUZZ_CHECK(messages->size() <= node::kPeerBatchMessagesMax, "message count bound");
+  FUZZ_CHECK(messages->size() <= stress_node::kPeerBatchMessagesMax, "message count bound");
   size_t entries = 0;
   for (const raft::Message& m : *messages) {
     entries += m.entries.size();
-    FUZZ_CHECK(m.snapshot.conf.voters.size() <= node::kPeerVotersMax, "voter bound");
-    FUZZ_CHECK(m.snapshot_data.size() <= node::kPeerPayloadBytesMax, "payload bound");
+    FUZZ_CHECK(m.snapshot.conf.voters.size() <= stress_node::kPeerVotersMax, "voter bound");
+    FUZZ_CHECK(m.snapshot_data.size() <= stress_node::kPeerPayloadBytesMax, "payload bound");
   }
-  FUZZ_CHECK(entries <= node::kPeerBatchEntriesMax, "entry bound");
-  FUZZ_CHECK(node::encode_batch(*messages) == frame, "a decoded frame re-encodes to its bytes");
+  FUZZ_CHECK(entries <= stress_node::kPeerBatchEntriesMax, "entry bound");
+  FUZZ_CHECK(stress_node::encode_batch(*messages) == frame,
+             "a decoded frame re-encodes to its bytes");
   return 0;
 }

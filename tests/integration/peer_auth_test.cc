@@ -18,21 +18,21 @@ namespace integration {
 namespace {
 
 // The key of a cluster secret the attacker made up: a MAC the cluster must refuse.
-node::PeerKey attacker_key() {
+stress_node::PeerKey attacker_key() {
   const std::string hex = random_hex(32);
   std::string secret;
   for (size_t i = 0; i < hex.size(); i += 2) {
     secret.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   }
   std::string error;
-  auto key = node::PeerKey::derive(secret, &error);
+  auto key = stress_node::PeerKey::derive(secret, &error);
   if (!key) throw std::runtime_error(error);
   return *key;
 }
 
-node::PeerKey cluster_key(const Cluster& cluster) {
+stress_node::PeerKey cluster_key(const Cluster& cluster) {
   std::string error;
-  auto key = node::PeerKey::from_file(cluster.cluster_secret_path(), &error);
+  auto key = stress_node::PeerKey::from_file(cluster.cluster_secret_path(), &error);
   if (!key) throw std::runtime_error(error);
   return *key;
 }
@@ -40,10 +40,10 @@ node::PeerKey cluster_key(const Cluster& cluster) {
 // POSTs `message` as a one-message frame to node `to` on `path`, signed with `key` (null: no
 // X-Raft-Mac), its X-Raft-From/To naming the message's parties.
 HttpResult send_frame(const Cluster& cluster, size_t to, std::string_view path,
-                      const raft::Message& message, const node::PeerKey* key) {
-  const std::string body = node::encode_batch({message});
-  Headers headers = node::frame_headers(key, path, message.from, message.to, body);
-  headers.emplace_back("Content-Type", std::string(node::kPeerContentType));
+                      const raft::Message& message, const stress_node::PeerKey* key) {
+  const std::string body = stress_node::encode_batch({message});
+  Headers headers = stress_node::frame_headers(key, path, message.from, message.to, body);
+  headers.emplace_back("Content-Type", std::string(stress_node::kPeerContentType));
   return cluster.request(to, "POST", path, body, headers);
 }
 
@@ -99,7 +99,7 @@ TEST(PeerAuthAdversary, ForgedAppendRespWithoutSecretDoesNotCompleteAQuorum) {
   ASSERT_TRUE(wait_until(
       [&] { return status_u64(cluster, *leader, "last_index") > last_before || answered; }, 5s));
   const uint64_t last = status_u64(cluster, *leader, "last_index");
-  const node::PeerKey wrong_key = attacker_key();
+  const stress_node::PeerKey wrong_key = attacker_key();
   int forged = 0;
   int not_refused = 0;
   std::string last_not_refused;
@@ -111,8 +111,9 @@ TEST(PeerAuthAdversary, ForgedAppendRespWithoutSecretDoesNotCompleteAQuorum) {
       m.to = *leader;
       m.term = term;
       m.index = last;
-      for (const node::PeerKey* key : {static_cast<const node::PeerKey*>(nullptr), &wrong_key}) {
-        const HttpResult r = send_frame(cluster, *leader, node::kRaftAppendPath, m, key);
+      for (const stress_node::PeerKey* key :
+           {static_cast<const stress_node::PeerKey*>(nullptr), &wrong_key}) {
+        const HttpResult r = send_frame(cluster, *leader, stress_node::kRaftAppendPath, m, key);
         if (r.status != 401) last_not_refused = r.describe();
         not_refused += r.status != 401 ? 1 : 0;
         ++forged;
@@ -183,9 +184,9 @@ TEST(PeerAuthAdversary, ForgedFramesWithoutSecretAreRejectedCountedAndChangeNoth
       {"ReadIndexResp", read_resp, victim},
       {"AppendResp", append_resp, *leader},
   };
-  const node::PeerKey wrong_key = attacker_key();
+  const stress_node::PeerKey wrong_key = attacker_key();
   for (const Forgery& forgery : forgeries) {
-    const std::string path(node::path_of(node::route_of(forgery.message.type)));
+    const std::string path(stress_node::path_of(stress_node::route_of(forgery.message.type)));
     const HttpResult unsigned_frame =
         send_frame(cluster, forgery.target, path, forgery.message, nullptr);
     EXPECT_EQ(unsigned_frame.status, 401) << forgery.name << ": " << unsigned_frame.describe();
@@ -205,20 +206,21 @@ TEST(PeerAuthAdversary, ForgedFramesWithoutSecretAreRejectedCountedAndChangeNoth
 
   // Control: the same kind of frame signed with the cluster's own secret gets through the
   // boundary, so the 401s above are the MAC's doing and not a malformed frame's.
-  const node::PeerKey key = cluster_key(cluster);
+  const stress_node::PeerKey key = cluster_key(cluster);
   raft::Message heartbeat_resp;
   heartbeat_resp.type = raft::MessageType::kHeartbeatResp;
   heartbeat_resp.from = victim;
   heartbeat_resp.to = *leader;
   heartbeat_resp.term = term;
   const HttpResult genuine =
-      send_frame(cluster, *leader, node::kRaftAppendPath, heartbeat_resp, &key);
+      send_frame(cluster, *leader, stress_node::kRaftAppendPath, heartbeat_resp, &key);
   EXPECT_EQ(genuine.status, 204) << genuine.describe();
   // A genuine frame replayed to another route is refused too.
-  const std::string body = node::encode_batch({heartbeat_resp});
-  Headers headers = node::frame_headers(&key, node::kRaftAppendPath, victim, *leader, body);
+  const std::string body = stress_node::encode_batch({heartbeat_resp});
+  Headers headers =
+      stress_node::frame_headers(&key, stress_node::kRaftAppendPath, victim, *leader, body);
   const HttpResult replayed =
-      cluster.request(*leader, "POST", std::string(node::kRaftVotePath), body, headers);
+      cluster.request(*leader, "POST", std::string(stress_node::kRaftVotePath), body, headers);
   EXPECT_EQ(replayed.status, 401) << replayed.describe();
 
   expect_nothing_lost(cluster, before.acked);
@@ -280,7 +282,7 @@ TEST(PeerAuthAdversary, NodesWithDifferentSecretsRefuseEachOther) {
   Cluster cluster;
   const auto leader = cluster.wait_for_leader();
   ASSERT_TRUE(leader);
-  const node::PeerKey other = attacker_key();
+  const stress_node::PeerKey other = attacker_key();
   raft::Message vote;
   vote.type = raft::MessageType::kVote;
   vote.from = cluster.followers_of(*leader).front();
@@ -288,7 +290,7 @@ TEST(PeerAuthAdversary, NodesWithDifferentSecretsRefuseEachOther) {
   vote.term = status_u64(cluster, *leader, "term") + 100;
   vote.index = 1u << 30;
   vote.log_term = vote.term;
-  const HttpResult r = send_frame(cluster, *leader, node::kRaftVotePath, vote, &other);
+  const HttpResult r = send_frame(cluster, *leader, stress_node::kRaftVotePath, vote, &other);
   EXPECT_EQ(r.status, 401) << r.describe();
   EXPECT_EQ(cluster.leader_index(), leader) << "a forged vote request deposed the leader";
   EXPECT_EQ(rejected(cluster, *leader, "bad_mac"), 1);

@@ -63,14 +63,14 @@ raft::Message forged(raft::MessageType type, size_t from, size_t to, uint64_t te
 HttpResult post_signed(const Cluster& cluster, std::string_view path, uint64_t from, uint64_t to,
                        const std::string& body) {
   std::string error;
-  const auto key = node::PeerKey::from_file(cluster.cluster_secret_path(), &error);
+  const auto key = stress_node::PeerKey::from_file(cluster.cluster_secret_path(), &error);
   if (!key) throw std::runtime_error("cluster secret: " + error);
   return post_peer_frame(cluster.port(to), path, from, to, body,
-                         node::frame_headers(&*key, path, from, to, body));
+                         stress_node::frame_headers(&*key, path, from, to, body));
 }
 
 HttpResult post(const Cluster& cluster, std::string_view path, const raft::Message& m) {
-  return post_signed(cluster, path, m.from, m.to, node::encode_batch({m}));
+  return post_signed(cluster, path, m.from, m.to, stress_node::encode_batch({m}));
 }
 
 std::string rejected_metric(std::string_view reason) {
@@ -211,8 +211,8 @@ TEST(PeerValidation, ReadIndexRespWithGuessedContextsIsDropped) {
     m.index = 1;
     guesses.push_back(m);
   }
-  const HttpResult r =
-      post_signed(cluster, "/_raft/append", s.leader, s.follower, node::encode_batch(guesses));
+  const HttpResult r = post_signed(cluster, "/_raft/append", s.leader, s.follower,
+                                   stress_node::encode_batch(guesses));
   EXPECT_EQ(r.status, 204) << r.describe();
   expect_counted(cluster, s.follower, "read_index_resp_unknown", 100);
   const HttpResult read = cluster.get(s.follower, some->first);

@@ -9,10 +9,10 @@
 #include <fstream>
 #include <optional>
 
+#include "base/temp_data_root.h"
 #include "bombarder/base/errors.h"
 #include "bombarder/client/node_url.h"
 #include "bombarder/cluster/cluster_secrets.h"
-#include "cluster/temp_data_root.h"
 
 namespace bombarder {
 namespace {

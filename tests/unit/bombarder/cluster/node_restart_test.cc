@@ -9,18 +9,18 @@
 #include <atomic>
 #include <filesystem>
 
-#include "../../node/test_http_server.h"
+#include "../../common/test_http_server.h"
+#include "base/temp_data_root.h"
 #include "bombarder/base/process.h"
-#include "cluster/temp_data_root.h"
 
 namespace bombarder {
 namespace {
 
 using namespace std::chrono_literals;
-using node::test::json_response;
-using node::test::Request;
-using node::test::Response;
-using node::test::TestHttpServer;
+using common::test::json_response;
+using common::test::Request;
+using common::test::Response;
+using common::test::TestHttpServer;
 namespace http = boost::beast::http;
 
 // /status: 503 for the first `unavailable` probes, then 200 without a leader for `leaderless`

@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "../../node/test_http_server.h"
+#include "../../common/test_http_server.h"
 #include "bombarder/load/load_engine.h"
 
 namespace bombarder::test {
 
-using node::test::json_response;
-using node::test::Request;
-using node::test::Response;
-using node::test::TestHttpServer;
+using common::test::json_response;
+using common::test::Request;
+using common::test::Response;
+using common::test::TestHttpServer;
 using Json = nlohmann::json;
 namespace http = boost::beast::http;
 

@@ -9,7 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "../../node/test_http_server.h"
+#include "../../common/test_http_server.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 #include "bombarder/load/load_engine.h"
@@ -17,10 +17,10 @@
 namespace bombarder {
 namespace {
 
-using node::test::json_response;
-using node::test::Request;
-using node::test::Response;
-using node::test::TestHttpServer;
+using common::test::json_response;
+using common::test::Request;
+using common::test::Response;
+using common::test::TestHttpServer;
 using Json = nlohmann::json;
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "../../node/test_http_server.h"
+#include "../../common/test_http_server.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 #include "bombarder/load/role_sampler.h"
@@ -18,9 +18,9 @@
 namespace bombarder {
 namespace {
 
-using node::test::Request;
-using node::test::Response;
-using node::test::TestHttpServer;
+using common::test::Request;
+using common::test::Response;
+using common::test::TestHttpServer;
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
 
@@ -115,18 +115,18 @@ TEST(HistoryRoles, SamplerWritesTheFirstSampleAndThenOnlyChanges) {
     RoleSampler sampler({{0, a.server.endpoint()}, {1, b.server.endpoint()}, {2, gone}}, writer,
                         10ms, 500ms);
     sampler.start();
-    ASSERT_TRUE(node::test::wait_until([&] { return sampler.lines_written() >= 3; }));
+    ASSERT_TRUE(common::test::wait_until([&] { return sampler.lines_written() >= 3; }));
     // Several more rounds with nothing changed write nothing.
     const size_t asked = a.asked;
-    ASSERT_TRUE(node::test::wait_until([&] { return a.asked >= asked + 5; }));
+    ASSERT_TRUE(common::test::wait_until([&] { return a.asked >= asked + 5; }));
     EXPECT_EQ(sampler.lines_written(), 3u);
     // An election: b steps down, a leads in term 2.
     b.set("follower", 2);
     a.set("leader", 2);
-    ASSERT_TRUE(node::test::wait_until([&] { return sampler.lines_written() >= 5; }));
+    ASSERT_TRUE(common::test::wait_until([&] { return sampler.lines_written() >= 5; }));
     // A term change alone is a change too.
     b.set("follower", 3);
-    ASSERT_TRUE(node::test::wait_until([&] { return sampler.lines_written() >= 6; }));
+    ASSERT_TRUE(common::test::wait_until([&] { return sampler.lines_written() >= 6; }));
     sampler.stop();
     EXPECT_EQ(sampler.lines_written(), 6u);
     writer.close();

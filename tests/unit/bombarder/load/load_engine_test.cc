@@ -97,7 +97,7 @@ TEST(LoadEngine, LeaderTargetingFollowsThe503LeaderHint) {
 
 TEST(LoadEngine, ConnectionRefusedIsRetriedOnAnotherNode) {
   FakeServer alive;
-  const common::Endpoint dead{"127.0.0.1", node::test::unused_port()};
+  const common::Endpoint dead{"127.0.0.1", common::test::unused_port()};
   LoadSpec spec = spec_for({dead, alive.server.endpoint()}, 100);
   spec.targeting = Targeting::kRandomNode;
   const LoadResult r = run_load(spec);
@@ -108,7 +108,7 @@ TEST(LoadEngine, ConnectionRefusedIsRetriedOnAnotherNode) {
 
 TEST(LoadEngine, CircuitBreakerStopsAttemptsToADeadNode) {
   FakeServer alive;
-  const common::Endpoint dead{"127.0.0.1", node::test::unused_port()};
+  const common::Endpoint dead{"127.0.0.1", common::test::unused_port()};
   LoadSpec spec = spec_for({dead, alive.server.endpoint()}, 400);
   spec.targeting = Targeting::kRandomNode;
   spec.breaker = BreakerOptions{2, 60s};  // no half-open probe within the run
@@ -127,7 +127,7 @@ TEST(LoadEngine, CircuitBreakerStopsAttemptsToADeadNode) {
 }
 
 TEST(LoadEngine, EveryBreakerOpenEndsAsUnavailableAtTheDeadline) {
-  const common::Endpoint dead{"127.0.0.1", node::test::unused_port()};
+  const common::Endpoint dead{"127.0.0.1", common::test::unused_port()};
   LoadSpec spec = spec_for({dead}, 4);
   spec.concurrency = 2;
   spec.deadline = 400ms;

@@ -117,7 +117,7 @@ TEST(LoadMetrics, ALiveScrapeSeesTheRunGoing) {
 
 TEST(LoadMetrics, BreakerTransitionsAddUpAcrossRuns) {
   FakeServer alive;
-  const common::Endpoint dead{"127.0.0.1", node::test::unused_port()};
+  const common::Endpoint dead{"127.0.0.1", common::test::unused_port()};
   LoadMetrics metrics("burst");
   BreakerCounters dead_total;
   for (int run = 0; run < 2; ++run) {  // two bursts, each with its own breakers

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "../../node/test_http.h"
+#include "../../common/test_http.h"
 #include "proxy_test_support.h"
 
 namespace {
@@ -255,7 +255,7 @@ TEST(ProxyToxics, PacketLossDropsAboutTheFraction) {
   }
   // The proxy forwards the close after the chunks before it: once the sink sees it, all is in.
   ::shutdown(c.fd(), SHUT_WR);
-  ASSERT_TRUE(node::test::wait_until([&] { return sink.ends_seen() == 1; }, 5s));
+  ASSERT_TRUE(common::test::wait_until([&] { return sink.ends_seen() == 1; }, 5s));
   double fraction = static_cast<double>(sink.received()) / (kMessages * 10.0);
   EXPECT_GT(fraction, 0.55);
   EXPECT_LT(fraction, 0.85);

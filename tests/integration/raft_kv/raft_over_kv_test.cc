@@ -7,11 +7,11 @@
 #include <map>
 #include <set>
 
+#include "../../unit/kv/test_util.h"
 #include "kv/store.h"
 #include "raft/batch.h"
 #include "raft/message.h"
 #include "raft/raft_core.h"
-#include "test_util.h"
 
 namespace kv {
 namespace {

@@ -18,7 +18,7 @@
 #include "peer_codec.h"
 #include "peer_transport.h"
 
-namespace node {
+namespace stress_node {
 namespace {
 
 namespace fs = std::filesystem;
@@ -350,4 +350,4 @@ TEST(RejectionLogLimiterTest, OneLinePerReasonPerIntervalWithTheSuppressedCount)
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

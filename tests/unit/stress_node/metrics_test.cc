@@ -8,7 +8,7 @@
 
 #include "raft_node.h"
 
-namespace node {
+namespace stress_node {
 namespace {
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -172,4 +172,4 @@ TEST(MetricsTest, NodeStatusFillsTheRaftFamilies) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

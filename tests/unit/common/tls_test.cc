@@ -1,72 +1,28 @@
-// TLS plumbing over loopback (issue 14): node::HttpServer with a TLS context and
+// TLS plumbing over loopback (issue 14): common::HttpServer with a TLS context and
 // common::HttpClientPool as its client, with certificates from a CA generated per test
 // (common/tls.h). Handshake, server and client certificate verification, mutual TLS on the
 // routes that need it, and clients that do not speak TLS at all.
 #include "common/tls.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <future>
 
 #include "common/http_client.h"
-#include "http_server.h"
-#include "options.h"
+#include "common/http_server.h"
 #include "test_http.h"
 #include "test_http_server.h"
+#include "test_pki.h"
 
-namespace node {
+namespace common {
 namespace {
 
 namespace asio = boost::asio;
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using common::HttpClientPool;
-using common::HttpRequest;
-using common::HttpResponse;
 
 struct Result {
   boost::system::error_code ec;
   HttpResponse response;
-};
-
-// Files of one generated PKI: a CA, a node certificate for 127.0.0.1, and a second, unrelated
-// CA with its own certificate for 127.0.0.1 (what an attacker could make).
-class Pki {
- public:
-  Pki() : dir_(fs::path(testing::TempDir()) / ("tls_test_" + std::to_string(::getpid()))) {
-    fs::create_directories(dir_);
-    const common::PemPair ca = common::generate_tls_ca("test CA", 1);
-    write("ca.crt", ca.cert_pem);
-    write_pair("node", common::generate_tls_leaf(ca, "node", {"127.0.0.1", "localhost"}, 1));
-    write_pair("elsewhere", common::generate_tls_leaf(ca, "elsewhere", {"10.9.8.7"}, 1));
-    const common::PemPair rogue_ca = common::generate_tls_ca("rogue CA", 1);
-    write("rogue-ca.crt", rogue_ca.cert_pem);
-    write_pair("rogue", common::generate_tls_leaf(rogue_ca, "rogue", {"127.0.0.1"}, 1));
-  }
-  ~Pki() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  // cert, key and CA for `name` ("node", "rogue", ...) verified by `ca` ("ca" or "rogue-ca").
-  common::TlsFiles files(const std::string& name, const std::string& ca = "ca") const {
-    return {name.empty() ? "" : path(name + ".crt"), name.empty() ? "" : path(name + ".key"),
-            path(ca + ".crt")};
-  }
-
- private:
-  void write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-  }
-  void write_pair(const std::string& name, const common::PemPair& pair) {
-    write(name + ".crt", pair.cert_pem);
-    write(name + ".key", pair.key_pem);
-  }
-  fs::path dir_;
 };
 
 std::shared_ptr<asio::ssl::context> client_context(const common::TlsFiles& files) {
@@ -132,7 +88,7 @@ class TlsServerTest : public ::testing::Test {
     return count.get_future().get();
   }
 
-  Pki pki_;
+  test::TestPki pki_;
   asio::io_context io_;
   Router router_;
   std::unique_ptr<HttpServer> server_;
@@ -245,7 +201,7 @@ TEST_F(TlsServerTest, SilentConnectionIsClosedAtTheHandshakeTimeout) {
 // --- contexts and files -------------------------------------------------------------------
 
 TEST(TlsContext, MissingCertificateFileIsNamedInTheError) {
-  Pki pki;
+  test::TestPki pki;
   std::string error;
   common::TlsFiles files = pki.files("node");
   files.cert_file = pki.path("absent.crt");
@@ -255,7 +211,7 @@ TEST(TlsContext, MissingCertificateFileIsNamedInTheError) {
 }
 
 TEST(TlsContext, KeyOfAnotherCertificateIsRefused) {
-  Pki pki;
+  test::TestPki pki;
   std::string error;
   common::TlsFiles files = pki.files("node");
   files.key_file = pki.path("rogue.key");
@@ -264,7 +220,7 @@ TEST(TlsContext, KeyOfAnotherCertificateIsRefused) {
 }
 
 TEST(TlsContext, KeyFileGivenAsCertificateIsRefused) {
-  Pki pki;
+  test::TestPki pki;
   std::string error;
   common::TlsFiles files = pki.files("node");
   files.cert_file = pki.path("node.key");
@@ -273,7 +229,7 @@ TEST(TlsContext, KeyFileGivenAsCertificateIsRefused) {
 }
 
 TEST(TlsContext, ServerVerifiesClientCertificatesOnlyWithACa) {
-  Pki pki;
+  test::TestPki pki;
   std::string error;
   auto with_ca = common::make_server_tls_context(pki.files("node"), &error);
   ASSERT_TRUE(with_ca) << error;
@@ -285,22 +241,5 @@ TEST(TlsContext, ServerVerifiesClientCertificatesOnlyWithACa) {
   EXPECT_FALSE(common::verifies_client_certificates(*without));
 }
 
-TEST(TlsOptions, CaWithoutCertificateIsAUsageError) {
-  const ParseOutcome outcome =
-      parse_options({"--port", "8080", "--tls-ca", "ca.crt"},
-                    [](const std::string&) { return std::optional<std::string>(); });
-  EXPECT_FALSE(outcome.options);
-  EXPECT_EQ(outcome.exit_code, 2);
-  EXPECT_NE(outcome.output.find("--tls-ca"), std::string::npos) << outcome.output;
-}
-
-TEST(TlsOptions, CertificateWithoutKeyIsAUsageError) {
-  const ParseOutcome outcome =
-      parse_options({"--port", "8080", "--tls-cert", "node.crt"},
-                    [](const std::string&) { return std::optional<std::string>(); });
-  EXPECT_FALSE(outcome.options);
-  EXPECT_EQ(outcome.exit_code, 2);
-}
-
 }  // namespace
-}  // namespace node
+}  // namespace common

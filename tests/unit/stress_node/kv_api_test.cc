@@ -11,11 +11,13 @@
 #include <thread>
 #include <tuple>
 
+#include "../common/test_http.h"
 #include "raft_api.h"
-#include "test_http.h"
 
-namespace node {
+namespace stress_node {
 namespace {
+
+namespace test = common::test;
 
 namespace asio = boost::asio;
 using json = nlohmann::json;
@@ -434,4 +436,4 @@ TEST_F(SingleNodeTest, StatusHealthAndMetricsDescribeTheNode) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

@@ -12,7 +12,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-namespace node {
+namespace stress_node {
 namespace {
 
 raft::Message full_message(raft::MessageType type, uint64_t salt) {
@@ -270,4 +270,4 @@ TEST(PeerCodec, RandomBytesNeverCrashTheDecoder) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

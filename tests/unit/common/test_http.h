@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-namespace node::test {
+namespace common::test {
 
 namespace http = boost::beast::http;
 using Socket = boost::asio::ip::tcp::socket;
@@ -68,4 +68,4 @@ class Client {
   boost::beast::flat_buffer buffer_;
 };
 
-}  // namespace node::test
+}  // namespace common::test

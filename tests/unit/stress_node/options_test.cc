@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace node {
+namespace stress_node {
 namespace {
 
 // A fixed environment, so the tests do not depend on the caller's.
@@ -322,5 +322,24 @@ TEST(OptionsTest, VersionPrintsTheVersion) {
   EXPECT_NE(outcome.output.find(kStressNodeVersion), std::string::npos) << outcome.output;
 }
 
+// The TLS flags' usage errors (common/tls.h holds the TLS code itself, tested in
+// tests/unit/common/tls_test.cc).
+TEST(TlsOptions, CaWithoutCertificateIsAUsageError) {
+  const ParseOutcome outcome =
+      parse_options({"--port", "8080", "--tls-ca", "ca.crt"},
+                    [](const std::string&) { return std::optional<std::string>(); });
+  EXPECT_FALSE(outcome.options);
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_NE(outcome.output.find("--tls-ca"), std::string::npos) << outcome.output;
+}
+
+TEST(TlsOptions, CertificateWithoutKeyIsAUsageError) {
+  const ParseOutcome outcome =
+      parse_options({"--port", "8080", "--tls-cert", "node.crt"},
+                    [](const std::string&) { return std::optional<std::string>(); });
+  EXPECT_FALSE(outcome.options);
+  EXPECT_EQ(outcome.exit_code, 2);
+}
+
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

@@ -1,4 +1,4 @@
-#include "http_server.h"
+#include "common/http_server.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 
 #include "test_http.h"
 
-namespace node {
+namespace common {
 namespace {
 
 namespace asio = boost::asio;
@@ -529,4 +529,4 @@ TEST(PercentDecodeTest, DecodesEscapesAndOptionallyPlus) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace common

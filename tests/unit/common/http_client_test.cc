@@ -13,9 +13,9 @@ namespace common {
 namespace {
 
 using namespace std::chrono_literals;
-using node::test::IoThread;
-using node::test::TestHttpServer;
-using node::test::wait_until;
+using common::test::IoThread;
+using common::test::TestHttpServer;
+using common::test::wait_until;
 
 struct Result {
   boost::system::error_code ec;
@@ -67,9 +67,9 @@ HttpRequest post(std::string target, std::string body) {
 
 // Answers with the request's target and body, and echoes one header.
 TestHttpServer::Handler echo() {
-  return [](const node::test::Request& request) -> std::optional<node::test::Response> {
-    node::test::Response r =
-        node::test::ok_response(std::string(request.target()) + "|" + request.body());
+  return [](const common::test::Request& request) -> std::optional<common::test::Response> {
+    common::test::Response r =
+        common::test::ok_response(std::string(request.target()) + "|" + request.body());
     r.set("X-Echo", request["X-Test"]);
     r.prepare_payload();
     return r;
@@ -115,9 +115,9 @@ TEST(HttpClient, ConcurrentRequestsOpenAtMostTheConnectionBound) {
 
 TEST(HttpClient, SilentServerTimesOutAndItsConnectionIsNotReused) {
   std::atomic<bool> silent{true};
-  TestHttpServer server([&](const node::test::Request&) -> std::optional<node::test::Response> {
+  TestHttpServer server([&](const common::test::Request&) -> std::optional<common::test::Response> {
     if (silent) return std::nullopt;
-    return node::test::ok_response("late");
+    return common::test::ok_response("late");
   });
   IoThread loop;
   HttpClientPool pool(loop.io());
@@ -138,7 +138,7 @@ TEST(HttpClient, SilentServerTimesOutAndItsConnectionIsNotReused) {
 TEST(HttpClient, NothingListeningFailsWithConnectionRefused) {
   IoThread loop;
   HttpClientPool pool(loop.io());
-  const Endpoint nowhere{"127.0.0.1", node::test::unused_port()};
+  const Endpoint nowhere{"127.0.0.1", common::test::unused_port()};
   const Result r = call(pool, nowhere, post("/x", "y"), 2s);
   EXPECT_EQ(r.ec, boost::asio::error::connection_refused) << r.ec.message();
 }
@@ -155,7 +155,7 @@ TEST(HttpClient, HostnamesAreResolved) {
 
 TEST(HttpClient, FullQueueFailsFastAndQueuedRequestsTimeOut) {
   TestHttpServer server(
-      [](const node::test::Request&) { return std::optional<node::test::Response>(); });
+      [](const common::test::Request&) { return std::optional<common::test::Response>(); });
   IoThread loop;
   HttpClientPool pool(loop.io(), /*connections_per_endpoint_max=*/1, /*queued_requests_max=*/2);
   Results results;
@@ -177,7 +177,7 @@ TEST(HttpClient, FullQueueFailsFastAndQueuedRequestsTimeOut) {
 
 TEST(HttpClient, CloseAbortsQueuedAndInFlightRequests) {
   TestHttpServer server(
-      [](const node::test::Request&) { return std::optional<node::test::Response>(); });
+      [](const common::test::Request&) { return std::optional<common::test::Response>(); });
   IoThread loop;
   HttpClientPool pool(loop.io(), 1, 10);
   Results results;
@@ -195,8 +195,8 @@ TEST(HttpClient, CloseAbortsQueuedAndInFlightRequests) {
 
 TEST(HttpClient, LargeBodiesTravelBothWaysAndTheResponseLimitHolds) {
   TestHttpServer server(
-      [](const node::test::Request& request) -> std::optional<node::test::Response> {
-        return node::test::ok_response(request.body());
+      [](const common::test::Request& request) -> std::optional<common::test::Response> {
+        return common::test::ok_response(request.body());
       });
   IoThread loop;
   constexpr uint64_t kLimit = 16 << 20;
@@ -214,8 +214,8 @@ TEST(HttpClient, LargeBodiesTravelBothWaysAndTheResponseLimitHolds) {
 }
 
 TEST(HttpClient, ServerClosingAfterResponseIsNotAnError) {
-  TestHttpServer server([](const node::test::Request&) -> std::optional<node::test::Response> {
-    node::test::Response r = node::test::ok_response("bye");
+  TestHttpServer server([](const common::test::Request&) -> std::optional<common::test::Response> {
+    common::test::Response r = common::test::ok_response("bye");
     r.keep_alive(false);
     return r;
   });
@@ -248,8 +248,8 @@ TEST(HttpClient, IdleConnectionClosedByTheServerIsReplacedNotUsed) {
 
 TEST(HttpClient, GetWithoutBodyAndNonOkStatusesAreResponses) {
   TestHttpServer server(
-      [](const node::test::Request& request) -> std::optional<node::test::Response> {
-        node::test::Response r{boost::beast::http::status::not_found, 11};
+      [](const common::test::Request& request) -> std::optional<common::test::Response> {
+        common::test::Response r{boost::beast::http::status::not_found, 11};
         r.body() = request.method() == boost::beast::http::verb::get && request.body().empty()
                        ? "{\"error\":\"not_found\"}"
                        : "unexpected";

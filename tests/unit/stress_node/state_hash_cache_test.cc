@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-namespace node {
+namespace stress_node {
 namespace {
 
 using namespace std::chrono_literals;
@@ -89,4 +89,4 @@ TEST(StateHashCache, ComputesNothingWhileTheStateStandsStill) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

@@ -1,10 +1,10 @@
 // common/metrics.h: the scrape-time families and their text (prometheus-cpp's serializer).
+#include "common/metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
-
-#include "common/metrics.h"
 
 namespace common::metrics {
 namespace {

@@ -22,7 +22,7 @@
 
 #include "kv/store.h"
 
-namespace node {
+namespace stress_node {
 namespace {
 
 using namespace std::chrono_literals;
@@ -275,4 +275,4 @@ TEST(SnapshotInterval, RatioZeroKeepsTheFixedThreshold) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

@@ -9,16 +9,18 @@
 #include <mutex>
 #include <thread>
 
+#include "../common/test_http_server.h"
 #include "peer_codec.h"
-#include "test_http_server.h"
 
-namespace node {
+namespace stress_node {
 namespace {
 
+namespace test = common::test;
+
 using namespace std::chrono_literals;
-using node::test::IoThread;
-using node::test::TestHttpServer;
-using node::test::wait_until;
+using common::test::IoThread;
+using common::test::TestHttpServer;
+using common::test::wait_until;
 
 struct Delivery {
   std::string path;
@@ -414,4 +416,4 @@ TEST(PeerTransport, RoutesFollowMessageTypes) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

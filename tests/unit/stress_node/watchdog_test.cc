@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace node {
+namespace stress_node {
 namespace {
 
 using namespace std::chrono_literals;
@@ -146,4 +146,4 @@ TEST(WatchdogTest, ALoopThatRefusesHeartbeatsIsStuckToo) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

@@ -9,12 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "../common/test_http.h"
 #include "kv/store.h"
 #include "raft_node.h"
-#include "test_http.h"
 
-namespace node {
+namespace stress_node {
 namespace {
+
+namespace test = common::test;
 
 raft::Message append_from(raft::NodeId from, raft::NodeId to, raft::Index prev, size_t n) {
   raft::Message m;
@@ -119,4 +121,4 @@ TEST(RaftNodeInbox, PeerBatchesPastTheByteBoundAreDroppedAndCounted) {
 }
 
 }  // namespace
-}  // namespace node
+}  // namespace stress_node

@@ -14,7 +14,7 @@
 #include "common/endpoint.h"
 #include "test_http.h"
 
-namespace node::test {
+namespace common::test {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -151,4 +151,4 @@ inline uint16_t unused_port() {
   return acceptor.local_endpoint().port();
 }
 
-}  // namespace node::test
+}  // namespace common::test
