@@ -119,8 +119,10 @@ StatusResponse StatusResponse::from_json(const Json& body) {
   s.applied_index = body.at("applied_index").get<uint64_t>();
   s.last_index = body.value("last_index", uint64_t{0});
   s.entry_count = body.at("entry_count").get<uint64_t>();
-  s.state_hash = body.at("state_hash").get<std::string>();
-  s.state_hash_index = body.value("state_hash_index", uint64_t{0});
+  if (const Json& hash = body.at("state_hash"); !hash.is_null()) {
+    s.state_hash = hash.get<std::string>();
+    s.state_hash_index = body.at("state_hash_index").get<uint64_t>();
+  }
   s.snapshot_index = body.value("snapshot_index", uint64_t{0});
   s.uptime_s = body.value("uptime_s", uint64_t{0});
   if (body.contains("members") && body["members"].is_array()) {

@@ -92,8 +92,10 @@ struct StatusResponse {
   uint64_t applied_index = 0;
   uint64_t last_index = 0;
   uint64_t entry_count = 0;
+  // Both absent for a moment after the node starts, while its first hash is computed (null in
+  // /status).
   std::string state_hash;
-  uint64_t state_hash_index = 0;
+  std::optional<uint64_t> state_hash_index;  // the applied index the hash describes
   uint64_t snapshot_index = 0;
   uint64_t uptime_s = 0;
   std::vector<std::string> members;  // every member's "host:port"

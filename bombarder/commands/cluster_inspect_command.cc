@@ -46,8 +46,8 @@ Json status_json(const ClusterView::Node& node) {
               {"applied_index", s.applied_index},
               {"last_index", s.last_index},
               {"entry_count", s.entry_count},
-              {"state_hash", s.state_hash},
-              {"state_hash_index", s.state_hash_index},
+              {"state_hash", s.state_hash_index ? Json(s.state_hash) : Json(nullptr)},
+              {"state_hash_index", s.state_hash_index ? Json(*s.state_hash_index) : Json(nullptr)},
               {"snapshot_index", s.snapshot_index},
               {"uptime_s", s.uptime_s}});
   return row;
@@ -89,6 +89,12 @@ void print_status_json(const ClusterView& view, const ClusterHealth& health,
   std::cout << out.dump(2) << std::endl;
 }
 
+// The status table's note on a node whose hash does not describe its applied index.
+std::string hash_note(const StatusResponse& s) {
+  if (!s.state_hash_index) return "hash not computed yet";
+  return *s.state_hash_index == s.applied_index ? "" : "hash at index " + u64(*s.state_hash_index);
+}
+
 void print_status_table(const ClusterView& view) {
   TextTable table({{"id", TextTable::Align::kRight},
                    {"address"},
@@ -108,11 +114,10 @@ void print_status_table(const ClusterView& view) {
       continue;
     }
     const StatusResponse& s = *node.status;
-    table.add_row(
-        {u64(s.node_id), node_url(node.endpoint), s.role, u64(s.term),
-         s.leader.empty() ? "-" : s.leader, u64(s.commit_index), u64(s.applied_index),
-         u64(s.entry_count), s.state_hash, format_uptime(s.uptime_s),
-         s.state_hash_index == s.applied_index ? "" : "hash at index " + u64(s.state_hash_index)});
+    table.add_row({u64(s.node_id), node_url(node.endpoint), s.role, u64(s.term),
+                   s.leader.empty() ? "-" : s.leader, u64(s.commit_index), u64(s.applied_index),
+                   u64(s.entry_count), s.state_hash_index ? s.state_hash : "-",
+                   format_uptime(s.uptime_s), hash_note(s)});
   }
   std::fputs(table.render().c_str(), stdout);
 }

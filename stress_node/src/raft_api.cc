@@ -143,7 +143,8 @@ json RaftApi::leader_fields(raft::NodeId leader) const {
 
 void RaftApi::status(Request, Respond respond) {
   const NodeStatus s = node_.status();
-  const kv::StateHash hash = state_hash_->get();  // O(1); may describe an earlier index
+  // O(1); may describe an earlier index, and is none for a moment after the start.
+  const std::optional<kv::StateHash> hash = state_hash_->get();
   const auto uptime = std::chrono::steady_clock::now() - started_at_;
   json body = {
       {"node_id", options_.self_id},
@@ -156,8 +157,9 @@ void RaftApi::status(Request, Respond respond) {
       {"applied_index", s.core.applied_index},
       {"last_index", s.core.last_index},
       {"entry_count", s.entry_count},
-      {"state_hash", hex16(hash.hash)},
-      {"state_hash_index", hash.applied_index},  // the applied index the hash describes
+      {"state_hash", hash ? json(hex16(hash->hash)) : json(nullptr)},
+      // The applied index the hash describes.
+      {"state_hash_index", hash ? json(hash->applied_index) : json(nullptr)},
       {"snapshot_index", s.snapshot.index},
       {"pending_writes", s.pending_writes},
       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},

@@ -17,8 +17,6 @@ StateHashCache::StateHashCache(const kv::StateMachine& state)
 
 StateHashCache::StateHashCache(Compute compute, AppliedIndex applied_index)
     : compute_(std::move(compute)), applied_index_(std::move(applied_index)) {
-  latest_ = compute_();
-  computed_ = 1;
   worker_ = std::thread([this] { run(); });
 }
 
@@ -31,10 +29,10 @@ StateHashCache::~StateHashCache() {
   worker_.join();
 }
 
-kv::StateHash StateHashCache::get() {
+std::optional<kv::StateHash> StateHashCache::get() {
   const raft::Index applied = applied_index_();
   std::lock_guard lock(mutex_);
-  if (latest_.applied_index != applied && !wanted_) {
+  if (latest_ && latest_->applied_index != applied && !wanted_) {
     wanted_ = true;
     cv_.notify_all();
   }

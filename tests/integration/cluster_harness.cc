@@ -731,8 +731,13 @@ std::optional<NodeState> Cluster::state(size_t i) const {
   s.commit_index = json_u64(doc, "commit_index");
   s.applied_index = json_u64(doc, "applied_index");
   s.entry_count = json_u64(doc, "entry_count");
-  s.state_hash = doc.value("state_hash", "");
-  s.state_hash_index = json_u64(doc, "state_hash_index");
+  // Both null for a moment after a node starts: its first hash is still being computed.
+  if (auto it = doc.find("state_hash"); it != doc.end() && it->is_string()) {
+    s.state_hash = it->get<std::string>();
+  }
+  if (auto it = doc.find("state_hash_index"); it != doc.end() && it->is_number_unsigned()) {
+    s.state_hash_index = it->get<uint64_t>();
+  }
   s.snapshot_index = json_u64(doc, "snapshot_index");
   s.raw = std::move(doc);
   return s;
@@ -854,8 +859,8 @@ bool Cluster::converged(std::string* why) const {
     }
     if (s->state_hash_index != s->applied_index) {
       reason = "node " + std::to_string(i) + " hash describes index " +
-               std::to_string(s->state_hash_index) + ", applied " +
-               std::to_string(s->applied_index);
+               (s->state_hash_index ? std::to_string(*s->state_hash_index) : "none yet") +
+               ", applied " + std::to_string(s->applied_index);
       break;
     }
     if (!first) {

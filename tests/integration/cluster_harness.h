@@ -149,8 +149,8 @@ struct NodeState {
   uint64_t commit_index = 0;
   uint64_t applied_index = 0;
   uint64_t entry_count = 0;
-  std::string state_hash;
-  uint64_t state_hash_index = 0;
+  std::string state_hash;                    // empty while the node has none yet (null)
+  std::optional<uint64_t> state_hash_index;  // the applied index it describes
   uint64_t snapshot_index = 0;
   Json raw;
 };

@@ -415,7 +415,12 @@ TEST_F(SingleNodeTest, PagingByKeyReachesEveryEntryPastTenThousand) {
 
 TEST_F(SingleNodeTest, StatusHealthAndMetricsDescribeTheNode) {
   ASSERT_EQ(call(http::verb::post, "/api/kv", R"({"key":"k","value":"v"})").result_int(), 201);
-  const json status = parse(call(http::verb::get, "/status"));
+  // The state hash is computed off the request path; null until its first scan is done.
+  json status;
+  ASSERT_TRUE(wait_until([&] {
+    status = parse(call(http::verb::get, "/status"));
+    return !status["state_hash"].is_null();
+  }));
   EXPECT_EQ(status["node_id"], 0);
   EXPECT_EQ(status["role"], "leader");
   EXPECT_EQ(status["leader_id"], 0);
