@@ -1,5 +1,5 @@
 // Fuzz target: the REST API of `bombarder proxy` (bombarder/proxy/proxy_server.h,
-// ProxyServer::handle), Toxiproxy's JSON routes.
+// ProxyServer::handle; the routes are in proxy_api.cc), Toxiproxy's JSON routes.
 //
 // Input: up to kRequestsMax requests, each two lines: "METHOD TARGET" then the body (one line;
 // JSON has no raw newline). A fresh ProxyServer serves each input, so a sequence (create a proxy,

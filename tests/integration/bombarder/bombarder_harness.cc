@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <random>
 #include <regex>
+#include <sstream>
 
 namespace integration {
 
@@ -124,6 +126,16 @@ bool BombarderEnv::wait_port_range_free(uint16_t first, size_t count,
         return true;
       },
       timeout);
+}
+
+std::string find_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const fs::path candidate = fs::path(dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
 }
 
 int exit_code(const RunResult& result) {

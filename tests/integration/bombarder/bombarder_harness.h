@@ -57,6 +57,11 @@ class BombarderEnv {
 [[nodiscard]] uint16_t wait_for_proxy_api(
     const BackgroundProcess& proxy, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// The path of program `name` (redis-server, promtool, ...) found in $PATH, or "" when it is not
+// installed: tests of third-party programs say which package is missing instead of failing to
+// spawn.
+[[nodiscard]] std::string find_program(const std::string& name);
+
 // The exit code of a run, or -1 when it was killed or timed out.
 [[nodiscard]] int exit_code(const RunResult& result);
 

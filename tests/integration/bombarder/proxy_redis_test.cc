@@ -4,9 +4,7 @@
 // figures: every reply crosses a 20 ms downstream delay (so no request can be faster than that),
 // and without the toxic a loopback GET takes well under a millisecond (bound: 10 ms at p50).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <regex>
@@ -17,22 +15,9 @@
 namespace integration {
 namespace {
 
-namespace fs = std::filesystem;
-
 constexpr int kToxicLatencyMs = 20;
 // Far below the toxic, far above a loopback GET on a loaded 2-core machine (~0.1 ms).
 constexpr double kCleanP50MsMax = kToxicLatencyMs / 2.0;
-
-// The program's path from $PATH, or "" when it is not installed.
-std::string find_program(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
 
 // One redis-benchmark --csv row.
 struct BenchRow {
