@@ -121,7 +121,7 @@ StatusResponse StatusResponse::from_json(const Json& body) {
   s.entry_count = body.at("entry_count").get<uint64_t>();
   if (const Json& hash = body.at("state_hash"); !hash.is_null()) {
     s.state_hash = hash.get<std::string>();
-    s.state_hash_index = body.at("state_hash_index").get<uint64_t>();
+    s.state_hash_index = body.value("state_hash_index", uint64_t{0});
   }
   s.snapshot_index = body.value("snapshot_index", uint64_t{0});
   s.uptime_s = body.value("uptime_s", uint64_t{0});
