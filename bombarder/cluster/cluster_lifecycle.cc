@@ -31,6 +31,12 @@ namespace {
 constexpr size_t kLogTailLines = 12;
 // How long the nodes of a failed start get to stop before SIGKILL.
 constexpr auto kAbortGrace = 5s;
+// stress_node's --election-ticks default, against which --heartbeat-ticks is checked when
+// --election-ticks is not given (stress_node/src/options.h).
+constexpr int kNodeDefaultElectionTicks = 10;
+
+// "1", "0.5", "2.25": the shortest text that the node reads back as the same ratio.
+std::string format_ratio(double ratio) { return printf_text("%g", ratio); }
 
 std::chrono::milliseconds seconds_flag(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
@@ -61,8 +67,18 @@ void validate(const StartFlags& f) {
   if (f.election_ticks && (*f.election_ticks < 3 || *f.election_ticks > 10000)) {
     invalid_input("--election-ticks must be 3..10000");
   }
+  // The node refuses a heartbeat over half the election timeout; say so before starting any.
+  const int election_ticks = f.election_ticks.value_or(kNodeDefaultElectionTicks);
+  if (f.heartbeat_ticks && (*f.heartbeat_ticks < 1 || *f.heartbeat_ticks * 2 > election_ticks)) {
+    invalid_input("--heartbeat-ticks must be 1.." + std::to_string(election_ticks / 2) +
+                  " (at most half of the election ticks, " + std::to_string(election_ticks) + ")");
+  }
   if (f.snapshot_threshold && *f.snapshot_threshold < 1) {
     invalid_input("--snapshot-threshold must be at least 1");
+  }
+  if (f.snapshot_state_ratio &&
+      !(*f.snapshot_state_ratio >= 0 && *f.snapshot_state_ratio <= 1000)) {
+    invalid_input("--snapshot-state-ratio must be 0..1000");
   }
   if (f.commit_timeout_ms && (*f.commit_timeout_ms < 100 || *f.commit_timeout_ms > 600000)) {
     invalid_input("--commit-timeout-ms must be 100..600000");
@@ -241,8 +257,14 @@ std::vector<std::string> node_command_line(const StartFlags& f, const std::strin
   if (f.election_ticks) {
     argv.insert(argv.end(), {"--election-ticks", std::to_string(*f.election_ticks)});
   }
+  if (f.heartbeat_ticks) {
+    argv.insert(argv.end(), {"--heartbeat-ticks", std::to_string(*f.heartbeat_ticks)});
+  }
   if (f.snapshot_threshold) {
     argv.insert(argv.end(), {"--snapshot-threshold", std::to_string(*f.snapshot_threshold)});
+  }
+  if (f.snapshot_state_ratio) {
+    argv.insert(argv.end(), {"--snapshot-state-ratio", format_ratio(*f.snapshot_state_ratio)});
   }
   if (f.commit_timeout_ms) {
     argv.insert(argv.end(), {"--commit-timeout-ms", std::to_string(*f.commit_timeout_ms)});

@@ -27,7 +27,9 @@ struct StartFlags {
   // Passed to every node when set; unset leaves the node's own default.
   std::optional<int> tick_ms;
   std::optional<int> election_ticks;
+  std::optional<int> heartbeat_ticks;
   std::optional<uint64_t> snapshot_threshold;
+  std::optional<double> snapshot_state_ratio;
   std::optional<int> commit_timeout_ms;
   double timeout_s = 15;  // wait for every node to serve and a leader to be elected
   bool fresh = false;     // remove the nodes' data directories first

@@ -26,10 +26,21 @@ void add_node_tuning_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) 
          "--election-ticks", [f](const int& v) { f->election_ticks = v; },
          "Election timeout in ticks [default: the node's own]")
       ->check(CLI::Range(3, 10000));
+  cmd->add_option_function<int>(
+         "--heartbeat-ticks", [f](const int& v) { f->heartbeat_ticks = v; },
+         "The leader's heartbeat interval in ticks, at most half the election ticks [default: "
+         "the node's own]")
+      ->check(CLI::Range(1, 10000));
   cmd->add_option_function<uint64_t>(
          "--snapshot-threshold", [f](const uint64_t& v) { f->snapshot_threshold = v; },
-         "Applied entries between snapshots [default: the node's own]")
+         "Applied entries between snapshots, at the least [default: the node's own]")
       ->check(CLI::PositiveNumber);
+  cmd->add_option_function<double>(
+         "--snapshot-state-ratio", [f](const double& v) { f->snapshot_state_ratio = v; },
+         "Applied entries between snapshots, at the least, as a multiple of the state's live "
+         "records; 0: --snapshot-threshold alone, e.g. to test snapshots often on a small "
+         "store [default: the node's own]")
+      ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option_function<int>(
          "--commit-timeout-ms", [f](const int& v) { f->commit_timeout_ms = v; },
          "How long a write waits for commit before 504 [default: the node's own]")

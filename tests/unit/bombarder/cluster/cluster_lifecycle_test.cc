@@ -58,7 +58,9 @@ TEST(NodeCommandLine, PassesTheTimingsThatAreSet) {
   flags.log_level = "debug";
   flags.tick_ms = 20;
   flags.election_ticks = 12;
+  flags.heartbeat_ticks = 3;
   flags.snapshot_threshold = 500;
+  flags.snapshot_state_ratio = 0.5;
   flags.commit_timeout_ms = 1500;
   const std::vector<std::string> argv = node_command_line(flags, "sn", 0, "d");
   const std::vector<std::string> expected = {"sn",
@@ -78,8 +80,12 @@ TEST(NodeCommandLine, PassesTheTimingsThatAreSet) {
                                              "20",
                                              "--election-ticks",
                                              "12",
+                                             "--heartbeat-ticks",
+                                             "3",
                                              "--snapshot-threshold",
                                              "500",
+                                             "--snapshot-state-ratio",
+                                             "0.5",
                                              "--commit-timeout-ms",
                                              "1500"};
   EXPECT_EQ(argv, expected);
@@ -120,6 +126,15 @@ TEST(ClusterStartFlags, OutOfRangeValuesAreInvalidInput) {
   EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
   f = {};
   f.tick_ms = 0;
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
+  f = {};
+  f.heartbeat_ticks = 6;  // over half of the node's default 10 election ticks
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
+  f.election_ticks = 12;  // now half
+  f.node_bin = "/nonexistent/stress_node";
+  EXPECT_EQ(start_error_kind(f), ErrorKind::kEnvironment) << "accepted, then no binary";
+  f = {};
+  f.snapshot_state_ratio = -1;
   EXPECT_EQ(start_error_kind(f), ErrorKind::kInvalidInput);
 }
 
