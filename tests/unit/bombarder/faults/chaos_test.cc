@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iostream>
+#include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -88,6 +92,10 @@ ChaosSpec unscheduled(ChaosSpec::Signal signal = ChaosSpec::Signal::kKill) {
 
 class ChaosTest : public test::TempDataRootTest {
  protected:
+  void TearDown() override {
+    test::stop_recorded_fake_nodes(root_);
+    TempDataRootTest::TearDown();
+  }
   // Node 1 on `port`, running `args`, recorded in cluster.json (the monkey reads the PIDs there).
   ClusterRecord record_with(uint16_t port, std::vector<std::string> args) {
     NodeRecord node;
@@ -121,8 +129,42 @@ class ChaosTest : public test::TempDataRootTest {
     return monkey.stop();
   }
 
+  // Nodes 1..n, a running fake node on each port, recorded in cluster.json.
+  ClusterRecord fake_cluster(const std::vector<uint16_t>& ports) {
+    ClusterRecord record;
+    for (size_t i = 0; i < ports.size(); ++i) {
+      NodeRecord node;
+      node.id = i + 1;
+      node.endpoint = {"127.0.0.1", ports[i]};
+      node.data_dir = root_ / ("node-" + std::to_string(node.id));
+      node.output_path = node.data_dir / "console.log";
+      std::filesystem::create_directories(node.data_dir);
+      node.args = test::fake_node_args(root_ / "bin", ports[i]);
+      node.pid = test::spawn_and_wait_exec(node.args, node.output_path);
+      guards_.push_back(std::make_unique<test::ProcessGuard>(node.pid));
+      record.nodes.push_back(node);
+    }
+    save_cluster_record(record);
+    return record;
+  }
+  // Every PID cluster.json names now; the ones not seen before are guarded too.
+  std::vector<pid_t> recorded_pids() {
+    std::vector<pid_t> pids;
+    const std::optional<ClusterRecord> record = load_cluster_record();
+    if (!record) return pids;
+    for (const NodeRecord& node : record->nodes) {
+      pids.push_back(node.pid);
+      if (std::none_of(guards_.begin(), guards_.end(),
+                       [&](const auto& g) { return g->pid() == node.pid; })) {
+        guards_.push_back(std::make_unique<test::ProcessGuard>(node.pid));
+      }
+    }
+    return pids;
+  }
+
   test::ProcessGuard guard_;
   test::ProcessGuard restarted_;
+  std::vector<std::unique_ptr<test::ProcessGuard>> guards_;
 };
 
 TEST_F(ChaosTest, AnUnscheduledMonkeyActsOnceForOneTriggerAndSkipsWithoutNodes) {
@@ -227,6 +269,73 @@ TEST_F(ChaosTest, StopDuringTheDowntimeRestartsTheVictimAtOnce) {
   EXPECT_EQ(actions(events), (std::vector<std::string>{"sigkill", "restart"}));
   const pid_t now = recorded_pid();
   EXPECT_TRUE(wait_until([&] { return is_node_process(now, status.port()); }, 10s));
+}
+
+TEST_F(ChaosTest, AScheduledMonkeyActsEveryKillIntervalWithoutTriggers) {
+  ChaosSpec spec = unscheduled();
+  spec.scheduled = true;
+  spec.kill_interval = 20ms;
+  EventLog log;
+  ChaosMonkey monkey(ClusterRecord{}, spec, log.sink());
+  monkey.start();
+  EXPECT_TRUE(wait_until([&] { return log.events().size() >= 3; }, 10s));
+  for (const ChaosEvent& e : monkey.stop()) EXPECT_EQ(e.action, "skip");
+}
+
+TEST_F(ChaosTest, ThePidsInClusterJsonWinOverTheOnesItWasGiven) {
+  // A supervisor restarted node 1 after the monkey was made: only cluster.json knows the PID.
+  const FakeStatus status(true);
+  ClusterRecord stale = fake_cluster({status.port()});
+  const pid_t running = stale.nodes[0].pid;
+  stale.nodes[0].pid = 999999999;
+  EventLog log;
+  ChaosMonkey monkey(stale, unscheduled(), log.sink());
+  const std::vector<ChaosEvent> events = trigger_and_stop(monkey, log);
+  ASSERT_EQ(actions(events), (std::vector<std::string>{"sigkill", "restart"}));
+  EXPECT_NE(events[0].detail.find("pid " + std::to_string(running) + ":"), std::string::npos)
+      << events[0].detail;
+  EXPECT_FALSE(process_alive(running));
+  (void)recorded_pids();  // guards the restarted node
+}
+
+TEST_F(ChaosTest, OneTriggerTakesDownOneOfSeveralNodesAndTheSeedReproducesTheChoice) {
+  const uint64_t seed = std::random_device{}();
+  std::cout << "seed " << seed << "\n";
+  RecordProperty("seed", std::to_string(seed));
+  const FakeStatus a(true), b(true), c(true);
+  const ClusterRecord record = fake_cluster({a.port(), b.port(), c.port()});
+  const std::vector<pid_t> before = recorded_pids();
+  ChaosSpec spec = unscheduled(ChaosSpec::Signal::kRandom);
+  spec.seed = seed;
+  EventLog log;
+  ChaosMonkey monkey(record, spec, log.sink());
+  const std::vector<ChaosEvent> events = trigger_and_stop(monkey, log);
+  ASSERT_EQ(events.size(), 2u) << "seed " << seed;
+  EXPECT_TRUE(events[0].action == "sigkill" || events[0].action == "sigterm") << events[0].action;
+  EXPECT_EQ(events[1].action, "restart");
+  const uint64_t victim = events[0].node_id;
+  ASSERT_TRUE(victim >= 1 && victim <= 3) << victim;
+  const std::vector<pid_t> after = recorded_pids();
+  for (size_t i = 0; i < 3; ++i) {
+    const uint16_t port = record.nodes[i].endpoint.port;
+    if (i + 1 == victim) {
+      EXPECT_FALSE(process_alive(before[i]));
+      EXPECT_TRUE(wait_until([&] { return is_node_process(after[i], port); }, 10s));
+    } else {
+      EXPECT_EQ(after[i], before[i]) << "node " << i + 1 << " was not the victim";
+      EXPECT_TRUE(is_node_process(before[i], port));
+    }
+  }
+  // Every node runs again, in the same order: the same seed picks the same node and signal.
+  const std::optional<ClusterRecord> now = load_cluster_record();
+  ASSERT_TRUE(now);
+  EventLog again;
+  ChaosMonkey second(*now, spec, again.sink());
+  const std::vector<ChaosEvent> replay = trigger_and_stop(second, again);
+  ASSERT_FALSE(replay.empty());
+  EXPECT_EQ(replay[0].node_id, victim) << "seed " << seed;
+  EXPECT_EQ(replay[0].action, events[0].action) << "seed " << seed;
+  (void)recorded_pids();
 }
 
 }  // namespace

@@ -11,12 +11,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bombarder/base/process.h"
+#include "bombarder/cluster/cluster_record.h"
 
 namespace bombarder::test {
 
@@ -66,5 +69,23 @@ class ProcessGuard {
  private:
   pid_t pid_;
 };
+
+// SIGKILLs every fake node that cluster.json (under $STRESS_TEST_DATA = `root`) names and that
+// was made in `root`: the nodes the code under test restarted, also when a failing test did not
+// expect them. Only processes whose argv[0] lies in `root` are touched (never a recycled PID).
+inline void stop_recorded_fake_nodes(const std::filesystem::path& root) {
+  std::optional<ClusterRecord> record;
+  try {
+    record = load_cluster_record();
+  } catch (const std::exception&) {
+    return;
+  }
+  if (!record) return;
+  const std::string prefix = root.string() + "/";
+  for (const NodeRecord& node : record->nodes) {
+    const std::vector<std::string> argv = process_command_line(node.pid);
+    if (!argv.empty() && argv[0].rfind(prefix, 0) == 0) (void)kill_process(node.pid);
+  }
+}
 
 }  // namespace bombarder::test

@@ -126,6 +126,10 @@ class FollowerStatus {
 // cluster.json with node 1 (a fake node on `port`, running) and node 2 (never started).
 class ProcessPluginTest : public test::TempDataRootTest {
  protected:
+  void TearDown() override {
+    test::stop_recorded_fake_nodes(root_);
+    TempDataRootTest::TearDown();
+  }
   void record(uint16_t port) {
     ClusterRecord record;
     for (uint64_t id : {1, 2}) {
