@@ -133,10 +133,14 @@ lead=$(bench_wait_leader 60)
 target=$(bench_status "$lead" | jq -r '.commit_index')
 t0=$(bench_now_ms)
 bench_start_node "$victim"
-until [[ $(curl -s -o "$work/resync.json" -w '%{http_code}' --max-time 5 -X POST \
+# The leader answers once the transfer has started, i.e. after it has written a fresh snapshot
+# of the whole state: at 10M entries that took longer than the 5 s this request first had, and
+# every retry asked for another snapshot. One request may take up to 30 minutes.
+until [[ $(curl -s -o "$work/resync.json" -w '%{http_code}' --max-time 1800 -X POST \
   -H "Authorization: Bearer $(cat "$work/admin-token")" \
   "http://127.0.0.1:${ports[lead]}/_raft/force-resync?target=127.0.0.1:${ports[victim]}") == 2* ]]; do
-  (($(bench_now_ms) - t0 < 60000)) || die "force-resync of node $victim refused: $(cat "$work/resync.json")"
+  (($(bench_now_ms) - t0 < 60000)) ||
+    die "force-resync of node $victim refused: $(cat "$work/resync.json" 2>/dev/null || echo 'no answer')"
   sleep 0.1
 done
 while :; do
