@@ -27,6 +27,21 @@ Result<std::optional<std::string>> read_meta(const Db& db, std::string_view key)
 
 }  // namespace
 
+std::vector<detail::TermRun> LogStorage::to_records(const std::vector<TermRun>& runs) {
+  std::vector<detail::TermRun> out;
+  out.reserve(runs.size());
+  for (const TermRun& run : runs) out.push_back(detail::TermRun{run.first, run.term});
+  return out;
+}
+
+std::vector<LogStorage::TermRun> LogStorage::from_records(
+    const std::vector<detail::TermRun>& records) {
+  std::vector<TermRun> out;
+  out.reserve(records.size());
+  for (const detail::TermRun& run : records) out.push_back(TermRun{run.first, run.term});
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // LogView
 
@@ -115,8 +130,59 @@ Status LogStorage::load() {
   return open_snapshot_file();
 }
 
-// Rebuilds last_index and the term runs from the stored log, checking it has no holes.
+// Restores last_index and the term runs: from the persisted runs and the log's two ends, or, for
+// a data directory from before the runs were persisted, by a scan whose result is then written.
 Status LogStorage::load_log() {
+  Result<std::optional<std::string>> record = read_meta(db_, detail::kTermRunsKey);
+  if (!record.is_ok()) return record.status();
+  if (*record) return load_log_from_term_runs(**record);
+  if (Status s = scan_log(); !s.is_ok()) return s;
+  rocksdb::WriteBatch batch;
+  (void)batch.Put(db_.family(Family::kRaftMeta), detail::kTermRunsKey,
+                  detail::encode_term_runs(to_records(view_.runs)));
+  return db_.write(&batch, /*sync=*/true);
+}
+
+// The runs must cover exactly the stored log: its first entry is the one after the compaction
+// point, the first run starts there, and the first and last entries carry their runs' terms.
+// (A hole inside the log is found when it is read: read_entries() checks every index.)
+Status LogStorage::load_log_from_term_runs(std::string_view record) {
+  std::vector<detail::TermRun> runs;
+  if (!detail::decode_term_runs(record, &runs)) return Status::corruption("raft_meta term_runs");
+  view_.runs = from_records(runs);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.rocks()->NewIterator(rocksdb::ReadOptions(), db_.family(Family::kLog)));
+  it->SeekToFirst();
+  if (!it->status().ok()) return Status::io_error("read log: " + it->status().ToString());
+  if (!it->Valid()) {
+    view_.last_index = view_.compacted_index;
+    return runs.empty() ? Status() : Status::corruption("term runs of an empty log");
+  }
+  raft::Entry first;
+  raft::Entry last;
+  uint64_t first_index = 0;
+  uint64_t last_index = 0;
+  const bool first_ok = detail::decode_be64(it->key().ToStringView(), &first_index) &&
+                        detail::decode_log_entry(first_index, it->value().ToStringView(), &first);
+  it->SeekToLast();
+  const bool last_ok = it->Valid() && detail::decode_be64(it->key().ToStringView(), &last_index) &&
+                       detail::decode_log_entry(last_index, it->value().ToStringView(), &last);
+  if (!it->status().ok()) return Status::io_error("read log: " + it->status().ToString());
+  if (!first_ok || !last_ok || first_index != view_.compacted_index + 1 || runs.empty() ||
+      runs.front().first != first_index || runs.back().first > last_index) {
+    return Status::corruption("log entries " + std::to_string(first_index) + ".." +
+                              std::to_string(last_index) + " and their term runs disagree");
+  }
+  view_.last_index = last_index;
+  if (view_.term(first_index) != first.term || view_.term(last_index) != last.term) {
+    return Status::corruption("log entries " + std::to_string(first_index) + ".." +
+                              std::to_string(last_index) + " and their term runs disagree");
+  }
+  return Status();
+}
+
+// Rebuilds last_index and the term runs from the stored log, checking it has no holes.
+Status LogStorage::scan_log() {
   std::unique_ptr<rocksdb::Iterator> it(
       db_.rocks()->NewIterator(rocksdb::ReadOptions(), db_.family(Family::kLog)));
   raft::Index expected = view_.compacted_index + 1;
@@ -132,6 +198,14 @@ Status LogStorage::load_log() {
   if (!it->status().ok()) return Status::io_error("read log: " + it->status().ToString());
   view_.last_index = expected - 1;
   return Status();
+}
+
+// Adds the runs of `view` to `batch` when they differ from the durable ones: the batch that
+// changes the log's terms carries them.
+void LogStorage::stage_term_runs(const LogView& view, rocksdb::WriteBatch* batch) const {
+  if (view.runs == view_.runs) return;
+  (void)batch->Put(db_.family(Family::kRaftMeta), detail::kTermRunsKey,
+                   detail::encode_term_runs(to_records(view.runs)));
 }
 
 Status LogStorage::open_snapshot_file() {
@@ -247,6 +321,7 @@ Status LogStorage::persist(const raft::Ready& ready) {
     hs.commit_index = std::max(hs.commit_index, ready.snapshot->index);
   }
   stage_entries(ready.entries, &batch, &view);
+  stage_term_runs(view, &batch);
   if (ready.hard_state || ready.snapshot) {
     (void)batch.Put(db_.family(Family::kRaftMeta), detail::kHardStateKey,
                     detail::encode_hard_state(hs));
@@ -473,6 +548,7 @@ Status LogStorage::commit_snapshot(const SnapshotFile& file, const raft::ConfSta
     view.compact_to(compact_to, *compact_term);
     (void)batch.Put(db_.family(Family::kRaftMeta), detail::kLogBoundsKey,
                     detail::encode_log_bounds({view.compacted_index, view.compacted_term}));
+    stage_term_runs(view, &batch);
   }
   // Synced even if persist() is not: the previous snapshot file is deleted next.
   if (Status s = db_.write(&batch, /*sync=*/true); !s.is_ok()) return s;

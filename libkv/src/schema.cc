@@ -120,6 +120,37 @@ bool decode_log_bounds(std::string_view bytes, LogBounds* bounds) {
          r.get_u64(&bounds->compacted_term) && r.at_end();
 }
 
+std::string encode_term_runs(const std::vector<TermRun>& runs) {
+  std::string out;
+  ByteWriter w(&out);
+  w.put_u8(kSchemaVersion);
+  w.put_u32(static_cast<uint32_t>(runs.size()));
+  for (const TermRun& run : runs) {
+    w.put_u64(run.first);
+    w.put_u64(run.term);
+  }
+  return out;
+}
+
+bool decode_term_runs(std::string_view bytes, std::vector<TermRun>* runs) {
+  ByteReader r(bytes);
+  uint8_t version = 0;
+  uint32_t count = 0;
+  if (!r.get_u8(&version) || version != kSchemaVersion || !r.get_u32(&count) ||
+      count != r.remaining() / 16 || r.remaining() % 16 != 0) {
+    return false;
+  }
+  runs->assign(count, TermRun{});
+  for (size_t k = 0; k < runs->size(); ++k) {
+    TermRun& run = (*runs)[k];
+    if (!r.get_u64(&run.first) || !r.get_u64(&run.term)) return false;
+    if (k > 0 && (run.first <= (*runs)[k - 1].first || run.term <= (*runs)[k - 1].term)) {
+      return false;
+    }
+  }
+  return r.at_end();
+}
+
 std::string encode_snapshot_meta(const raft::SnapshotMeta& meta) {
   std::string out;
   ByteWriter w(&out);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kv/codec.h"
 #include "raft/types.h"
@@ -69,6 +70,10 @@ std::string encode_log_entry(const raft::Entry& entry);
 inline constexpr std::string_view kHardStateKey = "hard_state";
 inline constexpr std::string_view kLogBoundsKey = "log_bounds";
 inline constexpr std::string_view kSnapshotKey = "snapshot";
+// The log's term runs (where each term starts), rewritten in the same WriteBatch as every change
+// of the log that changes them: a new term's first entry, a truncation, a compaction, an
+// installed snapshot. Opening reads them instead of scanning the whole log.
+inline constexpr std::string_view kTermRunsKey = "term_runs";
 
 std::string encode_hard_state(const raft::HardState& hs);
 [[nodiscard]] bool decode_hard_state(std::string_view bytes, raft::HardState* hs);
@@ -80,6 +85,16 @@ struct LogBounds {
 };
 std::string encode_log_bounds(const LogBounds& bounds);
 [[nodiscard]] bool decode_log_bounds(std::string_view bytes, LogBounds* bounds);
+
+// A run covers [first, the next run's first) with `term`; runs ascend in both.
+struct TermRun {
+  raft::Index first = 0;
+  raft::Term term = 0;
+  friend bool operator==(const TermRun&, const TermRun&) = default;
+};
+std::string encode_term_runs(const std::vector<TermRun>& runs);
+// Checks the count against the size and that firsts and terms strictly ascend.
+[[nodiscard]] bool decode_term_runs(std::string_view bytes, std::vector<TermRun>* runs);
 
 // Voters are bounded so that a corrupt count cannot make us allocate without limit.
 inline constexpr uint32_t kVotersMax = 1024;

@@ -8,7 +8,7 @@
 //   idem_by_expiry u64be expires_at_ms ++ idem key     -> u64le bytes the record counts
 //   sm_meta        "state"                             -> applied index, counts, clock
 //   log            u64be raft index                    -> encoded raft::Entry
-//   raft_meta      "hard_state" / "log_bounds" / "snapshot" -> encoded values
+//   raft_meta      "hard_state" / "log_bounds" / "snapshot" / "term_runs" -> encoded values
 // The length prefix in by_key makes "all ids of key K" an exact prefix scan whatever bytes K
 // holds (a '\0' separator would let "a\0..." collide with "a").
 //

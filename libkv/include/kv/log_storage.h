@@ -27,6 +27,10 @@
 // old state is untouched. A crash at any point leaves the old state or the new one: the body is
 // renamed into place before the WriteBatch that points at it, and open() removes leftovers.
 //
+// Opening reads the term runs (where each term starts) persisted beside the log, and the log's
+// first and last entries: its cost does not grow with the log. (A data directory written before
+// the term runs existed is scanned once, and the runs are written then.)
+//
 // Reads: term(), first_index() and last_index() come from memory (the core calls them a lot);
 // entries() is served from a bounded cache of the most recent entries, else from RocksDB. A
 // read error aborts (raft::Storage contract).
@@ -40,6 +44,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "kv/db.h"
@@ -57,6 +62,7 @@ namespace kv {
 
 namespace detail {
 class File;
+struct TermRun;
 }  // namespace detail
 
 struct LogStorageOptions {
@@ -131,6 +137,7 @@ class LogStorage final : public raft::Storage {
   struct TermRun {
     raft::Index first = 0;  // the run covers [first, next run's first) with this term
     raft::Term term = 0;
+    friend bool operator==(const TermRun&, const TermRun&) = default;
   };
   // The in-memory picture of the log: updated on a copy while a batch is built and committed
   // only once the batch is durable.
@@ -154,8 +161,13 @@ class LogStorage final : public raft::Storage {
 
   LogStorage(Db& db, StateMachine& state_machine, std::filesystem::path snapshot_dir,
              const LogStorageOptions& options);
+  static std::vector<detail::TermRun> to_records(const std::vector<TermRun>& runs);
+  static std::vector<TermRun> from_records(const std::vector<detail::TermRun>& records);
   [[nodiscard]] Status load();
   [[nodiscard]] Status load_log();
+  [[nodiscard]] Status load_log_from_term_runs(std::string_view record);
+  [[nodiscard]] Status scan_log();
+  void stage_term_runs(const LogView& view, rocksdb::WriteBatch* batch) const;
   [[nodiscard]] Status open_snapshot_file();
   void remove_stale_snapshot_files() const;
 

@@ -3,7 +3,11 @@
 #include "kv/log_storage.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
 
+#include "bytes.h"
+#include "schema.h"
 #include "test_util.h"
 
 namespace kv {
@@ -48,6 +52,31 @@ class LogStorageTest : public ::testing::Test {
     store_ = test::open_store(dir_.path(), options);
   }
   LogStorage& log() { return store_->log(); }
+  // Runs `edit` on the closed store's raw RocksDB (the raft_meta and log families), then reopens
+  // the store and returns how that went.
+  Status edit_raw_and_reopen(const std::function<void(Db&)>& edit) {
+    store_.reset();
+    {
+      Result<std::unique_ptr<Db>> db = Db::open(dir_.path() / "db", DbOptions{});
+      EXPECT_TRUE(db.is_ok());
+      if (db.is_ok()) edit(**db);
+    }
+    Result<std::unique_ptr<Store>> reopened = Store::open(dir_.path(), test::test_store_options());
+    if (!reopened.is_ok()) return reopened.status();
+    store_ = std::move(reopened).value();
+    return Status();
+  }
+  static void put_meta(Db& db, std::string_view key, const std::string& value) {
+    ASSERT_TRUE(
+        db.rocks()->Put(rocksdb::WriteOptions(), db.family(Family::kRaftMeta), key, value).ok());
+  }
+  static std::optional<std::string> get_meta(Db& db, std::string_view key) {
+    std::string value;
+    if (!db.rocks()->Get(rocksdb::ReadOptions(), db.family(Family::kRaftMeta), key, &value).ok()) {
+      return std::nullopt;
+    }
+    return value;
+  }
 
   test::TempDir dir_;
   std::unique_ptr<Store> store_;
@@ -179,6 +208,83 @@ TEST_F(LogStorageTest, EntriesAlreadyCoveredByTheSnapshotAreIgnored) {
   ASSERT_TRUE(persist(log(), entries_with_terms(25, {1, 1, 1, 1, 1, 1, 1})).is_ok());
   EXPECT_EQ(log().first_index(), 31u);
   EXPECT_EQ(log().last_index(), 31u);
+}
+
+// Opening reads the persisted term runs instead of the whole log; they follow every change of
+// the log's terms: new terms, a truncation, a compaction.
+TEST_F(LogStorageTest, TermsSurviveReopenAfterTruncationAndCompaction) {
+  ASSERT_TRUE(persist(log(), entries_with_terms(1, {1, 1, 2, 2, 2, 3, 3})).is_ok());
+  ASSERT_TRUE(persist(log(), entries_with_terms(5, {4, 4, 5})).is_ok());  // truncates 5..7
+  const std::vector<raft::Entry> expected = entries_with_terms(1, {1, 1, 2, 2, 4, 4, 5});
+  open();
+  EXPECT_EQ(read_all(log()), expected);
+  for (const raft::Entry& e : expected) EXPECT_EQ(log().term(e.index), e.term) << e.index;
+  EXPECT_FALSE(log().term(8).has_value());
+
+  // Compaction drops whole runs and cuts the first survivor.
+  std::vector<raft::Entry> tail = test::workload(8, 20, /*seed=*/5);
+  for (raft::Entry& e : tail) e.term = 6;
+  test::persist_entries(log(), tail, 6);
+  std::vector<raft::Entry> all = expected;
+  all.insert(all.end(), tail.begin(), tail.end());
+  for (raft::Entry& e : all) {
+    if (e.index <= 7) e = test::noop_entry(e.index, e.term);  // apply needs commands or no-ops
+  }
+  (void)test::apply_all(store_->state_machine(), all);
+  ASSERT_TRUE(store_->create_snapshot(raft::ConfState{{1}}, /*keep_entries=*/22).is_ok());
+  ASSERT_EQ(log().first_index(), 6u);
+  open();
+  EXPECT_EQ(log().first_index(), 6u);
+  EXPECT_EQ(log().last_index(), 27u);
+  EXPECT_EQ(log().term(5), 4u);  // the compaction point's term
+  EXPECT_EQ(log().term(6), 4u);
+  EXPECT_EQ(log().term(7), 5u);
+  EXPECT_EQ(log().term(8), 6u);
+  EXPECT_EQ(log().term(27), 6u);
+}
+
+// A data directory written before the term runs existed has none: it is scanned once, and the
+// runs are written for the next open.
+TEST_F(LogStorageTest, ALogWithoutPersistedTermRunsIsScannedOnceAndGetsThem) {
+  ASSERT_TRUE(persist(log(), entries_with_terms(1, {1, 2, 2, 3})).is_ok());
+  std::optional<std::string> written;
+  ASSERT_TRUE(edit_raw_and_reopen([](Db& db) {
+                ASSERT_TRUE(db.rocks()
+                                ->Delete(rocksdb::WriteOptions(), db.family(Family::kRaftMeta),
+                                         detail::kTermRunsKey)
+                                .ok());
+              }).is_ok());
+  EXPECT_EQ(read_all(log()), entries_with_terms(1, {1, 2, 2, 3}));
+  EXPECT_EQ(log().term(3), 2u);
+  ASSERT_TRUE(
+      edit_raw_and_reopen([&](Db& db) { written = get_meta(db, detail::kTermRunsKey); }).is_ok());
+  ASSERT_TRUE(written.has_value());
+  std::vector<detail::TermRun> runs;
+  ASSERT_TRUE(detail::decode_term_runs(*written, &runs));
+  EXPECT_EQ(runs, (std::vector<detail::TermRun>{{1, 1}, {2, 2}, {4, 3}}));
+}
+
+// Persisted runs that do not match the log's ends, or do not decode, refuse the open with a
+// corruption error instead of serving wrong terms.
+TEST_F(LogStorageTest, TermRunsThatDisagreeWithTheLogAreCorruption) {
+  ASSERT_TRUE(persist(log(), entries_with_terms(1, {1, 2, 2, 3})).is_ok());
+  const std::vector<std::pair<std::string, std::vector<detail::TermRun>>> wrong = {
+      {"last entry's term", {{1, 1}, {2, 2}}},
+      {"first run after the first entry", {{2, 1}, {4, 3}}},
+      {"run past the last entry", {{1, 1}, {2, 2}, {4, 3}, {9, 4}}},
+      {"no runs for a log", {}},
+  };
+  for (const auto& [what, runs] : wrong) {
+    Status s = edit_raw_and_reopen(
+        [&](Db& db) { put_meta(db, detail::kTermRunsKey, detail::encode_term_runs(runs)); });
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << what << ": " << s.to_string();
+  }
+  std::string unsorted = detail::encode_term_runs({{1, 1}, {4, 3}, {2, 2}});
+  Status s = edit_raw_and_reopen([&](Db& db) { put_meta(db, detail::kTermRunsKey, unsorted); });
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  Status cut = edit_raw_and_reopen(
+      [&](Db& db) { put_meta(db, detail::kTermRunsKey, unsorted.substr(0, unsorted.size() - 3)); });
+  EXPECT_EQ(cut.code(), Status::Code::kCorruption) << cut.to_string();
 }
 
 TEST_F(LogStorageTest, ReadingOutsideTheLogIsABugThatAborts) {
