@@ -9,7 +9,9 @@
 #          [--concurrency "10 50"] [--shm]
 #   Environment (same meaning as the flags): A, B, DURATION, WARMUP, CONCURRENCY, SHM=1; also
 #   BOMBARDER (default build/bin/bombarder), A_PORT (default 28280) and B_PORT (default 28290),
-#   each the first of 3 consecutive ports.
+#   each the first of 3 consecutive ports; NODE_FLAGS, extra flags for every node of both
+#   clusters (e.g. NODE_FLAGS="--idempotency-table-bytes 4194304" with a longer WARMUP measures
+#   writes with the idempotency table at its byte bound, the steady state of a busy cluster).
 #
 # What is measured, for each concurrency N and each build: `bombarder flood --duration D
 #   --concurrency N` against the current leader (POST /api/kv, unique keys, 64-byte values, one
@@ -79,11 +81,14 @@ chmod 600 "$work/cluster.secret"
 # start_cluster NAME BINARY BASE_PORT
 start_cluster() {
   local name=$1 bin=$2 base=$3 i j peers
+  local -a extra
+  read -r -a extra <<<"${NODE_FLAGS:-}"
   for i in 0 1 2; do
     peers=
     for j in 0 1 2; do ((j == i)) || peers+="${peers:+,}$j@127.0.0.1:$((base + j))"; done
     "$bin" --node-id "$i" --port $((base + i)) --peers "$peers" --data-dir "$work/$name$i" \
-      --cluster-secret-file "$work/cluster.secret" --log-level warn >"$work/$name$i.out" 2>&1 &
+      --cluster-secret-file "$work/cluster.secret" --log-level warn "${extra[@]}" \
+      >"$work/$name$i.out" 2>&1 &
     bench_pids+=($!)
   done
 }

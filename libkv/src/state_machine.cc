@@ -4,6 +4,9 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <algorithm>
+#include <deque>
+
 #include "bytes.h"
 #include "fatal.h"
 #include "hash.h"
@@ -20,8 +23,13 @@ namespace {
 // updated in the same batch must see its own create.
 class ApplyBatch {
  public:
-  explicit ApplyBatch(const Db& db)
-      : db_(db), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
+  // `front` is StateMachine::idem_front_, kept in step with this batch's writes to the expiry
+  // index (read_front(), note_new_record(), and the callers' pops).
+  ApplyBatch(const Db& db, std::deque<detail::IdemFrontRecord>& front, size_t read_ahead)
+      : db_(db),
+        batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true),
+        front_(front),
+        read_ahead_(std::max<size_t>(read_ahead, 1)) {}
 
   [[nodiscard]] std::optional<std::string> get(Family family, std::string_view key) {
     rocksdb::PinnableSlice value;
@@ -49,16 +57,51 @@ class ApplyBatch {
     put(Family::kEntries, e.id, *bytes);
   }
   [[nodiscard]] rocksdb::WriteBatch* write_batch() { return batch_.GetWriteBatch(); }
-  // The family as the DB plus this batch's writes. Invalid once the batch is written to.
-  [[nodiscard]] std::unique_ptr<rocksdb::Iterator> iterator(Family family) {
-    return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(
-        db_.family(family), db_.rocks()->NewIterator(rocksdb::ReadOptions(), db_.family(family))));
+
+  // The front of the expiry index: the records from its first one, in key order.
+  [[nodiscard]] std::deque<detail::IdemFrontRecord>& front() { return front_; }
+  // Reads up to read_ahead records of the expiry index (the DB plus this batch) with keys after
+  // `after` into the empty front; false if there are none. `after` is a key every remaining
+  // record follows: the last one evicted, or the earliest live expiry as a prefix.
+  [[nodiscard]] bool read_front(std::string_view after);
+  // A record just put into the expiry index: held in the front if it sorts before the front's
+  // last record (after it, a later read_front() finds it).
+  void note_new_record(detail::IdemFrontRecord record) {
+    if (front_.empty() || record.index_key >= front_.back().index_key) return;
+    auto at = std::lower_bound(
+        front_.begin(), front_.end(), record.index_key,
+        [](const detail::IdemFrontRecord& r, const std::string& key) { return r.index_key < key; });
+    front_.insert(at, std::move(record));
   }
 
  private:
   const Db& db_;
   rocksdb::WriteBatchWithIndex batch_;
+  std::deque<detail::IdemFrontRecord>& front_;
+  const size_t read_ahead_;
 };
+
+bool ApplyBatch::read_front(std::string_view after) {
+  KV_CHECK(front_.empty(), "the front is read ahead only once used up");
+  const Family family = Family::kIdemByExpiry;
+  std::unique_ptr<rocksdb::Iterator> it(batch_.NewIteratorWithBase(
+      db_.family(family), db_.rocks()->NewIterator(rocksdb::ReadOptions(), db_.family(family))));
+  for (it->Seek(after); it->Valid() && front_.size() < read_ahead_; it->Next()) {
+    if (it->key().ToStringView() == after) continue;
+    detail::IdemFrontRecord r;
+    std::string_view idem_key;
+    detail::ByteReader value(it->value().ToStringView());
+    if (!detail::split_idem_expiry_key(it->key().ToStringView(), &r.expires_at_ms, &idem_key) ||
+        !value.get_u64(&r.bytes)) {
+      KV_FATAL("corrupt key in the idem_by_expiry family", it->key().ToString(true));
+    }
+    r.index_key = it->key().ToString();
+    r.idem_key = std::string(idem_key);
+    front_.push_back(std::move(r));
+  }
+  KV_READ_OK(it->status(), family_name(family));
+  return !front_.empty();
+}
 
 ApplyResult execute_create(const CreateCommand& c, raft::Index index, SmState& st,
                            ApplyBatch& batch) {
@@ -114,52 +157,39 @@ struct Evictions {
 
 // Drops idempotency records from the front of the expiry index (soonest expiry first, ties by
 // key) while `more(expires_at_ms, table_bytes_now)` holds, and sets st.next_expiry_ms to the first
-// record kept. Returns how many it dropped. The deletions are made after the scan: the iterator
-// reads through the batch, which must not change under it.
+// record kept. Returns how many it dropped. The records come from the batch's front, read ahead
+// in bulk (StateMachineOptions::idem_front_read_ahead).
 template <typename More>
 uint64_t evict_front(SmState& st, ApplyBatch& batch, More&& more) {
-  struct Doomed {
-    std::string index_key;
-    std::string idem_key;
-    uint64_t bytes;
-  };
-  std::vector<Doomed> doomed;
-  uint64_t bytes_after = st.idem_bytes;
+  KV_CHECK(st.idem_count > 0 && st.next_expiry_ms > 0, "evicting from a non-empty table");
+  std::deque<detail::IdemFrontRecord>& front = batch.front();
+  // Where a read-ahead seeks: the earliest live expiry, later the last key evicted. Seeking
+  // there rather than to the first key steps over none of the tombstones that evictions leave
+  // at the front until compaction (quadratic at a steady write rate otherwise).
+  std::string resume = detail::encode_be64(st.next_expiry_ms);
+  uint64_t evicted = 0;
   uint64_t next_expiry_ms = 0;
-  {
-    std::unique_ptr<rocksdb::Iterator> it = batch.iterator(Family::kIdemByExpiry);
-    // Seek to the earliest live expiry rather than the first key: the evicted records before it
-    // leave tombstones at the front until compaction, and SeekToFirst would step over all of
-    // them on every eviction (quadratic at a steady write rate).
-    KV_CHECK(st.idem_count > 0 && st.next_expiry_ms > 0, "evicting from a non-empty table");
-    for (it->Seek(detail::encode_be64(st.next_expiry_ms)); it->Valid(); it->Next()) {
-      uint64_t expires_at_ms = 0;
-      std::string_view idem_key;
-      uint64_t bytes = 0;
-      detail::ByteReader value(it->value().ToStringView());
-      if (!detail::split_idem_expiry_key(it->key().ToStringView(), &expires_at_ms, &idem_key) ||
-          !value.get_u64(&bytes) || bytes > bytes_after) {
-        KV_FATAL("corrupt key in the idem_by_expiry family", it->key().ToString(true));
-      }
-      if (!more(expires_at_ms, bytes_after)) {
-        next_expiry_ms = expires_at_ms;
-        break;
-      }
-      doomed.push_back({it->key().ToString(), std::string(idem_key), bytes});
-      bytes_after -= bytes;
+  while (!front.empty() || batch.read_front(resume)) {
+    detail::IdemFrontRecord& r = front.front();
+    if (r.bytes > st.idem_bytes) {
+      KV_FATAL("corrupt size in the idem_by_expiry family", r.index_key);
     }
-    KV_READ_OK(it->status(), family_name(Family::kIdemByExpiry));
+    if (!more(r.expires_at_ms, st.idem_bytes)) {
+      next_expiry_ms = r.expires_at_ms;
+      break;
+    }
+    batch.remove(Family::kIdemByExpiry, r.index_key);
+    batch.remove(Family::kIdem, r.idem_key);
+    st.idem_bytes -= r.bytes;
+    ++evicted;
+    resume = std::move(r.index_key);
+    front.pop_front();
   }
-  for (const Doomed& d : doomed) {
-    batch.remove(Family::kIdemByExpiry, d.index_key);
-    batch.remove(Family::kIdem, d.idem_key);
-  }
-  KV_CHECK(st.idem_count >= doomed.size(), "evicting from a table that holds the records");
-  st.idem_count -= doomed.size();
-  st.idem_bytes = bytes_after;
+  KV_CHECK(st.idem_count >= evicted, "evicting from a table that holds the records");
+  st.idem_count -= evicted;
   st.next_expiry_ms = next_expiry_ms;
   KV_CHECK((st.idem_count == 0) == (st.next_expiry_ms == 0), "next expiry tracks the table");
-  return doomed.size();
+  return evicted;
 }
 
 // Advances the clock to the command's stamp and forgets the records it has reached. The scan
@@ -193,9 +223,11 @@ void record_idempotency(const Command& command, const ApplyResult& result, SmSta
   }
   std::string accounted;
   detail::ByteWriter(&accounted).put_u64(record_bytes);
+  std::string index_key = detail::idem_expiry_key(record.expires_at_ms, command.idempotency_key);
   batch.put(Family::kIdem, command.idempotency_key, *bytes);
-  batch.put(Family::kIdemByExpiry,
-            detail::idem_expiry_key(record.expires_at_ms, command.idempotency_key), accounted);
+  batch.put(Family::kIdemByExpiry, index_key, accounted);
+  batch.note_new_record(detail::IdemFrontRecord{std::move(index_key), command.idempotency_key,
+                                                record.expires_at_ms, record_bytes});
   ++st.idem_count;
   st.idem_bytes += record_bytes;
   if (st.next_expiry_ms == 0 || record.expires_at_ms < st.next_expiry_ms) {
@@ -269,7 +301,8 @@ class ScopedSnapshot {
 
 }  // namespace
 
-Result<std::unique_ptr<StateMachine>> StateMachine::open(Db& db) {
+Result<std::unique_ptr<StateMachine>> StateMachine::open(Db& db,
+                                                         const StateMachineOptions& options) {
   std::string bytes;
   const bool found =
       KV_READ_FOUND(db.rocks()->Get(rocksdb::ReadOptions(), db.family(Family::kStateMeta),
@@ -282,12 +315,13 @@ Result<std::unique_ptr<StateMachine>> StateMachine::open(Db& db) {
         " was written in an older format (before issue 13); remove the data directory");
   }
   const SmState state = detail::read_sm_state(db, rocksdb::ReadOptions());
-  std::unique_ptr<StateMachine> sm(new StateMachine(db));
+  std::unique_ptr<StateMachine> sm(new StateMachine(db, options));
   sm->publish(state);
   return sm;
 }
 
-StateMachine::StateMachine(Db& db) : db_(db) {}
+StateMachine::StateMachine(Db& db, const StateMachineOptions& options)
+    : db_(db), options_(options) {}
 
 StateMachine::~StateMachine() = default;
 
@@ -306,7 +340,7 @@ Result<std::vector<ApplyResult>> StateMachine::apply_batch(std::span<const raft:
   // published, so read it back; one point read per batch).
   SmState st = detail::read_sm_state(db_, rocksdb::ReadOptions());
   KV_CHECK(st.applied_index == applied_index(), "the published state is the stored one");
-  ApplyBatch batch(db_);
+  ApplyBatch batch(db_, idem_front_, options_.idem_front_read_ahead);
   Evictions evictions;
   results.reserve(entries.size());
   for (const raft::Entry& entry : entries) {
@@ -315,7 +349,10 @@ Result<std::vector<ApplyResult>> StateMachine::apply_batch(std::span<const raft:
     st.applied_index = entry.index;
   }
   batch.put(Family::kStateMeta, detail::kStateKey, detail::encode_sm_state(st));
-  if (Status s = db_.write(batch.write_batch(), /*sync=*/false); !s.is_ok()) return s;
+  if (Status s = db_.write(batch.write_batch(), /*sync=*/false); !s.is_ok()) {
+    idem_front_.clear();  // it follows the batch that was not written
+    return s;
+  }
   idem_evicted_ttl_.fetch_add(evictions.ttl, std::memory_order_relaxed);
   idem_evicted_bytes_.fetch_add(evictions.bytes, std::memory_order_relaxed);
   publish(st);
@@ -445,6 +482,9 @@ Status StateMachine::stage_restore(const std::filesystem::path& path,
   return Status();
 }
 
-void StateMachine::restored(const SmState& state) { publish(state); }
+void StateMachine::restored(const SmState& state) {
+  idem_front_.clear();  // the snapshot replaced the table
+  publish(state);
+}
 
 }  // namespace kv

@@ -19,7 +19,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& data_dir
   const std::filesystem::path parent =
       dir.has_parent_path() ? dir.parent_path() : std::filesystem::path(".");
   if (Status s = detail::sync_dir(store->db_->file_system(), parent); !s.is_ok()) return s;
-  Result<std::unique_ptr<StateMachine>> sm = StateMachine::open(*store->db_);
+  Result<std::unique_ptr<StateMachine>> sm = StateMachine::open(*store->db_, options.state_machine);
   if (!sm.is_ok()) return sm.status();
   store->state_machine_ = std::move(sm).value();
   Result<std::unique_ptr<LogStorage>> log =

@@ -26,6 +26,7 @@ namespace kv {
 struct StoreOptions {
   DbOptions db;
   LogStorageOptions log;
+  StateMachineOptions state_machine;
 };
 
 class Store {
