@@ -13,6 +13,8 @@ namespace {
 
 // Command type tags on the wire. Never reuse a retired value: old log entries keep theirs.
 enum : uint8_t { kTagCreate = 1, kTagUpdate = 2, kTagDelete = 3 };
+// Flags of a kIdempotencyRecordVersion record.
+enum : uint8_t { kIdemFlagValueFromRequest = 1 };
 
 Status check_entry_fields(std::string_view id, std::string_view key, std::string_view value) {
   if (!is_canonical_uuid(id)) return Status::invalid_argument("id is not a canonical UUID");
@@ -277,9 +279,14 @@ RequestFingerprint request_fingerprint(const Command& command) {
 }
 
 Result<std::string> encode_idempotency_record(const IdempotencyRecord& record) {
+  if (record.value_from_request &&
+      (!record.result.entry.has_value() || !record.result.entry->value.empty())) {
+    return Status::invalid_argument("a record whose value comes from the request stores none");
+  }
   std::string out;
   ByteWriter w(&out);
-  w.put_u8(kCodecVersion);
+  w.put_u8(kIdempotencyRecordVersion);
+  w.put_u8(record.value_from_request ? kIdemFlagValueFromRequest : 0);
   w.put_u64(record.expires_at_ms);
   w.put_u64(record.fingerprint.low);
   w.put_u64(record.fingerprint.high);
@@ -290,11 +297,21 @@ Result<std::string> encode_idempotency_record(const IdempotencyRecord& record) {
 Result<IdempotencyRecord> decode_idempotency_record(std::string_view bytes) {
   ByteReader r(bytes);
   uint8_t version = 0;
+  uint8_t flags = 0;
   IdempotencyRecord record;
-  if (!r.get_u8(&version) || version != kCodecVersion || !r.get_u64(&record.expires_at_ms) ||
-      !r.get_u64(&record.fingerprint.low) || !r.get_u64(&record.fingerprint.high) ||
-      !get_apply_result_fields(r, &record.result) || !r.at_end()) {
+  const bool header_ok =
+      r.get_u8(&version) &&
+      (version == kCodecVersion || (version == kIdempotencyRecordVersion && r.get_u8(&flags) &&
+                                    (flags & ~kIdemFlagValueFromRequest) == 0));
+  if (!header_ok || !r.get_u64(&record.expires_at_ms) || !r.get_u64(&record.fingerprint.low) ||
+      !r.get_u64(&record.fingerprint.high) || !get_apply_result_fields(r, &record.result) ||
+      !r.at_end()) {
     return Status::corruption("malformed idempotency record");
+  }
+  record.value_from_request = (flags & kIdemFlagValueFromRequest) != 0;
+  if (record.value_from_request &&
+      (!record.result.entry.has_value() || !record.result.entry->value.empty())) {
+    return Status::corruption("idempotency record without an entry to take the value into");
   }
   return record;
 }

@@ -203,6 +203,13 @@ void advance_clock(uint64_t stamp_ms, SmState& st, ApplyBatch& batch, Evictions&
   });
 }
 
+// The value a create or an update writes; null for a delete.
+const std::string* request_value(const Command& command) {
+  if (const auto* create = std::get_if<CreateCommand>(&command.op)) return &create->value;
+  if (const auto* update = std::get_if<UpdateCommand>(&command.op)) return &update->value;
+  return nullptr;
+}
+
 // Records `result` for the command's key, first dropping the soonest-expiring records until the
 // new one fits the command's byte bound.
 void record_idempotency(const Command& command, const ApplyResult& result, SmState& st,
@@ -211,7 +218,14 @@ void record_idempotency(const Command& command, const ApplyResult& result, SmSta
   const uint64_t ttl_ms = command.idempotency_ttl_ms;
   const uint64_t expires_at_ms =
       st.clock_ms > UINT64_MAX - ttl_ms ? UINT64_MAX : st.clock_ms + ttl_ms;
-  const IdempotencyRecord record{expires_at_ms, request_fingerprint(command), result};
+  IdempotencyRecord record{expires_at_ms, request_fingerprint(command), result, false};
+  if (const std::string* value = request_value(command);
+      value != nullptr && record.result.entry.has_value() &&
+      (result.status == ApplyStatus::kCreated || result.status == ApplyStatus::kUpdated)) {
+    KV_CHECK(record.result.entry->value == *value, "a written entry holds the request's value");
+    record.result.entry->value.clear();  // a retry carries it (kv/codec.h, IdempotencyRecord)
+    record.value_from_request = true;
+  }
   Result<std::string> bytes = encode_idempotency_record(record);
   KV_CHECK(bytes.is_ok(), "results of validated commands encode");
   const uint64_t record_bytes = detail::idem_record_bytes(command.idempotency_key, *bytes);
@@ -248,6 +262,11 @@ std::optional<ApplyResult> idempotent_answer(const Command& command, raft::Index
                        record->result.index};
   }
   ApplyResult replay = std::move(record->result);
+  if (record->value_from_request) {
+    const std::string* value = request_value(command);
+    KV_CHECK(value != nullptr, "a matching fingerprint is the same kind of request");
+    replay.entry->value = *value;
+  }
   replay.original_index = replay.index;
   replay.index = index;
   replay.replayed = true;

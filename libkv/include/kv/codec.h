@@ -152,10 +152,20 @@ struct RequestFingerprint {
 [[nodiscard]] RequestFingerprint request_fingerprint(const Command& command);
 
 // The idempotency table's record for one key.
+//
+// A created or updated entry's value is the request's own value, and a retry that the table
+// answers carries the same request (its fingerprint matches): so such a record stores the entry
+// without its value (value_from_request) and the answer takes it from the retry. Records of
+// 100-byte values are about half as large, of 1 MiB values a few hundred times smaller: the
+// table's byte bound holds that many more keys, and snapshots carry that much less.
+// Encoding: kCodecVersion records (the whole entry, written before this existed) still decode;
+// new ones are kIdempotencyRecordVersion, a flags byte after the version.
+inline constexpr uint8_t kIdempotencyRecordVersion = 3;
 struct IdempotencyRecord {
   uint64_t expires_at_ms = 0;  // forgotten once the state machine's clock reaches it
   RequestFingerprint fingerprint;
-  ApplyResult result;  // as first decided
+  ApplyResult result;  // as first decided (result.entry->value empty if value_from_request)
+  bool value_from_request = false;
   friend bool operator==(const IdempotencyRecord&, const IdempotencyRecord&) = default;
 };
 [[nodiscard]] Result<std::string> encode_idempotency_record(const IdempotencyRecord& record);
