@@ -9,7 +9,8 @@ namespace bombarder {
 namespace http = boost::beast::http;
 
 std::string base64_encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  // EVP_EncodeBlock writes a terminating NUL after the 4 * ceil(n / 3) characters.
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(bytes.data()),
                                 static_cast<int>(bytes.size()));
