@@ -25,6 +25,7 @@ packages=(
   ccache                                             # cheap rebuilds (scripts/build.sh)
   nodejs npm                                         # tests/compat: toxiproxy-node-client
   redis-server redis-tools                           # proxy in front of a foreign TCP service
+  etcd-server etcd-client                            # bombarder --system etcd, cluster start --system etcd
   libssl-dev                                         # TLS (Boost.Asio SSL on OpenSSL)
   openssl curl                                       # tests: docs' by-hand certs and curl --cacert
   linux-perf                                         # benchmarks/flamegraph.sh: perf record

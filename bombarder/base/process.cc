@@ -101,9 +101,19 @@ bool process_alive(pid_t pid) {
 bool is_node_process(pid_t pid, uint16_t port) {
   if (!process_alive(pid)) return false;
   const std::vector<std::string> args = command_line(pid);
-  if (args.empty() || fs::path(args[0]).filename() != "stress_node") return false;
+  if (args.empty()) return false;
+  const fs::path program = fs::path(args[0]).filename();
+  // An etcd member (`cluster start --system etcd`) serves its clients on --listen-client-urls.
+  const bool etcd = program == "etcd";
+  if (!etcd && program != "stress_node") return false;
+  const std::string port_text = std::to_string(port);
   for (size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--port" && args[i + 1] == std::to_string(port)) return true;
+    const std::string& value = args[i + 1];
+    if (!etcd && args[i] == "--port" && value == port_text) return true;
+    if (etcd && args[i] == "--listen-client-urls" && value.ends_with(port_text) &&
+        value.size() > port_text.size() && value[value.size() - port_text.size() - 1] == ':') {
+      return true;
+    }
   }
   return false;
 }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "bombarder/client/node_tls.h"
+#include "bombarder/client/store_adapter.h"
 
 namespace bombarder {
 
@@ -75,17 +76,24 @@ ApiResponse ApiClient::call(const common::Endpoint& node, http::verb method,
   return future.get();
 }
 
-std::vector<ApiResponse> ApiClient::get_all(const std::vector<common::Endpoint>& nodes,
-                                            const std::string& target,
-                                            std::chrono::milliseconds timeout) {
+std::vector<ApiResponse> ApiClient::call_all(const std::vector<common::Endpoint>& nodes,
+                                             http::verb method, const std::string& target,
+                                             const std::string& body,
+                                             std::chrono::milliseconds timeout) {
   std::vector<std::promise<ApiResponse>> promises(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
-    start_call(pool_, nodes[i], http::verb::get, target, {}, timeout, promises[i]);
+    start_call(pool_, nodes[i], method, target, body, timeout, promises[i]);
   }
   std::vector<ApiResponse> results;
   results.reserve(nodes.size());
   for (auto& promise : promises) results.push_back(promise.get_future().get());
   return results;
+}
+
+std::vector<ApiResponse> ApiClient::get_all(const std::vector<common::Endpoint>& nodes,
+                                            const std::string& target,
+                                            std::chrono::milliseconds timeout) {
+  return call_all(nodes, http::verb::get, target, {}, timeout);
 }
 
 std::optional<Json> ApiClient::get_json(const common::Endpoint& node, const std::string& target,
@@ -139,51 +147,12 @@ size_t ClusterView::reachable() const {
 
 ClusterView survey(ApiClient& client, const std::vector<common::Endpoint>& nodes,
                    std::chrono::milliseconds timeout) {
-  ClusterView view;
-  const std::vector<ApiResponse> answers = client.get_all(nodes, "/status", timeout);
-  uint64_t leader_term = 0;
-  std::map<std::string, size_t> named;  // leader address -> how many nodes name it
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    ClusterView::Node node{nodes[i], std::nullopt, {}};
-    const ApiResponse& answer = answers[i];
-    if (answer.status != 200) {
-      node.error = answer.describe();
-    } else {
-      try {
-        node.status = StatusResponse::from_json(answer.json());
-      } catch (const std::exception& e) {
-        node.error = std::string("not a stress_node /status answer: ") + e.what();
-      }
-    }
-    if (node.status) {
-      const StatusResponse& s = *node.status;
-      if (s.role == "leader" && (!view.leader || s.term > leader_term)) {
-        view.leader = i;
-        leader_term = s.term;
-      }
-      if (!s.leader.empty()) ++named[s.leader];
-    }
-    view.nodes.push_back(std::move(node));
-  }
-  if (view.leader) {
-    view.leader_address = view.nodes[*view.leader].endpoint.to_string();
-  } else if (!named.empty()) {
-    view.leader_address =
-        std::max_element(named.begin(), named.end(), [](const auto& a, const auto& b) {
-          return a.second < b.second;
-        })->first;
-  }
-  return view;
+  return survey(stress_node_adapter(), client, nodes, timeout);
 }
 
 ClusterView wait_for_leader(ApiClient& client, const std::vector<common::Endpoint>& nodes,
                             std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    ClusterView view = survey(client, nodes, 1s);
-    if (view.leader || std::chrono::steady_clock::now() >= deadline) return view;
-    std::this_thread::sleep_for(50ms);  // poll interval, bounded by the deadline above
-  }
+  return wait_for_leader(stress_node_adapter(), client, nodes, timeout);
 }
 
 }  // namespace bombarder

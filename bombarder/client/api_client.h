@@ -67,6 +67,12 @@ class ApiClient {
                                              const std::string& target,
                                              std::chrono::milliseconds timeout = 2s,
                                              std::string* why = nullptr);
+  // The same request on several nodes at once; results in the order of `nodes`.
+  [[nodiscard]] std::vector<ApiResponse> call_all(const std::vector<common::Endpoint>& nodes,
+                                                  boost::beast::http::verb method,
+                                                  const std::string& target,
+                                                  const std::string& body,
+                                                  std::chrono::milliseconds timeout = 2s);
   // The same GET on several nodes at once; results in the order of `nodes`.
   [[nodiscard]] std::vector<ApiResponse> get_all(const std::vector<common::Endpoint>& nodes,
                                                  const std::string& target,

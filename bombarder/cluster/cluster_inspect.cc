@@ -7,6 +7,7 @@
 #include "bombarder/base/data_root.h"
 #include "bombarder/base/errors.h"
 #include "bombarder/client/node_url.h"
+#include "bombarder/client/store_adapter.h"
 #include "bombarder/cluster/cluster_leader.h"
 #include "bombarder/cluster/cluster_secrets.h"
 #include "bombarder/cluster/cluster_table.h"
@@ -145,7 +146,11 @@ ClusterStatus inspect_cluster(const std::vector<std::string>& node_urls) {
       node_urls.empty() ? default_nodes() : parse_node_list(node_urls);
   ApiClient client;
   ClusterStatus status;
-  status.view = survey(client, nodes, 2s);
+  // The recorded cluster's members are asked as its store answers (cluster start --system).
+  const std::optional<ClusterRecord> record =
+      node_urls.empty() ? load_cluster_record() : std::nullopt;
+  const auto store = make_store_adapter(record ? record->system : StoreSystem::kStressNode, false);
+  status.view = survey(*store, client, nodes, 2s);
   const ClusterView& view = status.view;
   if (view.reachable() == 0) {
     environment_failure("no node answers /status (" + view.nodes[0].endpoint.to_string() + ": " +
@@ -154,9 +159,7 @@ ClusterStatus inspect_cluster(const std::vector<std::string>& node_urls) {
   }
   status.health = assess_health(view);
   // `cluster start --proxied`: where faults are injected (only for the recorded cluster).
-  if (node_urls.empty()) {
-    if (auto record = load_cluster_record()) status.proxy = record->proxy;
-  }
+  if (record) status.proxy = record->proxy;
   return status;
 }
 

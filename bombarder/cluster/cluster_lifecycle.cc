@@ -15,10 +15,12 @@
 #include "bombarder/base/process.h"
 #include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
+#include "bombarder/client/store_adapter.h"
 #include "bombarder/cluster/cluster_proxies.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/cluster/cluster_secrets.h"
 #include "bombarder/cluster/cluster_tls.h"
+#include "bombarder/cluster/etcd_members.h"
 #include "bombarder/cluster/supervisor.h"
 
 namespace bombarder {
@@ -44,6 +46,7 @@ std::chrono::milliseconds seconds_flag(double seconds) {
 
 // The consecutive ports from --port the cluster takes.
 int ports_taken(const StartFlags& f) {
+  if (f.system == StoreSystem::kEtcd) return 2 * f.nodes;  // client and peer ports
   return f.proxied ? ProxiedLayout(f.port, f.nodes).ports_used() : f.nodes;
 }
 
@@ -84,9 +87,11 @@ void validate(const StartFlags& f) {
     invalid_input("--commit-timeout-ms must be 100..600000");
   }
   if (!(f.timeout_s > 0)) invalid_input("--timeout must be positive");
+  if (f.system == StoreSystem::kEtcd) check_etcd_start_flags(f);
 }
 
 fs::path find_node_binary(const StartFlags& f) {
+  if (f.system == StoreSystem::kEtcd) return find_etcd_binary(f.node_bin);
   const fs::path path =
       f.node_bin.empty() ? executable_dir() / "stress_node" : fs::absolute(f.node_bin);
   std::error_code ec;
@@ -206,6 +211,7 @@ bool cluster_ready(const ClusterView& view, std::string* why) {
 // Polls until the cluster is ready; a node that ends meanwhile aborts the start.
 ClusterView wait_ready(const StartFlags& f, const ClusterRecord& record) {
   ApiClient client;
+  const auto store = make_store_adapter(f.system, false);
   const auto deadline = Clock::now() + seconds_flag(f.timeout_s);
   std::string why;
   while (true) {
@@ -213,7 +219,7 @@ ClusterView wait_ready(const StartFlags& f, const ClusterRecord& record) {
       int status = 0;
       if (::waitpid(node.pid, &status, WNOHANG) == node.pid) fail_early_exit(record, node, status);
     }
-    ClusterView view = survey(client, record.endpoints(), 500ms);
+    ClusterView view = survey(*store, client, record.endpoints(), 500ms);
     if (cluster_ready(view, &why)) return view;
     if (Clock::now() >= deadline) {
       char seconds[32];
@@ -297,6 +303,10 @@ namespace {
 // here leaves no process. `reused[i]`: node i starts on existing data.
 std::vector<NodeRecord> plan_nodes(const StartFlags& f, const fs::path& binary,
                                    std::vector<bool>& reused) {
+  // Names this cluster's etcd members, so that no member of another cluster joins them.
+  const std::string etcd_token =
+      "bombarder-" + std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   std::vector<NodeRecord> planned;
   for (int i = 0; i < f.nodes; ++i) {
     NodeRecord node;
@@ -305,13 +315,18 @@ std::vector<NodeRecord> plan_nodes(const StartFlags& f, const fs::path& binary,
     if (f.proxied) node.listen_port = ProxiedLayout(f.port, f.nodes).node_port(i);
     node.data_dir = data_root() / ("node-" + std::to_string(i));
     node.output_path = node.data_dir / "console.log";
-    node.args = node_command_line(f, binary.string(), node.id, node.data_dir.string());
+    node.system = f.system;
+    node.args = f.system == StoreSystem::kEtcd
+                    ? etcd_command_line(f, binary.string(), node.id, node.data_dir, etcd_token)
+                    : node_command_line(f, binary.string(), node.id, node.data_dir.string());
     std::error_code ec;
     if (f.fresh) {
       fs::remove_all(node.data_dir, ec);
       if (ec) environment_failure("cannot remove " + node.data_dir.string() + ": " + ec.message());
     }
-    reused.push_back(fs::exists(node.data_dir / "db", ec));
+    reused.push_back(f.system == StoreSystem::kEtcd
+                         ? fs::exists(etcd_data_dir(node.data_dir) / "member", ec)
+                         : fs::exists(node.data_dir / "db", ec));
     fs::create_directories(node.data_dir, ec);
     if (ec) environment_failure("cannot create " + node.data_dir.string() + ": " + ec.message());
     planned.push_back(std::move(node));
@@ -324,6 +339,7 @@ ClusterRecord prepare_record(const StartFlags& f, const fs::path& binary,
                              const ClusterSecrets& secrets, size_t nodes) {
   ClusterRecord record;
   record.started_at = utc_timestamp_now();
+  record.system = f.system;
   record.node_binary = binary;
   if (f.tls) {
     // New certificates per start: the CA is throw-away (its key is not kept), and every node
@@ -373,7 +389,7 @@ StartedCluster start_cluster(const StartFlags& flags) {
   const auto started = Clock::now();
   // A fresh secret and admin token per cluster (the previous cluster's nodes are all stopped).
   ClusterSecrets secrets;
-  if (!f.insecure_peers) {
+  if (!f.insecure_peers && f.system == StoreSystem::kStressNode) {
     secrets = create_cluster_secrets(data_root());
     f.cluster_secret_file = secrets.cluster_secret_file.string();
     f.admin_token_file = secrets.admin_token_file.string();

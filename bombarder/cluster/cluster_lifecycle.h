@@ -19,9 +19,11 @@ namespace bombarder {
 inline constexpr size_t kClusterNodesMax = 9;
 
 struct StartFlags {
+  // etcd: etcd_members.h (its layout, and the flags above that it refuses).
+  StoreSystem system = StoreSystem::kStressNode;
   int port = 8080;       // node i listens on port + i
   int nodes = 3;         // [1, kClusterNodesMax]
-  std::string node_bin;  // "" = stress_node beside bombarder
+  std::string node_bin;  // "" = stress_node beside bombarder (etcd: etcd on PATH)
   std::string host = "127.0.0.1";
   std::string log_level = "info";
   // Passed to every node when set; unset leaves the node's own default.

@@ -39,6 +39,7 @@ std::optional<ClusterRecord> load_cluster_record() {
     if (!body.is_object()) throw std::runtime_error("not a JSON object");
     ClusterRecord record;
     record.started_at = body.value("started_at", "");
+    record.system = parse_store_system(body.value("system", std::string("stress_node")));
     record.node_binary = body.at("node_binary").get<std::string>();
     for (const Json& n : body.at("nodes")) {
       NodeRecord node;
@@ -49,6 +50,7 @@ std::optional<ClusterRecord> load_cluster_record() {
       node.output_path = n.at("output").get<std::string>();
       node.args = n.at("args").get<std::vector<std::string>>();
       node.listen_port = n.value("listen_port", uint16_t{0});
+      node.system = record.system;
       record.nodes.push_back(std::move(node));
     }
     if (body.contains("proxy")) {
@@ -95,6 +97,7 @@ void save_cluster_record(const ClusterRecord& record) {
   Json body = {{"started_at", record.started_at},
                {"node_binary", record.node_binary.string()},
                {"nodes", std::move(nodes)}};
+  if (record.system != StoreSystem::kStressNode) body["system"] = to_string(record.system);
   if (const auto& p = record.proxy) {
     body["proxy"] = {{"pid", p->pid},
                      {"host", p->api.host},

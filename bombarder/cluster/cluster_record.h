@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bombarder/client/store_system.h"
 #include "common/endpoint.h"
 
 namespace bombarder {
@@ -28,6 +29,8 @@ struct NodeRecord {
   // `cluster start --proxied`: the node's own --port, while `endpoint` is its client proxy
   // (cluster_proxies.h). 0: the node listens on `endpoint` itself.
   uint16_t listen_port = 0;
+  // The cluster's store (ClusterRecord::system), copied to every node when the record is read.
+  StoreSystem system = StoreSystem::kStressNode;
 
   [[nodiscard]] uint16_t node_port() const {
     return listen_port != 0 ? listen_port : endpoint.port;
@@ -61,6 +64,8 @@ struct TlsRecord {
 
 struct ClusterRecord {
   std::string started_at;  // ISO 8601 UTC
+  // `cluster start --system`: "system" in cluster.json, left out for stress_node.
+  StoreSystem system = StoreSystem::kStressNode;
   std::filesystem::path node_binary;
   std::vector<NodeRecord> nodes;
   std::optional<ProxyRecord> proxy;  // set by --proxied

@@ -6,6 +6,7 @@
 #include "bombarder/base/errors.h"
 #include "bombarder/base/process.h"
 #include "bombarder/client/api_client.h"
+#include "bombarder/client/store_adapter.h"
 
 namespace bombarder {
 
@@ -13,8 +14,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Serving and back in the cluster: /status answers 200 and names a leader.
+// Serving and back in the cluster: /status answers 200 and names a leader; for another store,
+// its adapter's status names one.
 bool serves_with_a_leader(ApiClient& client, const NodeRecord& node) {
+  if (node.system != StoreSystem::kStressNode) {
+    const std::vector<NodeStatusAnswer> answers =
+        make_store_adapter(node.system, false)
+            ->node_statuses(client, {node.endpoint}, std::chrono::milliseconds(500));
+    return answers[0].status && !answers[0].status->leader.empty();
+  }
   const ApiResponse r = client.get(node.endpoint, "/status", std::chrono::milliseconds(500));
   if (r.status != 200) return false;
   const nlohmann::json body = r.json();

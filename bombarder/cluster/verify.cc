@@ -11,6 +11,8 @@
 #include "bombarder/base/text.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
+#include "bombarder/client/store_adapter.h"
+#include "bombarder/cluster/etcd_state.h"
 
 namespace bombarder {
 
@@ -61,12 +63,14 @@ struct Settled {
 
 // Polls until every reachable node reports the same applied index, its hash describes that
 // index, and it equals the commit index the nodes know (no write in flight).
-Settled wait_settled(ApiClient& client, const std::vector<common::Endpoint>& nodes,
-                     std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+Settled wait_settled(ApiClient& client, const VerifyOptions& options) {
+  const std::vector<common::Endpoint>& nodes = options.nodes;
+  const auto deadline = Clock::now() + options.timeout;
+  const auto store = make_store_adapter(options.system, false);
   Settled s;
   while (true) {
-    s.view = survey(client, nodes, 2s);
+    s.view = survey(*store, client, nodes, 2s);
+    if (options.system == StoreSystem::kEtcd) add_etcd_state(client, s.view);
     s.converged = false;
     std::set<uint64_t> applied, commit;
     bool hash_current = true;
@@ -184,12 +188,14 @@ Json node_rows(const ClusterView& view) {
 // Every entry of every reachable node; a node whose listing failed has none and an error in
 // `errors` (address -> why).
 std::vector<std::optional<EntryMap>> fetch_entries(ApiClient& client, const ClusterView& view,
-                                                   Json& errors) {
+                                                   StoreSystem system, Json& errors) {
   std::vector<std::optional<EntryMap>> entries(view.nodes.size());
   for (size_t i = 0; i < view.nodes.size(); ++i) {
     if (!view.nodes[i].status) continue;
     std::string why;
-    entries[i] = fetch_all(client, view.nodes[i].endpoint, &why);
+    entries[i] = system == StoreSystem::kEtcd
+                     ? fetch_etcd_entries(client, view.nodes[i].endpoint, &why)
+                     : fetch_all(client, view.nodes[i].endpoint, &why);
     if (!entries[i]) errors[view.nodes[i].endpoint.to_string()] = why;
   }
   return entries;
@@ -342,7 +348,7 @@ std::string verify_text(const VerifyOptions& options, const Findings& found, boo
 VerifyOutcome verify_cluster(const VerifyOptions& options) {
   const std::vector<common::Endpoint>& nodes = options.nodes;
   ApiClient client;
-  const Settled settled = wait_settled(client, nodes, options.timeout);
+  const Settled settled = wait_settled(client, options);
   const ClusterView& view = settled.view;
   if (view.reachable() == 0) {
     environment_failure("no node answers /status (" + node_url(nodes[0]) + ": " +
@@ -360,7 +366,7 @@ VerifyOutcome verify_cluster(const VerifyOptions& options) {
   std::vector<std::optional<EntryMap>> entries(view.nodes.size());
   Json fetch_errors = Json::object();
   if (options.deep || (options.run && !options.run->acked.empty())) {
-    entries = fetch_entries(client, view, fetch_errors);
+    entries = fetch_entries(client, view, options.system, fetch_errors);
     passed = passed && fetch_errors.empty();
     if (!fetch_errors.empty()) report["fetch_errors"] = fetch_errors;
   }

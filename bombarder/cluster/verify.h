@@ -10,12 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "bombarder/client/store_system.h"
 #include "bombarder/history/run_record.h"
 #include "common/endpoint.h"
 
 namespace bombarder {
 
 struct VerifyOptions {
+  // etcd: members compared by applied index, maintenance hash and key count (etcd_state.h);
+  // their keys are the run's ids.
+  StoreSystem system = StoreSystem::kStressNode;
   std::vector<common::Endpoint> nodes;
   std::chrono::milliseconds timeout{30000};  // for the replicas to settle
   bool deep = false;                         // compare every entry

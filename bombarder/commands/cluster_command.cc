@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "bombarder/client/store_system.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
 
@@ -95,8 +96,15 @@ void add_start(CLI::App& cluster, int& exit_code) {
   cmd->add_option("--nodes", f->nodes, "Number of nodes")
       ->capture_default_str()
       ->check(CLI::Range(1, static_cast<int>(kClusterNodesMax)));
+  auto system = std::make_shared<std::string>("stress_node");
+  cmd->add_option("--system", *system,
+                  "stress_node, or etcd: a local etcd 3.4 cluster (members node-<i>, client "
+                  "port PORT+i, peer port PORT+NODES+i, data in $STRESS_TEST_DATA/node-<i>/etcd; "
+                  "the stress_node tuning, --tls, --proxied and --supervise flags are refused)")
+      ->capture_default_str();
   cmd->add_option("--node-bin", f->node_bin,
-                  "The stress_node binary [default: stress_node beside bombarder]");
+                  "The stress_node binary [default: stress_node beside bombarder; with --system "
+                  "etcd, etcd on PATH]");
   cmd->add_option("--host", f->host, "Address the nodes bind and advertise")->capture_default_str();
   cmd->add_option("--log-level", f->log_level, "The nodes' log level")
       ->capture_default_str()
@@ -107,7 +115,10 @@ void add_start(CLI::App& cluster, int& exit_code) {
       ->capture_default_str();
   add_start_mode_flags(cmd, f);
   cmd->footer(kExitCodes);
-  cmd->callback([f, &exit_code] { exit_code = cluster_start_command(*f); });
+  cmd->callback([f, system, &exit_code] {
+    f->system = parse_store_system(*system);
+    exit_code = cluster_start_command(*f);
+  });
 }
 
 void add_stop(CLI::App& cluster, int& exit_code) {

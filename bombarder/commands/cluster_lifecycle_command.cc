@@ -69,6 +69,7 @@ void print_started(const StartFlags& f, const StartedCluster& started) {
       out["admin_token_file"] = record.admin_token_file.string();
     }
     if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
+    if (record.system != StoreSystem::kStressNode) out["system"] = to_string(record.system);
     std::cout << out.dump(2) << std::endl;
     return;
   }
@@ -91,7 +92,10 @@ void print_started(const StartFlags& f, const StartedCluster& started) {
               node_url(view.nodes[*view.leader].endpoint).c_str(),
               static_cast<unsigned long long>(leader.term));
   if (record.proxy) print_proxy(*record.proxy, f.nodes);
-  if (record.cluster_secret_file.empty()) {
+  if (record.system == StoreSystem::kEtcd) {
+    std::printf("etcd members %s; peer URLs on ports %d-%d (plain HTTP)\n",
+                record.node_binary.c_str(), f.port + f.nodes, f.port + 2 * f.nodes - 1);
+  } else if (record.cluster_secret_file.empty()) {
     std::printf("peers: INSECURE (--insecure-peers: peer frames unauthenticated)\n");
   } else {
     std::printf("peers: HMAC-SHA256, secret %s; admin token %s\n",

@@ -16,6 +16,7 @@
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
 #include "bombarder/client/node_url.h"
+#include "bombarder/client/store_adapter.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
@@ -43,6 +44,8 @@ struct LoadFlags {
   Command command = Command::kFlood;
   std::string name;
   std::vector<std::string> nodes;
+  std::string system = "stress_node";
+  std::string read_consistency = "linearizable";
   uint64_t count = 100;
   double duration_s = 0;
   size_t concurrency = 10;
@@ -86,11 +89,24 @@ std::chrono::milliseconds seconds_flag(double seconds, const char* flag) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
+// --system and --read-consistency: which store's adapter the load speaks through.
+void add_system_flags(CLI::App* cmd, LoadFlags& f) {
+  cmd->add_option("--system", f.system,
+                  "The store the nodes are: stress_node, or etcd (its v3 JSON gateway; the key "
+                  "is the id; see docs/other-stores.md)")
+      ->capture_default_str();
+  cmd->add_option("--read-consistency", f.read_consistency,
+                  "etcd reads: linearizable (through the leader's quorum) or serializable (the "
+                  "member's own state, possibly stale)")
+      ->capture_default_str();
+}
+
 void add_common_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--nodes", f.nodes,
                   "Nodes to send load to, comma-separated URLs "
                   "[default: the recorded cluster, else 127.0.0.1:8080-8082]")
       ->delimiter(',');
+  add_system_flags(cmd, f);
   f.count_option = cmd->add_option("--count", f.count, "Requests to send")->capture_default_str();
   f.duration_option =
       add_seconds_option(cmd, "--duration", f.duration_s, "Run this long instead of a --count");
@@ -179,8 +195,9 @@ struct LoadPlan {
   std::chrono::milliseconds deadline{0};
   std::optional<std::chrono::milliseconds> duration;  // unset: --count requests
   std::chrono::milliseconds check_timeout{0};
-  ChaosSpec chaos;                      // with --chaos
-  std::optional<ClusterRecord> record;  // with --chaos: the processes to kill
+  std::shared_ptr<const StoreAdapter> store;  // --system, --read-consistency
+  ChaosSpec chaos;                            // with --chaos
+  std::optional<ClusterRecord> record;        // with --chaos: the processes to kill
   uint64_t seed = 0;
   bool wants_leader = true;  // every command but storm targets the leader
 };
@@ -213,6 +230,10 @@ void plan_chaos(const LoadFlags& f, LoadPlan& plan) {
         "`bombarder cluster start`; there is no " +
         cluster_record_path().string());
   }
+  if (plan.record->system != plan.store->system()) {
+    invalid_input(std::string("--chaos: the recorded cluster is ") +
+                  to_string(plan.record->system) + ", not " + to_string(plan.store->system()));
+  }
   for (const auto& node : plan.nodes) {
     if (plan.record->find(node) == nullptr) {
       invalid_input("--chaos: " + node.to_string() + " is not a node of the recorded cluster");
@@ -237,10 +258,24 @@ void check_report_writable(const std::string& report) {
   if (!existed) std::filesystem::remove(report, ignored);
 }
 
+std::shared_ptr<const StoreAdapter> store_from_flags(const LoadFlags& f) {
+  const StoreSystem system = parse_store_system(f.system);
+  if (f.read_consistency != "linearizable" && f.read_consistency != "serializable") {
+    invalid_input("--read-consistency must be linearizable or serializable, not '" +
+                  f.read_consistency + "'");
+  }
+  const bool serializable = f.read_consistency == "serializable";
+  if (serializable && system != StoreSystem::kEtcd) {
+    invalid_input("--read-consistency serializable is for --system etcd");
+  }
+  return make_store_adapter(system, serializable);
+}
+
 LoadPlan plan_from_flags(const LoadFlags& f) {
   LoadPlan plan;
   plan.nodes = f.nodes.empty() ? default_nodes() : parse_node_list(f.nodes);
   check_metrics_flags(f.metrics);
+  plan.store = store_from_flags(f);
   plan.attempt_timeout = seconds_flag(f.timeout_s, "--timeout");
   plan.deadline = seconds_flag(f.deadline_s, "--deadline");
   if (*f.duration_option) plan.duration = seconds_flag(f.duration_s, "--duration");
@@ -264,12 +299,19 @@ struct Targets {
 Targets discover_targets(const LoadPlan& plan) {
   ApiClient client;
   Targets targets;
-  targets.view = survey(client, plan.nodes);
+  const StoreAdapter& store = *plan.store;
+  targets.view = survey(store, client, plan.nodes);
   if (targets.view.reachable() > 0 && plan.wants_leader && !targets.view.leader) {
-    targets.view = wait_for_leader(client, plan.nodes, 10s);  // an election may be under way
+    targets.view = wait_for_leader(store, client, plan.nodes, 10s);  // an election may be under way
   }
   if (targets.view.reachable() == 0) {
     std::string why = targets.view.nodes.empty() ? "" : targets.view.nodes[0].error;
+    if (store.system() == StoreSystem::kEtcd) {
+      environment_failure("no etcd member answers /v3/maintenance/status (" +
+                          node_url(plan.nodes[0]) + ": " + why +
+                          "); is an etcd cluster running? (`bombarder cluster start --system "
+                          "etcd`)");
+    }
     environment_failure("no node answers /status (" + node_url(plan.nodes[0]) + ": " + why +
                         "); is a cluster running? (`bombarder cluster start`)");
   }
@@ -287,7 +329,9 @@ LoadSpec load_spec(const LoadFlags& f, const LoadPlan& plan, size_t leader, cons
   LoadSpec spec;
   spec.name = f.name;
   spec.nodes = plan.nodes;
-  spec.tls = node_tls_context();
+  spec.store = plan.store;
+  // Node TLS is stress_node's (cluster start --tls); etcd members serve plain HTTP here.
+  if (plan.store->system() == StoreSystem::kStressNode) spec.tls = node_tls_context();
   spec.leader = leader;
   spec.count = plan.duration ? 0 : f.count;
   spec.duration = plan.duration.value_or(0ms);
@@ -327,10 +371,11 @@ RunHeader run_header(const LoadFlags& f, const LoadPlan& plan, size_t leader) {
   header.command = f.name;
   header.concurrency = f.concurrency;
   header.min_success_pct = f.min_success;
-  const std::string count = std::to_string(plan.nodes.size());
-  header.target = plan.wants_leader
-                      ? count + " nodes, to the leader " + plan.nodes[leader].to_string()
-                      : "random ops on " + count + " nodes";
+  const bool etcd = plan.store->system() == StoreSystem::kEtcd;
+  const std::string count = std::to_string(plan.nodes.size()) + (etcd ? " etcd members" : " nodes");
+  header.target = plan.wants_leader ? count + ", to the leader " + plan.nodes[leader].to_string()
+                                    : "random ops on " + count;
+  if (etcd && f.read_consistency == "serializable") header.target += ", serializable reads";
   return header;
 }
 
@@ -392,7 +437,8 @@ class LoadSession {
   LoadSession(const LoadFlags& f, const LoadPlan& plan, const Targets& targets,
               HistoryWriter* history, Output& output)
       : history_(history) {
-    if (history_ != nullptr) {
+    // The role lines come from stress_node's /_raft/health: other stores' runs have none.
+    if (history_ != nullptr && plan.store->system() == StoreSystem::kStressNode) {
       roles_ = std::make_unique<RoleSampler>(sampler_nodes(targets.view, plan.record), *history_);
       roles_->start();
     }
@@ -472,6 +518,9 @@ void save_run(const LoadFlags& f, const LoadPlan& plan, const RunHeader& header,
   run.acked = std::move(result.acked);
   run.summary = json_summary(header, result, session.events());
   run.summary["run_id"] = run.id;
+  if (plan.store->system() != StoreSystem::kStressNode) {
+    run.summary["system"] = to_string(plan.store->system());
+  }
   run.summary["seed"] = plan.seed;
   run.summary["nodes"] = Json::array();
   for (const auto& node : plan.nodes) run.summary["nodes"].push_back(node.to_string());

@@ -8,6 +8,7 @@
 #include "bombarder/base/data_root.h"
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_url.h"
+#include "bombarder/client/store_system.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/cluster/verify.h"
 #include "bombarder/commands/commands.h"
@@ -21,6 +22,7 @@ namespace {
 
 struct VerifyFlags {
   std::vector<std::string> nodes;
+  std::string system;  // "": the recorded cluster's, else stress_node
   double timeout_s = 30;
   bool deep = false;
   std::string run = "last";
@@ -31,6 +33,11 @@ struct VerifyFlags {
 int run_verify(const VerifyFlags& f) {
   if (!(f.timeout_s > 0)) invalid_input("--timeout must be positive");
   VerifyOptions options;
+  if (!f.system.empty()) {
+    options.system = parse_store_system(f.system);
+  } else if (f.nodes.empty()) {
+    if (const auto record = load_cluster_record()) options.system = record->system;
+  }
   options.nodes = f.nodes.empty() ? default_nodes() : parse_node_list(f.nodes);
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
   options.deep = f.deep;
@@ -58,6 +65,9 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                   "Nodes to compare, comma-separated URLs "
                   "[default: the recorded cluster, else 127.0.0.1:8080-8082]")
       ->delimiter(',');
+  cmd->add_option("--system", flags->system,
+                  "stress_node or etcd (members compared by applied index, maintenance hash and "
+                  "key count) [default: the recorded cluster's, else stress_node]");
   add_seconds_option(cmd, "--timeout", flags->timeout_s, "How long to wait for the nodes to settle")
       ->capture_default_str();
   cmd->add_flag("--deep", flags->deep, "Also compare every entry across the nodes");

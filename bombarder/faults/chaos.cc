@@ -6,6 +6,7 @@
 
 #include "bombarder/base/process.h"
 #include "bombarder/client/api_client.h"
+#include "bombarder/client/store_adapter.h"
 #include "bombarder/cluster/node_restart.h"
 
 namespace bombarder {
@@ -95,7 +96,8 @@ void ChaosMonkey::kill_one() {
   }
   // Who leads right now decides what a "leader" or "follower" target means.
   ApiClient client;
-  const ClusterView view = survey(client, record_.endpoints(), std::chrono::milliseconds(1000));
+  const ClusterView view = survey(*make_store_adapter(record_.system, false), client,
+                                  record_.endpoints(), std::chrono::milliseconds(1000));
   std::vector<size_t> candidates;
   for (size_t i = 0; i < record_.nodes.size(); ++i) {
     const NodeRecord& node = record_.nodes[i];

@@ -1,5 +1,7 @@
 #include "bombarder/load/load_connection.h"
 
+#include "bombarder/client/http_wire.h"
+
 namespace bombarder {
 
 namespace asio = boost::asio;
@@ -14,13 +16,7 @@ constexpr uint64_t kResponseBodyBytesMax = 64 << 20;
 void LoadConnection::format_request(std::string& out, std::string_view method,
                                     std::string_view target, std::string_view host,
                                     std::string_view extra_header, std::string_view body) {
-  out.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ").append(host);
-  out.append("\r\n");
-  if (!body.empty()) {
-    out.append("Content-Type: application/json\r\nContent-Length: ");
-    out.append(std::to_string(body.size())).append("\r\n");
-  }
-  out.append(extra_header).append("\r\n").append(body);
+  append_http_request(out, method, target, host, extra_header, body);
 }
 
 void LoadConnection::send(const std::string& wire, std::chrono::milliseconds timeout, Done done) {

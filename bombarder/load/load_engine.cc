@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "bombarder/base/errors.h"
+#include "bombarder/client/store_adapter.h"
 #include "bombarder/history/history.h"
 #include "bombarder/load/load_connection.h"
 #include "bombarder/load/load_metrics.h"
@@ -104,22 +105,6 @@ struct RunShared {
   }
 };
 
-// The canonical UUID after "id":" in a create's answer, or "" (the node always puts it first,
-// but a full parse is the fallback).
-std::string entry_id_of(const std::string& body) {
-  constexpr std::string_view kField = "\"id\":\"";
-  const size_t at = body.find(kField);
-  if (at != std::string::npos && body.size() >= at + kField.size() + 36 &&
-      body[at + kField.size() + 36] == '"') {
-    return body.substr(at + kField.size(), 36);
-  }
-  const Json parsed = Json::parse(body, nullptr, false);
-  if (parsed.is_object() && parsed.contains("id") && parsed["id"].is_string()) {
-    return parsed["id"].get<std::string>();
-  }
-  return {};
-}
-
 class Shard {
  public:
   Shard(RunShared& shared, size_t index, size_t workers,
@@ -129,7 +114,8 @@ class Shard {
         index_(index),
         addresses_(addresses),
         rng_(std::random_device{}() ^ (index * 0x9e3779b97f4a7c15ULL)),
-        preferred_(spec_.leader) {
+        preferred_(spec_.leader),
+        store_(spec_.store ? *spec_.store : stress_node_adapter()) {
     workers_.reserve(workers);
     const uint64_t first_client =
         spec_.history != nullptr ? spec_.history->allocate_clients(workers) : 0;
@@ -276,36 +262,8 @@ class Shard {
       return retry_or_fail(w);
     }
     op.node = *node;
-    std::string& wire = w.wire;
-    wire.clear();
-    std::string extra_header;
-    if (!op.idempotency_key.empty()) {
-      extra_header = "Idempotency-Key: " + op.idempotency_key + "\r\n";
-    }
-    const std::string& host = host_fields_[op.node];
-    // Keys and values are ours ([A-Za-z0-9-] only): no JSON escaping needed.
-    switch (op.kind) {
-      case OpKind::kCreate:
-        LoadConnection::format_request(
-            wire, "POST", "/api/kv", host, extra_header,
-            "{\"key\":\"" + op.key + "\",\"value\":\"" + op.value + "\"}");
-        break;
-      case OpKind::kRead:
-        LoadConnection::format_request(wire, "GET", "/api/kv/" + op.id, host, extra_header, {});
-        break;
-      case OpKind::kUpdate:
-        LoadConnection::format_request(wire, "PUT", "/api/kv/" + op.id, host, extra_header,
-                                       "{\"value\":\"" + op.value + "\"}");
-        break;
-      case OpKind::kDelete:
-        LoadConnection::format_request(wire, "DELETE", "/api/kv/" + op.id, host, extra_header, {});
-        break;
-      case OpKind::kList:
-        LoadConnection::format_request(
-            wire, "GET", "/api/kv?key=" + op.key + "&limit=" + std::to_string(kListLimit), host,
-            extra_header, {});
-        break;
-    }
+    w.wire.clear();
+    store_.format_request(request_of(op), host_fields_[op.node], w.wire);
     ++op.attempts;
     ++result_.attempts;
     const auto left =
@@ -318,7 +276,7 @@ class Shard {
           node_metrics_.empty() ? nullptr : &node_metrics_[op.node]->connections, spec_.tls,
           spec_.nodes[op.node].host);
     }
-    connection->send(wire, timeout,
+    connection->send(w.wire, timeout,
                      [this, &w](boost::system::error_code ec, LoadConnection::Response& response) {
                        on_answer(w, ec, response);
                      });
@@ -346,54 +304,67 @@ class Shard {
     }
     if (ec) {
       op.last_status = 0;
-      op.last_problem = ec.message();
-      const bool refused = ec == asio::error::connection_refused;
-      if (!refused && is_write(op.kind)) op.maybe_applied = true;
+      const StoreAnswer answer =
+          classify_transport(ec == asio::error::connection_refused, ec.message());
+      op.last_problem = answer.problem;
+      if (answer.answer == AnswerClass::kMaybeApplied && is_write(op.kind)) op.maybe_applied = true;
       op.transient_kind =
           ec == asio::error::timed_out ? FailureKind::kTimeout : FailureKind::kConnection;
       if (spec_.targeting == Targeting::kLeader) preferred_ = op.node + 1;
       return retry_or_fail(w);
     }
-    const int status = static_cast<int>(response.result_int());
-    op.last_status = status;
-    if (status >= 200 && status < 300) return on_success(w, response);
-    op.last_problem = std::to_string(status) + " " + error_code_of(response.body());
-    if (status == 503) {
-      op.transient_kind = FailureKind::kUnavailable;
-      follow_leader_hint(response.body());
-      return retry_or_fail(w);
+    op.last_status = static_cast<int>(response.result_int());
+    on_store_answer(w, store_.classify(request_of(op), op.last_status, response.body()));
+  }
+
+  // What the store's answer means for the operation: done, failed, or another attempt.
+  void on_store_answer(Worker& w, StoreAnswer answer) {
+    Op& op = w.op;
+    // A 2xx arrived, even if its body then fails a check (a list that does still observed).
+    if (op.last_status >= 200 && op.last_status < 300) op.answered = true;
+    if (answer.answer == AnswerClass::kOk) return on_success(w, std::move(answer));
+    op.last_problem = std::move(answer.problem);
+    switch (answer.answer) {
+      case AnswerClass::kUnavailable:
+        op.transient_kind = FailureKind::kUnavailable;
+        follow_leader_hint(answer.leader_hint);
+        return retry_or_fail(w);
+      case AnswerClass::kMaybeApplied:
+        if (is_write(op.kind)) op.maybe_applied = true;
+        op.transient_kind = FailureKind::kTimeout;
+        return retry_or_fail(w);
+      case AnswerClass::kOutcomeUnknown:
+        op.maybe_applied = true;
+        return fail(w, FailureKind::kOutcomeUnknown);
+      case AnswerClass::kAbsent: return fail(w, FailureKind::kNotFound);
+      case AnswerClass::kExists:
+      case AnswerClass::kClientError: return fail(w, FailureKind::kClientError);
+      case AnswerClass::kBadResponse: return fail(w, FailureKind::kBadResponse);
+      case AnswerClass::kOk:
+      case AnswerClass::kServerError: break;
     }
-    if (status == 504) {
-      if (is_write(op.kind)) op.maybe_applied = true;
-      op.transient_kind = FailureKind::kTimeout;
-      return retry_or_fail(w);
-    }
-    if (status == 404 && op.kind != OpKind::kCreate) return fail(w, FailureKind::kNotFound);
-    if (status >= 400 && status < 500) return fail(w, FailureKind::kClientError);
     return fail(w, FailureKind::kServerError);
   }
 
-  static std::string error_code_of(const std::string& body) {
-    const Json parsed = Json::parse(body, nullptr, false);
-    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) {
-      std::string text = parsed["error"].get<std::string>();
-      if (parsed.contains("message") && parsed["message"].is_string()) {
-        text += ": " + parsed["message"].get<std::string>();
-      }
-      return text;
-    }
-    return body.substr(0, 80);
+  StoreRequest request_of(const Op& op) const {
+    StoreRequest r;
+    r.kind = op.kind;
+    r.id = op.id;
+    r.key = op.key;
+    r.value = op.value;
+    r.idempotency_key = op.idempotency_key;
+    r.limit = kListLimit;
+    r.maybe_applied = op.maybe_applied;
+    return r;
   }
 
   // A 503 names the leader when the node knows it: send the next requests there.
-  void follow_leader_hint(const std::string& body) {
+  void follow_leader_hint(const std::string& leader) {
     if (spec_.targeting != Targeting::kLeader) return;
-    const Json parsed = Json::parse(body, nullptr, false);
-    if (!parsed.is_object() || !parsed.contains("leader") || !parsed["leader"].is_string()) {
+    if (leader.empty()) {
       preferred_ = preferred_ + 1;
       return;
     }
-    const std::string leader = parsed["leader"].get<std::string>();
     for (size_t i = 0; i < spec_.nodes.size(); ++i) {
       if (spec_.nodes[i].to_string() == leader) {
         preferred_ = i;
@@ -424,32 +395,21 @@ class Shard {
     w.timer.async_wait([this, &w](boost::system::error_code) { attempt(w); });
   }
 
-  void on_success(Worker& w, const LoadConnection::Response& response) {
+  void on_success(Worker& w, StoreAnswer answer) {
     Op& op = w.op;
-    op.answered = true;
     switch (op.kind) {
       case OpKind::kCreate: {
-        std::string id = entry_id_of(response.body());
-        if (id.empty()) {
-          op.last_problem = "create answered without an id";
-          return fail(w, FailureKind::kBadResponse);
-        }
+        std::string& id = answer.id;
         result_.acked[id] = AckedWrite{op.key, op.value, false, false, {}, false};
         if (spec_.history != nullptr) op.id = id;
         if (needs_ids_) ids_.push_back(std::move(id));
         break;
       }
       case OpKind::kRead: {
-        const Json entry = Json::parse(response.body(), nullptr, false);
         const auto known = result_.acked.find(op.id);
-        if (!entry.is_object() || !entry.contains("value") || !entry["value"].is_string()) {
-          op.last_problem = "read answered without a value";
-          return fail(w, FailureKind::kBadResponse);
-        }
-        if (spec_.history != nullptr) op.read_value = entry["value"].get<std::string>();
-        if (known != result_.acked.end() && entry["value"] != known->second.value) {
-          op.last_problem = "read of " + op.id + " returned '" +
-                            entry["value"].get<std::string>().substr(0, 40) +
+        if (spec_.history != nullptr) op.read_value = answer.value;
+        if (known != result_.acked.end() && answer.value != known->second.value) {
+          op.last_problem = "read of " + op.id + " returned '" + answer.value.substr(0, 40) +
                             "', last acknowledged '" + known->second.value.substr(0, 40) + "'";
           return fail(w, FailureKind::kWrongValue);
         }
@@ -462,35 +422,18 @@ class Shard {
         break;
       case OpKind::kDelete: result_.acked[op.id].deleted = true; break;
       case OpKind::kList:
-        if (auto failure = check_list(op, response.body())) return fail(w, *failure);
+        op.listed = std::move(answer.listed);
+        if (auto failure = check_list(op)) return fail(w, *failure);
         ids_.push_back(op.id);
         break;
     }
     finish(w, std::nullopt);
   }
 
-  // A key lookup must return a JSON array of entries; the id it was chosen for (the key is that
-  // create's and unique to it) must be listed with its last acknowledged value, unless the last
-  // write on it had an unknown outcome.
-  std::optional<FailureKind> check_list(Op& op, const std::string& body) {
-    const Json entries = Json::parse(body, nullptr, false);
-    if (!entries.is_array()) {
-      op.last_problem = "list answered without a JSON array";
-      return FailureKind::kBadResponse;
-    }
+  // The id a key lookup was chosen for (the key is that create's and unique to it) must be
+  // listed with its last acknowledged value, unless the last write on it had an unknown outcome.
+  std::optional<FailureKind> check_list(Op& op) {
     const ListedEntry* mine = nullptr;
-    op.listed.reserve(entries.size());
-    for (const Json& entry : entries) {
-      if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_string() ||
-          !entry.contains("key") || !entry["key"].is_string() || !entry.contains("value") ||
-          !entry["value"].is_string()) {
-        op.last_problem = "list answered an entry without id, key and value";
-        op.listed.clear();
-        return FailureKind::kBadResponse;
-      }
-      op.listed.push_back({entry["id"].get<std::string>(), entry["key"].get<std::string>(),
-                           entry["value"].get<std::string>()});
-    }
     for (const ListedEntry& e : op.listed) {
       if (e.id == op.id) mine = &e;
     }
@@ -657,6 +600,7 @@ class Shard {
   std::vector<std::string> host_fields_;                   // Host: header per node
   std::mt19937_64 rng_;
   size_t preferred_;
+  const StoreAdapter& store_;
   uint64_t mix_total_ = 0;
   bool needs_ids_ = false;  // the mix has reads, updates or deletes: keep created ids at hand
   uint64_t sequence_ = 0;

@@ -46,6 +46,7 @@
 namespace bombarder {
 
 class HistoryWriter;  // history.h
+class StoreAdapter;   // client/store_adapter.h
 class LoadMetrics;    // load_metrics.h
 
 // The page size of the engine's key lookups (a key is unique to one create, so one entry is
@@ -88,6 +89,8 @@ enum class Targeting {
 struct LoadSpec {
   std::string name = "load";  // "flood", "storm", ... (reports, keys)
   std::vector<common::Endpoint> nodes;
+  // The store's wire format and answer meanings (client/store_adapter.h); null: stress_node.
+  std::shared_ptr<const StoreAdapter> store;
   // HTTPS to every node when set (node_tls.h node_tls_context()); null: plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
   size_t leader = 0;  // index into nodes: where kLeader targeting starts

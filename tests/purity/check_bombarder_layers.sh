@@ -6,7 +6,7 @@
 # of an existing file in a module the including module may use:
 #   base      base
 #   history   base history                         and no network code (Asio, Beast, HTTP, TLS)
-#   client    base client
+#   client    base history client
 #   load      base history client load
 #   cluster   base history client cluster          (load and cluster never include each other)
 #   faults    base history client load cluster faults
@@ -30,7 +30,7 @@ common_include=$root/common/include
 declare -A allowed=(
   [base]="base"
   [history]="base history"
-  [client]="base client"
+  [client]="base history client"
   [load]="base history client load"
   [cluster]="base history client cluster"
   [faults]="base history client load cluster faults"

@@ -72,7 +72,8 @@ BombarderEnv::~BombarderEnv() {
       std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
       std::string argv0;
       std::getline(cmdline, argv0, '\0');
-      if (pid > 0 && fs::path(argv0).filename() == "stress_node") ::kill(pid, SIGKILL);
+      const fs::path program = fs::path(argv0).filename();
+      if (pid > 0 && (program == "stress_node" || program == "etcd")) ::kill(pid, SIGKILL);
     }
   }
   // And the fault proxy of `cluster start --proxied`.
