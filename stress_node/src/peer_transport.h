@@ -26,6 +26,7 @@
 #include "common/http_client.h"  // forward-declares boost::asio::ssl::context
 #include "peer_auth.h"
 #include "peer_sender.h"
+#include "peer_stream.h"
 #include "raft/message.h"
 
 namespace stress_node {
@@ -36,7 +37,8 @@ inline constexpr std::string_view kRaftSnapshotPath = "/_raft/snapshot";
 
 // Which endpoint a message travels to. Votes get their own route so the receiver can answer
 // elections without waiting behind appends; snapshots theirs because their bodies are large.
-enum class PeerRoute : uint8_t { kAppend, kVote, kSnapshot };
+// kStream: the persistent stream (peer_stream.h), which carries what would go to kAppend.
+enum class PeerRoute : uint8_t { kAppend, kVote, kSnapshot, kStream };
 [[nodiscard]] PeerRoute route_of(raft::MessageType type);
 [[nodiscard]] std::string_view path_of(PeerRoute route);
 
@@ -47,6 +49,12 @@ struct PeerTransportOptions {
   // Per request body, by encoded_size_bound; a single larger message still goes alone. The
   // receiving server's body limit on /_raft/* must allow this plus one snapshot chunk.
   uint64_t batch_bytes_max = 4ull << 20;
+  // Issue 15: appends, heartbeats and their answers go as frames on one persistent stream per
+  // peer (peer_stream.h) instead of one POST each; votes and snapshots stay on HTTP requests.
+  // false: everything on HTTP requests (--peer-transport http).
+  bool stream = false;
+  // Per request; on the stream: connecting and upgrading, each frame's write, and the silence
+  // from the peer after which a stream that keeps being written is replaced.
   std::chrono::milliseconds request_timeout{2000};
   std::chrono::milliseconds snapshot_request_timeout{10000};
   std::chrono::milliseconds backoff_min{50};  // after the first failure, doubling per failure
