@@ -85,7 +85,6 @@ class PeerTransport::Impl : public std::enable_shared_from_this<Impl> {
     bool writing = false;
     std::chrono::milliseconds backoff{0};
     bool woken = false;
-    Clock::time_point opened_at{};
     asio::steady_timer timer;  // connect/backoff
     tcp::resolver resolver;
     beast::flat_buffer buffer;
@@ -104,7 +103,8 @@ class PeerTransport::Impl : public std::enable_shared_from_this<Impl> {
     Queue queue;                 // HTTP requests (everything, or votes and snapshots with a stream)
     Queue stream_queue;          // the stream's messages
     bool stream_kicked = false;  // a stream_kick() is posted
-    std::optional<Clock::time_point> last_heard;  // peer_alive(), for the stream's staleness
+    // The first stream write since the peer was last heard from (peer_alive()); under mutex_.
+    std::optional<Clock::time_point> unanswered_since;
     bool busy = false;
     std::chrono::milliseconds backoff{0};  // 0 while healthy
     bool woken = false;                    // peer_alive() cut the backoff short: retry now
@@ -369,7 +369,7 @@ void PeerTransport::Impl::peer_alive(raft::NodeId id) {
     std::lock_guard lock(mutex_);
     auto it = peers_.find(id);
     if (stopped_ || it == peers_.end()) return;
-    it->second.last_heard = Clock::now();
+    it->second.unanswered_since.reset();
     if (it->second.backoff.count() == 0 && it->second.link.backoff.count() == 0) return;
   }
   asio::post(strand_, [self = shared_from_this(), id] {
@@ -548,7 +548,6 @@ void PeerTransport::Impl::stream_on_upgraded(Peer& peer, uint64_t generation) {
                       peer.id);
   link.parser.reset();
   link.state = Link::State::kOpen;
-  link.opened_at = Clock::now();
   common::tcp_layer(*link.stream).expires_never();
   log_outcome(peer, {}, 200, PeerRoute::kStream);
   {
@@ -571,8 +570,10 @@ void PeerTransport::Impl::stream_watch(Peer& peer) {
                                        shared = link.stream](boost::system::error_code ec, size_t) {
               auto self = weak.lock();
               if (!self || generation != peer.link.generation) return;
-              if (!ec) ec = asio::error::invalid_argument;  // bytes from the receiver: not ours
-              self->log_outcome(peer, ec, 0, PeerRoute::kStream);
+              // Not a failure in itself (an idle stream closed by the receiver, a restart): the
+              // next message reconnects, and that attempt's outcome is what counts.
+              spdlog::debug("peer {}: stream closed: {}", peer.id,
+                            ec ? ec.message() : "the receiver wrote on it");
               self->stream_close(peer);
               peer.link.state = Link::State::kIdle;
               std::lock_guard lock(self->mutex_);
@@ -598,9 +599,12 @@ void PeerTransport::Impl::stream_write_next(Peer& peer) {
     // without a reset): every message on it makes the peer answer, so silence for a whole
     // request timeout while we keep writing means the stream is dead. Replace it.
     const Clock::time_point now = Clock::now();
-    const bool stale = now - link.opened_at > options_.request_timeout &&
-                       (!peer.last_heard || now - *peer.last_heard > options_.request_timeout);
-    if (!stale) batch = take_batch(peer.stream_queue);
+    if (!peer.unanswered_since) peer.unanswered_since = now;
+    if (now - *peer.unanswered_since <= options_.request_timeout) {
+      batch = take_batch(peer.stream_queue);
+    } else {
+      peer.unanswered_since.reset();
+    }
   }
   if (batch.messages.empty()) return stream_fail(peer, asio::error::timed_out, 0);
   link.writing = true;
