@@ -76,7 +76,8 @@ void add_start_mode_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
   cmd->add_option_function<std::string>(
          "--peer-transport", [f](const std::string& v) { f->peer_transport = v; },
          "Pass --peer-transport to every node: `stream` (one persistent connection per peer "
-         "direction) or `http` (one request per batch) [default: the node's own, stream]")
+         "direction; not with --tls yet) or `http` (one request per batch) [default: the node's "
+         "own: stream, http with --tls]")
       ->check(CLI::IsMember({"stream", "http"}));
   cmd->add_flag("--insecure-peers", f->insecure_peers,
                 "Start the nodes with --insecure-peers: no cluster secret, unauthenticated peer "

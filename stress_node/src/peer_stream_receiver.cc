@@ -113,6 +113,8 @@ void PeerStreamReceiver::Stream::on_payload() {
                                   " does not verify (forged, replayed, reordered or from "
                                   "another connection)");
   }
+  spdlog::trace("peer {}: stream frame {} of {} bytes", reader_.parties().from,
+                reader_.frames_read() - 1, payload_bytes_);
   if (!shared_->deliver(reader_.parties(), body)) return close();
   buffer.consume(kStreamLengthBytes + payload_bytes_);
   next_frame();

@@ -646,12 +646,19 @@ void PeerTransport::Impl::stream_on_written(Peer& peer, uint64_t generation, siz
 // The connection failed (or was refused at the upgrade, `status`): what it carried is lost, and
 // the next attempt waits the same backoff as a failed request.
 void PeerTransport::Impl::stream_fail(Peer& peer, boost::system::error_code ec, int status) {
+  const bool was_writing = peer.link.writing;
   log_outcome(peer, ec, status, PeerRoute::kStream);
   stream_close(peer);
   Link& link = peer.link;
   std::lock_guard lock(mutex_);
   ++peer.stats.send_failures;
   if (stopped_) return;
+  // A failed attempt costs the batch it was for, as a failed request does: while a peer is down
+  // its queue drains at one batch per backoff instead of keeping up to queue_bytes_max of stale
+  // appends for the moment it returns (the core resends what is still needed, or a snapshot).
+  if (!was_writing && !peer.stream_queue.messages.empty()) {
+    (void)take_batch(peer.stream_queue);
+  }
   link.backoff = link.backoff.count() == 0 ? options_.backoff_min
                                            : std::min(link.backoff * 2, options_.backoff_max);
   link.woken = false;
