@@ -76,8 +76,7 @@ void add_start_mode_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
   cmd->add_option_function<std::string>(
          "--peer-transport", [f](const std::string& v) { f->peer_transport = v; },
          "Pass --peer-transport to every node: `stream` (one persistent connection per peer "
-         "direction; not with --tls yet) or `http` (one request per batch) [default: the node's "
-         "own: stream, http with --tls]")
+         "direction) or `http` (one request per batch) [default: the node's own, stream]")
       ->check(CLI::IsMember({"stream", "http"}));
   cmd->add_flag("--insecure-peers", f->insecure_peers,
                 "Start the nodes with --insecure-peers: no cluster secret, unauthenticated peer "

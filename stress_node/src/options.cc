@@ -57,7 +57,7 @@ struct RawFlags {
   std::string cluster_secret_file;
   bool insecure_peers = false;
   std::string admin_token_file;
-  std::string peer_transport;
+  std::string peer_transport = "stream";
 };
 
 // Idempotency flags (issue 13), in one block.
@@ -102,8 +102,8 @@ void define_security_flags(CLI::App& app, RawFlags& f) {
   app.add_option("--peer-transport", f.peer_transport,
                  "How Raft messages travel to the other members: `stream` (one persistent "
                  "connection per peer, upgraded from HTTP, carrying MACed frames; votes and "
-                 "snapshots still as HTTP requests) or `http` (one POST per batch). Default: "
-                 "stream, but http with --tls-cert (streams over TLS are not supported yet)");
+                 "snapshots still as HTTP requests) or `http` (one POST per batch)")
+      ->capture_default_str();
   app.add_option("--admin-token-file", f.admin_token_file,
                  "File holding the bearer token of the admin routes (POST /_raft/force-resync, "
                  "/_debug/*): 32 or more printable characters, mode 0600 or stricter (openssl "
@@ -283,17 +283,10 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   options.cluster_secret_file = f.cluster_secret_file;
   options.insecure_peers = f.insecure_peers;
   options.admin_token_file = f.admin_token_file;
-  if (!f.peer_transport.empty() && f.peer_transport != "stream" && f.peer_transport != "http") {
+  if (f.peer_transport != "stream" && f.peer_transport != "http") {
     return usage_error("--peer-transport: expected stream or http, got '" + f.peer_transport + "'");
   }
-  // Issue 15: over TLS a stream stalls once large frames flow (a follower catching up, 200 KB
-  // values: the receiver reads the bytes but no frame completes; found by the TLS storm test,
-  // cause not found yet), so TLS clusters keep the HTTP transport.
-  if (f.peer_transport == "stream" && !f.tls_cert.empty()) {
-    return usage_error("--peer-transport stream is not supported with --tls-cert yet; use http");
-  }
-  options.peer_stream =
-      f.peer_transport == "stream" || (f.peer_transport.empty() && f.tls_cert.empty());
+  options.peer_stream = f.peer_transport != "http";
   ParseOutcome outcome;
   outcome.options = std::move(options);
   return outcome;

@@ -63,8 +63,7 @@ struct Options {
   bool insecure_peers = false;
   std::filesystem::path admin_token_file;
 
-  // Issue 15: --peer-transport stream (true, the default without TLS) or http
-  // (peer_transport.h; the default, and the only choice, with TLS).
+  // Issue 15: --peer-transport stream (true, the default) or http (peer_transport.h).
   bool peer_stream = true;
 
   // The other members.

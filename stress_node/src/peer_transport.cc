@@ -92,7 +92,7 @@ class PeerTransport::Impl : public std::enable_shared_from_this<Impl> {
     beast::http::request<beast::http::empty_body> upgrade;
     std::string client_nonce;
     std::array<char, 1> watch{};  // the server never writes: a read completes at its close
-    std::string prefix, body;     // the frame being written
+    std::string frame;            // the frame being written
   };
   struct Peer {
     Peer(raft::NodeId peer_id, common::Endpoint to,
@@ -608,17 +608,21 @@ void PeerTransport::Impl::stream_write_next(Peer& peer) {
   }
   if (batch.messages.empty()) return stream_fail(peer, asio::error::timed_out, 0);
   link.writing = true;
-  link.body = encode_batch(batch.messages);
-  link.prefix = link.writer->next_prefix(link.body);
-  const std::array<asio::const_buffer, 2> buffers = {asio::buffer(link.prefix),
-                                                     asio::buffer(link.body)};
+  const std::string body = encode_batch(batch.messages);
+  const size_t body_bytes = body.size();
+  // One contiguous buffer: written as two (prefix, body), Beast's TLS stream (flat_stream over
+  // asio::ssl) sent the prefix and completed the write without the body, so over TLS every
+  // frame larger than one TLS record was cut (the receiver then waited for its body forever
+  // while later frames arrived). The copy costs a memcpy of the body, far below its MAC.
+  link.frame = link.writer->next_prefix(body);
+  link.frame.append(body);
   common::tcp_layer(*link.stream).expires_after(options_.request_timeout);
   std::visit(
       [&](auto& stream) {
-        asio::async_write(stream, buffers,
+        asio::async_write(stream, asio::buffer(link.frame),
                           [weak = weak_from_this(), &peer, generation = link.generation,
                            shared = link.stream, count = batch.messages.size(),
-                           bytes = link.body.size()](boost::system::error_code ec, size_t) {
+                           bytes = body_bytes](boost::system::error_code ec, size_t) {
                             auto self = weak.lock();
                             if (!self) return;
                             self->stream_on_written(peer, generation, count, bytes, ec);
