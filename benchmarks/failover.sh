@@ -6,7 +6,8 @@
 #   Environment (same meaning as the flags): KILLS, TICK_MS, ELECTION_TICKS, HEARTBEAT_TICKS, PORT (the first of 3
 #   consecutive ports); STRESS_NODE (binary, default build/bin/stress_node); SLOW_MS (default
 #   1000: kills slower than this print the survivors' log lines since the kill); KEEP=1 keeps the
-#   temporary directory (data dirs and node logs) instead of removing it.
+#   temporary directory (data dirs and node logs) instead of removing it; NODE_FLAGS: extra flags
+#   for every node (e.g. "--peer-transport http", issue 15).
 #
 # What is measured, per kill: the leader is found through GET /status (role == "leader"), killed
 # with SIGKILL, and from that instant the script POSTs one logical write to /api/kv, alternating
@@ -75,9 +76,10 @@ for p in "${ports[@]}"; do ! bench_port_in_use "$p" || die "port $p on 127.0.0.1
 (umask 077; openssl rand -hex 32 >"$work/cluster-secret")
 bench_stress_node=$stress_node
 bench_ports=("${ports[@]}")
+read -r -a extra_node_flags <<<"${NODE_FLAGS:-}"
 bench_node_flags=(--tick-ms "$tick_ms" --election-ticks "$election_ticks"
                   --heartbeat-ticks "$heartbeat_ticks" --log-level info
-                  --cluster-secret-file "$work/cluster-secret")
+                  --cluster-secret-file "$work/cluster-secret" "${extra_node_flags[@]}")
 
 # wait_caught_up I SECONDS: node I is up and its applied_index >= the leader's commit_index.
 wait_caught_up() {

@@ -6,12 +6,17 @@
 # (fsync nearly free): the CPU-only ceiling.
 #
 # Usage: benchmarks/write_path_compare.sh --a BIN_A --b BIN_B [--duration 15] [--warmup 3]
-#          [--concurrency "10 50"] [--shm]
-#   Environment (same meaning as the flags): A, B, DURATION, WARMUP, CONCURRENCY, SHM=1; also
-#   BOMBARDER (default build/bin/bombarder), A_PORT (default 28280) and B_PORT (default 28290),
-#   each the first of 3 consecutive ports; NODE_FLAGS, extra flags for every node of both
-#   clusters (e.g. NODE_FLAGS="--idempotency-table-bytes 4194304" with a longer WARMUP measures
-#   writes with the idempotency table at its byte bound, the steady state of a busy cluster).
+#          [--concurrency "10 50"] [--shm] [--a-flags "..."] [--b-flags "..."] [--idle 0]
+#   Environment (same meaning as the flags): A, B, DURATION, WARMUP, CONCURRENCY, SHM=1, A_FLAGS,
+#   B_FLAGS, IDLE; also BOMBARDER (default build/bin/bombarder), A_PORT (default 28280) and B_PORT
+#   (default 28290), each the first of 3 consecutive ports; NODE_FLAGS, extra flags for every node
+#   of both clusters (e.g. NODE_FLAGS="--idempotency-table-bytes 4194304" with a longer WARMUP
+#   measures writes with the idempotency table at its byte bound, a busy cluster's steady state).
+#   --a-flags/--b-flags: extra flags for every node of that cluster, so that one build can be
+#   compared with itself under two settings, e.g. --a BIN --b BIN --a-flags "--peer-transport
+#   http" --b-flags "--peer-transport stream" (issue 15).
+#   --idle SECONDS: before any load, the CPU of every idle node over that many seconds (user+
+#   system from /proc, % of one core), both clusters side by side.
 #
 # What is measured, for each concurrency N and each build: `bombarder flood --duration D
 #   --concurrency N` against the current leader (POST /api/kv, unique keys, 64-byte values, one
@@ -32,6 +37,9 @@ duration=${DURATION:-15}
 warmup=${WARMUP:-3}
 concurrency=${CONCURRENCY:-"10 50"}
 shm=${SHM:-0}
+a_flags=${A_FLAGS:-}
+b_flags=${B_FLAGS:-}
+idle=${IDLE:-0}
 bombarder=${BOMBARDER:-$repo/build/bin/bombarder}
 a_port=${A_PORT:-28280}
 b_port=${B_PORT:-28290}
@@ -49,6 +57,9 @@ while (($#)); do
     --warmup) warmup=${2:?--warmup needs a value}; shift 2 ;;
     --concurrency) concurrency=${2:?--concurrency needs a value}; shift 2 ;;
     --shm) shm=1; shift ;;
+    --a-flags) a_flags=${2?--a-flags needs a value}; shift 2 ;;
+    --b-flags) b_flags=${2?--b-flags needs a value}; shift 2 ;;
+    --idle) idle=${2:?--idle needs a value}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -78,11 +89,11 @@ done
 openssl rand -hex 32 >"$work/cluster.secret" || die "openssl rand failed"
 chmod 600 "$work/cluster.secret"
 
-# start_cluster NAME BINARY BASE_PORT
+# start_cluster NAME BINARY BASE_PORT EXTRA_FLAGS
 start_cluster() {
   local name=$1 bin=$2 base=$3 i j peers
   local -a extra
-  read -r -a extra <<<"${NODE_FLAGS:-}"
+  read -r -a extra <<<"${NODE_FLAGS:-} $4"
   for i in 0 1 2; do
     peers=
     for j in 0 1 2; do ((j == i)) || peers+="${peers:+,}$j@127.0.0.1:$((base + j))"; done
@@ -92,8 +103,8 @@ start_cluster() {
     bench_pids+=($!)
   done
 }
-start_cluster a "$bin_a" "$a_port"
-start_cluster b "$bin_b" "$b_port"
+start_cluster a "$bin_a" "$a_port" "$a_flags"
+start_cluster b "$bin_b" "$b_port" "$b_flags"
 declare -A pid_of
 for i in 0 1 2; do
   pid_of[a$i]=${bench_pids[i]}
@@ -173,9 +184,34 @@ flood() {
     die "no result from bombarder flood against $name (see $out.err: $(tail -n 1 "$out.err"))"
 }
 
-echo "A: $bin_a"
-echo "B: $bin_b"
+# idle_cpu SECONDS: every node's CPU over SECONDS with no load, as % of one core, by role.
+idle_cpu() {
+  local secs=$1 name i lead
+  local -A t0
+  for name in a b; do
+    for i in 0 1 2; do t0[$name$i]=$(cpu_ticks "${pid_of[$name$i]}"); done
+  done
+  sleep "$secs"
+  for name in a b; do
+    lead=$(leader_index "$([[ $name == a ]] && echo "$a_port" || echo "$b_port")")
+    local line="idle $name over ${secs} s (% of a core):"
+    for i in 0 1 2; do
+      local ticks=$(($(cpu_ticks "${pid_of[$name$i]}") - t0[$name$i]))
+      line+=" $([[ $i == "$lead" ]] && echo leader || echo follower) $(awk -v t="$ticks" -v hz="$clk_tck" -v s="$secs" 'BEGIN { printf "%.2f", 100 * t / hz / s }')"
+    done
+    echo "$line"
+  done
+}
+
+echo "A: $bin_a ${a_flags}"
+echo "B: $bin_b ${b_flags}"
 echo "data on $parent; load before the runs: $(uptime | sed 's/.*load average/load average/')"
+if ((idle > 0)); then
+  wait_leader "$a_port" >/dev/null
+  wait_leader "$b_port" >/dev/null
+  idle_cpu "$idle"
+  echo "  after idle: $(uptime | sed 's/.*load average/load average/')"
+fi
 echo "warm-up (${warmup} s each, not reported)"
 flood a "$a_port" 10 "$warmup" >/dev/null
 flood b "$b_port" 10 "$warmup" >/dev/null

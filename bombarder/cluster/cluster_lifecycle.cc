@@ -277,6 +277,7 @@ std::vector<std::string> node_command_line(const StartFlags& f, const std::strin
   }
   if (f.watchdog_ms) argv.insert(argv.end(), {"--watchdog-ms", std::to_string(*f.watchdog_ms)});
   if (f.debug_endpoints) argv.push_back("--debug-endpoints");
+  if (f.peer_transport) argv.insert(argv.end(), {"--peer-transport", *f.peer_transport});
   if (f.tls) {
     const fs::path dir = cluster_tls_dir();
     const std::string name = "node-" + std::to_string(id);

@@ -51,6 +51,8 @@ struct StartFlags {
   bool insecure_peers = false;
   std::string cluster_secret_file;
   std::string admin_token_file;
+  // Issue 15: the nodes' --peer-transport (stream|http); nullopt: the node's default.
+  std::optional<std::string> peer_transport;
 };
 
 // $STRESS_TEST_DATA/tls: ca.crt, node-<i>.crt/.key, client.crt/.key (node_tls.h).

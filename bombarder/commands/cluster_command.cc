@@ -74,6 +74,11 @@ void add_start_mode_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
       ->check(CLI::Range(0, 600000));
   cmd->add_flag("--debug-endpoints", f->debug_endpoints,
                 "Pass --debug-endpoints to every node (test-only /_debug/hang failpoint)");
+  cmd->add_option_function<std::string>(
+         "--peer-transport", [f](const std::string& v) { f->peer_transport = v; },
+         "Pass --peer-transport to every node: `stream` (one persistent connection per peer "
+         "direction) or `http` (one request per batch) [default: the node's own, stream]")
+      ->check(CLI::IsMember({"stream", "http"}));
   cmd->add_flag("--insecure-peers", f->insecure_peers,
                 "Start the nodes with --insecure-peers: no cluster secret, unauthenticated peer "
                 "frames, no admin token (admin routes disabled). By default a fresh cluster "

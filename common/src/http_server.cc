@@ -9,6 +9,7 @@
 #include <set>
 #include <variant>
 
+#include "common/byte_stream.h"
 #include "common/tls.h"
 
 namespace common {
@@ -372,7 +373,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Phase : uint8_t { kReadingHeader, kReadingBody, kHandling, kWriting, kClosed };
-  using Stream = std::variant<beast::tcp_stream, common::TlsStream>;
+  using Stream = common::ByteStream;
 
   static Stream make_stream(Shared& shared, tcp::socket socket) {
     if (!shared.options.tls)
@@ -395,6 +396,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void send(Response response);
   void write(Response response, bool linger);
   void on_write(beast::error_code ec, unsigned status, bool close, bool linger);
+  void hand_over(TakeOver take_over);
   void fail(Response response) { write(std::move(response), true); }
   void linger();
   void close();
@@ -570,7 +572,8 @@ void Session::write(Response response, bool linger) {
     std::lock_guard lock(shared_->mutex);
     stopping = shared_->stopping;
   }
-  const bool close = response.close || linger || !request_keep_alive_ || stopping;
+  const bool upgrade = response.status == 101 && response.take_over && !linger && !stopping;
+  const bool close = !upgrade && (response.close || linger || !request_keep_alive_ || stopping);
   auto message = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(response.status), request_version_);
   message->set(http::field::server, shared_->options.server_name);
@@ -579,16 +582,22 @@ void Session::write(Response response, bool linger) {
   }
   for (const auto& [name, value] : response.headers) message->set(to_beast(name), value);
   if (response.status != 204 && response.status != 304) message->body() = std::move(response.body);
-  message->keep_alive(!close);
-  message->prepare_payload();
+  if (!upgrade) {
+    message->keep_alive(!close);
+    message->prepare_payload();
+  }
   tcp_stream().expires_after(shared_->options.write_timeout);
   std::visit(
-      [this, &message, close, linger](auto& stream) {
-        http::async_write(
-            stream, *message,
-            [self = shared_from_this(), message, close, linger](beast::error_code ec, size_t) {
-              self->on_write(ec, message->result_int(), close, linger);
-            });
+      [this, &message, close, linger, &response, upgrade](auto& stream) {
+        http::async_write(stream, *message,
+                          [self = shared_from_this(), message, close, linger,
+                           take_over = upgrade ? std::move(response.take_over) : TakeOver()](
+                              beast::error_code ec, size_t) mutable {
+                            if (!ec && take_over && self->phase_ != Phase::kClosed) {
+                              return self->hand_over(std::move(take_over));
+                            }
+                            self->on_write(ec, message->result_int(), close || take_over, linger);
+                          });
       },
       stream_);
 }
@@ -601,6 +610,19 @@ void Session::on_write(beast::error_code ec, unsigned status, bool close, bool l
   if (linger) return this->linger();
   if (close) return this->close();
   read_header();
+}
+
+// The 101 is written: the connection now belongs to the handler. The session ends without
+// closing the socket (its stream is moved out), which also takes it off the server's count.
+void Session::hand_over(TakeOver take_over) {
+  if (shared_->observer) {
+    shared_->observer(route_, 101, std::chrono::steady_clock::now() - received_at_);
+  }
+  phase_ = Phase::kClosed;
+  tcp_stream().expires_never();
+  auto connection = std::make_shared<common::UpgradedConnection>(
+      std::move(stream_), std::move(buffer_), client_certificate_verified_);
+  take_over(std::move(connection));
 }
 
 // Half-closes, then reads and discards what the client is still sending (bounded in time and

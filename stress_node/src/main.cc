@@ -159,9 +159,10 @@ std::optional<Security> load_security(const Options& options, std::string* error
   return security;
 }
 
-stress_node::PeerTransportOptions transport_options(const Security& security,
+stress_node::PeerTransportOptions transport_options(const Options& flags, const Security& security,
                                                     const TlsContexts& tls) {
   stress_node::PeerTransportOptions options;
+  options.stream = flags.peer_stream;
   options.tls = tls.client;
   options.key = security.peer_key;
   return options;
@@ -180,7 +181,7 @@ struct Process {
                [this](const std::string& route, unsigned status, std::chrono::nanoseconds took) {
                  http_metrics.record(route, status, took);
                }),
-        transport(io, options.node_id, options.peers(), transport_options(security, tls)),
+        transport(io, options.node_id, options.peers(), transport_options(options, security, tls)),
         node(raft_config(options, metrics), std::move(store), transport),
         pool(io, kForwardConnectionsMax, 10000, 64 << 20, tls.client),
         kv_api(io, node, pool, metrics,
@@ -245,6 +246,7 @@ struct Process {
       asio::post(io, [this] {
         server.stop(kDrainTimeout, [this] {
           transport.stop();
+          raft_api.stop_streams();
           pool.close();
           io.stop();
         });

@@ -57,6 +57,7 @@ struct RawFlags {
   std::string cluster_secret_file;
   bool insecure_peers = false;
   std::string admin_token_file;
+  std::string peer_transport = "stream";
 };
 
 // Idempotency flags (issue 13), in one block.
@@ -98,6 +99,11 @@ void define_security_flags(CLI::App& app, RawFlags& f) {
   app.add_flag("--insecure-peers", f.insecure_peers,
                "Accept and send peer frames without a MAC (anyone who reaches the port can then "
                "forge Raft messages); warns on every start, /status shows peer_auth=insecure");
+  app.add_option("--peer-transport", f.peer_transport,
+                 "How Raft messages travel to the other members: `stream` (one persistent "
+                 "connection per peer, upgraded from HTTP, carrying MACed frames; votes and "
+                 "snapshots still as HTTP requests) or `http` (one POST per batch)")
+      ->capture_default_str();
   app.add_option("--admin-token-file", f.admin_token_file,
                  "File holding the bearer token of the admin routes (POST /_raft/force-resync, "
                  "/_debug/*): 32 or more printable characters, mode 0600 or stricter (openssl "
@@ -277,6 +283,10 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   options.cluster_secret_file = f.cluster_secret_file;
   options.insecure_peers = f.insecure_peers;
   options.admin_token_file = f.admin_token_file;
+  if (f.peer_transport != "stream" && f.peer_transport != "http") {
+    return usage_error("--peer-transport: expected stream or http, got '" + f.peer_transport + "'");
+  }
+  options.peer_stream = f.peer_transport != "http";
   ParseOutcome outcome;
   outcome.options = std::move(options);
   return outcome;

@@ -63,6 +63,9 @@ struct Options {
   bool insecure_peers = false;
   std::filesystem::path admin_token_file;
 
+  // Issue 15: --peer-transport stream (true, the default) or http (peer_transport.h).
+  bool peer_stream = true;
+
   // The other members.
   [[nodiscard]] std::map<raft::NodeId, common::Endpoint> peers() const;
   [[nodiscard]] std::vector<raft::NodeId> voters() const;

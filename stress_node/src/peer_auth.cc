@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <utility>
 
@@ -21,6 +22,7 @@ namespace stress_node {
 namespace {
 
 constexpr std::string_view kMacDomain = "raftkv peer frame v1";
+constexpr std::string_view kStreamMacDomain = "raftkv peer stream frame v1";
 constexpr std::string_view kKeyInfo = "raftkv peer frame key v1";
 constexpr size_t kMacBytes = 32;
 constexpr size_t kPrivateFileBytesMax = 64 << 10;
@@ -88,9 +90,9 @@ EVP_MAC* hmac_algorithm() {
   std::abort();
 }
 
-std::array<unsigned char, kMacBytes> frame_mac(const std::array<unsigned char, 32>& key,
-                                               std::string_view path, raft::NodeId from,
-                                               raft::NodeId to, std::string_view body) {
+// HMAC-SHA256 over the concatenation of `parts`.
+std::array<unsigned char, kMacBytes> mac_of(const std::array<unsigned char, 32>& key,
+                                            std::initializer_list<std::string_view> parts) {
   EVP_MAC* mac = hmac_algorithm();
   if (mac == nullptr) openssl_failure("EVP_MAC_fetch(HMAC)");
   std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(mac));
@@ -101,27 +103,34 @@ std::array<unsigned char, kMacBytes> frame_mac(const std::array<unsigned char, 3
   if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1) {
     openssl_failure("EVP_MAC_init");
   }
-  unsigned char parties[16];
-  put_u64be(parties, from);
-  put_u64be(parties + 8, to);
-  const auto update = [&](const void* data, size_t n) {
-    if (EVP_MAC_update(ctx.get(), static_cast<const unsigned char*>(data), n) != 1) {
+  for (std::string_view part : parts) {
+    if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(part.data()),
+                       part.size()) != 1) {
       openssl_failure("EVP_MAC_update");
     }
-  };
-  static constexpr unsigned char kZero = 0;
-  update(kMacDomain.data(), kMacDomain.size());
-  update(&kZero, 1);
-  update(path.data(), path.size());
-  update(&kZero, 1);
-  update(parties, sizeof parties);
-  update(body.data(), body.size());
+  }
   std::array<unsigned char, kMacBytes> out{};
   size_t out_len = 0;
   if (EVP_MAC_final(ctx.get(), out.data(), &out_len, out.size()) != 1 || out_len != kMacBytes) {
     openssl_failure("EVP_MAC_final");
   }
   return out;
+}
+
+std::string_view as_text(const unsigned char* bytes, size_t n) {
+  return {reinterpret_cast<const char*>(bytes), n};
+}
+
+constexpr std::string_view kZeroByte{"\0", 1};
+
+std::array<unsigned char, kMacBytes> frame_mac(const std::array<unsigned char, 32>& key,
+                                               std::string_view path, raft::NodeId from,
+                                               raft::NodeId to, std::string_view body) {
+  unsigned char parties[16];
+  put_u64be(parties, from);
+  put_u64be(parties + 8, to);
+  return mac_of(key,
+                {kMacDomain, kZeroByte, path, kZeroByte, as_text(parties, sizeof parties), body});
 }
 
 bool parse_node_id(std::string_view text, raft::NodeId* id) {
@@ -239,6 +248,23 @@ bool PeerKey::verify(std::string_view path, raft::NodeId from, raft::NodeId to,
   return CRYPTO_memcmp(presented->data(), expected.data(), kMacBytes) == 0;
 }
 
+PeerKey::Mac PeerKey::stream_mac(std::string_view connection_id, uint64_t seq, raft::NodeId from,
+                                 raft::NodeId to, std::string_view body) const {
+  unsigned char numbers[24];
+  put_u64be(numbers, seq);
+  put_u64be(numbers + 8, from);
+  put_u64be(numbers + 16, to);
+  return mac_of(key_, {kStreamMacDomain, kZeroByte, connection_id, kZeroByte,
+                       as_text(numbers, sizeof numbers), body});
+}
+
+bool PeerKey::verify_stream(std::string_view connection_id, uint64_t seq, raft::NodeId from,
+                            raft::NodeId to, std::string_view body, std::string_view mac) const {
+  if (mac.size() != kMacBytes) return false;
+  const Mac expected = stream_mac(connection_id, seq, from, to, body);
+  return CRYPTO_memcmp(mac.data(), expected.data(), kMacBytes) == 0;
+}
+
 std::vector<std::pair<std::string, std::string>> frame_headers(const PeerKey* key,
                                                                std::string_view path,
                                                                raft::NodeId from, raft::NodeId to,
@@ -260,11 +286,15 @@ const char* reason_label(FrameRejection reason) {
     case FrameRejection::kWrongRecipient: return "wrong_recipient";
     case FrameRejection::kUnknownSender: return "unknown_sender";
     case FrameRejection::kSenderMismatch: return "sender_mismatch";
+    case FrameRejection::kFrameTooLarge: return "frame_too_large";
+    case FrameRejection::kTruncatedFrame: return "truncated_frame";
   }
   return "unknown";
 }
 
 unsigned http_status(FrameRejection reason) {
+  if (reason == FrameRejection::kFrameTooLarge) return 413;
+  if (reason == FrameRejection::kTruncatedFrame) return 400;
   return reason == FrameRejection::kMissingMac || reason == FrameRejection::kBadMac ? 401 : 403;
 }
 

@@ -81,6 +81,20 @@ class PeerKey {
   [[nodiscard]] bool verify(std::string_view path, raft::NodeId from, raft::NodeId to,
                             std::string_view body, std::string_view mac_hex) const;
 
+  // Stream frames (peer_stream.h), a separate domain so that no MAC of one kind verifies as the
+  // other:
+  //   mac = HMAC-SHA256(key, "raftkv peer stream frame v1" 0x00 | connection_id 0x00
+  //                          | seq u64be | from u64be | to u64be | body)
+  // `connection_id` is agreed at the stream's upgrade (both sides' nonces) and `seq` counts the
+  // connection's frames from 0, so a frame verifies only at its place on its connection.
+  using Mac = std::array<unsigned char, 32>;
+  [[nodiscard]] Mac stream_mac(std::string_view connection_id, uint64_t seq, raft::NodeId from,
+                               raft::NodeId to, std::string_view body) const;
+  // Constant-time; `mac` is the 32 raw bytes (false for any other length).
+  [[nodiscard]] bool verify_stream(std::string_view connection_id, uint64_t seq, raft::NodeId from,
+                                   raft::NodeId to, std::string_view body,
+                                   std::string_view mac) const;
+
  private:
   PeerKey() = default;
   std::array<unsigned char, 32> key_{};
@@ -106,8 +120,10 @@ enum class FrameRejection : uint8_t {
   kWrongRecipient,  // addressed (header or message) to another node
   kUnknownSender,   // the sender is not another member of this cluster
   kSenderMismatch,  // a decoded message names another sender than the authenticated one
+  kFrameTooLarge,   // a stream frame whose length prefix is over the peer body limit
+  kTruncatedFrame,  // a stream frame shorter than its MAC, or cut by the end of its connection
 };
-inline constexpr size_t kFrameRejectionCount = 6;
+inline constexpr size_t kFrameRejectionCount = 8;
 [[nodiscard]] const char* reason_label(FrameRejection reason);
 // The HTTP status the sender gets: 401 for MAC failures, 403 for the others (authenticated or
 // not, the frame is not for us).

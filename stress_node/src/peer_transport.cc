@@ -8,13 +8,17 @@
 #include <optional>
 #include <stdexcept>
 
+#include "common/byte_stream.h"
 #include "common/http_client.h"
 #include "peer_codec.h"
+#include "peer_stream.h"
 
 namespace stress_node {
 namespace {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 // One request in flight per peer needs one connection; the second covers the moment a failed
@@ -42,6 +46,7 @@ std::string_view path_of(PeerRoute route) {
     case PeerRoute::kAppend: return kRaftAppendPath;
     case PeerRoute::kVote: return kRaftVotePath;
     case PeerRoute::kSnapshot: return kRaftSnapshotPath;
+    case PeerRoute::kStream: return kRaftStreamPath;
   }
   return kRaftAppendPath;
 }
@@ -62,15 +67,44 @@ class PeerTransport::Impl : public std::enable_shared_from_this<Impl> {
 
  private:
   enum class Reachability : uint8_t { kUnknown, kUp, kDown };
+  // One FIFO lane of a peer: the HTTP requests', or the stream's.
+  struct Queue {
+    std::deque<raft::Message> messages;
+    uint64_t bytes = 0;
+    size_t heartbeats = 0;  // kHeartbeat messages in `messages`: 0 or 1 (see enqueue)
+  };
+  // The persistent stream to a peer (options.stream). State and I/O on the strand; `backoff` and
+  // `woken` also under mutex_ (peer_alive reads them).
+  struct Link {
+    explicit Link(asio::strand<asio::io_context::executor_type>& s) : timer(s), resolver(s) {}
+    enum class State : uint8_t { kIdle, kConnecting, kOpen, kBackoff };
+    State state = State::kIdle;
+    uint64_t generation = 0;  // bumped whenever the connection ends: stale completions see it
+    std::shared_ptr<common::ByteStream> stream;
+    std::optional<StreamFrameWriter> writer;
+    bool writing = false;
+    std::chrono::milliseconds backoff{0};
+    bool woken = false;
+    asio::steady_timer timer;  // connect/backoff
+    tcp::resolver resolver;
+    beast::flat_buffer buffer;
+    std::optional<beast::http::response_parser<beast::http::empty_body>> parser;
+    beast::http::request<beast::http::empty_body> upgrade;
+    std::string client_nonce;
+    std::array<char, 1> watch{};  // the server never writes: a read completes at its close
+    std::string frame;            // the frame being written
+  };
   struct Peer {
     Peer(raft::NodeId peer_id, common::Endpoint to,
          asio::strand<asio::io_context::executor_type>& s)
-        : id(peer_id), endpoint(std::move(to)), backoff_timer(s) {}
+        : id(peer_id), endpoint(std::move(to)), backoff_timer(s), link(s) {}
     const raft::NodeId id;
     const common::Endpoint endpoint;
-    std::deque<raft::Message> queue;
-    uint64_t queue_bytes = 0;
-    size_t queued_heartbeats = 0;  // kHeartbeat messages in `queue`: 0 or 1 (see enqueue)
+    Queue queue;                 // HTTP requests (everything, or votes and snapshots with a stream)
+    Queue stream_queue;          // the stream's messages
+    bool stream_kicked = false;  // a stream_kick() is posted
+    // The first stream write since the peer was last heard from (peer_alive()); under mutex_.
+    std::optional<Clock::time_point> unanswered_since;
     bool busy = false;
     std::chrono::milliseconds backoff{0};  // 0 while healthy
     bool woken = false;                    // peer_alive() cut the backoff short: retry now
@@ -79,15 +113,30 @@ class PeerTransport::Impl : public std::enable_shared_from_this<Impl> {
     std::optional<Clock::time_point> last_success;
     PeerStats stats;
     asio::steady_timer backoff_timer;  // strand only
+    Link link;
   };
   struct Batch {
     PeerRoute route = PeerRoute::kAppend;
     std::vector<raft::Message> messages;
   };
 
-  void enqueue(Peer& peer, raft::Message&& message);
-  void drop_oldest(Peer& peer);
-  Batch take_batch(Peer& peer);
+  [[nodiscard]] bool on_stream(raft::MessageType type) const;
+  void enqueue(Peer& peer, Queue& queue, raft::Message&& message);
+  void drop_oldest(Peer& peer, Queue& queue);
+  Batch take_batch(Queue& queue);
+  // The stream (strand).
+  void stream_kick(Peer& peer);
+  void stream_connect(Peer& peer);
+  void stream_on_connected(Peer& peer, uint64_t generation);
+  void stream_send_upgrade(Peer& peer, uint64_t generation);
+  void stream_on_upgraded(Peer& peer, uint64_t generation);
+  void stream_watch(Peer& peer);
+  void stream_write_next(Peer& peer);
+  void stream_on_written(Peer& peer, uint64_t generation, size_t count, size_t bytes,
+                         boost::system::error_code ec);
+  void stream_fail(Peer& peer, boost::system::error_code ec, int status);
+  void stream_close(Peer& peer);
+  void stream_after_backoff(Peer& peer, boost::system::error_code ec);
   void pump(Peer& peer);
   void on_sent(Peer& peer, size_t message_count, size_t body_bytes, boost::system::error_code ec,
                int status);
@@ -123,6 +172,7 @@ PeerTransport::Impl::Impl(asio::io_context& io, raft::NodeId self,
 
 void PeerTransport::Impl::send(std::vector<raft::Message>&& messages) {
   std::vector<Peer*> to_pump;
+  std::vector<Peer*> to_kick;
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
@@ -132,65 +182,81 @@ void PeerTransport::Impl::send(std::vector<raft::Message>&& messages) {
         spdlog::debug("dropping {} to unknown peer {}", raft::to_string(m.type), m.to);
         continue;
       }
-      enqueue(it->second, std::move(m));
+      Peer& peer = it->second;
+      enqueue(peer, on_stream(m.type) ? peer.stream_queue : peer.queue, std::move(m));
     }
     for (auto& [id, peer] : peers_) {
-      if (peer.busy || peer.queue.empty()) continue;
-      peer.busy = true;
-      to_pump.push_back(&peer);
+      if (!peer.busy && !peer.queue.messages.empty()) {
+        peer.busy = true;
+        to_pump.push_back(&peer);
+      }
+      if (!peer.stream_kicked && !peer.stream_queue.messages.empty()) {
+        peer.stream_kicked = true;
+        to_kick.push_back(&peer);
+      }
     }
   }
   for (Peer* peer : to_pump) schedule_pump(*peer);
+  for (Peer* peer : to_kick) {
+    asio::post(strand_, [self = shared_from_this(), peer] { self->stream_kick(*peer); });
+  }
 }
 
-void PeerTransport::Impl::enqueue(Peer& peer, raft::Message&& message) {
+// Votes stay on HTTP requests of their own: an election must not wait behind an append batch of
+// up to batch_bytes_max already in the stream's socket. Snapshots too: their chunks are large,
+// rare, and have their own timeout.
+bool PeerTransport::Impl::on_stream(raft::MessageType type) const {
+  return options_.stream && route_of(type) == PeerRoute::kAppend;
+}
+
+void PeerTransport::Impl::enqueue(Peer& peer, Queue& queue, raft::Message&& message) {
   // A heartbeat supersedes the ones still queued: it carries the newest commit index and read
   // round, which is all a follower takes from one. Without this, a peer that was down for two
   // seconds comes back to thousands of stale heartbeats (ReadIndex rounds send one per batch)
   // queued ahead of the appends that would catch it up, and the leader's read and replication
   // traffic to it waits behind them: a restarted follower stalled 400 ms after its first
   // catch-up batch (docs/benchmarks.md). Dropping a heartbeat is a message loss Raft tolerates.
-  if (message.type == raft::MessageType::kHeartbeat && peer.queued_heartbeats > 0) {
+  if (message.type == raft::MessageType::kHeartbeat && queue.heartbeats > 0) {
     // Every heartbeat queued replaces its predecessor, so there is exactly one to remove.
-    const auto stale = std::find_if(peer.queue.begin(), peer.queue.end(), [](const auto& m) {
-      return m.type == raft::MessageType::kHeartbeat;
-    });
-    peer.queue_bytes -= encoded_size_bound(*stale);
-    peer.queue.erase(stale);
-    --peer.queued_heartbeats;
+    const auto stale =
+        std::find_if(queue.messages.begin(), queue.messages.end(),
+                     [](const auto& m) { return m.type == raft::MessageType::kHeartbeat; });
+    queue.bytes -= encoded_size_bound(*stale);
+    queue.messages.erase(stale);
+    --queue.heartbeats;
     ++peer.stats.heartbeats_superseded;
   }
-  if (message.type == raft::MessageType::kHeartbeat) ++peer.queued_heartbeats;
-  peer.queue_bytes += encoded_size_bound(message);
-  peer.queue.push_back(std::move(message));
-  while (peer.queue.size() > options_.queue_messages_max ||
-         (peer.queue_bytes > options_.queue_bytes_max && peer.queue.size() > 1)) {
-    drop_oldest(peer);
+  if (message.type == raft::MessageType::kHeartbeat) ++queue.heartbeats;
+  queue.bytes += encoded_size_bound(message);
+  queue.messages.push_back(std::move(message));
+  while (queue.messages.size() > options_.queue_messages_max ||
+         (queue.bytes > options_.queue_bytes_max && queue.messages.size() > 1)) {
+    drop_oldest(peer, queue);
   }
 }
 
 // Snapshot chunks are kept when possible: losing one restarts a transfer that may be large,
 // while a lost append or heartbeat is repaired by the next one.
-void PeerTransport::Impl::drop_oldest(Peer& peer) {
-  auto victim = std::find_if(peer.queue.begin(), peer.queue.end(), [](const raft::Message& m) {
-    return m.type != raft::MessageType::kSnapshot;
-  });
-  if (victim == peer.queue.end()) victim = peer.queue.begin();
-  if (victim->type == raft::MessageType::kHeartbeat) --peer.queued_heartbeats;
-  peer.queue_bytes -= encoded_size_bound(*victim);
-  peer.queue.erase(victim);
+void PeerTransport::Impl::drop_oldest(Peer& peer, Queue& queue) {
+  auto victim =
+      std::find_if(queue.messages.begin(), queue.messages.end(),
+                   [](const raft::Message& m) { return m.type != raft::MessageType::kSnapshot; });
+  if (victim == queue.messages.end()) victim = queue.messages.begin();
+  if (victim->type == raft::MessageType::kHeartbeat) --queue.heartbeats;
+  queue.bytes -= encoded_size_bound(*victim);
+  queue.messages.erase(victim);
   ++peer.stats.messages_dropped;
 }
 
 // The longest prefix of the queue that shares one route and fits the batch bounds (at least
 // one message). Taking a prefix keeps the per-peer order the core sent them in.
-PeerTransport::Impl::Batch PeerTransport::Impl::take_batch(Peer& peer) {
+PeerTransport::Impl::Batch PeerTransport::Impl::take_batch(Queue& queue) {
   Batch batch;
-  batch.route = route_of(peer.queue.front().type);
+  batch.route = route_of(queue.messages.front().type);
   uint64_t bytes = 0;
   size_t entries = 0;
-  while (!peer.queue.empty() && batch.messages.size() < options_.batch_messages_max) {
-    const raft::Message& next = peer.queue.front();
+  while (!queue.messages.empty() && batch.messages.size() < options_.batch_messages_max) {
+    const raft::Message& next = queue.messages.front();
     const uint64_t size = encoded_size_bound(next);
     if (!batch.messages.empty() &&
         (route_of(next.type) != batch.route || bytes + size > options_.batch_bytes_max ||
@@ -199,10 +265,10 @@ PeerTransport::Impl::Batch PeerTransport::Impl::take_batch(Peer& peer) {
     }
     bytes += size;
     entries += next.entries.size();
-    if (next.type == raft::MessageType::kHeartbeat) --peer.queued_heartbeats;
-    peer.queue_bytes -= size;
-    batch.messages.push_back(std::move(peer.queue.front()));
-    peer.queue.pop_front();
+    if (next.type == raft::MessageType::kHeartbeat) --queue.heartbeats;
+    queue.bytes -= size;
+    batch.messages.push_back(std::move(queue.messages.front()));
+    queue.messages.pop_front();
   }
   return batch;
 }
@@ -216,11 +282,11 @@ void PeerTransport::Impl::pump(Peer& peer) {
   Batch batch;
   {
     std::lock_guard lock(mutex_);
-    if (stopped_ || peer.queue.empty()) {
+    if (stopped_ || peer.queue.messages.empty()) {
       peer.busy = false;
       return;
     }
-    batch = take_batch(peer);
+    batch = take_batch(peer.queue);
   }
   common::HttpRequest request;
   request.method = boost::beast::http::verb::post;
@@ -269,7 +335,7 @@ void PeerTransport::Impl::on_sent(Peer& peer, size_t message_count, size_t body_
     return;
   }
   if (!ok) return after_failure(peer);
-  if (peer.queue.empty()) {
+  if (peer.queue.messages.empty()) {
     peer.busy = false;
     return;
   }
@@ -302,15 +368,27 @@ void PeerTransport::Impl::peer_alive(raft::NodeId id) {
   {
     std::lock_guard lock(mutex_);
     auto it = peers_.find(id);
-    if (stopped_ || it == peers_.end() || it->second.backoff.count() == 0) return;
+    if (stopped_ || it == peers_.end()) return;
+    it->second.unanswered_since.reset();
+    if (it->second.backoff.count() == 0 && it->second.link.backoff.count() == 0) return;
   }
   asio::post(strand_, [self = shared_from_this(), id] {
     std::lock_guard lock(self->mutex_);
     auto it = self->peers_.find(id);
-    if (self->stopped_ || it == self->peers_.end() || it->second.backoff.count() == 0) return;
-    it->second.backoff = std::chrono::milliseconds(0);
-    it->second.woken = true;
-    it->second.backoff_timer.cancel();
+    if (self->stopped_ || it == self->peers_.end()) return;
+    Peer& peer = it->second;
+    if (peer.backoff.count() != 0) {
+      peer.backoff = std::chrono::milliseconds(0);
+      peer.woken = true;
+      peer.backoff_timer.cancel();
+    }
+    if (peer.link.backoff.count() != 0) {
+      peer.link.backoff = std::chrono::milliseconds(0);
+      if (peer.link.state == Link::State::kBackoff) {
+        peer.link.woken = true;
+        peer.link.timer.cancel();
+      }
+    }
   });
 }
 
@@ -340,13 +418,297 @@ void PeerTransport::Impl::log_outcome(Peer& peer, boost::system::error_code ec, 
   if (log_status) spdlog::warn("{} answered HTTP {} to {}", who, status, path_of(route));
 }
 
+// --- The stream (options.stream; peer_stream.h). Everything below runs on the strand. Handlers
+// hold the transport weakly (a stopped transport's last completions have nobody to tell) and
+// the stream strongly (Beast's TLS operations use the stream object until they complete).
+
+void PeerTransport::Impl::stream_kick(Peer& peer) {
+  {
+    std::lock_guard lock(mutex_);
+    peer.stream_kicked = false;
+    if (stopped_) return;
+  }
+  switch (peer.link.state) {
+    case Link::State::kIdle: return stream_connect(peer);
+    case Link::State::kOpen:
+      if (!peer.link.writing) stream_write_next(peer);
+      return;
+    case Link::State::kConnecting:
+    case Link::State::kBackoff: return;  // the queue is sent once that ends
+  }
+}
+
+void PeerTransport::Impl::stream_connect(Peer& peer) {
+  Link& link = peer.link;
+  link.state = Link::State::kConnecting;
+  const uint64_t generation = ++link.generation;
+  link.stream = options_.tls ? std::make_shared<common::ByteStream>(
+                                   std::in_place_type<common::TlsStream>, strand_, *options_.tls)
+                             : std::make_shared<common::ByteStream>(
+                                   std::in_place_type<beast::tcp_stream>, strand_);
+  // One deadline for connecting, the TLS handshake and the upgrade together.
+  common::tcp_layer(*link.stream).expires_after(options_.request_timeout);
+  link.resolver.async_resolve(
+      peer.endpoint.host, std::to_string(peer.endpoint.port),
+      [weak = weak_from_this(), &peer, generation, stream = link.stream](
+          boost::system::error_code ec, tcp::resolver::results_type results) {
+        auto self = weak.lock();
+        if (!self || generation != peer.link.generation) return;
+        if (ec) return self->stream_fail(peer, ec, 0);
+        common::tcp_layer(*stream).async_connect(
+            results, [weak, &peer, generation, stream](boost::system::error_code connect_ec,
+                                                       const tcp::endpoint&) {
+              auto self = weak.lock();
+              if (!self || generation != peer.link.generation) return;
+              if (connect_ec) return self->stream_fail(peer, connect_ec, 0);
+              self->stream_on_connected(peer, generation);
+            });
+      });
+}
+
+void PeerTransport::Impl::stream_on_connected(Peer& peer, uint64_t generation) {
+  Link& link = peer.link;
+  boost::system::error_code ignored;
+  common::tcp_layer(*link.stream).socket().set_option(tcp::no_delay(true), ignored);
+  auto* tls = std::get_if<common::TlsStream>(link.stream.get());
+  if (tls == nullptr) return stream_send_upgrade(peer, generation);
+  std::string error;
+  if (!common::prepare_client_tls(tls->native_handle(), peer.endpoint.host, &error)) {
+    spdlog::warn("peer {}: {}", peer.id, error);
+    return stream_fail(peer, asio::error::invalid_argument, 0);
+  }
+  tls->async_handshake(asio::ssl::stream_base::client,
+                       [weak = weak_from_this(), &peer, generation,
+                        stream = link.stream](boost::system::error_code ec) {
+                         auto self = weak.lock();
+                         if (!self || generation != peer.link.generation) return;
+                         if (ec) return self->stream_fail(peer, ec, 0);
+                         self->stream_send_upgrade(peer, generation);
+                       });
+}
+
+void PeerTransport::Impl::stream_send_upgrade(Peer& peer, uint64_t generation) {
+  namespace http = beast::http;
+  Link& link = peer.link;
+  link.client_nonce = new_stream_nonce();
+  link.upgrade = http::request<http::empty_body>(http::verb::get, std::string(kRaftStreamPath), 11);
+  link.upgrade.set(http::field::host, peer.endpoint.to_string());
+  link.upgrade.set(http::field::connection, "Upgrade");
+  link.upgrade.set(http::field::upgrade, std::string(kPeerStreamProtocol));
+  link.upgrade.set(std::string(kStreamNonceHeader), link.client_nonce);
+  // The upgrade is a peer frame whose body is the client's nonce (peer_auth.h): only a member
+  // opens a stream, and only to the member it names.
+  for (auto& [name, value] :
+       frame_headers(options_.key.get(), kRaftStreamPath, self_, peer.id, link.client_nonce)) {
+    link.upgrade.set(name, value);
+  }
+  link.buffer.clear();
+  link.parser.emplace();
+  std::visit(
+      [&](auto& stream) {
+        http::async_write(stream, link.upgrade,
+                          [weak = weak_from_this(), &peer, generation, shared = link.stream](
+                              boost::system::error_code ec, size_t) {
+                            auto self = weak.lock();
+                            if (!self || generation != peer.link.generation) return;
+                            if (ec) return self->stream_fail(peer, ec, 0);
+                            std::visit(
+                                [&](auto& s) {
+                                  http::async_read(
+                                      s, peer.link.buffer, *peer.link.parser,
+                                      [weak, &peer, generation, shared](
+                                          boost::system::error_code read_ec, size_t) {
+                                        auto self = weak.lock();
+                                        if (!self || generation != peer.link.generation) return;
+                                        if (read_ec) return self->stream_fail(peer, read_ec, 0);
+                                        self->stream_on_upgraded(peer, generation);
+                                      });
+                                },
+                                *shared);
+                          });
+      },
+      *link.stream);
+}
+
+void PeerTransport::Impl::stream_on_upgraded(Peer& peer, uint64_t generation) {
+  namespace http = beast::http;
+  Link& link = peer.link;
+  const auto& answer = link.parser->get();
+  const int status = static_cast<int>(answer.result_int());
+  const auto server_nonce = answer[std::string(kStreamNonceHeader)];
+  const std::string_view nonce(server_nonce.data(), server_nonce.size());
+  if (status != 101 ||
+      !beast::iequals(answer[http::field::upgrade],
+                      beast::string_view(kPeerStreamProtocol.data(), kPeerStreamProtocol.size())) ||
+      !is_stream_nonce(nonce)) {
+    // A node of an older version answers 404, a refused frame 401/403: try again later.
+    return stream_fail(peer, {}, status == 101 ? 502 : status);
+  }
+  link.writer.emplace(options_.key.get(), stream_connection_id(link.client_nonce, nonce), self_,
+                      peer.id);
+  link.parser.reset();
+  link.state = Link::State::kOpen;
+  common::tcp_layer(*link.stream).expires_never();
+  log_outcome(peer, {}, 200, PeerRoute::kStream);
+  {
+    std::lock_guard lock(mutex_);
+    link.backoff = std::chrono::milliseconds(0);
+  }
+  stream_watch(peer);
+  if (generation == link.generation) stream_write_next(peer);
+}
+
+// The receiver never writes on the stream, so a read completes only when the connection ends:
+// the peer closed it (restart, idle timeout, a newer stream of ours replacing it) or it broke.
+// Nothing is lost that Raft does not retransmit; the next message reconnects.
+void PeerTransport::Impl::stream_watch(Peer& peer) {
+  Link& link = peer.link;
+  std::visit(
+      [&](auto& stream) {
+        stream.async_read_some(
+            asio::buffer(link.watch), [weak = weak_from_this(), &peer, generation = link.generation,
+                                       shared = link.stream](boost::system::error_code ec, size_t) {
+              auto self = weak.lock();
+              if (!self || generation != peer.link.generation) return;
+              // Not a failure in itself (an idle stream closed by the receiver, a restart): the
+              // next message reconnects, and that attempt's outcome is what counts.
+              spdlog::debug("peer {}: stream closed: {}", peer.id,
+                            ec ? ec.message() : "the receiver wrote on it");
+              self->stream_close(peer);
+              peer.link.state = Link::State::kIdle;
+              std::lock_guard lock(self->mutex_);
+              if (!self->stopped_ && !peer.stream_queue.messages.empty() && !peer.stream_kicked) {
+                peer.stream_kicked = true;
+                asio::post(self->strand_, [self, &peer] { self->stream_kick(peer); });
+              }
+            });
+      },
+      *link.stream);
+}
+
+void PeerTransport::Impl::stream_write_next(Peer& peer) {
+  Link& link = peer.link;
+  Batch batch;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_ || peer.stream_queue.messages.empty()) {
+      link.writing = false;
+      return;
+    }
+    // A stream can look healthy while its bytes go nowhere (a black-holing proxy or a peer gone
+    // without a reset): every message on it makes the peer answer, so silence for a whole
+    // request timeout while we keep writing means the stream is dead. Replace it.
+    const Clock::time_point now = Clock::now();
+    if (!peer.unanswered_since) peer.unanswered_since = now;
+    if (now - *peer.unanswered_since <= options_.request_timeout) {
+      batch = take_batch(peer.stream_queue);
+    } else {
+      peer.unanswered_since.reset();
+    }
+  }
+  if (batch.messages.empty()) return stream_fail(peer, asio::error::timed_out, 0);
+  link.writing = true;
+  const std::string body = encode_batch(batch.messages);
+  const size_t body_bytes = body.size();
+  // One contiguous buffer: written as two (prefix, body), Beast's TLS stream (flat_stream over
+  // asio::ssl) sent the prefix and completed the write without the body, so over TLS every
+  // frame larger than one TLS record was cut (the receiver then waited for its body forever
+  // while later frames arrived). The copy costs a memcpy of the body, far below its MAC.
+  link.frame = link.writer->next_prefix(body);
+  link.frame.append(body);
+  common::tcp_layer(*link.stream).expires_after(options_.request_timeout);
+  std::visit(
+      [&](auto& stream) {
+        asio::async_write(stream, asio::buffer(link.frame),
+                          [weak = weak_from_this(), &peer, generation = link.generation,
+                           shared = link.stream, count = batch.messages.size(),
+                           bytes = body_bytes](boost::system::error_code ec, size_t) {
+                            auto self = weak.lock();
+                            if (!self) return;
+                            self->stream_on_written(peer, generation, count, bytes, ec);
+                          });
+      },
+      *link.stream);
+}
+
+void PeerTransport::Impl::stream_on_written(Peer& peer, uint64_t generation, size_t count,
+                                            size_t bytes, boost::system::error_code ec) {
+  if (generation != peer.link.generation) return;  // that connection has ended
+  peer.link.writing = false;
+  if (ec) return stream_fail(peer, ec, 0);
+  {
+    std::lock_guard lock(mutex_);
+    ++peer.stats.batches_sent;
+    peer.stats.messages_sent += count;
+    peer.stats.bytes_sent += bytes;
+    peer.stats.reachable = true;
+    peer.last_success = Clock::now();
+  }
+  stream_write_next(peer);
+}
+
+// The connection failed (or was refused at the upgrade, `status`): what it carried is lost, and
+// the next attempt waits the same backoff as a failed request.
+void PeerTransport::Impl::stream_fail(Peer& peer, boost::system::error_code ec, int status) {
+  const bool was_writing = peer.link.writing;
+  log_outcome(peer, ec, status, PeerRoute::kStream);
+  stream_close(peer);
+  Link& link = peer.link;
+  std::lock_guard lock(mutex_);
+  ++peer.stats.send_failures;
+  if (stopped_) return;
+  // A failed attempt costs the batch it was for, as a failed request does: while a peer is down
+  // its queue drains at one batch per backoff instead of keeping up to queue_bytes_max of stale
+  // appends for the moment it returns (the core resends what is still needed, or a snapshot).
+  if (!was_writing && !peer.stream_queue.messages.empty()) {
+    (void)take_batch(peer.stream_queue);
+  }
+  link.backoff = link.backoff.count() == 0 ? options_.backoff_min
+                                           : std::min(link.backoff * 2, options_.backoff_max);
+  link.woken = false;
+  link.state = Link::State::kBackoff;
+  link.timer.expires_after(link.backoff);
+  link.timer.async_wait([weak = weak_from_this(), &peer](boost::system::error_code wait_ec) {
+    if (auto self = weak.lock()) self->stream_after_backoff(peer, wait_ec);
+  });
+}
+
+void PeerTransport::Impl::stream_after_backoff(Peer& peer, boost::system::error_code ec) {
+  Link& link = peer.link;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_ || link.state != Link::State::kBackoff) return;
+    if (ec == asio::error::operation_aborted && !link.woken) return;
+    link.woken = false;
+    link.state = Link::State::kIdle;
+    if (peer.stream_queue.messages.empty()) return;
+  }
+  stream_connect(peer);
+}
+
+// Ends the current connection (if any); its pending operations complete as stale.
+void PeerTransport::Impl::stream_close(Peer& peer) {
+  Link& link = peer.link;
+  ++link.generation;
+  link.writing = false;
+  link.writer.reset();
+  link.parser.reset();
+  if (link.stream) {
+    boost::system::error_code ignored;
+    beast::tcp_stream& tcp = common::tcp_layer(*link.stream);
+    tcp.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp.close();
+    link.stream.reset();
+  }
+}
+
 std::map<raft::NodeId, PeerStats> PeerTransport::Impl::stats() const {
   const Clock::time_point now = Clock::now();
   std::map<raft::NodeId, PeerStats> out;
   std::lock_guard lock(mutex_);
   for (const auto& [id, peer] : peers_) {
     PeerStats s = peer.stats;
-    s.queued_messages = peer.queue.size();
+    s.queued_messages = peer.queue.messages.size() + peer.stream_queue.messages.size();
     if (peer.last_success) {
       s.last_success_ms_ago =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - *peer.last_success).count();
@@ -362,14 +724,18 @@ void PeerTransport::Impl::stop() {
     if (stopped_) return;
     stopped_ = true;
     for (auto& [id, peer] : peers_) {
-      peer.queue.clear();
-      peer.queue_bytes = 0;
-      peer.queued_heartbeats = 0;
+      peer.queue = Queue{};
+      peer.stream_queue = Queue{};
     }
   }
   client_.close();
   asio::post(strand_, [self = shared_from_this()] {
-    for (auto& [id, peer] : self->peers_) peer.backoff_timer.cancel();
+    for (auto& [id, peer] : self->peers_) {
+      peer.backoff_timer.cancel();
+      self->stream_close(peer);
+      peer.link.timer.cancel();
+      peer.link.resolver.cancel();
+    }
   });
 }
 

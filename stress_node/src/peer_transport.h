@@ -1,9 +1,20 @@
-// PeerTransport: delivers the raft thread's outgoing messages to the other members over HTTP/1.1
-// keep-alive (common::HttpClientPool), bodies in the peer codec (peer_codec.h).
+// PeerTransport: delivers the raft thread's outgoing messages to the other members, bodies in the
+// peer codec (peer_codec.h), over one of two carriers (PeerTransportOptions::stream):
 //
-// Per peer: ONE bounded FIFO queue (holding at most one heartbeat: a newer one replaces it)
-// and at most one request in flight. Messages that arrive while
-// a request is in flight accumulate and leave together as the next batch; that is the batching.
+// - HTTP/1.1 keep-alive requests (common::HttpClientPool), one POST per batch, answered 204.
+// - With `stream` (issue 15, the node's default): appends, heartbeats and their answers go as
+//   frames on one persistent connection per peer, opened with an upgrade on the peer's own port
+//   (peer_stream.h): no answer per frame, the next batch is written as soon as the previous one
+//   is in the socket. Votes and snapshots still go as requests (route_of: kVote, kSnapshot), so
+//   an election never waits behind an append batch in the stream's socket. A stream that fails
+//   (connection, TLS, a refused upgrade, a write) drops the batch it carried and is reopened
+//   after the same backoff as a failed request; one closed by the receiver (idle, a restart) is
+//   reopened by the next message; one written to for request_timeout without a word from its
+//   peer (peer_alive) is replaced, since every message on it makes the peer answer.
+//
+// Per peer and carrier: ONE bounded FIFO queue (holding at most one heartbeat: a newer one
+// replaces it) and at most one request or frame write in flight. Messages that arrive while
+// one is in flight accumulate and leave together as the next batch; that is the batching.
 // When the queue is over its bounds the oldest non-snapshot message is dropped (Raft tolerates
 // loss and retransmits; a lost snapshot chunk costs a restart of the transfer). A failed request
 // (transport error or non-2xx) drops its batch and backs off exponentially before the next one,
@@ -26,6 +37,7 @@
 #include "common/http_client.h"  // forward-declares boost::asio::ssl::context
 #include "peer_auth.h"
 #include "peer_sender.h"
+#include "peer_stream.h"
 #include "raft/message.h"
 
 namespace stress_node {
@@ -36,7 +48,8 @@ inline constexpr std::string_view kRaftSnapshotPath = "/_raft/snapshot";
 
 // Which endpoint a message travels to. Votes get their own route so the receiver can answer
 // elections without waiting behind appends; snapshots theirs because their bodies are large.
-enum class PeerRoute : uint8_t { kAppend, kVote, kSnapshot };
+// kStream: the persistent stream (peer_stream.h), which carries what would go to kAppend.
+enum class PeerRoute : uint8_t { kAppend, kVote, kSnapshot, kStream };
 [[nodiscard]] PeerRoute route_of(raft::MessageType type);
 [[nodiscard]] std::string_view path_of(PeerRoute route);
 
@@ -47,6 +60,12 @@ struct PeerTransportOptions {
   // Per request body, by encoded_size_bound; a single larger message still goes alone. The
   // receiving server's body limit on /_raft/* must allow this plus one snapshot chunk.
   uint64_t batch_bytes_max = 4ull << 20;
+  // Issue 15: appends, heartbeats and their answers go as frames on one persistent stream per
+  // peer (peer_stream.h) instead of one POST each; votes and snapshots stay on HTTP requests.
+  // false: everything on HTTP requests (--peer-transport http).
+  bool stream = false;
+  // Per request; on the stream: connecting and upgrading, each frame's write, and the silence
+  // from the peer after which a stream that keeps being written is replaced.
   std::chrono::milliseconds request_timeout{2000};
   std::chrono::milliseconds snapshot_request_timeout{10000};
   std::chrono::milliseconds backoff_min{50};  // after the first failure, doubling per failure
@@ -62,15 +81,17 @@ struct PeerTransportOptions {
 };
 
 struct PeerStats {
-  bool reachable = false;              // the last request got an HTTP answer (any status)
-  uint64_t batches_sent = 0;           // requests answered 2xx
+  // The last request got an HTTP answer (any status), or the stream was opened or written.
+  bool reachable = false;
+  uint64_t batches_sent = 0;           // requests answered 2xx, stream frames written
   uint64_t messages_sent = 0;          // messages in those requests
   uint64_t messages_dropped = 0;       // dropped from the queue by its bounds (or unknown peer)
   uint64_t heartbeats_superseded = 0;  // queued heartbeats replaced by a newer one, unsent
-  uint64_t send_failures = 0;          // requests failed (transport error or non-2xx); batch lost
-  uint64_t bytes_sent = 0;             // request bodies answered 2xx
-  int64_t last_success_ms_ago = -1;    // -1: never
-  uint64_t queued_messages = 0;        // waiting now
+  // Requests failed (transport error or non-2xx; batch lost), streams that failed to open or broke.
+  uint64_t send_failures = 0;
+  uint64_t bytes_sent = 0;           // request bodies answered 2xx, frame bodies written
+  int64_t last_success_ms_ago = -1;  // -1: never
+  uint64_t queued_messages = 0;      // waiting now
 };
 
 class PeerTransport final : public PeerSender {

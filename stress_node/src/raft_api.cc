@@ -5,8 +5,10 @@
 #include <cstdio>
 
 #include "admin_auth.h"
+#include "common/byte_stream.h"
 #include "options.h"
 #include "peer_codec.h"
+#include "peer_stream.h"
 
 namespace stress_node {
 
@@ -63,6 +65,13 @@ PeerValidatorOptions validator_options(const RaftApiOptions& options) {
   return v;
 }
 
+PeerStreamReceiverOptions stream_options(const RaftApiOptions& options) {
+  return {.key = options.peer_key,
+          .frame_bytes_max = static_cast<uint32_t>(options.peer_body_limit_bytes),
+          .streams_per_peer_max = options.streams_per_peer_max,
+          .idle_timeout = options.stream_idle_timeout};
+}
+
 }  // namespace
 
 const char* to_string(FollowerHealth health) {
@@ -95,7 +104,15 @@ RaftApi::RaftApi(asio::io_context& io, RaftNode& node, const PeerTransport* tran
       metrics_(metrics),
       options_(std::move(options)),
       validator_(validator_options(options_)),
-      state_hash_(std::make_unique<StateHashCache>(node.state())) {
+      state_hash_(std::make_unique<StateHashCache>(node.state())),
+      streams_(
+          io, stream_options(options_),
+          [this](const FrameParties& parties, std::string_view body) {
+            return deliver_batch(parties, body, std::string(kRaftStreamPath)).ok;
+          },
+          [this](FrameRejection reason, const std::string& message) {
+            count_rejection(reason, message, kRaftStreamPath);
+          }) {
   peer_auth_.self_id = options_.self_id;
   for (const auto& [id, endpoint] : options_.members) peer_auth_.members.insert(id);
   peer_auth_.key = options_.peer_key;
@@ -123,6 +140,7 @@ void RaftApi::register_routes(Router& router) {
   router.add(http::verb::post, std::string(kRaftAppendPath), bind(&RaftApi::peer_rpc), peer);
   router.add(http::verb::post, std::string(kRaftVotePath), bind(&RaftApi::peer_rpc), peer);
   router.add(http::verb::post, std::string(kRaftSnapshotPath), bind(&RaftApi::peer_rpc), peer);
+  router.add(http::verb::get, std::string(kRaftStreamPath), bind(&RaftApi::peer_stream), peer);
   router.add(http::verb::get, std::string(kRaftSnapshotPath), bind(&RaftApi::snapshot_meta),
              RouteOptions{.client_certificate_required = true});
 }
@@ -329,8 +347,7 @@ void RaftApi::force_resync(Request request, Respond respond) {
 }
 
 // Step 1 authenticates the frame (headers and MAC, before any byte of the body is parsed);
-// step 2 decodes it; step 3 checks that every message carries the authenticated parties. Content
-// validation of the decoded messages belongs after step 3.
+// step 2 decodes it and checks the parties (deliver_batch).
 void RaftApi::peer_rpc(Request request, Respond respond) {
   const FrameVerdict verdict = authenticate_frame(
       peer_auth_, request.path, request.header(kPeerFromHeader), request.header(kPeerToHeader),
@@ -338,45 +355,92 @@ void RaftApi::peer_rpc(Request request, Respond respond) {
   if (!verdict.accepted()) {
     return reject_frame(*verdict.rejection, verdict.message, request, respond);
   }
+  const Delivery delivery = deliver_batch(verdict.parties, request.body, request.path);
+  respond(std::move(delivery.answer));
+}
+
+// Decodes an authenticated batch, checks that every message carries the authenticated parties,
+// then validates the messages and hands the valid ones to the node (content validation belongs
+// after the parties check). `ok` false: the whole batch was refused (counted).
+RaftApi::Delivery RaftApi::deliver_batch(const FrameParties& parties, std::string_view body,
+                                         const std::string& path) {
   std::string error;
-  auto messages = decode_batch(request.body, &error);
+  auto messages = decode_batch(body, &error);
   if (!messages) {
     validator_.reject(kRejectDecode, error);
-    return respond(Response::error(400, "bad_batch", error));
+    return {false, Response::error(400, "bad_batch", error)};
   }
   for (const raft::Message& m : *messages) {
-    if (auto rejection = check_message_parties(verdict.parties, m.from, m.to)) {
-      return reject_frame(*rejection,
-                          "a message from node " + std::to_string(m.from) + " to node " +
-                              std::to_string(m.to) + " inside a frame from node " +
-                              std::to_string(verdict.parties.from) + " to node " +
-                              std::to_string(verdict.parties.to),
-                          request, respond);
+    if (auto rejection = check_message_parties(parties, m.from, m.to)) {
+      const std::string message = "a message from node " + std::to_string(m.from) + " to node " +
+                                  std::to_string(m.to) + " inside a frame from node " +
+                                  std::to_string(parties.from) + " to node " +
+                                  std::to_string(parties.to);
+      count_rejection(*rejection, message, path);
+      return {false, Response::error(http_status(*rejection), reason_label(*rejection), message)};
     }
   }
   const size_t total = messages->size();
   const size_t dropped = validator_.filter(&*messages);
   if (!messages->empty()) node_.receive(std::move(*messages));
-  if (dropped == 0) return respond(Response::no_content());
+  if (dropped == 0) return {true, Response::no_content()};
   // The sender learns that something was wrong; the reasons are in the metric and the log.
-  respond(Response::error(400, "invalid_message",
-                          std::to_string(dropped) + " of " + std::to_string(total) +
-                              " messages failed validation and were dropped",
-                          {{"dropped", dropped}, {"delivered", total - dropped}}));
+  return {true, Response::error(400, "invalid_message",
+                                std::to_string(dropped) + " of " + std::to_string(total) +
+                                    " messages failed validation and were dropped",
+                                {{"dropped", dropped}, {"delivered", total - dropped}})};
 }
 
-void RaftApi::reject_frame(FrameRejection reason, const std::string& message,
-                           const Request& request, const Respond& respond) {
+// The stream's upgrade (peer_stream.h) is itself a peer frame whose body is the client's nonce:
+// authenticated like any other before the connection changes hands.
+void RaftApi::peer_stream(Request request, Respond respond) {
+  const std::string_view client_nonce = request.header(kStreamNonceHeader);
+  if (request.header("Upgrade") != kPeerStreamProtocol || !is_stream_nonce(client_nonce)) {
+    return respond(Response::error(400, "bad_upgrade",
+                                   "expected Upgrade: " + std::string(kPeerStreamProtocol) +
+                                       " and an " + std::string(kStreamNonceHeader) +
+                                       " of 32 lowercase hex digits"));
+  }
+  const FrameVerdict verdict = authenticate_frame(
+      peer_auth_, request.path, request.header(kPeerFromHeader), request.header(kPeerToHeader),
+      request.header(kPeerMacHeader), client_nonce);
+  if (!verdict.accepted()) {
+    return reject_frame(*verdict.rejection, verdict.message, request, respond);
+  }
+  const std::string server_nonce = new_stream_nonce();
+  Response response;
+  response.status = 101;
+  response.content_type.clear();
+  response.headers = {{"Connection", "Upgrade"},
+                      {"Upgrade", std::string(kPeerStreamProtocol)},
+                      {std::string(kStreamNonceHeader), server_nonce}};
+  response.take_over = [this, parties = verdict.parties,
+                        id = stream_connection_id(client_nonce, server_nonce)](
+                           std::shared_ptr<common::UpgradedConnection> connection) {
+    streams_.accept(std::move(connection), parties, id);
+  };
+  respond(std::move(response));
+}
+
+void RaftApi::stop_streams() { streams_.stop(); }
+
+void RaftApi::count_rejection(FrameRejection reason, const std::string& message,
+                              std::string_view path) {
   const char* label = reason_label(reason);
   ++frames_refused_[label];
   if (const auto suppressed = rejection_log_.admit(reason, std::chrono::steady_clock::now())) {
-    spdlog::warn("peer frame to {} rejected ({}): {}{}", request.path, label, message,
+    spdlog::warn("peer frame to {} rejected ({}): {}{}", path, label, message,
                  *suppressed == 0
                      ? std::string()
                      : fmt::format(" [{} more {} rejections in the last interval not logged]",
                                    *suppressed, label));
   }
-  respond(Response::error(http_status(reason), label, message));
+}
+
+void RaftApi::reject_frame(FrameRejection reason, const std::string& message,
+                           const Request& request, const Respond& respond) {
+  count_rejection(reason, message, request.path);
+  respond(Response::error(http_status(reason), reason_label(reason), message));
 }
 
 void RaftApi::snapshot_meta(Request, Respond respond) {

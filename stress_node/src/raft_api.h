@@ -13,6 +13,8 @@
 //   POST /_raft/append, /_raft/vote, /_raft/snapshot   peer RPCs: a peer-codec batch -> 204;
 //                                 401/403 when authenticate_frame() refuses it (peer_auth.h),
 //                                 400 when it fails to decode
+//   GET  /_raft/stream            upgrade to a peer stream (peer_stream.h) -> 101, then frames
+//                                 read by PeerStreamReceiver; 400/401/403 as above
 //   GET  /_raft/snapshot          the current snapshot's meta (unauthenticated: index, term,
 //                                 voters, size, checksum, all also in /status and /metrics)
 //
@@ -32,6 +34,7 @@
 #include "kv/state_machine.h"
 #include "metrics.h"
 #include "peer_auth.h"
+#include "peer_stream_receiver.h"
 #include "peer_transport.h"
 #include "peer_validator.h"
 #include "raft_node.h"
@@ -52,6 +55,9 @@ struct RaftApiOptions {
   // --insecure-peers), and the admin token of force-resync (null: admin routes disabled).
   std::shared_ptr<const PeerKey> peer_key{};
   std::shared_ptr<const AdminToken> admin_token{};
+  // Issue 15: inbound peer streams (peer_stream_receiver.h).
+  size_t streams_per_peer_max = 2;
+  std::chrono::milliseconds stream_idle_timeout{60'000};
 };
 
 enum class FollowerHealth : uint8_t { kHealthy, kLagging, kDesynced, kSnapshotting };
@@ -69,6 +75,8 @@ class RaftApi {
   RaftApi(boost::asio::io_context& io, RaftNode& node, const PeerTransport* transport,
           Registry& metrics, RaftApiOptions options);
   void register_routes(Router& router);
+  // Closes the inbound peer streams (they are not the HTTP server's connections any more).
+  void stop_streams();
 
  private:
   void status(Request request, Respond respond);
@@ -78,7 +86,16 @@ class RaftApi {
   void resync_stats(Request request, Respond respond);
   void force_resync(Request request, Respond respond);
   void peer_rpc(Request request, Respond respond);
-  // Counts the rejection, logs it (rate-limited) and answers the sender.
+  void peer_stream(Request request, Respond respond);
+  struct Delivery {
+    bool ok = false;  // false: the batch was refused as a whole
+    Response answer;  // for an HTTP sender
+  };
+  [[nodiscard]] Delivery deliver_batch(const FrameParties& parties, std::string_view body,
+                                       const std::string& path);
+  // Counts the rejection and logs it (rate-limited).
+  void count_rejection(FrameRejection reason, const std::string& message, std::string_view path);
+  // count_rejection() and answers the sender.
   void reject_frame(FrameRejection reason, const std::string& message, const Request& request,
                     const Respond& respond);
   void snapshot_meta(Request request, Respond respond);
@@ -101,6 +118,7 @@ class RaftApi {
   // Frames authenticate_frame() refused, by reason label (io thread only); /metrics adds them to
   // the validator's and the core's counts of the same family.
   std::map<std::string, uint64_t> frames_refused_;
+  PeerStreamReceiver streams_;
   uint64_t forced_resyncs_ = 0;
   uint64_t forced_resync_failures_ = 0;
 };

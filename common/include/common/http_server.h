@@ -47,6 +47,10 @@ namespace common {
 
 namespace http = boost::beast::http;
 
+struct UpgradedConnection;  // common/byte_stream.h
+// Takes over a connection after its 101 answer (Response::take_over). Runs on the io_context.
+using TakeOver = std::function<void(std::shared_ptr<UpgradedConnection>)>;
+
 struct Request {
   http::verb method = http::verb::unknown;
   std::string target;                         // as received: path and query
@@ -71,6 +75,10 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   bool close = false;  // close the connection after this response
+  // With status 101 (Switching Protocols): once the answer is written, the connection leaves the
+  // server and is handed to this (an upgrade to another protocol on the same port, which keeps
+  // TLS and any proxy in the path unchanged). Ignored with any other status.
+  TakeOver take_over;
 
   [[nodiscard]] static Response json(unsigned status, const nlohmann::ordered_json& body);
   // {"error": code, "message": message} plus the members of `extra` (an object or null).

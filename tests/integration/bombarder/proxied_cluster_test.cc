@@ -90,6 +90,19 @@ class ProxiedClusterTest : public ::testing::Test {
     return leader;
   }
 
+  // A sample of node's /metrics through its client proxy ("name{labels}" as rendered), or 0.
+  double metric(size_t node, const std::string& sample) const {
+    const HttpResult r = http_request(client_port(node), "GET", "/metrics", {}, {}, 2s);
+    if (r.status != 200) return 0;
+    const size_t at = r.body.find("\n" + sample + " ");
+    if (at == std::string::npos) return 0;
+    return std::stod(r.body.substr(at + sample.size() + 2));
+  }
+  // Peer streams node has accepted (issue 15: one per peer direction while they last).
+  double streams_accepted(size_t node) const {
+    return metric(node, "http_requests_total{code=\"101\",route=\"/_raft/stream\"}");
+  }
+
   uint64_t applied(size_t node) const {
     const Json s = status(node);
     return s.is_discarded() ? 0 : s.value("applied_index", uint64_t{0});
@@ -235,6 +248,46 @@ TEST_F(ProxiedClusterTest, OneDirectionOfOneLinkCutsOnlyThatDirection) {
   heal(leader, victim);
   EXPECT_TRUE(wait_until([&] { return applied(victim) >= committed; }, 10s))
       << "victim applied " << applied(victim) << " of " << committed;
+}
+
+// Issue 15: the peer links carry the streaming transport through the proxy (the upgrade and its
+// frames are plain bytes to it), and a toxic that breaks a link's connections makes the stream
+// reconnect once it is gone: the follower behind it catches up over a new stream. The toxics act
+// on the upstream direction, the one a stream's frames travel.
+TEST_F(ProxiedClusterTest, PeerStreamsCommitThroughTheProxyAndReconnectAfterToxics) {
+  const uint64_t leader = started_["leader"]["id"].get<uint64_t>();
+  const size_t victim = (leader + 1) % kNodes;
+  ASSERT_EQ(write(leader, "before"), 201);
+  for (size_t i = 0; i < kNodes; ++i) {
+    EXPECT_EQ(metric(i, "http_requests_total{code=\"204\",route=\"/_raft/append\"}"), 0)
+        << "node " << i << " got appends as HTTP requests";
+  }
+  ASSERT_GE(streams_accepted(victim), 1) << "the leader's stream to node " << victim;
+
+  for (const Json& toxic : {Json{{"name", "reset"},
+                                 {"type", "reset_peer"},
+                                 {"stream", "upstream"},
+                                 {"attributes", {{"timeout", 0}}}},
+                            Json{{"name", "close"},
+                                 {"type", "timeout"},
+                                 {"stream", "upstream"},
+                                 {"attributes", {{"timeout", 100}}}}}) {
+    const std::string type = toxic["type"].get<std::string>();
+    const double accepted = streams_accepted(victim);
+    const std::string proxy = "/proxies/" + link_name(leader, victim) + "/toxics";
+    const HttpResult added = http_request(api_port_, "POST", proxy, toxic.dump());
+    ASSERT_EQ(added.status, 200) << type << ": " << added.describe();
+    // The leader's connections to the victim break while the toxic lasts; the witness keeps the
+    // majority, so writes commit meanwhile.
+    ASSERT_EQ(write(leader, "during-" + type), 201) << type;
+    const uint64_t committed = applied(leader);
+    const HttpResult removed =
+        http_request(api_port_, "DELETE", proxy + "/" + toxic["name"].get<std::string>());
+    ASSERT_EQ(removed.status, 204) << type << ": " << removed.describe();
+    EXPECT_TRUE(wait_until([&] { return applied(victim) >= committed; }, 10s))
+        << type << ": victim applied " << applied(victim) << " of " << committed;
+    EXPECT_GT(streams_accepted(victim), accepted) << type << ": no new stream to the victim";
+  }
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/byte_stream.h"
 #include "test_http.h"
 
 namespace common {
@@ -517,6 +518,80 @@ TEST_F(ServerTest, GracefulStopGivesUpAfterTheGracePeriod) {
   EXPECT_TRUE(busy.closed_by_peer());
   std::lock_guard lock(pending_mutex);
   pending.reset();  // answering a closed connection is harmless
+}
+
+// An upgrade echo: reads the new protocol's bytes (those that came with the request first) until
+// "END", answers "echo:<them>" and closes.
+struct UpgradeEcho : std::enable_shared_from_this<UpgradeEcho> {
+  explicit UpgradeEcho(std::shared_ptr<UpgradedConnection> c) : connection(std::move(c)) {}
+  void read() {
+    const std::string_view got(static_cast<const char*>(connection->buffer.data().data()),
+                               connection->buffer.size());
+    if (got.find("END") != std::string_view::npos) return answer(std::string(got));
+    std::visit(
+        [this](auto& stream) {
+          stream.async_read_some(connection->buffer.prepare(1024),
+                                 [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                   if (ec) return;
+                                   self->connection->buffer.commit(n);
+                                   self->read();
+                                 });
+        },
+        connection->stream);
+  }
+  void answer(std::string got) {
+    reply = "echo:" + got;
+    std::visit(
+        [this](auto& stream) {
+          asio::async_write(stream, asio::buffer(reply),
+                            [self = shared_from_this()](beast::error_code, size_t) {
+                              tcp_layer(self->connection->stream).close();
+                            });
+        },
+        connection->stream);
+  }
+  std::shared_ptr<UpgradedConnection> connection;
+  std::string reply;
+};
+
+TEST_F(ServerTest, A101AnswerHandsTheConnectionToItsTakeOver) {
+  router_.add(http::verb::get, "/upgrade", [](Request request, Respond respond) {
+    Response response;
+    response.status = 101;
+    response.headers = {{"Connection", "Upgrade"},
+                        {"Upgrade", std::string(request.header("Upgrade"))}};
+    response.take_over = [](std::shared_ptr<UpgradedConnection> connection) {
+      std::make_shared<UpgradeEcho>(std::move(connection))->read();
+    };
+    respond(std::move(response));
+  });
+  start();
+  auto client = connect();
+  // The request and the new protocol's first bytes arrive together: none may be lost.
+  const std::string request =
+      "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo/1\r\n\r\nhello ";
+  asio::write(client.socket(), asio::buffer(request));
+  http::response_parser<http::empty_body> parser;
+  http::read_header(client.socket(), client.buffer(), parser);
+  EXPECT_EQ(parser.get().result_int(), 101);
+  EXPECT_EQ(parser.get()[http::field::upgrade], "echo/1");
+  EXPECT_EQ(parser.get()[http::field::content_length], "");
+  // The connection left the server's count: it belongs to the take-over now.
+  EXPECT_TRUE(wait_until([&] { return server_->connection_count() == 0; }));
+  asio::write(client.socket(), asio::buffer(std::string("world END")));
+  std::string echoed(static_cast<const char*>(client.buffer().data().data()),
+                     client.buffer().size());
+  beast::error_code ec;
+  char chunk[256];
+  while (!ec) {
+    const size_t n = client.socket().read_some(asio::buffer(chunk), ec);
+    echoed.append(chunk, n);
+  }
+  EXPECT_EQ(echoed, "echo:hello world END");
+  std::lock_guard lock(mutex_);
+  EXPECT_NE(
+      std::find(observed_.begin(), observed_.end(), std::make_pair(std::string("/upgrade"), 101u)),
+      observed_.end());
 }
 
 TEST(PercentDecodeTest, DecodesEscapesAndOptionallyPlus) {

@@ -341,5 +341,32 @@ TEST(TlsOptions, CertificateWithoutKeyIsAUsageError) {
   EXPECT_EQ(outcome.exit_code, 2);
 }
 
+// Issue 15: the stream is the default peer transport, TLS or not; http when asked.
+TEST(PeerTransportOptions, StreamByDefaultHttpWhenAsked) {
+  const std::vector<std::string> base = {"--node-id", "0", "--port", "8080", "--peers", "8081"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return parse(args);
+  };
+  const auto plain = with({});
+  ASSERT_TRUE(plain.options) << plain.output;
+  EXPECT_TRUE(plain.options->peer_stream);
+  const auto tls = with({"--tls-cert", "n.crt", "--tls-key", "n.key"});
+  ASSERT_TRUE(tls.options) << tls.output;
+  EXPECT_TRUE(tls.options->peer_stream);
+  const auto http = with({"--peer-transport", "http"});
+  ASSERT_TRUE(http.options) << http.output;
+  EXPECT_FALSE(http.options->peer_stream);
+}
+
+TEST(PeerTransportOptions, AnUnknownTransportIsAUsageError) {
+  const ParseOutcome outcome =
+      parse({"--node-id", "0", "--port", "8080", "--peers", "8081", "--peer-transport", "pigeon"});
+  EXPECT_FALSE(outcome.options);
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_NE(outcome.output.find("--peer-transport"), std::string::npos) << outcome.output;
+}
+
 }  // namespace
 }  // namespace stress_node
