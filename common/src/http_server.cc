@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <mutex>
 #include <set>
 #include <variant>
 
+#include "common/http_upgrade.h"
 #include "common/tls.h"
 
 namespace common {
@@ -240,7 +242,28 @@ size_t Router::body_limit_max(size_t default_bytes) const {
   return limit;
 }
 
+void Router::add_upgrade(std::string path, UpgradeHandler handler) {
+  if (path.empty() || path.front() != '/' || path.find(':') != std::string::npos) {
+    spdlog::critical("http: upgrade path '{}' must be a literal absolute path", path);
+    std::abort();
+  }
+  upgrades_[std::move(path)] = std::move(handler);
+}
+
+const UpgradeHandler* Router::upgrade_for(std::string_view path) const {
+  auto it = upgrades_.find(path);
+  return it == upgrades_.end() ? nullptr : &it->second;
+}
+
 void Router::dispatch(Request request, Respond respond) const {
+  if (upgrade_for(request.path) != nullptr) {
+    Response response = Response::error(426, "upgrade_required",
+                                        request.path +
+                                            " is a WebSocket endpoint: connect with "
+                                            "GET and Upgrade: websocket");
+    response.headers.emplace_back("Upgrade", "websocket");
+    return respond(std::move(response));
+  }
   const auto segments = split_path(request.path);
   const Route* chosen = nullptr;
   std::map<std::string, std::string> params;
@@ -386,6 +409,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void handshake(common::TlsStream& tls);
+  void hand_over(const UpgradeHandler& handler);
   void read_header();
   void on_header(beast::error_code ec);
   void after_header();
@@ -434,6 +458,20 @@ void Session::handshake(common::TlsStream& tls) {
                         if (self->rejecting_) return self->reject();
                         self->read_header();
                       });
+}
+
+// The stream, the request and the bytes read past it go to the handler; this session ends
+// without touching the socket again (phase kClosed), so the server stops counting it.
+void Session::hand_over(const UpgradeHandler& handler) {
+  auto connection = std::make_shared<UpgradedConnection>(UpgradedConnection{
+      std::move(stream_), parser_->release(), std::move(buffer_), client_certificate_verified_});
+  phase_ = Phase::kClosed;
+  std::visit([](auto& s) { beast::get_lowest_layer(s).expires_never(); }, connection->stream);
+  try {
+    handler(std::move(connection));
+  } catch (const std::exception& e) {
+    spdlog::error("http: upgrade handler for {} threw: {}", route_, e.what());
+  }
 }
 
 void Session::read_header() {
@@ -500,6 +538,11 @@ void Session::after_header() {
                                     " bytes exceeds the " + std::to_string(limit) + "-byte limit"));
   }
   parser_->body_limit(limit);
+  if (const UpgradeHandler* upgrade = shared_->router.upgrade_for(path);
+      upgrade != nullptr && header.method() == http::verb::get &&
+      boost::beast::websocket::is_upgrade(header) && parser_->is_done()) {
+    return hand_over(*upgrade);
+  }
   if (parser_->is_done()) return handle();
   if (beast::iequals(header[http::field::expect], "100-continue")) {
     auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,

@@ -47,6 +47,8 @@ namespace common {
 
 namespace http = boost::beast::http;
 
+struct UpgradedConnection;  // common/http_upgrade.h
+
 struct Request {
   http::verb method = http::verb::unknown;
   std::string target;                         // as received: path and query
@@ -97,6 +99,8 @@ class Respond {
 };
 
 using Handler = std::function<void(Request request, Respond respond)>;
+// Takes over a connection whose request asked for a WebSocket upgrade (common/http_upgrade.h).
+using UpgradeHandler = std::function<void(std::shared_ptr<UpgradedConnection> connection)>;
 
 // The Request a connection hands to Router::dispatch for a parsed message (path split from the
 // target; query and params are filled by dispatch). Also what tests/fuzz drives without sockets.
@@ -141,6 +145,13 @@ class Router {
   // fault proxy's Toxiproxy API).
   void set_fallback(Handler handler) { fallback_ = std::move(handler); }
 
+  // A WebSocket endpoint at exactly `path` (no ":name" segments): a GET with `Upgrade:
+  // websocket` there is handed to `handler` with its stream, which the server then forgets
+  // (common/http_upgrade.h); any other request there is answered 426 upgrade_required.
+  void add_upgrade(std::string path, UpgradeHandler handler);
+  // The handler for `path`, or null.
+  [[nodiscard]] const UpgradeHandler* upgrade_for(std::string_view path) const;
+
   // Matches request.path, fills route/params/query and calls the handler, or answers 404/405/
   // 400 itself (or lets the fallback answer). A handler that throws gets 500 unless it already
   // answered.
@@ -160,6 +171,7 @@ class Router {
 
   std::vector<Route> routes_;
   Handler fallback_;
+  std::map<std::string, UpgradeHandler, std::less<>> upgrades_;
 };
 
 struct HttpServerOptions {

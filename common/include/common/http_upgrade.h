@@ -1,0 +1,24 @@
+// A connection the HTTP server hands over after a WebSocket upgrade request (Router::
+// add_upgrade, issue 17: the orchestrator's agent endpoint on the same port as its REST API).
+//
+// The new owner answers the upgrade itself (boost::beast::websocket::stream::async_accept with
+// `request`), over `stream`, after the bytes already in `buffer`. The server has set no timer on
+// it (expires_never) and no longer counts it among its connections: connections_max, stop() and
+// its grace period do not apply; the owner bounds and closes its connections.
+#pragma once
+
+#include <variant>
+
+#include "common/http_server.h"
+#include "common/tls.h"
+
+namespace common {
+
+struct UpgradedConnection {
+  std::variant<boost::beast::tcp_stream, TlsStream> stream;  // TLS handshake already done
+  http::request<http::string_body> request;
+  boost::beast::flat_buffer buffer;
+  bool client_certificate_verified = false;
+};
+
+}  // namespace common
