@@ -58,7 +58,8 @@ class OrchestratorTest : public ::testing::Test {
         std::vector<std::string>{"orchestrator", "--port", std::to_string(port), "--data",
                                  (env_.root() / "orch").string(), "--operator-token-file",
                                  token.string(), "--heartbeat", "300ms"},
-        env_.root() / "orchestrator.log");
+        // A log per start: the port is read from the new process's own first line.
+        env_.root() / ("orchestrator-" + std::to_string(++starts_) + ".log"));
     port_ = wait_for_printed_port([this] { return orchestrator_->output(); },
                                   std::regex("REST on http://127\\.0\\.0\\.1:([0-9]+)"), 15s);
     ASSERT_NE(port_, 0) << orchestrator_->output();
@@ -142,6 +143,7 @@ class OrchestratorTest : public ::testing::Test {
   BombarderEnv env_;
   std::unique_ptr<Background> orchestrator_;
   uint16_t port_ = 0;
+  int starts_ = 0;
   std::deque<TestAgent> agents_;
 };
 
@@ -226,7 +228,9 @@ TEST_F(OrchestratorTest, KilledOrchestratorRestartsWithItsStateAndTheRunAborted)
   // The agent reconnects, is sent the abort, and answers that nothing of the run is active.
   ASSERT_TRUE(connected(a.id)) << agent_logs();
   EXPECT_TRUE(wait_until(
-      [&] { return !api("GET", "/runs/" + run).json()["agents"][a.id]["abort_pending"].get<bool>(); },
+      [&] {
+        return !api("GET", "/runs/" + run).json()["agents"][a.id]["abort_pending"].get<bool>();
+      },
       20s))
       << api("GET", "/runs/" + run).describe() << agent_logs();
   const RunResult verify = a.env->run({"verify", "--timeout", "30s"});
@@ -291,10 +295,9 @@ class RawAgent {
     const Json challenge = receive();
     if (challenge.value("type", "") != "challenge") return challenge;
     const std::string nonce = challenge["nonce"];
-    send(bombarder::make_message(
-             bombarder::MessageType::kProof,
-             {{"signature",
-               bombarder::base64url_encode(key.sign(bombarder::challenge_input(nonce)))}})
+    send(bombarder::make_message(bombarder::MessageType::kProof,
+                                 {{"signature", bombarder::base64url_encode(
+                                                    key.sign(bombarder::challenge_input(nonce)))}})
              .dump());
     return receive();
   }
@@ -348,15 +351,15 @@ TEST_F(OrchestratorTest, BadCredentialsAndFramesAreRefusedAndTheOrchestratorKeep
   const Ed25519Key orchestrator_key =
       Ed25519Key::load_private_file(env_.root() / "orch" / "orchestrator_key.pem");
   const std::string expired = bombarder::issue_token(
-      orchestrator_key,
-      bombarder::make_claims(key.fingerprint(), bombarder::kAgentAudience,
-                             std::chrono::system_clock::now() - 10min, 5min));
+      orchestrator_key, bombarder::make_claims(key.fingerprint(), bombarder::kAgentAudience,
+                                               std::chrono::system_clock::now() - 10min, 5min));
   raw.send(heartbeat_with(expired).dump());
   EXPECT_EQ(raw.receive().value("code", ""), "expired");
 
   raw.send("{this is not json");
   EXPECT_EQ(raw.receive().value("code", ""), "malformed");
-  raw.send(R"({"type":"assign","run":"r","agent":"a","experiment":{},"issued_at":1,"signature":"s"})");
+  raw.send(
+      R"({"type":"assign","run":"r","agent":"a","experiment":{},"issued_at":1,"signature":"s"})");
   EXPECT_EQ(raw.receive().value("code", ""), "unexpected_type");
 
   // A frame over the protocol's bound ends that connection only.
