@@ -21,6 +21,7 @@ using Json = nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kFaultTick{50};
+constexpr milliseconds kLoadProgressEvery{1000};
 
 struct ScheduledFault {
   size_t step = 0;
@@ -149,7 +150,12 @@ Json run_load_step(const LoadStep& step, size_t index, const RunTargets& targets
   spec.attempt_timeout = milliseconds(1000);
   spec.deadline = milliseconds(3000);
   spec.stop_requested = [&abort] { return abort.load(); };
+  // The engine reports every 250 ms; the orchestrator records every event durably, so one a
+  // second is plenty.
+  Clock::time_point last_sent{};
   spec.on_progress = [&](const LoadProgress& p) {
+    if (Clock::now() - last_sent < kLoadProgressEvery) return;
+    last_sent = Clock::now();
     on_event({index,
               "load_progress",
               {{"completed", p.completed}, {"succeeded", p.succeeded}, {"failed", p.failed}}});
