@@ -52,14 +52,14 @@ class FaultClock {
     if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
   }
 
-  // Until every fault added so far has ended and was reverted (or `abort`).
-  // `include_open_ended`: also kills without down_for (they end with the run).
-  void wait_all_done(bool include_open_ended) {
+  // Until every fault added so far with an end has ended and was reverted (or `abort`); a kill
+  // without down_for ends with the run (finish()).
+  void wait_all_done() {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] {
       if (abort_.load() || stopping_) return true;
       for (const ScheduledFault& s : faults_) {
-        if (!s.done && (s.end || include_open_ended)) return false;
+        if (!s.done && s.end) return false;
       }
       return true;
     });
@@ -191,7 +191,7 @@ RunOutcome run_experiment(const Experiment& experiment, FaultPlugin& plugin,
         out.steps[i]["load"] = run_load_step(step.load, i, targets, abort, on_event);
         failed = failed || out.steps[i]["load"]["succeeded"] == 0;
       } else {
-        faults.wait_all_done(false);
+        faults.wait_all_done();
         if (abort.load()) break;
         VerifyOptions options;
         options.nodes = targets.nodes;
@@ -205,7 +205,7 @@ RunOutcome run_experiment(const Experiment& experiment, FaultPlugin& plugin,
     }
     // Faults still to come or still active end on their own schedule unless the run is aborted;
     // a kill without down_for is resurrected now, at the run's end.
-    faults.wait_all_done(false);
+    faults.wait_all_done();
   } catch (const std::exception& e) {
     out.error = e.what();
     failed = true;

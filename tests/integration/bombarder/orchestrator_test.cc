@@ -377,5 +377,113 @@ TEST_F(OrchestratorTest, BadCredentialsAndFramesAreRefusedAndTheOrchestratorKeep
   EXPECT_EQ(again.register_with(key).value("type", ""), "welcome");
 }
 
+// A stand-in orchestrator in the test process: it welcomes one agent with `key` as the
+// orchestrator's key, then sends whatever the test gives, to see what the agent refuses.
+class FakeOrchestrator {
+ public:
+  FakeOrchestrator()
+      : acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), ws_(io_) {}
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  // Accepts the agent (polled, bounded) and runs the handshake; the agent's id, "" on failure.
+  std::string welcome(const Ed25519Key& key) {
+    acceptor_.non_blocking(true);
+    beast::error_code ec = asio::error::would_block;
+    if (!wait_until(
+            [&] {
+              acceptor_.accept(ws_.next_layer(), ec);
+              return !ec;
+            },
+            20s)) {
+      return {};
+    }
+    ws_.next_layer().non_blocking(false);
+    timeval timeout{10, 0};
+    ::setsockopt(ws_.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                 sizeof(timeout));
+    ws_.accept();
+    const Json hello = receive();
+    if (hello.value("type", "") != "register") return {};
+    send(bombarder::make_message(bombarder::MessageType::kChallenge, {{"nonce", "n"}}));
+    if (receive().value("type", "") != "proof") return {};
+    id_ = Ed25519Key::from_public_pem(hello["public_key"].get<std::string>()).fingerprint();
+    const std::string token = bombarder::issue_token(
+        key,
+        bombarder::make_claims(id_, bombarder::kAgentAudience, std::chrono::system_clock::now()));
+    send(bombarder::make_message(bombarder::MessageType::kWelcome,
+                                 {{"agent_id", id_},
+                                  {"token", token},
+                                  {"orchestrator_key", key.public_pem()},
+                                  {"heartbeat_ms", 60000}}));
+    return id_;
+  }
+  void send(const Json& message) {
+    ws_.text(true);
+    ws_.write(asio::buffer(message.dump()));
+  }
+  // The next message that is not a heartbeat; discarded when the connection ended.
+  Json receive() {
+    while (true) {
+      beast::flat_buffer buffer;
+      beast::error_code ec;
+      ws_.read(buffer, ec);
+      if (ec) return Json(Json::value_t::discarded);
+      Json message = Json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
+      if (message.value("type", "") != "heartbeat") return message;
+    }
+  }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  beast::websocket::stream<asio::ip::tcp::socket> ws_;
+  std::string id_;
+};
+
+Json assign_of(const std::string& run, const std::string& agent, const Json& experiment) {
+  return bombarder::make_message(
+      bombarder::MessageType::kAssign,
+      {{"run", run}, {"agent", agent}, {"experiment", experiment}, {"issued_at", 1}});
+}
+
+TEST_F(OrchestratorTest, AnAgentRefusesCommandsNotSignedByItsOrchestratorOrNotForIt) {
+  FakeOrchestrator fake;
+  TestAgent& a = agents_.emplace_back();
+  ASSERT_EQ(exit_code(a.env->run({"agent", "keygen", "--out", a.key().string()})), 0);
+  a.process = std::make_unique<Background>(
+      *a.env,
+      std::vector<std::string>{"agent", "--orchestrator",
+                               "ws://127.0.0.1:" + std::to_string(fake.port()), "--key",
+                               a.key().string()},
+      a.env->root() / "agent.log");
+  const Ed25519Key key = Ed25519Key::generate();
+  const std::string id = fake.welcome(key);
+  ASSERT_FALSE(id.empty()) << a.process->output();
+  const Json experiment = long_pause();
+
+  fake.send(bombarder::sign_command(assign_of("r1", id, experiment), Ed25519Key::generate()));
+  Json refusal = fake.receive();
+  EXPECT_EQ(refusal.value("code", ""), "bad_signature") << refusal.dump();
+  EXPECT_EQ(refusal.value("run", ""), "r1");
+
+  fake.send(assign_of("r2", id, experiment));  // no signature at all
+  EXPECT_EQ(fake.receive().value("code", ""), "missing_field");
+
+  fake.send(bombarder::sign_command(assign_of("r3", "ed25519:someoneelse", experiment), key));
+  refusal = fake.receive();
+  EXPECT_EQ(refusal.value("code", ""), "not_for_me") << refusal.dump();
+
+  fake.send(bombarder::sign_command(assign_of("r4", id, {{"name", "x"}, {"steps", 3}}), key));
+  EXPECT_EQ(fake.receive().value("code", ""), "invalid_experiment");
+
+  fake.send(bombarder::sign_command(
+      bombarder::make_message(bombarder::MessageType::kAbort,
+                              {{"run", "r1"}, {"agent", id}, {"reason", "x"}, {"issued_at", 1}}),
+      Ed25519Key::generate()));
+  EXPECT_EQ(fake.receive().value("code", ""), "bad_signature");
+  // Nothing ran: no run was ever started on the agent.
+  EXPECT_EQ(a.process->output().find("run r"), std::string::npos) << a.process->output();
+}
+
 }  // namespace
 }  // namespace integration
