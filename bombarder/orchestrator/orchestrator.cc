@@ -6,6 +6,7 @@
 
 #include "bombarder/base/errors.h"
 #include "bombarder/base/text.h"
+#include "bombarder/orchestrator/event_stream.h"
 #include "bombarder/orchestrator/orchestrator_state.h"
 
 namespace bombarder {
@@ -20,28 +21,53 @@ namespace http = boost::beast::http;
 
 constexpr size_t kAuditPageMax = 1000;
 
+// The `run` query parameter of "/events?run=ID", or "" (every run).
+std::string run_filter(std::string_view target) {
+  const size_t question = target.find('?');
+  if (question == std::string_view::npos) return {};
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view part = query.substr(0, amp);
+    if (part.starts_with("run=")) {
+      return common::percent_decode(part.substr(4), true).value_or(std::string());
+    }
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return {};
+}
+
+// The answer to a request without the operator's token (401 without any, 403 with another,
+// compared in constant time; counted and audited), or nullopt when it carries the token.
+std::optional<Response> operator_refusal(Orchestrator::State& state, std::string_view auth,
+                                         const std::string& route) {
+  const std::string_view prefix = "Bearer ";
+  if (auth.substr(0, prefix.size()) != prefix) {
+    ++state.refusals["unauthorized"];
+    state.audit("unknown", "refused", {{"code", "unauthorized"}, {"route", route}});
+    Response r =
+        Response::error(401, "unauthorized", "send Authorization: Bearer <operator token>");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  const std::string_view token = auth.substr(prefix.size());
+  const std::string& expected = state.options.operator_token;
+  if (token.size() != expected.size() ||
+      CRYPTO_memcmp(token.data(), expected.data(), expected.size()) != 0) {
+    ++state.refusals["forbidden"];
+    state.audit("unknown", "refused", {{"code", "forbidden"}, {"route", route}});
+    return Response::error(403, "forbidden", "not the operator token");
+  }
+  return std::nullopt;
+}
+
 // Answers with the handler's JSON, or with the ApiFailure it threw.
 template <typename Fn>
 common::Handler guarded(Orchestrator::State& state, unsigned ok_status, Fn fn) {
   return [&state, ok_status, fn](Request request, Respond respond) {
     // Operator authentication first: nothing about the request is looked at before it.
-    const std::string_view auth = request.header("Authorization");
-    const std::string_view prefix = "Bearer ";
-    if (auth.substr(0, prefix.size()) != prefix) {
-      ++state.refusals["unauthorized"];
-      state.audit("unknown", "refused", {{"code", "unauthorized"}, {"route", request.route}});
-      Response r =
-          Response::error(401, "unauthorized", "send Authorization: Bearer <operator token>");
-      r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return respond(std::move(r));
-    }
-    const std::string_view token = auth.substr(prefix.size());
-    const std::string& expected = state.options.operator_token;
-    if (token.size() != expected.size() ||
-        CRYPTO_memcmp(token.data(), expected.data(), expected.size()) != 0) {
-      ++state.refusals["forbidden"];
-      state.audit("unknown", "refused", {{"code", "forbidden"}, {"route", request.route}});
-      return respond(Response::error(403, "forbidden", "not the operator token"));
+    if (auto refusal = operator_refusal(state, request.header("Authorization"), request.route)) {
+      return respond(std::move(*refusal));
     }
     try {
       Json body = fn(request);
@@ -173,6 +199,15 @@ Orchestrator::Orchestrator(boost::asio::io_context& io, OrchestratorOptions opti
   add_run_routes(*router_, *state_);
   router_->add_upgrade("/agent/ws", [state = state_.get()](auto connection) {
     state->accept_upgrade(std::move(connection));
+  });
+  router_->add_takeover("/events", [state = state_.get()](auto connection) {
+    const std::string auth(connection->request[http::field::authorization]);
+    if (auto refusal = operator_refusal(*state, auth, "/events")) {
+      return EventStreams::answer_and_close(std::move(connection), refusal->status, refusal->body);
+    }
+    const auto target = connection->request.target();
+    std::string run = run_filter(std::string_view(target.data(), target.size()));
+    state->events.subscribe(std::move(connection), std::move(run));
   });
   common::HttpServerOptions http;
   http.host = state_->options.host;

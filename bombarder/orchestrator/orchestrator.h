@@ -15,6 +15,7 @@
 //   POST   /agents/{id}/revoke                its tokens stop working, its connection closes
 //   GET    /audit?after=SEQ&limit=N           every change and command, oldest first
 //   GET    /status                            counts, and refusals by reason
+//   GET    /events[?run=ID]                   server-sent events of runs (event_stream.h)
 //
 // Only enrolled keys may connect: an agent proves possession of its private key by signing the
 // challenge (fleet/protocol.h), then uses short-lived tokens signed by the orchestrator's key

@@ -77,6 +77,8 @@ Json Orchestrator::State::create_run(const std::string& experiment,
                   {"created_at", utc_timestamp_now()},
                   {"agents", parts}};
   save("run", run_id);
+  events.publish(run_id, "run_created",
+                 {{"run", run_id}, {"experiment", experiment}, {"agents", agent_ids}});
   for (const std::string& id : agent_ids) {
     const Json command =
         sign_command(make_message(MessageType::kAssign, {{"run", run_id},
@@ -118,6 +120,7 @@ Json Orchestrator::State::abort_experiment(const std::string& experiment,
       send_abort(run_id, agent, reason);
     }
     settle_run(run_id);
+    events.publish(run_id, "run_aborted", {{"run", run_id}, {"reason", reason}});
     aborted.push_back(run_id);
   }
   audit("operator", "experiment_aborted", {{"experiment", experiment}, {"runs", aborted}});
@@ -200,6 +203,8 @@ void Orchestrator::State::on_progress(const std::string& agent_id, const Json& b
   event.erase("token");
   event.erase("type");
   event["received_at"] = utc_timestamp_now();
+  event["agent"] = agent_id;
+  events.publish(body["run"].get<std::string>(), "progress", event);
   Json& progress = (*part)["progress"];
   progress.push_back(std::move(event));
   if (progress.size() > kProgressEventsMax) progress.erase(progress.begin());
@@ -221,6 +226,12 @@ void Orchestrator::State::on_result(const std::string& agent_id, const Json& bod
   if (body.contains("error")) (*part)["error"] = body["error"];
   settle_run(run_id);
   audit(agent_id, "result", {{"run", run_id}, {"state", state}});
+  events.publish(run_id, "result",
+                 {{"run", run_id},
+                  {"agent", agent_id},
+                  {"state", state},
+                  {"run_state", runs[run_id]["state"]},
+                  {"steps", body["steps"]}});
 }
 
 void Orchestrator::State::on_revert_done(const std::string& agent_id, const Json& body) {
@@ -232,6 +243,8 @@ void Orchestrator::State::on_revert_done(const std::string& agent_id, const Json
   if (!part_finished(*part)) (*part)["state"] = "aborted";
   settle_run(run_id);
   audit(agent_id, "revert_done", {{"run", run_id}, {"reverted", body["reverted"]}});
+  events.publish(run_id, "revert_done",
+                 {{"run", run_id}, {"agent", agent_id}, {"reverted", body["reverted"]}});
 }
 
 void Orchestrator::State::on_agent_error(const std::string& agent_id, const Json& body) {
@@ -280,6 +293,7 @@ void Orchestrator::State::on_closed(const std::shared_ptr<AgentSession>& session
 }
 
 void Orchestrator::State::close_all() {
+  events.close_all();
   auto all = pending;
   for (auto& [id, session] : sessions) all.push_back(session);
   for (auto& session : all) session->close();

@@ -19,6 +19,7 @@
 
 #include "bombarder/fleet/ed25519_key.h"
 #include "bombarder/orchestrator/agent_session.h"
+#include "bombarder/orchestrator/event_stream.h"
 #include "bombarder/orchestrator/orchestrator.h"
 #include "bombarder/orchestrator/state_store.h"
 
@@ -46,6 +47,7 @@ struct Orchestrator::State final : SessionHost {
   std::map<std::string, std::shared_ptr<AgentSession>> sessions;  // proven, by agent id
   std::vector<std::shared_ptr<AgentSession>> pending;             // upgraded, not proven yet
   std::map<std::string, uint64_t> refusals;                       // by code
+  EventStreams events;                                            // GET /events subscribers
   uint64_t audit_seq = 0;
 
   void audit(const std::string& who, const std::string& what, nlohmann::json detail);

@@ -247,15 +247,26 @@ void Router::add_upgrade(std::string path, UpgradeHandler handler) {
     spdlog::critical("http: upgrade path '{}' must be a literal absolute path", path);
     std::abort();
   }
-  upgrades_[std::move(path)] = std::move(handler);
+  upgrades_[std::move(path)] = {std::move(handler), true};
 }
 
-const UpgradeHandler* Router::upgrade_for(std::string_view path) const {
+void Router::add_takeover(std::string path, UpgradeHandler handler) {
+  add_upgrade(path, std::move(handler));
+  upgrades_[path].websocket = false;
+}
+
+const Router::UpgradeRoute* Router::upgrade_for(std::string_view path) const {
   auto it = upgrades_.find(path);
   return it == upgrades_.end() ? nullptr : &it->second;
 }
 
 void Router::dispatch(Request request, Respond respond) const {
+  if (const UpgradeRoute* upgrade = upgrade_for(request.path);
+      upgrade != nullptr && !upgrade->websocket) {
+    Response response = Response::error(405, "method_not_allowed", "only GET is served here");
+    response.headers.emplace_back("Allow", "GET");
+    return respond(std::move(response));
+  }
   if (upgrade_for(request.path) != nullptr) {
     Response response = Response::error(426, "upgrade_required",
                                         request.path +
@@ -538,10 +549,10 @@ void Session::after_header() {
                                     " bytes exceeds the " + std::to_string(limit) + "-byte limit"));
   }
   parser_->body_limit(limit);
-  if (const UpgradeHandler* upgrade = shared_->router.upgrade_for(path);
-      upgrade != nullptr && header.method() == http::verb::get &&
-      boost::beast::websocket::is_upgrade(header) && parser_->is_done()) {
-    return hand_over(*upgrade);
+  if (const Router::UpgradeRoute* upgrade = shared_->router.upgrade_for(path);
+      upgrade != nullptr && header.method() == http::verb::get && parser_->is_done() &&
+      (!upgrade->websocket || boost::beast::websocket::is_upgrade(header))) {
+    return hand_over(upgrade->handler);
   }
   if (parser_->is_done()) return handle();
   if (beast::iequals(header[http::field::expect], "100-continue")) {

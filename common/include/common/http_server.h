@@ -149,8 +149,16 @@ class Router {
   // websocket` there is handed to `handler` with its stream, which the server then forgets
   // (common/http_upgrade.h); any other request there is answered 426 upgrade_required.
   void add_upgrade(std::string path, UpgradeHandler handler);
-  // The handler for `path`, or null.
-  [[nodiscard]] const UpgradeHandler* upgrade_for(std::string_view path) const;
+  // A streaming endpoint at exactly `path`: every GET there is handed over the same way and the
+  // handler writes the whole HTTP response itself, for as long as it likes (server-sent
+  // events); other methods there are answered 405.
+  void add_takeover(std::string path, UpgradeHandler handler);
+  struct UpgradeRoute {
+    UpgradeHandler handler;
+    bool websocket = true;  // false: a takeover route
+  };
+  // The upgrade or takeover route at `path`, or null.
+  [[nodiscard]] const UpgradeRoute* upgrade_for(std::string_view path) const;
 
   // Matches request.path, fills route/params/query and calls the handler, or answers 404/405/
   // 400 itself (or lets the fallback answer). A handler that throws gets 500 unless it already
@@ -171,7 +179,7 @@ class Router {
 
   std::vector<Route> routes_;
   Handler fallback_;
-  std::map<std::string, UpgradeHandler, std::less<>> upgrades_;
+  std::map<std::string, UpgradeRoute, std::less<>> upgrades_;
 };
 
 struct HttpServerOptions {

@@ -147,6 +147,44 @@ class OrchestratorTest : public ::testing::Test {
   std::deque<TestAgent> agents_;
 };
 
+// GET /events read on a plain socket: the server-sent events as they come.
+class EventReader {
+ public:
+  EventReader(uint16_t port, const std::string& token) : socket_(io_) {
+    socket_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    timeval timeout{1, 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    const std::string request =
+        "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n";
+    asio::write(socket_, asio::buffer(request));
+  }
+  // Everything read so far, after reading until `done(text)` or `timeout`.
+  std::string read_until(const std::function<bool(const std::string&)>& done,
+                         std::chrono::milliseconds timeout) {
+    (void)wait_until(
+        [&] {
+          char chunk[4096];
+          beast::error_code ec;
+          const size_t n = socket_.read_some(asio::buffer(chunk), ec);
+          text_.append(chunk, n);
+          return done(text_);
+        },
+        timeout);
+    return text_;
+  }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_;
+  std::string text_;
+};
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 Json kill_load_verify() {
   return Json::parse(R"({"name": "kill the leader under load",
     "steps": [
@@ -169,6 +207,7 @@ TEST_F(OrchestratorTest, TwoAgentsRunKillLoadVerifyAndReportPerAgent) {
   start_agent(b, "30s");
   ASSERT_TRUE(connected(a.id) && connected(b.id)) << agent_logs();
   const std::string experiment = create_experiment(kill_load_verify());
+  EventReader events(port_, kOperatorToken);
   const Json assign = {{"agents", {a.id, b.id}}};
   const HttpResult r = api("POST", "/experiments/" + experiment + "/assign", assign.dump());
   ASSERT_EQ(r.status, 201) << r.describe();
@@ -196,6 +235,14 @@ TEST_F(OrchestratorTest, TwoAgentsRunKillLoadVerifyAndReportPerAgent) {
   }
   EXPECT_EQ(sent, 2u);
   EXPECT_EQ(results, 2u);
+  // The event stream saw the run begin, the agents' progress and both results.
+  const std::string stream = events.read_until(
+      [](const std::string& text) { return count_of(text, "event: result\n") >= 2; }, 10s);
+  EXPECT_NE(stream.find("200 OK"), std::string::npos) << stream;
+  EXPECT_NE(stream.find("text/event-stream"), std::string::npos) << stream;
+  EXPECT_EQ(count_of(stream, "event: run_created\n"), 1u) << stream;
+  EXPECT_GE(count_of(stream, "event: progress\n"), 2u) << stream;
+  EXPECT_EQ(count_of(stream, "event: result\n"), 2u) << stream;
 }
 
 TEST_F(OrchestratorTest, KilledOrchestratorRestartsWithItsStateAndTheRunAborted) {
@@ -316,6 +363,8 @@ TEST_F(OrchestratorTest, BadCredentialsAndFramesAreRefusedAndTheOrchestratorKeep
   start_orchestrator(0);
   // REST: no token, a wrong token, an oversized body, malformed JSON, a bad experiment.
   EXPECT_EQ(http_request(port_, "GET", "/experiments").status, 401);
+  EXPECT_EQ(http_request(port_, "GET", "/events").status, 401);
+  EXPECT_EQ(api("GET", "/events", {}, "not-the-operator-token-at-all").status, 403);
   EXPECT_EQ(api("GET", "/experiments", {}, "not-the-operator-token-at-all").status, 403);
   EXPECT_EQ(api("POST", "/experiments", std::string(70 << 10, ' ')).status, 413);
   EXPECT_EQ(api("POST", "/experiments", "{not json").status, 400);
