@@ -579,5 +579,42 @@ TEST_F(ServerTest, AWebSocketUpgradeIsHandedOverAndTheServerStillServes) {
       wait_until([&] { return server_->connection_count() == 0; }, std::chrono::seconds(5)));
 }
 
+TEST(RouterTest, ATakeoverPathAnswersOtherMethodsWith405) {
+  Router router;
+  router.add_takeover("/events", [](std::shared_ptr<UpgradedConnection>) {});
+  Captured out;
+  router.dispatch(make_request(http::verb::post, "/events"), capture(out));
+  ASSERT_TRUE(out.response);
+  EXPECT_EQ(out.response->status, 405u);
+  EXPECT_EQ(out.response->header("Allow"), "GET");
+  ASSERT_NE(router.upgrade_for("/events"), nullptr);
+  EXPECT_FALSE(router.upgrade_for("/events")->websocket);
+}
+
+TEST_F(ServerTest, AGetOnATakeoverRouteIsHandedOverWithoutAnUpgradeHeader) {
+  router_.add_takeover("/stream", [](std::shared_ptr<UpgradedConnection> connection) {
+    auto text = std::make_shared<std::string>(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: one\n\n");
+    auto& stream = std::get<beast::tcp_stream>(connection->stream);
+    asio::async_write(stream, asio::buffer(*text), [connection, text](beast::error_code, size_t) {
+      beast::error_code ignored;
+      std::get<beast::tcp_stream>(connection->stream)
+          .socket()
+          .shutdown(tcp::socket::shutdown_both, ignored);
+    });
+  });
+  start();
+  asio::io_context client_io;
+  tcp::socket socket(client_io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  asio::write(socket, asio::buffer(std::string("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::string received;
+  beast::error_code ec;
+  char chunk[256];
+  while (!ec) received.append(chunk, socket.read_some(asio::buffer(chunk), ec));
+  EXPECT_NE(received.find("text/event-stream"), std::string::npos) << received;
+  EXPECT_NE(received.find("data: one"), std::string::npos) << received;
+}
+
 }  // namespace
 }  // namespace common
