@@ -33,6 +33,10 @@ void add_supervise_command(CLI::App& app, int& exit_code);
 void add_inject_command(CLI::App& app, int& exit_code);
 // chaos: the standalone chaos monkey (chaos_command.cc)
 void add_chaos_command(CLI::App& app, int& exit_code);
+// orchestrator: experiments across machines (orchestrator_command.cc)
+void add_orchestrator_command(CLI::App& app, int& exit_code);
+// agent, agent keygen: runs what an orchestrator assigns (agent_command.cc)
+void add_agent_command(CLI::App& app, int& exit_code);
 
 // Adds --cacert/--cert/--key (node_tls.h) to every subcommand of `app` that talks to nodes (all
 // but `proxy`, `report`, `cluster start` and `cluster stop`), bound to node_tls_flags(). Called

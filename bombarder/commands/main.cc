@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   bombarder::add_supervise_command(app, exit_code);
   bombarder::add_inject_command(app, exit_code);
   bombarder::add_chaos_command(app, exit_code);
+  bombarder::add_orchestrator_command(app, exit_code);
+  bombarder::add_agent_command(app, exit_code);
   // Last: --cacert/--cert/--key go on every command above that talks to nodes.
   bombarder::add_node_tls_options(app);
   const std::vector<std::string> args(argv + 1, argv + argc);

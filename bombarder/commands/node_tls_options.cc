@@ -10,7 +10,11 @@ namespace {
 
 bool talks_to_nodes(const CLI::App* command) {
   const std::string& name = command->get_name();
-  if (name == "proxy" || name == "report") return false;
+  // The orchestrator and the agent have --cacert/--key of their own (TLS to the orchestrator,
+  // the agent's Ed25519 key); the agent reaches its nodes by the recorded cluster's TLS.
+  if (name == "proxy" || name == "report" || name == "orchestrator" || name == "agent") {
+    return false;
+  }
   const CLI::App* parent = command->get_parent();
   const bool in_cluster = parent != nullptr && parent->get_name() == "cluster";
   return !(in_cluster && (name == "start" || name == "stop"));

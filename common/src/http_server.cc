@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <mutex>
 #include <set>
 #include <variant>
 
 #include "common/byte_stream.h"
+#include "common/http_upgrade.h"
 #include "common/tls.h"
 
 namespace common {
@@ -241,7 +243,39 @@ size_t Router::body_limit_max(size_t default_bytes) const {
   return limit;
 }
 
+void Router::add_upgrade(std::string path, UpgradeHandler handler) {
+  if (path.empty() || path.front() != '/' || path.find(':') != std::string::npos) {
+    spdlog::critical("http: upgrade path '{}' must be a literal absolute path", path);
+    std::abort();
+  }
+  upgrades_[std::move(path)] = {std::move(handler), true};
+}
+
+void Router::add_takeover(std::string path, UpgradeHandler handler) {
+  add_upgrade(path, std::move(handler));
+  upgrades_[path].websocket = false;
+}
+
+const Router::UpgradeRoute* Router::upgrade_for(std::string_view path) const {
+  auto it = upgrades_.find(path);
+  return it == upgrades_.end() ? nullptr : &it->second;
+}
+
 void Router::dispatch(Request request, Respond respond) const {
+  if (const UpgradeRoute* upgrade = upgrade_for(request.path);
+      upgrade != nullptr && !upgrade->websocket) {
+    Response response = Response::error(405, "method_not_allowed", "only GET is served here");
+    response.headers.emplace_back("Allow", "GET");
+    return respond(std::move(response));
+  }
+  if (upgrade_for(request.path) != nullptr) {
+    Response response = Response::error(426, "upgrade_required",
+                                        request.path +
+                                            " is a WebSocket endpoint: connect with "
+                                            "GET and Upgrade: websocket");
+    response.headers.emplace_back("Upgrade", "websocket");
+    return respond(std::move(response));
+  }
   const auto segments = split_path(request.path);
   const Route* chosen = nullptr;
   std::map<std::string, std::string> params;
@@ -387,6 +421,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void handshake(common::TlsStream& tls);
+  void hand_over_upgrade(const UpgradeHandler& handler);
   void read_header();
   void on_header(beast::error_code ec);
   void after_header();
@@ -436,6 +471,20 @@ void Session::handshake(common::TlsStream& tls) {
                         if (self->rejecting_) return self->reject();
                         self->read_header();
                       });
+}
+
+// The stream, the request and the bytes read past it go to the handler; this session ends
+// without touching the socket again (phase kClosed), so the server stops counting it.
+void Session::hand_over_upgrade(const UpgradeHandler& handler) {
+  auto connection = std::make_shared<UpgradedConnection>(
+      std::move(stream_), std::move(buffer_), client_certificate_verified_, parser_->release());
+  phase_ = Phase::kClosed;
+  std::visit([](auto& s) { beast::get_lowest_layer(s).expires_never(); }, connection->stream);
+  try {
+    handler(std::move(connection));
+  } catch (const std::exception& e) {
+    spdlog::error("http: upgrade handler for {} threw: {}", route_, e.what());
+  }
 }
 
 void Session::read_header() {
@@ -502,6 +551,11 @@ void Session::after_header() {
                                     " bytes exceeds the " + std::to_string(limit) + "-byte limit"));
   }
   parser_->body_limit(limit);
+  if (const Router::UpgradeRoute* upgrade = shared_->router.upgrade_for(path);
+      upgrade != nullptr && header.method() == http::verb::get && parser_->is_done() &&
+      (!upgrade->websocket || boost::beast::websocket::is_upgrade(header))) {
+    return hand_over_upgrade(upgrade->handler);
+  }
   if (parser_->is_done()) return handle();
   if (beast::iequals(header[http::field::expect], "100-continue")) {
     auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,

@@ -11,6 +11,9 @@
 #   cluster   base history client cluster          (load and cluster never include each other)
 #   faults    base history client load cluster faults
 #   proxy     base proxy                           (a standalone Toxiproxy)
+#   fleet     base faults fleet                    (the protocol, keys, tokens, experiments)
+#   orchestrator base fleet orchestrator           (never agent/)
+#   agent     base history client load cluster faults fleet agent   (never orchestrator/)
 #   commands  everything; nothing else includes commands/
 # CLI11 (<CLI/...>) is included in commands/ only, and linked by bombarder_commands only.
 # Exit codes are the command line's policy (bombarder/README.md, "Placement decisions"): outside
@@ -35,7 +38,10 @@ declare -A allowed=(
   [cluster]="base history client cluster"
   [faults]="base history client load cluster faults"
   [proxy]="base proxy"
-  [commands]="base history client load cluster faults proxy commands"
+  [fleet]="base faults fleet"
+  [orchestrator]="base fleet orchestrator"
+  [agent]="base history client load cluster faults fleet agent"
+  [commands]="base history client load cluster faults proxy fleet orchestrator agent commands"
 )
 # Why a module may not use another, for the message.
 declare -A why=(
@@ -46,6 +52,9 @@ declare -A why=(
   [client]="the client sits under load, cluster and faults"
   [base]="base uses no other module"
   [faults]="nothing but commands includes commands/"
+  [fleet]="fleet is what orchestrator and agent share: it uses neither"
+  [orchestrator]="the orchestrator and the agent never include each other (what both need is in fleet/)"
+  [agent]="the orchestrator and the agent never include each other (what both need is in fleet/)"
 )
 
 # common/ headers that bring in network code (Asio, Beast) directly or through another common

@@ -105,6 +105,8 @@ class Respond {
 };
 
 using Handler = std::function<void(Request request, Respond respond)>;
+// Takes over a connection whose request asked for a WebSocket upgrade (common/http_upgrade.h).
+using UpgradeHandler = std::function<void(std::shared_ptr<UpgradedConnection> connection)>;
 
 // The Request a connection hands to Router::dispatch for a parsed message (path split from the
 // target; query and params are filled by dispatch). Also what tests/fuzz drives without sockets.
@@ -149,6 +151,21 @@ class Router {
   // fault proxy's Toxiproxy API).
   void set_fallback(Handler handler) { fallback_ = std::move(handler); }
 
+  // A WebSocket endpoint at exactly `path` (no ":name" segments): a GET with `Upgrade:
+  // websocket` there is handed to `handler` with its stream, which the server then forgets
+  // (common/http_upgrade.h); any other request there is answered 426 upgrade_required.
+  void add_upgrade(std::string path, UpgradeHandler handler);
+  // A streaming endpoint at exactly `path`: every GET there is handed over the same way and the
+  // handler writes the whole HTTP response itself, for as long as it likes (server-sent
+  // events); other methods there are answered 405.
+  void add_takeover(std::string path, UpgradeHandler handler);
+  struct UpgradeRoute {
+    UpgradeHandler handler;
+    bool websocket = true;  // false: a takeover route
+  };
+  // The upgrade or takeover route at `path`, or null.
+  [[nodiscard]] const UpgradeRoute* upgrade_for(std::string_view path) const;
+
   // Matches request.path, fills route/params/query and calls the handler, or answers 404/405/
   // 400 itself (or lets the fallback answer). A handler that throws gets 500 unless it already
   // answered.
@@ -168,6 +185,7 @@ class Router {
 
   std::vector<Route> routes_;
   Handler fallback_;
+  std::map<std::string, UpgradeRoute, std::less<>> upgrades_;
 };
 
 struct HttpServerOptions {

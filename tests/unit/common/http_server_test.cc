@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/byte_stream.h"
+#include "common/http_upgrade.h"
 #include "test_http.h"
 
 namespace common {
@@ -601,6 +603,92 @@ TEST(PercentDecodeTest, DecodesEscapesAndOptionallyPlus) {
   EXPECT_FALSE(percent_decode("%", false));
   EXPECT_FALSE(percent_decode("%4", false));
   EXPECT_FALSE(percent_decode("%g0", false));
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket upgrade routes (issue 17: the orchestrator's agent endpoint)
+
+TEST(RouterTest, AnUpgradePathAnswersPlainRequestsWith426) {
+  Router router;
+  router.add_upgrade("/ws", [](std::shared_ptr<UpgradedConnection>) {});
+  Captured out;
+  router.dispatch(make_request(http::verb::get, "/ws"), capture(out));
+  ASSERT_TRUE(out.response);
+  EXPECT_EQ(out.response->status, 426u);
+  EXPECT_EQ(body_of(*out.response)["error"], "upgrade_required");
+  EXPECT_EQ(out.response->header("Upgrade"), "websocket");
+  EXPECT_NE(router.upgrade_for("/ws"), nullptr);
+  EXPECT_EQ(router.upgrade_for("/ws/x"), nullptr);
+}
+
+TEST_F(ServerTest, AWebSocketUpgradeIsHandedOverAndTheServerStillServes) {
+  // The handler owns the connection: it answers the upgrade and echoes one message.
+  router_.add_upgrade("/ws", [](std::shared_ptr<UpgradedConnection> connection) {
+    using Ws = beast::websocket::stream<beast::tcp_stream>;
+    auto ws = std::make_shared<Ws>(std::move(std::get<beast::tcp_stream>(connection->stream)));
+    auto buffer = std::make_shared<beast::flat_buffer>();
+    ws->async_accept(connection->request, [ws, buffer](beast::error_code ec) {
+      if (ec) return;
+      ws->async_read(*buffer, [ws, buffer](beast::error_code read_ec, size_t) {
+        if (read_ec) return;
+        ws->text(true);
+        ws->async_write(buffer->data(), [ws, buffer](beast::error_code, size_t) {});
+      });
+    });
+  });
+  router_.add(http::verb::get, "/status", [](Request, Respond respond) {
+    respond(Response::json(200, {{"ok", true}}));
+  });
+  start();
+  asio::io_context client_io;
+  beast::websocket::stream<tcp::socket> ws(client_io);
+  ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  ws.handshake("127.0.0.1", "/ws");
+  ws.write(asio::buffer(std::string("hello")));
+  beast::flat_buffer echoed;
+  ws.read(echoed);
+  EXPECT_EQ(beast::buffers_to_string(echoed.data()), "hello");
+  EXPECT_EQ(get("/status").result_int(), 200);
+  // The upgraded connection no longer counts as one of the server's.
+  EXPECT_TRUE(
+      wait_until([&] { return server_->connection_count() == 0; }, std::chrono::seconds(5)));
+}
+
+TEST(RouterTest, ATakeoverPathAnswersOtherMethodsWith405) {
+  Router router;
+  router.add_takeover("/events", [](std::shared_ptr<UpgradedConnection>) {});
+  Captured out;
+  router.dispatch(make_request(http::verb::post, "/events"), capture(out));
+  ASSERT_TRUE(out.response);
+  EXPECT_EQ(out.response->status, 405u);
+  EXPECT_EQ(out.response->header("Allow"), "GET");
+  ASSERT_NE(router.upgrade_for("/events"), nullptr);
+  EXPECT_FALSE(router.upgrade_for("/events")->websocket);
+}
+
+TEST_F(ServerTest, AGetOnATakeoverRouteIsHandedOverWithoutAnUpgradeHeader) {
+  router_.add_takeover("/stream", [](std::shared_ptr<UpgradedConnection> connection) {
+    auto text = std::make_shared<std::string>(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: one\n\n");
+    auto& stream = std::get<beast::tcp_stream>(connection->stream);
+    asio::async_write(stream, asio::buffer(*text), [connection, text](beast::error_code, size_t) {
+      beast::error_code ignored;
+      std::get<beast::tcp_stream>(connection->stream)
+          .socket()
+          .shutdown(tcp::socket::shutdown_both, ignored);
+    });
+  });
+  start();
+  asio::io_context client_io;
+  tcp::socket socket(client_io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  asio::write(socket, asio::buffer(std::string("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::string received;
+  beast::error_code ec;
+  char chunk[256];
+  while (!ec) received.append(chunk, socket.read_some(asio::buffer(chunk), ec));
+  EXPECT_NE(received.find("text/event-stream"), std::string::npos) << received;
+  EXPECT_NE(received.find("data: one"), std::string::npos) << received;
 }
 
 }  // namespace

@@ -1,0 +1,134 @@
+// `bombarder orchestrator`: the experiment orchestrator (orchestrator/orchestrator.h) until
+// SIGINT/SIGTERM. See docs/orchestrator.md.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "bombarder/commands/commands.h"
+#include "bombarder/commands/duration_flag.h"
+#include "bombarder/commands/exit_codes.h"
+#include "bombarder/fleet/fleet_token.h"
+#include "bombarder/orchestrator/orchestrator.h"
+#include "common/tls.h"
+
+namespace bombarder {
+
+namespace {
+
+struct OrchestratorFlags {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8480;
+  std::string data;
+  std::string tls_cert, tls_key;
+  std::string operator_token_file;
+  double heartbeat_s = 5;
+};
+
+constexpr size_t kOperatorTokenBytesMin = 16;
+constexpr size_t kOperatorTokenBytesMax = 512;
+
+// The operator token: from the file given, or made at first start in <data>/operator_token.
+std::string operator_token(const OrchestratorFlags& f) {
+  std::string path = f.operator_token_file;
+  if (path.empty()) {
+    path = (std::filesystem::path(f.data) / "operator_token").string();
+    if (!std::filesystem::exists(path)) {
+      const std::string token = random_token_text(32);
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+      if (fd < 0 || ::write(fd, token.data(), token.size()) != ssize_t(token.size()) ||
+          ::close(fd) != 0) {
+        environment_failure("cannot write " + path);
+      }
+    }
+  }
+  std::ifstream in(path);
+  if (!in) invalid_input("cannot read the operator token file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string token = text.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.size() < kOperatorTokenBytesMin || token.size() > kOperatorTokenBytesMax ||
+      token.find_first_of(" \t\r\n") != std::string::npos) {
+    invalid_input("the operator token in " + path + " must be one word of 16 to 512 bytes");
+  }
+  std::printf("bombarder orchestrator: operator token in %s\n", path.c_str());
+  return token;
+}
+
+int run_orchestrator(const OrchestratorFlags& f) {
+  if (f.data.empty()) invalid_input("--data DIR is required (the orchestrator's durable state)");
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    invalid_input("--tls-cert and --tls-key go together");
+  }
+  if (!(f.heartbeat_s >= 0.05 && f.heartbeat_s <= 300)) {
+    invalid_input("--heartbeat must be between 50ms and 5m");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(f.data, ec);
+  if (ec) environment_failure("cannot create --data " + f.data + ": " + ec.message());
+  OrchestratorOptions options;
+  options.host = f.host;
+  options.port = f.port;
+  options.data_dir = f.data;
+  options.operator_token = operator_token(f);
+  options.heartbeat_interval = std::chrono::milliseconds(int64_t(f.heartbeat_s * 1000));
+  if (!f.tls_cert.empty()) {
+    std::string error;
+    options.tls = common::make_server_tls_context({f.tls_cert, f.tls_key, ""}, &error);
+    if (!options.tls) invalid_input("--tls-cert/--tls-key: " + error);
+  }
+  boost::asio::io_context io;
+  Orchestrator orchestrator(io, std::move(options));
+  if (const auto listen_ec = orchestrator.listen()) {
+    environment_failure("cannot listen on " + f.host + ":" + std::to_string(f.port) + ": " +
+                        listen_ec.message());
+  }
+  orchestrator.start();
+  const char* scheme = f.tls_cert.empty() ? "http" : "https";
+  std::printf("bombarder orchestrator: REST on %s://%s:%u, agents on %s://%s:%u/agent/ws\n", scheme,
+              f.host.c_str(), unsigned(orchestrator.port()), f.tls_cert.empty() ? "ws" : "wss",
+              f.host.c_str(), unsigned(orchestrator.port()));
+  std::fflush(stdout);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& signal_ec, int signal) {
+    if (signal_ec) return;
+    std::printf("bombarder orchestrator: signal %d, shutting down\n", signal);
+    std::fflush(stdout);
+    orchestrator.stop([&io] { io.stop(); });
+  });
+  io.run();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_orchestrator_command(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<OrchestratorFlags>();
+  auto* cmd = app.add_subcommand(
+      "orchestrator",
+      "Serve the experiment orchestrator: REST for experiments, agents, runs and the audit log, "
+      "and the agents' WebSocket endpoint /agent/ws, with durable state under --data. Runs "
+      "until SIGINT/SIGTERM. See docs/orchestrator.md.");
+  cmd->add_option("--host", f->host, "Listen address")->capture_default_str();
+  cmd->add_option("--port", f->port, "Listen port (0 = any)")->capture_default_str();
+  cmd->add_option("--data", f->data, "Directory of the durable state (RocksDB, keys)");
+  cmd->add_option("--tls-cert", f->tls_cert, "PEM certificate: serve HTTPS and wss://");
+  cmd->add_option("--tls-key", f->tls_key, "PEM private key of --tls-cert");
+  cmd->add_option("--operator-token-file", f->operator_token_file,
+                  "File holding the operator's bearer token [default: <data>/operator_token, "
+                  "made at first start]");
+  add_seconds_option(cmd, "--heartbeat", f->heartbeat_s,
+                     "Heartbeat interval the agents are told; an agent silent for three is "
+                     "disconnected")
+      ->capture_default_str();
+  cmd->callback([f, &exit_code] { exit_code = run_orchestrator(*f); });
+}
+
+}  // namespace bombarder

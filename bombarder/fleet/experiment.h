@@ -1,0 +1,66 @@
+// An experiment (issue 17): a named list of steps that an agent runs against the cluster it
+// manages. The orchestrator checks an experiment when it is created; the agent parses the same
+// JSON again when it is assigned (both with parse_experiment), so both sides agree on it.
+//
+//   {"name": "kill the leader under load",
+//    "steps": [
+//      {"kind": "fault", "type": "kill", "node": "leader", "at": "0s", "down_for": "3s"},
+//      {"kind": "load", "duration": "2s", "concurrency": 4},
+//      {"kind": "verify", "timeout": "30s"}]}
+//
+// A fault step is a fault of `bombarder inject`'s schedule (faults/fault_schedule.h: type, node
+// = the target, at = the start offset, duration or down_for, and the kind's own members) plus
+// "kind": "fault". Its offset counts from the start of the run: it fires in the background while
+// the following steps run, and is reverted at its end. A load step runs the load engine against
+// the agent's cluster for its duration, in the foreground. A verify step first waits until every
+// fault fired so far is reverted, then checks the replicas (cluster/verify.h).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bombarder/faults/fault_schedule.h"
+
+namespace bombarder {
+
+inline constexpr size_t kExperimentStepsMax = 64;
+inline constexpr size_t kExperimentNameBytesMax = 128;
+inline constexpr std::chrono::milliseconds kLoadStepDurationMax = std::chrono::minutes(10);
+inline constexpr size_t kLoadStepConcurrencyMax = 256;
+inline constexpr std::chrono::milliseconds kVerifyStepTimeoutMax = std::chrono::minutes(5);
+
+enum class StepKind { kFault, kLoad, kVerify };
+[[nodiscard]] const char* to_string(StepKind kind);  // "fault", "load", "verify"
+
+struct LoadStep {
+  std::chrono::milliseconds duration{5000};
+  size_t concurrency = 4;
+  size_t value_bytes = 64;
+};
+
+struct VerifyStep {
+  std::chrono::milliseconds timeout{30000};
+  bool deep = false;
+};
+
+struct ExperimentStep {
+  StepKind kind = StepKind::kVerify;
+  Fault fault;  // kFault
+  LoadStep load;
+  VerifyStep verify;
+};
+
+struct Experiment {
+  std::string name;
+  std::vector<ExperimentStep> steps;
+};
+
+// Checks an experiment's JSON: a non-empty name within bounds, 1..kExperimentStepsMax steps,
+// each of a known kind with valid members (no unknown ones). Throws Error(kInvalidInput) naming
+// the step ("steps[2]: ...").
+[[nodiscard]] Experiment parse_experiment(const nlohmann::json& body);
+
+}  // namespace bombarder
