@@ -377,16 +377,9 @@ TEST_F(StateMachineTest, ByteBoundEvictsTheRecordsClosestToExpiryFirst) {
   EXPECT_TRUE(apply(keyed(5, "long-d", 100'000)).replayed);
 }
 
-// The records an eviction reads are fetched ahead in bulk (StateMachineOptions::
-// idem_front_read_ahead) and kept in memory across batches. Replicas reading 1 (one RocksDB
-// iterator per eviction, the plain algorithm), 3 and 1024 records ahead must give the same
-// answers and byte-identical tables, with the bound hit on many writes, TTLs that put new
-// records before older ones, clock jumps that expire many at once, and a restart on the way.
-TEST(StateMachineReadAhead, EvictionsAreTheSameWhateverIsReadAhead) {
-  const uint64_t seed = std::random_device{}();
-  std::printf("EvictionsAreTheSameWhateverIsReadAhead seed=%llu\n",
-              static_cast<unsigned long long>(seed));
-  std::mt19937_64 rng(seed);
+// The workload of EvictionsAreTheSameWhateverIsReadAhead: keyed creates and updates of 40-80 kB
+// values under a 4 MiB bound, random TTLs and occasional clock jumps.
+std::vector<raft::Entry> eviction_workload(std::mt19937_64& rng) {
   constexpr uint64_t bound = kIdempotencyTableBytesMin;  // 4 MiB: ~70 records of whole entries
   std::vector<raft::Entry> entries;
   uint64_t clock = 1'000'000;
@@ -402,6 +395,20 @@ TEST(StateMachineReadAhead, EvictionsAreTheSameWhateverIsReadAhead) {
                                  : create_command(make_id(id), "k", value, request);
     entries.push_back(entry_of(index, 1, stamped(std::move(c), clock, ttl, bound)));
   }
+  return entries;
+}
+
+// The records an eviction reads are fetched ahead in bulk (StateMachineOptions::
+// idem_front_read_ahead) and kept in memory across batches. Replicas reading 1 (one RocksDB
+// iterator per eviction, the plain algorithm), 3 and 1024 records ahead must give the same
+// answers and byte-identical tables, with the bound hit on many writes, TTLs that put new
+// records before older ones, clock jumps that expire many at once, and a restart on the way.
+TEST(StateMachineReadAhead, EvictionsAreTheSameWhateverIsReadAhead) {
+  const uint64_t seed = std::random_device{}();
+  std::printf("EvictionsAreTheSameWhateverIsReadAhead seed=%llu\n",
+              static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  const std::vector<raft::Entry> entries = eviction_workload(rng);
   struct Replica {
     test::TempDir dir;
     StoreOptions options = test::test_store_options();
