@@ -32,9 +32,13 @@ sed -n '/<!-- tls-example:begin -->/,/<!-- tls-example:end -->/p' "$doc" |
 [[ -s $example ]] || { echo "tls_example: no example between the markers in $doc" >&2; exit 1; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the kernel's ephemeral range: a port there that is free now can still be taken by the
+# source port of any outgoing connection before the node listens (this test failed so, with
+# "Address already in use", while other tests ran beside it).
+read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range
 PORT=
 for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 20000))
+  p=$((20000 + RANDOM % (ephemeral_low - 20003)))
   if port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)); then PORT=$p; break; fi
 done
 [[ -n $PORT ]] || { echo "tls_example: no 3 free ports found" >&2; exit 1; }
