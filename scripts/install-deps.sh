@@ -15,6 +15,7 @@ packages=(
   libspdlog-dev libfmt-dev                           # logging
   libcli11-dev                                       # command lines with subcommands
   libxxhash-dev                                      # state hashes
+  libjemalloc-dev                                    # stress_node's allocator (docs/benchmarks.md)
   libssl-dev                                         # OpenSSL: peer frame HMAC, admin token, secrets
   libtomlplusplus-dev                                # TOML fault schedules (bombarder inject)
   prometheus-cpp-dev                                 # /metrics: registry and text format (core)
