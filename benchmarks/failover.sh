@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Failover time of a 3-node stress_node cluster on loopback, over repeated leader kills.
 #
-# Usage: benchmarks/failover.sh [--kills 20] [--tick-ms 50] [--election-ticks 10]
-#          [--heartbeat-ticks 1] [--port 28180]
+# Usage: benchmarks/failover.sh [--kills 20] [--tick-ms 25] [--election-ticks 6]
+#          [--heartbeat-ticks 2] [--port 28180]
 #   Environment (same meaning as the flags): KILLS, TICK_MS, ELECTION_TICKS, HEARTBEAT_TICKS, PORT (the first of 3
 #   consecutive ports); STRESS_NODE (binary, default build/bin/stress_node); SLOW_MS (default
 #   1000: kills slower than this print the survivors' log lines since the kill); KEEP=1 keeps the
@@ -31,9 +31,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 kills=${KILLS:-20}
-tick_ms=${TICK_MS:-50}
-election_ticks=${ELECTION_TICKS:-10}
-heartbeat_ticks=${HEARTBEAT_TICKS:-1}
+tick_ms=${TICK_MS:-25}
+election_ticks=${ELECTION_TICKS:-6}
+heartbeat_ticks=${HEARTBEAT_TICKS:-2}
 port=${PORT:-28180}
 stress_node=${STRESS_NODE:-$repo/build/bin/stress_node}
 slow_ms=${SLOW_MS:-1000}

@@ -35,7 +35,7 @@ constexpr size_t kLogTailLines = 12;
 constexpr auto kAbortGrace = 5s;
 // stress_node's --election-ticks default, against which --heartbeat-ticks is checked when
 // --election-ticks is not given (stress_node/src/options.h).
-constexpr int kNodeDefaultElectionTicks = 10;
+constexpr int kNodeDefaultElectionTicks = 6;
 
 // "1", "0.5", "2.25": the shortest text that the node reads back as the same ratio.
 std::string format_ratio(double ratio) { return printf_text("%g", ratio); }

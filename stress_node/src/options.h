@@ -33,9 +33,9 @@ struct Options {
   std::map<raft::NodeId, common::Endpoint> members;  // every member, self included
   std::filesystem::path data_dir;
   std::string log_level = "info";  // a spdlog level name
-  int tick_ms = 50;
-  int election_ticks = 10;
-  int heartbeat_ticks = 1;
+  int tick_ms = 25;
+  int election_ticks = 6;
+  int heartbeat_ticks = 2;
   uint64_t snapshot_threshold_entries = 100000;
   double snapshot_state_ratio = 1.0;  // raft_node.h snapshot_interval_entries
   uint64_t body_limit_bytes = 1 << 20;

@@ -37,9 +37,9 @@ namespace stress_node {
 struct RaftNodeConfig {
   raft::NodeId id = 0;
   std::vector<raft::NodeId> voters;  // all members, self included
-  int tick_ms = 50;
-  int election_timeout_ticks = 10;  // randomized in [t, 2t) ticks: 500-1000 ms by default
-  int heartbeat_interval_ticks = 1;
+  int tick_ms = 25;
+  int election_timeout_ticks = 6;  // randomized in [t, 2t) ticks: 150-300 ms by default
+  int heartbeat_interval_ticks = 2;
   uint64_t snapshot_threshold_entries = 100000;  // snapshot once this many applied past the last
   // ... and at least this many times the live records of the state (snapshot_interval_entries).
   double snapshot_state_ratio = 1.0;

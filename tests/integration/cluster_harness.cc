@@ -528,6 +528,8 @@ std::vector<std::string> Cluster::argv_for(size_t i) const {
                                    std::to_string(options_.tick_ms),
                                    "--election-ticks",
                                    std::to_string(options_.election_ticks),
+                                   "--heartbeat-ticks",
+                                   std::to_string(options_.heartbeat_ticks),
                                    "--log-level",
                                    options_.log_level};
   // A single node has no peers; the flag then takes an empty list.

@@ -89,9 +89,12 @@ struct HttpResult {
 
 struct ClusterOptions {
   size_t nodes = 3;
-  // Fast timings: 20 ms ticks, elections after 200-400 ms, so failover tests stay short.
+  // 20 ms ticks, elections after 200-400 ms, a heartbeat every tick: the timings these tests
+  // were written against (the node's defaults are shorter; a sanitizer build on a loaded
+  // machine is slow enough that a 150 ms floor would add elections the tests do not expect).
   int tick_ms = 20;
   int election_ticks = 10;
+  int heartbeat_ticks = 1;
   std::optional<uint64_t> snapshot_threshold;
   std::optional<int> commit_timeout_ms;
   std::string log_level = "info";

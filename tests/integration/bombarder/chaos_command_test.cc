@@ -24,8 +24,9 @@ size_t count_of(const std::string& text, const std::string& needle) {
 TEST(ChaosCommand, Sigusr1KillsAnEligibleNodeAtOnceAndEveryActionIsRecorded) {
   BombarderEnv env;
   const uint16_t base = BombarderEnv::free_port_range(3);
-  const RunResult start = env.run(
-      {"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms", "20"});
+  const RunResult start =
+      env.run({"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms",
+               "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
   // Scheduled kills every 200 ms would show up at once, but the config disables them: only
   // SIGUSR1 kills, and only node 2 is eligible.

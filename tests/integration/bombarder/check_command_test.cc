@@ -32,8 +32,9 @@ std::vector<Json> read_lines(const std::filesystem::path& path) {
 TEST(CheckCommand, StormWithChaosIsLinearizable) {
   BombarderEnv env;
   const uint16_t port = BombarderEnv::free_port_range(3);
-  const RunResult start = env.run(
-      {"cluster", "start", "--port", std::to_string(port), "--nodes", "3", "--tick-ms", "20"});
+  const RunResult start =
+      env.run({"cluster", "start", "--port", std::to_string(port), "--nodes", "3", "--tick-ms",
+               "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
 
   const std::string file = (env.root() / "storm-history.jsonl").string();

@@ -55,9 +55,9 @@ class ClusterCommandTest : public ::testing::Test {
   // `cluster start` on a free port range with fast timings; returns its --json answer.
   Json start_cluster(size_t nodes = 3) {
     base_port_ = BombarderEnv::free_port_range(nodes);
-    const RunResult start =
-        env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--nodes",
-                  std::to_string(nodes), "--tick-ms", "20", "--json"});
+    const RunResult start = env_.run(
+        {"cluster", "start", "--port", std::to_string(base_port_), "--nodes", std::to_string(nodes),
+         "--tick-ms", "20", "--election-ticks", "10", "--heartbeat-ticks", "1", "--json"});
     EXPECT_EQ(exit_code(start), 0) << start.output;
     const Json answer = json_of(start);
     EXPECT_TRUE(answer.is_object()) << start.output;
@@ -234,7 +234,8 @@ TEST_F(ClusterCommandTest, InsecurePeersStartsWithoutSecrets) {
 TEST_F(ClusterCommandTest, HumanStartPrintsTheMembersAndTheLeader) {
   base_port_ = BombarderEnv::free_port_range(3);
   const RunResult start =
-      env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20"});
+      env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20",
+                "--election-ticks", "10", "--heartbeat-ticks", "1"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
   const std::vector<std::string> lines = lines_of(start.output);
   // Summary, header, 3 members, leader, peer authentication.
@@ -271,7 +272,8 @@ TEST_F(ClusterCommandTest, StartRefusesATakenPortAndNamesIt) {
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::listen(fd, 4), 0);
   const RunResult start =
-      env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20"});
+      env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20",
+                "--election-ticks", "10", "--heartbeat-ticks", "1"});
   ::close(fd);
   expect_one_line_error(start, 3,
                         "port " + std::to_string(base_port_ + 1) + " on 127.0.0.1 is in use");
@@ -327,7 +329,8 @@ TEST_F(ClusterCommandTest, StaleRecordIsCleanedByStopAndReplacedByStart) {
   ASSERT_TRUE(BombarderEnv::wait_port_range_free(base_port_, 3, 10s));
   // start on a stale record: replaced, with a note.
   const RunResult restart =
-      env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20"});
+      env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20",
+                "--election-ticks", "10", "--heartbeat-ticks", "1"});
   ASSERT_EQ(exit_code(restart), 0) << restart.output;
   EXPECT_NE(restart.output.find("replacing the stale record"), std::string::npos) << restart.output;
   // The nodes came back on their old data.

@@ -53,8 +53,9 @@ class InjectCommandTest : public ::testing::Test {
  protected:
   void start_cluster() {
     base_port_ = BombarderEnv::free_port_range(3);
-    const RunResult start = env_.run({"cluster", "start", "--port", std::to_string(base_port_),
-                                      "--nodes", "3", "--tick-ms", "20"});
+    const RunResult start =
+        env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--nodes", "3",
+                  "--tick-ms", "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
     ASSERT_EQ(exit_code(start), 0) << start.output;
   }
   uint16_t port(size_t i) const { return static_cast<uint16_t>(base_port_ + i); }

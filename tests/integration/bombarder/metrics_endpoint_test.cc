@@ -41,8 +41,9 @@ Json summary_of(const std::string& output) {
 TEST(MetricsEndpoint, StormShowsLiveValuesAndEndsWithTheSummarysCounts) {
   BombarderEnv env;
   const uint16_t base = BombarderEnv::free_port_range(3);
-  const RunResult start = env.run(
-      {"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms", "20"});
+  const RunResult start =
+      env.run({"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms",
+               "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
 
   Background storm(env,
@@ -105,7 +106,8 @@ TEST(MetricsEndpoint, AScenarioPublishesItsPhasesAndToxics) {
   const uint16_t base = BombarderEnv::free_port_range(2 * kNodes + kNodes * (kNodes - 1) + 1);
   const RunResult start =
       env.run({"cluster", "start", "--proxied", "--port", std::to_string(base), "--nodes",
-               std::to_string(kNodes), "--tick-ms", "20", "--commit-timeout-ms", "1000"});
+               std::to_string(kNodes), "--tick-ms", "20", "--election-ticks", "10",
+               "--heartbeat-ticks", "1", "--commit-timeout-ms", "1000"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
 
   const std::string scenario = "single-server-latency-250ms";

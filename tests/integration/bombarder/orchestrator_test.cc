@@ -74,8 +74,9 @@ class OrchestratorTest : public ::testing::Test {
   TestAgent& add_agent(const std::string& name) {
     TestAgent& a = agents_.emplace_back();
     const uint16_t base = BombarderEnv::free_port_range(3);
-    const RunResult start = a.env->run(
-        {"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms", "20"});
+    const RunResult start =
+        a.env->run({"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms",
+                    "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
     EXPECT_EQ(exit_code(start), 0) << start.output;
     const RunResult keygen = a.env->run({"agent", "keygen", "--out", a.key().string()});
     EXPECT_EQ(exit_code(keygen), 0) << keygen.output;

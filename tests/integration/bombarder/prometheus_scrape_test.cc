@@ -62,7 +62,8 @@ class PrometheusScrapeTest : public ::testing::Test {
         << "promtool/prometheus missing: run scripts/install-deps.sh (Debian package prometheus)";
     base_port_ = BombarderEnv::free_port_range(kNodes);
     const RunResult start = env_.run({"cluster", "start", "--port", std::to_string(base_port_),
-                                      "--nodes", std::to_string(kNodes), "--tick-ms", "20"});
+                                      "--nodes", std::to_string(kNodes), "--tick-ms", "20",
+                                      "--election-ticks", "10", "--heartbeat-ticks", "1"});
     ASSERT_EQ(exit_code(start), 0) << start.output;
   }
 

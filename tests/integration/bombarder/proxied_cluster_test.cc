@@ -29,9 +29,10 @@ class ProxiedClusterTest : public ::testing::Test {
   void SetUp() override {
     // 3 client proxies, 3 nodes, 6 links, the API.
     base_port_ = BombarderEnv::free_port_range(2 * kNodes + kNodes * (kNodes - 1) + 1);
-    const RunResult start = env_.run({"cluster", "start", "--proxied", "--port",
-                                      std::to_string(base_port_), "--nodes", std::to_string(kNodes),
-                                      "--tick-ms", "20", "--commit-timeout-ms", "1000", "--json"});
+    const RunResult start =
+        env_.run({"cluster", "start", "--proxied", "--port", std::to_string(base_port_), "--nodes",
+                  std::to_string(kNodes), "--tick-ms", "20", "--election-ticks", "10",
+                  "--heartbeat-ticks", "1", "--commit-timeout-ms", "1000", "--json"});
     ASSERT_EQ(exit_code(start), 0) << start.output;
     started_ = json_of(start);
     ASSERT_TRUE(started_.is_object() && started_.contains("proxy")) << start.output;

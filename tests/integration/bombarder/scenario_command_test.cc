@@ -25,7 +25,8 @@ class ScenarioCommandTest : public ::testing::Test {
     const uint16_t base = BombarderEnv::free_port_range(2 * kNodes + kNodes * (kNodes - 1) + 1);
     const RunResult start =
         env_.run({"cluster", "start", "--proxied", "--port", std::to_string(base), "--nodes",
-                  std::to_string(kNodes), "--tick-ms", "20", "--commit-timeout-ms", "1000"});
+                  std::to_string(kNodes), "--tick-ms", "20", "--election-ticks", "10",
+                  "--heartbeat-ticks", "1", "--commit-timeout-ms", "1000"});
     ASSERT_EQ(exit_code(start), 0) << start.output;
   }
 

@@ -61,8 +61,18 @@ class SuperviseCommandTest : public ::testing::Test {
  protected:
   void start_cluster(const std::vector<std::string>& extra) {
     base_port_ = BombarderEnv::free_port_range(3);
-    std::vector<std::string> args = {"cluster", "start", "--port",    std::to_string(base_port_),
-                                     "--nodes", "3",     "--tick-ms", "20"};
+    std::vector<std::string> args = {"cluster",
+                                     "start",
+                                     "--port",
+                                     std::to_string(base_port_),
+                                     "--nodes",
+                                     "3",
+                                     "--tick-ms",
+                                     "20",
+                                     "--election-ticks",
+                                     "10",
+                                     "--heartbeat-ticks",
+                                     "1"};
     args.insert(args.end(), extra.begin(), extra.end());
     const RunResult start = env_.run(args);
     ASSERT_EQ(exit_code(start), 0) << start.output;

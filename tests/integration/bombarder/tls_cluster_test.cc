@@ -24,8 +24,9 @@ RunResult curl(const std::vector<std::string>& args) {
 TEST(TlsCluster, StormWithChaosAndCheckThenDeepVerifyPassOverTls) {
   BombarderEnv env;
   const uint16_t base = BombarderEnv::free_port_range(3);
-  const RunResult start = env.run({"cluster", "start", "--tls", "--port", std::to_string(base),
-                                   "--nodes", "3", "--tick-ms", "20"});
+  const RunResult start =
+      env.run({"cluster", "start", "--tls", "--port", std::to_string(base), "--nodes", "3",
+               "--tick-ms", "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
   EXPECT_NE(start.output.find("https://127.0.0.1:" + std::to_string(base)), std::string::npos)
       << start.output;

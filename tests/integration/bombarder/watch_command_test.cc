@@ -56,7 +56,8 @@ class WatchCommandTest : public ::testing::Test {
   void start_cluster() {
     base_port_ = BombarderEnv::free_port_range(3);
     const RunResult start =
-        env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20"});
+        env_.run({"cluster", "start", "--port", std::to_string(base_port_), "--tick-ms", "20",
+                  "--election-ticks", "10", "--heartbeat-ticks", "1"});
     ASSERT_EQ(exit_code(start), 0) << start.output;
   }
   std::string address(size_t i) const { return "127.0.0.1:" + std::to_string(base_port_ + i); }

@@ -51,8 +51,9 @@ TEST(OptionsTest, DefaultsMatchTheDesign) {
   EXPECT_EQ(o.self.host, "127.0.0.1");
   EXPECT_EQ(o.data_dir, std::filesystem::path("data/node-0"));
   EXPECT_EQ(o.log_level, "info");
-  EXPECT_EQ(o.tick_ms, 50);
-  EXPECT_EQ(o.election_ticks, 10);
+  EXPECT_EQ(o.tick_ms, 25);
+  EXPECT_EQ(o.election_ticks, 6);
+  EXPECT_EQ(o.heartbeat_ticks, 2);
   EXPECT_EQ(o.snapshot_threshold_entries, 100000u);
   EXPECT_EQ(o.snapshot_state_ratio, 1.0);
   EXPECT_EQ(o.body_limit_bytes, 1u << 20);
@@ -192,7 +193,9 @@ TEST(OptionsTest, TunablesAreParsedAndRangeChecked) {
 }
 
 TEST(OptionsTest, HeartbeatTicksAreAtMostHalfTheElectionTimeout) {
-  EXPECT_EQ(parse({"--port", "8080"}).options->heartbeat_ticks, 1);
+  EXPECT_EQ(parse({"--port", "8080"}).options->heartbeat_ticks, 2);
+  // Not given with a short election timeout: capped at half of it, not refused.
+  EXPECT_EQ(parse({"--port", "8080", "--election-ticks", "3"}).options->heartbeat_ticks, 1);
   const auto outcome = parse(
       {"--port", "8080", "--tick-ms", "25", "--election-ticks", "6", "--heartbeat-ticks", "2"});
   ASSERT_TRUE(outcome.options) << outcome.output;
