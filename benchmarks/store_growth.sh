@@ -85,12 +85,25 @@ flood() {
     die "no result from bombarder flood (see $out.err: $(tail -n 1 "$out.err"))"
 }
 
+# The leader's idempotency table after a flood: a keyed write costs more once the table is at its
+# byte bound (each one evicts the record closest to expiry), so "full vs empty" compares two table
+# states as well as two store sizes; say which (docs/benchmarks.md, "Cost as the store grows").
+idempotency_state() {
+  local lead metrics
+  lead=$(bench_wait_leader 60)
+  metrics=$(curl -s --max-time 5 "http://127.0.0.1:${ports[lead]}/metrics")
+  awk '$1 == "kv_idempotency_keys" { k = $2 } $1 == "kv_idempotency_bytes" { b = $2 }
+       $1 ~ /^kv_idempotency_evictions_total/ { e += $2 }
+       END { printf "idempotency table %d records, %.1f MiB, %d evictions so far\n", k, b / 1048576, e }' \
+    <<<"$metrics"
+}
+
 for i in 0 1 2; do bench_start_node "$i"; done
 lead=$(bench_wait_leader 60)
 echo "cluster up on ports ${ports[*]}; leader node $lead; load: $(uptime | sed 's/.*load average/load average/')"
 
 read -r rps0 p99_0 ok0 failed0 <<<"$(flood --duration "$duration")"
-echo "empty:  $rps0 writes/s, p99 $p99_0 ms ($ok0 written, $failed0 failed)"
+echo "empty:  $rps0 writes/s, p99 $p99_0 ms ($ok0 written, $failed0 failed); $(idempotency_state)"
 
 lead=$(bench_wait_leader 60)
 have=$(bench_status "$lead" | jq -r '.entry_count')
@@ -103,7 +116,8 @@ fi
 read -r rps1 p99_1 ok1 failed1 <<<"$(flood --duration "$duration")"
 lead=$(bench_wait_leader 60)
 count=$(bench_status "$lead" | jq -r '.entry_count')
-echo "full:   $rps1 writes/s, p99 $p99_1 ms ($ok1 written, $failed1 failed) at $count entries"
+echo "full:   $rps1 writes/s, p99 $p99_1 ms ($ok1 written, $failed1 failed) at $count entries;" \
+  "$(idempotency_state)"
 awk -v a="$rps0" -v b="$rps1" -v pa="$p99_0" -v pb="$p99_1" \
   'BEGIN { printf "full/empty: writes/s %.2fx, p99 %.2fx\n", b / a, pb / pa }'
 
