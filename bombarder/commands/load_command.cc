@@ -9,6 +9,7 @@
 #include <mutex>
 #include <random>
 
+#include "bombarder/base/command_line.h"
 #include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
@@ -521,7 +522,10 @@ void save_run(const LoadFlags& f, const LoadPlan& plan, const RunHeader& header,
   if (plan.store->system() != StoreSystem::kStressNode) {
     run.summary["system"] = to_string(plan.store->system());
   }
+  if (f.read_consistency != "linearizable") run.summary["read_consistency"] = f.read_consistency;
   run.summary["seed"] = plan.seed;
+  // For `bombarder compare`, and to repeat the run.
+  if (!recorded_command_line().empty()) run.summary["command_line"] = recorded_command_line();
   run.summary["nodes"] = Json::array();
   for (const auto& node : plan.nodes) run.summary["nodes"].push_back(node.to_string());
   run.summary["acked_ids"] = run.acked.size();
