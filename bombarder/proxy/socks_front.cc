@@ -196,6 +196,8 @@ void SocksFront::start() {
   asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(impl_), asio::detached);
 }
 
+uint16_t SocksFront::port() const { return impl_->acceptor.local_endpoint().port(); }
+
 void SocksFront::stop() {
   impl_->stopped = true;
   error_code ignored;

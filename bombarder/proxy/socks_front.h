@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -50,6 +51,8 @@ class SocksFront {
   // Binds the listen address and starts accepting; throws boost::system::system_error when the
   // address cannot be bound.
   void start();
+  // The bound port (after start(); a listen port 0 binds any free one).
+  [[nodiscard]] uint16_t port() const;
   // Stops accepting and closes every connection.
   void stop();
 
