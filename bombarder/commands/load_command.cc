@@ -438,9 +438,12 @@ class LoadSession {
   LoadSession(const LoadFlags& f, const LoadPlan& plan, const Targets& targets,
               HistoryWriter* history, Output& output)
       : history_(history) {
-    // The role lines come from stress_node's /_raft/health: other stores' runs have none.
-    if (history_ != nullptr && plan.store->system() == StoreSystem::kStressNode) {
-      roles_ = std::make_unique<RoleSampler>(sampler_nodes(targets.view, plan.record), *history_);
+    // The role lines: stress_node's /_raft/health, other stores' through their adapter.
+    if (history_ != nullptr) {
+      const bool stress_node = plan.store->system() == StoreSystem::kStressNode;
+      roles_ = std::make_unique<RoleSampler>(
+          sampler_nodes(targets.view, plan.record), *history_, std::chrono::milliseconds(200),
+          std::chrono::milliseconds(500), stress_node ? nullptr : plan.store.get());
       roles_->start();
     }
     if (f.chaos) {

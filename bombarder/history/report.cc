@@ -517,8 +517,9 @@ void roles_section(std::string& out, const History& history, const TimeAxis& axi
                  {"#ffe082", "pre-candidate"},
                  {"#424242", "down (no answer)"}});
   out +=
-      "<p class=\"note\">Sampled from each node's /_raft/health about every 200 ms; a "
-      "change is drawn from the first sample that saw it.</p>\n";
+      "<p class=\"note\">Sampled from each node's /_raft/health (another store's status "
+      "through its adapter: etcd's maintenance status, leader or follower) about every 200 ms; "
+      "a change is drawn from the first sample that saw it.</p>\n";
   if (history.roles.empty()) {
     out +=
         "<p class=\"note\">This history has no role lines (recorded before they existed, or "
