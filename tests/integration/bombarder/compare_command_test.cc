@@ -1,9 +1,9 @@
 // `bombarder compare` on real runs (issue 18 "Side by side"): the same short storm with chaos and
 // the same --seed against a 3-node stress_node cluster and a 3-member etcd cluster, each checked,
 // then one page putting both side by side: both systems named, both seeds, both recorded
-// command lines, the outcome counts of each history, two charts per kind on one scale, the
-// kills shaded. Bad input ends with one line and a non-zero exit. Each cluster has its own
-// $STRESS_TEST_DATA; the harness stops every recorded node.
+// command lines, the outcome counts of each history, `verify`'s result where it ran, two charts
+// per kind on one scale, the kills shaded. Bad input ends with one line and a non-zero exit. Each
+// cluster has its own $STRESS_TEST_DATA; the harness stops every recorded node.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -82,6 +82,10 @@ TEST(CompareCommand, TheSameChaosStormOnStressNodeAndEtcdSideBySide) {
   const Json etcd = chaos_storm(etcd_env, {"--system", "etcd"});
   ASSERT_TRUE(etcd.is_object());
 
+  // verify leaves verify.json in the run it checked; compare shows it.
+  const RunResult verify = etcd_env.run({"verify"}, std::chrono::seconds(90));
+  EXPECT_EQ(exit_code(verify), 0) << verify.output;
+
   const std::filesystem::path stress_run = stress.at("record").get<std::string>();
   const std::filesystem::path etcd_run = etcd.at("record").get<std::string>();
   const std::filesystem::path page = etcd_env.root() / "compare.html";
@@ -106,6 +110,8 @@ TEST(CompareCommand, TheSameChaosStormOnStressNodeAndEtcdSideBySide) {
     EXPECT_EQ(cell(html, "verdict", run).rfind("linearizable (", 0), 0u)
         << cell(html, "verdict", run);
   }
+  EXPECT_EQ(cell(html, "verify", 0).rfind("not recorded", 0), 0u) << cell(html, "verify", 0);
+  EXPECT_EQ(cell(html, "verify", 1).rfind("PASS, hashes match", 0), 0u) << cell(html, "verify", 1);
   EXPECT_EQ(count_of(html, "data-chart=\"throughput\""), 2u);
   EXPECT_EQ(count_of(html, "data-chart=\"latency\""), 2u);
   // Each storm killed at least one node: its window is shaded on its charts.
