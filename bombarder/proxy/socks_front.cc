@@ -19,6 +19,7 @@ constexpr uint8_t kReplyOk = 0;
 constexpr uint8_t kReplyNotAllowed = 2;
 constexpr uint8_t kReplyRefused = 5;
 constexpr uint8_t kReplyCommandNotSupported = 7;
+constexpr std::chrono::seconds kHandshakeTimeout{5};
 
 tcp::endpoint parse_ip_endpoint(const std::string& text, const std::string& what) {
   const size_t colon = text.rfind(':');
@@ -138,7 +139,14 @@ asio::awaitable<void> SocksFront::Impl::serve(std::shared_ptr<Impl> self,
                                               std::shared_ptr<tcp::socket> client) {
   error_code ec;
   auto token = asio::redirect_error(asio::use_awaitable, ec);
+  // A client that stalls in the handshake is closed: its socket counts against the bound.
+  auto deadline = std::make_shared<asio::steady_timer>(acceptor.get_executor(), kHandshakeTimeout);
+  deadline->async_wait([client](const error_code& expired) {
+    error_code ignored;
+    if (!expired) client->close(ignored);
+  });
   const std::string destination = co_await read_destination(*client, ec);
+  deadline->cancel();
   const auto route = config.routes.find(destination);
   if (ec || destination.empty() || route == config.routes.end()) {
     if (!ec && !destination.empty()) {

@@ -12,7 +12,8 @@
 // Only what Go's client sends is served: version 5, no authentication, CONNECT to a domain name
 // or an IPv4 address. A destination without a route is refused (reply 2, not allowed), an
 // unreachable route (a disabled link) too (reply 5, refused): the dialer sees a failed dial.
-// At most kConnectionsMax connections at once; beyond, new ones are closed.
+// At most kConnectionsMax sockets at once (two per routed connection); beyond, new connections
+// are closed. A handshake not done within 5 s is closed too.
 //
 // Threading: everything runs on the proxy's one io_context thread.
 #pragma once
