@@ -46,8 +46,11 @@ std::chrono::milliseconds seconds_flag(double seconds) {
 
 // The consecutive ports from --port the cluster takes.
 int ports_taken(const StartFlags& f) {
-  if (f.system == StoreSystem::kEtcd) return 2 * f.nodes;  // client and peer ports
-  return f.proxied ? ProxiedLayout(f.port, f.nodes).ports_used() : f.nodes;
+  const ProxiedLayout layout(f.port, f.nodes);
+  if (f.system == StoreSystem::kEtcd) {
+    return f.proxied ? layout.etcd_ports_used() : 2 * f.nodes;  // client and peer ports
+  }
+  return f.proxied ? layout.ports_used() : f.nodes;
 }
 
 void validate(const StartFlags& f) {
@@ -352,7 +355,7 @@ ClusterRecord prepare_record(const StartFlags& f, const fs::path& binary,
   record.admin_token_file = secrets.admin_token_file;
   if (f.proxied) {
     // Before the nodes, so that their first peer connections already find the links.
-    record.proxy = start_cluster_proxy(ProxiedLayout(f.port, f.nodes), f.nodes, f.host,
+    record.proxy = start_cluster_proxy(ProxiedLayout(f.port, f.nodes), f.nodes, f.host, f.system,
                                        data_root() / "proxies.json", data_root() / "proxy.log",
                                        seconds_flag(f.timeout_s));
     save_cluster_record(record);

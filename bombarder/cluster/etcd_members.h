@@ -7,6 +7,11 @@
 // $STRESS_TEST_DATA/node-<i>/etcd and its output in node-<i>/console.log. Its recorded command
 // line restarts it as the same member: etcd ignores the --initial-cluster flags once its data
 // directory holds a member.
+//
+// With --proxied (cluster_proxies.h has the ports): clients reach member i through the proxy
+// node<i>-client at --port + i, and its peer connections go through its own SOCKS5 front to the
+// link proxies link-<i>-to-<j> (the recorded command line is `env HTTP_PROXY=socks5://... etcd
+// ...`), so that the proxy API can cut one member from the others in either direction.
 #pragma once
 
 #include <cstdint>

@@ -57,7 +57,8 @@ void add_start_mode_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
                 "(node<i>-client on PORT+i, what clients and cluster.json use) and on every "
                 "directed peer link (node i reaches node j through link-<i>-to-<j>); the nodes "
                 "move to PORT+N+i, the links follow, the proxy's API comes last and is printed. "
-                "See docs/proxy.md.");
+                "With --system etcd, each member's peer connections reach the links through "
+                "its own SOCKS5 front (docs/other-stores.md). See docs/proxy.md.");
   cmd->add_flag("--tls", f->tls,
                 "Serve HTTPS with mutual TLS between the nodes: a throw-away CA, node and "
                 "client certificates are generated in $STRESS_TEST_DATA/tls/ (OpenSSL), "

@@ -92,7 +92,14 @@ void print_started(const StartFlags& f, const StartedCluster& started) {
               node_url(view.nodes[*view.leader].endpoint).c_str(),
               static_cast<unsigned long long>(leader.term));
   if (record.proxy) print_proxy(*record.proxy, f.nodes);
-  if (record.system == StoreSystem::kEtcd) {
+  if (record.system == StoreSystem::kEtcd && record.proxy) {
+    const ProxiedLayout layout(f.port, f.nodes);
+    std::printf(
+        "etcd members %s; peers listen on ports %d-%d, each member dials the others (peer URLs "
+        "http://etcd-node-<j>:PORT) through its SOCKS5 front on ports %d-%d to its own links\n",
+        record.node_binary.c_str(), layout.etcd_peer_port(0), layout.etcd_peer_port(f.nodes - 1),
+        layout.socks_port(0), layout.socks_port(f.nodes - 1));
+  } else if (record.system == StoreSystem::kEtcd) {
     std::printf("etcd members %s; peer URLs on ports %d-%d (plain HTTP)\n",
                 record.node_binary.c_str(), f.port + f.nodes, f.port + 2 * f.nodes - 1);
   } else if (record.cluster_secret_file.empty()) {

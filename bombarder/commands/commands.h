@@ -23,6 +23,8 @@ void add_watch_command(CLI::App& app, int& exit_code);
 void add_check_command(CLI::App& app, int& exit_code);
 // report: the HTML report of a recorded history (report_command.cc)
 void add_report_command(CLI::App& app, int& exit_code);
+// compare: runs side by side on one HTML page (compare_command.cc)
+void add_compare_command(CLI::App& app, int& exit_code);
 // proxy: the Toxiproxy-compatible network-fault proxy (proxy_command.cc)
 void add_proxy_command(CLI::App& app, int& exit_code);
 // scenario list|run: network-fault scenarios on a proxied cluster (scenario_command.cc)
@@ -39,8 +41,8 @@ void add_orchestrator_command(CLI::App& app, int& exit_code);
 void add_agent_command(CLI::App& app, int& exit_code);
 
 // Adds --cacert/--cert/--key (node_tls.h) to every subcommand of `app` that talks to nodes (all
-// but `proxy`, `report`, `cluster start` and `cluster stop`), bound to node_tls_flags(). Called
-// after every add_* above (node_tls_options.cc).
+// but `proxy`, `report`, `compare`, `cluster start` and `cluster stop`), bound to node_tls_flags().
+// Called after every add_* above (node_tls_options.cc).
 void add_node_tls_options(CLI::App& app);
 
 // When the first of `args` (argv without the program name) is a word that names no subcommand of

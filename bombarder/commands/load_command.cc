@@ -9,6 +9,7 @@
 #include <mutex>
 #include <random>
 
+#include "bombarder/base/command_line.h"
 #include "bombarder/base/output.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/base/terminal.h"
@@ -437,9 +438,12 @@ class LoadSession {
   LoadSession(const LoadFlags& f, const LoadPlan& plan, const Targets& targets,
               HistoryWriter* history, Output& output)
       : history_(history) {
-    // The role lines come from stress_node's /_raft/health: other stores' runs have none.
-    if (history_ != nullptr && plan.store->system() == StoreSystem::kStressNode) {
-      roles_ = std::make_unique<RoleSampler>(sampler_nodes(targets.view, plan.record), *history_);
+    // The role lines: stress_node's /_raft/health, other stores' through their adapter.
+    if (history_ != nullptr) {
+      const bool stress_node = plan.store->system() == StoreSystem::kStressNode;
+      roles_ = std::make_unique<RoleSampler>(
+          sampler_nodes(targets.view, plan.record), *history_, std::chrono::milliseconds(200),
+          std::chrono::milliseconds(500), stress_node ? nullptr : plan.store.get());
       roles_->start();
     }
     if (f.chaos) {
@@ -521,7 +525,10 @@ void save_run(const LoadFlags& f, const LoadPlan& plan, const RunHeader& header,
   if (plan.store->system() != StoreSystem::kStressNode) {
     run.summary["system"] = to_string(plan.store->system());
   }
+  if (f.read_consistency != "linearizable") run.summary["read_consistency"] = f.read_consistency;
   run.summary["seed"] = plan.seed;
+  // For `bombarder compare`, and to repeat the run.
+  if (!recorded_command_line().empty()) run.summary["command_line"] = recorded_command_line();
   run.summary["nodes"] = Json::array();
   for (const auto& node : plan.nodes) run.summary["nodes"].push_back(node.to_string());
   run.summary["acked_ids"] = run.acked.size();

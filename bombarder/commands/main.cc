@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "bombarder/base/command_line.h"
 #include "bombarder/cluster/cluster_tls.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/exit_codes.h"
@@ -12,6 +13,7 @@
 int main(int argc, char** argv) {
   // A node that vanished mid-request must not kill the client with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
+  bombarder::record_command_line(argc, argv);
   // Rule 2 of node TLS (node_tls.h): a cluster started with --tls is reached over HTTPS.
   bombarder::set_recorded_node_tls(bombarder::recorded_cluster_tls);
   CLI::App app{
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
   bombarder::add_watch_command(app, exit_code);
   bombarder::add_check_command(app, exit_code);
   bombarder::add_report_command(app, exit_code);
+  bombarder::add_compare_command(app, exit_code);
   bombarder::add_proxy_command(app, exit_code);
   bombarder::add_scenario_commands(app, exit_code);
   bombarder::add_supervise_command(app, exit_code);

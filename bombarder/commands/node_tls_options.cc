@@ -12,7 +12,8 @@ bool talks_to_nodes(const CLI::App* command) {
   const std::string& name = command->get_name();
   // The orchestrator and the agent have --cacert/--key of their own (TLS to the orchestrator,
   // the agent's Ed25519 key); the agent reaches its nodes by the recorded cluster's TLS.
-  if (name == "proxy" || name == "report" || name == "orchestrator" || name == "agent") {
+  if (name == "proxy" || name == "report" || name == "compare" || name == "orchestrator" ||
+      name == "agent") {
     return false;
   }
   const CLI::App* parent = command->get_parent();

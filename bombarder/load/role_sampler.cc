@@ -6,11 +6,12 @@ namespace bombarder {
 
 RoleSampler::RoleSampler(std::vector<Node> nodes, HistoryWriter& history,
                          std::chrono::milliseconds period,
-                         std::chrono::milliseconds attempt_timeout)
+                         std::chrono::milliseconds attempt_timeout, const StoreAdapter* store)
     : nodes_(std::move(nodes)),
       history_(history),
       period_(period),
       attempt_timeout_(attempt_timeout),
+      store_(store),
       last_(nodes_.size()) {}
 
 RoleSampler::~RoleSampler() { stop(); }
@@ -45,36 +46,51 @@ void RoleSampler::loop() {
   }
 }
 
-void RoleSampler::sample_once() {
+std::vector<std::pair<std::string, std::optional<uint64_t>>> RoleSampler::ask_nodes() {
   // One client per round keeps no connection to a node across its restart; a round costs one
-  // GET per node, every period.
+  // GET per node (two POSTs through an etcd adapter), every period.
   ApiClient client;
   std::vector<common::Endpoint> endpoints;
   endpoints.reserve(nodes_.size());
   for (const Node& node : nodes_) endpoints.push_back(node.endpoint);
-  const int64_t at_ns = history_.ns_since_origin(HistoryWriter::Clock::now());
+  std::vector<std::pair<std::string, std::optional<uint64_t>>> seen(
+      nodes_.size(), {std::string("down"), std::nullopt});
+  if (store_ != nullptr) {
+    const std::vector<NodeStatusAnswer> answers =
+        store_->node_statuses(client, endpoints, attempt_timeout_);
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (answers[i].status) seen[i] = {answers[i].status->role, answers[i].status->term};
+    }
+    return seen;
+  }
   const std::vector<ApiResponse> answers =
       client.get_all(endpoints, "/_raft/health", attempt_timeout_);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (answers[i].status != 200) continue;
+    const Json body = answers[i].json();
+    if (!body.is_object() || !body.contains("role") || !body["role"].is_string()) continue;
+    seen[i].first = body["role"].get<std::string>();
+    if (body.contains("term") && body["term"].is_number_unsigned()) {
+      seen[i].second = body["term"].get<uint64_t>();
+    }
+  }
+  return seen;
+}
+
+void RoleSampler::sample_once() {
+  const int64_t at_ns = history_.ns_since_origin(HistoryWriter::Clock::now());
+  std::vector<std::pair<std::string, std::optional<uint64_t>>> answers = ask_nodes();
   std::string lines;
   size_t written = 0;
   for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (last_[i] && *last_[i] == answers[i]) continue;
     HistoryRole sample;
     sample.node = nodes_[i].id;
     sample.address = nodes_[i].endpoint.to_string();
     sample.at_ns = at_ns;
-    sample.role = "down";
-    if (answers[i].status == 200) {
-      const Json body = answers[i].json();
-      if (body.is_object() && body.contains("role") && body["role"].is_string()) {
-        sample.role = body["role"].get<std::string>();
-        if (body.contains("term") && body["term"].is_number_unsigned()) {
-          sample.term = body["term"].get<uint64_t>();
-        }
-      }
-    }
-    auto seen = std::make_pair(sample.role, sample.term);
-    if (last_[i] && *last_[i] == seen) continue;
-    last_[i] = std::move(seen);
+    sample.role = answers[i].first;
+    sample.term = answers[i].second;
+    last_[i] = std::move(answers[i]);
     append_history_line(lines, sample);
     ++written;
   }

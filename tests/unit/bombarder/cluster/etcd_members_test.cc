@@ -55,8 +55,12 @@ TEST(EtcdCommandLine, StressNodeOnlyFlagsAreRefusedAsInvalidInput) {
     EXPECT_NE(std::string(e.what()).find("--tick-ms"), std::string::npos) << e.what();
   }
   f.tick_ms.reset();
-  f.proxied = true;
+  f.tls = true;
   EXPECT_THROW(check_etcd_start_flags(f), Error);
+  // --proxied is etcd's too (issue 18: the proxy on its client and peer URLs).
+  f.tls = false;
+  f.proxied = true;
+  EXPECT_NO_THROW(check_etcd_start_flags(f));
 }
 
 TEST_F(EtcdMembersTest, EtcdRecordSaysSoAndEveryNodeKnowsIt) {
