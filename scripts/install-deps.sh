@@ -30,7 +30,6 @@ packages=(
   libssl-dev                                         # TLS (Boost.Asio SSL on OpenSSL)
   openssl curl                                       # tests: docs' by-hand certs and curl --cacert
   linux-perf                                         # benchmarks/flamegraph.sh: perf record
-  chromium                                           # docs/img: headless screenshots of the HTML pages
 )
 
 missing=()
