@@ -81,12 +81,13 @@ bool is_redis_unavailable_error(std::string_view code) {
 
 void RedisAdapter::format_request(const StoreRequest& r, std::string_view /*host*/,
                                   std::string& wire) const {
+  const std::string_view read_command = options_.read_from_replicas ? "GET" : "GETEX";
   switch (r.kind) {
     case OpKind::kCreate: append_resp_command(wire, {"SET", r.key, r.value, "NX", "GET"}); break;
     case OpKind::kUpdate: append_resp_command(wire, {"SET", r.id, r.value, "XX"}); break;
-    case OpKind::kRead: append_resp_command(wire, {"GET", r.id}); break;
+    case OpKind::kRead: append_resp_command(wire, {read_command, r.id}); break;
     case OpKind::kDelete: append_resp_command(wire, {"DEL", r.id}); break;
-    case OpKind::kList: append_resp_command(wire, {"GET", r.key}); break;
+    case OpKind::kList: append_resp_command(wire, {read_command, r.key}); break;
   }
 }
 

@@ -8,10 +8,15 @@
 //           it is this create's own value after an attempt that may have been applied (values
 //           are unique per operation): then that attempt's success
 //   update  SET k v XX: +OK = applied; nil = absent (a lost write: this run holds the id)
-//   read    GET k: the value, or nil = absent
+//   read    GETEX k: the value, or nil = absent. GETEX without options reads and changes nothing
+//           (nothing is replicated or logged), but Redis counts it as a write command, which a
+//           replica refuses (-READONLY): reads meant for the primary are served by the primary
+//           alone, never by a replica the engine rotated to while the primary was down. With
+//           --read-from replica (RedisOptions::read_from_replicas) it is GET, served by replicas.
 //   delete  DEL k: :1 = deleted; :0 = absent, or outcome unknown after an attempt that may have
 //           deleted it
-//   list    GET k on the lookup's key: one entry or none. Not SCAN MATCH: a SCAN call is not
+//   list    the read's command on the lookup's key: one entry or none. Not SCAN MATCH: a SCAN call
+//   is not
 //           atomic and returns an arbitrary slice of the keyspace, so one call may miss a key
 //           that exists (the checker would call that a violation); verify scans (redis_state.h).
 // Outcomes: a reply is an answer; an error reply the store sends before doing anything
@@ -35,8 +40,13 @@
 
 namespace bombarder {
 
+struct RedisOptions {
+  bool read_from_replicas = false;  // --read-from replica: reads are GET, which replicas serve
+};
+
 class RedisAdapter final : public StoreAdapter {
  public:
+  explicit RedisAdapter(RedisOptions options = {}) : options_(options) {}
   [[nodiscard]] StoreSystem system() const override { return StoreSystem::kRedis; }
   [[nodiscard]] WireFraming wire_framing() const override { return WireFraming::kResp; }
   void format_request(const StoreRequest& request, std::string_view host,
@@ -56,6 +66,9 @@ class RedisAdapter final : public StoreAdapter {
   // `replids[i]` is node i's master_replid.
   static void link_leaders(std::vector<NodeStatusAnswer>& statuses,
                            const std::vector<std::string>& replids);
+
+ private:
+  RedisOptions options_;
 };
 
 // True for the error codes Redis answers before doing anything, when another node (the primary)

@@ -61,7 +61,9 @@ std::shared_ptr<const StoreAdapter> make_store_adapter(StoreSystem system,
   switch (system) {
     case StoreSystem::kStressNode: return std::make_shared<StressNodeAdapter>();
     case StoreSystem::kEtcd: return std::make_shared<EtcdAdapter>(EtcdOptions{serializable_reads});
-    case StoreSystem::kRedis: return std::make_shared<RedisAdapter>();
+    // Reads a node answers from its own state, without the leader: --read-from replica.
+    case StoreSystem::kRedis:
+      return std::make_shared<RedisAdapter>(RedisOptions{serializable_reads});
   }
   invalid_input("unknown store system");
 }

@@ -280,7 +280,7 @@ std::shared_ptr<const StoreAdapter> store_from_flags(const LoadFlags& f) {
   if (f.read_from == "replica" && system != StoreSystem::kRedis) {
     invalid_input("--read-from replica is for --system redis");
   }
-  return make_store_adapter(system, serializable);
+  return make_store_adapter(system, serializable || f.read_from == "replica");
 }
 
 LoadPlan plan_from_flags(const LoadFlags& f) {

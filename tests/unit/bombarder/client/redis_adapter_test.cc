@@ -57,7 +57,18 @@ TEST(RedisAdapter, CommandsAreRespArraysOfBulkStrings) {
   EXPECT_EQ(wire, "*2\r\n$3\r\nDEL\r\n$4\r\nrk-1\r\n");
   wire.clear();
   kAdapter.format_request(request(OpKind::kRead, "rk-1"), "h", wire);
-  EXPECT_EQ(wire, "*2\r\n$3\r\nGET\r\n$4\r\nrk-1\r\n");
+  EXPECT_EQ(wire, "*2\r\n$5\r\nGETEX\r\n$4\r\nrk-1\r\n");
+}
+
+// GETEX without options changes nothing but is a write command to Redis, so a replica refuses
+// it: a read meant for the primary never gets a replica's possibly stale answer.
+TEST(RedisAdapter, ReadsAreForThePrimaryOnlyUnlessReplicasAreAsked) {
+  std::string primary;
+  std::string replica;
+  kAdapter.format_request(request(OpKind::kList, "rk-1"), "h", primary);
+  RedisAdapter(RedisOptions{true}).format_request(request(OpKind::kRead, "rk-1"), "h", replica);
+  EXPECT_EQ(primary, "*2\r\n$5\r\nGETEX\r\n$4\r\nrk-1\r\n");
+  EXPECT_EQ(replica, "*2\r\n$3\r\nGET\r\n$4\r\nrk-1\r\n");
 }
 
 TEST(RedisAdapter, CreateOfAnAbsentKeyIsOkWithTheKeyAsId) {
