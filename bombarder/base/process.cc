@@ -103,9 +103,14 @@ bool is_node_process(pid_t pid, uint16_t port) {
   const std::vector<std::string> args = command_line(pid);
   if (args.empty()) return false;
   const fs::path program = fs::path(args[0]).filename();
+  // A Redis node (`cluster start --system redis`) rewrites its process title to
+  // "redis-server HOST:PORT" (its --proc-title-template), one argument, once it runs.
+  if (program.string().starts_with("redis-server ")) {
+    return program.string().ends_with(std::string(1, ':').append(std::to_string(port)));
+  }
   // An etcd member (`cluster start --system etcd`) serves its clients on --listen-client-urls.
   const bool etcd = program == "etcd";
-  if (!etcd && program != "stress_node") return false;
+  if (!etcd && program != "stress_node" && program != "redis-server") return false;
   const std::string port_text = std::to_string(port);
   for (size_t i = 0; i + 1 < args.size(); ++i) {
     const std::string& value = args[i + 1];

@@ -21,7 +21,8 @@ namespace bombarder {
                                    const std::filesystem::path& output_path);
 
 // True if `pid` runs (not a zombie) and its command line is a stress_node whose arguments
-// include `--port <port>`, or an etcd member whose --listen-client-urls ends in ":<port>": the
+// include `--port <port>`, an etcd member whose --listen-client-urls ends in ":<port>", or a
+// redis-server with `--port <port>` (or, once running, its title "redis-server HOST:<port>"): the
 // check that keeps a recycled PID from being signalled. Reaps `pid` first if it is an exited child
 // of this process.
 [[nodiscard]] bool is_node_process(pid_t pid, uint16_t port);

@@ -6,6 +6,7 @@
 
 #include "bombarder/base/errors.h"
 #include "bombarder/client/etcd_adapter.h"
+#include "bombarder/client/redis_adapter.h"
 #include "bombarder/client/stress_node_adapter.h"
 
 namespace bombarder {
@@ -14,6 +15,7 @@ const char* to_string(StoreSystem system) {
   switch (system) {
     case StoreSystem::kStressNode: return "stress_node";
     case StoreSystem::kEtcd: return "etcd";
+    case StoreSystem::kRedis: return "redis";
   }
   return "?";
 }
@@ -21,7 +23,8 @@ const char* to_string(StoreSystem system) {
 StoreSystem parse_store_system(std::string_view text) {
   if (text == "stress_node") return StoreSystem::kStressNode;
   if (text == "etcd") return StoreSystem::kEtcd;
-  invalid_input("--system must be stress_node or etcd, not '" + std::string(text) + "'");
+  if (text == "redis") return StoreSystem::kRedis;
+  invalid_input("--system must be stress_node, etcd or redis, not '" + std::string(text) + "'");
 }
 
 const char* to_string(AnswerClass answer) {
@@ -58,6 +61,9 @@ std::shared_ptr<const StoreAdapter> make_store_adapter(StoreSystem system,
   switch (system) {
     case StoreSystem::kStressNode: return std::make_shared<StressNodeAdapter>();
     case StoreSystem::kEtcd: return std::make_shared<EtcdAdapter>(EtcdOptions{serializable_reads});
+    // Reads a node answers from its own state, without the leader: --read-from replica.
+    case StoreSystem::kRedis:
+      return std::make_shared<RedisAdapter>(RedisOptions{serializable_reads});
   }
   invalid_input("unknown store system");
 }

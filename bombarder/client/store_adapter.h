@@ -1,5 +1,5 @@
-// What one store under test (`--system stress_node|etcd`, issue 18) has to say so that the load
-// engine, the history, the checker, the report and the chaos stay the same for every system:
+// What one store under test (`--system stress_node|etcd|redis`, issue 18) has to say so that the
+// load engine, the history, the checker, the report and the chaos stay the same for every system:
 //
 // - the wire: how an operation the history knows (history/operation.h: create, read, update,
 //   delete, key lookup) becomes one request (`format_request`, appended to the caller's
@@ -24,13 +24,11 @@
 // Ids: the history names an entry by id. stress_node assigns it (a UUID in the create's answer);
 // etcd has no ids, so there the id is the key the create wrote (keys are unique per run).
 //
-// Redis later (RESP over TCP, not HTTP): `format_request` appends RESP commands instead of an
-// HTTP request (create: SET k v NX; update: SET k v XX; read: GET; delete: DEL; lookup: GET), and
-// the adapter says which framing its answers use (a `wire_framing()` of kHttp1 or kResp):
-// LoadConnection keeps its one-buffer write and reads either one HTTP response (Beast) or one
-// RESP reply (a small reader of one reply: simple string, error, integer, bulk, nil), handing
-// `classify` status 0 and the raw reply. Cluster facts come from `INFO replication` (role,
-// master_repl_offset as the applied position) over the same blocking client seam.
+// Redis (redis_adapter.h, RESP over TCP, not HTTP): `format_request` appends RESP commands
+// instead of an HTTP request, and `wire_framing()` is kResp: LoadConnection keeps its one-buffer
+// write and reads one RESP reply (hiredis's reader), handing `classify` status 200 and the raw
+// reply; `answer_status` maps the reply to HTTP's meanings. Its cluster facts come from
+// `INFO replication` over hiredis's blocking client (the ApiClient goes unused).
 #pragma once
 
 #include <chrono>
@@ -89,10 +87,21 @@ struct NodeStatusAnswer {
   std::string error;                     // why status is missing
 };
 
+// How a load connection frames one exchange: an HTTP/1.1 request and response, or a RESP
+// command and one RESP reply (Redis), handed to classify() raw with status 200.
+enum class WireFraming : uint8_t { kHttp1, kResp };
+
 class StoreAdapter {
  public:
   virtual ~StoreAdapter() = default;
   [[nodiscard]] virtual StoreSystem system() const = 0;
+  [[nodiscard]] virtual WireFraming wire_framing() const { return WireFraming::kHttp1; }
+  // The status an answer counts as in the report's answers, the breakers and the history (HTTP's
+  // meanings: 2xx answered, 503 refused and not applied, other 5xx maybe applied); a store not on
+  // HTTP maps its replies here.
+  [[nodiscard]] virtual int answer_status(int status, const std::string& /*body*/) const {
+    return status;
+  }
   // Appends the attempt's complete request to `wire`; `host` is the node's "host:port".
   virtual void format_request(const StoreRequest& request, std::string_view host,
                               std::string& wire) const = 0;

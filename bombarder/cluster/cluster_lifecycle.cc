@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "bombarder/cluster/cluster_secrets.h"
 #include "bombarder/cluster/cluster_tls.h"
 #include "bombarder/cluster/etcd_members.h"
+#include "bombarder/cluster/redis_members.h"
 #include "bombarder/cluster/supervisor.h"
 
 namespace bombarder {
@@ -91,10 +93,12 @@ void validate(const StartFlags& f) {
   }
   if (!(f.timeout_s > 0)) invalid_input("--timeout must be positive");
   if (f.system == StoreSystem::kEtcd) check_etcd_start_flags(f);
+  if (f.system == StoreSystem::kRedis) check_redis_start_flags(f);
 }
 
 fs::path find_node_binary(const StartFlags& f) {
   if (f.system == StoreSystem::kEtcd) return find_etcd_binary(f.node_bin);
+  if (f.system == StoreSystem::kRedis) return find_redis_binary(f.node_bin);
   const fs::path path =
       f.node_bin.empty() ? executable_dir() / "stress_node" : fs::absolute(f.node_bin);
   std::error_code ec;
@@ -301,6 +305,45 @@ std::vector<std::string> node_command_line(const StartFlags& f, const std::strin
 
 fs::path cluster_tls_dir() { return data_root() / "tls"; }
 
+fs::path find_store_program(const std::string& program, const std::string& node_bin,
+                            const std::string& install_hint) {
+  std::error_code ec;
+  if (!node_bin.empty()) {
+    const fs::path path = fs::absolute(node_bin);
+    if (fs::is_regular_file(path, ec) && ::access(path.c_str(), X_OK) == 0) return path;
+    environment_failure("no executable " + program + " at " + path.string());
+  }
+  const char* env = std::getenv("PATH");
+  std::string dirs = env != nullptr ? env : "/usr/bin:/bin";
+  size_t from = 0;
+  while (from <= dirs.size()) {
+    const size_t to = std::min(dirs.find(':', from), dirs.size());
+    const fs::path path = fs::path(dirs.substr(from, to - from)) / program;
+    if (to > from && fs::is_regular_file(path, ec) && ::access(path.c_str(), X_OK) == 0) {
+      return path;
+    }
+    from = to + 1;
+  }
+  environment_failure("no " + program + " on PATH (" + install_hint + ")");
+}
+
+void refuse_stress_node_flags(const StartFlags& f, const std::string& system) {
+  const auto refuse = [&system](const std::string& flag) {
+    invalid_input(flag + " is a stress_node flag; `cluster start --system " + system +
+                  "` does not take it");
+  };
+  if (f.tick_ms) refuse("--tick-ms");
+  if (f.election_ticks) refuse("--election-ticks");
+  if (f.heartbeat_ticks) refuse("--heartbeat-ticks");
+  if (f.snapshot_threshold) refuse("--snapshot-threshold");
+  if (f.snapshot_state_ratio) refuse("--snapshot-state-ratio");
+  if (f.commit_timeout_ms) refuse("--commit-timeout-ms");
+  if (f.watchdog_ms) refuse("--watchdog-ms");
+  if (f.debug_endpoints) refuse("--debug-endpoints");
+  if (f.tls) refuse("--tls");
+  if (f.supervise) refuse("--supervise");
+}
+
 namespace {
 
 // Every node's record and directory, ready before the first node starts, so that a failure
@@ -323,6 +366,9 @@ std::vector<NodeRecord> plan_nodes(const StartFlags& f, const fs::path& binary,
     node.args = f.system == StoreSystem::kEtcd
                     ? etcd_command_line(f, binary.string(), node.id, node.data_dir, etcd_token)
                     : node_command_line(f, binary.string(), node.id, node.data_dir.string());
+    if (f.system == StoreSystem::kRedis) {
+      node.args = redis_command_line(f, binary.string(), node.id, node.data_dir);
+    }
     std::error_code ec;
     if (f.fresh) {
       fs::remove_all(node.data_dir, ec);
@@ -331,6 +377,11 @@ std::vector<NodeRecord> plan_nodes(const StartFlags& f, const fs::path& binary,
     reused.push_back(f.system == StoreSystem::kEtcd
                          ? fs::exists(etcd_data_dir(node.data_dir) / "member", ec)
                          : fs::exists(node.data_dir / "db", ec));
+    if (f.system == StoreSystem::kRedis) {
+      // Redis wants its --dir to exist; its append-only files say it held data.
+      reused.back() = fs::exists(redis_data_dir(node.data_dir) / "appendonlydir", ec);
+      fs::create_directories(redis_data_dir(node.data_dir), ec);
+    }
     fs::create_directories(node.data_dir, ec);
     if (ec) environment_failure("cannot create " + node.data_dir.string() + ": " + ec.message());
     planned.push_back(std::move(node));

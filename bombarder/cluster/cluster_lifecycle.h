@@ -19,7 +19,7 @@ namespace bombarder {
 inline constexpr size_t kClusterNodesMax = 9;
 
 struct StartFlags {
-  // etcd: etcd_members.h (its layout, and the flags above that it refuses).
+  // etcd: etcd_members.h, redis: redis_members.h (their layouts, and the flags they refuse).
   StoreSystem system = StoreSystem::kStressNode;
   int port = 8080;       // node i listens on port + i
   int nodes = 3;         // [1, kClusterNodesMax]
@@ -54,6 +54,15 @@ struct StartFlags {
   // Issue 15: the nodes' --peer-transport (stream|http); nullopt: the node's default.
   std::optional<std::string> peer_transport;
 };
+
+// For `cluster start --system etcd|redis`: --node-bin when given, else `program` on PATH;
+// throws Error(kEnvironment) ending in `install_hint` when there is none.
+[[nodiscard]] std::filesystem::path find_store_program(const std::string& program,
+                                                       const std::string& node_bin,
+                                                       const std::string& install_hint);
+// Refuses (Error(kInvalidInput)) the start flags that are stress_node's only, naming `system`
+// (--proxied is each system's own business).
+void refuse_stress_node_flags(const StartFlags& flags, const std::string& system);
 
 // $STRESS_TEST_DATA/tls: ca.crt, node-<i>.crt/.key, client.crt/.key (node_tls.h).
 [[nodiscard]] std::filesystem::path cluster_tls_dir();

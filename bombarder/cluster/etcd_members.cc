@@ -1,9 +1,5 @@
 #include "bombarder/cluster/etcd_members.h"
 
-#include <unistd.h>
-
-#include <cstdlib>
-
 #include "bombarder/base/errors.h"
 #include "bombarder/cluster/cluster_proxies.h"
 
@@ -97,41 +93,12 @@ std::vector<std::string> etcd_command_line(const StartFlags& f, const std::strin
 }
 
 fs::path find_etcd_binary(const std::string& node_bin) {
-  std::error_code ec;
-  if (!node_bin.empty()) {
-    const fs::path path = fs::absolute(node_bin);
-    if (fs::is_regular_file(path, ec) && ::access(path.c_str(), X_OK) == 0) return path;
-    environment_failure("no executable etcd at " + path.string());
-  }
-  const char* env = std::getenv("PATH");
-  std::string dirs = env != nullptr ? env : "/usr/bin:/bin";
-  size_t from = 0;
-  while (from <= dirs.size()) {
-    const size_t to = std::min(dirs.find(':', from), dirs.size());
-    const fs::path path = fs::path(dirs.substr(from, to - from)) / "etcd";
-    if (to > from && fs::is_regular_file(path, ec) && ::access(path.c_str(), X_OK) == 0) {
-      return path;
-    }
-    from = to + 1;
-  }
-  environment_failure(
-      "no etcd on PATH (install Debian's etcd-server, or pass --node-bin PATH to an etcd 3.4)");
+  return find_store_program("etcd", node_bin,
+                            "install Debian's etcd-server, or pass --node-bin PATH to an etcd 3.4");
 }
 
 void check_etcd_start_flags(const StartFlags& f) {
-  const auto refuse = [](const std::string& flag) {
-    invalid_input(flag + " is a stress_node flag; `cluster start --system etcd` does not take it");
-  };
-  if (f.tick_ms) refuse("--tick-ms");
-  if (f.election_ticks) refuse("--election-ticks");
-  if (f.heartbeat_ticks) refuse("--heartbeat-ticks");
-  if (f.snapshot_threshold) refuse("--snapshot-threshold");
-  if (f.snapshot_state_ratio) refuse("--snapshot-state-ratio");
-  if (f.commit_timeout_ms) refuse("--commit-timeout-ms");
-  if (f.watchdog_ms) refuse("--watchdog-ms");
-  if (f.debug_endpoints) refuse("--debug-endpoints");
-  if (f.tls) refuse("--tls");
-  if (f.supervise) refuse("--supervise");
+  refuse_stress_node_flags(f, "etcd");
 }
 
 }  // namespace bombarder

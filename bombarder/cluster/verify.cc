@@ -13,6 +13,7 @@
 #include "bombarder/client/node_url.h"
 #include "bombarder/client/store_adapter.h"
 #include "bombarder/cluster/etcd_state.h"
+#include "bombarder/cluster/redis_state.h"
 
 namespace bombarder {
 
@@ -71,6 +72,7 @@ Settled wait_settled(ApiClient& client, const VerifyOptions& options) {
   while (true) {
     s.view = survey(*store, client, nodes, 2s);
     if (options.system == StoreSystem::kEtcd) add_etcd_state(client, s.view);
+    if (options.system == StoreSystem::kRedis) add_redis_state(s.view);
     s.converged = false;
     std::set<uint64_t> applied, commit;
     bool hash_current = true;
@@ -196,6 +198,9 @@ std::vector<std::optional<EntryMap>> fetch_entries(ApiClient& client, const Clus
     entries[i] = system == StoreSystem::kEtcd
                      ? fetch_etcd_entries(client, view.nodes[i].endpoint, &why)
                      : fetch_all(client, view.nodes[i].endpoint, &why);
+    if (system == StoreSystem::kRedis) {
+      entries[i] = fetch_redis_entries(view.nodes[i].endpoint, &why);
+    }
     if (!entries[i]) errors[view.nodes[i].endpoint.to_string()] = why;
   }
   return entries;

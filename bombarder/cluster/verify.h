@@ -18,7 +18,8 @@ namespace bombarder {
 
 struct VerifyOptions {
   // etcd: members compared by applied index, maintenance hash and key count (etcd_state.h);
-  // their keys are the run's ids.
+  // their keys are the run's ids. redis: nodes compared by replication offset, DEBUG DIGEST and
+  // DBSIZE (redis_state.h).
   StoreSystem system = StoreSystem::kStressNode;
   std::vector<common::Endpoint> nodes;
   std::chrono::milliseconds timeout{30000};  // for the replicas to settle

@@ -106,11 +106,14 @@ void add_start(CLI::App& cluster, int& exit_code) {
   cmd->add_option("--system", *system,
                   "stress_node, or etcd: a local etcd 3.4 cluster (members node-<i>, client "
                   "port PORT+i, peer port PORT+NODES+i, data in $STRESS_TEST_DATA/node-<i>/etcd; "
-                  "the stress_node tuning, --tls, --proxied and --supervise flags are refused)")
+                  "the stress_node tuning, --tls, --proxied and --supervise flags are refused), "
+                  "or redis: a local Redis 7 primary (node 0) and replicas (port PORT+i, data in "
+                  "$STRESS_TEST_DATA/node-<i>/redis, appendonly yes, appendfsync everysec; "
+                  "--proxied puts each replica's link to the primary through the fault proxy)")
       ->capture_default_str();
   cmd->add_option("--node-bin", f->node_bin,
                   "The stress_node binary [default: stress_node beside bombarder; with --system "
-                  "etcd, etcd on PATH]");
+                  "etcd, etcd on PATH; with --system redis, redis-server on PATH]");
   cmd->add_option("--host", f->host, "Address the nodes bind and advertise")->capture_default_str();
   cmd->add_option("--log-level", f->log_level, "The nodes' log level")
       ->capture_default_str()

@@ -102,6 +102,11 @@ void print_started(const StartFlags& f, const StartedCluster& started) {
   } else if (record.system == StoreSystem::kEtcd) {
     std::printf("etcd members %s; peer URLs on ports %d-%d (plain HTTP)\n",
                 record.node_binary.c_str(), f.port + f.nodes, f.port + 2 * f.nodes - 1);
+  } else if (record.system == StoreSystem::kRedis) {
+    std::printf(
+        "redis-server %s: node 0 the primary, the others its replicas (appendonly yes, "
+        "appendfsync everysec)\n",
+        record.node_binary.c_str());
   } else if (record.cluster_secret_file.empty()) {
     std::printf("peers: INSECURE (--insecure-peers: peer frames unauthenticated)\n");
   } else {

@@ -47,6 +47,7 @@ struct LoadFlags {
   std::vector<std::string> nodes;
   std::string system = "stress_node";
   std::string read_consistency = "linearizable";
+  std::string read_from = "primary";  // redis
   uint64_t count = 100;
   double duration_s = 0;
   size_t concurrency = 10;
@@ -93,12 +94,17 @@ std::chrono::milliseconds seconds_flag(double seconds, const char* flag) {
 // --system and --read-consistency: which store's adapter the load speaks through.
 void add_system_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--system", f.system,
-                  "The store the nodes are: stress_node, or etcd (its v3 JSON gateway; the key "
-                  "is the id; see docs/other-stores.md)")
+                  "The store the nodes are: stress_node, etcd (its v3 JSON gateway; the key "
+                  "is the id) or redis (a primary and replicas over RESP; writes to the primary); "
+                  "see docs/other-stores.md")
       ->capture_default_str();
   cmd->add_option("--read-consistency", f.read_consistency,
                   "etcd reads: linearizable (through the leader's quorum) or serializable (the "
                   "member's own state, possibly stale)")
+      ->capture_default_str();
+  cmd->add_option("--read-from", f.read_from,
+                  "redis reads: primary, or replica (a random replica; replication is "
+                  "asynchronous, so they may be stale)")
       ->capture_default_str();
 }
 
@@ -269,7 +275,13 @@ std::shared_ptr<const StoreAdapter> store_from_flags(const LoadFlags& f) {
   if (serializable && system != StoreSystem::kEtcd) {
     invalid_input("--read-consistency serializable is for --system etcd");
   }
-  return make_store_adapter(system, serializable);
+  if (f.read_from != "primary" && f.read_from != "replica") {
+    invalid_input("--read-from must be primary or replica, not '" + f.read_from + "'");
+  }
+  if (f.read_from == "replica" && system != StoreSystem::kRedis) {
+    invalid_input("--read-from replica is for --system redis");
+  }
+  return make_store_adapter(system, serializable || f.read_from == "replica");
 }
 
 LoadPlan plan_from_flags(const LoadFlags& f) {
@@ -286,7 +298,8 @@ LoadPlan plan_from_flags(const LoadFlags& f) {
   plan.seed = (f.seed_option != nullptr && *f.seed_option) ? f.seed : std::random_device{}();
   plan.chaos.seed = plan.seed;
   if (!f.report.empty()) check_report_writable(f.report);
-  plan.wants_leader = f.command != Command::kStorm;
+  // Redis's replicas refuse writes: every Redis load sends its writes to the primary.
+  plan.wants_leader = f.command != Command::kStorm || plan.store->system() == StoreSystem::kRedis;
   plan.check_timeout = seconds_flag(f.check_timeout_s, "--check-timeout");
   return plan;
 }
@@ -312,6 +325,12 @@ Targets discover_targets(const LoadPlan& plan) {
                           node_url(plan.nodes[0]) + ": " + why +
                           "); is an etcd cluster running? (`bombarder cluster start --system "
                           "etcd`)");
+    }
+    if (store.system() == StoreSystem::kRedis) {
+      environment_failure("no Redis node answers INFO replication (" + plan.nodes[0].to_string() +
+                          ": " + why +
+                          "); is a Redis primary running? (`bombarder cluster start --system "
+                          "redis`)");
     }
     environment_failure("no node answers /status (" + node_url(plan.nodes[0]) + ": " + why +
                         "); is a cluster running? (`bombarder cluster start`)");
@@ -364,6 +383,10 @@ LoadSpec load_spec(const LoadFlags& f, const LoadPlan& plan, size_t leader, cons
       spec.targeting = Targeting::kRandomNode;
       break;
   }
+  if (plan.store->system() == StoreSystem::kRedis) {
+    spec.targeting =
+        f.read_from == "replica" ? Targeting::kLeaderWritesFollowerReads : Targeting::kLeader;
+  }
   return spec;
 }
 
@@ -373,10 +396,14 @@ RunHeader run_header(const LoadFlags& f, const LoadPlan& plan, size_t leader) {
   header.concurrency = f.concurrency;
   header.min_success_pct = f.min_success;
   const bool etcd = plan.store->system() == StoreSystem::kEtcd;
-  const std::string count = std::to_string(plan.nodes.size()) + (etcd ? " etcd members" : " nodes");
+  const bool redis = plan.store->system() == StoreSystem::kRedis;
+  const std::string count = std::to_string(plan.nodes.size()) + (etcd    ? " etcd members"
+                                                                 : redis ? " Redis nodes"
+                                                                         : " nodes");
   header.target = plan.wants_leader ? count + ", to the leader " + plan.nodes[leader].to_string()
                                     : "random ops on " + count;
   if (etcd && f.read_consistency == "serializable") header.target += ", serializable reads";
+  if (redis && f.read_from == "replica") header.target += ", reads from replicas";
   return header;
 }
 

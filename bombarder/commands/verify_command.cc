@@ -74,8 +74,9 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                   "[default: the recorded cluster, else 127.0.0.1:8080-8082]")
       ->delimiter(',');
   cmd->add_option("--system", flags->system,
-                  "stress_node or etcd (members compared by applied index, maintenance hash and "
-                  "key count) [default: the recorded cluster's, else stress_node]");
+                  "stress_node, etcd (members compared by applied index, maintenance hash and "
+                  "key count) or redis (nodes compared by replication offset, DEBUG DIGEST and "
+                  "DBSIZE) [default: the recorded cluster's, else stress_node]");
   add_seconds_option(cmd, "--timeout", flags->timeout_s, "How long to wait for the nodes to settle")
       ->capture_default_str();
   cmd->add_flag("--deep", flags->deep, "Also compare every entry across the nodes");

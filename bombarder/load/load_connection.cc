@@ -64,6 +64,11 @@ void LoadConnection::write() {
   with_stream([this](auto& stream) {
     asio::async_write(stream, asio::buffer(*wire_), [this, &stream](beast::error_code ec, size_t) {
       if (ec) return finish(ec);
+      if (framing_ == WireFraming::kResp) {
+        resp_bytes_.clear();
+        resp_reader_.emplace();
+        return read_resp(stream);
+      }
       parser_.emplace();
       parser_->body_limit(kResponseBodyBytesMax);
       http::async_read(stream, buffer_, *parser_, [this](beast::error_code ec, size_t) {
@@ -74,6 +79,36 @@ void LoadConnection::write() {
       });
     });
   });
+}
+
+template <typename Stream>
+void LoadConnection::read_resp(Stream& stream) {
+  const size_t had = resp_bytes_.size();
+  constexpr size_t kReadBytes = 16 << 10;
+  resp_bytes_.resize(had + kReadBytes);
+  stream.async_read_some(asio::buffer(resp_bytes_.data() + had, kReadBytes),
+                         [this, &stream, had](beast::error_code ec, size_t n) {
+                           resp_bytes_.resize(had + n);
+                           if (ec) return finish(ec);
+                           resp_reader_->feed(std::string_view(resp_bytes_).substr(had));
+                           RespReply ignored;
+                           std::string error;
+                           const RespReader::Result result = resp_reader_->next(&ignored, &error);
+                           if (result == RespReader::Result::kIncomplete) {
+                             if (resp_bytes_.size() > kResponseBodyBytesMax) {
+                               return finish(asio::error::no_buffer_space);
+                             }
+                             return read_resp(stream);
+                           }
+                           response_ = {};
+                           response_.result(http::status::ok);
+                           response_.body() = std::move(resp_bytes_);
+                           resp_bytes_.clear();
+                           // Not RESP (e.g. an HTTP server): classify() says so; the stream is out
+                           // of step.
+                           if (result == RespReader::Result::kProtocolError) close();
+                           finish({});
+                         });
 }
 
 void LoadConnection::finish(boost::system::error_code ec) {

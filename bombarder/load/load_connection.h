@@ -9,6 +9,8 @@
 // A failed or timed-out exchange closes the connection; the next send reconnects.
 // With a TLS context, each connect is followed by a TLS handshake (certificate verified against
 // the context's CAs and `host`, common/tls.h), under the same exchange deadline.
+// With WireFraming::kResp (Redis, store_adapter.h) the buffer is a RESP command and the answer
+// one RESP reply, handed to `done` as a 200 whose body is the reply's raw bytes.
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,8 @@
 #include <string>
 #include <string_view>
 
+#include "bombarder/client/redis_resp.h"
+#include "bombarder/client/store_adapter.h"
 #include "common/tls.h"
 
 namespace bombarder {
@@ -48,13 +52,15 @@ class LoadConnection {
   // must carry.
   LoadConnection(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint to,
                  ConnectionCounters* counters = nullptr,
-                 std::shared_ptr<boost::asio::ssl::context> tls = nullptr, std::string host = {})
+                 std::shared_ptr<boost::asio::ssl::context> tls = nullptr, std::string host = {},
+                 WireFraming framing = WireFraming::kHttp1)
       : socket_(io),
         timer_(io),
         to_(to),
         counters_(counters),
         tls_context_(std::move(tls)),
-        host_(std::move(host)) {}
+        host_(std::move(host)),
+        framing_(framing) {}
 
   // `wire` (a complete HTTP/1.1 request, keep-alive) must stay alive until `done` runs. One
   // exchange at a time.
@@ -70,6 +76,8 @@ class LoadConnection {
  private:
   void handshake();
   void write();
+  template <typename Stream>
+  void read_resp(Stream& stream);
   void finish(boost::system::error_code ec);
   // Runs `f` with the stream of this connection: the TLS stream over socket_, or socket_.
   template <typename F>
@@ -87,6 +95,7 @@ class LoadConnection {
   ConnectionCounters* counters_;
   const std::shared_ptr<boost::asio::ssl::context> tls_context_;
   const std::string host_;
+  const WireFraming framing_;
   // A TLS session lives as long as one TCP connection: a new one per connect (never replaced
   // while an operation on it is pending: one exchange at a time, and close() leaves it be).
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
@@ -96,6 +105,9 @@ class LoadConnection {
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
   Response response_;
+  // kResp: the reply's bytes so far and the reader that says when they are one whole reply.
+  std::string resp_bytes_;
+  std::optional<RespReader> resp_reader_;
   const std::string* wire_ = nullptr;
   Done done_;
 };

@@ -228,10 +228,21 @@ class Shard {
     attempt(w);
   }
 
+  // Whether this operation goes to the leader (and moves preferred_ when it finds none there).
+  bool follows_leader(const Op& op) const {
+    return spec_.targeting == Targeting::kLeader ||
+           (spec_.targeting == Targeting::kLeaderWritesFollowerReads && is_write(op.kind));
+  }
+
   size_t first_choice(const Op& op) {
     const size_t n = spec_.nodes.size();
-    if (spec_.targeting == Targeting::kLeader) return preferred_ % n;
+    if (follows_leader(op)) return preferred_ % n;
     if (n == 1) return 0;
+    if (spec_.targeting == Targeting::kLeaderWritesFollowerReads) {
+      const size_t leader = preferred_ % n;
+      const size_t other = std::uniform_int_distribution<size_t>(0, n - 2)(rng_);
+      return other >= leader ? other + 1 : other;
+    }
     if (op.attempts == 0) return std::uniform_int_distribution<size_t>(0, n - 1)(rng_);
     // A retry goes to another node than the last one.
     const size_t shift = std::uniform_int_distribution<size_t>(1, n - 1)(rng_);
@@ -274,7 +285,7 @@ class Shard {
       connection = std::make_unique<LoadConnection>(
           io_, addresses_[op.node],
           node_metrics_.empty() ? nullptr : &node_metrics_[op.node]->connections, spec_.tls,
-          spec_.nodes[op.node].host);
+          spec_.nodes[op.node].host, store_.wire_framing());
     }
     connection->send(w.wire, timeout,
                      [this, &w](boost::system::error_code ec, LoadConnection::Response& response) {
@@ -284,7 +295,8 @@ class Shard {
 
   void on_answer(Worker& w, boost::system::error_code ec, LoadConnection::Response& response) {
     Op& op = w.op;
-    const int answered = ec ? 0 : static_cast<int>(response.result_int());
+    const int answered =
+        ec ? 0 : store_.answer_status(static_cast<int>(response.result_int()), response.body());
     ++result_.responses[answered];
     // What a breaker counts as the node failing: no answer, or a 5xx.
     const bool node_failed = ec || answered >= 500;
@@ -310,10 +322,10 @@ class Shard {
       if (answer.answer == AnswerClass::kMaybeApplied && is_write(op.kind)) op.maybe_applied = true;
       op.transient_kind =
           ec == asio::error::timed_out ? FailureKind::kTimeout : FailureKind::kConnection;
-      if (spec_.targeting == Targeting::kLeader) preferred_ = op.node + 1;
+      if (follows_leader(op)) preferred_ = op.node + 1;
       return retry_or_fail(w);
     }
-    op.last_status = static_cast<int>(response.result_int());
+    op.last_status = answered;
     on_store_answer(w, store_.classify(request_of(op), op.last_status, response.body()));
   }
 
@@ -327,7 +339,7 @@ class Shard {
     switch (answer.answer) {
       case AnswerClass::kUnavailable:
         op.transient_kind = FailureKind::kUnavailable;
-        follow_leader_hint(answer.leader_hint);
+        if (follows_leader(op)) follow_leader_hint(answer.leader_hint);
         return retry_or_fail(w);
       case AnswerClass::kMaybeApplied:
         if (is_write(op.kind)) op.maybe_applied = true;
@@ -360,7 +372,6 @@ class Shard {
 
   // A 503 names the leader when the node knows it: send the next requests there.
   void follow_leader_hint(const std::string& leader) {
-    if (spec_.targeting != Targeting::kLeader) return;
     if (leader.empty()) {
       preferred_ = preferred_ + 1;
       return;

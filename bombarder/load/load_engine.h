@@ -84,6 +84,9 @@ struct OpMix {
 enum class Targeting {
   kLeader,      // every request to the leader, following 503 hints and rotating on errors
   kRandomNode,  // every attempt to a random node, a retry to a different one
+  // Writes as kLeader; reads and lists to a random node other than the leader (Redis
+  // --read-from replica: a replica refuses writes, and the reads are what is tested).
+  kLeaderWritesFollowerReads,
 };
 
 struct LoadSpec {

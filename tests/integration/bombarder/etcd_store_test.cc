@@ -136,7 +136,7 @@ TEST_F(EtcdStoreTest, UnknownSystemIsOneLineAndExit2) {
   const RunResult run = env_.run({"flood", "--system", "foo", "--count", "1"});
   EXPECT_EQ(exit_code(run), 2) << run.output;
   EXPECT_EQ(line_count(run.output), 1u) << run.output;
-  EXPECT_NE(run.output.find("stress_node or etcd"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("stress_node, etcd or redis"), std::string::npos) << run.output;
 }
 
 TEST_F(EtcdStoreTest, EtcdSystemAgainstNothingIsOneLineAndExit3) {
