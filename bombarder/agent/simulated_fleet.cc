@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "bombarder/agent/agent.h"
 #include "bombarder/base/errors.h"
@@ -99,7 +100,7 @@ struct SimulatedFleet::Impl {
   void on_assign(SimAgent& agent, const Json& body);
   void send(SimAgent& agent, Json message);
   [[nodiscard]] bool command_valid(SimAgent& agent, const Json& body);
-  void write_stats_file() const;
+  void write_stats_file();
   [[nodiscard]] Json stats_json() const;
 
   SimulatedFleetOptions options;
@@ -107,6 +108,7 @@ struct SimulatedFleet::Impl {
   std::shared_ptr<asio::ssl::context> tls;
   // Before `agents`: their links' sockets belong to it, so it must be destroyed after them.
   asio::io_context io;
+  asio::io_context file_io;  // the stats file's writes, on their own thread
   std::vector<std::unique_ptr<SimAgent>> agents;
   std::mt19937_64 rng{std::random_device()()};
 
@@ -403,15 +405,19 @@ asio::awaitable<void> SimulatedFleet::Impl::watch(const std::atomic<bool>& stop)
   io.stop();
 }
 
-void SimulatedFleet::Impl::write_stats_file() const {
-  const std::filesystem::path temp = options.stats_file.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << stats_json().dump() << "\n";
-    if (!out) return spdlog::warn("cannot write {}", temp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, options.stats_file, ec);
+// On the file thread: a write that stalls on a busy disk must not hold up the agents' loop (it
+// did, and showed as heartbeat round trips of seconds).
+void SimulatedFleet::Impl::write_stats_file() {
+  asio::post(file_io, [path = options.stats_file, text = stats_json().dump()] {
+    const std::filesystem::path temp = path.string() + ".tmp";
+    {
+      std::ofstream out(temp, std::ios::trunc);
+      out << text << "\n";
+      if (!out) return spdlog::warn("cannot write {}", temp.string());
+    }
+    std::error_code ec;
+    std::filesystem::rename(temp, path, ec);
+  });
 }
 
 Json SimulatedFleet::Impl::stats_json() const {
@@ -451,7 +457,11 @@ void SimulatedFleet::run(const std::atomic<bool>& stop) {
     asio::co_spawn(impl_->io, impl_->connect_loop(*agent, stop), asio::detached);
   }
   asio::co_spawn(impl_->io, impl_->watch(stop), asio::detached);
+  auto file_work = asio::make_work_guard(impl_->file_io);
+  std::thread file_thread([this] { impl_->file_io.run(); });
   impl_->io.run();
+  file_work.reset();  // the last write (at stop) is done before run() returns
+  file_thread.join();
 }
 
 Json SimulatedFleet::stats() const { return impl_->stats_json(); }
