@@ -32,6 +32,7 @@ packages=(
   libssl-dev                                         # TLS (Boost.Asio SSL on OpenSSL)
   openssl curl                                       # tests: docs' by-hand certs and curl --cacert
   linux-perf                                         # benchmarks/flamegraph.sh: perf record
+  python3 python3-yaml                               # tests/docs: deploy/ manifests parsed
 )
 
 missing=()

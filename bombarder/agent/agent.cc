@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "bombarder/agent/experiment_runner.h"
+#include "bombarder/agent/ws_link.h"
 #include "bombarder/base/errors.h"
 #include "bombarder/base/output.h"
 #include "bombarder/base/text.h"
@@ -34,8 +35,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr size_t kOutboxMax = 1024;  // progress while connected; results are kept apart
-constexpr size_t kUnsentMax = 64;    // results and revert_done waiting for a connection
+constexpr size_t kUnsentMax = 64;  // results and revert_done waiting for a connection
 constexpr auto kTick = std::chrono::milliseconds(100);
 
 bool is_loopback(const std::string& host) {
@@ -52,57 +52,6 @@ std::string read_file(const std::filesystem::path& path) {
   text << in.rdbuf();
   return text.str();
 }
-
-// One open WebSocket: a write queue over either stream type. Owned by the session coroutine and
-// by the write callbacks in flight.
-class Link {
- public:
-  virtual ~Link() = default;
-  virtual void send(std::string text) = 0;
-  virtual void close() = 0;
-  [[nodiscard]] virtual bool closed() const = 0;
-};
-
-template <typename Ws>
-class WsLink : public Link, public std::enable_shared_from_this<WsLink<Ws>> {
- public:
-  template <typename... Args>
-  explicit WsLink(Args&&... args) : ws(std::forward<Args>(args)...) {}
-  void send(std::string text) override {
-    if (closed_) return;
-    if (queue_.size() >= kOutboxMax) return close();  // the orchestrator stopped reading
-    queue_.push_back(std::move(text));
-    if (!writing_) write_next();
-  }
-  void close() override {
-    if (closed_) return;
-    closed_ = true;
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws).close();
-  }
-  [[nodiscard]] bool closed() const override { return closed_; }
-  Ws ws;
-
- private:
-  void write_next() {
-    if (closed_ || queue_.empty()) {
-      writing_ = false;
-      return;
-    }
-    writing_ = true;
-    ws.text(true);
-    ws.async_write(asio::buffer(queue_.front()),
-                   [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                     if (ec) return self->close();
-                     self->queue_.pop_front();
-                     self->write_next();
-                   });
-  }
-  std::deque<std::string> queue_;
-  bool writing_ = false;
-  bool closed_ = false;
-};
 
 }  // namespace
 

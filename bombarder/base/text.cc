@@ -29,8 +29,9 @@ std::string format_duration_us(uint64_t us) {
   return printf_text("%.2f s", static_cast<double>(us) / 1e6);
 }
 
-std::string utc_timestamp_now() {
-  const auto now = std::chrono::system_clock::now();
+std::string utc_timestamp_now() { return utc_timestamp(std::chrono::system_clock::now()); }
+
+std::string utc_timestamp(std::chrono::system_clock::time_point now) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
   const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
   std::tm utc{};

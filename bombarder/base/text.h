@@ -43,7 +43,8 @@ inline constexpr std::chrono::milliseconds kDurationMax = std::chrono::hours(24)
 // "812 µs", "12.40 ms", "1.20 s".
 [[nodiscard]] std::string format_duration_us(uint64_t us);
 
-// Now in UTC, to the millisecond: "2026-12-07T12:00:00.123Z".
+// Now in UTC, to the millisecond: "2026-12-07T12:00:00.123Z" (ordered as text as in time).
 [[nodiscard]] std::string utc_timestamp_now();
+[[nodiscard]] std::string utc_timestamp(std::chrono::system_clock::time_point time);
 
 }  // namespace bombarder

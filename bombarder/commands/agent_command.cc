@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bombarder/agent/agent.h"
+#include "bombarder/agent/simulated_fleet.h"
 #include "bombarder/base/signal_watch.h"
 #include "bombarder/base/text.h"
 #include "bombarder/commands/commands.h"
@@ -25,6 +26,10 @@ struct AgentFlags {
   double dead_man_s = 30;
   std::string proxy_api = "127.0.0.1:8474";
   std::string keygen_out;
+  size_t simulate = 0;
+  std::string key_dir;
+  std::string enroll_token_file;
+  std::string stats_file;
 };
 
 // "k=v,k2=v2" -> {"k": "v", "k2": "v2"}.
@@ -62,7 +67,33 @@ int run_keygen(const AgentFlags& f) {
   return kExitOk;
 }
 
+// --simulate N: no fault kit, no cluster; the fleet prints its figures when it stops.
+int run_simulated(const AgentFlags& f) {
+  if (f.orchestrator.empty()) invalid_input("agent --simulate needs --orchestrator URL");
+  if (!f.key.empty()) invalid_input("agent --simulate takes --key-dir DIR, not --key");
+  SimulatedFleetOptions options;
+  options.orchestrator_url = f.orchestrator;
+  options.agents = f.simulate;
+  options.key_dir = f.key_dir;
+  options.enroll_token_file = f.enroll_token_file;
+  options.labels = parse_labels(f.labels);
+  options.cacert = f.cacert;
+  options.stats_file = f.stats_file;
+  SimulatedFleet fleet(std::move(options));
+  std::printf("bombarder agent: simulating %zu agents (keys in %s), connecting to %s\n", f.simulate,
+              f.key_dir.c_str(), f.orchestrator.c_str());
+  std::fflush(stdout);
+  SignalWatch watch({SIGINT, SIGTERM});
+  fleet.run(SignalWatch::flag());
+  std::printf("%s\n", fleet.stats().dump().c_str());
+  return kExitOk;
+}
+
 int run_agent(const AgentFlags& f) {
+  if (f.simulate > 0) return run_simulated(f);
+  if (!f.key_dir.empty() || !f.enroll_token_file.empty() || !f.stats_file.empty()) {
+    invalid_input("--key-dir, --enroll-token-file and --stats-file go with --simulate N");
+  }
   if (f.orchestrator.empty() || f.key.empty()) {
     invalid_input(
         "agent needs --orchestrator URL and --key KEYFILE (make one with "
@@ -113,6 +144,18 @@ void add_agent_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--proxy-api", f->proxy_api, "Toxiproxy-compatible API for network faults")
       ->capture_default_str();
+  cmd->add_option("--simulate", f->simulate,
+                  "Simulate N agents (1-5000) in this process, for scale tests: each has its own "
+                  "key, registration, token and heartbeat and checks command signatures, but "
+                  "runs NOTHING: an assignment is acknowledged step by step and reported done "
+                  "without any fault, load or verify");
+  cmd->add_option("--key-dir", f->key_dir,
+                  "--simulate: the agents' keys (sim-NNNNN.pem), made there when missing");
+  cmd->add_option("--enroll-token-file", f->enroll_token_file,
+                  "--simulate: enrol every key first (POST /agents) with this operator token");
+  cmd->add_option("--stats-file", f->stats_file,
+                  "--simulate: rewrite this JSON file every second with the fleet's figures "
+                  "(registered, all_registered_ms, heartbeat_rtt_ms p50/p99, assigns_received)");
   auto* keygen = cmd->add_subcommand("keygen", "Make an Ed25519 key pair: FILE and FILE.pub");
   keygen->add_option("--out", f->keygen_out, "The private key's file (must not exist)")->required();
   keygen->callback([f, &exit_code] { exit_code = run_keygen(*f); });

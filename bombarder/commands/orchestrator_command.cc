@@ -27,6 +27,10 @@ struct OrchestratorFlags {
   std::string tls_cert, tls_key;
   std::string operator_token_file;
   double heartbeat_s = 5;
+  double rest_rate = 200;
+  double agent_rate = 50;
+  size_t audit_max = 100'000;
+  double audit_age_s = 30 * 24 * 3600;
 };
 
 constexpr size_t kOperatorTokenBytesMin = 16;
@@ -79,6 +83,16 @@ int run_orchestrator(const OrchestratorFlags& f) {
   options.data_dir = f.data;
   options.operator_token = operator_token(f);
   options.heartbeat_interval = std::chrono::milliseconds(int64_t(f.heartbeat_s * 1000));
+  if (!(f.rest_rate >= 0 && f.rest_rate <= 1e6) || !(f.agent_rate >= 0 && f.agent_rate <= 1e6)) {
+    invalid_input("--rate-limit-rest and --rate-limit-agent are per second, 0 (off) to 1000000");
+  }
+  if (f.audit_max < 1 || !(f.audit_age_s >= 1)) {
+    invalid_input("--audit-max is at least 1 entry, --audit-max-age at least 1s");
+  }
+  options.rest_per_token_per_s = f.rest_rate;
+  options.agent_messages_per_s = f.agent_rate;
+  options.audit_entries_max = f.audit_max;
+  options.audit_age_max = std::chrono::seconds(int64_t(f.audit_age_s));
   if (!f.tls_cert.empty()) {
     std::string error;
     options.tls = common::make_server_tls_context({f.tls_cert, f.tls_key, ""}, &error);
@@ -128,6 +142,20 @@ void add_orchestrator_command(CLI::App& app, int& exit_code) {
                      "Heartbeat interval the agents are told; an agent silent for three is "
                      "disconnected")
       ->capture_default_str();
+  cmd->add_option("--rate-limit-rest", f->rest_rate,
+                  "REST requests per second per bearer token (burst twice that); over it 429 "
+                  "rate_limited. 0 = no limit")
+      ->capture_default_str();
+  cmd->add_option("--rate-limit-agent", f->agent_rate,
+                  "WebSocket messages per second per agent (burst four times that); over it the "
+                  "message is dropped with an error frame rate_limited. 0 = no limit")
+      ->capture_default_str();
+  cmd->add_option("--audit-max", f->audit_max,
+                  "Audit log entries kept; the oldest are dropped past it")
+      ->capture_default_str();
+  add_seconds_option(cmd, "--audit-max-age", f->audit_age_s,
+                     "Audit entries older than this are dropped (checked every minute) [default: "
+                     "30 days]");
   cmd->callback([f, &exit_code] { exit_code = run_orchestrator(*f); });
 }
 

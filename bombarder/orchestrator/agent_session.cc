@@ -13,6 +13,14 @@ namespace websocket = boost::beast::websocket;
 
 namespace {
 
+uint64_t next_connection_id = 1;  // the orchestrator's one thread
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 template <typename Ws>
 void configure(Ws& ws, std::chrono::milliseconds heartbeat) {
   ws.read_message_max(kMessageBytesMax);
@@ -40,7 +48,8 @@ AgentSession::AgentSession(std::shared_ptr<common::UpgradedConnection> connectio
           },
           connection->stream)),
       upgrade_request_(std::move(connection->request)),
-      handshake_timer_(std::visit([](auto& ws) { return ws.get_executor(); }, ws_)) {}
+      handshake_timer_(std::visit([](auto& ws) { return ws.get_executor(); }, ws_)),
+      connection_id_(next_connection_id++) {}
 
 void AgentSession::start() {
   handshake_timer_.expires_after(host_.handshake_timeout());
@@ -121,12 +130,21 @@ void AgentSession::handle(std::string_view text) {
     return refuse("unexpected_type",
                   std::string(to_string(type)) + " is not a message an agent sends", false);
   }
+  if (!host_.message_allowed(agent_id_)) {
+    return refuse("rate_limited", "over this agent's message rate: message dropped", false);
+  }
   auto token = message.body.find("token");
   if (token == message.body.end() || !token->is_string()) {
     return refuse("missing_token", "every message after the welcome carries its token", false);
   }
-  const std::string verdict = host_.check_token(token->get<std::string>(), agent_id_);
-  if (!verdict.empty()) return refuse(verdict, "token refused: " + verdict, false);
+  const std::string& presented = token->get_ref<const std::string&>();
+  if (presented != verified_token_ || now_seconds() >= verified_exp_) {
+    int64_t exp = 0;
+    const std::string verdict = host_.check_token(presented, agent_id_, connection_id_, &exp);
+    if (!verdict.empty()) return refuse(verdict, "token refused: " + verdict, false);
+    verified_token_ = presented;
+    verified_exp_ = exp;
+  }
   host_.on_message(shared_from_this(), message);
 }
 

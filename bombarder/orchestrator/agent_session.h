@@ -43,9 +43,13 @@ class SessionHost {
   // A refusal (bad token, malformed frame, unexpected type): counted and audited.
   virtual void on_refusal(const std::string& who, const std::string& code,
                           const std::string& message) = 0;
-  // Checks the token of a message from `agent_id`: "" when it is valid, else the verdict.
-  [[nodiscard]] virtual std::string check_token(std::string_view token,
-                                                const std::string& agent_id) = 0;
+  // Checks the token of a message from `agent_id` on `connection`: "" when it is valid (and
+  // *exp is its expiry, seconds since the epoch), else the verdict ("replayed" when the token
+  // was first used on another connection).
+  [[nodiscard]] virtual std::string check_token(std::string_view token, const std::string& agent_id,
+                                                uint64_t connection, int64_t* exp) = 0;
+  // False when the agent is over its message rate.
+  [[nodiscard]] virtual bool message_allowed(const std::string& agent_id) = 0;
   virtual void on_closed(const std::shared_ptr<AgentSession>& session) = 0;
   [[nodiscard]] virtual std::chrono::milliseconds heartbeat_interval() const = 0;
   [[nodiscard]] virtual std::chrono::milliseconds handshake_timeout() const = 0;
@@ -92,6 +96,11 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   std::optional<Ed25519Key> claimed_key_;
   std::string claimed_agent_;
   std::string agent_id_;
+  const uint64_t connection_id_;  // unique in the process: what a token's first use binds to
+  // The last token that verified on this connection: the same one again (every message until
+  // the next heartbeat answer) needs only its expiry checked, not its signature again.
+  std::string verified_token_;
+  int64_t verified_exp_ = 0;
   nlohmann::json labels_ = nlohmann::json::object();
   nlohmann::json capabilities_ = nlohmann::json::object();
 };

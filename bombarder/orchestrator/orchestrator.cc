@@ -65,12 +65,19 @@ std::optional<Response> operator_refusal(Orchestrator::State& state, std::string
 template <typename Fn>
 common::Handler guarded(Orchestrator::State& state, unsigned ok_status, Fn fn) {
   return [&state, ok_status, fn](Request request, Respond respond) {
-    // Operator authentication first: nothing about the request is looked at before it.
+    // The rate of the token presented first: a flood of wrong tokens is limited too.
+    if (!state.rest_allowed(request.header("Authorization"))) {
+      Response r = Response::error(429, "rate_limited", "too many requests for this token");
+      r.headers.emplace_back("Retry-After", "1");
+      return respond(std::move(r));
+    }
+    // Operator authentication next: nothing about the request is looked at before it.
     if (auto refusal = operator_refusal(state, request.header("Authorization"), request.route)) {
       return respond(std::move(*refusal));
     }
     try {
       Json body = fn(request);
+      state.store.sync();  // what the answer reports is durable before it is sent
       if (ok_status == 204) return respond(Response::no_content());
       respond(Response::json(ok_status, body));
     } catch (const ApiFailure& f) {
@@ -90,6 +97,56 @@ const Json& find_or_404(const Map& map, const std::string& id, const char* what)
   auto it = map.find(id);
   if (it == map.end()) throw ApiFailure{404, "not_found", std::string("no ") + what + " " + id};
   return it->second;
+}
+
+// "k=v,k2=v2" -> {"k": "v", "k2": "v2"}.
+Json parse_label_query(const std::string& text) {
+  Json selector = Json::object();
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string pair = text.substr(start, comma - start);
+    const size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ApiFailure{400, "malformed", "label=" + text + ": pairs are k=v, comma-separated"};
+    }
+    selector[pair.substr(0, eq)] = pair.substr(eq + 1);
+    start = comma + 1;
+  }
+  return selector;
+}
+
+// Whom POST /experiments/{id}/assign names: `?label=k=v[,k2=v2]`, or a body {"agents": [ids]}
+// or {"selector": {"k": "v"}}; exactly one of the three.
+std::vector<std::string> assignees(Orchestrator::State& s, const Request& r) {
+  const std::optional<std::string> label = r.query_param("label");
+  const Json body = r.body.empty() ? Json::object() : parse_body(r);
+  if (!body.is_object()) throw ApiFailure{400, "malformed", "the body is a JSON object"};
+  const int ways =
+      (label ? 1 : 0) + (body.contains("agents") ? 1 : 0) + (body.contains("selector") ? 1 : 0);
+  if (ways != 1) {
+    throw ApiFailure{400, "malformed",
+                     "name the agents one way: ?label=k=v, {\"agents\": [ids]} or "
+                     "{\"selector\": {\"k\": \"v\"}}"};
+  }
+  if (label) return s.select_agents(parse_label_query(*label));
+  if (body.contains("selector")) {
+    const Json& selector = body["selector"];
+    if (!selector.is_object() || selector.empty()) {
+      throw ApiFailure{400, "malformed", "selector is a non-empty object of label values"};
+    }
+    for (const auto& [k, v] : selector.items()) {
+      if (!v.is_string()) throw ApiFailure{400, "malformed", "selector values are strings"};
+    }
+    return s.select_agents(selector);
+  }
+  if (!body["agents"].is_array()) throw ApiFailure{400, "malformed", "agents is an array of ids"};
+  std::vector<std::string> ids;
+  for (const Json& id : body["agents"]) {
+    if (!id.is_string()) throw ApiFailure{400, "malformed", "agent ids are strings"};
+    ids.push_back(id.get<std::string>());
+  }
+  return ids;
 }
 
 void add_experiment_routes(common::Router& router, Orchestrator::State& s) {
@@ -119,18 +176,7 @@ void add_experiment_routes(common::Router& router, Orchestrator::State& s) {
   router.add(
       http::verb::post, "/experiments/:id/assign",
       guarded(s, 201,
-              [&s](const Request& r) {
-                const Json body = parse_body(r);
-                if (!body.is_object() || !body.contains("agents") || !body["agents"].is_array()) {
-                  throw ApiFailure{400, "malformed", "the body is {\"agents\": [agent ids]}"};
-                }
-                std::vector<std::string> ids;
-                for (const Json& id : body["agents"]) {
-                  if (!id.is_string()) throw ApiFailure{400, "malformed", "agent ids are strings"};
-                  ids.push_back(id.get<std::string>());
-                }
-                return s.create_run(r.params.at("id"), ids);
-              }),
+              [&s](const Request& r) { return s.create_run(r.params.at("id"), assignees(s, r)); }),
       body_limit);
 }
 
@@ -183,7 +229,9 @@ void add_run_routes(common::Router& router, Orchestrator::State& s) {
                for (auto& [key, entry] : s.store.scan("audit", limit, from)) {
                  entries.push_back(std::move(entry));
                }
-               return Json{{"entries", entries}, {"last_seq", s.audit_seq}};
+               return Json{{"entries", entries},
+                           {"first_seq", s.audit_first_seq},
+                           {"last_seq", s.audit_seq}};
              }));
   router.add(http::verb::get, "/status",
              guarded(s, 200, [&s](const Request&) { return s.status(); }));
@@ -221,7 +269,10 @@ Orchestrator::Orchestrator(boost::asio::io_context& io, OrchestratorOptions opti
 Orchestrator::~Orchestrator() = default;
 
 boost::system::error_code Orchestrator::listen() { return server_->listen(); }
-void Orchestrator::start() { server_->start(); }
+void Orchestrator::start() {
+  state_->start_audit_pruning();
+  server_->start();
+}
 uint16_t Orchestrator::port() const { return server_->port(); }
 
 void Orchestrator::stop(std::function<void()> done) {

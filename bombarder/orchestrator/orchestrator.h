@@ -13,7 +13,8 @@
 //   POST   /agents                            {"public_key": PEM, "labels": {}}: enrol a key
 //   GET    /agents, /agents/{id}              connected, last seen, labels, capabilities
 //   POST   /agents/{id}/revoke                its tokens stop working, its connection closes
-//   GET    /audit?after=SEQ&limit=N           every change and command, oldest first
+//   GET    /audit?after=SEQ&limit=N           every change and command, oldest first (bounded:
+//                                             OrchestratorOptions::audit_entries_max/_age_max)
 //   GET    /status                            counts, and refusals by reason
 //   GET    /events[?run=ID]                   server-sent events of runs (event_stream.h)
 //
@@ -55,6 +56,17 @@ struct OrchestratorOptions {
   size_t runs_max = 10000;
   std::chrono::milliseconds heartbeat_interval{5000};  // told to agents in the welcome
   std::chrono::milliseconds handshake_timeout{10000};  // upgrade to welcome
+  // Rate limits (rate_limiter.h), 0 = off. REST: requests per second per bearer token (the
+  // operator's, or any other presented), burst twice that, over it 429 rate_limited. Agents:
+  // WebSocket messages per second per agent, burst four times that (a 64-step experiment's
+  // progress comes at once), over it an error frame rate_limited and the message dropped.
+  double rest_per_token_per_s = 200;
+  double agent_messages_per_s = 50;
+  size_t token_ids_max = 1'000'000;  // replay detection: agent token ids remembered
+  // The audit log keeps at most this many entries, none older than audit_age_max: the oldest
+  // are dropped (on every append past the count; every minute past the age).
+  size_t audit_entries_max = 100'000;
+  std::chrono::seconds audit_age_max{30 * 24 * 3600};
 };
 
 class Orchestrator {

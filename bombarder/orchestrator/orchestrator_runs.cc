@@ -43,7 +43,7 @@ void Orchestrator::State::settle_run(const std::string& run_id) {
     aborted = aborted || part["state"] == "aborted";
   }
   run["state"] = running ? "running" : failed ? "failed" : aborted ? "aborted" : "done";
-  save("run", run_id);
+  save_run(run_id);
 }
 
 Json Orchestrator::State::create_run(const std::string& experiment,
@@ -76,7 +76,8 @@ Json Orchestrator::State::create_run(const std::string& experiment,
                   {"state", "running"},
                   {"created_at", utc_timestamp_now()},
                   {"agents", parts}};
-  save("run", run_id);
+  save_run(run_id);
+  for (const std::string& id : agent_ids) save_part(run_id, id);
   events.publish(run_id, "run_created",
                  {{"run", run_id}, {"experiment", experiment}, {"agents", agent_ids}});
   for (const std::string& id : agent_ids) {
@@ -90,6 +91,23 @@ Json Orchestrator::State::create_run(const std::string& experiment,
     audit("operator", "assign_sent", {{"run", run_id}, {"experiment", experiment}, {"agent", id}});
   }
   return runs[run_id];
+}
+
+std::vector<std::string> Orchestrator::State::select_agents(const Json& selector) const {
+  std::vector<std::string> ids;
+  for (const auto& [id, agent] : agents) {
+    if (agent.value("revoked", false) || !sessions.contains(id)) continue;
+    const Json& labels = agent["labels"];
+    bool match = true;
+    for (const auto& [k, v] : selector.items()) {
+      match = match && labels.contains(k) && labels[k] == v;
+    }
+    if (match) ids.push_back(id);
+  }
+  if (ids.empty()) {
+    throw ApiFailure{409, "no_agents", "no connected agent has the labels " + selector.dump()};
+  }
+  return ids;
 }
 
 void Orchestrator::State::send_abort(const std::string& run_id, const std::string& agent_id,
@@ -117,6 +135,7 @@ Json Orchestrator::State::abort_experiment(const std::string& experiment,
       part["state"] = "aborted";
       part["error"] = reason;
       part["abort_pending"] = true;
+      save_part(run_id, agent);
       send_abort(run_id, agent, reason);
     }
     settle_run(run_id);
@@ -208,7 +227,7 @@ void Orchestrator::State::on_progress(const std::string& agent_id, const Json& b
   Json& progress = (*part)["progress"];
   progress.push_back(std::move(event));
   if (progress.size() > kProgressEventsMax) progress.erase(progress.begin());
-  save("run", body["run"].get<std::string>());
+  save_part(body["run"].get<std::string>(), agent_id);
 }
 
 void Orchestrator::State::on_result(const std::string& agent_id, const Json& body) {
@@ -224,6 +243,7 @@ void Orchestrator::State::on_result(const std::string& agent_id, const Json& bod
   // An aborted part stays aborted whatever the agent concluded before it heard of the abort.
   if ((*part)["state"] != "aborted") (*part)["state"] = state;
   if (body.contains("error")) (*part)["error"] = body["error"];
+  save_part(run_id, agent_id);
   settle_run(run_id);
   audit(agent_id, "result", {{"run", run_id}, {"state", state}});
   events.publish(run_id, "result",
@@ -241,6 +261,7 @@ void Orchestrator::State::on_revert_done(const std::string& agent_id, const Json
   (*part)["abort_pending"] = false;
   (*part)["reverted"] = body["reverted"];
   if (!part_finished(*part)) (*part)["state"] = "aborted";
+  save_part(run_id, agent_id);
   settle_run(run_id);
   audit(agent_id, "revert_done", {{"run", run_id}, {"reverted", body["reverted"]}});
   events.publish(run_id, "revert_done",
@@ -256,6 +277,7 @@ void Orchestrator::State::on_agent_error(const std::string& agent_id, const Json
   if (part == nullptr || part_finished(*part)) return;
   (*part)["state"] = "failed";
   (*part)["error"] = body["code"].get<std::string>() + ": " + body["message"].get<std::string>();
+  save_part(run_id, agent_id);
   settle_run(run_id);
 }
 

@@ -38,13 +38,36 @@ Orchestrator::State::State(boost::asio::io_context& io_in, OrchestratorOptions o
     : io(io_in),
       options(std::move(options_in)),
       store(options.data_dir),
-      key(load_or_make_key(options.data_dir)) {
+      key(load_or_make_key(options.data_dir)),
+      sync_timer(io_in),
+      rest_limiter(options.rest_per_token_per_s, 2 * options.rest_per_token_per_s,
+                   kRateLimitKeysMax),
+      // One bucket per enrolled agent at most: the key is a proven agent id.
+      agent_limiter(options.agent_messages_per_s, 4 * options.agent_messages_per_s,
+                    options.agents_max),
+      replay(options.token_ids_max),
+      started_s(std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count()),
+      audit_timer(io_in) {
   for (auto& [id, value] : store.scan("experiment", kTableScanMax)) experiments[id] = value;
   for (auto& [id, value] : store.scan("agent", kTableScanMax)) agents[id] = value;
-  for (auto& [id, value] : store.scan("run", kTableScanMax)) runs[id] = value;
+  for (auto& [id, value] : store.scan("run", kTableScanMax)) {
+    if (!value.contains("agents")) value["agents"] = Json::object();
+    runs[id] = value;
+  }
+  for (auto& [id, value] : store.scan("part", kTableScanMax)) {
+    const size_t slash = id.find('/');
+    auto run = runs.find(id.substr(0, slash));
+    if (slash == std::string::npos || run == runs.end()) continue;  // a deleted run's
+    run->second["agents"][id.substr(slash + 1)] = std::move(value);
+  }
   // The last audit sequence number: scan from a recent point would need a reverse iterator;
   // the log is read once at start.
+  const auto oldest = store.scan("audit", 1);
   for (auto& [seq, value] : store.scan("audit", kTableScanMax)) audit_seq = value.value("seq", 0);
+  audit_first_seq = oldest.empty() ? audit_seq + 1 : oldest[0].second.value("seq", uint64_t{1});
+  prune_audit();
   recover();
 }
 
@@ -55,17 +78,82 @@ void Orchestrator::State::audit(const std::string& who, const std::string& what,
                       {"what", what},
                       {"detail", std::move(detail)}};
   store.put("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_seq)), entry);
+  // The count bound, kept on every append: one entry in, the oldest out.
+  while (audit_seq - audit_first_seq + 1 > options.audit_entries_max) {
+    store.erase("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_first_seq)));
+    ++audit_first_seq;
+  }
+  schedule_sync();
+}
+
+void Orchestrator::State::prune_audit() {
+  while (audit_seq - audit_first_seq + 1 > options.audit_entries_max) {
+    store.erase("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_first_seq)));
+    ++audit_first_seq;
+  }
+  // Timestamps are UTC text of one width: ordered as text as in time.
+  const std::string cutoff =
+      utc_timestamp(std::chrono::system_clock::now() - options.audit_age_max);
+  constexpr size_t kBatch = 1000;
+  while (audit_first_seq <= audit_seq) {
+    bool reached_recent = false;
+    for (const auto& [key, entry] : store.scan("audit", kBatch)) {
+      if (entry.value("time", std::string()) >= cutoff) {
+        reached_recent = true;
+        break;
+      }
+      store.erase("audit", key);
+      audit_first_seq = entry.value("seq", audit_first_seq) + 1;
+    }
+    if (reached_recent) break;
+  }
+  schedule_sync();
+}
+
+void Orchestrator::State::start_audit_pruning() {
+  audit_timer.expires_after(kAuditPruneEvery);
+  audit_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    prune_audit();
+    start_audit_pruning();
+  });
+}
+
+void Orchestrator::State::schedule_sync() {
+  if (sync_armed || !store.dirty()) return;
+  sync_armed = true;
+  sync_timer.expires_after(kSyncDelay);
+  sync_timer.async_wait([this](boost::system::error_code ec) {
+    sync_armed = false;
+    if (!ec) store.sync();
+  });
+}
+
+void Orchestrator::State::save_run(const std::string& run_id) {
+  // Member by member: copying the run would copy every part, once per agent's result.
+  Json record = Json::object();
+  for (const auto& [name, value] : runs.at(run_id).items()) {
+    if (name != "agents") record[name] = value;
+  }
+  store.put("run", run_id, record);
+  schedule_sync();
+}
+
+void Orchestrator::State::save_part(const std::string& run_id, const std::string& agent_id) {
+  store.put("part", run_id + "/" + agent_id, runs.at(run_id)["agents"].at(agent_id));
+  schedule_sync();
 }
 
 void Orchestrator::State::save(const char* table, const std::string& id) {
   const std::string name(table);
-  const auto& map = name == "experiment" ? experiments : name == "agent" ? agents : runs;
+  const auto& map = name == "experiment" ? experiments : agents;
   auto it = map.find(id);
   if (it == map.end()) {
     store.erase(table, id);
   } else {
     store.put(table, id, it->second);
   }
+  schedule_sync();
 }
 
 void Orchestrator::State::recover() {
@@ -76,6 +164,7 @@ void Orchestrator::State::recover() {
       part["state"] = "aborted";
       part["error"] = "orchestrator restarted during the run";
       part["abort_pending"] = true;
+      save_part(id, agent);
     }
     settle_run(id);
     audit("orchestrator", "run_aborted", {{"run", id}, {"reason", "orchestrator restarted"}});
@@ -177,20 +266,53 @@ std::string Orchestrator::State::issue_agent_token(const std::string& agent_id) 
   return issue_token(key, make_claims(agent_id, kAgentAudience, std::chrono::system_clock::now()));
 }
 
-std::string Orchestrator::State::check_token(std::string_view token, const std::string& agent_id) {
-  const TokenCheck check = verify_token(
-      token, key, kAgentAudience, std::chrono::system_clock::now(), [this](const std::string& sub) {
+std::string Orchestrator::State::check_token(std::string_view token, const std::string& agent_id,
+                                             uint64_t connection, int64_t* exp) {
+  const auto now = std::chrono::system_clock::now();
+  const TokenCheck check =
+      verify_token(token, key, kAgentAudience, now, [this](const std::string& sub) {
         auto it = agents.find(sub);
         return it == agents.end() || it->second.value("revoked", false);
       });
   if (check.verdict != TokenVerdict::kOk) return to_string(check.verdict);
   if (check.claims.sub != agent_id) return "wrong_subject";
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (check.claims.iat < started_s) return "replayed";
+  replay.forget_expired(now_s);
+  switch (replay.use(check.claims.jti, connection, check.claims.exp, now_s)) {
+    case ReplayGuard::Use::kReplayed: return "replayed";
+    case ReplayGuard::Use::kFull: return "token_ids_full";
+    case ReplayGuard::Use::kFirst:
+    case ReplayGuard::Use::kSameConnection: break;
+  }
+  *exp = check.claims.exp;
   return {};
+}
+
+bool Orchestrator::State::message_allowed(const std::string& agent_id) {
+  return agent_limiter.allow(agent_id, std::chrono::steady_clock::now());
+}
+
+bool Orchestrator::State::rest_allowed(std::string_view bearer) {
+  if (rest_limiter.allow(std::string(bearer), std::chrono::steady_clock::now())) return true;
+  // Who, without writing a token (even a wrong one) into the audit log.
+  on_refusal(bearer.empty() ? "unknown" : "bearer", "rate_limited", "over the REST rate");
+  return false;
 }
 
 void Orchestrator::State::on_refusal(const std::string& who, const std::string& code,
                                      const std::string& message) {
   ++refusals[code];
+  if (code == "rate_limited") {
+    const auto now = std::chrono::steady_clock::now();
+    auto& last = rate_limit_audited[who];
+    if (last != std::chrono::steady_clock::time_point{} && now - last < std::chrono::seconds(1)) {
+      return;
+    }
+    last = now;
+    if (rate_limit_audited.size() > kRateLimitKeysMax) rate_limit_audited.clear();
+  }
   spdlog::warn("orchestrator: refused {}: {}: {}", who, code, message);
   audit(who, "refused", {{"code", code}, {"message", message}});
 }

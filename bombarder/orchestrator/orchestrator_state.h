@@ -6,6 +6,14 @@
 //   agent      {id, public_key, labels, capabilities, enrolled_at, revoked, last_seen}
 //   run        {id, experiment, state, created_at, agents: {id: {state, progress[], steps[],
 //               abort_pending, reverted[], error}}}
+// A run is stored as its record without "agents" (table "run") and one record per agent part
+// (table "part", id "<run>/<agent>"): an agent's progress rewrites its own part, not the whole
+// run, which with 1,000 agents would make a fan-out quadratic.
+//
+// Writes reach the store's log at once (a kill -9 loses none); they are fsynced before every
+// REST answer and, for writes caused by agents' messages, by a timer within kSyncDelay: one
+// fsync for a burst of messages instead of one each, which kept the thread from answering
+// heartbeats while 1,000 agents connected (docs/benchmarks.md).
 // A run's agent part goes assigned -> running -> done | failed | aborted; the run is running
 // while any part is assigned or running, then failed if any part failed, aborted if any part
 // was aborted, else done.
@@ -21,11 +29,15 @@
 #include "bombarder/orchestrator/agent_session.h"
 #include "bombarder/orchestrator/event_stream.h"
 #include "bombarder/orchestrator/orchestrator.h"
+#include "bombarder/orchestrator/rate_limiter.h"
 #include "bombarder/orchestrator/state_store.h"
 
 namespace bombarder {
 
 inline constexpr size_t kProgressEventsMax = 100;  // kept per agent part of a run
+inline constexpr std::chrono::milliseconds kSyncDelay{50};
+inline constexpr size_t kRateLimitKeysMax = 4096;  // REST bearer tokens with a bucket
+inline constexpr std::chrono::minutes kAuditPruneEvery{1};
 
 // A REST failure: the status and the {"error", "message"} body.
 struct ApiFailure {
@@ -49,9 +61,30 @@ struct Orchestrator::State final : SessionHost {
   std::map<std::string, uint64_t> refusals;                       // by code
   EventStreams events;                                            // GET /events subscribers
   uint64_t audit_seq = 0;
+  boost::asio::steady_timer sync_timer;
+  bool sync_armed = false;
+  uint64_t audit_first_seq = 1;  // the oldest entry kept (audit_seq + 1 when empty)
+  RateLimiter rest_limiter;
+  RateLimiter agent_limiter;
+  ReplayGuard replay;
+  // Seconds since the epoch when this process started: the replay guard lives in memory, so a
+  // token issued before (whose uses it never saw) is refused; every connection gets a fresh
+  // one in its welcome anyway.
+  const int64_t started_s;
+  // Rate-limited refusals are counted each, audited at most once a second per who: a flood
+  // must not flood the audit log too.
+  std::map<std::string, std::chrono::steady_clock::time_point> rate_limit_audited;
+  boost::asio::steady_timer audit_timer;
 
   void audit(const std::string& who, const std::string& what, nlohmann::json detail);
-  void save(const char* table, const std::string& id);
+  void save(const char* table, const std::string& id);  // experiment or agent
+  void save_run(const std::string& run_id);             // without its parts
+  void save_part(const std::string& run_id, const std::string& agent_id);
+  void schedule_sync();  // the store synced within kSyncDelay
+  void prune_audit();    // entries past the count or the age bound dropped, oldest first
+  void start_audit_pruning();
+  // REST: false (and counted, audited) when `bearer` is over its rate.
+  [[nodiscard]] bool rest_allowed(std::string_view bearer);
   void recover();  // at start: interrupted runs -> aborted
 
   // Throw ApiFailure.
@@ -60,6 +93,9 @@ struct Orchestrator::State final : SessionHost {
   nlohmann::json enrol_agent(const nlohmann::json& body);
   void revoke_agent(const std::string& id);
   nlohmann::json create_run(const std::string& experiment, const std::vector<std::string>& agents);
+  // The connected, not revoked agents whose labels hold every member of `selector` (label
+  // values as strings), in id order; 409 no_agents when none.
+  std::vector<std::string> select_agents(const nlohmann::json& selector) const;
   nlohmann::json abort_experiment(const std::string& experiment, const std::string& reason);
   [[nodiscard]] nlohmann::json agent_view(const nlohmann::json& agent) const;
   [[nodiscard]] nlohmann::json status() const;
@@ -73,7 +109,9 @@ struct Orchestrator::State final : SessionHost {
   void on_message(const std::shared_ptr<AgentSession>& session, const Message& message) override;
   void on_refusal(const std::string& who, const std::string& code,
                   const std::string& message) override;
-  std::string check_token(std::string_view token, const std::string& agent_id) override;
+  std::string check_token(std::string_view token, const std::string& agent_id, uint64_t connection,
+                          int64_t* exp) override;
+  bool message_allowed(const std::string& agent_id) override;
   void on_closed(const std::shared_ptr<AgentSession>& session) override;
   std::chrono::milliseconds heartbeat_interval() const override {
     return options.heartbeat_interval;

@@ -38,18 +38,25 @@ StateStore::StateStore(const std::filesystem::path& dir) {
   db_.reset(db);
 }
 
-StateStore::~StateStore() = default;
+StateStore::~StateStore() {
+  // Best effort at a clean close: what was written is in the log already (see the header).
+  if (dirty_) (void)db_->SyncWAL();
+}
 
 void StateStore::put(std::string_view table, std::string_view id, const nlohmann::json& value) {
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  check(db_->Put(options, key_of(table, id), value.dump()), "write");
+  check(db_->Put(rocksdb::WriteOptions(), key_of(table, id), value.dump()), "write");
+  dirty_ = true;
 }
 
 void StateStore::erase(std::string_view table, std::string_view id) {
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  check(db_->Delete(options, key_of(table, id)), "delete");
+  check(db_->Delete(rocksdb::WriteOptions(), key_of(table, id)), "delete");
+  dirty_ = true;
+}
+
+void StateStore::sync() {
+  if (!dirty_) return;
+  check(db_->SyncWAL(), "sync");
+  dirty_ = false;
 }
 
 std::optional<nlohmann::json> StateStore::get(std::string_view table, std::string_view id) {

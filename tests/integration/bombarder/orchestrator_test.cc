@@ -50,14 +50,21 @@ class OrchestratorTest : public ::testing::Test {
     for (TestAgent& a : agents_) a.process.reset();  // before their clusters stop
   }
 
-  void start_orchestrator(uint16_t port) {
+  void start_orchestrator(uint16_t port, const std::vector<std::string>& extra = {}) {
     const fs::path token = env_.root() / "operator-token";
     std::ofstream(token) << kOperatorToken << "\n";
+    std::vector<std::string> args{"orchestrator",
+                                  "--port",
+                                  std::to_string(port),
+                                  "--data",
+                                  (env_.root() / "orch").string(),
+                                  "--operator-token-file",
+                                  token.string(),
+                                  "--heartbeat",
+                                  "300ms"};
+    args.insert(args.end(), extra.begin(), extra.end());
     orchestrator_ = std::make_unique<Background>(
-        env_,
-        std::vector<std::string>{"orchestrator", "--port", std::to_string(port), "--data",
-                                 (env_.root() / "orch").string(), "--operator-token-file",
-                                 token.string(), "--heartbeat", "300ms"},
+        env_, args,
         // A log per start: the port is read from the new process's own first line.
         env_.root() / ("orchestrator-" + std::to_string(++starts_) + ".log"));
     port_ = wait_for_printed_port([this] { return orchestrator_->output(); },
@@ -427,6 +434,69 @@ TEST_F(OrchestratorTest, BadCredentialsAndFramesAreRefusedAndTheOrchestratorKeep
   EXPECT_EQ(again.register_with(key).value("type", ""), "welcome");
 }
 
+// Issue 17's limits: a token first used on one connection is refused on another (replayed); an
+// agent over its message rate and a bearer token over its REST rate are refused (rate_limited,
+// 429); all are counted; the audit log keeps only its newest --audit-max entries.
+TEST_F(OrchestratorTest, ReplayedTokensFloodsAndAnOverfullAuditLogAreBounded) {
+  start_orchestrator(0,
+                     {"--rate-limit-agent", "2", "--rate-limit-rest", "20", "--audit-max", "50"});
+  const Ed25519Key key = Ed25519Key::generate();
+  ASSERT_EQ(api("POST", "/agents", Json{{"public_key", key.public_pem()}}.dump()).status, 201);
+  std::string first_token;
+  {
+    RawAgent a(port_);
+    const Json welcome = a.register_with(key);
+    ASSERT_EQ(welcome.value("type", ""), "welcome") << welcome.dump();
+    first_token = welcome["token"];
+    a.send(heartbeat_with(first_token).dump());
+    ASSERT_EQ(a.receive().value("type", ""), "heartbeat_ack");
+  }
+  // The same agent on a new connection: its own new token works, the old one is a replay.
+  RawAgent b(port_);
+  const Json welcome = b.register_with(key);
+  ASSERT_EQ(welcome.value("type", ""), "welcome") << welcome.dump();
+  b.send(heartbeat_with(first_token).dump());
+  EXPECT_EQ(b.receive().value("code", ""), "replayed");
+  b.send(heartbeat_with(welcome["token"]).dump());
+  EXPECT_EQ(b.receive().value("type", ""), "heartbeat_ack");
+  // 2 messages/s, burst 8: a flood of 30 is cut.
+  for (int i = 0; i < 30; ++i) b.send(heartbeat_with(welcome["token"]).dump());
+  size_t limited = 0;
+  for (int i = 0; i < 30; ++i) limited += b.receive().value("code", "") == "rate_limited" ? 1 : 0;
+  EXPECT_GE(limited, 15u);
+  // REST: 20/s, burst 40, per bearer token: a flood of 100 is cut with 429.
+  size_t too_many = 0;
+  for (int i = 0; i < 100; ++i) too_many += api("GET", "/status").status == 429 ? 1 : 0;
+  EXPECT_GE(too_many, 40u);
+  // Distinct wrong tokens: each its own bucket, each refusal audited: 100 more entries.
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(api("GET", "/runs", {}, "wrong-token-number-" + std::to_string(i)).status, 403);
+  }
+  // The operator's own bucket refills at 20/s: poll past the 429s.
+  const auto when_allowed = [&](const std::string& target) {
+    HttpResult r;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          r = api("GET", target);
+          return r.status != 429;
+        },
+        10s));
+    return r.json();
+  };
+  const Json status = when_allowed("/status");
+  const Json refusals = status["refusals"];
+  EXPECT_GE(refusals.value("replayed", 0), 1) << refusals.dump();
+  EXPECT_GE(refusals.value("rate_limited", 0), 55) << refusals.dump();
+  EXPECT_GE(refusals.value("forbidden", 0), 100) << refusals.dump();
+  const Json audit = when_allowed("/audit?limit=1000");
+  ASSERT_EQ(audit["entries"].size(), 50u) << audit.dump().substr(0, 2000);
+  const uint64_t last = audit["last_seq"];
+  EXPECT_GT(last, 100u);
+  EXPECT_EQ(audit["first_seq"], last - 49);
+  EXPECT_EQ(audit["entries"][0]["seq"], last - 49);
+  EXPECT_EQ(audit["entries"][49]["seq"], last);
+}
+
 // A stand-in orchestrator in the test process: it welcomes one agent with `key` as the
 // orchestrator's key, then sends whatever the test gives, to see what the agent refuses.
 class FakeOrchestrator {
@@ -533,6 +603,67 @@ TEST_F(OrchestratorTest, AnAgentRefusesCommandsNotSignedByItsOrchestratorOrNotFo
   EXPECT_EQ(fake.receive().value("code", ""), "bad_signature");
   // Nothing ran: no run was ever started on the agent.
   EXPECT_EQ(a.process->output().find("run r"), std::string::npos) << a.process->output();
+}
+
+}  // namespace
+}  // namespace integration
+
+namespace integration {
+namespace {
+
+// The scale path of issue 17 in small: `agent --simulate 50` (one process, 50 keys enrolled over
+// REST, 50 connections) all register, and one assignment by label reaches each of them and
+// comes back as 50 results.
+TEST_F(OrchestratorTest, FiftySimulatedAgentsRegisterAndAnExperimentFansOutToAll) {
+  constexpr size_t kAgents = 50;
+  start_orchestrator(0);
+  const fs::path stats = env_.root() / "fleet.json";
+  Background fleet(
+      env_,
+      {"agent", "--simulate", std::to_string(kAgents), "--orchestrator",
+       "ws://127.0.0.1:" + std::to_string(port_), "--key-dir", (env_.root() / "keys").string(),
+       "--enroll-token-file", (env_.root() / "operator-token").string(), "--labels", "fleet=sim",
+       "--stats-file", stats.string()},
+      env_.root() / "fleet.log");
+  ASSERT_TRUE(wait_until(
+      [&] { return api("GET", "/status").json().value("agents_connected", 0u) == kAgents; }, 60s))
+      << api("GET", "/status").body << fleet.output();
+  Json ids = Json::array();
+  const Json listed = api("GET", "/agents").json();  // named: the loop must not outlive it
+  for (const Json& agent : listed["agents"]) {
+    EXPECT_EQ(agent["labels"], Json({{"fleet", "sim"}})) << agent.dump();
+    EXPECT_TRUE(agent["capabilities"].value("simulated", false)) << agent.dump();
+    ids.push_back(agent["id"]);
+  }
+  ASSERT_EQ(ids.size(), kAgents);
+  const std::string experiment = create_experiment(kill_load_verify());
+  // By label: no agent has fleet=other; all 50 have fleet=sim.
+  const HttpResult none = api("POST", "/experiments/" + experiment + "/assign?label=fleet=other");
+  EXPECT_EQ(none.status, 409) << none.describe();
+  EXPECT_EQ(none.json().value("error", ""), "no_agents") << none.describe();
+  const HttpResult r = api("POST", "/experiments/" + experiment + "/assign?label=fleet=sim");
+  ASSERT_EQ(r.status, 201) << r.describe();
+  const Json run = wait_run(r.json()["id"], 60s);
+  ASSERT_EQ(run.value("state", ""), "done") << run.dump(2).substr(0, 4000) << fleet.output();
+  ASSERT_EQ(run["agents"].size(), kAgents);
+  for (const auto& [id, part] : run["agents"].items()) {
+    EXPECT_EQ(part["state"], "done") << id;
+    ASSERT_EQ(part["steps"].size(), 3u) << part.dump();
+    EXPECT_TRUE(part["steps"][0].value("simulated", false)) << part.dump();
+  }
+  // The simulator saw every assignment arrive, and heartbeats answered.
+  Json figures;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (!fs::exists(stats)) return false;
+        figures = Json::parse(read_text_file(stats), nullptr, false);
+        return !figures.is_discarded() && figures.value("assigns_received", 0u) == kAgents;
+      },
+      10s))
+      << figures.dump();
+  EXPECT_EQ(figures["registered"], kAgents);
+  EXPECT_EQ(figures["refusals_received"], 0u);
+  EXPECT_TRUE(figures["all_registered_ms"].is_number()) << figures.dump();
 }
 
 }  // namespace
