@@ -154,8 +154,9 @@ TEST_F(RedisStoreTest, RedisSystemAgainstNothingIsOneLineAndExit3) {
 
 TEST_F(RedisStoreTest, RedisSystemAgainstAStressNodeClusterIsOneLineAndExit3) {
   const uint16_t port = BombarderEnv::free_port_range(3);
-  const RunResult start = env_.run(
-      {"cluster", "start", "--port", std::to_string(port), "--nodes", "3", "--tick-ms", "20"});
+  const RunResult start =
+      env_.run({"cluster", "start", "--port", std::to_string(port), "--nodes", "3", "--tick-ms",
+                "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
   ASSERT_EQ(exit_code(start), 0) << start.output;
   const RunResult run = env_.run({"storm", "--system", "redis", "--count", "10"});
   EXPECT_EQ(exit_code(run), 3) << run.output;
