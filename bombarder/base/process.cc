@@ -98,7 +98,7 @@ bool process_alive(pid_t pid) {
   return !is_zombie(pid);
 }
 
-bool is_node_process(pid_t pid, uint16_t port) {
+bool is_node_process(pid_t pid, uint16_t port, const std::string& recorded_program) {
   if (!process_alive(pid)) return false;
   const std::vector<std::string> args = command_line(pid);
   if (args.empty()) return false;
@@ -110,7 +110,9 @@ bool is_node_process(pid_t pid, uint16_t port) {
   }
   // An etcd member (`cluster start --system etcd`) serves its clients on --listen-client-urls.
   const bool etcd = program == "etcd";
-  if (!etcd && program != "stress_node" && program != "redis-server") return false;
+  const bool recorded =
+      !recorded_program.empty() && program == fs::path(recorded_program).filename();
+  if (!etcd && !recorded && program != "stress_node" && program != "redis-server") return false;
   const std::string port_text = std::to_string(port);
   for (size_t i = 0; i + 1 < args.size(); ++i) {
     const std::string& value = args[i + 1];

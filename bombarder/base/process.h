@@ -24,8 +24,11 @@ namespace bombarder {
 // include `--port <port>`, an etcd member whose --listen-client-urls ends in ":<port>", or a
 // redis-server with `--port <port>` (or, once running, its title "redis-server HOST:<port>"): the
 // check that keeps a recycled PID from being signalled. Reaps `pid` first if it is an exited child
-// of this process.
-[[nodiscard]] bool is_node_process(pid_t pid, uint16_t port);
+// of this process. `recorded_program`: the binary the node was started as (its record's argv[0]);
+// a stress_node started from a binary of another name (`cluster start --node-bin
+// /opt/stress_node-1.2`) is recognised by that name too.
+[[nodiscard]] bool is_node_process(pid_t pid, uint16_t port,
+                                   const std::string& recorded_program = {});
 
 // The same check for the fault proxy of `cluster start --proxied`: a bombarder whose command line
 // is `proxy ... --port <api_port>`.

@@ -116,7 +116,7 @@ size_t check_no_running_cluster() {
   if (!record) return 0;
   std::string alive;
   for (const NodeRecord& node : record->nodes) {
-    if (!is_node_process(node.pid, node.node_port())) continue;
+    if (!is_node_process(node.pid, node.node_port(), node.program())) continue;
     alive += (alive.empty() ? "" : ", ") + node.endpoint.to_string();
   }
   if (record->proxy && is_proxy_process(record->proxy->pid, record->proxy->api.port)) {
@@ -164,8 +164,9 @@ void abort_start(const ClusterRecord& record) {
   std::vector<std::future<StopOutcome>> stops;
   for (const NodeRecord& node : record.nodes) {
     stops.push_back(std::async(std::launch::async, [&node] {
-      return is_node_process(node.pid, node.node_port()) ? stop_process(node.pid, kAbortGrace)
-                                                         : StopOutcome::kNotRunning;
+      return is_node_process(node.pid, node.node_port(), node.program())
+                 ? stop_process(node.pid, kAbortGrace)
+                 : StopOutcome::kNotRunning;
     }));
   }
   for (auto& stop : stops) (void)stop.get();
@@ -473,7 +474,7 @@ void stop_nodes(const ClusterRecord& record, std::chrono::milliseconds grace, St
   std::vector<std::future<StopOutcome>> stops;
   for (const NodeRecord& node : record.nodes) {
     r.nodes.push_back({node, StopOutcome::kNotRunning, {}});
-    const bool ours = is_node_process(node.pid, node.node_port());
+    const bool ours = is_node_process(node.pid, node.node_port(), node.program());
     if (!ours && process_alive(node.pid)) {
       r.nodes.back().detail = "pid " + std::to_string(node.pid) + " is now another program";
     } else if (!ours && port_in_use(node.endpoint.host, node.node_port())) {

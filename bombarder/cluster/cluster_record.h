@@ -35,6 +35,8 @@ struct NodeRecord {
   [[nodiscard]] uint16_t node_port() const {
     return listen_port != 0 ? listen_port : endpoint.port;
   }
+  // The binary it was started as (argv[0]), for is_node_process; empty if none was recorded.
+  [[nodiscard]] std::string program() const { return args.empty() ? std::string() : args[0]; }
 };
 
 // The fault proxy process of `cluster start --proxied` (cluster_proxies.h).

@@ -80,7 +80,7 @@ bool Supervisor::round(Clock::time_point now) {
 void Supervisor::declare_dead(const NodeRecord& node, Watch& watch, Clock::time_point now) {
   const auto delay = restart_delay(spec_, watch.restarts_in_loop);
   std::string why = "no heartbeat for " + format_seconds(ms_since(watch.last_heartbeat, now));
-  if (!is_node_process(node.pid, node.node_port())) {
+  if (!is_node_process(node.pid, node.node_port(), node.program())) {
     why += ", process gone";
   } else {
     // Alive but silent: hung or paused. It must end before a new one opens its data directory.

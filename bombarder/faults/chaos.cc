@@ -101,7 +101,7 @@ void ChaosMonkey::kill_one() {
   std::vector<size_t> candidates;
   for (size_t i = 0; i < record_.nodes.size(); ++i) {
     const NodeRecord& node = record_.nodes[i];
-    if (!is_node_process(node.pid, node.node_port())) continue;
+    if (!is_node_process(node.pid, node.node_port(), node.program())) continue;
     if (std::find(spec_.exclude.begin(), spec_.exclude.end(), node.id) != spec_.exclude.end()) {
       continue;
     }

@@ -191,7 +191,7 @@ class ProcessPlugin final : public FaultPlugin {
   static std::optional<pid_t> running_pid(const NodeRecord& n) {
     for (const std::optional<pid_t> pid :
          {read_pid_file(n.data_dir / "node.pid"), std::optional<pid_t>(n.pid)}) {
-      if (pid && is_node_process(*pid, n.node_port())) return pid;
+      if (pid && is_node_process(*pid, n.node_port(), n.program())) return pid;
     }
     return std::nullopt;
   }

@@ -186,6 +186,17 @@ TEST_F(ChaosTest, APidThatIsNotAStressNodeIsNeverSignalled) {
   EXPECT_TRUE(process_alive(guard_.pid()));
 }
 
+TEST_F(ChaosTest, ANodeStartedFromABinaryOfAnotherNameIsKnownByItsRecordedProgram) {
+  // `cluster start --node-bin .../stress_node-glibc`: argv[0] is not "stress_node". Without the
+  // record's program the node looked gone, and `cluster stop` dropped the record of a node that
+  // kept running.
+  const ClusterRecord record =
+      record_with(1, test::fake_node_args(root_ / "bin", 1, false, "stress_node-glibc"));
+  EXPECT_FALSE(is_node_process(guard_.pid(), 1));
+  EXPECT_TRUE(is_node_process(guard_.pid(), 1, record.nodes[0].program()));
+  EXPECT_FALSE(is_node_process(guard_.pid(), 2, record.nodes[0].program())) << "another port";
+}
+
 TEST_F(ChaosTest, AnExcludedNodeIsNeverChosen) {
   const ClusterRecord record = record_with(1, test::fake_node_args(root_ / "bin", 1));
   ASSERT_TRUE(is_node_process(guard_.pid(), 1));

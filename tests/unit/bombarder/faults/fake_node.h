@@ -24,12 +24,14 @@
 namespace bombarder::test {
 
 // The argv of a fake node for `port`, its symlink and FIFO made in `dir`. `ignore_term`: the
-// shell ignores SIGTERM, so only SIGKILL ends it.
+// shell ignores SIGTERM, so only SIGKILL ends it. `binary_name`: the symlink's name, as a node
+// started with `cluster start --node-bin <dir>/<binary_name>` would be.
 inline std::vector<std::string> fake_node_args(const std::filesystem::path& dir, uint16_t port,
-                                               bool ignore_term = false) {
+                                               bool ignore_term = false,
+                                               const std::string& binary_name = "stress_node") {
   namespace fs = std::filesystem;
   fs::create_directories(dir);
-  const fs::path binary = dir / "stress_node";
+  const fs::path binary = dir / binary_name;
   if (!fs::exists(fs::symlink_status(binary))) fs::create_symlink("/bin/sh", binary);
   const fs::path fifo = dir / "never-written.fifo";
   if (!fs::exists(fs::symlink_status(fifo))) {
