@@ -97,8 +97,6 @@ fs::path find_etcd_binary(const std::string& node_bin) {
                             "install Debian's etcd-server, or pass --node-bin PATH to an etcd 3.4");
 }
 
-void check_etcd_start_flags(const StartFlags& f) {
-  refuse_stress_node_flags(f, "etcd");
-}
+void check_etcd_start_flags(const StartFlags& f) { refuse_stress_node_flags(f, "etcd"); }
 
 }  // namespace bombarder
