@@ -5,6 +5,8 @@
 #   bench_work                 a directory bench_stop_all removes (unless BENCH_KEEP=1)
 #   bench_port_in_use PORT     true if something listens on 127.0.0.1:PORT
 #   bench_cpu_ticks PID        user+system clock ticks the process has used (/proc, fields 14+15)
+#   bench_write_bytes PID      bytes the process has caused to be sent to storage (/proc/PID/io
+#                              write_bytes: page-cache writeback and direct writes, not reads)
 #   bench_summary_ms           reads numbers (ms), one per line: "min M  median M  p90 M  max M"
 #   bench_now_ms               wall-clock milliseconds
 #
@@ -47,6 +49,10 @@ bench_cpu_ticks() {
   local -a f
   read -r -a f <<<"$stat"
   echo $((f[11] + f[12]))
+}
+
+bench_write_bytes() {
+  awk '$1 == "write_bytes:" { print $2; found = 1 } END { exit !found }' "/proc/$1/io"
 }
 
 bench_summary_ms() {

@@ -24,7 +24,10 @@
 #   CPU time per acknowledged write (user+system from /proc) of the leader and of the two
 #   followers together; fsyncs per write and entries per fsync on the leader and on a follower
 #   (raft_fsyncs_total, raft_log_entries_persisted_total from /metrics); the mean synced persist
-#   time (raft_log_persist_duration_seconds sum/count). Then B/A ratios.
+#   time (raft_log_persist_duration_seconds sum/count); bytes sent to storage per write by the
+#   leader and by one follower (/proc/PID/io write_bytes: WAL, SST flushes and compactions,
+#   snapshots; unlike CPU time it hardly depends on the machine's other load). Then B/A ratios,
+#   each B run against the A run just before it (a concurrency may be listed more than once).
 #
 # Every process it starts is stopped on exit and its temporary directory removed. Exit codes:
 # 0 ok, 1 setup failure (one line on stderr), 3 a run had failed requests.
@@ -113,6 +116,7 @@ done
 clk_tck=$(getconf CLK_TCK)
 
 cpu_ticks() { bench_cpu_ticks "$1" || die "node pid $1 is gone (logs in $work)"; }
+write_bytes() { bench_write_bytes "$1" || die "no /proc/$1/io (logs in $work)"; }
 
 # leader_index BASE_PORT -> 0, 1 or 2: the node that says it leads, or nothing.
 leader_index() {
@@ -148,7 +152,8 @@ metrics() {
 # flood NAME BASE_PORT CONCURRENCY SECONDS -> one result line:
 #   name c rps p50 p99 failed leader_us_per_write followers_us_per_write
 #   leader_fsyncs_per_write leader_entries_per_fsync follower_fsyncs_per_write
-#   follower_entries_per_fsync leader_mean_persist_ms
+#   follower_entries_per_fsync leader_mean_persist_ms leader_disk_bytes_per_write
+#   follower_disk_bytes_per_write
 flood() {
   local name=$1 base=$2 c=$3 secs=$4 lead follower out
   lead=$(wait_leader "$base")
@@ -156,7 +161,9 @@ flood() {
   local -a cpu0 cpu1
   local i
   for i in 0 1 2; do cpu0[i]=$(cpu_ticks "${pid_of[$name$i]}"); done
-  local ml0 mf0 ml1 mf1
+  local ml0 mf0 ml1 mf1 lw0 fw0 lw1 fw1
+  lw0=$(write_bytes "${pid_of[$name$lead]}")
+  fw0=$(write_bytes "${pid_of[$name$follower]}")
   ml0=$(metrics $((base + lead)))
   mf0=$(metrics $((base + follower)))
   out=$work/flood-$name-$c-$secs.json
@@ -166,10 +173,12 @@ flood() {
   for i in 0 1 2; do cpu1[i]=$(cpu_ticks "${pid_of[$name$i]}"); done
   ml1=$(metrics $((base + lead)))
   mf1=$(metrics $((base + follower)))
+  lw1=$(write_bytes "${pid_of[$name$lead]}")
+  fw1=$(write_bytes "${pid_of[$name$follower]}")
   local leader_ticks=$((cpu1[lead] - cpu0[lead]))
   local follower_ticks=$((cpu1[0] + cpu1[1] + cpu1[2] - cpu0[0] - cpu0[1] - cpu0[2] - leader_ticks))
   jq -r --arg n "$name" --arg c "$c" --argjson lt "$leader_ticks" --argjson ft "$follower_ticks" \
-    --argjson hz "$clk_tck" --arg ml0 "$ml0" --arg ml1 "$ml1" --arg mf0 "$mf0" --arg mf1 "$mf1" '
+    --argjson hz "$clk_tck" --argjson lw $((lw1 - lw0)) --argjson fw $((fw1 - fw0)) --arg ml0 "$ml0" --arg ml1 "$ml1" --arg mf0 "$mf0" --arg mf1 "$mf1" '
     def nums($s): $s | split(" ") | map(tonumber);
     def r1: . * 10 | round / 10;
     def r2: . * 100 | round / 100;
@@ -180,7 +189,7 @@ flood() {
     "\($n) \($c) \(.throughput_rps | floor) \(.latency.p50_ms) \(.latency.p99_ms) \(.failed) " +
     "\($lt * 1e6 / $hz / $w | r1) \($ft * 1e6 / $hz / $w | r1) " +
     "\($lf / $w | r2) \(($l1[1] - $l0[1]) / $lf | r1) \($ff / $w | r2) \(($f1[1] - $f0[1]) / $ff | r1) " +
-    "\(($l1[2] - $l0[2]) * 1000 / $lc | r2)"' "$out" ||
+    "\(($l1[2] - $l0[2]) * 1000 / $lc | r2) \($lw / $w | round) \($fw / $w | round)"' "$out" ||
     die "no result from bombarder flood against $name (see $out.err: $(tail -n 1 "$out.err"))"
 }
 
@@ -229,24 +238,23 @@ for c in $concurrency; do
 done
 
 echo
-printf '%-3s %4s %9s %8s %8s %6s %10s %12s %9s %9s %9s %9s %10s\n' build conc writes/s p50_ms \
-  p99_ms failed leader_us followers_us L_fsync/w L_ent/fs F_fsync/w F_ent/fs L_fsync_ms
+printf '%-3s %4s %9s %8s %8s %6s %10s %12s %9s %9s %9s %9s %10s %8s %8s\n' build conc writes/s \
+  p50_ms p99_ms failed leader_us followers_us L_fsync/w L_ent/fs F_fsync/w F_ent/fs L_fsync_ms \
+  L_disk/w F_disk/w
 for line in "${results[@]}"; do
-  read -r name c rps p50 p99 fails lus fus lfw lef ffw fef lms <<<"$line"
-  printf '%-3s %4s %9s %8.2f %8.2f %6s %10s %12s %9s %9s %9s %9s %10s\n' "$name" "$c" "$rps" \
-    "$p50" "$p99" "$fails" "$lus" "$fus" "$lfw" "$lef" "$ffw" "$fef" "$lms"
+  read -r name c rps p50 p99 fails lus fus lfw lef ffw fef lms ldw fdw <<<"$line"
+  printf '%-3s %4s %9s %8.2f %8.2f %6s %10s %12s %9s %9s %9s %9s %10s %8s %8s\n' "$name" "$c" \
+    "$rps" "$p50" "$p99" "$fails" "$lus" "$fus" "$lfw" "$lef" "$ffw" "$fef" "$lms" "$ldw" "$fdw"
 done
 echo "(leader_us, followers_us: CPU microseconds per acknowledged write; L_/F_: leader, one"
 echo " follower; fsync/w: fsyncs per write; ent/fs: log entries per fsync; L_fsync_ms: the"
-echo " leader's mean synced persist)"
+echo " leader's mean synced persist; disk/w: bytes sent to storage per write)"
 echo
 echo "B / A:"
-for c in $concurrency; do
-  a=$(printf '%s\n' "${results[@]}" | awk -v c="$c" '$1 == "a" && $2 == c')
-  b=$(printf '%s\n' "${results[@]}" | awk -v c="$c" '$1 == "b" && $2 == c')
-  awk -v a="$a" -v b="$b" -v c="$c" 'function q(x, y) { return y > 0 ? x / y : 0 } BEGIN {
+for ((k = 0; k + 1 < ${#results[@]}; k += 2)); do
+  awk -v a="${results[k]}" -v b="${results[k + 1]}" 'function q(x, y) { return y > 0 ? x / y : 0 } BEGIN {
     split(a, x, " "); split(b, y, " ");
-    printf "  c=%-3s writes/s %.2fx  p50 %.2fx  p99 %.2fx  CPU per write: leader %.2fx, followers %.2fx\n",
-      c, q(y[3], x[3]), q(y[4], x[4]), q(y[5], x[5]), q(y[7], x[7]), q(y[8], x[8]) }'
+    printf "  c=%-3s writes/s %.2fx  p50 %.2fx  p99 %.2fx  CPU per write: leader %.2fx, followers %.2fx  disk per write: leader %.2fx, follower %.2fx\n",
+      x[2], q(y[3], x[3]), q(y[4], x[4]), q(y[5], x[5]), q(y[7], x[7]), q(y[8], x[8]), q(y[14], x[14]), q(y[15], x[15]) }'
 done
 ((failed == 0)) || { echo "write_path_compare: some requests failed" >&2; exit 3; }
