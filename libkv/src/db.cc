@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <string>
-#include <vector>
 
 #include "fatal.h"
 #include "file.h"
@@ -69,11 +68,6 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   // to the first damaged record, so an unsynced state-machine write can only be lost together
   // with everything written after it (see StateMachine).
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  // The state machine writes without the WAL (write_unlogged): its families are durable only as
-  // of a flush. Flushing every family together, at one sequence number, keeps the durable state
-  // one consistent applied index (entries, indexes, idempotency table and sm_meta agree) instead
-  // of each family at its own point; RocksDB documents atomic_flush for exactly this use.
-  db_options.atomic_flush = true;
 
   if (options.file_system != nullptr) {
     db->env_ = rocksdb::NewCompositeEnv(db->file_system_);
@@ -114,27 +108,6 @@ Status Db::write(rocksdb::WriteBatch* batch, bool sync) {
   options.sync = sync;
   rocksdb::Status s = db_->Write(options, batch);
   if (!s.ok()) return Status::io_error("RocksDB write: " + s.ToString());
-  return Status();
-}
-
-Status Db::write_unlogged(rocksdb::WriteBatch* batch) {
-  rocksdb::WriteOptions options;
-  options.disableWAL = true;
-  rocksdb::Status s = db_->Write(options, batch);
-  if (!s.ok()) return Status::io_error("RocksDB write: " + s.ToString());
-  return Status();
-}
-
-Status Db::flush(bool wait) {
-  rocksdb::FlushOptions options;
-  options.wait = wait;
-  // Without it, Flush first waits (on the caller's thread, even when !wait) until the flush
-  // would not stall writes: the apply thread must not block there.
-  options.allow_write_stall = true;
-  std::vector<rocksdb::ColumnFamilyHandle*> all(families_.begin(), families_.end());
-  all.push_back(default_family_);
-  rocksdb::Status s = db_->Flush(options, all);
-  if (!s.ok()) return Status::io_error("RocksDB flush: " + s.ToString());
   return Status();
 }
 

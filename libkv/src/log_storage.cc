@@ -534,13 +534,6 @@ Status LogStorage::commit_snapshot(const SnapshotFile& file, const raft::ConfSta
   Result<detail::File> reader = detail::File::open_read(db_.file_system(), file.path);
   if (!reader.is_ok()) return reader.status();
 
-  // The state machine's writes bypass the WAL (state_machine.h): the state must be durable
-  // before the log it could be rebuilt from is compacted, and before the snapshot meta promises
-  // a state at least as new as file.index (load() checks that promise). Store::write_snapshot
-  // flushed it off this thread; this is the fallback for a file written some other way.
-  if (state_machine_.durable_index() < file.index) {
-    if (Status s = state_machine_.flush_state(); !s.is_ok()) return s;
-  }
   const raft::SnapshotMeta meta{file.index, *term, conf, file.size_bytes, file.checksum};
   rocksdb::WriteBatch batch;
   (void)batch.Put(db_.family(Family::kRaftMeta), detail::kSnapshotKey,

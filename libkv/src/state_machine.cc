@@ -368,14 +368,9 @@ Result<std::vector<ApplyResult>> StateMachine::apply_batch(std::span<const raft:
     st.applied_index = entry.index;
   }
   batch.put(Family::kStateMeta, detail::kStateKey, detail::encode_sm_state(st));
-  if (Status s = db_.write_unlogged(batch.write_batch()); !s.is_ok()) {
+  if (Status s = db_.write(batch.write_batch(), /*sync=*/false); !s.is_ok()) {
     idem_front_.clear();  // it follows the batch that was not written
     return s;
-  }
-  applied_since_flush_ += entries.size();
-  if (applied_since_flush_ >= options_.flush_every_entries) {
-    applied_since_flush_ = 0;
-    if (Status s = db_.flush(/*wait=*/false); !s.is_ok()) return s;
   }
   idem_evicted_ttl_.fetch_add(evictions.ttl, std::memory_order_relaxed);
   idem_evicted_bytes_.fetch_add(evictions.bytes, std::memory_order_relaxed);
@@ -387,17 +382,6 @@ Result<ApplyResult> StateMachine::apply(const raft::Entry& entry) {
   Result<std::vector<ApplyResult>> results = apply_batch(std::span<const raft::Entry>(&entry, 1));
   if (!results.is_ok()) return results.status();
   return std::move(results->front());
-}
-
-Status StateMachine::flush_state() {
-  // Every batch up to `applied` is in the memtables before the flush starts: it makes them durable.
-  const raft::Index applied = applied_index();
-  if (Status s = db_.flush(/*wait=*/true); !s.is_ok()) return s;
-  raft::Index previous = durable_index_.load(std::memory_order_acquire);
-  while (previous < applied &&
-         !durable_index_.compare_exchange_weak(previous, applied, std::memory_order_acq_rel)) {
-  }
-  return Status();
 }
 
 SnapshotCapture StateMachine::capture_snapshot() const {

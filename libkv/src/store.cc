@@ -41,13 +41,8 @@ Result<std::vector<ApplyResult>> Store::apply(const raft::Ready& ready) {
 
 SnapshotCapture Store::capture_snapshot() const { return state_machine_->capture_snapshot(); }
 
-Result<SnapshotFile> Store::write_snapshot(const SnapshotCapture& capture) {
-  Result<SnapshotFile> file = write_snapshot_file(capture, log_->snapshot_dir());
-  if (!file.is_ok()) return file;
-  // commit_snapshot() needs the state durable at least up to the file's index; flushing here
-  // keeps that flush off the raft thread (it only flushes itself if this did not happen).
-  if (Status s = state_machine_->flush_state(); !s.is_ok()) return s;
-  return file;
+Result<SnapshotFile> Store::write_snapshot(const SnapshotCapture& capture) const {
+  return write_snapshot_file(capture, log_->snapshot_dir());
 }
 
 Status Store::commit_snapshot(const SnapshotFile& file, const raft::ConfState& conf,

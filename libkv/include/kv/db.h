@@ -48,8 +48,8 @@ const char* family_name(Family family);
 struct DbOptions {
   // RocksDB memtable size per column family.
   uint64_t write_buffer_bytes = 16 << 20;
-  // Past this much WAL, RocksDB flushes (every family, flushes are atomic). It bounds what a
-  // restart replays (replay runs at roughly 50-100 MB/s).
+  // Past this much WAL, RocksDB flushes the column families that pin the oldest WAL file. It
+  // bounds what a restart replays (replay runs at roughly 50-100 MB/s).
   uint64_t wal_bytes_max = 32 << 20;
   // RocksDB block cache shared by all families (reads of entries and of old log entries).
   uint64_t block_cache_bytes = 64 << 20;
@@ -80,15 +80,6 @@ class Db {
 
   // Writes the batch atomically; sync: fsync the WAL before returning.
   [[nodiscard]] Status write(rocksdb::WriteBatch* batch, bool sync);
-  // Writes the batch atomically into the memtables only, not into the WAL: it becomes durable
-  // with the next flush, and a crash before that loses it (with every unlogged write after it,
-  // since flushes are atomic over all families). For what can be rebuilt from the log: the
-  // state machine's apply batches (state_machine.h).
-  [[nodiscard]] Status write_unlogged(rocksdb::WriteBatch* batch);
-  // Flushes every family's memtable to SST files, atomically (DbOptions: atomic_flush), making
-  // every unlogged write so far durable. wait: return once it is durable; else schedule it in the
-  // background and return at once.
-  [[nodiscard]] Status flush(bool wait);
 
  private:
   Db() = default;

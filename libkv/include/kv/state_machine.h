@@ -8,15 +8,9 @@
 // is as of some whole batch, and Config::applied_index = applied_index() resumes exactly after
 // it (never applying an entry twice or half).
 //
-// The write does not go through RocksDB's WAL (Db::write_unlogged): the entries it applies are
-// already durable in the log (persist runs first), so the state is made durable by flushes and
-// whatever a crash takes from it is re-applied from the log on restart. Writing it to the WAL
-// as well cost 15-18% of the CPU per write at 50 connections (issue 15, docs/benchmarks.md step
-// 9): every value went into the WAL twice, as a log entry and as state. Flushes are atomic over
-// all families (kv/db.h), so the durable state is always one whole apply batch. Two rules keep
-// the log able to rebuild it: the log is never compacted past the durable state
-// (LogStorage::commit_snapshot flushes first), and apply_batch() starts a background flush every
-// StateMachineOptions::flush_every_entries entries, which bounds what a restart re-applies.
+// The write is not synced: the entries it applies are already durable in the log (persist runs
+// first), and RocksDB recovers its WAL as a prefix, so a lost apply batch is simply re-applied
+// from the log on restart.
 //
 // Threads: apply(), apply_batch() and capture_snapshot() from one thread at a time (the apply
 // thread; in stress_node the thread that also calls LogStorage::persist). The read methods are
@@ -94,9 +88,6 @@ struct StateMachineOptions {
   // The records read ahead are kept in memory; the evictions, and so the state, are the same
   // for every value (tests compare 1 with others).
   size_t idem_front_read_ahead = 1024;
-  // Applied entries between two background flushes of the state (see above): at most about this
-  // many entries are re-applied after a crash. RocksDB also flushes when a memtable is full.
-  uint64_t flush_every_entries = 20'000;
 };
 
 namespace detail {
@@ -129,18 +120,6 @@ class StateMachine {
 
   // A consistent view at applied_index(); serialize it with write_snapshot_file().
   [[nodiscard]] SnapshotCapture capture_snapshot() const;
-
-  // --- any thread, one at a time ---
-
-  // Makes the state durable as of at least the applied index at the call (a RocksDB flush,
-  // waited for). The apply writes bypass the WAL (see above); the log must not be compacted
-  // past what this has made durable.
-  [[nodiscard]] Status flush_state();
-  // The applied index flush_state() last made durable (0 before the first): a lower bound of
-  // the durable state (RocksDB's own flushes may have made more durable).
-  [[nodiscard]] raft::Index durable_index() const {
-    return durable_index_.load(std::memory_order_acquire);
-  }
 
   // --- any thread ---
 
@@ -185,11 +164,8 @@ class StateMachine {
   // as the DB holds them after the last applied batch: every record up to the last one held
   // here, or nothing known when empty. Cleared by a snapshot install and by a failed batch.
   std::deque<detail::IdemFrontRecord> idem_front_;
-  // Entries applied since this process last asked for a flush (apply thread only).
-  uint64_t applied_since_flush_ = 0;
   // Published after each durable write; readers see whole batches.
   std::atomic<raft::Index> applied_index_{0};
-  std::atomic<raft::Index> durable_index_{0};
   std::atomic<uint64_t> entry_count_{0};
   std::atomic<uint64_t> idem_count_{0};
   std::atomic<uint64_t> idem_bytes_{0};

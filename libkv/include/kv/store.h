@@ -50,13 +50,11 @@ class Store {
 
   // Snapshots in three steps, so that only the first and last run on the raft thread:
   //   1. capture_snapshot()   raft thread, cheap: a consistent view at the applied index
-  //   2. write_snapshot()     any thread: serialize it to a file (O(state size)), then make
-  //                           the state durable (StateMachine::flush_state), which can take a
-  //                           RocksDB flush: off the raft thread
+  //   2. write_snapshot()     any thread: serialize it to a file (O(state size))
   //   3. commit_snapshot()    raft thread: make it current, compact the log to
   //                           index - keep_entries, remove the previous file
   [[nodiscard]] SnapshotCapture capture_snapshot() const;
-  [[nodiscard]] Result<SnapshotFile> write_snapshot(const SnapshotCapture& capture);
+  [[nodiscard]] Result<SnapshotFile> write_snapshot(const SnapshotCapture& capture) const;
   [[nodiscard]] Status commit_snapshot(const SnapshotFile& file, const raft::ConfState& conf,
                                        uint64_t keep_entries);
   // All three in a row on the calling thread. Returns the new snapshot's meta.

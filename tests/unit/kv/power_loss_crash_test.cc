@@ -11,10 +11,8 @@
 //     flight at the crash would have: nothing acknowledged is lost, term and vote never go back
 //     (the commit index may go back to the last synced one);
 //   - the state machine is never ahead of the durable log (applied <= commit index or snapshot
-//     index, and <= last log index), not behind the state last made durable (a snapshot
-//     written, which flushes, or installed: apply batches bypass the WAL, so a synced persist
-//     does not make them durable), and its state is the one recorded when the live store first
-//     reached that applied index (a replay: a whole apply batch, all families at one point);
+//     index, and <= last log index), not behind the last synced write, and its state is the
+//     one recorded when the live store first reached that applied index (a replay);
 //   - the current snapshot file has the size and checksum its meta records.
 // Then it re-applies what is committed and the next life begins, on the same directory.
 //
@@ -224,7 +222,7 @@ class CrashRun {
     inflight_.reset();
     const raft::Index applied = store_->state_machine().applied_index();
     if (applied < applied_floor_) {
-      return "applied index " + std::to_string(applied) + " went back past the durable state (" +
+      return "applied index " + std::to_string(applied) + " went back past a synced write (" +
              std::to_string(applied_floor_) + ")";
     }
     if (applied > std::max(r.hs.commit_index, r.snapshot_index) || applied > r.last()) {
@@ -335,9 +333,10 @@ class CrashRun {
     acked_ = expected;
     written_ = expected;
     unsynced_.clear();
-    // A synced persist no longer makes the applies before it durable: they bypass the WAL
-    // (state_machine.h), so it does not raise applied_floor_.
-    if (ready.hard_state) ++acked_persists_;
+    if (ready.hard_state) {
+      ++acked_persists_;
+      applied_floor_ = store_->state_machine().applied_index();
+    }
     return check_live("persist");
   }
 
@@ -455,8 +454,7 @@ class CrashRun {
     inflight_.reset();
     if (!(expected == written_)) {  // (else a newer snapshot was there: nothing written)
       ++snapshots_;
-      // write_snapshot() flushed the state as of some index >= the file's.
-      applied_floor_ = std::max(applied_floor_, store_->state_machine().durable_index());
+      applied_floor_ = store_->state_machine().applied_index();
       acked_ = expected;  // synced: the unsynced writes before it are durable with it
       written_ = expected;
       unsynced_.clear();
@@ -534,8 +532,7 @@ class CrashRun {
   Durable written_;
   std::vector<Durable> unsynced_;
   std::optional<Durable> inflight_;
-  // The applied index known durable: flushed by write_snapshot() or set by an installed snapshot.
-  raft::Index applied_floor_ = 0;
+  raft::Index applied_floor_ = 0;  // applied index at the last synced write: durable with it
   std::map<raft::Index, uint64_t> hash_at_;  // state hash by applied index, first seen live
 
   uint64_t crash_points_ = 0;
