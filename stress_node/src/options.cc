@@ -88,8 +88,19 @@ std::optional<std::string> apply_idempotency_flags(const RawFlags& f, Options& o
   return std::nullopt;
 }
 
-// Issue 14: peer authentication and the admin token (peer_auth.h).
+// TLS, and issue 14's peer authentication and admin token (peer_auth.h).
 void define_security_flags(CLI::App& app, RawFlags& f) {
+  app.add_option("--tls-cert", f.tls_cert,
+                 "PEM certificate (chain) of this node: serve the client API and the peer RPCs "
+                 "over TLS (HTTPS) and present it to peers. Its SANs must name the --host "
+                 "(IP SAN for an address). Needs --tls-key; without it: plain HTTP");
+  app.add_option("--tls-key", f.tls_key, "PEM private key (unencrypted) of --tls-cert");
+  app.add_option("--tls-ca", f.tls_ca,
+                 "PEM CA that signs every member's certificate: peers' certificates are "
+                 "verified against it, and the peer RPCs (/_raft/append, /vote, /snapshot) "
+                 "refuse connections without a client certificate it signed (mutual TLS; 403 "
+                 "client_certificate_required). Clients of the API need no certificate. "
+                 "Without it peers are verified against the system's trusted CAs");
   app.add_option("--cluster-secret-file", f.cluster_secret_file,
                  "The cluster secret every member shares: every peer frame carries an "
                  "HMAC-SHA256 keyed by it. The file holds 64 or more hex digits (32+ bytes; "
@@ -110,25 +121,8 @@ void define_security_flags(CLI::App& app, RawFlags& f) {
                  "rand -hex 32). Without it those routes answer 403 admin_disabled");
 }
 
-void define_flags(CLI::App& app, RawFlags& f) {
-  app.add_option("--node-id", f.node_id,
-                 "This member's id. Optional when peers carry no ids: it is then this node's "
-                 "position among all members sorted by (host, port), and must match if given");
-  app.add_option("--port", f.port, "HTTP port for clients and peers")
-      ->check(CLI::Range(1, 65535))
-      ->capture_default_str();
-  app.add_option("--host", f.host, "Address to bind and to advertise to peers")
-      ->capture_default_str();
-  app.add_option("--peers", f.peers,
-                 "The other members, comma-separated: PORT (host 127.0.0.1), HOST:PORT, "
-                 "ID@PORT or ID@HOST:PORT")
-      ->delimiter(',');
-  app.add_option("--data-dir", f.data_dir,
-                 "Data directory (RocksDB, node.log, node.pid) "
-                 "[default: $STRESS_TEST_DATA/node-<id>, STRESS_TEST_DATA defaulting to data]");
-  app.add_option("--log-level", f.log_level,
-                 "trace, debug, info, warn, error, critical or off "
-                 "[default: $SPDLOG_LEVEL, else info]");
+// Raft timing and snapshot policy.
+void define_raft_flags(CLI::App& app, RawFlags& f) {
   app.add_option("--tick-ms", f.tick_ms, "Raft tick length in milliseconds")
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
@@ -157,6 +151,28 @@ void define_flags(CLI::App& app, RawFlags& f) {
                  "many times the state's records on disk. 0: --snapshot-threshold alone")
       ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
+}
+
+void define_flags(CLI::App& app, RawFlags& f) {
+  app.add_option("--node-id", f.node_id,
+                 "This member's id. Optional when peers carry no ids: it is then this node's "
+                 "position among all members sorted by (host, port), and must match if given");
+  app.add_option("--port", f.port, "HTTP port for clients and peers")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--host", f.host, "Address to bind and to advertise to peers")
+      ->capture_default_str();
+  app.add_option("--peers", f.peers,
+                 "The other members, comma-separated: PORT (host 127.0.0.1), HOST:PORT, "
+                 "ID@PORT or ID@HOST:PORT")
+      ->delimiter(',');
+  app.add_option("--data-dir", f.data_dir,
+                 "Data directory (RocksDB, node.log, node.pid) "
+                 "[default: $STRESS_TEST_DATA/node-<id>, STRESS_TEST_DATA defaulting to data]");
+  app.add_option("--log-level", f.log_level,
+                 "trace, debug, info, warn, error, critical or off "
+                 "[default: $SPDLOG_LEVEL, else info]");
+  define_raft_flags(app, f);
   app.add_option("--body-limit", f.body_limit_bytes,
                  "Largest client request body in bytes; suffixes KiB, MiB (KB = 1024) accepted. "
                  "Larger bodies get 413")
@@ -178,17 +194,6 @@ void define_flags(CLI::App& app, RawFlags& f) {
                "Serve the test-only failpoint POST /_debug/hang?loop=io|raft&ms=N, which blocks "
                "that loop for N ms (for watchdog tests); without the flag the route is 404");
   define_idempotency_flags(app, f);
-  app.add_option("--tls-cert", f.tls_cert,
-                 "PEM certificate (chain) of this node: serve the client API and the peer RPCs "
-                 "over TLS (HTTPS) and present it to peers. Its SANs must name the --host "
-                 "(IP SAN for an address). Needs --tls-key; without it: plain HTTP");
-  app.add_option("--tls-key", f.tls_key, "PEM private key (unencrypted) of --tls-cert");
-  app.add_option("--tls-ca", f.tls_ca,
-                 "PEM CA that signs every member's certificate: peers' certificates are "
-                 "verified against it, and the peer RPCs (/_raft/append, /vote, /snapshot) "
-                 "refuse connections without a client certificate it signed (mutual TLS; 403 "
-                 "client_certificate_required). Clients of the API need no certificate. "
-                 "Without it peers are verified against the system's trusted CAs");
   define_security_flags(app, f);
   app.set_version_flag("--version", kStressNodeVersion);
   app.footer(
@@ -209,6 +214,48 @@ std::optional<std::string> resolve_log_level(const RawFlags& f, const EnvLookup&
   if (!from_env || from_env->empty()) return "info";
   if (is_log_level(*from_env)) return *from_env;
   *error = "SPDLOG_LEVEL: unknown level '" + *from_env + "'";
+  return std::nullopt;
+}
+
+// The timing flags' rules; the error text if one is broken.
+std::optional<std::string> apply_raft_flags(const RawFlags& f, Options& options) {
+  options.tick_ms = f.tick_ms;
+  options.election_ticks = f.election_ticks;
+  if (f.heartbeat_ticks * 2 > f.election_ticks) {
+    return "--heartbeat-ticks " + std::to_string(f.heartbeat_ticks) +
+           " is more than half of --election-ticks " + std::to_string(f.election_ticks) +
+           ": followers would time out between two heartbeats";
+  }
+  // Not given: the default, but never over half of a short --election-ticks.
+  options.heartbeat_ticks = f.heartbeat_ticks != 0
+                                ? f.heartbeat_ticks
+                                : std::min(Options{}.heartbeat_ticks, f.election_ticks / 2);
+  options.snapshot_threshold_entries = f.snapshot_threshold;
+  options.snapshot_state_ratio = f.snapshot_state_ratio;
+  return std::nullopt;
+}
+
+// TLS, peer authentication and admin token; the error text if a combination is refused.
+std::optional<std::string> apply_security_flags(const RawFlags& f, Options& options) {
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    return "--tls-cert and --tls-key are given together";
+  }
+  if (!f.tls_ca.empty() && f.tls_cert.empty()) {
+    return "--tls-ca needs --tls-cert and --tls-key (TLS is off without them)";
+  }
+  options.tls_cert_file = f.tls_cert;
+  options.tls_key_file = f.tls_key;
+  options.tls_ca_file = f.tls_ca;
+  if (f.cluster_secret_file.empty() && !f.insecure_peers) {
+    return "--cluster-secret-file is required (make one with: openssl rand -hex 32 > FILE; chmod "
+           "600 FILE), or pass --insecure-peers to run without peer authentication";
+  }
+  if (!f.cluster_secret_file.empty() && f.insecure_peers) {
+    return "--cluster-secret-file and --insecure-peers exclude each other";
+  }
+  options.cluster_secret_file = f.cluster_secret_file;
+  options.insecure_peers = f.insecure_peers;
+  options.admin_token_file = f.admin_token_file;
   return std::nullopt;
 }
 
@@ -242,20 +289,7 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
     options.data_dir = std::filesystem::path(root && !root->empty() ? *root : "data") /
                        ("node-" + std::to_string(options.node_id));
   }
-  options.tick_ms = f.tick_ms;
-  options.election_ticks = f.election_ticks;
-  if (f.heartbeat_ticks * 2 > f.election_ticks) {
-    return usage_error("--heartbeat-ticks " + std::to_string(f.heartbeat_ticks) +
-                       " is more than half of --election-ticks " +
-                       std::to_string(f.election_ticks) +
-                       ": followers would time out between two heartbeats");
-  }
-  // Not given: the default, but never over half of a short --election-ticks.
-  options.heartbeat_ticks = f.heartbeat_ticks != 0
-                                ? f.heartbeat_ticks
-                                : std::min(Options{}.heartbeat_ticks, f.election_ticks / 2);
-  options.snapshot_threshold_entries = f.snapshot_threshold;
-  options.snapshot_state_ratio = f.snapshot_state_ratio;
+  if (auto bad = apply_raft_flags(f, options)) return usage_error(*bad);
   options.body_limit_bytes = f.body_limit_bytes;
   options.commit_timeout = std::chrono::milliseconds(f.commit_timeout_ms);
   if (f.watchdog_ms > 0 && f.watchdog_ms < kWatchdogMsMin) {
@@ -266,26 +300,7 @@ ParseOutcome build(const RawFlags& f, bool node_id_given, const EnvLookup& env) 
   options.watchdog_limit = std::chrono::milliseconds(f.watchdog_ms);
   options.debug_endpoints = f.debug_endpoints;
   if (auto bad = apply_idempotency_flags(f, options)) return usage_error(*bad);
-  if (f.tls_cert.empty() != f.tls_key.empty()) {
-    return usage_error("--tls-cert and --tls-key are given together");
-  }
-  if (!f.tls_ca.empty() && f.tls_cert.empty()) {
-    return usage_error("--tls-ca needs --tls-cert and --tls-key (TLS is off without them)");
-  }
-  options.tls_cert_file = f.tls_cert;
-  options.tls_key_file = f.tls_key;
-  options.tls_ca_file = f.tls_ca;
-  if (f.cluster_secret_file.empty() && !f.insecure_peers) {
-    return usage_error(
-        "--cluster-secret-file is required (make one with: openssl rand -hex 32 > FILE; chmod "
-        "600 FILE), or pass --insecure-peers to run without peer authentication");
-  }
-  if (!f.cluster_secret_file.empty() && f.insecure_peers) {
-    return usage_error("--cluster-secret-file and --insecure-peers exclude each other");
-  }
-  options.cluster_secret_file = f.cluster_secret_file;
-  options.insecure_peers = f.insecure_peers;
-  options.admin_token_file = f.admin_token_file;
+  if (auto bad = apply_security_flags(f, options)) return usage_error(*bad);
   if (f.peer_transport != "stream" && f.peer_transport != "http") {
     return usage_error("--peer-transport: expected stream or http, got '" + f.peer_transport + "'");
   }
