@@ -96,6 +96,17 @@ TEST(LoadReport, ARunWithoutFailuresHasNoFailureSection) {
   EXPECT_TRUE(contains(text, "result      PASS (success 100.00%, required 100.00%)")) << text;
 }
 
+TEST(LoadReport, ASuccessShareJustBelowTheRequiredOneIsNotShownAsIt) {
+  LoadResult r;
+  r.elapsed = 1000ms;
+  r.requests = r.attempts = 76'899;
+  r.succeeded = 76'897;
+  r.failed = 2;
+  const std::string text = human_summary(header(100), r, {});
+  EXPECT_TRUE(contains(text, "succeeded   76897 (99.99%)")) << text;
+  EXPECT_TRUE(contains(text, "result      FAIL (success 99.99%, required 100.00%)")) << text;
+}
+
 TEST(LoadReport, SuccessBelowTheRequiredShareFails) {
   const std::string text = human_summary(header(90), sample_result(), {});
   EXPECT_TRUE(contains(text, "result      FAIL (success 80.00%, required 90.00%)")) << text;
