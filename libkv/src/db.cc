@@ -68,6 +68,11 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   // to the first damaged record, so an unsynced state-machine write can only be lost together
   // with everything written after it (see StateMachine).
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // A node killed under load reopens with up to wal_bytes_max of WAL to replay. By default
+  // RocksDB then also flushes everything it replayed to new SST files (with their fsyncs) before
+  // Open returns; that flush was most of a restart after kill -9 (issue 15). Keeping the
+  // replayed data in the memtables (and the WAL files until their normal flush) is as durable.
+  db_options.avoid_flush_during_recovery = true;
 
   if (options.file_system != nullptr) {
     db->env_ = rocksdb::NewCompositeEnv(db->file_system_);
