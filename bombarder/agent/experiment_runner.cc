@@ -3,11 +3,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "bombarder/base/errors.h"
-#include "bombarder/base/text.h"
 #include "bombarder/cluster/verify.h"
 #include "bombarder/faults/fault_action.h"
 #include "bombarder/fleet/load_step.h"
