@@ -17,6 +17,10 @@ std::string refusal(const Json& body) {
   return test::runtime_error_message([&] { (void)parse_experiment(body); });
 }
 
+// As main() does, for every test of this binary (the orchestrator's and the agent's tests parse
+// experiments too); SetUp installs them again after a test that replaced them with a stand-in.
+[[maybe_unused]] const bool kLoadStepsInstalled = (install_load_steps(), true);
+
 class ExperimentTest : public ::testing::Test {
  protected:
   void SetUp() override { install_load_steps(); }
