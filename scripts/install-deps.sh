@@ -32,6 +32,7 @@ packages=(
   openssl curl                                       # tests: docs' by-hand certs and curl --cacert
   linux-perf                                         # benchmarks/flamegraph.sh: perf record
   python3 python3-yaml                               # tests/docs: deploy/ manifests parsed
+  iproute2                                           # tests: ip netns/veth (orchestrator_netns_test)
 )
 
 missing=()

@@ -404,6 +404,7 @@ void Agent::Impl::start_run(const std::string& run, Experiment experiment) {
   RunTargets targets;
   if (const std::optional<ClusterRecord> record = load_cluster_record()) {
     targets.nodes = record->endpoints();
+    targets.system = to_string(record->system);
   }
   targets.proxy_api = options.proxy_api;
   worker = std::thread([this, run, experiment = std::move(experiment), targets] {

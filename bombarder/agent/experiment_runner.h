@@ -1,8 +1,11 @@
 // Runs one assigned experiment on the agent's machine (issue 17), blocking, on the agent's worker
 // thread. Fault steps are armed at their offset from the run's start and reverted at their end
-// by a fault thread of the run, in the background of the steps that follow; load steps run the
-// load engine (load/load_engine.h) against the agent's cluster for their duration; a verify step
-// waits until every fault fired so far is reverted, then checks the replicas (cluster/verify.h).
+// by a fault thread of the run, in the background of the steps that follow; a load step runs its
+// load command (fleet/load_step.h) against the agent's cluster, recording its history; a check
+// step runs the linearizability checker on the histories the load steps before it recorded; a
+// verify step waits until every fault fired so far is reverted, then checks the replicas
+// (cluster/verify.h). A load or check step that cannot run is a failed step with an "error";
+// the steps after it still run.
 //
 // Every fault is reverted before run() returns: at its end, when the run ends, when `abort` is
 // set (the orchestrator's abort, the dead-man timeout, SIGTERM), and when a step throws.
@@ -37,6 +40,7 @@ struct RunOutcome {
 
 struct RunTargets {
   std::vector<common::Endpoint> nodes;  // the cluster the load and verify steps use
+  std::string system = "stress_node";   // its store (client/store_system.h)
   common::Endpoint proxy_api;           // network faults' Toxiproxy-compatible API
 };
 

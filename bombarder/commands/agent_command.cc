@@ -148,7 +148,7 @@ void add_agent_command(CLI::App& app, int& exit_code) {
                   "Simulate N agents (1-5000) in this process, for scale tests: each has its own "
                   "key, registration, token and heartbeat and checks command signatures, but "
                   "runs NOTHING: an assignment is acknowledged step by step and reported done "
-                  "without any fault, load or verify");
+                  "without any fault, load, check or verify");
   cmd->add_option("--key-dir", f->key_dir,
                   "--simulate: the agents' keys (sim-NNNNN.pem), made there when missing");
   cmd->add_option("--enroll-token-file", f->enroll_token_file,

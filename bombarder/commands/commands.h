@@ -15,6 +15,10 @@ namespace bombarder {
 void add_cluster_commands(CLI::App& app, int& exit_code);
 // flood, burst, mixed, storm [--chaos] (load_command.cc)
 void add_load_commands(CLI::App& app, int& exit_code);
+// The same commands for experiments' load steps (fleet/load_step.h): their flags checked by
+// these commands' parser and run by their body. main() calls it before anything parses an
+// experiment (load_command.cc).
+void install_load_steps();
 // verify (verify_command.cc)
 void add_verify_command(CLI::App& app, int& exit_code);
 // watch (watch_command.cc)

@@ -18,6 +18,7 @@
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
 #include "bombarder/commands/exit_codes.h"
+#include "bombarder/faults/fault_action.h"
 #include "bombarder/faults/fault_plugin.h"
 #include "bombarder/faults/fault_schedule.h"
 #include "bombarder/faults/interval_load.h"
@@ -162,13 +163,10 @@ struct ActionRecord {
   std::string detail;
 };
 
-// One fault as it runs.
+// One fault as it runs: applied and reverted through faults/fault_action.h, as the agent does.
 struct Running {
-  const Fault* fault = nullptr;
-  std::string node;  // resolved when it started
-  StressHelper helper;
+  AppliedFault applied;
   int64_t started_ms = 0;
-  bool active = false;
 };
 
 class Injector {
@@ -180,7 +178,11 @@ class Injector {
         history_(history),
         proxy_api_(std::move(proxy_api)) {
     running_.resize(faults_.size());
-    for (size_t i = 0; i < faults_.size(); ++i) running_[i].fault = &faults_[i];
+    for (size_t i = 0; i < faults_.size(); ++i) {
+      running_[i].applied.fault = faults_[i];
+      running_[i].applied.toxic_name = "bombarder-inject-" + std::to_string(i);
+      running_[i].applied.helper_output_to_stderr = g_json;
+    }
   }
 
   // The whole run; false when an action failed or the run was interrupted.
@@ -227,7 +229,7 @@ class Injector {
   // Ends every fault still active, the most recent first.
   void revert_all() {
     for (size_t i = running_.size(); i-- > 0;) {
-      if (running_[i].active) (void)finish(i);
+      if (running_[i].applied.active) (void)finish(i);
     }
   }
 
@@ -239,11 +241,12 @@ class Injector {
   void report_status() {
     std::vector<std::string> seen;
     for (const Running& r : running_) {
-      if (r.node.empty() || std::find(seen.begin(), seen.end(), r.node) != seen.end()) continue;
-      seen.push_back(r.node);
-      const bool proxy = r.fault->type == FaultType::kNetwork;
-      const ActionResult status = proxy ? proxy_status(r.node) : plugin_.status(r.node);
-      say(elapsed(), std::string("status ") + (proxy ? "proxy " : "node ") + r.node +
+      const std::string& node = r.applied.node;
+      if (node.empty() || std::find(seen.begin(), seen.end(), node) != seen.end()) continue;
+      seen.push_back(node);
+      const bool proxy = r.applied.fault.type == FaultType::kNetwork;
+      const ActionResult status = proxy ? proxy_status(node) : plugin_.status(node);
+      say(elapsed(), std::string("status ") + (proxy ? "proxy " : "node ") + node +
                          (status.ok ? ": " : " unknown: ") + status.detail);
     }
   }
@@ -266,101 +269,39 @@ class Injector {
 
   bool begin(size_t i) {
     Running& r = running_[i];
-    const Fault& f = *r.fault;
-    // A network fault's node is a proxy name, not the plugin's.
-    r.node = f.type == FaultType::kNetwork ? f.node : plugin_.resolve(f.node);
-    const std::string who = f.type == FaultType::kNetwork ? "proxy " + r.node
-                            : f.node == r.node            ? "node " + r.node
-                                                          : f.node + " (node " + r.node + ")";
-    ActionResult result;
-    switch (f.type) {
-      case FaultType::kKill: result = plugin_.kill(r.node, f.signal); break;
-      case FaultType::kPause: result = plugin_.pause(r.node); break;
-      case FaultType::kNetwork: result = add_toxic(i); break;
-      case FaultType::kMemory:
-      case FaultType::kDisk:
-      case FaultType::kCpu: {
-        const std::optional<std::filesystem::path> dir = plugin_.local_data_dir(r.node);
-        try {
-          r.helper = start_stress_helper(f, dir.value_or(std::filesystem::path()), g_json);
-          result = {true, "helper pid " + std::to_string(r.helper.pid) +
-                              (f.type == FaultType::kDisk ? " writing into " + dir->string() : "")};
-        } catch (const Error& e) {
-          result = {false, e.what()};
-        }
-        break;
-      }
-    }
+    AppliedFault& a = r.applied;
+    const Fault& f = a.fault;
+    // Resolved here rather than in apply_fault: a target that does not resolve (no leader) ends
+    // the run, every active fault reverted (run_inject).
+    a.node = resolve_fault_node(plugin_, f);
+    const std::string who = f.type == FaultType::kNetwork ? "proxy " + a.node
+                            : f.node == a.node            ? "node " + a.node
+                                                          : f.node + " (node " + a.node + ")";
+    const ActionResult result = apply_resolved_fault(plugin_, proxy_api_, a);
     const std::string action = std::string(to_string(f.type));
     say(elapsed(), action + " " + who + (result.ok ? ": " : " FAILED: ") + result.detail);
-    record(action, r.node, result);
-    r.active = result.ok;
+    record(action, a.node, result);
     r.started_ms = elapsed_ms();
-    // A kill that failed may still have ended the node: the resurrect at its end is still due.
-    if (f.type == FaultType::kKill) r.active = true;
     return result.ok;
   }
 
   bool finish(size_t i) {
     Running& r = running_[i];
-    if (!r.active) return true;
-    const Fault& f = *r.fault;
-    ActionResult result;
-    std::string action;
-    switch (f.type) {
-      case FaultType::kKill:
-        action = "resurrect";
-        result = plugin_.resurrect(r.node);
-        break;
-      case FaultType::kPause:
-        action = "resume";
-        result = plugin_.resume(r.node);
-        break;
-      case FaultType::kNetwork:
-        action = "network-revert";
-        result = delete_toxic(i);
-        break;
-      case FaultType::kMemory:
-      case FaultType::kDisk:
-      case FaultType::kCpu:
-        action = std::string(to_string(f.type)) + "-revert";
-        result = stop_stress_helper(r.helper);
-        break;
+    if (!r.applied.active) return true;
+    const FaultType type = r.applied.fault.type;
+    const std::string action = revert_action_name(type);
+    const ActionResult result = revert_fault(plugin_, proxy_api_, r.applied);
+    if (type == FaultType::kKill || type == FaultType::kPause) {
+      windows_.push_back({r.applied.node, r.started_ms, elapsed_ms()});
     }
-    r.active = false;
-    if (f.type == FaultType::kKill || f.type == FaultType::kPause) {
-      windows_.push_back({r.node, r.started_ms, elapsed_ms()});
-    }
-    const std::string who = f.type == FaultType::kNetwork ? "proxy " : "node ";
-    say(elapsed(), action + " " + who + r.node + (result.ok ? ": " : " FAILED: ") + result.detail);
-    record(action, r.node, result);
+    const std::string who = type == FaultType::kNetwork ? "proxy " : "node ";
+    say(elapsed(),
+        action + " " + who + r.applied.node + (result.ok ? ": " : " FAILED: ") + result.detail);
+    record(action, r.applied.node, result);
     if (!result.ok) revert_failed_ = true;
     return result.ok;
   }
 
-  // Network faults: a toxic named after the fault, added to the proxy and deleted at the end.
-  static std::string toxic_name(size_t i) { return "bombarder-inject-" + std::to_string(i); }
-  ActionResult add_toxic(size_t i) {
-    const Fault& f = faults_[i];
-    const nlohmann::json body = {{"name", toxic_name(i)},
-                                 {"type", f.toxic},
-                                 {"stream", f.stream},
-                                 {"toxicity", f.toxicity},
-                                 {"attributes", f.attributes}};
-    const ApiResponse r =
-        client_.call(proxy_api_, boost::beast::http::verb::post, "/proxies/" + f.node + "/toxics",
-                     body.dump(), kProxyTimeout);
-    return {r.status == 200, "toxic " + toxic_name(i) + " on " + proxy_api_.to_string() + ": " +
-                                 (r.status == 200 ? std::string("added") : r.describe())};
-  }
-  ActionResult delete_toxic(size_t i) {
-    const Fault& f = faults_[i];
-    const ApiResponse r =
-        client_.call(proxy_api_, boost::beast::http::verb::delete_,
-                     "/proxies/" + f.node + "/toxics/" + toxic_name(i), {}, kProxyTimeout);
-    return {r.status == 204, "toxic " + toxic_name(i) + ": " +
-                                 (r.status == 204 ? std::string("deleted") : r.describe())};
-  }
   ActionResult proxy_status(const std::string& proxy) {
     const ApiResponse r = client_.get(proxy_api_, "/proxies/" + proxy + "/toxics", kProxyTimeout);
     const Json toxics = r.status == 200 ? r.json() : Json();
@@ -373,7 +314,7 @@ class Injector {
   FaultPlugin& plugin_;
   HistoryWriter* history_;
   common::Endpoint proxy_api_;
-  ApiClient client_;
+  ApiClient client_{ApiClient::Transport::kPlain};  // the proxy's API is plain HTTP
   std::vector<Running> running_;
   std::vector<NodeFaultWindow> windows_;
   std::vector<ActionRecord> actions_;

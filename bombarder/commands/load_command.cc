@@ -24,6 +24,7 @@
 #include "bombarder/commands/exit_codes.h"
 #include "bombarder/commands/metrics_flags.h"
 #include "bombarder/faults/chaos.h"
+#include "bombarder/fleet/load_step.h"
 #include "bombarder/history/history.h"
 #include "bombarder/history/linearizability.h"
 #include "bombarder/history/report.h"
@@ -79,10 +80,26 @@ struct LoadFlags {
   std::string kill_target = "any";
   uint64_t seed = 0;
   MetricsFlags metrics;
+  // Whether --count, --duration, --seed were given: read from CLI11's options while they live
+  // (note_given_flags), since an agent's step is parsed by an App that is gone when it runs.
+  bool count_given = false;
+  bool duration_given = false;
+  bool seed_given = false;
   CLI::Option* count_option = nullptr;
   CLI::Option* duration_option = nullptr;
   CLI::Option* seed_option = nullptr;
+  // An agent's load step: the history is always recorded (for its check steps), and the run
+  // record names the step's command line rather than the agent's.
+  bool record_history = false;
+  std::vector<std::string> command_line;
 };
+
+void note_given_flags(LoadFlags& f) {
+  f.count_given = f.count_option != nullptr && f.count_option->count() > 0;
+  f.duration_given = f.duration_option != nullptr && f.duration_option->count() > 0;
+  f.seed_given = f.seed_option != nullptr && f.seed_option->count() > 0;
+  f.count_option = f.duration_option = f.seed_option = nullptr;
+}
 
 std::chrono::milliseconds seconds_flag(double seconds, const char* flag) {
   if (!(seconds > 0) || seconds > 86400) {
@@ -249,7 +266,7 @@ void plan_chaos(const LoadFlags& f, LoadPlan& plan) {
   plan.chaos.kill_interval = seconds_flag(f.kill_interval_s, "--kill-interval");
   plan.chaos.downtime = seconds_flag(f.downtime_s, "--downtime");
   // Without an explicit size, a chaos storm lasts three kill intervals so that kills happen.
-  if (!plan.duration && !*f.count_option) {
+  if (!plan.duration && !f.count_given) {
     plan.duration = 3 * plan.chaos.kill_interval + plan.chaos.downtime;
   }
 }
@@ -291,11 +308,11 @@ LoadPlan plan_from_flags(const LoadFlags& f) {
   plan.store = store_from_flags(f);
   plan.attempt_timeout = seconds_flag(f.timeout_s, "--timeout");
   plan.deadline = seconds_flag(f.deadline_s, "--deadline");
-  if (*f.duration_option) plan.duration = seconds_flag(f.duration_s, "--duration");
+  if (f.duration_given) plan.duration = seconds_flag(f.duration_s, "--duration");
   if (!plan.duration && f.count == 0) invalid_input("--count must be at least 1");
   plan.chaos = chaos_choices(f);
   if (f.chaos) plan_chaos(f, plan);
-  plan.seed = (f.seed_option != nullptr && *f.seed_option) ? f.seed : std::random_device{}();
+  plan.seed = f.seed_given ? f.seed : std::random_device{}();
   plan.chaos.seed = plan.seed;
   if (!f.report.empty()) check_report_writable(f.report);
   // Redis's replicas refuse writes: every Redis load sends its writes to the primary.
@@ -427,13 +444,13 @@ void print_plan(const LoadFlags& f, const LoadPlan& plan, const LoadSpec& spec,
 }
 
 // The burst command: --bursts runs of --size creates, --pause apart; `lines` gets one line each.
-LoadResult run_bursts(const LoadFlags& f, const LoadSpec& spec, const SignalWatch& signals,
-                      std::string& lines) {
+LoadResult run_bursts(const LoadFlags& f, const LoadSpec& spec, std::string& lines) {
   LoadResult result;
-  for (uint64_t b = 0; b < f.bursts && !signals.interrupted(); ++b) {
+  const auto stopped = [&spec] { return spec.stop_requested && spec.stop_requested(); };
+  for (uint64_t b = 0; b < f.bursts && !stopped(); ++b) {
     if (b > 0) {
       // The pause is the point of a burst test: idle time between batches.
-      for (uint64_t waited = 0; waited < f.pause_ms && !signals.interrupted(); waited += 10) {
+      for (uint64_t waited = 0; waited < f.pause_ms && !stopped(); waited += 10) {
         std::this_thread::sleep_for(10ms);
       }
     }
@@ -555,7 +572,9 @@ void save_run(const LoadFlags& f, const LoadPlan& plan, const RunHeader& header,
   if (f.read_consistency != "linearizable") run.summary["read_consistency"] = f.read_consistency;
   run.summary["seed"] = plan.seed;
   // For `bombarder compare`, and to repeat the run.
-  if (!recorded_command_line().empty()) run.summary["command_line"] = recorded_command_line();
+  const std::vector<std::string>& command_line =
+      f.command_line.empty() ? recorded_command_line() : f.command_line;
+  if (!command_line.empty()) run.summary["command_line"] = command_line;
   run.summary["nodes"] = Json::array();
   for (const auto& node : plan.nodes) run.summary["nodes"].push_back(node.to_string());
   run.summary["acked_ids"] = run.acked.size();
@@ -589,33 +608,96 @@ void print_check(const PostRun& post) {
   }
 }
 
-void print_human_result(const LoadFlags& f, const RunHeader& header, const LoadResult& result,
-                        const LoadSession& session, const std::string& burst_lines,
-                        bool has_history, const PostRun& post, const RunRecord& run) {
-  std::cout << human_summary(header, result, session.events());
-  if (!burst_lines.empty()) std::cout << "  bursts:\n" << burst_lines;
-  if (f.chaos && session.events().empty()) {
+// How a load runs, apart from its flags: on the command line (Ctrl-C, the terminal, the metrics
+// endpoint) or as an agent's load step (the run's abort, its progress events).
+struct LoadDriver {
+  std::function<bool()> stop_requested;
+  std::function<void(const LoadProgress&)> on_progress;
+  LoadMetrics* metrics = nullptr;
+  Output* output = nullptr;
+  // Before the load starts (the plan lines), and as soon as it has ended (before the check).
+  std::function<void(const LoadSpec&, const RunHeader&, const RunRecord&)> on_start;
+  std::function<void()> on_load_end;
+};
+
+// A finished load: what was run, what it did, what was recorded and checked.
+struct LoadRun {
+  RunRecord run;
+  RunHeader header;
+  LoadResult result;
+  std::string burst_lines;
+  std::vector<ChaosEvent> chaos_events;
+  bool restarts_ok = true;
+  bool has_history = false;
+  PostRun post;
+  bool passed = false;
+};
+
+void print_human_result(const LoadFlags& f, const LoadRun& r) {
+  std::cout << human_summary(r.header, r.result, r.chaos_events);
+  if (!r.burst_lines.empty()) std::cout << "  bursts:\n" << r.burst_lines;
+  if (f.chaos && r.chaos_events.empty()) {
     std::cout << "  note: the run ended before the first kill; use --duration for longer runs\n";
   }
-  if (!session.restarts_ok()) {
+  if (!r.restarts_ok) {
     std::cout << "  a node the chaos stopped did not come back (see above)\n";
   }
-  std::cout << "  record      " << run.dir.string() << " (" << run.acked.size()
+  std::cout << "  record      " << r.run.dir.string() << " (" << r.run.acked.size()
             << " acknowledged ids; `bombarder verify` checks them)\n";
-  if (has_history) std::cout << "  history     " << post.history_path.string() << "\n";
+  if (r.has_history) std::cout << "  history     " << r.post.history_path.string() << "\n";
   if (!f.report.empty()) {
     std::cout << "  report      " << f.report << " (verdict "
-              << to_string(post.report_check->verdict)
-              << (post.check ? "" : "; only --check makes the run fail on it") << ")\n";
+              << to_string(r.post.report_check->verdict)
+              << (r.post.check ? "" : "; only --check makes the run fail on it") << ")\n";
   }
-  if (post.check) print_check(post);
+  if (r.post.check) print_check(r.post);
+}
+
+void print_load_run(const LoadFlags& f, const LoadRun& r) {
+  if (f.json) {
+    Json out = r.run.summary;
+    out["passed"] = r.passed;
+    out["record"] = r.run.dir.string();
+    std::cout << out.dump(2) << std::endl;
+  } else {
+    print_human_result(f, r);
+    std::cout.flush();
+  }
 }
 
 // --history, else the run's history.jsonl when --check or --report need one; else none.
 std::unique_ptr<HistoryWriter> open_history(const LoadFlags& f, const RunRecord& run) {
-  if (f.history.empty() && !f.check && f.report.empty()) return nullptr;
+  if (f.history.empty() && !f.check && f.report.empty() && !f.record_history) return nullptr;
   return std::make_unique<HistoryWriter>(f.history.empty() ? run.dir / "history.jsonl"
                                                            : std::filesystem::path(f.history));
+}
+
+// The load itself, shared by the commands and the agent's load steps: the run record, the load
+// (bursts or one run) with the role sampler and chaos beside it, the check, the record saved.
+LoadRun execute_load(const LoadFlags& f, const LoadPlan& plan, const Targets& targets,
+                     const LoadDriver& driver) {
+  LoadRun r;
+  r.run = begin_run_record(f.name);
+  std::unique_ptr<HistoryWriter> history = open_history(f, r.run);
+  r.has_history = history != nullptr;
+  LoadSpec spec = load_spec(f, plan, targets.leader, r.run, history.get());
+  spec.stop_requested = driver.stop_requested;
+  spec.on_progress = driver.on_progress;
+  spec.metrics = driver.metrics;
+  r.header = run_header(f, plan, targets.leader);
+  if (driver.on_start) driver.on_start(spec, r.header, r.run);
+
+  LoadSession session(f, plan, targets, history.get(), *driver.output);
+  r.result = f.command == Command::kBurst ? run_bursts(f, spec, r.burst_lines) : run_load(spec);
+  session.finish();
+  r.chaos_events = session.events();
+  r.restarts_ok = session.restarts_ok();
+  if (driver.on_load_end) driver.on_load_end();
+  r.post = check_after_run(f, plan, history);
+  save_run(f, plan, r.header, r.result, session, r.has_history, r.post, r.run);
+  r.passed = r.result.success_pct() >= f.min_success && !r.result.interrupted && r.restarts_ok &&
+             (!r.post.check || r.post.check->verdict == Verdict::kOk);
+  return r;
 }
 
 int run_load_command(const LoadFlags& f) {
@@ -625,125 +707,283 @@ int run_load_command(const LoadFlags& f) {
   LoadMetrics metrics(f.name);
   const std::unique_ptr<MetricsServer> metrics_server =
       start_metrics_server(f.metrics, metrics, nullptr);
-  RunRecord run = begin_run_record(f.name);
-  std::unique_ptr<HistoryWriter> history = open_history(f, run);
-  LoadSpec spec = load_spec(f, plan, targets.leader, run, history.get());
-
   Output output;
   output.progress = !f.json && stderr_is_terminal();
   // Ctrl-C during the load ends it gracefully (the summary, record and check still follow);
   // outside the load and the metrics linger it keeps its default meaning.
   std::optional<SignalWatch> signals;
   signals.emplace(std::initializer_list<int>{SIGINT});
-  spec.stop_requested = [] { return SignalWatch::flag().load(); };
+  bool interrupted = false;
+  LoadDriver driver;
+  driver.output = &output;
+  driver.stop_requested = [] { return SignalWatch::flag().load(); };
   if (output.progress) {
-    spec.on_progress = [&output, &f](const LoadProgress& p) {
+    driver.on_progress = [&output, &f](const LoadProgress& p) {
       std::lock_guard lock(output.mutex);
       draw_progress(stderr, f.name, p);
     };
   }
-  const RunHeader header = run_header(f, plan, targets.leader);
-  if (!f.json) print_plan(f, plan, spec, header, run);
-  if (metrics_server) {
-    status_line(f.json, "metrics: " + metrics_server->url());
-    spec.metrics = &metrics;
-  }
-
-  LoadSession session(f, plan, targets, history.get(), output);
-  std::string burst_lines;
-  LoadResult result =
-      f.command == Command::kBurst ? run_bursts(f, spec, *signals, burst_lines) : run_load(spec);
-  session.finish();
-  const bool interrupted = signals->interrupted();
-  signals.reset();
-  if (output.progress) clear_progress(stderr);
-  const PostRun post = check_after_run(f, plan, history);
-  save_run(f, plan, header, result, session, history != nullptr, post, run);
-
-  const bool passed = result.success_pct() >= f.min_success && !result.interrupted &&
-                      session.restarts_ok() && (!post.check || post.check->verdict == Verdict::kOk);
-  if (f.json) {
-    Json out = run.summary;
-    out["passed"] = passed;
-    out["record"] = run.dir.string();
-    std::cout << out.dump(2) << std::endl;
-  } else {
-    print_human_result(f, header, result, session, burst_lines, history != nullptr, post, run);
-    std::cout.flush();
-  }
+  driver.on_start = [&](const LoadSpec& spec, const RunHeader& header, const RunRecord& run) {
+    if (!f.json) print_plan(f, plan, spec, header, run);
+    if (metrics_server) status_line(f.json, "metrics: " + metrics_server->url());
+  };
+  if (metrics_server) driver.metrics = &metrics;
+  driver.on_load_end = [&] {
+    interrupted = signals->interrupted();
+    signals.reset();
+    if (output.progress) clear_progress(stderr);
+  };
+  const LoadRun r = execute_load(f, plan, targets, driver);
+  print_load_run(f, r);
   if (metrics_server && !interrupted) {  // the Ctrl-C that ended the load ends the linger too
     signals.emplace(std::initializer_list<int>{SIGINT});
     linger_metrics(f.metrics, metrics_server.get(), SignalWatch::flag());
   }
-  return passed ? kExitOk : kExitCheckFailed;
+  return r.passed ? kExitOk : kExitCheckFailed;
 }
 
-CLI::App* add_load_command(CLI::App& app, int& exit_code, Command command, const char* name,
-                           const char* help, std::shared_ptr<LoadFlags> flags) {
-  flags->command = command;
-  flags->name = name;
-  CLI::App* cmd = app.add_subcommand(name, help);
-  add_common_flags(cmd, *flags);
-  cmd->callback([flags, &exit_code] { exit_code = run_load_command(*flags); });
-  return cmd;
+// One load command as the command line and the agent's load steps know it.
+struct CommandInfo {
+  Command command;
+  const char* name;
+  const char* help;
+};
+
+constexpr CommandInfo kLoadCommands[] = {
+    {Command::kFlood, "flood",
+     "Rapid concurrent creates to the leader (discovered, following its moves)"},
+    {Command::kBurst, "burst",
+     "Batches of concurrent creates to the leader with pauses between them"},
+    {Command::kMixed, "mixed",
+     "A mix of creates, reads, updates and deletes (40/30/20/10) to the leader"},
+    {Command::kStorm, "storm",
+     "Random operations on random nodes; with --chaos, nodes are killed and restarted meanwhile"},
+};
+
+const CommandInfo* find_load_command(const std::string& name) {
+  for (const CommandInfo& info : kLoadCommands) {
+    if (name == info.name) return &info;
+  }
+  return nullptr;
+}
+
+// The command's defaults (design.md §4: the reference README's table).
+std::shared_ptr<LoadFlags> default_flags(const CommandInfo& info) {
+  auto f = std::make_shared<LoadFlags>();
+  f->command = info.command;
+  f->name = info.name;
+  if (info.command == Command::kBurst) f->concurrency = 50;
+  if (info.command == Command::kStorm) {
+    f->count = 500;
+    f->concurrency = 50;
+  }
+  return f;
+}
+
+void add_burst_flags(CLI::App* cmd, LoadFlags& f) {
+  cmd->add_option("--size", f.burst_size, "Creates per burst")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--bursts", f.bursts, "Number of bursts")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--pause", f.pause_ms, "Milliseconds between bursts")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+}
+
+void add_storm_flags(CLI::App* cmd, LoadFlags& f) {
+  cmd->add_option("--read-pct", f.read_pct,
+                  "Percentage of reads; the other requests are 60% creates, 30% updates, "
+                  "10% deletes")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  add_list_pct_flag(cmd, f);
+  cmd->add_flag("--chaos", f.chaos,
+                "Kill and restart random nodes of the recorded cluster during the storm");
+  add_seconds_option(cmd, "--kill-interval", f.kill_interval_s, "Time between kills")
+      ->capture_default_str();
+  add_seconds_option(cmd, "--downtime", f.downtime_s,
+                     "How long a killed node stays down before its restart")
+      ->capture_default_str();
+  cmd->add_option("--kill-signal", f.kill_signal, "kill (SIGKILL), term (SIGTERM) or random")
+      ->capture_default_str();
+  cmd->add_option("--kill-target", f.kill_target, "any, leader or follower")->capture_default_str();
+  f.seed_option = cmd->add_option("--seed", f.seed, "Seed of the chaos choices (printed)");
+}
+
+// Every flag of the command: the common ones, then its own.
+void add_load_flags(CLI::App* cmd, LoadFlags& f) {
+  add_common_flags(cmd, f);
+  switch (f.command) {
+    case Command::kFlood: break;
+    case Command::kBurst: add_burst_flags(cmd, f); break;
+    case Command::kMixed: add_list_pct_flag(cmd, f); break;
+    case Command::kStorm: add_storm_flags(cmd, f); break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load steps of experiments (fleet/load_step.h): the same flags, parser and body on an agent.
+
+// Flags a load step may not give, and why: the agent sets them or they would write on its machine.
+struct RefusedFlag {
+  const char* flag;
+  const char* why;
+};
+
+constexpr RefusedFlag kAgentRefusedFlags[] = {
+    {"--nodes", "the agent loads the cluster recorded in its own data root"},
+    {"--system", "the agent's recorded cluster says which store it is"},
+    {"--json", "the agent always takes the summary as JSON, into the step's result"},
+    {"--csv", "it writes on the agent's machine; the step's result carries the summary"},
+    {"--history", "the agent records every load step's history in its run record (check steps)"},
+    {"--report", "it writes on the agent's machine; use --check, or a check step"},
+    {"--metrics-port", "it serves on the agent's machine"},
+    {"--metrics-host", "it serves on the agent's machine"},
+    {"--metrics-linger", "it serves on the agent's machine"},
+    {"--cacert", "the agent uses its cluster's own TLS (cluster start --tls)"},
+    {"--cert", "the agent uses its cluster's own TLS (cluster start --tls)"},
+    {"--key", "the agent uses its cluster's own TLS (cluster start --tls)"},
+    {"--help", "a step runs, it does not print help"},
+    {"-h", "a step runs, it does not print help"},
+};
+
+void refuse_agent_flags(const std::string& command, const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    for (const RefusedFlag& refused : kAgentRefusedFlags) {
+      const std::string flag = refused.flag;
+      if (arg == flag || arg.rfind(flag + "=", 0) == 0) {
+        invalid_input(command + " " + flag + " is not taken in a load step: " + refused.why);
+      }
+    }
+  }
+}
+
+// A step holds the agent's run: it must end on its own within bounds (load_step.h).
+void check_step_bounds(const LoadFlags& f) {
+  const double max_s = std::chrono::duration<double>(kLoadStepDurationMax).count();
+  const std::string where = f.name + ": in a load step ";
+  if (f.duration_given && f.duration_s > max_s) {
+    invalid_input(where + "--duration is at most " + format_seconds(kLoadStepDurationMax));
+  }
+  if (f.chaos && !f.duration_given && !f.count_given &&
+      3 * f.kill_interval_s + f.downtime_s > max_s) {
+    invalid_input(where +
+                  "a chaos storm without --duration lasts 3 x --kill-interval + "
+                  "--downtime, at most " +
+                  format_seconds(kLoadStepDurationMax));
+  }
+  const bool burst = f.command == Command::kBurst;
+  if ((!burst && f.count > kLoadStepCountMax) ||
+      (burst && f.bursts * f.burst_size > kLoadStepCountMax)) {
+    invalid_input(where + "at most " + std::to_string(kLoadStepCountMax) + " requests");
+  }
+  if (burst && static_cast<double>(f.bursts) * static_cast<double>(f.pause_ms) > max_s * 1000) {
+    invalid_input(where + "--bursts x --pause is at most " + format_seconds(kLoadStepDurationMax));
+  }
+  if (f.concurrency > kLoadStepConcurrencyMax) {
+    invalid_input(where + "--concurrency is at most " + std::to_string(kLoadStepConcurrencyMax));
+  }
+  if (f.check_timeout_s > max_s) {
+    invalid_input(where + "--check-timeout is at most " + format_seconds(kLoadStepDurationMax));
+  }
+}
+
+// What plan_from_flags checks that needs no cluster: the orchestrator knows none.
+void check_flag_values(const LoadFlags& f) {
+  (void)seconds_flag(f.timeout_s, "--timeout");
+  (void)seconds_flag(f.deadline_s, "--deadline");
+  (void)seconds_flag(f.check_timeout_s, "--check-timeout");
+  if (f.duration_given) (void)seconds_flag(f.duration_s, "--duration");
+  if (!f.duration_given && f.count == 0) invalid_input("--count must be at least 1");
+  (void)chaos_choices(f);
+  if (f.chaos) {
+    (void)seconds_flag(f.kill_interval_s, "--kill-interval");
+    (void)seconds_flag(f.downtime_s, "--downtime");
+  }
+  if (f.breaker) (void)seconds_flag(f.breaker_cooldown_s, "--breaker-cooldown");
+  if (f.read_consistency != "linearizable" && f.read_consistency != "serializable") {
+    invalid_input("--read-consistency must be linearizable or serializable, not '" +
+                  f.read_consistency + "'");
+  }
+  if (f.read_from != "primary" && f.read_from != "replica") {
+    invalid_input("--read-from must be primary or replica, not '" + f.read_from + "'");
+  }
+}
+
+// The step's flags through the command's own CLI11 definitions, without printing or exiting:
+// every refusal is an Error(kInvalidInput) naming the command and the flag.
+LoadFlags parse_step_flags(const LoadStep& step) {
+  const CommandInfo* info = find_load_command(step.command);
+  if (info == nullptr) {
+    invalid_input("unknown load command '" + step.command + "': flood, burst, mixed or storm");
+  }
+  refuse_agent_flags(step.command, step.args);
+  std::shared_ptr<LoadFlags> f = default_flags(*info);
+  CLI::App app{"", info->name};
+  add_load_flags(&app, *f);
+  std::vector<std::string> reversed(step.args.rbegin(), step.args.rend());  // CLI11's order
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    invalid_input(step.command + ": " + e.what());
+  }
+  note_given_flags(*f);
+  try {
+    check_flag_values(*f);
+  } catch (const Error& e) {
+    invalid_input(step.command + ": " + e.what());
+  }
+  check_step_bounds(*f);
+  return *f;
+}
+
+LoadStepOutcome run_load_step(const LoadStep& step, const LoadStepContext& context) {
+  LoadFlags f = parse_step_flags(step);
+  for (const common::Endpoint& node : context.nodes) f.nodes.push_back(node.to_string());
+  f.system = context.system;
+  f.json = true;  // no human lines: the agent's stdout is its log
+  f.record_history = true;
+  f.command_line = {"bombarder", step.command};
+  f.command_line.insert(f.command_line.end(), step.args.begin(), step.args.end());
+  const LoadPlan plan = plan_from_flags(f);
+  const Targets targets = discover_targets(plan);
+  Output output;
+  LoadDriver driver;
+  driver.output = &output;
+  driver.stop_requested = context.stop_requested;
+  if (context.on_progress) {
+    driver.on_progress = [&context](const LoadProgress& p) {
+      context.on_progress(p.completed, p.succeeded, p.failed);
+    };
+  }
+  const LoadRun r = execute_load(f, plan, targets, driver);
+  LoadStepOutcome out;
+  out.summary = r.run.summary;
+  out.summary["passed"] = r.passed;
+  out.passed = r.passed;
+  out.history = r.post.history_path;
+  return out;
 }
 
 }  // namespace
 
 void add_load_commands(CLI::App& app, int& exit_code) {
-  add_load_command(app, exit_code, Command::kFlood, "flood",
-                   "Rapid concurrent creates to the leader (discovered, following its moves)",
-                   std::make_shared<LoadFlags>());
+  for (const CommandInfo& info : kLoadCommands) {
+    std::shared_ptr<LoadFlags> flags = default_flags(info);
+    CLI::App* cmd = app.add_subcommand(info.name, info.help);
+    add_load_flags(cmd, *flags);
+    cmd->callback([flags, &exit_code] {
+      note_given_flags(*flags);
+      exit_code = run_load_command(*flags);
+    });
+  }
+}
 
-  auto burst = std::make_shared<LoadFlags>();
-  burst->concurrency = 50;
-  CLI::App* burst_cmd = add_load_command(
-      app, exit_code, Command::kBurst, "burst",
-      "Batches of concurrent creates to the leader with pauses between them", burst);
-  burst_cmd->add_option("--size", burst->burst_size, "Creates per burst")
-      ->check(CLI::Range(1, 1000000))
-      ->capture_default_str();
-  burst_cmd->add_option("--bursts", burst->bursts, "Number of bursts")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  burst_cmd->add_option("--pause", burst->pause_ms, "Milliseconds between bursts")
-      ->check(CLI::Range(0, 3600000))
-      ->capture_default_str();
-
-  auto mixed = std::make_shared<LoadFlags>();
-  CLI::App* mixed_cmd = add_load_command(
-      app, exit_code, Command::kMixed, "mixed",
-      "A mix of creates, reads, updates and deletes (40/30/20/10) to the leader", mixed);
-  add_list_pct_flag(mixed_cmd, *mixed);
-
-  auto storm = std::make_shared<LoadFlags>();
-  storm->count = 500;
-  storm->concurrency = 50;
-  CLI::App* storm_cmd = add_load_command(
-      app, exit_code, Command::kStorm, "storm",
-      "Random operations on random nodes; with --chaos, nodes are killed and restarted meanwhile",
-      storm);
-  storm_cmd
-      ->add_option("--read-pct", storm->read_pct,
-                   "Percentage of reads; the other requests are 60% creates, 30% updates, "
-                   "10% deletes")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  add_list_pct_flag(storm_cmd, *storm);
-  storm_cmd->add_flag("--chaos", storm->chaos,
-                      "Kill and restart random nodes of the recorded cluster during the storm");
-  add_seconds_option(storm_cmd, "--kill-interval", storm->kill_interval_s, "Time between kills")
-      ->capture_default_str();
-  add_seconds_option(storm_cmd, "--downtime", storm->downtime_s,
-                     "How long a killed node stays down before its restart")
-      ->capture_default_str();
-  storm_cmd
-      ->add_option("--kill-signal", storm->kill_signal, "kill (SIGKILL), term (SIGTERM) or random")
-      ->capture_default_str();
-  storm_cmd->add_option("--kill-target", storm->kill_target, "any, leader or follower")
-      ->capture_default_str();
-  storm->seed_option =
-      storm_cmd->add_option("--seed", storm->seed, "Seed of the chaos choices (printed)");
+void install_load_steps() {
+  install_load_commands(
+      {[](const LoadStep& step) { (void)parse_step_flags(step); }, run_load_step});
 }
 
 }  // namespace bombarder

@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   bombarder::record_command_line(argc, argv);
   // Rule 2 of node TLS (node_tls.h): a cluster started with --tls is reached over HTTPS.
   bombarder::set_recorded_node_tls(bombarder::recorded_cluster_tls);
+  // The orchestrator checks experiments' load steps with the load commands' parser; the agent
+  // runs them with their body (fleet/load_step.h).
+  bombarder::install_load_steps();
   CLI::App app{
       "bombarder: the stress and verification tool for stress_node clusters.\n"
       "Nodes are addressed as http://HOST:PORT, HOST:PORT or PORT (127.0.0.1). Without --nodes,\n"

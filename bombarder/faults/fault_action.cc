@@ -40,8 +40,10 @@ ActionResult start_stress(FaultPlugin& plugin, AppliedFault& f) {
     if (f.fault.type == FaultType::kDisk && !dir) {
       return {false, "node " + f.node + " has no local data directory for disk stress"};
     }
-    f.helper = start_stress_helper(f.fault, dir.value_or(std::filesystem::path()), true);
-    return {true, "helper pid " + std::to_string(f.helper.pid)};
+    f.helper = start_stress_helper(f.fault, dir.value_or(std::filesystem::path()),
+                                   f.helper_output_to_stderr);
+    return {true, "helper pid " + std::to_string(f.helper.pid) +
+                      (f.fault.type == FaultType::kDisk ? " writing into " + dir->string() : "")};
   } catch (const Error& e) {
     return {false, e.what()};
   }
@@ -49,13 +51,23 @@ ActionResult start_stress(FaultPlugin& plugin, AppliedFault& f) {
 
 }  // namespace
 
+std::string resolve_fault_node(FaultPlugin& plugin, const Fault& fault) {
+  // A network fault's node is a proxy name, not the plugin's.
+  return fault.type == FaultType::kNetwork ? fault.node : plugin.resolve(fault.node);
+}
+
 ActionResult apply_fault(FaultPlugin& plugin, const common::Endpoint& proxy_api, AppliedFault& f) {
-  ActionResult result;
   try {
-    f.node = f.fault.type == FaultType::kNetwork ? f.fault.node : plugin.resolve(f.fault.node);
+    f.node = resolve_fault_node(plugin, f.fault);
   } catch (const Error& e) {
     return {false, e.what()};
   }
+  return apply_resolved_fault(plugin, proxy_api, f);
+}
+
+ActionResult apply_resolved_fault(FaultPlugin& plugin, const common::Endpoint& proxy_api,
+                                  AppliedFault& f) {
+  ActionResult result;
   switch (f.fault.type) {
     case FaultType::kKill: result = plugin.kill(f.node, f.fault.signal); break;
     case FaultType::kPause: result = plugin.pause(f.node); break;
@@ -81,6 +93,18 @@ ActionResult revert_fault(FaultPlugin& plugin, const common::Endpoint& proxy_api
   }
   f.active = false;
   return result;
+}
+
+std::string revert_action_name(FaultType type) {
+  switch (type) {
+    case FaultType::kKill: return "resurrect";
+    case FaultType::kPause: return "resume";
+    case FaultType::kNetwork:
+    case FaultType::kMemory:
+    case FaultType::kDisk:
+    case FaultType::kCpu: return std::string(to_string(type)) + "-revert";
+  }
+  return "revert";
 }
 
 }  // namespace bombarder

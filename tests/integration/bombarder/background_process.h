@@ -6,6 +6,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -48,8 +49,9 @@ inline bool process_stopped(pid_t pid) {
 
 class Background {
  public:
+  // `netns`: the network namespace (made by `ip netns add NAME`) it runs in; empty: the test's.
   Background(const BombarderEnv& env, const std::vector<std::string>& args,
-             std::filesystem::path output)
+             std::filesystem::path output, const std::string& netns = {})
       : output_(std::move(output)) {
     std::vector<std::string> argv = {BOMBARDER_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -58,9 +60,14 @@ class Background {
     raw.push_back(nullptr);
     std::string data = "STRESS_TEST_DATA=" + env.root().string();
     const std::string out = output_.string();
+    const std::string netns_path = netns.empty() ? std::string() : "/run/netns/" + netns;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (!netns_path.empty()) {
+        const int ns = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(126);
+      }
       const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(fd, STDOUT_FILENO);
       ::dup2(fd, STDERR_FILENO);

@@ -77,13 +77,25 @@ class OrchestratorTest : public ::testing::Test {
     return http_request(port_, method, target, body, {{"Authorization", "Bearer " + token}});
   }
 
-  // A cluster started in the agent's root, a key made and enrolled.
-  TestAgent& add_agent(const std::string& name) {
+  // A cluster started in the agent's root (with `cluster_flags`), a key made and enrolled.
+  TestAgent& add_agent(const std::string& name,
+                       const std::vector<std::string>& cluster_flags = {}) {
     TestAgent& a = agents_.emplace_back();
     const uint16_t base = BombarderEnv::free_port_range(3);
-    const RunResult start =
-        a.env->run({"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms",
-                    "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
+    std::vector<std::string> args{"cluster",
+                                  "start",
+                                  "--port",
+                                  std::to_string(base),
+                                  "--nodes",
+                                  "3",
+                                  "--tick-ms",
+                                  "20",
+                                  "--election-ticks",
+                                  "10",
+                                  "--heartbeat-ticks",
+                                  "1"};
+    args.insert(args.end(), cluster_flags.begin(), cluster_flags.end());
+    const RunResult start = a.env->run(args);
     EXPECT_EQ(exit_code(start), 0) << start.output;
     const RunResult keygen = a.env->run({"agent", "keygen", "--out", a.key().string()});
     EXPECT_EQ(exit_code(keygen), 0) << keygen.output;
@@ -201,6 +213,10 @@ Json kill_load_verify() {
       {"kind": "verify", "timeout": "30s"}]})");
 }
 
+Json load_step(const std::string& command, const std::vector<std::string>& args) {
+  return {{"kind", "load"}, {"command", command}, {"args", args}};
+}
+
 // A long pause of node 1: a fault that is surely active when the test cuts the orchestrator off.
 Json long_pause() {
   return Json::parse(R"({"name": "pause node 1 for a minute",
@@ -251,6 +267,78 @@ TEST_F(OrchestratorTest, TwoAgentsRunKillLoadVerifyAndReportPerAgent) {
   EXPECT_EQ(count_of(stream, "event: run_created\n"), 1u) << stream;
   EXPECT_GE(count_of(stream, "event: progress\n"), 2u) << stream;
   EXPECT_EQ(count_of(stream, "event: result\n"), 2u) << stream;
+}
+
+// A load step with a load command's own flags (a storm with --check), then a check step and a
+// verify step, on an agent whose cluster was started with --tls: the storm reaches it over
+// HTTPS through the load command's own code, and the result carries the checker's verdict.
+TEST_F(OrchestratorTest, AStormWithCheckThenCheckAndVerifyStepsReturnTheCheckersVerdict) {
+  start_orchestrator(0);
+  TestAgent& a = add_agent("a", {"--tls"});
+  start_agent(a, "30s");
+  ASSERT_TRUE(connected(a.id)) << agent_logs();
+  // The orchestrator refuses, at creation, what the load commands' parser or the agent refuses.
+  const Json refused = {{"name", "x"}, {"steps", {load_step("storm", {"--nodes", "8080"})}}};
+  const HttpResult bad = api("POST", "/experiments", refused.dump());
+  EXPECT_EQ(bad.status, 400) << bad.describe();
+  EXPECT_NE(bad.body.find("steps[0]: storm --nodes is not taken in a load step"), std::string::npos)
+      << bad.body;
+  const Json spec = {{"name", "storm, check, verify"},
+                     {"steps",
+                      {load_step("storm", {"--duration", "3s", "--concurrency", "8", "--read-pct",
+                                           "40", "--list-pct", "10", "--check"}),
+                       {{"kind", "check"}, {"timeout", "60s"}},
+                       {{"kind", "verify"}, {"timeout", "30s"}}}}};
+  const HttpResult r = api("POST", "/experiments/" + create_experiment(spec) + "/assign/" + a.id);
+  ASSERT_EQ(r.status, 201) << r.describe();
+  const Json run = wait_run(r.json()["id"], 90s);
+  ASSERT_EQ(run.value("state", ""), "done") << run.dump(2) << agent_logs();
+  const Json& steps = run["agents"][a.id]["steps"];
+  ASSERT_EQ(steps.size(), 3u) << run.dump(2);
+  const Json& load = steps[0]["load"];
+  EXPECT_EQ(load["command"], "storm") << load.dump();
+  EXPECT_TRUE(load["passed"].get<bool>()) << load.dump();
+  EXPECT_GT(load["succeeded"].get<uint64_t>(), 0u) << load.dump();
+  EXPECT_EQ(load["check"]["verdict"], "linearizable") << load.dump();
+  const Json& check = steps[1]["check"];
+  EXPECT_EQ(check["verdict"], "linearizable") << check.dump();
+  EXPECT_TRUE(check["linearizable"].get<bool>()) << check.dump();
+  EXPECT_EQ(check["histories"], 1u) << check.dump();
+  EXPECT_EQ(check["ids_violation"], 0u) << check.dump();
+  EXPECT_GT(check["ops"].get<uint64_t>(), 0u) << check.dump();
+  EXPECT_EQ(check["per_step"][0]["step"], 0u) << check.dump();
+  EXPECT_FALSE(check.contains("smallest_failure")) << check.dump();
+  EXPECT_TRUE(steps[2]["verify"]["passed"].get<bool>()) << steps[2].dump();
+  // The history is in the agent's run record; `bombarder check` agrees with the step.
+  const std::string history = load["history"].get<std::string>();
+  EXPECT_EQ(history, check["per_step"][0]["history"].get<std::string>());
+  const RunResult checked = a.env->run({"check", history, "--json"});
+  EXPECT_EQ(exit_code(checked), 0) << checked.output;
+  EXPECT_NE(checked.output.find("\"ops\": " + check["ops"].dump() + ","), std::string::npos)
+      << checked.output;
+}
+
+// A load step the orchestrator accepts but the agent's cluster cannot run (serializable reads
+// are etcd's) is a failed step with its error; the steps after it still run.
+TEST_F(OrchestratorTest, ALoadStepTheAgentsClusterRefusesIsAFailedStepAndTheRunGoesOn) {
+  start_orchestrator(0);
+  TestAgent& a = add_agent("a");
+  start_agent(a, "30s");
+  ASSERT_TRUE(connected(a.id)) << agent_logs();
+  const Json spec = {{"name", "serializable on stress_node"},
+                     {"steps",
+                      {load_step("flood", {"--count", "10", "--read-consistency", "serializable"}),
+                       {{"kind", "verify"}, {"timeout", "30s"}}}}};
+  const HttpResult r = api("POST", "/experiments/" + create_experiment(spec) + "/assign/" + a.id);
+  ASSERT_EQ(r.status, 201) << r.describe();
+  const Json run = wait_run(r.json()["id"], 60s);
+  EXPECT_EQ(run.value("state", ""), "failed") << run.dump(2) << agent_logs();
+  const Json& steps = run["agents"][a.id]["steps"];
+  ASSERT_EQ(steps.size(), 2u) << run.dump(2);
+  EXPECT_NE(steps[0].value("error", "").find("serializable is for --system etcd"),
+            std::string::npos)
+      << steps[0].dump();
+  EXPECT_TRUE(steps[1]["verify"]["passed"].get<bool>()) << steps[1].dump();
 }
 
 TEST_F(OrchestratorTest, KilledOrchestratorRestartsWithItsStateAndTheRunAborted) {
