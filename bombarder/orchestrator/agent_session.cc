@@ -183,32 +183,22 @@ void AgentSession::on_proof(const Message& message) {
 
 void AgentSession::send(const nlohmann::json& message) {
   if (closed_) return;
-  if (queue_.size() >= kSendQueueMax) {
+  if (!queue_.push(shared_from_this(), message.dump())) {
     spdlog::warn("orchestrator: {} reads too slowly ({} messages queued): disconnected", who(),
                  queue_.size());
-    return close();
+    close();
   }
-  queue_.push_back(message.dump());
-  if (!writing_) write_next();
 }
 
-void AgentSession::write_next() {
-  if (closed_) return;
-  if (queue_.empty()) {
-    writing_ = false;
-    if (close_after_write_) close();
-    return;
-  }
-  writing_ = true;
+void AgentSession::on_queue_drained() {
+  if (close_after_write_) close();
+}
+
+void AgentSession::write_one(const std::string& text, WriteDone done) {
   std::visit(
-      [this](auto& ws) {
+      [&](auto& ws) {
         ws.text(true);
-        ws.async_write(boost::asio::buffer(queue_.front()),
-                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                         if (ec) return self->close();
-                         self->queue_.pop_front();
-                         self->write_next();
-                       });
+        ws.async_write(boost::asio::buffer(text), std::move(done));
       },
       ws_);
 }

@@ -11,7 +11,7 @@
 #pragma once
 
 #include <boost/beast/websocket.hpp>
-#include <deque>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,6 +19,7 @@
 #include <string_view>
 #include <variant>
 
+#include "bombarder/base/write_queue.h"
 #include "bombarder/fleet/ed25519_key.h"
 #include "bombarder/fleet/protocol.h"
 #include "common/http_upgrade.h"
@@ -69,6 +70,11 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   [[nodiscard]] const nlohmann::json& capabilities() const { return capabilities_; }
   [[nodiscard]] bool closed() const { return closed_; }
 
+  // WriteQueue's owner interface (base/write_queue.h).
+  using WriteDone = std::function<void(boost::beast::error_code, size_t)>;
+  void on_queue_drained();
+  void write_one(const std::string& text, WriteDone done);
+
  private:
   using PlainWs = boost::beast::websocket::stream<boost::beast::tcp_stream>;
   using TlsWs = boost::beast::websocket::stream<common::TlsStream>;
@@ -79,7 +85,6 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   void on_register(const Message& message);
   void on_proof(const Message& message);
   void refuse(const std::string& code, const std::string& message, bool close_after);
-  void write_next();
   [[nodiscard]] std::string who() const;
 
   SessionHost& host_;
@@ -87,8 +92,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   boost::beast::http::request<boost::beast::http::string_body> upgrade_request_;
   boost::beast::flat_buffer buffer_;
   boost::asio::steady_timer handshake_timer_;
-  std::deque<std::string> queue_;
-  bool writing_ = false;
+  WriteQueue queue_{kSendQueueMax};
   bool closed_ = false;
   bool close_after_write_ = false;
   enum class Phase { kAwaitRegister, kAwaitProof, kReady } phase_ = Phase::kAwaitRegister;
