@@ -10,10 +10,12 @@
 // (table "part", id "<run>/<agent>"): an agent's progress rewrites its own part, not the whole
 // run, which with 1,000 agents would make a fan-out quadratic.
 //
-// Writes reach the store's log at once (a kill -9 loses none); they are fsynced before every
-// REST answer and, for writes caused by agents' messages, by a timer within kSyncDelay: one
-// fsync for a burst of messages instead of one each, which kept the thread from answering
-// heartbeats while 1,000 agents connected (docs/benchmarks.md).
+// Every REST answer waits until what it reports is durable (StateStore::when_durable, at most
+// kDurableWait: past it 503 store_unavailable); writes caused by agents' messages are flushed by
+// a timer within kSyncDelay: one fsync for a burst of messages instead of one each, which kept
+// the thread from answering heartbeats while 1,000 agents connected (docs/benchmarks.md). With
+// RocksDB a write is in its log (safe from a kill -9) at once; with the raft store
+// (raft_state_store.h) when the cluster has committed it, milliseconds later.
 // A run's agent part goes assigned -> running -> done | failed | aborted; the run is running
 // while any part is assigned or running, then failed if any part failed, aborted if any part
 // was aborted, else done.
@@ -36,6 +38,7 @@ namespace bombarder {
 
 inline constexpr size_t kProgressEventsMax = 100;  // kept per agent part of a run
 inline constexpr std::chrono::milliseconds kSyncDelay{50};
+inline constexpr std::chrono::milliseconds kDurableWait{5000};
 inline constexpr size_t kRateLimitKeysMax = 4096;  // REST bearer tokens with a bucket
 inline constexpr std::chrono::minutes kAuditPruneEvery{1};
 
@@ -51,7 +54,7 @@ struct Orchestrator::State final : SessionHost {
 
   boost::asio::io_context& io;
   const OrchestratorOptions options;
-  StateStore store;
+  std::unique_ptr<StateStore> store;  // RocksDB under --data, or the raft cluster of --store
   Ed25519Key key;
   std::map<std::string, nlohmann::json> experiments;
   std::map<std::string, nlohmann::json> agents;
