@@ -267,6 +267,7 @@ Orchestrator::Orchestrator(boost::asio::io_context& io, OrchestratorOptions opti
   add_experiment_routes(*router_, *state_);
   add_agent_routes(*router_, *state_);
   add_run_routes(*router_, *state_);
+  add_poll_routes(*router_, *state_);
   router_->add_upgrade("/agent/ws", [state = state_.get()](auto connection) {
     state->accept_upgrade(std::move(connection));
   });

@@ -49,6 +49,17 @@ struct ApiFailure {
   std::string message;
 };
 
+// A poll agent's registration between its challenge and its proof (poll_session.h).
+struct PollChallenge {
+  std::string agent;
+  std::string pem;
+  nlohmann::json labels;
+  nlohmann::json capabilities;
+  std::chrono::steady_clock::time_point expires;
+};
+
+class PollSession;
+
 struct Orchestrator::State final : SessionHost {
   State(boost::asio::io_context& io, OrchestratorOptions options);
 
@@ -59,10 +70,12 @@ struct Orchestrator::State final : SessionHost {
   std::map<std::string, nlohmann::json> experiments;
   std::map<std::string, nlohmann::json> agents;
   std::map<std::string, nlohmann::json> runs;
-  std::map<std::string, std::shared_ptr<AgentSession>> sessions;  // proven, by agent id
-  std::vector<std::shared_ptr<AgentSession>> pending;             // upgraded, not proven yet
-  std::map<std::string, uint64_t> refusals;                       // by code
-  EventStreams events;                                            // GET /events subscribers
+  std::map<std::string, std::shared_ptr<AgentConnection>> sessions;   // proven, by agent id
+  std::vector<std::shared_ptr<AgentSession>> pending;                 // upgraded, not proven yet
+  std::map<std::string, uint64_t> refusals;                           // by code
+  EventStreams events;                                                // GET /events subscribers
+  std::map<std::string, PollChallenge> poll_challenges;               // by nonce
+  std::map<std::string, std::shared_ptr<PollSession>> poll_sessions;  // by session id
   uint64_t audit_seq = 0;
   boost::asio::steady_timer sync_timer;
   bool sync_armed = false;
@@ -108,14 +121,14 @@ struct Orchestrator::State final : SessionHost {
 
   // SessionHost
   std::string enrolled_agent(std::string_view pem, std::string* refusal) override;
-  void on_authenticated(const std::shared_ptr<AgentSession>& session) override;
-  void on_message(const std::shared_ptr<AgentSession>& session, const Message& message) override;
+  void on_authenticated(const std::shared_ptr<AgentConnection>& session) override;
+  void on_message(const std::shared_ptr<AgentConnection>& session, const Message& message) override;
   void on_refusal(const std::string& who, const std::string& code,
                   const std::string& message) override;
   std::string check_token(std::string_view token, const std::string& agent_id, uint64_t connection,
                           int64_t* exp) override;
   bool message_allowed(const std::string& agent_id) override;
-  void on_closed(const std::shared_ptr<AgentSession>& session) override;
+  void on_closed(const std::shared_ptr<AgentConnection>& session) override;
   std::chrono::milliseconds heartbeat_interval() const override {
     return options.heartbeat_interval;
   }
@@ -131,5 +144,8 @@ struct Orchestrator::State final : SessionHost {
   void settle_run(const std::string& run_id);
   [[nodiscard]] std::string issue_agent_token(const std::string& agent_id) const;
 };
+
+// POST /agent/poll/register, /proof, /send and GET /agent/poll/commands (poll_session.h).
+void add_poll_routes(common::Router& router, Orchestrator::State& state);
 
 }  // namespace bombarder
