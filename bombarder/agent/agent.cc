@@ -392,6 +392,11 @@ asio::awaitable<void> Agent::Impl::poll_session() {
   }
   poll_session_id = answer.value("poll_session", "");
   auto poll_link = std::make_shared<PollLink>(io);
+  // However the session ends (a refusal, a transport error), its heartbeats and sender stop.
+  struct CloseOnExit {
+    std::shared_ptr<PollLink> link;
+    ~CloseOnExit() { link->close(); }
+  } close_on_exit{poll_link};
   const std::chrono::milliseconds every =
       accept_welcome(parse_message(answer["messages"][0].dump()), poll_link);
   asio::co_spawn(io, heartbeat_loop(poll_link, every), asio::detached);

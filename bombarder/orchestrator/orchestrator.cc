@@ -1,6 +1,7 @@
 #include "bombarder/orchestrator/orchestrator.h"
 
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -302,7 +303,10 @@ void Orchestrator::stop(std::function<void()> done) {
   state_->close_all();
   // The last writes (the raft store's are in flight) reach the store before the process ends.
   server_->stop(std::chrono::milliseconds(2000), [this, done = std::move(done)]() mutable {
-    state_->store->when_durable(kDurableWait, [done = std::move(done)](bool) { done(); });
+    state_->store->when_durable(kDurableWait, [done = std::move(done)](bool durable) {
+      if (!durable) spdlog::error("orchestrator: stopping with writes the store did not confirm");
+      done();
+    });
   });
 }
 

@@ -17,6 +17,8 @@
 //                                             OrchestratorOptions::audit_entries_max/_age_max)
 //   GET    /status                            counts, and refusals by reason
 //   GET    /events[?run=ID]                   server-sent events of runs (event_stream.h)
+// and, authenticated by agent tokens instead: /agent/poll/* for `agent --poll` (poll_session.h).
+// A change the store cannot record is answered 503 store_unavailable (state_store.h).
 //
 // Only enrolled keys may connect: an agent proves possession of its private key by signing the
 // challenge (fleet/protocol.h), then uses short-lived tokens signed by the orchestrator's key

@@ -188,6 +188,11 @@ void on_proof(Orchestrator::State& s, const Request& r, const Respond& respond) 
     return respond(refusal(s, 401, "unauthenticated agent", "bad_proof",
                            "the challenge's signature does not verify with the key"));
   }
+  if (s.sessions.size() + s.pending.size() >= s.options.connections_max) {
+    ++s.refusals["too_many_connections"];
+    return respond(
+        Response::error(429, "too_many_connections", "agent connections are at their limit"));
+  }
   auto session =
       std::make_shared<PollSession>(s.io, s, claimed.agent, claimed.labels, claimed.capabilities);
   s.poll_sessions[session->id()] = session;

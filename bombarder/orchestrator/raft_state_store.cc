@@ -195,9 +195,13 @@ void RaftStateStore::queue(std::string key, std::optional<std::string> value) {
     return;
   }
   if (pending_.size() >= kPendingKeysMax) {
-    ++dropped_;
-    spdlog::error("orchestrator: store: {} writes wait already; the write of {} is dropped",
-                  pending_.size(), key);
+    // Logged once per 1000: an outage long enough to fill the queue must not flood the log.
+    if (++dropped_ % 1000 == 1) {
+      spdlog::error(
+          "orchestrator: store: {} writes wait already; the write of {} is dropped ({} "
+          "so far)",
+          pending_.size(), key, dropped_);
+    }
     return;
   }
   pending_.emplace(std::move(key), Op{std::move(value), seq, {}, 0});
@@ -241,17 +245,18 @@ void RaftStateStore::send(const std::string& key, Op op) {
   }
   request.headers.emplace_back("Idempotency-Key", op.idempotency_key);
   ++op.attempts;
-  pool_.request(
-      node(), std::move(request), options_.request_timeout,
-      [this, alive = alive_, key, op](boost::system::error_code ec, common::HttpResponse response) {
-        if (*alive) on_answer(key, op, ec, response);
-      });
+  const common::Endpoint to = node();
+  pool_.request(to, std::move(request), options_.request_timeout,
+                [this, alive = alive_, key, op, to](boost::system::error_code ec,
+                                                    common::HttpResponse response) {
+                  if (*alive) on_answer(key, op, to, ec, response);
+                });
 }
 
-void RaftStateStore::on_answer(const std::string& key, Op op, boost::system::error_code ec,
-                               const common::HttpResponse& r) {
+void RaftStateStore::on_answer(const std::string& key, Op op, const common::Endpoint& to,
+                               boost::system::error_code ec, const common::HttpResponse& r) {
   if (ec == boost::asio::error::operation_aborted) return;  // closing
-  if (ec) return retry(key, std::move(op), node().to_string() + ": " + ec.message());
+  if (ec) return retry(key, std::move(op), to, to.to_string() + ": " + ec.message());
   if (r.status == 201 && op.value) {
     const Json entry = Json::parse(r.body, nullptr, false);
     if (entry.is_object() && entry.contains("id")) ids_[key] = entry["id"].get<std::string>();
@@ -271,9 +276,8 @@ void RaftStateStore::on_answer(const std::string& key, Op op, boost::system::err
     return finish(key, op);
   }
   if (r.status == 429 || r.status >= 500) {
-    return retry(
-        key, std::move(op),
-        node().to_string() + ": " + std::to_string(r.status) + " " + r.body.substr(0, 200));
+    return retry(key, std::move(op), to,
+                 to.to_string() + ": " + std::to_string(r.status) + " " + r.body.substr(0, 200));
   }
   ++dropped_;
   spdlog::error("orchestrator: store: the cluster refused the write of {}: {} {}", key, r.status,
@@ -290,12 +294,13 @@ void RaftStateStore::finish(const std::string& key, const Op& op) {
 
 // The same request again (its Idempotency-Key makes a second apply a replay), on the next node,
 // after a backoff; the key stays in flight meanwhile, so its later writes wait behind it.
-void RaftStateStore::retry(const std::string& key, Op op, const std::string& why) {
+void RaftStateStore::retry(const std::string& key, Op op, const common::Endpoint& to,
+                           const std::string& why) {
   ++retries_;
   if (!failing_since_) failing_since_ = Clock::now();
   if (last_error_ != why) spdlog::warn("orchestrator: store: {} (retrying)", why);
   last_error_ = why;
-  node_ = (node_ + 1) % options_.nodes.size();
+  if (node() == to) node_ = (node_ + 1) % options_.nodes.size();
   const auto delay = std::min<std::chrono::milliseconds>(
       kBackoffMin * (1u << std::min(op.attempts, 5u)), kBackoffMax);
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, delay);

@@ -113,10 +113,12 @@ class RaftStateStore final : public StateStore {
   void queue(std::string key, std::optional<std::string> value);
   void pump();
   void send(const std::string& key, Op op);
-  void on_answer(const std::string& key, Op op, boost::system::error_code ec,
-                 const common::HttpResponse& response);
+  void on_answer(const std::string& key, Op op, const common::Endpoint& to,
+                 boost::system::error_code ec, const common::HttpResponse& response);
   void finish(const std::string& key, const Op& op);
-  void retry(const std::string& key, Op op, const std::string& why);
+  // `to` failed: the next node is tried (once per failure of the node in use, so that the
+  // concurrent failures of one outage do not skip a good node).
+  void retry(const std::string& key, Op op, const common::Endpoint& to, const std::string& why);
   void settle_waiters();
   void arm_waiter_timer();
   [[nodiscard]] const common::Endpoint& node() const { return options_.nodes[node_]; }
