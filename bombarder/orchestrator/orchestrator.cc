@@ -90,6 +90,11 @@ common::Handler guarded(Orchestrator::State& state, unsigned ok_status, Fn fn) {
     }
     try {
       Json body = fn(request);
+      // A read while the store takes no writes is served from memory at once (what it reports
+      // may not be durable yet): waiting for the store would only turn it into a 503.
+      if (request.method == http::verb::get && !state.store->unavailable().empty()) {
+        return respond(Response::json(ok_status, body));
+      }
       // What the answer reports is durable before it is sent; the thread goes on meanwhile.
       state.store->when_durable(kDurableWait, [ok_status, body = std::move(body),
                                                respond = std::move(respond)](bool durable) {

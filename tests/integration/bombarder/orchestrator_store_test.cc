@@ -1,7 +1,8 @@
 // `bombarder orchestrator --store raft://...` (issue 17): the orchestrator's state in a 3-node
 // stress_node cluster started by the test. Killed with -9 and restarted on the same store, the
 // orchestrator finds its experiments, agents and audit log; with the store's leader killed, it
-// keeps serving once the cluster has elected another. Every process a test starts is stopped by
+// keeps serving once the cluster has elected another; without a quorum it refuses changes with
+// 503 JSON and still serves reads. Every process a test starts is stopped by
 // its destructor (Background, BombarderEnv).
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -52,9 +53,10 @@ class OrchestratorStoreTest : public ::testing::Test {
     ASSERT_NE(port_, 0) << orchestrator_->output();
   }
 
-  HttpResult api(std::string_view method, const std::string& target, const std::string& body = {}) {
+  HttpResult api(std::string_view method, const std::string& target, const std::string& body = {},
+                 std::chrono::milliseconds timeout = kRequestTimeout) {
     return http_request(port_, method, target, body,
-                        {{"Authorization", std::string("Bearer ") + kOperatorToken}});
+                        {{"Authorization", std::string("Bearer ") + kOperatorToken}}, timeout);
   }
 
   // How many entries the cluster holds under `key`, read from the node on `port`.
@@ -175,6 +177,29 @@ TEST_F(OrchestratorStoreTest, TheOrchestratorKeepsServingWhenTheStoresLeaderIsKi
   EXPECT_EQ(entries_under(survivor, "bombarder-orchestrator/experiment/" + created), 1u);
   EXPECT_EQ(api("GET", "/experiments").json()["experiments"].size(), 2u);
   EXPECT_FALSE(process_gone(orchestrator_->pid()));
+}
+
+TEST_F(OrchestratorStoreTest, WithoutAQuorumChangesAre503JsonAndReadsAreServed) {
+  ASSERT_NO_FATAL_FAILURE(start_orchestrator());
+  ASSERT_EQ(api("POST", "/experiments", kExperiment).status, 201);
+  for (int id : {0, 1}) {
+    const pid_t pid = static_cast<pid_t>(
+        std::stol(read_text_file(env_.root() / ("node-" + std::to_string(id)) / "node.pid")));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  }
+  // The first change waits for a commit that cannot come (5 s), then every change is refused
+  // at once while the store takes no writes.
+  const HttpResult waited = api("POST", "/experiments", kExperiment, 15s);
+  EXPECT_EQ(waited.status, 503) << waited.describe();
+  EXPECT_EQ(waited.json().value("error", ""), "store_unavailable") << waited.describe();
+  const HttpResult refused = api("POST", "/experiments", kExperiment);
+  EXPECT_EQ(refused.status, 503) << refused.describe();
+  EXPECT_EQ(refused.json().value("error", ""), "store_unavailable") << refused.describe();
+  const HttpResult read = api("GET", "/experiments");
+  EXPECT_EQ(read.status, 200) << read.describe();
+  const Json status = api("GET", "/status").json();
+  EXPECT_NE(status["store"].value("unavailable", ""), "") << status.dump();
+  EXPECT_FALSE(process_gone(orchestrator_->pid())) << output();
 }
 
 TEST_F(OrchestratorStoreTest, StoreAndDataTogetherAreAUsageError) {
