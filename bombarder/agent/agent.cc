@@ -22,6 +22,7 @@
 #include "bombarder/fleet/base64url.h"
 #include "bombarder/fleet/ed25519_key.h"
 #include "bombarder/fleet/protocol.h"
+#include "common/http_client.h"
 #include "common/tls.h"
 
 namespace bombarder {
@@ -37,6 +38,9 @@ namespace {
 
 constexpr size_t kUnsentMax = 64;  // results and revert_done waiting for a connection
 constexpr auto kTick = std::chrono::milliseconds(100);
+constexpr size_t kPollBatchMax = 64;  // messages in one POST /agent/poll/send (its bound)
+// A request's own allowance on top of the long poll's wait.
+constexpr auto kPollRequestSlack = std::chrono::seconds(10);
 
 bool is_loopback(const std::string& host) {
   if (host == "localhost" || host == "::1" || host == "[::1]") return true;
@@ -58,11 +62,11 @@ std::string read_file(const std::filesystem::path& path) {
 OrchestratorUrl parse_orchestrator_url(std::string_view url) {
   OrchestratorUrl out;
   std::string_view rest;
-  if (url.starts_with("wss://")) {
+  if (url.starts_with("wss://") || url.starts_with("https://")) {
     out.tls = true;
-    rest = url.substr(6);
-  } else if (url.starts_with("ws://")) {
-    rest = url.substr(5);
+    rest = url.substr(url.find("://") + 3);
+  } else if (url.starts_with("ws://") || url.starts_with("http://")) {
+    rest = url.substr(url.find("://") + 3);
   } else {
     invalid_input("--orchestrator must be ws://HOST:PORT or wss://HOST:PORT, not '" +
                   std::string(url) + "'");
@@ -79,12 +83,35 @@ OrchestratorUrl parse_orchestrator_url(std::string_view url) {
   out.port = endpoint->port;
   if (!out.tls && !is_loopback(out.host)) {
     invalid_input(
-        "--orchestrator: plain ws:// only to a loopback address; use wss:// (with "
+        "--orchestrator: plain ws:// (or http://) only to a loopback address; use wss:// (with "
         "--cacert) to reach " +
         out.host);
   }
   return out;
 }
+
+// What a polling agent has to send: messages wait here until the sender (poll_sender) posts
+// them, kPollBatchMax at a time. Bounded like a WebSocket link's queue.
+class PollLink : public Link {
+ public:
+  explicit PollLink(asio::io_context& io) : wake(io, Clock::time_point::max()) {}
+  void send(std::string text) override {
+    if (closed_) return;
+    if (outbox.size() >= kLinkQueueMax) return close();
+    outbox.push_back(std::move(text));
+    wake.cancel();
+  }
+  void close() override {
+    closed_ = true;
+    wake.cancel();
+  }
+  [[nodiscard]] bool closed() const override { return closed_; }
+  std::deque<std::string> outbox;
+  asio::steady_timer wake;  // never expires: cancelled when there is something to send
+
+ private:
+  bool closed_ = false;
+};
 
 struct Agent::Impl {
   explicit Impl(AgentOptions options_in)
@@ -101,6 +128,8 @@ struct Agent::Impl {
       if (!tls) invalid_input("--cacert: " + error);
     }
     plugin = make_fault_plugin(options.plugin, {});
+    // Two requests at once: the held poll and a send.
+    if (options.poll) http_pool = std::make_unique<common::HttpClientPool>(io, 2, 16, 4 << 20, tls);
   }
 
   // --- connection
@@ -111,6 +140,17 @@ struct Agent::Impl {
   template <typename Ws>
   asio::awaitable<Message> read_message(WsLink<Ws>& link, beast::flat_buffer& buffer);
   asio::awaitable<void> heartbeat_loop(std::shared_ptr<Link> link, std::chrono::milliseconds every);
+  // The welcome taken (the orchestrator's key checked and pinned, the token kept, what waited
+  // sent on `link`); the heartbeat interval it names.
+  std::chrono::milliseconds accept_welcome(const Message& welcome, std::shared_ptr<Link> link);
+  Json registration() const;
+
+  // --- polling (--poll)
+  asio::awaitable<void> poll_session();
+  asio::awaitable<common::HttpResponse> http(boost::beast::http::verb method, std::string target,
+                                             std::string body, std::chrono::milliseconds timeout,
+                                             bool authenticated);
+  asio::awaitable<void> poll_sender(std::shared_ptr<PollLink> link);
   asio::awaitable<void> watchdog(const std::atomic<bool>& stop);
 
   // --- messages
@@ -135,6 +175,8 @@ struct Agent::Impl {
   std::unique_ptr<FaultPlugin> plugin;
   std::mt19937_64 rng;
   asio::io_context io;
+  std::unique_ptr<common::HttpClientPool> http_pool;  // --poll only
+  std::string poll_session_id;
 
   std::shared_ptr<Link> link;  // the welcomed connection, or null
   std::string token;
@@ -178,6 +220,7 @@ asio::awaitable<void> Agent::Impl::connect_loop(const std::atomic<bool>& stop) {
 }
 
 asio::awaitable<void> Agent::Impl::connect_once() {
+  if (options.poll) co_return co_await poll_session();
   asio::ip::tcp::resolver resolver(io);
   const auto endpoints =
       co_await resolver.async_resolve(url.host, std::to_string(url.port), use_awaitable);
@@ -217,13 +260,7 @@ asio::awaitable<void> Agent::Impl::session(std::shared_ptr<WsLink<Ws>> ws_link) 
   const std::string host = url.host + ":" + std::to_string(url.port);
   co_await ws.async_handshake(host, url.path, use_awaitable);
   beast::flat_buffer buffer;
-  Json labels = options.labels;
-  Json capabilities = {{"plugins", Json::array({plugin->name()})},
-                       {"fault_types", {"kill", "pause", "memory", "disk", "cpu", "network"}},
-                       {"cluster", load_cluster_record().has_value()}};
-  Json hello = make_message(
-      MessageType::kRegister,
-      {{"public_key", key.public_pem()}, {"labels", labels}, {"capabilities", capabilities}});
+  Json hello = registration();
   ws_link->send(hello.dump());
   Message challenge = co_await read_message(*ws_link, buffer);
   if (challenge.type != MessageType::kChallenge) {
@@ -234,6 +271,31 @@ asio::awaitable<void> Agent::Impl::session(std::shared_ptr<WsLink<Ws>> ws_link) 
                             {{"signature", base64url_encode(key.sign(challenge_input(nonce)))}});
   ws_link->send(proof.dump());
   Message welcome = co_await read_message(*ws_link, buffer);
+  const std::chrono::milliseconds every = accept_welcome(welcome, ws_link);
+  asio::co_spawn(io, heartbeat_loop(ws_link, every), asio::detached);
+  while (!ws_link->closed()) {
+    Message message;
+    try {
+      message = co_await read_message(*ws_link, buffer);
+    } catch (const ProtocolError& e) {
+      report_refusal(e.code(), e.what(), nullptr);
+      continue;
+    }
+    handle(message);
+  }
+}
+
+Json Agent::Impl::registration() const {
+  Json capabilities = {{"plugins", Json::array({plugin->name()})},
+                       {"fault_types", {"kill", "pause", "memory", "disk", "cpu", "network"}},
+                       {"cluster", load_cluster_record().has_value()}};
+  return make_message(MessageType::kRegister, {{"public_key", key.public_pem()},
+                                               {"labels", options.labels},
+                                               {"capabilities", capabilities}});
+}
+
+std::chrono::milliseconds Agent::Impl::accept_welcome(const Message& welcome,
+                                                      std::shared_ptr<Link> new_link) {
   if (welcome.type != MessageType::kWelcome) {
     environment_failure("registration refused: " + welcome.body.dump());
   }
@@ -247,8 +309,10 @@ asio::awaitable<void> Agent::Impl::session(std::shared_ptr<WsLink<Ws>> ws_link) 
   pinned_key = offered;
   agent_id = welcome.body["agent_id"].get<std::string>();
   token = welcome.body["token"].get<std::string>();
-  link = ws_link;
-  spdlog::info("agent: registered with {}:{} as {}", url.host, url.port, agent_id);
+  link = std::move(new_link);
+  const std::string host = url.host + ":" + std::to_string(url.port);
+  spdlog::info("agent: registered with {} as {}{}", host, agent_id,
+               options.poll ? " (polling)" : "");
   status_line(false, "agent " + agent_id + " connected to " + host);
   while (!unsent.empty()) {
     Json message = std::move(unsent.front());
@@ -256,18 +320,7 @@ asio::awaitable<void> Agent::Impl::session(std::shared_ptr<WsLink<Ws>> ws_link) 
     send(std::move(message));
   }
   const auto every = std::chrono::milliseconds(welcome.body["heartbeat_ms"].get<int64_t>());
-  asio::co_spawn(io, heartbeat_loop(ws_link, std::max(every, std::chrono::milliseconds(50))),
-                 asio::detached);
-  while (!ws_link->closed()) {
-    Message message;
-    try {
-      message = co_await read_message(*ws_link, buffer);
-    } catch (const ProtocolError& e) {
-      report_refusal(e.code(), e.what(), nullptr);
-      continue;
-    }
-    handle(message);
-  }
+  return std::max(every, std::chrono::milliseconds(50));
 }
 
 asio::awaitable<void> Agent::Impl::heartbeat_loop(std::shared_ptr<Link> beat_link,
@@ -279,6 +332,135 @@ asio::awaitable<void> Agent::Impl::heartbeat_loop(std::shared_ptr<Link> beat_lin
     timer.expires_after(every);
     boost::system::error_code ignored;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Polling (--poll)
+
+asio::awaitable<common::HttpResponse> Agent::Impl::http(beast::http::verb method,
+                                                        std::string target, std::string body,
+                                                        std::chrono::milliseconds timeout,
+                                                        bool authenticated) {
+  common::HttpRequest request;
+  request.method = method;
+  request.target = std::move(target);
+  request.body = std::move(body);
+  if (authenticated) {
+    request.headers.emplace_back("Authorization", "Bearer " + token);
+    request.headers.emplace_back("X-Poll-Session", poll_session_id);
+  }
+  const common::Endpoint to{url.host, url.port};
+  common::HttpClientPool& pool = *http_pool;
+  // The pool's callback is copied (std::function): the awaitable's handler is held by a
+  // shared_ptr.
+  auto initiate = [&pool, to, timeout](auto handler, common::HttpRequest r) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    pool.request(to, std::move(r), timeout,
+                 [shared](boost::system::error_code ec, common::HttpResponse response) {
+                   (*shared)(ec, std::move(response));
+                 });
+  };
+  common::HttpResponse response =
+      co_await asio::async_initiate<decltype(use_awaitable),
+                                    void(boost::system::error_code, common::HttpResponse)>(
+          initiate, use_awaitable, std::move(request));
+  if (response.status == 200) last_heard = Clock::now();
+  co_return response;
+}
+
+asio::awaitable<void> Agent::Impl::poll_session() {
+  const auto post = beast::http::verb::post;
+  const auto timeout = kPollRequestSlack;
+  // Named arguments: g++ 12 mishandles temporaries inside a co_await expression.
+  std::string target = "/agent/poll/register";
+  std::string body = registration().dump();
+  common::HttpResponse r = co_await http(post, std::move(target), std::move(body), timeout, false);
+  if (r.status != 200) environment_failure("registration refused: " + r.body);
+  const Message challenge = parse_message(r.body);
+  const std::string nonce = challenge.body.value("nonce", "");
+  Json proof = make_message(
+      MessageType::kProof,
+      {{"signature", base64url_encode(key.sign(challenge_input(nonce)))}, {"nonce", nonce}});
+  target = "/agent/poll/proof";
+  body = proof.dump();
+  r = co_await http(post, std::move(target), std::move(body), timeout, false);
+  if (r.status != 200) environment_failure("registration refused: " + r.body);
+  const Json answer = Json::parse(r.body, nullptr, false);
+  if (!answer.is_object() || !answer.contains("messages") || answer["messages"].empty()) {
+    environment_failure("the orchestrator's proof answer is not a poll session: " + r.body);
+  }
+  poll_session_id = answer.value("poll_session", "");
+  auto poll_link = std::make_shared<PollLink>(io);
+  // However the session ends (a refusal, a transport error), its heartbeats and sender stop.
+  struct CloseOnExit {
+    std::shared_ptr<PollLink> link;
+    ~CloseOnExit() { link->close(); }
+  } close_on_exit{poll_link};
+  const std::chrono::milliseconds every =
+      accept_welcome(parse_message(answer["messages"][0].dump()), poll_link);
+  asio::co_spawn(io, heartbeat_loop(poll_link, every), asio::detached);
+  asio::co_spawn(io, poll_sender(poll_link), asio::detached);
+  Json messages = answer["messages"];
+  messages.erase(messages.begin());
+  while (!poll_link->closed()) {
+    for (const Json& m : messages) {
+      try {
+        handle(parse_message(m.dump()));
+      } catch (const ProtocolError& e) {
+        report_refusal(e.code(), e.what(), nullptr);
+      }
+    }
+    // Held at most one heartbeat interval: the answer, even empty, is the orchestrator's word
+    // the dead man's switch listens for.
+    target = "/agent/poll/commands?wait=" + std::to_string(every.count());
+    body.clear();
+    r = co_await http(beast::http::verb::get, std::move(target), std::move(body),
+                      every + kPollRequestSlack, true);
+    if (r.status != 200) {
+      poll_link->close();
+      environment_failure("poll refused: " + std::to_string(r.status) + " " + r.body);
+    }
+    messages = Json::parse(r.body, nullptr, false).value("messages", Json::array());
+  }
+}
+
+// Posts what the agent sends, a batch at a time, as it comes; a refused or failed post ends the
+// session (the agent registers again; results and revert_done wait in `unsent`).
+asio::awaitable<void> Agent::Impl::poll_sender(std::shared_ptr<PollLink> poll_link) {
+  while (!poll_link->closed()) {
+    if (poll_link->outbox.empty()) {
+      boost::system::error_code ignored;
+      poll_link->wake.expires_at(Clock::time_point::max());
+      co_await poll_link->wake.async_wait(asio::redirect_error(use_awaitable, ignored));
+      continue;
+    }
+    Json batch = Json::array();
+    while (!poll_link->outbox.empty() && batch.size() < kPollBatchMax) {
+      batch.push_back(Json::parse(poll_link->outbox.front()));
+      poll_link->outbox.pop_front();
+    }
+    common::HttpResponse r;
+    // Named arguments: g++ 12 mishandles temporaries inside a co_await expression.
+    std::string target = "/agent/poll/send";
+    std::string body = Json{{"messages", batch}}.dump();
+    try {
+      r = co_await http(beast::http::verb::post, std::move(target), std::move(body),
+                        kPollRequestSlack, true);
+    } catch (const std::exception& e) {
+      r.status = 0;
+      r.body = e.what();
+    }
+    if (r.status == 200) continue;
+    spdlog::warn("agent: poll send failed: {} {}", r.status, r.body);
+    for (Json& m : batch) {
+      const std::string type = m.value("type", "");
+      if (type == "result" || type == "revert_done") {
+        if (unsent.size() >= kUnsentMax) unsent.pop_front();
+        unsent.push_back(std::move(m));
+      }
+    }
+    poll_link->close();
   }
 }
 

@@ -8,6 +8,10 @@
 // is the one of the first welcome this process received (or --orchestrator-key): a later
 // welcome with another key is refused and the connection dropped.
 //
+// --poll: for networks that cannot hold a socket, the same messages go over request/response:
+// a long poll (bounded by the heartbeat interval) fetches commands, a POST carries what the
+// agent sends; "hearing from the orchestrator" is any answer to either.
+//
 // Dead man's switch: while a run is active, not hearing from the orchestrator for
 // `dead_man_timeout` (no message at all: heartbeat answers come every heartbeat interval) aborts
 // it, which reverts its faults; the result is sent once the orchestrator is reachable again.
@@ -31,7 +35,8 @@ struct OrchestratorUrl {
   uint16_t port = 8480;
   std::string path = "/agent/ws";
 };
-// ws://HOST:PORT[/PATH] or wss://...; ws:// only to a loopback host (127.0.0.0/8, ::1,
+// ws://HOST:PORT[/PATH] or wss://... (also http:// and https://, the same as ws:// and wss://:
+// the polling agent speaks plain HTTP(S)); ws:// only to a loopback host (127.0.0.0/8, ::1,
 // localhost): an agent's token and commands never cross a network in clear. Throws
 // Error(kInvalidInput).
 [[nodiscard]] OrchestratorUrl parse_orchestrator_url(std::string_view url);
@@ -47,6 +52,9 @@ struct AgentOptions {
   std::chrono::milliseconds backoff_max{30000};
   common::Endpoint proxy_api{"127.0.0.1", 8474};  // network faults
   std::string plugin = "process";
+  // --poll: HTTP(S) requests instead of a WebSocket (orchestrator/poll_session.h has the
+  // routes): the same registration, tokens, signed commands and dead-man timeout.
+  bool poll = false;
 };
 
 class Agent {

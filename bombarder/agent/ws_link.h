@@ -9,9 +9,10 @@
 #include "common/asio.h"
 // (asio.h first: design.md §6.)
 #include <boost/beast/websocket.hpp>
-#include <deque>
 #include <memory>
 #include <string>
+
+#include "bombarder/base/write_queue.h"
 
 namespace bombarder {
 
@@ -32,9 +33,7 @@ class WsLink : public Link, public std::enable_shared_from_this<WsLink<Ws>> {
   explicit WsLink(Args&&... args) : ws(std::forward<Args>(args)...) {}
   void send(std::string text) override {
     if (closed_) return;
-    if (queue_.size() >= kLinkQueueMax) return close();
-    queue_.push_back(std::move(text));
-    if (!writing_) write_next();
+    if (!queue_.push(this->shared_from_this(), std::move(text))) close();
   }
   void close() override {
     if (closed_) return;
@@ -47,23 +46,16 @@ class WsLink : public Link, public std::enable_shared_from_this<WsLink<Ws>> {
   [[nodiscard]] bool closed() const override { return closed_; }
   Ws ws;
 
- private:
-  void write_next() {
-    if (closed_ || queue_.empty()) {
-      writing_ = false;
-      return;
-    }
-    writing_ = true;
+  // WriteQueue's owner interface.
+  void on_queue_drained() {}
+  template <typename Handler>
+  void write_one(const std::string& text, Handler handler) {
     ws.text(true);
-    ws.async_write(boost::asio::buffer(queue_.front()),
-                   [self = this->shared_from_this()](boost::beast::error_code ec, size_t) {
-                     if (ec) return self->close();
-                     self->queue_.pop_front();
-                     self->write_next();
-                   });
+    ws.async_write(boost::asio::buffer(text), std::move(handler));
   }
-  std::deque<std::string> queue_;
-  bool writing_ = false;
+
+ private:
+  WriteQueue queue_{kLinkQueueMax};
   bool closed_ = false;
 };
 

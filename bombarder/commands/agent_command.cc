@@ -27,6 +27,7 @@ struct AgentFlags {
   std::string proxy_api = "127.0.0.1:8474";
   std::string keygen_out;
   size_t simulate = 0;
+  bool poll = false;
   std::string key_dir;
   std::string enroll_token_file;
   std::string stats_file;
@@ -90,6 +91,7 @@ int run_simulated(const AgentFlags& f) {
 }
 
 int run_agent(const AgentFlags& f) {
+  if (f.simulate > 0 && f.poll) invalid_input("--poll and --simulate do not go together");
   if (f.simulate > 0) return run_simulated(f);
   if (!f.key_dir.empty() || !f.enroll_token_file.empty() || !f.stats_file.empty()) {
     invalid_input("--key-dir, --enroll-token-file and --stats-file go with --simulate N");
@@ -108,6 +110,7 @@ int run_agent(const AgentFlags& f) {
   options.orchestrator_key_file = f.orchestrator_key;
   options.labels = parse_labels(f.labels);
   options.cacert = f.cacert;
+  options.poll = f.poll;
   options.dead_man_timeout = std::chrono::milliseconds(int64_t(f.dead_man_s * 1000));
   std::string error;
   const auto proxy = common::Endpoint::parse(f.proxy_api, "127.0.0.1", &error);
@@ -131,7 +134,12 @@ void add_agent_command(CLI::App& app, int& exit_code) {
       "root's cluster, reverting every fault at its end, on abort and when the orchestrator is "
       "silent past --dead-man. `agent keygen --out FILE` makes its key. See docs/orchestrator.md.");
   cmd->add_option("--orchestrator", f->orchestrator,
-                  "ws://127.0.0.1:8480 (loopback only) or wss://HOST:PORT");
+                  "ws://127.0.0.1:8480 (loopback only) or wss://HOST:PORT (http:// and https:// "
+                  "name the same)");
+  cmd->add_flag("--poll", f->poll,
+                "Talk to the orchestrator by HTTP(S) request/response (a long poll for commands) "
+                "instead of a WebSocket, for networks that cannot hold a socket: the same "
+                "registration, tokens, signed commands and --dead-man");
   cmd->add_option("--key", f->key, "The agent's Ed25519 private key (PEM)");
   cmd->add_option("--orchestrator-key", f->orchestrator_key,
                   "Pin the orchestrator's public key (PEM; <data>/orchestrator_key.pem's public "

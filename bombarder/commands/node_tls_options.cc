@@ -10,10 +10,10 @@ namespace {
 
 bool talks_to_nodes(const CLI::App* command) {
   const std::string& name = command->get_name();
-  // The orchestrator and the agent have --cacert/--key of their own (TLS to the orchestrator,
-  // the agent's Ed25519 key); the agent reaches its nodes by the recorded cluster's TLS.
-  if (name == "proxy" || name == "report" || name == "compare" || name == "orchestrator" ||
-      name == "agent") {
+  // The agent has --cacert/--key of its own (TLS to the orchestrator, its Ed25519 key); it
+  // reaches its nodes by the recorded cluster's TLS. The orchestrator's nodes are those of
+  // --store raft://.
+  if (name == "proxy" || name == "report" || name == "compare" || name == "agent") {
     return false;
   }
   const CLI::App* parent = command->get_parent();

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "bombarder/client/node_tls.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
 #include "bombarder/commands/exit_codes.h"
@@ -24,6 +25,7 @@ struct OrchestratorFlags {
   std::string host = "127.0.0.1";
   uint16_t port = 8480;
   std::string data;
+  std::string store;
   std::string tls_cert, tls_key;
   std::string operator_token_file;
   double heartbeat_s = 5;
@@ -66,21 +68,41 @@ std::string operator_token(const OrchestratorFlags& f) {
   return token;
 }
 
+// The durable state: --data DIR (RocksDB) or --store raft://... (the project's own cluster).
+void choose_store(const OrchestratorFlags& f, OrchestratorOptions& options) {
+  if (!f.data.empty() && !f.store.empty()) {
+    invalid_input(
+        "--data and --store are exclusive: the state is in one place (RocksDB under "
+        "--data, or the cluster of --store)");
+  }
+  if (f.data.empty() && f.store.empty()) {
+    invalid_input("--data DIR or --store raft://HOST:PORT,... is required (the durable state)");
+  }
+  if (!f.store.empty()) {
+    if (f.operator_token_file.empty()) {
+      invalid_input("--store needs --operator-token-file (there is no --data to make one in)");
+    }
+    options.raft_store = parse_store_url(f.store);
+    options.raft_store->tls = node_tls_context();
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(f.data, ec);
+  if (ec) environment_failure("cannot create --data " + f.data + ": " + ec.message());
+  options.data_dir = f.data;
+}
+
 int run_orchestrator(const OrchestratorFlags& f) {
-  if (f.data.empty()) invalid_input("--data DIR is required (the orchestrator's durable state)");
   if (f.tls_cert.empty() != f.tls_key.empty()) {
     invalid_input("--tls-cert and --tls-key go together");
   }
   if (!(f.heartbeat_s >= 0.05 && f.heartbeat_s <= 300)) {
     invalid_input("--heartbeat must be between 50ms and 5m");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(f.data, ec);
-  if (ec) environment_failure("cannot create --data " + f.data + ": " + ec.message());
   OrchestratorOptions options;
+  choose_store(f, options);
   options.host = f.host;
   options.port = f.port;
-  options.data_dir = f.data;
   options.operator_token = operator_token(f);
   options.heartbeat_interval = std::chrono::milliseconds(int64_t(f.heartbeat_s * 1000));
   if (!(f.rest_rate >= 0 && f.rest_rate <= 1e6) || !(f.agent_rate >= 0 && f.agent_rate <= 1e6)) {
@@ -128,11 +150,16 @@ void add_orchestrator_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "orchestrator",
       "Serve the experiment orchestrator: REST for experiments, agents, runs and the audit log, "
-      "and the agents' WebSocket endpoint /agent/ws, with durable state under --data. Runs "
+      "and the agents' WebSocket endpoint /agent/ws, with durable state under --data or in a "
+      "raft cluster (--store). Runs "
       "until SIGINT/SIGTERM. See docs/orchestrator.md.");
   cmd->add_option("--host", f->host, "Listen address")->capture_default_str();
   cmd->add_option("--port", f->port, "Listen port (0 = any)")->capture_default_str();
   cmd->add_option("--data", f->data, "Directory of the durable state (RocksDB, keys)");
+  cmd->add_option("--store", f->store,
+                  "raft://HOST:PORT,HOST:PORT[/PREFIX]: keep the durable state (and the signing "
+                  "key) in this stress_node cluster instead of --data, under keys PREFIX/... "
+                  "[default prefix: bombarder-orchestrator]. Its TLS: --cacert/--cert/--key");
   cmd->add_option("--tls-cert", f->tls_cert, "PEM certificate: serve HTTPS and wss://");
   cmd->add_option("--tls-key", f->tls_key, "PEM private key of --tls-cert");
   cmd->add_option("--operator-token-file", f->operator_token_file,

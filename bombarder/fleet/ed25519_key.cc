@@ -40,12 +40,15 @@ Ed25519Key Ed25519Key::load_private_file(const std::filesystem::path& path) {
   if (!in) environment_failure("cannot read key file " + path.string());
   std::stringstream text;
   text << in.rdbuf();
-  const std::string pem = text.str();
+  return from_private_pem(text.str(), path.string());
+}
+
+Ed25519Key Ed25519Key::from_private_pem(std::string_view pem, const std::string& source) {
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
   if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
     EVP_PKEY_free(key);
-    invalid_input(path.string() + " is not an Ed25519 private key (PEM)");
+    invalid_input(source + " is not an Ed25519 private key (PEM)");
   }
   return {own(key), true};
 }
@@ -63,13 +66,17 @@ Ed25519Key Ed25519Key::from_public_pem(std::string_view pem) {
   return {own(key), false};
 }
 
-void Ed25519Key::save_private_file(const std::filesystem::path& path) const {
-  if (!has_private_) environment_failure("no private key to save");
+std::string Ed25519Key::private_pem() const {
+  if (!has_private_) environment_failure("no private key to encode");
   Bio bio(BIO_new(BIO_s_mem()), BIO_free);
   if (!PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr)) {
     environment_failure("OpenSSL could not encode the private key");
   }
-  const std::string pem = bio_text(bio.get());
+  return bio_text(bio.get());
+}
+
+void Ed25519Key::save_private_file(const std::filesystem::path& path) const {
+  const std::string pem = private_pem();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
     environment_failure("cannot create " + path.string() +

@@ -25,6 +25,8 @@ class Ed25519Key {
   // Throws Error(kEnvironment) when the file cannot be read, Error(kInvalidInput) when it is not
   // an Ed25519 private key.
   [[nodiscard]] static Ed25519Key load_private_file(const std::filesystem::path& path);
+  // The same from PEM text (PKCS#8); Error(kInvalidInput) names `source` when it is not one.
+  [[nodiscard]] static Ed25519Key from_private_pem(std::string_view pem, const std::string& source);
   // Throws Error(kInvalidInput) unless `pem` is one Ed25519 public key.
   [[nodiscard]] static Ed25519Key from_public_pem(std::string_view pem);
 
@@ -34,6 +36,9 @@ class Ed25519Key {
 
   [[nodiscard]] bool has_private() const { return has_private_; }
   [[nodiscard]] std::string public_pem() const;
+  // PKCS#8 PEM of the private half, for a store that keeps the key itself; Error(kEnvironment)
+  // without one.
+  [[nodiscard]] std::string private_pem() const;
   // "ed25519:" + the first 16 hex digits of SHA-256 over the raw public key: a short, stable id.
   [[nodiscard]] std::string fingerprint() const;
 

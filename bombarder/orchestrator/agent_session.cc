@@ -34,9 +34,52 @@ void configure(Ws& ws, std::chrono::milliseconds heartbeat) {
 
 }  // namespace
 
+AgentConnection::AgentConnection(SessionHost& host)
+    : host_(host), connection_id_(next_connection_id++) {}
+
+std::string AgentConnection::who() const {
+  return agent_id_.empty() ? std::string("unauthenticated agent") : agent_id_;
+}
+
+void AgentConnection::refuse_message(const std::string& code, const std::string& message) {
+  host_.on_refusal(who(), code, message);
+  send(error_message(code, message));
+}
+
+std::string AgentConnection::check_token(const std::string& token) {
+  if (token == verified_token_ && now_seconds() < verified_exp_) return {};
+  int64_t exp = 0;
+  const std::string verdict = host_.check_token(token, agent_id_, connection_id_, &exp);
+  if (!verdict.empty()) return verdict;
+  verified_token_ = token;
+  verified_exp_ = exp;
+  return {};
+}
+
+void AgentConnection::handle_ready(const std::shared_ptr<AgentConnection>& self,
+                                   const Message& message) {
+  const MessageType type = message.type;
+  if (type != MessageType::kHeartbeat && type != MessageType::kProgress &&
+      type != MessageType::kResult && type != MessageType::kRevertDone &&
+      type != MessageType::kError) {
+    return refuse_message("unexpected_type",
+                          std::string(to_string(type)) + " is not a message an agent sends");
+  }
+  if (!host_.message_allowed(agent_id_)) {
+    return refuse_message("rate_limited", "over this agent's message rate: message dropped");
+  }
+  auto token = message.body.find("token");
+  if (token == message.body.end() || !token->is_string()) {
+    return refuse_message("missing_token", "every message after the welcome carries its token");
+  }
+  const std::string verdict = check_token(token->get_ref<const std::string&>());
+  if (!verdict.empty()) return refuse_message(verdict, "token refused: " + verdict);
+  host_.on_message(self, message);
+}
+
 AgentSession::AgentSession(std::shared_ptr<common::UpgradedConnection> connection,
                            SessionHost& host)
-    : host_(host),
+    : AgentConnection(host),
       ws_(std::visit(
           [](auto& stream) -> std::variant<PlainWs, TlsWs> {
             using S = std::decay_t<decltype(stream)>;
@@ -48,8 +91,7 @@ AgentSession::AgentSession(std::shared_ptr<common::UpgradedConnection> connectio
           },
           connection->stream)),
       upgrade_request_(std::move(connection->request)),
-      handshake_timer_(std::visit([](auto& ws) { return ws.get_executor(); }, ws_)),
-      connection_id_(next_connection_id++) {}
+      handshake_timer_(std::visit([](auto& ws) { return ws.get_executor(); }, ws_)) {}
 
 void AgentSession::start() {
   handshake_timer_.expires_after(host_.handshake_timeout());
@@ -96,10 +138,6 @@ void AgentSession::on_read(beast::error_code ec) {
   read();
 }
 
-std::string AgentSession::who() const {
-  return agent_id_.empty() ? std::string("unauthenticated agent") : agent_id_;
-}
-
 void AgentSession::refuse(const std::string& code, const std::string& message, bool close_after) {
   host_.on_refusal(who(), code, message);
   send(error_message(code, message));
@@ -123,29 +161,7 @@ void AgentSession::handle(std::string_view text) {
     if (message.type != MessageType::kProof) return refuse("unexpected_type", "proof next", true);
     return on_proof(message);
   }
-  const MessageType type = message.type;
-  if (type != MessageType::kHeartbeat && type != MessageType::kProgress &&
-      type != MessageType::kResult && type != MessageType::kRevertDone &&
-      type != MessageType::kError) {
-    return refuse("unexpected_type",
-                  std::string(to_string(type)) + " is not a message an agent sends", false);
-  }
-  if (!host_.message_allowed(agent_id_)) {
-    return refuse("rate_limited", "over this agent's message rate: message dropped", false);
-  }
-  auto token = message.body.find("token");
-  if (token == message.body.end() || !token->is_string()) {
-    return refuse("missing_token", "every message after the welcome carries its token", false);
-  }
-  const std::string& presented = token->get_ref<const std::string&>();
-  if (presented != verified_token_ || now_seconds() >= verified_exp_) {
-    int64_t exp = 0;
-    const std::string verdict = host_.check_token(presented, agent_id_, connection_id_, &exp);
-    if (!verdict.empty()) return refuse(verdict, "token refused: " + verdict, false);
-    verified_token_ = presented;
-    verified_exp_ = exp;
-  }
-  host_.on_message(shared_from_this(), message);
+  handle_ready(shared_from_this(), message);
 }
 
 void AgentSession::on_register(const Message& message) {
@@ -183,32 +199,22 @@ void AgentSession::on_proof(const Message& message) {
 
 void AgentSession::send(const nlohmann::json& message) {
   if (closed_) return;
-  if (queue_.size() >= kSendQueueMax) {
+  if (!queue_.push(shared_from_this(), message.dump())) {
     spdlog::warn("orchestrator: {} reads too slowly ({} messages queued): disconnected", who(),
                  queue_.size());
-    return close();
+    close();
   }
-  queue_.push_back(message.dump());
-  if (!writing_) write_next();
 }
 
-void AgentSession::write_next() {
-  if (closed_) return;
-  if (queue_.empty()) {
-    writing_ = false;
-    if (close_after_write_) close();
-    return;
-  }
-  writing_ = true;
+void AgentSession::on_queue_drained() {
+  if (close_after_write_) close();
+}
+
+void AgentSession::write_one(const std::string& text, WriteDone done) {
   std::visit(
-      [this](auto& ws) {
+      [&](auto& ws) {
         ws.text(true);
-        ws.async_write(boost::asio::buffer(queue_.front()),
-                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                         if (ec) return self->close();
-                         self->queue_.pop_front();
-                         self->write_next();
-                       });
+        ws.async_write(boost::asio::buffer(text), std::move(done));
       },
       ws_);
 }

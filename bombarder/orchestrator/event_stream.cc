@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "bombarder/base/write_queue.h"
+
 namespace bombarder {
 
 namespace asio = boost::asio;
@@ -24,9 +26,8 @@ class EventStreams::Subscriber : public std::enable_shared_from_this<Subscriber>
   [[nodiscard]] bool closed() const { return closed_; }
   void send(std::string text) {
     if (closed_) return;
-    if (queue_.size() >= kQueueMax) return close();  // too slow a reader: dropped
-    queue_.push_back(std::move(text));
-    if (!writing_) write_next();
+    // Too slow a reader (kQueueMax events waiting): dropped.
+    if (!queue_.push(shared_from_this(), std::move(text))) close();
   }
   void close() {
     if (closed_) return;
@@ -41,24 +42,16 @@ class EventStreams::Subscriber : public std::enable_shared_from_this<Subscriber>
         connection_->stream);
   }
 
- private:
-  void write_next() {
-    if (closed_ || queue_.empty()) {
-      writing_ = false;
-      return;
-    }
-    writing_ = true;
+  // WriteQueue's owner interface.
+  void on_queue_drained() {}
+  template <typename Handler>
+  void write_one(const std::string& text, Handler handler) {
     std::visit(
-        [this](auto& stream) {
-          asio::async_write(stream, asio::buffer(queue_.front()),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->close();
-                              self->queue_.pop_front();
-                              self->write_next();
-                            });
-        },
+        [&](auto& stream) { asio::async_write(stream, asio::buffer(text), std::move(handler)); },
         connection_->stream);
   }
+
+ private:
   // A client sends nothing after its request: a read that ends means it went away.
   void watch_for_close() {
     std::visit(
@@ -74,9 +67,8 @@ class EventStreams::Subscriber : public std::enable_shared_from_this<Subscriber>
 
   std::shared_ptr<common::UpgradedConnection> connection_;
   std::string run_filter_;
-  std::deque<std::string> queue_;
+  WriteQueue queue_{kQueueMax};
   std::array<char, 512> discard_{};
-  bool writing_ = false;
   bool closed_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "bombarder/orchestrator/orchestrator.h"
 
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -61,6 +62,12 @@ std::optional<Response> operator_refusal(Orchestrator::State& state, std::string
   return std::nullopt;
 }
 
+Response store_unavailable(const std::string& why) {
+  Response r = Response::error(503, "store_unavailable", why);
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 // Answers with the handler's JSON, or with the ApiFailure it threw.
 template <typename Fn>
 common::Handler guarded(Orchestrator::State& state, unsigned ok_status, Fn fn) {
@@ -75,13 +82,34 @@ common::Handler guarded(Orchestrator::State& state, unsigned ok_status, Fn fn) {
     if (auto refusal = operator_refusal(state, request.header("Authorization"), request.route)) {
       return respond(std::move(*refusal));
     }
+    // A change the store could not record is refused before it is made; reads are served.
+    if (request.method != http::verb::get) {
+      if (const std::string why = state.store->unavailable(); !why.empty()) {
+        return respond(store_unavailable(why));
+      }
+    }
     try {
       Json body = fn(request);
-      state.store.sync();  // what the answer reports is durable before it is sent
-      if (ok_status == 204) return respond(Response::no_content());
-      respond(Response::json(ok_status, body));
+      // A read while the store takes no writes is served from memory at once (what it reports
+      // may not be durable yet): waiting for the store would only turn it into a 503.
+      if (request.method == http::verb::get && !state.store->unavailable().empty()) {
+        return respond(Response::json(ok_status, body));
+      }
+      // What the answer reports is durable before it is sent; the thread goes on meanwhile.
+      state.store->when_durable(kDurableWait, [ok_status, body = std::move(body),
+                                               respond = std::move(respond)](bool durable) {
+        if (!durable) {
+          return respond(store_unavailable(
+              "the change was made but the store did not confirm it within " +
+              format_seconds(kDurableWait) + "; it is written when the store answers again"));
+        }
+        if (ok_status == 204) return respond(Response::no_content());
+        respond(Response::json(ok_status, body));
+      });
     } catch (const ApiFailure& f) {
       respond(Response::error(f.status, f.code, f.message));
+    } catch (const Error& e) {  // the RocksDB store's I/O errors
+      respond(store_unavailable(e.what()));
     }
   };
 }
@@ -226,7 +254,7 @@ void add_run_routes(common::Router& router, Orchestrator::State& s) {
                Json entries = Json::array();
                const std::string from =
                    after == 0 ? std::string() : printf_text("%020llu", (unsigned long long)after);
-               for (auto& [key, entry] : s.store.scan("audit", limit, from)) {
+               for (auto& [key, entry] : s.store->scan("audit", limit, from)) {
                  entries.push_back(std::move(entry));
                }
                return Json{{"entries", entries},
@@ -245,6 +273,7 @@ Orchestrator::Orchestrator(boost::asio::io_context& io, OrchestratorOptions opti
   add_experiment_routes(*router_, *state_);
   add_agent_routes(*router_, *state_);
   add_run_routes(*router_, *state_);
+  add_poll_routes(*router_, *state_);
   router_->add_upgrade("/agent/ws", [state = state_.get()](auto connection) {
     state->accept_upgrade(std::move(connection));
   });
@@ -277,7 +306,13 @@ uint16_t Orchestrator::port() const { return server_->port(); }
 
 void Orchestrator::stop(std::function<void()> done) {
   state_->close_all();
-  server_->stop(std::chrono::milliseconds(2000), std::move(done));
+  // The last writes (the raft store's are in flight) reach the store before the process ends.
+  server_->stop(std::chrono::milliseconds(2000), [this, done = std::move(done)]() mutable {
+    state_->store->when_durable(kDurableWait, [done = std::move(done)](bool durable) {
+      if (!durable) spdlog::error("orchestrator: stopping with writes the store did not confirm");
+      done();
+    });
+  });
 }
 
 }  // namespace bombarder

@@ -17,14 +17,17 @@
 //                                             OrchestratorOptions::audit_entries_max/_age_max)
 //   GET    /status                            counts, and refusals by reason
 //   GET    /events[?run=ID]                   server-sent events of runs (event_stream.h)
+// and, authenticated by agent tokens instead: /agent/poll/* for `agent --poll` (poll_session.h).
+// A change the store cannot record is answered 503 store_unavailable (state_store.h).
 //
 // Only enrolled keys may connect: an agent proves possession of its private key by signing the
 // challenge (fleet/protocol.h), then uses short-lived tokens signed by the orchestrator's key
 // (<data>/orchestrator_key.pem, made at first start).
 //
-// Durable state (state_store.h) under --data. At start, runs still marked running are marked
-// aborted ("orchestrator restarted"); when one of their agents connects again it is sent a
-// signed abort, and answers revert_done once its faults are reverted.
+// Durable state (state_store.h) under --data, or in a raft KV cluster (raft_state_store.h). At
+// start, runs still marked running are marked aborted ("orchestrator restarted"); when one of their
+// agents connects again it is sent a signed abort, and answers revert_done once its faults are
+// reverted.
 //
 // Threads: everything runs on the one io_context given, run by one thread.
 #pragma once
@@ -39,6 +42,7 @@
 #include <optional>
 #include <string>
 
+#include "bombarder/orchestrator/raft_state_store.h"
 #include "common/http_server.h"
 
 namespace bombarder {
@@ -46,7 +50,8 @@ namespace bombarder {
 struct OrchestratorOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8480;
-  std::filesystem::path data_dir;
+  std::filesystem::path data_dir;                  // the RocksDB state and the signing key
+  std::optional<RaftStoreOptions> raft_store;      // set: the state in a raft cluster, not data_dir
   std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP and ws://
   std::string operator_token;                      // required, at least 16 bytes
   size_t experiments_max = 1000;                   // more: 409 limit_reached

@@ -8,6 +8,7 @@
 #include "bombarder/base/text.h"
 #include "bombarder/fleet/fleet_token.h"
 #include "bombarder/orchestrator/orchestrator_state.h"
+#include "bombarder/orchestrator/poll_session.h"
 
 namespace bombarder {
 
@@ -166,7 +167,7 @@ std::string Orchestrator::State::enrolled_agent(std::string_view pem, std::strin
   return id;
 }
 
-void Orchestrator::State::on_authenticated(const std::shared_ptr<AgentSession>& session) {
+void Orchestrator::State::on_authenticated(const std::shared_ptr<AgentConnection>& session) {
   const std::string& id = session->agent_id();
   std::erase(pending, session);
   if (auto old = sessions.find(id); old != sessions.end() && old->second != session) {
@@ -194,7 +195,7 @@ void Orchestrator::State::on_authenticated(const std::shared_ptr<AgentSession>& 
   }
 }
 
-void Orchestrator::State::on_message(const std::shared_ptr<AgentSession>& session,
+void Orchestrator::State::on_message(const std::shared_ptr<AgentConnection>& session,
                                      const Message& message) {
   const std::string& id = session->agent_id();
   agents[id]["last_seen"] = utc_timestamp_now();
@@ -305,8 +306,9 @@ void Orchestrator::State::accept_upgrade(std::shared_ptr<common::UpgradedConnect
   session->start();
 }
 
-void Orchestrator::State::on_closed(const std::shared_ptr<AgentSession>& session) {
+void Orchestrator::State::on_closed(const std::shared_ptr<AgentConnection>& session) {
   std::erase(pending, session);
+  std::erase_if(poll_sessions, [&](const auto& p) { return p.second == session; });
   auto it = sessions.find(session->agent_id());
   if (it != sessions.end() && it->second == session) {
     sessions.erase(it);
@@ -316,7 +318,7 @@ void Orchestrator::State::on_closed(const std::shared_ptr<AgentSession>& session
 
 void Orchestrator::State::close_all() {
   events.close_all();
-  auto all = pending;
+  std::vector<std::shared_ptr<AgentConnection>> all(pending.begin(), pending.end());
   for (auto& [id, session] : sessions) all.push_back(session);
   for (auto& session : all) session->close();
 }

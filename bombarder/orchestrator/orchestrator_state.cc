@@ -8,6 +8,7 @@
 #include "bombarder/base/text.h"
 #include "bombarder/fleet/experiment.h"
 #include "bombarder/fleet/fleet_token.h"
+#include "bombarder/orchestrator/raft_state_store.h"
 
 namespace bombarder {
 
@@ -16,9 +17,27 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr size_t kTableScanMax = 1'000'000;
+constexpr std::chrono::seconds kStartFlushMax{30};
 
-Ed25519Key load_or_make_key(const std::filesystem::path& dir) {
-  const std::filesystem::path path = dir / "orchestrator_key.pem";
+std::unique_ptr<StateStore> open_store(boost::asio::io_context& io,
+                                       const OrchestratorOptions& options) {
+  if (options.raft_store) return std::make_unique<RaftStateStore>(io, *options.raft_store);
+  return std::make_unique<RocksStateStore>(options.data_dir);
+}
+
+// In <data>/orchestrator_key.pem; with the raft store (no --data) in the store itself, so that an
+// orchestrator restarted on another machine is the same one to its agents.
+Ed25519Key load_or_make_key(const OrchestratorOptions& options, StateStore& store) {
+  if (options.raft_store) {
+    if (auto record = store.get("meta", "orchestrator_key")) {
+      return Ed25519Key::from_private_pem(record->value("private_pem", ""),
+                                          "the orchestrator key in the store");
+    }
+    Ed25519Key key = Ed25519Key::generate();
+    store.put("meta", "orchestrator_key", {{"private_pem", key.private_pem()}});
+    return key;
+  }
+  const std::filesystem::path path = options.data_dir / "orchestrator_key.pem";
   if (std::filesystem::exists(path)) return Ed25519Key::load_private_file(path);
   Ed25519Key key = Ed25519Key::generate();
   key.save_private_file(path);
@@ -37,8 +56,8 @@ bool part_finished(const Json& part) {
 Orchestrator::State::State(boost::asio::io_context& io_in, OrchestratorOptions options_in)
     : io(io_in),
       options(std::move(options_in)),
-      store(options.data_dir),
-      key(load_or_make_key(options.data_dir)),
+      store(open_store(io_in, options)),
+      key(load_or_make_key(options, *store)),
       sync_timer(io_in),
       rest_limiter(options.rest_per_token_per_s, 2 * options.rest_per_token_per_s,
                    kRateLimitKeysMax),
@@ -50,13 +69,13 @@ Orchestrator::State::State(boost::asio::io_context& io_in, OrchestratorOptions o
                     std::chrono::system_clock::now().time_since_epoch())
                     .count()),
       audit_timer(io_in) {
-  for (auto& [id, value] : store.scan("experiment", kTableScanMax)) experiments[id] = value;
-  for (auto& [id, value] : store.scan("agent", kTableScanMax)) agents[id] = value;
-  for (auto& [id, value] : store.scan("run", kTableScanMax)) {
+  for (auto& [id, value] : store->scan("experiment", kTableScanMax)) experiments[id] = value;
+  for (auto& [id, value] : store->scan("agent", kTableScanMax)) agents[id] = value;
+  for (auto& [id, value] : store->scan("run", kTableScanMax)) {
     if (!value.contains("agents")) value["agents"] = Json::object();
     runs[id] = value;
   }
-  for (auto& [id, value] : store.scan("part", kTableScanMax)) {
+  for (auto& [id, value] : store->scan("part", kTableScanMax)) {
     const size_t slash = id.find('/');
     auto run = runs.find(id.substr(0, slash));
     if (slash == std::string::npos || run == runs.end()) continue;  // a deleted run's
@@ -64,11 +83,12 @@ Orchestrator::State::State(boost::asio::io_context& io_in, OrchestratorOptions o
   }
   // The last audit sequence number: scan from a recent point would need a reverse iterator;
   // the log is read once at start.
-  const auto oldest = store.scan("audit", 1);
-  for (auto& [seq, value] : store.scan("audit", kTableScanMax)) audit_seq = value.value("seq", 0);
+  const auto oldest = store->scan("audit", 1);
+  for (auto& [seq, value] : store->scan("audit", kTableScanMax)) audit_seq = value.value("seq", 0);
   audit_first_seq = oldest.empty() ? audit_seq + 1 : oldest[0].second.value("seq", uint64_t{1});
   prune_audit();
   recover();
+  store->flush_at_start(kStartFlushMax);
 }
 
 void Orchestrator::State::audit(const std::string& who, const std::string& what, Json detail) {
@@ -77,10 +97,10 @@ void Orchestrator::State::audit(const std::string& who, const std::string& what,
                       {"who", who},
                       {"what", what},
                       {"detail", std::move(detail)}};
-  store.put("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_seq)), entry);
+  store->put("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_seq)), entry);
   // The count bound, kept on every append: one entry in, the oldest out.
   while (audit_seq - audit_first_seq + 1 > options.audit_entries_max) {
-    store.erase("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_first_seq)));
+    store->erase("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_first_seq)));
     ++audit_first_seq;
   }
   schedule_sync();
@@ -88,7 +108,7 @@ void Orchestrator::State::audit(const std::string& who, const std::string& what,
 
 void Orchestrator::State::prune_audit() {
   while (audit_seq - audit_first_seq + 1 > options.audit_entries_max) {
-    store.erase("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_first_seq)));
+    store->erase("audit", printf_text("%020llu", static_cast<unsigned long long>(audit_first_seq)));
     ++audit_first_seq;
   }
   // Timestamps are UTC text of one width: ordered as text as in time.
@@ -97,12 +117,12 @@ void Orchestrator::State::prune_audit() {
   constexpr size_t kBatch = 1000;
   while (audit_first_seq <= audit_seq) {
     bool reached_recent = false;
-    for (const auto& [key, entry] : store.scan("audit", kBatch)) {
+    for (const auto& [key, entry] : store->scan("audit", kBatch)) {
       if (entry.value("time", std::string()) >= cutoff) {
         reached_recent = true;
         break;
       }
-      store.erase("audit", key);
+      store->erase("audit", key);
       audit_first_seq = entry.value("seq", audit_first_seq) + 1;
     }
     if (reached_recent) break;
@@ -120,12 +140,12 @@ void Orchestrator::State::start_audit_pruning() {
 }
 
 void Orchestrator::State::schedule_sync() {
-  if (sync_armed || !store.dirty()) return;
+  if (sync_armed || !store->dirty()) return;
   sync_armed = true;
   sync_timer.expires_after(kSyncDelay);
   sync_timer.async_wait([this](boost::system::error_code ec) {
     sync_armed = false;
-    if (!ec) store.sync();
+    if (!ec) store->sync();
   });
 }
 
@@ -135,12 +155,12 @@ void Orchestrator::State::save_run(const std::string& run_id) {
   for (const auto& [name, value] : runs.at(run_id).items()) {
     if (name != "agents") record[name] = value;
   }
-  store.put("run", run_id, record);
+  store->put("run", run_id, record);
   schedule_sync();
 }
 
 void Orchestrator::State::save_part(const std::string& run_id, const std::string& agent_id) {
-  store.put("part", run_id + "/" + agent_id, runs.at(run_id)["agents"].at(agent_id));
+  store->put("part", run_id + "/" + agent_id, runs.at(run_id)["agents"].at(agent_id));
   schedule_sync();
 }
 
@@ -149,9 +169,9 @@ void Orchestrator::State::save(const char* table, const std::string& id) {
   const auto& map = name == "experiment" ? experiments : agents;
   auto it = map.find(id);
   if (it == map.end()) {
-    store.erase(table, id);
+    store->erase(table, id);
   } else {
-    store.put(table, id, it->second);
+    store->put(table, id, it->second);
   }
   schedule_sync();
 }
@@ -259,7 +279,8 @@ Json Orchestrator::State::status() const {
           {"runs", runs.size()},
           {"runs_running", running},
           {"refusals", refusals},
-          {"audit_entries", audit_seq}};
+          {"audit_entries", audit_seq},
+          {"store", store->stats()}};
 }
 
 std::string Orchestrator::State::issue_agent_token(const std::string& agent_id) const {

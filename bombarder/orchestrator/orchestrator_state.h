@@ -10,10 +10,12 @@
 // (table "part", id "<run>/<agent>"): an agent's progress rewrites its own part, not the whole
 // run, which with 1,000 agents would make a fan-out quadratic.
 //
-// Writes reach the store's log at once (a kill -9 loses none); they are fsynced before every
-// REST answer and, for writes caused by agents' messages, by a timer within kSyncDelay: one
-// fsync for a burst of messages instead of one each, which kept the thread from answering
-// heartbeats while 1,000 agents connected (docs/benchmarks.md).
+// Every REST answer waits until what it reports is durable (StateStore::when_durable, at most
+// kDurableWait: past it 503 store_unavailable); writes caused by agents' messages are flushed by
+// a timer within kSyncDelay: one fsync for a burst of messages instead of one each, which kept
+// the thread from answering heartbeats while 1,000 agents connected (docs/benchmarks.md). With
+// RocksDB a write is in its log (safe from a kill -9) at once; with the raft store
+// (raft_state_store.h) when the cluster has committed it, milliseconds later.
 // A run's agent part goes assigned -> running -> done | failed | aborted; the run is running
 // while any part is assigned or running, then failed if any part failed, aborted if any part
 // was aborted, else done.
@@ -36,6 +38,7 @@ namespace bombarder {
 
 inline constexpr size_t kProgressEventsMax = 100;  // kept per agent part of a run
 inline constexpr std::chrono::milliseconds kSyncDelay{50};
+inline constexpr std::chrono::milliseconds kDurableWait{5000};
 inline constexpr size_t kRateLimitKeysMax = 4096;  // REST bearer tokens with a bucket
 inline constexpr std::chrono::minutes kAuditPruneEvery{1};
 
@@ -46,20 +49,33 @@ struct ApiFailure {
   std::string message;
 };
 
+// A poll agent's registration between its challenge and its proof (poll_session.h).
+struct PollChallenge {
+  std::string agent;
+  std::string pem;
+  nlohmann::json labels;
+  nlohmann::json capabilities;
+  std::chrono::steady_clock::time_point expires;
+};
+
+class PollSession;
+
 struct Orchestrator::State final : SessionHost {
   State(boost::asio::io_context& io, OrchestratorOptions options);
 
   boost::asio::io_context& io;
   const OrchestratorOptions options;
-  StateStore store;
+  std::unique_ptr<StateStore> store;  // RocksDB under --data, or the raft cluster of --store
   Ed25519Key key;
   std::map<std::string, nlohmann::json> experiments;
   std::map<std::string, nlohmann::json> agents;
   std::map<std::string, nlohmann::json> runs;
-  std::map<std::string, std::shared_ptr<AgentSession>> sessions;  // proven, by agent id
-  std::vector<std::shared_ptr<AgentSession>> pending;             // upgraded, not proven yet
-  std::map<std::string, uint64_t> refusals;                       // by code
-  EventStreams events;                                            // GET /events subscribers
+  std::map<std::string, std::shared_ptr<AgentConnection>> sessions;   // proven, by agent id
+  std::vector<std::shared_ptr<AgentSession>> pending;                 // upgraded, not proven yet
+  std::map<std::string, uint64_t> refusals;                           // by code
+  EventStreams events;                                                // GET /events subscribers
+  std::map<std::string, PollChallenge> poll_challenges;               // by nonce
+  std::map<std::string, std::shared_ptr<PollSession>> poll_sessions;  // by session id
   uint64_t audit_seq = 0;
   boost::asio::steady_timer sync_timer;
   bool sync_armed = false;
@@ -105,14 +121,14 @@ struct Orchestrator::State final : SessionHost {
 
   // SessionHost
   std::string enrolled_agent(std::string_view pem, std::string* refusal) override;
-  void on_authenticated(const std::shared_ptr<AgentSession>& session) override;
-  void on_message(const std::shared_ptr<AgentSession>& session, const Message& message) override;
+  void on_authenticated(const std::shared_ptr<AgentConnection>& session) override;
+  void on_message(const std::shared_ptr<AgentConnection>& session, const Message& message) override;
   void on_refusal(const std::string& who, const std::string& code,
                   const std::string& message) override;
   std::string check_token(std::string_view token, const std::string& agent_id, uint64_t connection,
                           int64_t* exp) override;
   bool message_allowed(const std::string& agent_id) override;
-  void on_closed(const std::shared_ptr<AgentSession>& session) override;
+  void on_closed(const std::shared_ptr<AgentConnection>& session) override;
   std::chrono::milliseconds heartbeat_interval() const override {
     return options.heartbeat_interval;
   }
@@ -128,5 +144,8 @@ struct Orchestrator::State final : SessionHost {
   void settle_run(const std::string& run_id);
   [[nodiscard]] std::string issue_agent_token(const std::string& agent_id) const;
 };
+
+// POST /agent/poll/register, /proof, /send and GET /agent/poll/commands (poll_session.h).
+void add_poll_routes(common::Router& router, Orchestrator::State& state);
 
 }  // namespace bombarder

@@ -23,7 +23,7 @@ void check(const rocksdb::Status& status, const char* what) {
 
 }  // namespace
 
-StateStore::StateStore(const std::filesystem::path& dir) {
+RocksStateStore::RocksStateStore(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) environment_failure("cannot create " + dir.string() + ": " + ec.message());
@@ -38,28 +38,34 @@ StateStore::StateStore(const std::filesystem::path& dir) {
   db_.reset(db);
 }
 
-StateStore::~StateStore() {
+RocksStateStore::~RocksStateStore() {
   // Best effort at a clean close: what was written is in the log already (see the header).
   if (dirty_) (void)db_->SyncWAL();
 }
 
-void StateStore::put(std::string_view table, std::string_view id, const nlohmann::json& value) {
+void RocksStateStore::put(std::string_view table, std::string_view id,
+                          const nlohmann::json& value) {
   check(db_->Put(rocksdb::WriteOptions(), key_of(table, id), value.dump()), "write");
   dirty_ = true;
 }
 
-void StateStore::erase(std::string_view table, std::string_view id) {
+void RocksStateStore::erase(std::string_view table, std::string_view id) {
   check(db_->Delete(rocksdb::WriteOptions(), key_of(table, id)), "delete");
   dirty_ = true;
 }
 
-void StateStore::sync() {
+void RocksStateStore::when_durable(std::chrono::milliseconds, std::function<void(bool)> done) {
+  sync();
+  done(true);
+}
+
+void RocksStateStore::sync() {
   if (!dirty_) return;
   check(db_->SyncWAL(), "sync");
   dirty_ = false;
 }
 
-std::optional<nlohmann::json> StateStore::get(std::string_view table, std::string_view id) {
+std::optional<nlohmann::json> RocksStateStore::get(std::string_view table, std::string_view id) {
   std::string value;
   const rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), key_of(table, id), &value);
   if (status.IsNotFound()) return std::nullopt;
@@ -67,9 +73,9 @@ std::optional<nlohmann::json> StateStore::get(std::string_view table, std::strin
   return nlohmann::json::parse(value);
 }
 
-std::vector<std::pair<std::string, nlohmann::json>> StateStore::scan(std::string_view table,
-                                                                     size_t limit,
-                                                                     std::string_view after) {
+std::vector<std::pair<std::string, nlohmann::json>> RocksStateStore::scan(std::string_view table,
+                                                                          size_t limit,
+                                                                          std::string_view after) {
   const std::string prefix = key_of(table, "");
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   std::vector<std::pair<std::string, nlohmann::json>> out;

@@ -13,7 +13,7 @@ namespace {
 using StateStoreTest = test::TempDataRootTest;
 
 TEST_F(StateStoreTest, TablesAreSeparateAndScannedInIdOrder) {
-  StateStore store(root_);
+  RocksStateStore store(root_);
   store.put("run", "b", {{"n", 2}});
   store.put("run", "a", {{"n", 1}});
   store.put("runs_extra", "z", {{"n", 9}});
@@ -30,20 +30,20 @@ TEST_F(StateStoreTest, TablesAreSeparateAndScannedInIdOrder) {
 
 TEST_F(StateStoreTest, WritesAndDeletesSurviveAReopen) {
   {
-    StateStore store(root_);
+    RocksStateStore store(root_);
     store.put("experiment", "e1", {{"name", "kept"}});
     store.put("experiment", "e2", {{"name", "deleted"}});
     store.erase("experiment", "e2");
   }
-  StateStore store(root_);
+  RocksStateStore store(root_);
   ASSERT_TRUE(store.get("experiment", "e1").has_value());
   EXPECT_EQ((*store.get("experiment", "e1"))["name"], "kept");
   EXPECT_FALSE(store.get("experiment", "e2").has_value());
 }
 
 TEST_F(StateStoreTest, ASecondStoreOnTheSameDirectoryIsRefused) {
-  StateStore first(root_);
-  const std::string message = test::runtime_error_message([&] { StateStore second(root_); });
+  RocksStateStore first(root_);
+  const std::string message = test::runtime_error_message([&] { RocksStateStore second(root_); });
   EXPECT_NE(message.find("state store"), std::string::npos) << message;
 }
 
