@@ -17,6 +17,7 @@
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
 #include "bombarder/client/node_url.h"
+#include "bombarder/client/redis_sentinel.h"
 #include "bombarder/client/store_adapter.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
@@ -344,6 +345,28 @@ Targets discover_targets(const LoadPlan& plan) {
   return targets;
 }
 
+// With the recorded cluster's Redis Sentinels (cluster start --system redis --sentinel): a
+// watcher of the primary they name, for the engine's leader_now, and that primary as the load's
+// first leader. Not a survey's answer: an old primary restarted after a failover says it is a
+// primary until Sentinel demotes it, and writes sent there are lost. nullptr without sentinels.
+std::unique_ptr<SentinelWatch> watch_sentinels(const LoadPlan& plan, Targets& targets) {
+  if (plan.store->system() != StoreSystem::kRedis) return nullptr;
+  const std::optional<ClusterRecord> record = load_cluster_record();
+  if (!record || record->sentinels.empty()) return nullptr;
+  // The sentinels name a node by its own listening address, also behind the fault proxy.
+  std::vector<common::Endpoint> own;
+  for (const common::Endpoint& node : plan.nodes) {
+    const NodeRecord* recorded = record->find(node);
+    own.push_back(recorded != nullptr ? common::Endpoint{node.host, recorded->node_port()} : node);
+  }
+  const auto named = sentinels_primary(record->sentinel_endpoints(), kSentinelMasterName, 1s);
+  for (size_t i = 0; named && i < own.size(); ++i) {
+    if (own[i] == *named) targets.leader = i;
+  }
+  return std::make_unique<SentinelWatch>(record->sentinel_endpoints(), kSentinelMasterName,
+                                         std::move(own));
+}
+
 LoadSpec load_spec(const LoadFlags& f, const LoadPlan& plan, size_t leader, const RunRecord& run,
                    HistoryWriter* history) {
   LoadSpec spec;
@@ -620,7 +643,8 @@ std::unique_ptr<HistoryWriter> open_history(const LoadFlags& f, const RunRecord&
 
 int run_load_command(const LoadFlags& f) {
   const LoadPlan plan = plan_from_flags(f);
-  const Targets targets = discover_targets(plan);
+  Targets targets = discover_targets(plan);
+  const std::unique_ptr<SentinelWatch> sentinels = watch_sentinels(plan, targets);
   // Bound before anything is recorded: a taken port ends the command with nothing left behind.
   LoadMetrics metrics(f.name);
   const std::unique_ptr<MetricsServer> metrics_server =
@@ -628,6 +652,7 @@ int run_load_command(const LoadFlags& f) {
   RunRecord run = begin_run_record(f.name);
   std::unique_ptr<HistoryWriter> history = open_history(f, run);
   LoadSpec spec = load_spec(f, plan, targets.leader, run, history.get());
+  if (sentinels) spec.leader_now = [&sentinels] { return sentinels->primary(); };
 
   Output output;
   output.progress = !f.json && stderr_is_terminal();
