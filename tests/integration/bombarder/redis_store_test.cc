@@ -2,7 +2,8 @@
 // primary and two replicas (Debian's redis-server) on loopback, a storm runs against it through
 // the Redis adapter, the checker judges the history and `verify` compares the nodes; `cluster
 // status` and `cluster stop` work on it as on stress_node. Reads from replicas behind a slowed
-// replication link must be found stale. Bad input ends with one line and exit 3.
+// replication link must be found stale. Bad input (nothing listening, a stress_node or an etcd
+// cluster at the address) ends with one line and exit 3.
 // Each test has its own $STRESS_TEST_DATA; the harness stops every recorded node.
 #include <gtest/gtest.h>
 
@@ -162,6 +163,25 @@ TEST_F(RedisStoreTest, RedisSystemAgainstAStressNodeClusterIsOneLineAndExit3) {
   EXPECT_EQ(exit_code(run), 3) << run.output;
   EXPECT_EQ(line_count(run.output), 1u) << run.output;
   EXPECT_NE(run.output.find("no Redis node answers"), std::string::npos) << run.output;
+}
+
+// An etcd cluster started as the etcd tests start it (`cluster start --system etcd`): its
+// client ports speak HTTP and gRPC, not RESP, so no Redis node answers there.
+TEST_F(RedisStoreTest, RedisSystemAgainstAnEtcdClusterIsOneLineAndExit3) {
+  if (find_program("etcd").empty()) GTEST_SKIP() << "etcd is not installed (etcd-server)";
+  const uint16_t port = BombarderEnv::free_port_range(6);  // client ports P..P+2, peers P+3..
+  const RunResult start = env_.run(
+      {"cluster", "start", "--system", "etcd", "--port", std::to_string(port), "--nodes", "3"});
+  ASSERT_EQ(exit_code(start), 0) << start.output;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"storm", "--system", "redis", "--count", "10"},
+        std::vector<std::string>{"flood", "--system", "redis", "--nodes", std::to_string(port),
+                                 "--count", "1"}}) {
+    const RunResult run = env_.run(args);
+    EXPECT_EQ(exit_code(run), 3) << run.output;
+    EXPECT_EQ(line_count(run.output), 1u) << run.output;
+    EXPECT_NE(run.output.find("no Redis node answers"), std::string::npos) << run.output;
+  }
 }
 
 }  // namespace
