@@ -77,7 +77,8 @@ void add_start_mode_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
          "a majority quorum, down-after-milliseconds 1000 and failover-timeout 3000; config "
          "and output in $STRESS_TEST_DATA/sentinel-<i>/. The load then asks them where the "
          "primary is during a failover (docs/other-stores.md)")
-      ->expected(0, 1);
+      ->expected(0, 1)
+      ->type_name("[N]");
   cmd->add_flag("--tls", f->tls,
                 "Serve HTTPS with mutual TLS between the nodes: a throw-away CA, node and "
                 "client certificates are generated in $STRESS_TEST_DATA/tls/ (OpenSSL), "

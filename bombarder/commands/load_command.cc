@@ -96,8 +96,9 @@ std::chrono::milliseconds seconds_flag(double seconds, const char* flag) {
 void add_system_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--system", f.system,
                   "The store the nodes are: stress_node, etcd (its v3 JSON gateway; the key "
-                  "is the id) or redis (a primary and replicas over RESP; writes to the primary); "
-                  "see docs/other-stores.md")
+                  "is the id) or redis (a primary and replicas over RESP; writes to the primary, "
+                  "the one the recorded cluster's sentinels name when it has them: cluster "
+                  "start --sentinel); see docs/other-stores.md")
       ->capture_default_str();
   cmd->add_option("--read-consistency", f.read_consistency,
                   "etcd reads: linearizable (through the leader's quorum) or serializable (the "
