@@ -9,40 +9,28 @@
 
 #include <fstream>
 
-#include "bombarder_harness.h"
+#include "store_test_support.h"
 
 namespace integration {
 namespace {
 
 using namespace std::chrono_literals;
 
-Json json_of(const RunResult& run) { return Json::parse(run.output, nullptr, false); }
-
 // Ports P..P+12 for the proxied layout of 3 nodes (its API on P+12), the sentinels on P+13..15.
 constexpr size_t kProxiedPorts = 13;
 constexpr size_t kSentinels = 3;
 
-class RedisSentinelTest : public ::testing::Test {
+class RedisSentinelTest : public StoreClusterTest {
  protected:
-  void SetUp() override {
-    for (const char* program : {"redis-server", "redis-sentinel"}) {
-      if (find_program(program).empty()) {
-        GTEST_SKIP() << program << " is not installed (scripts/install-deps.sh installs it)";
-      }
-    }
-  }
+  RedisSentinelTest() : StoreClusterTest("redis", {"redis-server", "redis-sentinel"}) {}
 
   void start_cluster() {
-    base_port_ = BombarderEnv::free_port_range(kProxiedPorts + kSentinels);
-    const RunResult start =
-        env_.run({"cluster", "start", "--system", "redis", "--port", std::to_string(base_port_),
-                  "--nodes", "3", "--proxied", "--sentinel", "--json"},
-                 90s);
-    ASSERT_EQ(exit_code(start), 0) << start.output;
-    const Json started = json_of(start);
-    ASSERT_TRUE(started.is_object()) << start.output;
-    ASSERT_EQ(started["sentinels"].size(), kSentinels) << start.output;
-    EXPECT_EQ(started["sentinel_quorum"], 2) << start.output;
+    start_store(kProxiedPorts + kSentinels, {"--proxied", "--sentinel", "--json"}, "\"leader\"");
+    if (HasFatalFailure()) return;
+    const Json started = json_of(started_);
+    ASSERT_TRUE(started.is_object()) << started_.output;
+    ASSERT_EQ(started["sentinels"].size(), kSentinels) << started_.output;
+    EXPECT_EQ(started["sentinel_quorum"], 2) << started_.output;
     std::ifstream in(env_.root() / "cluster.json");
     const Json record = Json::parse(in, nullptr, false);
     ASSERT_TRUE(record.is_object());
@@ -88,9 +76,6 @@ class RedisSentinelTest : public ::testing::Test {
     }
     return env_.run(args, 120s);
   }
-
-  BombarderEnv env_;
-  uint16_t base_port_ = 0;
 };
 
 TEST_F(RedisSentinelTest, FailoverUnderLoadLosesAcknowledgedWritesAndVerifyCountsThem) {
