@@ -28,6 +28,7 @@ packages=(
   redis-server redis-tools                           # proxy in front of a foreign TCP service; --system redis
   etcd-server etcd-client                            # bombarder --system etcd, cluster start --system etcd
   libhiredis-dev                                     # bombarder --system redis: hiredis, Redis's own well-kept C client (RESP)
+  redis-sentinel                                     # cluster start --system redis --sentinel: Redis Sentinel's failover (issue 18)
   libssl-dev                                         # TLS (Boost.Asio SSL on OpenSSL)
   openssl curl                                       # tests: docs' by-hand certs and curl --cacert
   linux-perf                                         # benchmarks/flamegraph.sh: perf record

@@ -72,19 +72,28 @@ ClusterView survey(const StoreAdapter& store, ApiClient& client,
                    const std::vector<common::Endpoint>& nodes, std::chrono::milliseconds timeout) {
   ClusterView view;
   std::vector<NodeStatusAnswer> answers = store.node_statuses(client, nodes, timeout);
-  uint64_t leader_term = 0;
   std::map<std::string, size_t> named;  // leader address -> how many nodes name it
   for (size_t i = 0; i < nodes.size(); ++i) {
     ClusterView::Node node{nodes[i], std::move(answers[i].status), std::move(answers[i].error)};
-    if (node.status) {
-      const StatusResponse& s = *node.status;
-      if (s.role == "leader" && (!view.leader || s.term > leader_term)) {
-        view.leader = i;
-        leader_term = s.term;
-      }
-      if (!s.leader.empty()) ++named[s.leader];
-    }
+    if (node.status && !node.status->leader.empty()) ++named[node.status->leader];
     view.nodes.push_back(std::move(node));
+  }
+  // Two nodes leading in one term cannot happen in Raft; it does in Redis, which has no terms:
+  // an old primary restarted after a failover leads itself until Sentinel demotes it. Then the
+  // one the others follow leads.
+  uint64_t leader_term = 0;
+  size_t leader_named = 0;
+  for (size_t i = 0; i < view.nodes.size(); ++i) {
+    const std::optional<StatusResponse>& s = view.nodes[i].status;
+    if (!s || s->role != "leader") continue;
+    const auto it = named.find(s->address);
+    const size_t followers = it != named.end() ? it->second : 0;
+    if (!view.leader || s->term > leader_term ||
+        (s->term == leader_term && followers > leader_named)) {
+      view.leader = i;
+      leader_term = s->term;
+      leader_named = followers;
+    }
   }
   if (view.leader) {
     view.leader_address = view.nodes[*view.leader].endpoint.to_string();

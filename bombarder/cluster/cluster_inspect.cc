@@ -141,6 +141,33 @@ ClusterHealth assess_health(const ClusterView& view) {
   return h;
 }
 
+namespace {
+
+// A sentinel that is down or silent, or that names another primary than the one the nodes say
+// leads (the window after a failover in which the old primary, restarted, still says it is one).
+void assess_sentinels(const ClusterRecord& record, const ClusterView& view,
+                      const std::vector<SentinelView>& sentinels, ClusterHealth& health) {
+  std::string leader_own;  // the leader's own address, as the sentinels name it
+  if (view.leader) {
+    const common::Endpoint& endpoint = view.nodes[*view.leader].endpoint;
+    const NodeRecord* node = record.find(endpoint);
+    leader_own = node != nullptr ? common::Endpoint{endpoint.host, node->node_port()}.to_string()
+                                 : endpoint.to_string();
+  }
+  for (const SentinelView& s : sentinels) {
+    const std::string who = "sentinel " + s.sentinel.endpoint.to_string();
+    if (!s.running) {
+      health.problems.push_back(who + " is not running");
+    } else if (s.primary.empty()) {
+      health.problems.push_back(who + " does not answer (" + s.error + ")");
+    } else if (!leader_own.empty() && s.primary != leader_own) {
+      health.problems.push_back(who + " names " + s.primary + " as the primary, not " + leader_own);
+    }
+  }
+}
+
+}  // namespace
+
 ClusterStatus inspect_cluster(const std::vector<std::string>& node_urls) {
   const std::vector<common::Endpoint> nodes =
       node_urls.empty() ? default_nodes() : parse_node_list(node_urls);
@@ -160,6 +187,10 @@ ClusterStatus inspect_cluster(const std::vector<std::string>& node_urls) {
   status.health = assess_health(view);
   // `cluster start --proxied`: where faults are injected (only for the recorded cluster).
   if (record) status.proxy = record->proxy;
+  if (record && !record->sentinels.empty()) {
+    status.sentinels = inspect_sentinels(*record);
+    assess_sentinels(*record, view, status.sentinels, status.health);
+  }
   return status;
 }
 

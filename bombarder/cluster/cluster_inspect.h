@@ -13,6 +13,7 @@
 
 #include "bombarder/client/api_client.h"
 #include "bombarder/cluster/cluster_record.h"
+#include "bombarder/cluster/redis_sentinels.h"
 
 namespace bombarder {
 
@@ -60,6 +61,9 @@ struct ClusterStatus {
   ClusterView view;
   ClusterHealth health;
   std::optional<ProxyRecord> proxy;  // only when `nodes` was empty (the recorded cluster)
+  // The recorded Redis cluster's sentinels (redis_sentinels.h): one not running or not
+  // answering, or naming another primary than the nodes' leader, is a problem in `health`.
+  std::vector<SentinelView> sentinels;
 };
 // Asks `nodes` (node URLs; empty: default_nodes()). Throws Error(kInvalidInput) for a bad URL,
 // Error(kEnvironment) when no node answers.

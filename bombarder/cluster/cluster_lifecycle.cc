@@ -23,6 +23,7 @@
 #include "bombarder/cluster/cluster_tls.h"
 #include "bombarder/cluster/etcd_members.h"
 #include "bombarder/cluster/redis_members.h"
+#include "bombarder/cluster/redis_sentinels.h"
 #include "bombarder/cluster/supervisor.h"
 
 namespace bombarder {
@@ -52,7 +53,7 @@ int ports_taken(const StartFlags& f) {
   if (f.system == StoreSystem::kEtcd) {
     return f.proxied ? layout.etcd_ports_used() : 2 * f.nodes;  // client and peer ports
   }
-  return f.proxied ? layout.ports_used() : f.nodes;
+  return (f.proxied ? layout.ports_used() : f.nodes) + f.sentinels;
 }
 
 void validate(const StartFlags& f) {
@@ -94,6 +95,7 @@ void validate(const StartFlags& f) {
   if (!(f.timeout_s > 0)) invalid_input("--timeout must be positive");
   if (f.system == StoreSystem::kEtcd) check_etcd_start_flags(f);
   if (f.system == StoreSystem::kRedis) check_redis_start_flags(f);
+  check_sentinel_flags(f);
 }
 
 fs::path find_node_binary(const StartFlags& f) {
@@ -121,6 +123,10 @@ size_t check_no_running_cluster() {
   }
   if (record->proxy && is_proxy_process(record->proxy->pid, record->proxy->api.port)) {
     alive += (alive.empty() ? "fault proxy " : ", fault proxy ") + record->proxy->api.to_string();
+  }
+  for (const SentinelRecord& s : record->sentinels) {
+    if (!is_sentinel_process(s.pid, s.endpoint.port)) continue;
+    alive += (alive.empty() ? "sentinel " : ", sentinel ") + s.endpoint.to_string();
   }
   if (!alive.empty()) {
     environment_failure("a cluster is already running (" + cluster_record_path().string() + ": " +
@@ -159,8 +165,9 @@ std::string describe_wait_status(int status) {
   return "status " + std::to_string(status);
 }
 
-// Stops every node of a start that failed and forgets the record.
+// Stops every node (and sentinel) of a start that failed and forgets the record.
 void abort_start(const ClusterRecord& record) {
+  (void)stop_sentinels(record, kAbortGrace);
   std::vector<std::future<StopOutcome>> stops;
   for (const NodeRecord& node : record.nodes) {
     stops.push_back(std::async(std::launch::async, [&node] {
@@ -436,6 +443,7 @@ StartedCluster start_cluster(const StartFlags& flags) {
   validate(flags);
   StartFlags f = flags;
   const fs::path binary = find_node_binary(f);
+  const fs::path sentinel_binary = f.sentinels > 0 ? find_sentinel_binary() : fs::path();
   const size_t stale_nodes = check_no_running_cluster();
   check_ports_free(f);
   if (stale_nodes > 0) {
@@ -461,6 +469,16 @@ StartedCluster start_cluster(const StartFlags& flags) {
     }
   }
   out.view = wait_ready(f, out.record);
+  if (f.sentinels > 0) {
+    // Once the replicas follow the primary: Sentinel learns them from it.
+    try {
+      start_sentinels(plan_sentinels(f, sentinel_binary, out.record), out.record,
+                      seconds_flag(f.timeout_s));
+    } catch (const Error&) {
+      abort_start(out.record);
+      throw;
+    }
+  }
   out.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
   return out;
 }
@@ -505,6 +523,13 @@ StopReport stop_cluster(const StopFlags& f) {
   if (!supervisor_outcome.empty()) status_line(f.json, supervisor_outcome);
   StopReport r;
   r.record = std::move(*record);
+  // The sentinels before the nodes: they would take the primary's stop for a failure and
+  // promote a replica while the cluster goes down.
+  r.sentinels = stop_sentinels(r.record, seconds_flag(f.grace_s));
+  for (const StopOutcome outcome : r.sentinels) {
+    r.any_stopped = r.any_stopped || outcome != StopOutcome::kNotRunning;
+    r.all_gone = r.all_gone && outcome != StopOutcome::kStillRunning;
+  }
   stop_nodes(r.record, seconds_flag(f.grace_s), r);
   // The fault proxy last: a leader stopping gracefully hands over leadership through it.
   if (r.record.proxy) {

@@ -38,6 +38,8 @@ struct StartFlags {
   // A fault proxy in front of every client port and on every directed peer link
   // (cluster_proxies.h has the port layout and the proxies' names).
   bool proxied = false;
+  // Redis: this many Redis Sentinels watching the primary (redis_sentinels.h); 0: none.
+  int sentinels = 0;
   // HTTPS and mutual TLS between the nodes, with certificates generated in cluster_tls_dir().
   bool tls = false;
   bool json = false;
@@ -106,15 +108,17 @@ struct NodeStop {
 struct StopReport {
   ClusterRecord record;  // as it was before the stop
   std::vector<NodeStop> nodes;
-  std::optional<StopOutcome> proxy;  // the fault proxy's, when one was recorded
-  bool any_stopped = false;          // false: the record was stale
-  bool all_gone = true;              // false: something runs after SIGKILL; the record is kept
+  std::optional<StopOutcome> proxy;    // the fault proxy's, when one was recorded
+  std::vector<StopOutcome> sentinels;  // by record.sentinels
+  bool any_stopped = false;            // false: the record was stale
+  bool all_gone = true;                // false: something runs after SIGKILL; the record is kept
 };
 
-// Stops the recorded supervisor, then every recorded node that is still the process we started
-// (SIGTERM, SIGKILL after the grace period), then the fault proxy, and removes the record once
-// none runs. Throws Error(kInvalidInput) for a negative grace, Error(kEnvironment) when there is
-// no record; a process that survives SIGKILL is reported (all_gone), not thrown.
+// Stops the recorded supervisor, then the Redis sentinels, then every recorded node that is still
+// the process we started (SIGTERM, SIGKILL after the grace period), then the fault proxy, and
+// removes the record once none runs. Throws Error(kInvalidInput) for a negative grace,
+// Error(kEnvironment) when there is no record; a process that survives SIGKILL is reported
+// (all_gone), not thrown.
 [[nodiscard]] StopReport stop_cluster(const StopFlags& flags);
 
 }  // namespace bombarder

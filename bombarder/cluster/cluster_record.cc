@@ -20,6 +20,12 @@ std::vector<common::Endpoint> ClusterRecord::endpoints() const {
   return out;
 }
 
+std::vector<common::Endpoint> ClusterRecord::sentinel_endpoints() const {
+  std::vector<common::Endpoint> out;
+  for (const SentinelRecord& sentinel : sentinels) out.push_back(sentinel.endpoint);
+  return out;
+}
+
 const NodeRecord* ClusterRecord::find(const common::Endpoint& endpoint) const {
   for (const NodeRecord& node : nodes) {
     if (node.endpoint == endpoint) return &node;
@@ -63,6 +69,18 @@ std::optional<ClusterRecord> load_cluster_record() {
       proxy.args = p.at("args").get<std::vector<std::string>>();
       record.proxy = std::move(proxy);
     }
+    if (const auto it = body.find("sentinels"); it != body.end() && it->is_array()) {
+      for (const Json& n : *it) {
+        SentinelRecord sentinel;
+        sentinel.id = n.at("id").get<uint64_t>();
+        sentinel.endpoint = {n.at("host").get<std::string>(), n.at("port").get<uint16_t>()};
+        sentinel.pid = n.at("pid").get<pid_t>();
+        sentinel.config_path = n.at("config").get<std::string>();
+        sentinel.output_path = n.at("output").get<std::string>();
+        sentinel.args = n.at("args").get<std::vector<std::string>>();
+        record.sentinels.push_back(std::move(sentinel));
+      }
+    }
     if (const auto it = body.find("supervisor"); it != body.end() && it->is_object()) {
       record.supervisor =
           SupervisorRecord{it->at("pid").get<pid_t>(), it->value("output", std::string())};
@@ -105,6 +123,19 @@ void save_cluster_record(const ClusterRecord& record) {
                      {"config", p->config_path.string()},
                      {"output", p->output_path.string()},
                      {"args", p->args}};
+  }
+  if (!record.sentinels.empty()) {
+    Json sentinels = Json::array();
+    for (const SentinelRecord& sentinel : record.sentinels) {
+      sentinels.push_back({{"id", sentinel.id},
+                           {"host", sentinel.endpoint.host},
+                           {"port", sentinel.endpoint.port},
+                           {"pid", sentinel.pid},
+                           {"config", sentinel.config_path.string()},
+                           {"output", sentinel.output_path.string()},
+                           {"args", sentinel.args}});
+    }
+    body["sentinels"] = std::move(sentinels);
   }
   if (record.supervisor) {
     body["supervisor"] = {{"pid", record.supervisor->pid},

@@ -48,6 +48,18 @@ struct ProxyRecord {
   std::vector<std::string> args;
 };
 
+// A Redis Sentinel of `cluster start --system redis --sentinel` (redis_sentinels.h). Not a data
+// node, so not in `nodes`: the load, verify and the chaos monkey never pick it; `cluster stop`
+// stops it, `cluster status` shows it.
+struct SentinelRecord {
+  uint64_t id = 0;
+  common::Endpoint endpoint;
+  pid_t pid = 0;
+  std::filesystem::path config_path;  // its sentinel.conf, which Sentinel rewrites as it learns
+  std::filesystem::path output_path;  // its stdout/stderr (console.log)
+  std::vector<std::string> args;      // argv, argv[0] redis-sentinel
+};
+
 // The `bombarder supervise` process that keeps this cluster alive (supervisor.h), recorded so
 // that `cluster stop` stops it before the nodes (else it would restart them) and so that a second
 // supervisor is refused.
@@ -70,7 +82,8 @@ struct ClusterRecord {
   StoreSystem system = StoreSystem::kStressNode;
   std::filesystem::path node_binary;
   std::vector<NodeRecord> nodes;
-  std::optional<ProxyRecord> proxy;  // set by --proxied
+  std::optional<ProxyRecord> proxy;       // set by --proxied
+  std::vector<SentinelRecord> sentinels;  // set by --sentinel (Redis only)
   std::optional<SupervisorRecord> supervisor;
   std::optional<TlsRecord> tls;  // set by --tls
   // Issue 14 (cluster_secrets.h): "" for a cluster started with --insecure-peers.
@@ -78,6 +91,7 @@ struct ClusterRecord {
   std::filesystem::path admin_token_file;
 
   [[nodiscard]] std::vector<common::Endpoint> endpoints() const;
+  [[nodiscard]] std::vector<common::Endpoint> sentinel_endpoints() const;
   [[nodiscard]] const NodeRecord* find(const common::Endpoint& endpoint) const;
 };
 

@@ -8,17 +8,12 @@ namespace fs = std::filesystem;
 
 fs::path redis_data_dir(const fs::path& node_dir) { return node_dir / "redis"; }
 
-namespace {
-
-// Redis's log levels are debug, verbose, notice and warning; the flag's are stress_node's.
 std::string redis_log_level(const std::string& level) {
   if (level == "trace") return "debug";
   if (level == "debug") return "verbose";
   if (level == "info") return "notice";
   return "warning";
 }
-
-}  // namespace
 
 std::vector<std::string> redis_command_line(const StartFlags& f, const std::string& redis_binary,
                                             uint64_t id, const fs::path& node_dir) {

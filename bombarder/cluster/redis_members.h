@@ -25,6 +25,9 @@ namespace bombarder {
 // The node's data directory under its node directory.
 [[nodiscard]] std::filesystem::path redis_data_dir(const std::filesystem::path& node_dir);
 
+// Redis's log level (debug, verbose, notice, warning) for --log-level's (stress_node's levels).
+[[nodiscard]] std::string redis_log_level(const std::string& level);
+
 // The command line of node `id` (argv[0] = `redis_binary`).
 [[nodiscard]] std::vector<std::string> redis_command_line(const StartFlags& flags,
                                                           const std::string& redis_binary,

@@ -62,6 +62,22 @@ struct Settled {
   ClusterView view;
 };
 
+// Redis: why the nodes are not settled although their offsets may agree, or "". A replica whose
+// link to its primary is down is resynchronizing (after a Sentinel failover, the old primary
+// turned replica drops its clients and loads the new primary's data), and a node that answered
+// INFO but then not DIGEST or DBSIZE (`answered` nodes did) is in the middle of it.
+std::string redis_unsettled(const ClusterView& view, size_t answered) {
+  if (view.reachable() < answered) {
+    return "a Redis node stopped answering while its state was read (resynchronizing?)";
+  }
+  for (const auto& node : view.nodes) {
+    if (node.status && node.status->role == "follower" && node.status->leader.empty()) {
+      return node.endpoint.to_string() + " has no link to its primary (resynchronizing?)";
+    }
+  }
+  return "";
+}
+
 // Polls until every reachable node reports the same applied index, its hash describes that
 // index, and it equals the commit index the nodes know (no write in flight).
 Settled wait_settled(ApiClient& client, const VerifyOptions& options) {
@@ -72,7 +88,12 @@ Settled wait_settled(ApiClient& client, const VerifyOptions& options) {
   while (true) {
     s.view = survey(*store, client, nodes, 2s);
     if (options.system == StoreSystem::kEtcd) add_etcd_state(client, s.view);
-    if (options.system == StoreSystem::kRedis) add_redis_state(s.view);
+    std::string redis_why;
+    if (options.system == StoreSystem::kRedis) {
+      const size_t answered = s.view.reachable();
+      add_redis_state(s.view);
+      redis_why = redis_unsettled(s.view, answered);
+    }
     s.converged = false;
     std::set<uint64_t> applied, commit;
     bool hash_current = true;
@@ -93,6 +114,8 @@ Settled wait_settled(ApiClient& client, const VerifyOptions& options) {
               std::to_string(*applied.begin());
     } else if (!hash_current) {
       s.why = "a state hash is not yet computed at the applied index";
+    } else if (!redis_why.empty()) {
+      s.why = redis_why;
     } else {
       s.converged = true;
       return s;

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "bombarder/base/errors.h"
 #include "bombarder/client/store_system.h"
 #include "bombarder/commands/commands.h"
 #include "bombarder/commands/duration_flag.h"
@@ -17,6 +18,14 @@ namespace {
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 environment (no cluster, no leader, "
     "port taken).";
+
+// --sentinel N: a whole number (the range is checked with the other start flags).
+int sentinel_count(const std::string& text) {
+  const bool digits = !text.empty() && text.size() <= 3 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) invalid_input("--sentinel takes a number of sentinels, not '" + text + "'");
+  return std::stoi(text);
+}
 
 void add_node_tuning_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
   cmd->add_option_function<int>(
@@ -59,6 +68,17 @@ void add_start_mode_flags(CLI::App* cmd, const std::shared_ptr<StartFlags>& f) {
                 "move to PORT+N+i, the links follow, the proxy's API comes last and is printed. "
                 "With --system etcd, each member's peer connections reach the links through "
                 "its own SOCKS5 front (docs/other-stores.md). See docs/proxy.md.");
+  // `--sentinel` alone is three sentinels: the smallest count whose majority survives one.
+  cmd->add_option_function<std::string>(
+         "--sentinel",
+         [f](const std::string& v) { f->sentinels = v.empty() ? 3 : sentinel_count(v); },
+         "With --system redis: also start N Redis Sentinels (redis-sentinel, default 3) on the "
+         "ports after the nodes' (after the proxy's with --proxied), watching the primary with "
+         "a majority quorum, down-after-milliseconds 1000 and failover-timeout 3000; config "
+         "and output in $STRESS_TEST_DATA/sentinel-<i>/. The load then asks them where the "
+         "primary is during a failover (docs/other-stores.md)")
+      ->expected(0, 1)
+      ->type_name("[N]");
   cmd->add_flag("--tls", f->tls,
                 "Serve HTTPS with mutual TLS between the nodes: a throw-away CA, node and "
                 "client certificates are generated in $STRESS_TEST_DATA/tls/ (OpenSSL), "

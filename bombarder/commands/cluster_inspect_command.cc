@@ -64,8 +64,32 @@ std::string hash_summary(const ClusterView& view, const HashAgreement& hashes) {
   return "state hashes: identical at applied index " + at;
 }
 
+Json sentinels_json(const std::vector<SentinelView>& sentinels) {
+  Json out = Json::array();
+  for (const SentinelView& s : sentinels) {
+    out.push_back({{"id", s.sentinel.id},
+                   {"address", s.sentinel.endpoint.to_string()},
+                   {"pid", s.sentinel.pid},
+                   {"running", s.running},
+                   {"primary", s.primary.empty() ? Json(nullptr) : Json(s.primary)}});
+    if (s.primary.empty()) out.back()["error"] = s.error;
+  }
+  return out;
+}
+
+void print_sentinels(const std::vector<SentinelView>& sentinels) {
+  for (const SentinelView& s : sentinels) {
+    std::printf("sentinel %s (pid %d): %s\n", s.sentinel.endpoint.to_string().c_str(),
+                static_cast<int>(s.sentinel.pid),
+                !s.running          ? "not running"
+                : s.primary.empty() ? ("no answer: " + s.error).c_str()
+                                    : ("names " + s.primary + " as the primary").c_str());
+  }
+}
+
 void print_status_json(const ClusterView& view, const ClusterHealth& health,
-                       const std::optional<ProxyRecord>& proxy) {
+                       const std::optional<ProxyRecord>& proxy,
+                       const std::vector<SentinelView>& sentinels) {
   Json rows = Json::array();
   for (const ClusterView::Node& node : view.nodes) rows.push_back(status_json(node));
   Json leader = nullptr;
@@ -86,6 +110,7 @@ void print_status_json(const ClusterView& view, const ClusterHealth& health,
               {"healthy", health.healthy()},
               {"problems", health.problems}};
   if (proxy) out["proxy"] = {{"api", "http://" + proxy->api.to_string()}, {"pid", proxy->pid}};
+  if (!sentinels.empty()) out["sentinels"] = sentinels_json(sentinels);
   std::cout << out.dump(2) << std::endl;
 }
 
@@ -123,7 +148,8 @@ void print_status_table(const ClusterView& view) {
 }
 
 void print_status_text(const ClusterView& view, const ClusterHealth& health,
-                       const std::optional<ProxyRecord>& proxy) {
+                       const std::optional<ProxyRecord>& proxy,
+                       const std::vector<SentinelView>& sentinels) {
   print_status_table(view);
   if (view.leader) {
     const StatusResponse& s = *view.nodes[*view.leader].status;
@@ -140,6 +166,7 @@ void print_status_text(const ClusterView& view, const ClusterHealth& health,
     std::printf("fault proxy: Toxiproxy API at %s (node<i>-client, link-<i>-to-<j>)\n",
                 ("http://" + proxy->api.to_string()).c_str());
   }
+  print_sentinels(sentinels);
   if (health.healthy()) {
     std::printf("cluster: healthy\n");
   } else {
@@ -233,9 +260,9 @@ void print_resync_text(const common::Endpoint& target, const ResyncOutcome& r) {
 int cluster_status_command(const StatusFlags& flags) {
   const ClusterStatus status = inspect_cluster(flags.nodes);
   if (flags.json) {
-    print_status_json(status.view, status.health, status.proxy);
+    print_status_json(status.view, status.health, status.proxy, status.sentinels);
   } else {
-    print_status_text(status.view, status.health, status.proxy);
+    print_status_text(status.view, status.health, status.proxy, status.sentinels);
   }
   return status.health.healthy() ? kExitOk : kExitCheckFailed;
 }

@@ -3,11 +3,14 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bombarder/base/data_root.h"
 #include "bombarder/client/node_url.h"
+#include "bombarder/client/redis_sentinel.h"
 #include "bombarder/cluster/cluster_lifecycle.h"
 #include "bombarder/cluster/cluster_proxies.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/cluster/cluster_table.h"
+#include "bombarder/cluster/redis_sentinels.h"
 #include "bombarder/cluster/supervisor.h"
 #include "bombarder/commands/cluster_command.h"
 #include "bombarder/commands/exit_codes.h"
@@ -37,6 +40,32 @@ void print_proxy(const ProxyRecord& proxy, int nodes) {
       "above), node i reaches node j through link-<i>-to-<j>, e.g. %s (docs/proxy.md)\n",
       ("http://" + proxy.api.to_string()).c_str(), static_cast<int>(proxy.pid),
       nodes > 1 ? link_proxy_name(0, 1).c_str() : client_proxy_name(0).c_str());
+}
+
+nlohmann::json sentinels_json(const std::vector<SentinelRecord>& sentinels) {
+  Json out = Json::array();
+  for (const SentinelRecord& s : sentinels) {
+    out.push_back({{"id", s.id},
+                   {"address", s.endpoint.to_string()},
+                   {"pid", s.pid},
+                   {"config", s.config_path.string()},
+                   {"console_log", s.output_path.string()}});
+  }
+  return out;
+}
+
+void print_sentinels(const std::vector<SentinelRecord>& sentinels) {
+  std::string list;
+  for (const SentinelRecord& s : sentinels) {
+    list += (list.empty() ? "" : ", ") + s.endpoint.to_string() + " (pid " + std::to_string(s.pid) +
+            ")";
+  }
+  const int count = static_cast<int>(sentinels.size());
+  std::printf(
+      "sentinels: %s watch the primary as '%s' (quorum %d, down-after-milliseconds %d, "
+      "failover-timeout %d); config and output in %s-<i>\n",
+      list.c_str(), kSentinelMasterName, sentinel_quorum(count), kSentinelDownAfterMs,
+      kSentinelFailoverTimeoutMs, (data_root() / "sentinel").c_str());
 }
 
 void print_started(const StartFlags& f, const StartedCluster& started) {
@@ -69,6 +98,11 @@ void print_started(const StartFlags& f, const StartedCluster& started) {
       out["admin_token_file"] = record.admin_token_file.string();
     }
     if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
+    if (!record.sentinels.empty()) {
+      out["sentinels"] = sentinels_json(record.sentinels);
+      out["sentinel_master"] = kSentinelMasterName;
+      out["sentinel_quorum"] = sentinel_quorum(static_cast<int>(record.sentinels.size()));
+    }
     if (record.system != StoreSystem::kStressNode) out["system"] = to_string(record.system);
     std::cout << out.dump(2) << std::endl;
     return;
@@ -107,6 +141,7 @@ void print_started(const StartFlags& f, const StartedCluster& started) {
         "redis-server %s: node 0 the primary, the others its replicas (appendonly yes, "
         "appendfsync everysec)\n",
         record.node_binary.c_str());
+    if (!record.sentinels.empty()) print_sentinels(record.sentinels);
   } else if (record.cluster_secret_file.empty()) {
     std::printf("peers: INSECURE (--insecure-peers: peer frames unauthenticated)\n");
   } else {
@@ -130,6 +165,17 @@ void print_stop_json(const StopReport& r) {
               {"stale", !r.any_stopped},
               {"record_removed", r.all_gone},
               {"record", cluster_record_path().string()}};
+  if (!r.sentinels.empty()) {
+    Json sentinels = Json::array();
+    for (size_t i = 0; i < r.sentinels.size(); ++i) {
+      const SentinelRecord& s = record.sentinels[i];
+      sentinels.push_back({{"id", s.id},
+                           {"address", s.endpoint.to_string()},
+                           {"pid", s.pid},
+                           {"outcome", to_string(r.sentinels[i])}});
+    }
+    out["sentinels"] = std::move(sentinels);
+  }
   if (r.proxy) {
     out["proxy"] = {{"api", record.proxy->api.to_string()},
                     {"pid", record.proxy->pid},
@@ -153,6 +199,11 @@ void print_stop_text(const StopReport& r) {
                        (o.detail.empty() ? "" : " (" + o.detail + "; left alone)")});
   }
   std::fputs(table.render().c_str(), stdout);
+  for (size_t i = 0; i < r.sentinels.size(); ++i) {
+    const SentinelRecord& s = record.sentinels[i];
+    std::printf("sentinel %llu %s (pid %d): %s\n", static_cast<unsigned long long>(s.id),
+                s.endpoint.to_string().c_str(), static_cast<int>(s.pid), to_string(r.sentinels[i]));
+  }
   if (r.proxy) {
     std::printf("fault proxy %s (pid %d): %s\n",
                 ("http://" + record.proxy->api.to_string()).c_str(),

@@ -17,6 +17,7 @@
 #include "bombarder/client/api_client.h"
 #include "bombarder/client/node_tls.h"
 #include "bombarder/client/node_url.h"
+#include "bombarder/client/redis_sentinel.h"
 #include "bombarder/client/store_adapter.h"
 #include "bombarder/cluster/cluster_record.h"
 #include "bombarder/commands/commands.h"
@@ -112,8 +113,9 @@ std::chrono::milliseconds seconds_flag(double seconds, const char* flag) {
 void add_system_flags(CLI::App* cmd, LoadFlags& f) {
   cmd->add_option("--system", f.system,
                   "The store the nodes are: stress_node, etcd (its v3 JSON gateway; the key "
-                  "is the id) or redis (a primary and replicas over RESP; writes to the primary); "
-                  "see docs/other-stores.md")
+                  "is the id) or redis (a primary and replicas over RESP; writes to the primary, "
+                  "the one the recorded cluster's sentinels name when it has them: cluster "
+                  "start --sentinel); see docs/other-stores.md")
       ->capture_default_str();
   cmd->add_option("--read-consistency", f.read_consistency,
                   "etcd reads: linearizable (through the leader's quorum) or serializable (the "
@@ -359,6 +361,28 @@ Targets discover_targets(const LoadPlan& plan) {
     targets.leader = *targets.view.leader;
   }
   return targets;
+}
+
+// With the recorded cluster's Redis Sentinels (cluster start --system redis --sentinel): a
+// watcher of the primary they name, for the engine's leader_now, and that primary as the load's
+// first leader. Not a survey's answer: an old primary restarted after a failover says it is a
+// primary until Sentinel demotes it, and writes sent there are lost. nullptr without sentinels.
+std::unique_ptr<SentinelWatch> watch_sentinels(const LoadPlan& plan, Targets& targets) {
+  if (plan.store->system() != StoreSystem::kRedis) return nullptr;
+  const std::optional<ClusterRecord> record = load_cluster_record();
+  if (!record || record->sentinels.empty()) return nullptr;
+  // The sentinels name a node by its own listening address, also behind the fault proxy.
+  std::vector<common::Endpoint> own;
+  for (const common::Endpoint& node : plan.nodes) {
+    const NodeRecord* recorded = record->find(node);
+    own.push_back(recorded != nullptr ? common::Endpoint{node.host, recorded->node_port()} : node);
+  }
+  const auto named = sentinels_primary(record->sentinel_endpoints(), kSentinelMasterName, 1s);
+  for (size_t i = 0; named && i < own.size(); ++i) {
+    if (own[i] == *named) targets.leader = i;
+  }
+  return std::make_unique<SentinelWatch>(record->sentinel_endpoints(), kSentinelMasterName,
+                                         std::move(own));
 }
 
 LoadSpec load_spec(const LoadFlags& f, const LoadPlan& plan, size_t leader, const RunRecord& run,
@@ -613,6 +637,8 @@ void print_check(const PostRun& post) {
 struct LoadDriver {
   std::function<bool()> stop_requested;
   std::function<void(const LoadProgress&)> on_progress;
+  // The primary the recorded Redis Sentinels name (watch_sentinels), else none.
+  std::function<std::optional<size_t>()> leader_now;
   LoadMetrics* metrics = nullptr;
   Output* output = nullptr;
   // Before the load starts (the plan lines), and as soon as it has ended (before the check).
@@ -683,6 +709,7 @@ LoadRun execute_load(const LoadFlags& f, const LoadPlan& plan, const Targets& ta
   LoadSpec spec = load_spec(f, plan, targets.leader, r.run, history.get());
   spec.stop_requested = driver.stop_requested;
   spec.on_progress = driver.on_progress;
+  if (driver.leader_now) spec.leader_now = driver.leader_now;
   spec.metrics = driver.metrics;
   r.header = run_header(f, plan, targets.leader);
   if (driver.on_start) driver.on_start(spec, r.header, r.run);
@@ -702,7 +729,8 @@ LoadRun execute_load(const LoadFlags& f, const LoadPlan& plan, const Targets& ta
 
 int run_load_command(const LoadFlags& f) {
   const LoadPlan plan = plan_from_flags(f);
-  const Targets targets = discover_targets(plan);
+  Targets targets = discover_targets(plan);
+  const std::unique_ptr<SentinelWatch> sentinels = watch_sentinels(plan, targets);
   // Bound before anything is recorded: a taken port ends the command with nothing left behind.
   LoadMetrics metrics(f.name);
   const std::unique_ptr<MetricsServer> metrics_server =
@@ -717,6 +745,7 @@ int run_load_command(const LoadFlags& f) {
   LoadDriver driver;
   driver.output = &output;
   driver.stop_requested = [] { return SignalWatch::flag().load(); };
+  if (sentinels) driver.leader_now = [&sentinels] { return sentinels->primary(); };
   if (output.progress) {
     driver.on_progress = [&output, &f](const LoadProgress& p) {
       std::lock_guard lock(output.mutex);
@@ -948,11 +977,13 @@ LoadStepOutcome run_load_step(const LoadStep& step, const LoadStepContext& conte
   f.command_line = {"bombarder", step.command};
   f.command_line.insert(f.command_line.end(), step.args.begin(), step.args.end());
   const LoadPlan plan = plan_from_flags(f);
-  const Targets targets = discover_targets(plan);
+  Targets targets = discover_targets(plan);
+  const std::unique_ptr<SentinelWatch> sentinels = watch_sentinels(plan, targets);
   Output output;
   LoadDriver driver;
   driver.output = &output;
   driver.stop_requested = context.stop_requested;
+  if (sentinels) driver.leader_now = [&sentinels] { return sentinels->primary(); };
   if (context.on_progress) {
     driver.on_progress = [&context](const LoadProgress& p) {
       context.on_progress(p.completed, p.succeeded, p.failed);

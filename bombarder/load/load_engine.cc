@@ -322,7 +322,7 @@ class Shard {
       if (answer.answer == AnswerClass::kMaybeApplied && is_write(op.kind)) op.maybe_applied = true;
       op.transient_kind =
           ec == asio::error::timed_out ? FailureKind::kTimeout : FailureKind::kConnection;
-      if (follows_leader(op)) preferred_ = op.node + 1;
+      if (follows_leader(op)) leader_lost(op.node);
       return retry_or_fail(w);
     }
     op.last_status = answered;
@@ -372,17 +372,25 @@ class Shard {
 
   // A 503 names the leader when the node knows it: send the next requests there.
   void follow_leader_hint(const std::string& leader) {
-    if (leader.empty()) {
-      preferred_ = preferred_ + 1;
-      return;
-    }
-    for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+    for (size_t i = 0; i < spec_.nodes.size() && !leader.empty(); ++i) {
       if (spec_.nodes[i].to_string() == leader) {
         preferred_ = i;
         return;
       }
     }
-    preferred_ = preferred_ + 1;
+    leader_lost(preferred_);
+  }
+
+  // The leader-bound attempt at `node` found no leader there: the next ones go where the store
+  // says the leader is (LoadSpec::leader_now), else to the next node.
+  void leader_lost(size_t node) {
+    if (spec_.leader_now) {
+      if (const std::optional<size_t> now = spec_.leader_now(); now && *now < spec_.nodes.size()) {
+        preferred_ = *now;
+        return;
+      }
+    }
+    preferred_ = node + 1;
   }
 
   std::chrono::milliseconds backoff(uint32_t attempts) {

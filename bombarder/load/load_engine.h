@@ -97,6 +97,11 @@ struct LoadSpec {
   // HTTPS to every node when set (node_tls.h node_tls_context()); null: plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
   size_t leader = 0;  // index into nodes: where kLeader targeting starts
+  // Where the store itself says the leader is now, when it has a party that knows (Redis
+  // Sentinel: client/redis_sentinel.h); must not block (it reads what a watcher last learned).
+  // Asked when a leader-bound attempt finds no leader (a refusal without a hint, a connection
+  // error); nullopt, or no function: the next node is tried, as before.
+  std::function<std::optional<size_t>()> leader_now;
   Targeting targeting = Targeting::kLeader;
   OpMix mix;
   uint64_t count = 0;                     // requests to issue; 0: run for `duration`

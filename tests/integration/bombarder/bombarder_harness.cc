@@ -73,7 +73,23 @@ BombarderEnv::~BombarderEnv() {
       std::string argv0;
       std::getline(cmdline, argv0, '\0');
       const fs::path program = fs::path(argv0).filename();
-      if (pid > 0 && (program == "stress_node" || program == "etcd")) ::kill(pid, SIGKILL);
+      // A Redis node's title is "redis-server HOST:PORT" (cluster start --system redis).
+      const bool redis = program.string().starts_with("redis-server");
+      if (pid > 0 && (program == "stress_node" || program == "etcd" || redis)) {
+        ::kill(pid, SIGKILL);
+      }
+    }
+  }
+  // The Redis sentinels of `cluster start --system redis --sentinel` ("redis-sentinel HOST:PORT").
+  if (record.is_object() && record.contains("sentinels")) {
+    for (const Json& sentinel : record["sentinels"]) {
+      const pid_t pid = sentinel.value("pid", 0);
+      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+      std::string argv0;
+      std::getline(cmdline, argv0, '\0');
+      if (pid > 0 && fs::path(argv0).filename().string().starts_with("redis-sentinel")) {
+        ::kill(pid, SIGKILL);
+      }
     }
   }
   // And the fault proxy of `cluster start --proxied`.

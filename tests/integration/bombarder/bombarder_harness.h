@@ -3,8 +3,9 @@
 //
 // Cleanup: nodes started through `bombarder cluster start` are detached on purpose (they outlive
 // the command), so the destructor runs `cluster stop` and then, as a backstop, SIGKILLs the
-// recorded supervisor and every PID still recorded in cluster.json that is a stress_node or an
-// etcd (`cluster start --system etcd`). The root
+// recorded supervisor and every PID still recorded in cluster.json that is a stress_node, an
+// etcd (`cluster start --system etcd`), a redis-server or a redis-sentinel (`--system redis
+// [--sentinel]`). The root
 // is removed unless the test failed or INTEGRATION_KEEP is set (then its path and the node logs'
 // tails are printed).
 #pragma once

@@ -95,6 +95,41 @@ TEST(LoadEngine, LeaderTargetingFollowsThe503LeaderHint) {
   EXPECT_EQ(follower.server.requests(), 1u) << "the hint should have been followed at once";
 }
 
+// Redis Sentinel's case (LoadSpec::leader_now): the old primary and a replica both refuse
+// without naming the leader; the next requests go where leader_now says, not to the next node.
+TEST(LoadEngine, LeaderTargetingGoesWhereLeaderNowSaysWhenANodeRefusesWithoutAHint) {
+  FakeServer old_leader;
+  FakeServer replica;
+  FakeServer leader;
+  old_leader.kv.always_503 = true;
+  replica.kv.always_503 = true;
+  LoadSpec spec = spec_for(
+      {old_leader.server.endpoint(), replica.server.endpoint(), leader.server.endpoint()}, 100);
+  spec.leader = 0;
+  spec.concurrency = 1;
+  spec.threads = 1;
+  spec.leader_now = [] { return std::optional<size_t>(2); };
+  const LoadResult r = run_load(spec);
+  EXPECT_EQ(r.succeeded, 100u);
+  EXPECT_EQ(leader.kv.entries.size(), 100u);
+  EXPECT_EQ(old_leader.server.requests(), 1u);
+  EXPECT_EQ(replica.server.requests(), 0u) << "the next node was tried instead of leader_now's";
+}
+
+// Without an answer from leader_now the engine walks the nodes as before.
+TEST(LoadEngine, LeaderTargetingWalksTheNodesWhenLeaderNowKnowsNothing) {
+  FakeServer old_leader;
+  FakeServer leader;
+  old_leader.kv.always_503 = true;
+  LoadSpec spec = spec_for({old_leader.server.endpoint(), leader.server.endpoint()}, 20);
+  spec.concurrency = 1;
+  spec.threads = 1;
+  spec.leader_now = [] { return std::optional<size_t>(); };
+  const LoadResult r = run_load(spec);
+  EXPECT_EQ(r.succeeded, 20u);
+  EXPECT_EQ(leader.kv.entries.size(), 20u);
+}
+
 TEST(LoadEngine, ConnectionRefusedIsRetriedOnAnotherNode) {
   FakeServer alive;
   const common::Endpoint dead{"127.0.0.1", common::test::unused_port()};
