@@ -28,6 +28,7 @@ struct OrchestratorFlags {
   std::string store;
   std::string tls_cert, tls_key;
   std::string operator_token_file;
+  std::string key_file;
   double heartbeat_s = 5;
   double rest_rate = 200;
   double agent_rate = 50;
@@ -82,14 +83,22 @@ void choose_store(const OrchestratorFlags& f, OrchestratorOptions& options) {
     if (f.operator_token_file.empty()) {
       invalid_input("--store needs --operator-token-file (there is no --data to make one in)");
     }
+    // The private key stays on the orchestrator's machine: whoever reads the cluster's
+    // /api/kv must not be able to sign tokens and assignments.
+    if (f.key_file.empty()) {
+      invalid_input("--store needs --key-file (the signing key is never kept in the cluster)");
+    }
     options.raft_store = parse_store_url(f.store);
     options.raft_store->tls = node_tls_context();
+    options.key_file = f.key_file;
     return;
   }
   std::error_code ec;
   std::filesystem::create_directories(f.data, ec);
   if (ec) environment_failure("cannot create --data " + f.data + ": " + ec.message());
   options.data_dir = f.data;
+  options.key_file = f.key_file.empty() ? std::filesystem::path(f.data) / "orchestrator_key.pem"
+                                        : std::filesystem::path(f.key_file);
 }
 
 int run_orchestrator(const OrchestratorFlags& f) {
@@ -157,9 +166,13 @@ void add_orchestrator_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--port", f->port, "Listen port (0 = any)")->capture_default_str();
   cmd->add_option("--data", f->data, "Directory of the durable state (RocksDB, keys)");
   cmd->add_option("--store", f->store,
-                  "raft://HOST:PORT,HOST:PORT[/PREFIX]: keep the durable state (and the signing "
-                  "key) in this stress_node cluster instead of --data, under keys PREFIX/... "
-                  "[default prefix: bombarder-orchestrator]. Its TLS: --cacert/--cert/--key");
+                  "raft://HOST:PORT,HOST:PORT[/PREFIX]: keep the durable state in this "
+                  "stress_node cluster instead of --data, under keys PREFIX/... [default prefix: "
+                  "bombarder-orchestrator]; needs --key-file and --operator-token-file. Its TLS: "
+                  "--cacert/--cert/--key");
+  cmd->add_option("--key-file", f->key_file,
+                  "The orchestrator's Ed25519 signing key (PEM, made with mode 0600 if missing; "
+                  "agents pin its public key) [default: <data>/orchestrator_key.pem]");
   cmd->add_option("--tls-cert", f->tls_cert, "PEM certificate: serve HTTPS and wss://");
   cmd->add_option("--tls-key", f->tls_key, "PEM private key of --tls-cert");
   cmd->add_option("--operator-token-file", f->operator_token_file,

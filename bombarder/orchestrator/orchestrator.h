@@ -50,7 +50,8 @@ namespace bombarder {
 struct OrchestratorOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8480;
-  std::filesystem::path data_dir;                  // the RocksDB state and the signing key
+  std::filesystem::path data_dir;                  // the RocksDB state
+  std::filesystem::path key_file;                  // the signing key (PEM; made if missing)
   std::optional<RaftStoreOptions> raft_store;      // set: the state in a raft cluster, not data_dir
   std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP and ws://
   std::string operator_token;                      // required, at least 16 bytes

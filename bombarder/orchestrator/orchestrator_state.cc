@@ -25,19 +25,12 @@ std::unique_ptr<StateStore> open_store(boost::asio::io_context& io,
   return std::make_unique<RocksStateStore>(options.data_dir);
 }
 
-// In <data>/orchestrator_key.pem; with the raft store (no --data) in the store itself, so that an
-// orchestrator restarted on another machine is the same one to its agents.
-Ed25519Key load_or_make_key(const OrchestratorOptions& options, StateStore& store) {
-  if (options.raft_store) {
-    if (auto record = store.get("meta", "orchestrator_key")) {
-      return Ed25519Key::from_private_pem(record->value("private_pem", ""),
-                                          "the orchestrator key in the store");
-    }
-    Ed25519Key key = Ed25519Key::generate();
-    store.put("meta", "orchestrator_key", {{"private_pem", key.private_pem()}});
-    return key;
-  }
-  const std::filesystem::path path = options.data_dir / "orchestrator_key.pem";
+// In --key-file (<data>/orchestrator_key.pem by default), never in the state store: with the raft
+// store, anyone who can read the cluster could otherwise sign tokens and assignments. An
+// orchestrator restarted on another machine with the same --store needs the same key file to be
+// the same one to its agents, as it needs the same operator token file.
+Ed25519Key load_or_make_key(const OrchestratorOptions& options) {
+  const std::filesystem::path& path = options.key_file;
   if (std::filesystem::exists(path)) return Ed25519Key::load_private_file(path);
   Ed25519Key key = Ed25519Key::generate();
   key.save_private_file(path);
@@ -57,7 +50,7 @@ Orchestrator::State::State(boost::asio::io_context& io_in, OrchestratorOptions o
     : io(io_in),
       options(std::move(options_in)),
       store(open_store(io_in, options)),
-      key(load_or_make_key(options, *store)),
+      key(load_or_make_key(options)),
       sync_timer(io_in),
       rest_limiter(options.rest_per_token_per_s, 2 * options.rest_per_token_per_s,
                    kRateLimitKeysMax),

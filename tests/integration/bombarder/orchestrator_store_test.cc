@@ -46,6 +46,7 @@ class OrchestratorStoreTest : public ::testing::Test {
         env_,
         std::vector<std::string>{"orchestrator", "--port", std::to_string(orchestrator_port_),
                                  "--store", store_, "--operator-token-file", token.string(),
+                                 "--key-file", (env_.root() / "orchestrator-key.pem").string(),
                                  "--heartbeat", "300ms"},
         env_.root() / ("orchestrator-" + std::to_string(++starts_) + ".log"));
     port_ = wait_for_printed_port([this] { return orchestrator_->output(); },
@@ -139,7 +140,7 @@ TEST_F(OrchestratorStoreTest, AKilledOrchestratorRestartsOnTheSameStoreWithItsSt
   bool enrolled_audited = false;
   for (const Json& e : audit["entries"]) enrolled_audited |= e["what"] == "agent_enrolled";
   EXPECT_TRUE(enrolled_audited) << audit.dump();
-  // The agent reconnects to the restarted orchestrator: the same signing key, from the store.
+  // The agent reconnects to the restarted orchestrator: the same signing key, from its file.
   EXPECT_TRUE(wait_until(
       [&] { return api("GET", "/agents/" + agent).json().value("connected", false); }, 30s))
       << agent_->output() << output();
@@ -208,8 +209,15 @@ TEST_F(OrchestratorStoreTest, StoreAndDataTogetherAreAUsageError) {
   EXPECT_EQ(exit_code(r), 2) << r.output;
   EXPECT_NE(r.output.find("exclusive"), std::string::npos) << r.output;
   const RunResult bad = env_.run({"orchestrator", "--store", "etcd://127.0.0.1:1", "--port", "0",
-                                  "--operator-token-file", "/dev/null"});
+                                  "--operator-token-file", "/dev/null", "--key-file",
+                                  (env_.root() / "unused-key.pem").string()});
   EXPECT_EQ(exit_code(bad), 2) << bad.output;
+  EXPECT_NE(bad.output.find("raft://"), std::string::npos) << bad.output;
+  // The signing key is never kept in the cluster: --store needs a key file of its own.
+  const RunResult keyless = env_.run(
+      {"orchestrator", "--store", store_, "--port", "0", "--operator-token-file", "/dev/null"});
+  EXPECT_EQ(exit_code(keyless), 2) << keyless.output;
+  EXPECT_NE(keyless.output.find("--key-file"), std::string::npos) << keyless.output;
 }
 
 }  // namespace
