@@ -29,29 +29,6 @@ TEST_F(EtcdStoreTest, StormWithLeaderKillsOnEtcdIsLinearizable) {
   expect_chaos_storm_linearizable_and_verified("10s");
 }
 
-// etcd documents serializable reads as possibly stale: a member answers from its own applied
-// state, and a follower applies a write only after the leader has acknowledged it (it learns
-// the commit index with the next append or heartbeat). A storm whose reads go to random members
-// with --read-consistency serializable reads an id right after its create or update was
-// acknowledged, often on a follower that has not applied it yet: the checker must find those
-// stale reads and exit 1; the same storm with linearizable reads passes
-// (StormWithLeaderKillsOnEtcdIsLinearizable).
-TEST_F(EtcdStoreTest, SerializableReadsOnFollowersAreFoundStale) {
-  start_etcd();
-  const RunResult storm = env_.run(
-      {"storm", "--system", "etcd", "--read-consistency", "serializable", "--duration", "8s",
-       "--concurrency", "16", "--read-pct", "50", "--check", "--min-success", "0", "--json"},
-      std::chrono::seconds(120));
-  EXPECT_EQ(exit_code(storm), 1) << storm.output;
-  const Json summary = json_of(storm);
-  ASSERT_TRUE(summary.is_object()) << storm.output;
-  EXPECT_EQ(summary["check"]["verdict"], "violation") << storm.output;
-  EXPECT_GT(summary["check"]["ids_violation"].get<uint64_t>(), 0u) << storm.output;
-  // The smallest failing sub-history is printed: an id whose operations no order explains.
-  EXPECT_FALSE(summary["check"]["failing_id"]["id"].get<std::string>().empty()) << storm.output;
-  EXPECT_FALSE(summary["check"]["failing_id"]["cannot_append"].empty()) << storm.output;
-}
-
 TEST_F(EtcdStoreTest, VerifyFindsAnAcknowledgedWriteRemovedBehindBombardersBack) {
   start_etcd();
   // One acknowledged key deleted with etcd's own client: verify must miss it on every member.

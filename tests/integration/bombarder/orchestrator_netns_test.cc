@@ -257,10 +257,12 @@ TEST_F(OrchestratorNetnsTest, AnAgentInAnotherNetworkNamespaceRunsStormCheckVeri
   const auto [assigned, run] =
       api("POST", "/experiments/" + experiment.value("id", "") + "/assign/" + agent_id_);
   ASSERT_EQ(assigned, 201) << run.dump();
+  // (clang 14 refuses a lambda capturing a structured binding: name the id first.)
+  const std::string run_id = run.value("id", "");
   Json last;
   ASSERT_TRUE(wait_until(
       [&] {
-        last = api("GET", "/runs/" + run.value("id", "")).second;
+        last = api("GET", "/runs/" + run_id).second;
         return last.value("state", "running") != "running";
       },
       90s));
