@@ -61,6 +61,30 @@ class OrchestratorPollTest : public ::testing::Test {
     return r.json().value("id", "");
   }
 
+  // A 3-node cluster, the orchestrator, and an enrolled agent with --poll and this dead-man
+  // timeout, connected; its id in *id.
+  void start_polling_agent(const std::string& dead_man, std::string* id) {
+    const uint16_t base = BombarderEnv::free_port_range(3);
+    const RunResult start =
+        env_.run({"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms",
+                  "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
+    ASSERT_EQ(exit_code(start), 0) << start.output;
+    ASSERT_NO_FATAL_FAILURE(start_orchestrator());
+    const fs::path key = env_.root() / "agent.pem";
+    ASSERT_EQ(exit_code(env_.run({"agent", "keygen", "--out", key.string()})), 0);
+    *id = enrol(Ed25519Key::load_private_file(key));
+    agent_ = std::make_unique<Background>(
+        env_,
+        std::vector<std::string>{"agent", "--poll", "--orchestrator",
+                                 "http://127.0.0.1:" + std::to_string(port_), "--key", key.string(),
+                                 "--dead-man", dead_man},
+        env_.root() / "agent.log");
+    const std::string agent_id = *id;
+    ASSERT_TRUE(wait_until(
+        [&] { return api("GET", "/agents/" + agent_id).json().value("connected", false); }, 20s))
+        << logs();
+  }
+
   std::string logs() {
     return "--- agent\n" + (agent_ ? agent_->output() : std::string()) + "--- orchestrator\n" +
            (orchestrator_ ? orchestrator_->output() : std::string());
@@ -73,24 +97,8 @@ class OrchestratorPollTest : public ::testing::Test {
 };
 
 TEST_F(OrchestratorPollTest, APollingAgentRegistersRunsItsAssignmentAndReportsDone) {
-  const uint16_t base = BombarderEnv::free_port_range(3);
-  const RunResult start =
-      env_.run({"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms",
-                "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
-  ASSERT_EQ(exit_code(start), 0) << start.output;
-  ASSERT_NO_FATAL_FAILURE(start_orchestrator());
-  const fs::path key = env_.root() / "agent.pem";
-  ASSERT_EQ(exit_code(env_.run({"agent", "keygen", "--out", key.string()})), 0);
-  const std::string id = enrol(Ed25519Key::load_private_file(key));
-  agent_ = std::make_unique<Background>(
-      env_,
-      std::vector<std::string>{"agent", "--poll", "--orchestrator",
-                               "http://127.0.0.1:" + std::to_string(port_), "--key", key.string(),
-                               "--dead-man", "3s"},
-      env_.root() / "agent.log");
-  ASSERT_TRUE(
-      wait_until([&] { return api("GET", "/agents/" + id).json().value("connected", false); }, 20s))
-      << logs();
+  std::string id;
+  ASSERT_NO_FATAL_FAILURE(start_polling_agent("3s", &id));
   EXPECT_NE(agent_->output().find("(polling)"), std::string::npos) << logs();
 
   const HttpResult created = api("POST", "/experiments", R"({"name": "pause a follower",
@@ -120,24 +128,8 @@ TEST_F(OrchestratorPollTest, APollingAgentRegistersRunsItsAssignmentAndReportsDo
 }
 
 TEST_F(OrchestratorPollTest, APollingAgentCutOffFromTheOrchestratorRevertsWithinItsDeadManTimeout) {
-  const uint16_t base = BombarderEnv::free_port_range(3);
-  const RunResult start =
-      env_.run({"cluster", "start", "--port", std::to_string(base), "--nodes", "3", "--tick-ms",
-                "20", "--election-ticks", "10", "--heartbeat-ticks", "1"});
-  ASSERT_EQ(exit_code(start), 0) << start.output;
-  ASSERT_NO_FATAL_FAILURE(start_orchestrator());
-  const fs::path key = env_.root() / "agent.pem";
-  ASSERT_EQ(exit_code(env_.run({"agent", "keygen", "--out", key.string()})), 0);
-  const std::string id = enrol(Ed25519Key::load_private_file(key));
-  agent_ = std::make_unique<Background>(
-      env_,
-      std::vector<std::string>{"agent", "--poll", "--orchestrator",
-                               "http://127.0.0.1:" + std::to_string(port_), "--key", key.string(),
-                               "--dead-man", "2s"},
-      env_.root() / "agent.log");
-  ASSERT_TRUE(
-      wait_until([&] { return api("GET", "/agents/" + id).json().value("connected", false); }, 20s))
-      << logs();
+  std::string id;
+  ASSERT_NO_FATAL_FAILURE(start_polling_agent("2s", &id));
   const HttpResult created = api("POST", "/experiments", R"({"name": "pause node 1 for a minute",
     "steps": [{"kind": "fault", "type": "pause", "node": "1", "at": "0s", "duration": "60s"}]})");
   ASSERT_EQ(created.status, 201) << created.describe();
