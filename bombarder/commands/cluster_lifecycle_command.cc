@@ -68,64 +68,45 @@ void print_sentinels(const std::vector<SentinelRecord>& sentinels) {
       kSentinelFailoverTimeoutMs, (data_root() / "sentinel").c_str());
 }
 
-void print_started(const StartFlags& f, const StartedCluster& started) {
+// cluster start --json: the members, the leader, the record and what was started beside them.
+void print_started_json(const StartFlags& f, const StartedCluster& started) {
   const ClusterRecord& record = started.record;
   const ClusterView& view = started.view;
-  const std::vector<bool>& reused = started.reused;
-  const double elapsed_s = started.elapsed_s;
   const StatusResponse& leader = *view.nodes[*view.leader].status;
-  if (f.json) {
-    Json nodes = Json::array();
-    for (size_t i = 0; i < record.nodes.size(); ++i) {
-      const NodeRecord& node = record.nodes[i];
-      nodes.push_back({{"id", node.id},
-                       {"address", node.endpoint.to_string()},
-                       {"url", node_url(node.endpoint)},
-                       {"pid", node.pid},
-                       {"role", view.nodes[i].status->role},
-                       {"data_dir", node.data_dir.string()},
-                       {"console_log", node.output_path.string()},
-                       {"reused_data", static_cast<bool>(reused[i])}});
-    }
-    Json out = {{"nodes", std::move(nodes)},
-                {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
-                {"term", leader.term},
-                {"record", cluster_record_path().string()},
-                {"peer_auth", record.cluster_secret_file.empty() ? "insecure" : "hmac-sha256"},
-                {"elapsed_s", elapsed_s}};
-    if (!record.cluster_secret_file.empty()) {
-      out["cluster_secret_file"] = record.cluster_secret_file.string();
-      out["admin_token_file"] = record.admin_token_file.string();
-    }
-    if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
-    if (!record.sentinels.empty()) {
-      out["sentinels"] = sentinels_json(record.sentinels);
-      out["sentinel_master"] = kSentinelMasterName;
-      out["sentinel_quorum"] = sentinel_quorum(static_cast<int>(record.sentinels.size()));
-    }
-    if (record.system != StoreSystem::kStressNode) out["system"] = to_string(record.system);
-    std::cout << out.dump(2) << std::endl;
-    return;
-  }
-  std::printf("started %zu node%s in %.1f s; record %s\n", record.nodes.size(),
-              record.nodes.size() == 1 ? "" : "s", elapsed_s, cluster_record_path().c_str());
-  TextTable table({{"id", TextTable::Align::kRight},
-                   {"address"},
-                   {"pid", TextTable::Align::kRight},
-                   {"role"},
-                   {"data dir"}});
+  Json nodes = Json::array();
   for (size_t i = 0; i < record.nodes.size(); ++i) {
     const NodeRecord& node = record.nodes[i];
-    table.add_row({std::to_string(node.id), node_url(node.endpoint), std::to_string(node.pid),
-                   view.nodes[i].status->role,
-                   node.data_dir.string() + (reused[i] ? " (existing data)" : "")});
+    nodes.push_back({{"id", node.id},
+                     {"address", node.endpoint.to_string()},
+                     {"url", node_url(node.endpoint)},
+                     {"pid", node.pid},
+                     {"role", view.nodes[i].status->role},
+                     {"data_dir", node.data_dir.string()},
+                     {"console_log", node.output_path.string()},
+                     {"reused_data", static_cast<bool>(started.reused[i])}});
   }
-  std::fputs(table.render().c_str(), stdout);
-  std::printf("leader: node %llu at %s (term %llu)\n",
-              static_cast<unsigned long long>(leader.node_id),
-              node_url(view.nodes[*view.leader].endpoint).c_str(),
-              static_cast<unsigned long long>(leader.term));
-  if (record.proxy) print_proxy(*record.proxy, f.nodes);
+  Json out = {{"nodes", std::move(nodes)},
+              {"leader", {{"id", leader.node_id}, {"address", view.leader_address}}},
+              {"term", leader.term},
+              {"record", cluster_record_path().string()},
+              {"peer_auth", record.cluster_secret_file.empty() ? "insecure" : "hmac-sha256"},
+              {"elapsed_s", started.elapsed_s}};
+  if (!record.cluster_secret_file.empty()) {
+    out["cluster_secret_file"] = record.cluster_secret_file.string();
+    out["admin_token_file"] = record.admin_token_file.string();
+  }
+  if (record.proxy) out["proxy"] = proxy_json(*record.proxy, f.nodes);
+  if (!record.sentinels.empty()) {
+    out["sentinels"] = sentinels_json(record.sentinels);
+    out["sentinel_master"] = kSentinelMasterName;
+    out["sentinel_quorum"] = sentinel_quorum(static_cast<int>(record.sentinels.size()));
+  }
+  if (record.system != StoreSystem::kStressNode) out["system"] = to_string(record.system);
+  std::cout << out.dump(2) << std::endl;
+}
+
+// The line after the table that says what kind of members these are and how their peers talk.
+void print_system_line(const StartFlags& f, const ClusterRecord& record) {
   if (record.system == StoreSystem::kEtcd && record.proxy) {
     const ProxiedLayout layout(f.port, f.nodes);
     std::printf(
@@ -148,6 +129,37 @@ void print_started(const StartFlags& f, const StartedCluster& started) {
     std::printf("peers: HMAC-SHA256, secret %s; admin token %s\n",
                 record.cluster_secret_file.c_str(), record.admin_token_file.c_str());
   }
+}
+
+void print_started(const StartFlags& f, const StartedCluster& started) {
+  if (f.json) {
+    print_started_json(f, started);
+    return;
+  }
+  const ClusterRecord& record = started.record;
+  const ClusterView& view = started.view;
+  const StatusResponse& leader = *view.nodes[*view.leader].status;
+  std::printf("started %zu node%s in %.1f s; record %s\n", record.nodes.size(),
+              record.nodes.size() == 1 ? "" : "s", started.elapsed_s,
+              cluster_record_path().c_str());
+  TextTable table({{"id", TextTable::Align::kRight},
+                   {"address"},
+                   {"pid", TextTable::Align::kRight},
+                   {"role"},
+                   {"data dir"}});
+  for (size_t i = 0; i < record.nodes.size(); ++i) {
+    const NodeRecord& node = record.nodes[i];
+    table.add_row({std::to_string(node.id), node_url(node.endpoint), std::to_string(node.pid),
+                   view.nodes[i].status->role,
+                   node.data_dir.string() + (started.reused[i] ? " (existing data)" : "")});
+  }
+  std::fputs(table.render().c_str(), stdout);
+  std::printf("leader: node %llu at %s (term %llu)\n",
+              static_cast<unsigned long long>(leader.node_id),
+              node_url(view.nodes[*view.leader].endpoint).c_str(),
+              static_cast<unsigned long long>(leader.term));
+  if (record.proxy) print_proxy(*record.proxy, f.nodes);
+  print_system_line(f, record);
 }
 
 void print_stop_json(const StopReport& r) {
